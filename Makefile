@@ -1,0 +1,47 @@
+# Mirai: `make run` starts the fleet on embedded defaults; `make test` runs every test.
+# Both install and start what is missing (Postgres + pgvector, NATS JetStream) first.
+
+SHELL := /bin/bash
+export CARGO_TARGET_DIR ?= /var/tmp/mirai/target
+CARGO ?= cargo
+
+.PHONY: setup run build test test-rust test-deploy bench lint fmt openapi clean-test-dbs
+
+setup:
+	@bash scripts/setup.sh
+
+build:
+	$(CARGO) build --bin mirai
+
+run: setup build
+	$(CARGO_TARGET_DIR)/debug/mirai dev --demo
+
+clean-test-dbs: setup
+	@bash scripts/clean-test-dbs.sh
+
+test: setup clean-test-dbs test-rust test-deploy
+
+test-rust:
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		$(CARGO) nextest run --workspace --no-fail-fast; \
+	else \
+		$(CARGO) test --workspace --no-fail-fast; \
+	fi
+
+test-deploy: setup
+	@bash scripts/check-deploy.sh
+
+bench: setup
+	@echo "benchmarks land with the bench crate"
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+# Regenerates the committed OpenAPI documents (the drift test compares against them).
+openapi: build
+	@for s in $$($(CARGO_TARGET_DIR)/debug/mirai services); do \
+		$(CARGO_TARGET_DIR)/debug/mirai openapi $$s > schemas/openapi/$$s.json; echo "schemas/openapi/$$s.json"; done

@@ -1,0 +1,165 @@
+//! The outbox relay: publishes committed outbox rows to JetStream with `Nats-Msg-Id` = the
+//! event id (so a republish after a crash is deduplicated by the stream), then marks them
+//! published. Safe with many replicas (`FOR UPDATE SKIP LOCKED`); woken by LISTEN/NOTIFY
+//! with polling as the fallback.
+
+use std::time::Duration;
+
+use async_nats::{HeaderMap, jetstream::context::PublishAckFuture};
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, Row, postgres::PgListener};
+use tokio_util::sync::CancellationToken;
+
+use crate::Bus;
+
+/// The NOTIFY channel the outbox trigger signals for a schema.
+pub fn channel(schema: &str) -> String {
+    format!("mirai_outbox_{schema}")
+}
+
+#[derive(Clone)]
+pub struct Relay {
+    pub pool: PgPool,
+    pub bus: Bus,
+    pub schema: String,
+    pub batch: i64,
+    pub poll: Duration,
+}
+
+impl Relay {
+    pub fn new(pool: PgPool, bus: Bus, schema: &str) -> Self {
+        Self {
+            pool,
+            bus,
+            schema: schema.to_owned(),
+            batch: 500,
+            poll: Duration::from_secs(1),
+        }
+    }
+
+    /// Runs until `cancel` fires, then flushes what is pending (bounded) and returns.
+    pub async fn run(self, cancel: CancellationToken) {
+        let mut listener = match PgListener::connect_with(&self.pool).await {
+            Ok(mut l) => match l.listen(&channel(&self.schema)).await {
+                Ok(()) => Some(l),
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox relay: LISTEN failed, polling only");
+                    None
+                }
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "outbox relay: no listener connection, polling only");
+                None
+            }
+        };
+        let mut failures = 0u32;
+        loop {
+            if cancel.is_cancelled() {
+                break;
+            }
+            match self.publish_batch().await {
+                Ok(n) if n as i64 >= self.batch => {
+                    failures = 0;
+                    continue;
+                }
+                Ok(_) => failures = 0,
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!(error = %format!("{e:#}"), schema = %self.schema, "outbox relay: publish failed");
+                    let backoff = Duration::from_millis(100 * 2u64.pow(failures.min(6)));
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    continue;
+                }
+            }
+            self.record_pending().await;
+            let wait = async {
+                match listener.as_mut() {
+                    Some(l) => {
+                        let _ = tokio::time::timeout(self.poll, l.recv()).await;
+                    }
+                    None => tokio::time::sleep(self.poll).await,
+                }
+            };
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = wait => {}
+            }
+        }
+        // Flush: publish what committed before shutdown, within a bound.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while tokio::time::Instant::now() < deadline {
+            match self.publish_batch().await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// Publishes one batch; returns how many rows it published.
+    pub async fn publish_batch(&self) -> anyhow::Result<usize> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(
+            "SELECT seq, id, subject, payload::text AS payload, traceparent, created_at FROM outbox \
+             WHERE published_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(self.batch)
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut acks: Vec<PublishAckFuture> = Vec::with_capacity(rows.len());
+        let mut seqs = Vec::with_capacity(rows.len());
+        let mut oldest: Option<DateTime<Utc>> = None;
+        for row in &rows {
+            let seq: i64 = row.get("seq");
+            let id: uuid::Uuid = row.get("id");
+            let subject: String = row.get("subject");
+            let payload: String = row.get("payload");
+            let created: DateTime<Utc> = row.get("created_at");
+            oldest = Some(oldest.map_or(created, |o| o.min(created)));
+            let mut headers = HeaderMap::new();
+            headers.insert("Nats-Msg-Id", id.to_string().as_str());
+            if let Some(tp) = row.get::<Option<String>, _>("traceparent") {
+                headers.insert("traceparent", tp.as_str());
+            }
+            let ack = self
+                .bus
+                .js
+                .publish_with_headers(self.bus.subject(&subject), headers, payload.into())
+                .await?;
+            acks.push(ack);
+            seqs.push(seq);
+        }
+        for ack in acks {
+            ack.await?;
+        }
+        sqlx::query("UPDATE outbox SET published_at = now() WHERE seq = ANY($1)")
+            .bind(&seqs)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let n = seqs.len();
+        metrics::counter!("mirai_outbox_published_total", "schema" => self.schema.clone())
+            .increment(n as u64);
+        if let Some(o) = oldest {
+            let lag = (Utc::now() - o).num_milliseconds().max(0) as f64 / 1000.0;
+            metrics::histogram!("mirai_outbox_publish_lag_seconds", "schema" => self.schema.clone())
+                .record(lag);
+        }
+        Ok(n)
+    }
+
+    async fn record_pending(&self) {
+        if let Ok(n) =
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                .fetch_one(&self.pool)
+                .await
+        {
+            metrics::gauge!("mirai_outbox_pending", "schema" => self.schema.clone()).set(n as f64);
+        }
+    }
+}

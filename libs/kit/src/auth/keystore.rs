@@ -1,0 +1,392 @@
+//! The local copy of identity's public signing keys and API-key records. It is projected
+//! from identity's events (`identity.signing_key.*`, `identity.apikey.*`) replayed from
+//! the IDENTITY stream at start-up and followed live, so every instance verifies
+//! credentials itself, identity can be down, and a revocation arrives in milliseconds.
+//! Records carry a `revision`; an older revision never overwrites a newer one.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use async_nats::jetstream::consumer::{DeliverPolicy, pull};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use p256::ecdsa::VerifyingKey;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::{
+    CredentialKind, Principal, Role,
+    jwt::{self, Jwk, JwtError},
+};
+use mirai_events::{Bus, Envelope};
+
+pub const SIGNING_KEY_PUBLISHED: &str = "identity.signing_key.published.v1";
+pub const SIGNING_KEY_RETIRED: &str = "identity.signing_key.retired.v1";
+pub const APIKEY_CREATED: &str = "identity.apikey.created.v1";
+pub const APIKEY_REVOKED: &str = "identity.apikey.revoked.v1";
+
+#[derive(Debug, Deserialize)]
+struct SigningKeyPublished {
+    kid: String,
+    jwk: Jwk,
+    revision: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct SigningKeyRetired {
+    kid: String,
+    verify_until: DateTime<Utc>,
+    revision: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct ApiKeyCreated {
+    key_id: String,
+    tenant_id: Uuid,
+    secret_sha256: String,
+    roles: Vec<String>,
+    scopes: Vec<String>,
+    expires_at: Option<DateTime<Utc>>,
+    revision: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct ApiKeyRevoked {
+    key_id: String,
+    revision: i64,
+}
+
+#[derive(Debug, Clone)]
+struct SigningKey {
+    key: VerifyingKey,
+    verify_until: Option<DateTime<Utc>>,
+    revision: i64,
+}
+
+#[derive(Debug, Clone)]
+struct ApiKey {
+    tenant_id: Uuid,
+    secret_sha256: [u8; 32],
+    roles: Vec<Role>,
+    scopes: Vec<String>,
+    expires_at: Option<DateTime<Utc>>,
+    revoked: bool,
+    revision: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("{0}")]
+    Jwt(#[from] JwtError),
+    #[error("the API key is not recognized")]
+    UnknownApiKey,
+    #[error("the API key has been revoked")]
+    RevokedApiKey,
+    #[error("the API key has expired")]
+    ExpiredApiKey,
+    #[error("the Authorization header is not a Bearer token or Basic credential")]
+    BadScheme,
+}
+
+#[derive(Default)]
+struct Inner {
+    signing: HashMap<String, SigningKey>,
+    apikeys: HashMap<String, ApiKey>,
+}
+
+/// Verifies credentials locally. Cheap to clone (shared).
+#[derive(Clone)]
+pub struct KeyStore {
+    inner: Arc<RwLock<Inner>>,
+    caught_up: Arc<AtomicBool>,
+    issuer: Arc<str>,
+    audience: Arc<str>,
+}
+
+impl std::fmt::Debug for KeyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyStore")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyStore {
+    pub fn new(issuer: &str, audience: &str) -> Self {
+        Self {
+            inner: Arc::default(),
+            caught_up: Arc::default(),
+            issuer: issuer.into(),
+            audience: audience.into(),
+        }
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// True once the start-up replay has reached the head of the stream.
+    pub fn caught_up(&self) -> bool {
+        self.caught_up.load(Ordering::Acquire)
+    }
+
+    /// How many signing keys are known (readiness, tests).
+    pub fn signing_key_count(&self) -> usize {
+        self.inner.read().unwrap().signing.len()
+    }
+
+    /// Applies one identity event; others are ignored.
+    pub fn apply(&self, event: &Envelope) {
+        let mut inner = self.inner.write().unwrap();
+        match event.kind.as_str() {
+            SIGNING_KEY_PUBLISHED => {
+                let Ok(e) = event.data_as::<SigningKeyPublished>() else {
+                    return;
+                };
+                let Some(key) = e.jwk.to_key() else { return };
+                if inner
+                    .signing
+                    .get(&e.kid)
+                    .is_none_or(|k| k.revision < e.revision)
+                {
+                    inner.signing.insert(
+                        e.kid,
+                        SigningKey {
+                            key,
+                            verify_until: None,
+                            revision: e.revision,
+                        },
+                    );
+                }
+            }
+            SIGNING_KEY_RETIRED => {
+                let Ok(e) = event.data_as::<SigningKeyRetired>() else {
+                    return;
+                };
+                if let Some(k) = inner
+                    .signing
+                    .get_mut(&e.kid)
+                    .filter(|k| k.revision < e.revision)
+                {
+                    k.verify_until = Some(e.verify_until);
+                    k.revision = e.revision;
+                }
+            }
+            APIKEY_CREATED => {
+                let Ok(e) = event.data_as::<ApiKeyCreated>() else {
+                    return;
+                };
+                let mut hash = [0u8; 32];
+                if hex::decode_to_slice(&e.secret_sha256, &mut hash).is_err() {
+                    return;
+                }
+                if inner
+                    .apikeys
+                    .get(&e.key_id)
+                    .is_none_or(|k| k.revision < e.revision)
+                {
+                    inner.apikeys.insert(
+                        e.key_id,
+                        ApiKey {
+                            tenant_id: e.tenant_id,
+                            secret_sha256: hash,
+                            roles: e.roles.iter().filter_map(|r| Role::parse(r)).collect(),
+                            scopes: e.scopes,
+                            expires_at: e.expires_at,
+                            revoked: false,
+                            revision: e.revision,
+                        },
+                    );
+                }
+            }
+            APIKEY_REVOKED => {
+                let Ok(e) = event.data_as::<ApiKeyRevoked>() else {
+                    return;
+                };
+                match inner.apikeys.get_mut(&e.key_id) {
+                    Some(k) if k.revision < e.revision => {
+                        k.revoked = true;
+                        k.revision = e.revision;
+                    }
+                    Some(_) => {}
+                    // Revoked before we saw it created (out of order): remember the tombstone.
+                    None => {
+                        inner.apikeys.insert(
+                            e.key_id,
+                            ApiKey {
+                                tenant_id: Uuid::nil(),
+                                secret_sha256: [0; 32],
+                                roles: vec![],
+                                scopes: vec![],
+                                expires_at: None,
+                                revoked: true,
+                                revision: e.revision,
+                            },
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Verifies an access JWT.
+    pub fn verify_jwt(&self, token: &str) -> Result<Principal, AuthError> {
+        let kid = jwt::header_kid(token)?;
+        let now = Utc::now();
+        let key = {
+            let inner = self.inner.read().unwrap();
+            let k = inner
+                .signing
+                .get(&kid)
+                .ok_or_else(|| JwtError::UnknownKid(kid.clone()))?;
+            if k.verify_until.is_some_and(|t| t < now) {
+                return Err(JwtError::UnknownKid(kid).into());
+            }
+            k.key
+        };
+        let claims = jwt::verify(token, &key, &self.issuer, &self.audience, now.timestamp())?;
+        let (kind, user_id) = match claims.kind.as_str() {
+            "client" => (CredentialKind::Client, None),
+            _ => (
+                CredentialKind::User,
+                claims
+                    .sub
+                    .strip_prefix("user:")
+                    .and_then(|s| s.parse().ok()),
+            ),
+        };
+        Ok(Principal {
+            kind,
+            subject: claims.sub,
+            user_id,
+            tenant_id: claims.tid,
+            roles: claims.roles.iter().filter_map(|r| Role::parse(r)).collect(),
+            scopes: claims.scopes,
+            email: claims.email,
+        })
+    }
+
+    /// Verifies an API key given as its id (`mk_<hex>`) and secret.
+    pub fn verify_api_key(&self, key_id: &str, secret: &str) -> Result<Principal, AuthError> {
+        let inner = self.inner.read().unwrap();
+        let k = inner.apikeys.get(key_id).ok_or(AuthError::UnknownApiKey)?;
+        let presented: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+        if !bool::from(presented.ct_eq(&k.secret_sha256)) {
+            return Err(if k.revoked {
+                AuthError::RevokedApiKey
+            } else {
+                AuthError::UnknownApiKey
+            });
+        }
+        if k.revoked {
+            return Err(AuthError::RevokedApiKey);
+        }
+        if k.expires_at.is_some_and(|t| t < Utc::now()) {
+            return Err(AuthError::ExpiredApiKey);
+        }
+        Ok(Principal {
+            kind: CredentialKind::ApiKey,
+            subject: format!("apikey:{key_id}"),
+            user_id: None,
+            tenant_id: Some(k.tenant_id),
+            roles: k.roles.clone(),
+            scopes: k.scopes.clone(),
+            email: None,
+        })
+    }
+
+    /// Verifies an `Authorization` header value: `Bearer <jwt|api key>` or `Basic`.
+    pub fn verify_header(&self, value: &str) -> Result<Principal, AuthError> {
+        let (scheme, rest) = value.trim().split_once(' ').ok_or(AuthError::BadScheme)?;
+        let rest = rest.trim();
+        if scheme.eq_ignore_ascii_case("bearer") {
+            if let Some((id, secret)) = super::split_api_key(rest) {
+                return self.verify_api_key(id, secret);
+            }
+            if rest.starts_with(super::API_KEY_PREFIX) {
+                return Err(AuthError::UnknownApiKey);
+            }
+            self.verify_jwt(rest)
+        } else if scheme.eq_ignore_ascii_case("basic") {
+            use base64::Engine;
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(rest)
+                .map_err(|_| AuthError::BadScheme)?;
+            let text = String::from_utf8(decoded).map_err(|_| AuthError::BadScheme)?;
+            let (user, pass) = text.split_once(':').ok_or(AuthError::BadScheme)?;
+            self.verify_api_key(user, pass)
+        } else {
+            Err(AuthError::BadScheme)
+        }
+    }
+
+    /// Replays identity's key events from the start of its stream, then follows it until
+    /// `cancel`. Reconnects on failure; the ordered consumer restarts from its last sequence.
+    pub async fn follow(self, bus: Bus, cancel: CancellationToken) {
+        let mut from_seq = 1u64;
+        loop {
+            match self.follow_once(&bus, &cancel, &mut from_seq).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "key store: stream follow failed; retrying");
+                    tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn follow_once(
+        &self,
+        bus: &Bus,
+        cancel: &CancellationToken,
+        from_seq: &mut u64,
+    ) -> anyhow::Result<()> {
+        let stream = bus.ensure_stream("identity").await?;
+        let consumer = stream
+            .create_consumer(pull::OrderedConfig {
+                filter_subjects: vec![
+                    bus.subject("identity.signing_key.>"),
+                    bus.subject("identity.apikey.>"),
+                ],
+                deliver_policy: DeliverPolicy::ByStartSequence {
+                    start_sequence: *from_seq,
+                },
+                ..Default::default()
+            })
+            .await?;
+        let mut consumer = consumer;
+        if consumer.info().await?.num_pending == 0 {
+            self.caught_up.store(true, Ordering::Release);
+        }
+        let mut messages = consumer.messages().await?;
+        loop {
+            let next = tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                m = messages.next() => m,
+            };
+            let msg = next.ok_or_else(|| anyhow::anyhow!("key stream ended"))??;
+            if let Ok(env) = serde_json::from_slice::<Envelope>(&msg.payload) {
+                self.apply(&env);
+            }
+            if let Ok(info) = msg.info() {
+                *from_seq = info.stream_sequence + 1;
+                if info.pending == 0 {
+                    self.caught_up.store(true, Ordering::Release);
+                }
+            }
+        }
+    }
+}

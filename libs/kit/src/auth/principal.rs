@@ -1,0 +1,154 @@
+//! Who is calling, and the guards handlers use to authorize them.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::AppError;
+
+/// The platform's roles. Tenant roles hold within the principal's tenant only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    PlatformAdmin,
+    OrgAdmin,
+    OrgManager,
+    ProviderAdmin,
+    Author,
+    Learner,
+    ComplianceOfficer,
+}
+
+impl Role {
+    pub const ALL: [Role; 7] = [
+        Role::PlatformAdmin,
+        Role::OrgAdmin,
+        Role::OrgManager,
+        Role::ProviderAdmin,
+        Role::Author,
+        Role::Learner,
+        Role::ComplianceOfficer,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::PlatformAdmin => "platform_admin",
+            Role::OrgAdmin => "org_admin",
+            Role::OrgManager => "org_manager",
+            Role::ProviderAdmin => "provider_admin",
+            Role::Author => "author",
+            Role::Learner => "learner",
+            Role::ComplianceOfficer => "compliance_officer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialKind {
+    /// An access JWT from a user login.
+    User,
+    /// An access JWT from the client-credentials grant.
+    Client,
+    /// An API key presented directly.
+    ApiKey,
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub kind: CredentialKind,
+    /// `user:<id>`, `client:<key id>` or `apikey:<key id>`; used as the event `actor`.
+    pub subject: String,
+    pub user_id: Option<Uuid>,
+    pub tenant_id: Option<Uuid>,
+    pub roles: Vec<Role>,
+    pub scopes: Vec<String>,
+    pub email: Option<String>,
+}
+
+impl Principal {
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    pub fn is_platform_admin(&self) -> bool {
+        self.has_role(Role::PlatformAdmin)
+    }
+
+    /// The caller's tenant; tenant-scoped endpoints deny a principal without one.
+    pub fn tenant(&self) -> Result<Uuid, AppError> {
+        self.tenant_id.ok_or_else(|| {
+            AppError::Forbidden("this endpoint needs a tenant-scoped credential".into())
+        })
+    }
+
+    /// Allows platform admins and holders of any of `roles` in the caller's tenant.
+    pub fn require_any(&self, roles: &[Role]) -> Result<(), AppError> {
+        if self.is_platform_admin() || roles.iter().any(|r| self.has_role(*r)) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!(
+                "requires one of the roles: {}",
+                roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )))
+        }
+    }
+
+    /// Acting on `tenant`: a platform admin may act on any tenant; anyone else only on
+    /// their own, with one of `roles`.
+    pub fn require_in_tenant(&self, tenant: Uuid, roles: &[Role]) -> Result<(), AppError> {
+        if self.is_platform_admin() {
+            return Ok(());
+        }
+        if self.tenant_id != Some(tenant) {
+            // Not revealing whether the other tenant exists.
+            return Err(AppError::not_found("tenant", tenant));
+        }
+        self.require_any(roles)
+    }
+
+    pub fn require_platform_admin(&self) -> Result<(), AppError> {
+        if self.is_platform_admin() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(
+                "requires the platform_admin role".into(),
+            ))
+        }
+    }
+
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+
+    /// The event metadata for what this principal causes within a request.
+    pub fn event_meta(&self) -> mirai_events::EventMeta {
+        let ctx = crate::telemetry::RequestContext::current();
+        mirai_events::EventMeta {
+            actor: Some(self.subject.clone()),
+            traceparent: ctx.as_ref().map(|c| c.traceparent.child().header()),
+            correlation_id: ctx.map(|c| c.request_id),
+        }
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Principal {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Principal>().cloned().ok_or_else(|| {
+            AppError::Unauthenticated("send `Authorization: Bearer <token or API key>`".into())
+        })
+    }
+}

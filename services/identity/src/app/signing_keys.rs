@@ -1,0 +1,122 @@
+//! Signing keys: one signs at a time; a rotated-in key is published (JWKS and the
+//! `identity.signing_key.published.v1` event) before it signs, and a retired key keeps
+//! verifying until the last token it signed has expired.
+
+use chrono::{Duration as ChronoDuration, Utc};
+use mirai_events::{EventMeta, NewEvent};
+use mirai_kit::{
+    AppError, Principal,
+    auth::{
+        jwt::Jwk,
+        keystore::{SIGNING_KEY_PUBLISHED, SIGNING_KEY_RETIRED},
+    },
+};
+use p256::{
+    ecdsa::SigningKey,
+    pkcs8::{DecodePrivateKey, EncodePrivateKey},
+};
+use serde_json::json;
+
+use crate::{AppState, store::signing_keys as store};
+
+/// Makes sure a key can sign: at first start, creates and publishes one.
+pub async fn ensure_active(state: &AppState) -> anyhow::Result<()> {
+    let mut tx = state.ctx.db.platform_tx().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('identity-signing-key'))")
+        .execute(&mut *tx)
+        .await?;
+    if store::signing_key_list_unretired(&mut tx).await?.is_empty() {
+        let meta = EventMeta {
+            actor: Some("system:identity".into()),
+            ..Default::default()
+        };
+        create_in_txn(state, &mut tx, &meta, Utc::now())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn create_in_txn(
+    state: &AppState,
+    tx: &mut sqlx::PgConnection,
+    meta: &EventMeta,
+    not_before: chrono::DateTime<Utc>,
+) -> Result<String, AppError> {
+    let key = SigningKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
+    let kid = format!("k-{}", uuid::Uuid::now_v7().simple());
+    let jwk = Jwk::from_key(&kid, key.verifying_key());
+    let pkcs8 = key
+        .to_pkcs8_der()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("pkcs8: {e}")))?;
+    store::signing_key_insert(tx, &kid, pkcs8.as_bytes(), &jwk, not_before).await?;
+    state
+        .ctx
+        .emit(
+            tx,
+            meta,
+            [NewEvent::new(
+                SIGNING_KEY_PUBLISHED,
+                &kid,
+                json!({ "kid": kid, "jwk": jwk, "not_before": not_before, "revision": 1 }),
+            )],
+        )
+        .await?;
+    Ok(kid)
+}
+
+/// Rotates: publishes a new key now that signs after the publish delay; every older key
+/// retires then and verifies for one access-token lifetime more.
+pub async fn rotate(state: &AppState, principal: &Principal) -> Result<String, AppError> {
+    principal.require_platform_admin()?;
+    let mut tx = state.ctx.db.platform_tx().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('identity-signing-key'))")
+        .execute(&mut *tx)
+        .await?;
+    let meta = principal.event_meta();
+    let switch_at =
+        Utc::now() + ChronoDuration::from_std(state.settings.key_publish_delay).unwrap_or_default();
+    let old = store::signing_key_list_unretired(&mut tx).await?;
+    let kid = create_in_txn(state, &mut tx, &meta, switch_at).await?;
+    let verify_until =
+        switch_at + ChronoDuration::from_std(state.settings.access_ttl).unwrap_or_default();
+    for k in old {
+        let revision = store::signing_key_retire(&mut tx, &k.kid, switch_at, verify_until).await?;
+        state
+            .ctx
+            .emit(
+                &mut tx,
+                &meta,
+                [NewEvent::new(
+                    SIGNING_KEY_RETIRED,
+                    &k.kid,
+                    json!({ "kid": k.kid, "retired_at": switch_at, "verify_until": verify_until, "revision": revision }),
+                )],
+            )
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(kid)
+}
+
+/// The key that signs now.
+pub async fn current(state: &AppState) -> Result<(String, SigningKey), AppError> {
+    let mut conn = state.ctx.db.platform_tx().await?;
+    let row = store::signing_key_current(&mut conn)
+        .await?
+        .ok_or_else(|| AppError::Unavailable("no signing key is active".into()))?;
+    let key = SigningKey::from_pkcs8_der(&row.private_pkcs8)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored key {}: {e}", row.kid)))?;
+    Ok((row.kid, key))
+}
+
+/// The public keys whose tokens may still verify.
+pub async fn jwks(state: &AppState) -> Result<Vec<Jwk>, AppError> {
+    let mut conn = state.ctx.db.platform_tx().await?;
+    Ok(store::signing_key_list_verifiable(&mut conn)
+        .await?
+        .into_iter()
+        .map(|r| r.public_jwk.0)
+        .collect())
+}

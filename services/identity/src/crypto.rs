@@ -1,0 +1,52 @@
+//! Password hashing (argon2id), random secrets, and signing-key generation.
+
+use argon2::{
+    Algorithm, Argon2, Params, Version,
+    password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng},
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::settings::Settings;
+
+fn argon2(s: &Settings) -> Argon2<'static> {
+    let params =
+        Params::new(s.argon2_m_kib, s.argon2_t, s.argon2_p, None).expect("valid argon2 params");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes a password (PHC string). CPU-heavy: call from `spawn_blocking`.
+pub fn hash_password(s: &Settings, password: &str) -> String {
+    let salt = SaltString::generate(&mut OsRng);
+    argon2(s)
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2 hashes")
+        .to_string()
+}
+
+/// Verifies a password against its PHC hash. CPU-heavy: call from `spawn_blocking`.
+pub fn verify_password(s: &Settings, password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|h| argon2(s).verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// A hash to verify against when the account does not exist, so timing does not tell.
+pub fn dummy_hash(s: &Settings) -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash_password(s, "not-a-real-password-at-all"))
+}
+
+/// `n` random bytes, base64url.
+pub fn random_token(n: usize) -> String {
+    let mut b = vec![0u8; n];
+    rand::thread_rng().fill_bytes(&mut b);
+    B64.encode(b)
+}
+
+pub fn sha256(s: &str) -> [u8; 32] {
+    Sha256::digest(s.as_bytes()).into()
+}
+
+pub fn sha256_hex(s: &str) -> String {
+    hex::encode(sha256(s))
+}

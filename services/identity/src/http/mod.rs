@@ -1,0 +1,41 @@
+//! identity's HTTP surface under `/api/v1/identity`.
+
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::AppState;
+
+mod api_keys;
+mod discovery;
+mod session;
+mod signing_keys;
+mod users;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Mirai identity", version = "1.0.0", description = "Users, sessions, signing keys, API keys and OAuth2 client credentials."),
+    components(schemas(mirai_kit::error::Problem)),
+    tags((name = "session"), (name = "discovery"), (name = "users"), (name = "api-keys"), (name = "signing-keys")),
+)]
+struct ApiDoc;
+
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(session::router())
+        .merge(discovery::router())
+        .merge(users::router())
+        .merge(api_keys::router())
+        .merge(signing_keys::router())
+}
+
+pub fn router(state: AppState) -> axum::Router {
+    routes().split_for_parts().0.with_state(state)
+}
+
+/// The OpenAPI document with full paths (`/api/v1/identity/...`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1/identity", routes())
+        .split_for_parts()
+        .1
+}

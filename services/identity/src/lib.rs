@@ -1,0 +1,106 @@
+//! identity: users and credentials, sessions (ES256 access JWTs and rotating refresh
+//! tokens), signing keys and JWKS, per-tenant API keys, the client-credentials grant,
+//! and the tenant roles it learns from tenant's membership events.
+
+use futures::FutureExt;
+use mirai_kit::{Migration, ServiceCtx, ServiceDef, Started};
+
+pub mod app;
+mod crypto;
+mod events;
+mod http;
+pub mod settings;
+mod store;
+
+pub use app::bootstrap::AdminCredential;
+pub use settings::Settings;
+
+pub const NAME: &str = "identity";
+
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../../../migrations/identity/0001_init.sql"),
+}];
+
+pub fn service() -> ServiceDef {
+    ServiceDef {
+        name: NAME,
+        migrations: MIGRATIONS,
+        openapi: http::openapi,
+        start: |ctx| start(ctx).boxed(),
+    }
+}
+
+/// Shared state of identity's handlers.
+#[derive(Clone)]
+pub struct AppState {
+    pub ctx: ServiceCtx,
+    pub settings: std::sync::Arc<Settings>,
+}
+
+async fn start(ctx: ServiceCtx) -> anyhow::Result<Started> {
+    let state = AppState {
+        settings: std::sync::Arc::new(Settings::from_env()?),
+        ctx,
+    };
+    app::signing_keys::ensure_active(&state).await?;
+    let mut started = Started::new(http::router(state.clone()));
+    started.consumers.push(events::memberships_consumer());
+    Ok(started)
+}
+
+/// Creates the platform admin once (see `mirai admin bootstrap`); None if one exists.
+pub async fn bootstrap(ctx: &ServiceCtx, email: &str) -> anyhow::Result<Option<AdminCredential>> {
+    let state = AppState {
+        settings: std::sync::Arc::new(Settings::from_env()?),
+        ctx: ctx.clone(),
+    };
+    app::bootstrap::bootstrap_platform_admin(&state, email).await
+}
+
+/// `bootstrap` for the CLI: connects as identity's runtime role, outside a running fleet.
+/// The user-created event waits in the outbox until identity's relay runs.
+pub async fn bootstrap_with_config(
+    config: &mirai_kit::Config,
+    email: &str,
+) -> anyhow::Result<Option<AdminCredential>> {
+    let pool = mirai_kit::db::connect(config, NAME).await?;
+    let bus = mirai_events::Bus::connect(
+        &config.nats_url,
+        &config.nats_prefix,
+        config.stream_replicas,
+    )
+    .await?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.http_addr));
+    let ctx = ServiceCtx {
+        name: NAME,
+        config: std::sync::Arc::new(config.clone()),
+        db: mirai_kit::Db::new(pool, NAME, MIGRATIONS),
+        bus,
+        keys: mirai_kit::auth::KeyStore::new(
+            &mirai_kit::service::issuer(&public_url),
+            &config.jwt_audience,
+        ),
+        public_url,
+        cancel: tokio_util::sync::CancellationToken::new(),
+    };
+    bootstrap(&ctx, email).await
+}
+
+/// Seeds a user with a known password (demo data); returns its id.
+pub async fn seed_user(
+    ctx: &ServiceCtx,
+    email: &str,
+    password: &str,
+    platform_admin: bool,
+) -> anyhow::Result<uuid::Uuid> {
+    let state = AppState {
+        settings: std::sync::Arc::new(Settings::from_env()?),
+        ctx: ctx.clone(),
+    };
+    app::bootstrap::seed_user(&state, email, password, platform_admin).await
+}

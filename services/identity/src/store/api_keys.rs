@@ -1,0 +1,85 @@
+//! `api_keys`: per-tenant API keys (tenant rows, RLS). Only the secret's SHA-256 is kept.
+
+use chrono::{DateTime, Utc};
+use mirai_kit::pagination::Cursor;
+use sqlx::{FromRow, PgConnection};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct ApiKeyRow {
+    pub id: String,
+    pub tenant_id: Uuid,
+    pub name: String,
+    pub secret_sha256: String,
+    pub roles: Vec<String>,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub created_by: String,
+    pub revision: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, tenant_id, name, secret_sha256, roles, scopes, expires_at, revoked_at, last_used_at, created_by, revision, created_at";
+
+pub async fn api_key_insert(
+    tx: &mut PgConnection,
+    k: &ApiKeyRow,
+) -> Result<ApiKeyRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "INSERT INTO api_keys (id, tenant_id, name, secret_sha256, roles, scopes, expires_at, created_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
+    ))
+    .bind(&k.id)
+    .bind(k.tenant_id)
+    .bind(&k.name)
+    .bind(&k.secret_sha256)
+    .bind(&k.roles)
+    .bind(&k.scopes)
+    .bind(k.expires_at)
+    .bind(&k.created_by)
+    .fetch_one(tx)
+    .await
+}
+
+pub async fn api_key_get(
+    tx: &mut PgConnection,
+    id: &str,
+) -> Result<Option<ApiKeyRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(tx)
+        .await
+}
+
+pub async fn api_key_list(
+    tx: &mut PgConnection,
+    after: Option<Cursor>,
+    limit: i64,
+) -> Result<Vec<ApiKeyRow>, sqlx::Error> {
+    // Key ids are not UUIDs; the cursor's id is the UUID inside `mk_<hex>`.
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM api_keys \
+         WHERE ($1::timestamptz IS NULL OR (created_at, id) < ($1, 'mk_' || replace($2::text, '-', ''))) \
+         ORDER BY created_at DESC, id DESC LIMIT $3"
+    ))
+    .bind(after.map(|c| c.created_at))
+    .bind(after.map(|c| c.id))
+    .bind(limit + 1)
+    .fetch_all(tx)
+    .await
+}
+
+/// Marks the key revoked; returns the row with its new revision, None if already revoked.
+pub async fn api_key_revoke(
+    tx: &mut PgConnection,
+    id: &str,
+) -> Result<Option<ApiKeyRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE api_keys SET revoked_at = now(), revision = revision + 1 WHERE id = $1 AND revoked_at IS NULL RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .fetch_optional(tx)
+    .await
+}

@@ -1,0 +1,44 @@
+//! `memberships`: identity's read model of tenant roles (tenant rows, RLS).
+
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// Applies a projected membership if it is newer than what we hold.
+pub async fn membership_upsert_in_txn(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    user: Uuid,
+    roles: &[String],
+    active: bool,
+    revision: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO memberships (tenant_id, user_id, roles, active, revision) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (tenant_id, user_id) DO UPDATE \
+           SET roles = EXCLUDED.roles, active = EXCLUDED.active, revision = EXCLUDED.revision, updated_at = now() \
+           WHERE memberships.revision < EXCLUDED.revision",
+    )
+    .bind(tenant)
+    .bind(user)
+    .bind(roles)
+    .bind(active)
+    .bind(revision)
+    .execute(tx)
+    .await
+    .map(|_| ())
+}
+
+/// The user's roles in the transaction's tenant, if they are an active member.
+pub async fn membership_roles(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    user: Uuid,
+) -> Result<Option<Vec<String>>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT roles FROM memberships WHERE tenant_id = $1 AND user_id = $2 AND active",
+    )
+    .bind(tenant)
+    .bind(user)
+    .fetch_optional(tx)
+    .await
+}

@@ -1,0 +1,151 @@
+//! Invitations: an org admin invites an email with roles; the invitee, logged in with
+//! that email, accepts with the token and becomes a member. The token is shown once
+//! (notification mails it later) and embeds the tenant id, so acceptance runs under
+//! that tenant's RLS context.
+
+use chrono::{DateTime, Duration, Utc};
+use mirai_events::NewEvent;
+use mirai_kit::{AppError, Principal, Role, auth::CredentialKind};
+use rand::RngCore;
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::{AppState, store::invitations as store};
+
+pub const INVITATION_CREATED: &str = "tenant.invitation.created.v1";
+const TOKEN_PREFIX: &str = "mi_";
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Invitation {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub email: String,
+    pub roles: Vec<String>,
+    pub expires_at: DateTime<Utc>,
+    pub accepted_at: Option<DateTime<Utc>>,
+}
+
+impl From<store::InvitationRow> for Invitation {
+    fn from(r: store::InvitationRow) -> Self {
+        Self {
+            id: r.id,
+            tenant_id: r.tenant_id,
+            email: r.email_norm,
+            roles: r.roles,
+            expires_at: r.expires_at,
+            accepted_at: r.accepted_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CreatedInvitation {
+    #[serde(flatten)]
+    pub invitation: Invitation,
+    /// The acceptance token; shown once.
+    pub token: String,
+}
+
+fn hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+pub async fn create(
+    state: &AppState,
+    principal: &Principal,
+    tenant: Uuid,
+    email: &str,
+    roles: &[String],
+) -> Result<CreatedInvitation, AppError> {
+    principal.require_in_tenant(tenant, &[Role::OrgAdmin])?;
+    let roles = super::parse_roles("roles", roles)?;
+    let email = email.trim().to_lowercase();
+    if !email
+        .split_once('@')
+        .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'))
+        || email.len() > 254
+    {
+        return Err(AppError::invalid("email", "is not an email address"));
+    }
+    super::tenants::ensure_exists(state, tenant).await?;
+    let mut secret = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut secret);
+    let token = format!("{TOKEN_PREFIX}{}_{}", tenant.simple(), hex::encode(secret));
+    let row = store::InvitationRow {
+        id: Uuid::now_v7(),
+        tenant_id: tenant,
+        email_norm: email,
+        roles,
+        expires_at: Utc::now() + Duration::days(7),
+        accepted_at: None,
+        created_at: Utc::now(),
+    };
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let row = store::invitation_insert(&mut tx, &row, &hash(&token), &principal.subject).await?;
+    state
+        .ctx
+        .emit(
+            &mut tx,
+            &principal.event_meta(),
+            [NewEvent::new(
+                INVITATION_CREATED,
+                row.id,
+                json!({ "invitation_id": row.id, "tenant_id": tenant, "email": row.email_norm, "roles": row.roles, "expires_at": row.expires_at }),
+            )
+            .tenant(tenant)],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(CreatedInvitation {
+        invitation: row.into(),
+        token,
+    })
+}
+
+/// Accepts an invitation for the logged-in user whose email it was sent to.
+pub async fn accept(
+    state: &AppState,
+    principal: &Principal,
+    token: &str,
+) -> Result<super::memberships::Membership, AppError> {
+    let (Some(user_id), CredentialKind::User) = (principal.user_id, principal.kind) else {
+        return Err(AppError::Forbidden(
+            "invitations are accepted by a logged-in user".into(),
+        ));
+    };
+    let invalid = || AppError::invalid("token", "is not a valid invitation token");
+    let rest = token.strip_prefix(TOKEN_PREFIX).ok_or_else(invalid)?;
+    let (tenant_hex, _) = rest.split_once('_').ok_or_else(invalid)?;
+    let tenant = Uuid::parse_str(tenant_hex).map_err(|_| invalid())?;
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let inv = store::invitation_get_by_token_for_update(&mut tx, &hash(token))
+        .await?
+        .ok_or_else(invalid)?;
+    if inv.accepted_at.is_some() {
+        return Err(AppError::Conflict(
+            "this invitation was already accepted".into(),
+        ));
+    }
+    if inv.expires_at < Utc::now() {
+        return Err(AppError::client(
+            axum::http::StatusCode::GONE,
+            "invitation-expired",
+            "Invitation expired",
+            "this invitation has expired",
+        ));
+    }
+    if principal.email.as_deref().map(|e| e.trim().to_lowercase()) != Some(inv.email_norm.clone()) {
+        return Err(AppError::Forbidden(
+            "this invitation was sent to a different email address".into(),
+        ));
+    }
+    store::invitation_mark_accepted(&mut tx, inv.id, user_id).await?;
+    let row = super::memberships::grant_in_txn(
+        state, &mut tx, principal, tenant, user_id, inv.roles, None,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(row.into())
+}

@@ -1,0 +1,174 @@
+//! Memberships: which users belong to a tenant with which roles. Every change is an event
+//! (`tenant.membership.*`) that identity projects into the roles it puts in tokens.
+
+use chrono::{DateTime, Utc};
+use mirai_events::NewEvent;
+use mirai_kit::{
+    AppError, Principal, Role,
+    pagination::{Cursor, Page, PageParams},
+};
+use serde::Serialize;
+use serde_json::json;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::{
+    AppState,
+    store::{memberships as store, org_units},
+};
+
+pub const MEMBERSHIP_GRANTED: &str = "tenant.membership.granted.v1";
+pub const MEMBERSHIP_REVOKED: &str = "tenant.membership.revoked.v1";
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Membership {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub user_id: Uuid,
+    pub roles: Vec<String>,
+    pub org_unit_id: Option<Uuid>,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<store::MembershipRow> for Membership {
+    fn from(r: store::MembershipRow) -> Self {
+        Self {
+            id: r.id,
+            tenant_id: r.tenant_id,
+            user_id: r.user_id,
+            roles: r.roles,
+            org_unit_id: r.org_unit_id,
+            active: r.active,
+            created_at: r.created_at,
+        }
+    }
+}
+
+pub async fn grant(
+    state: &AppState,
+    principal: &Principal,
+    tenant: Uuid,
+    user_id: Uuid,
+    roles: &[String],
+    org_unit_id: Option<Uuid>,
+) -> Result<Membership, AppError> {
+    principal.require_in_tenant(tenant, &[Role::OrgAdmin])?;
+    let roles = super::parse_roles("roles", roles)?;
+    super::tenants::ensure_exists(state, tenant).await?;
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let row = grant_in_txn(
+        state,
+        &mut tx,
+        principal,
+        tenant,
+        user_id,
+        roles,
+        org_unit_id,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(row.into())
+}
+
+/// Upserts the membership and emits `tenant.membership.granted.v1` in `tx`.
+pub(crate) async fn grant_in_txn(
+    state: &AppState,
+    tx: &mut PgConnection,
+    principal: &Principal,
+    tenant: Uuid,
+    user_id: Uuid,
+    roles: Vec<String>,
+    org_unit_id: Option<Uuid>,
+) -> Result<store::MembershipRow, AppError> {
+    if let Some(ou) = org_unit_id
+        && !org_units::org_unit_exists(tx, ou).await?
+    {
+        return Err(AppError::invalid(
+            "org_unit_id",
+            "no such org unit in this tenant",
+        ));
+    }
+    let row = store::membership_upsert(
+        tx,
+        &store::MembershipRow {
+            id: Uuid::now_v7(),
+            tenant_id: tenant,
+            user_id,
+            roles,
+            org_unit_id,
+            active: true,
+            revision: 1,
+            created_at: Utc::now(),
+        },
+    )
+    .await?;
+    state
+        .ctx
+        .emit(
+            tx,
+            &principal.event_meta(),
+            [NewEvent::new(
+                MEMBERSHIP_GRANTED,
+                row.id,
+                json!({ "membership_id": row.id, "tenant_id": tenant, "user_id": row.user_id, "roles": row.roles, "org_unit_id": row.org_unit_id, "revision": row.revision }),
+            )
+            .tenant(tenant)],
+        )
+        .await?;
+    Ok(row)
+}
+
+pub async fn list(
+    state: &AppState,
+    principal: &Principal,
+    tenant: Uuid,
+    page: &PageParams,
+) -> Result<Page<Membership>, AppError> {
+    principal.require_in_tenant(
+        tenant,
+        &[Role::OrgAdmin, Role::OrgManager, Role::ComplianceOfficer],
+    )?;
+    let limit = page.limit()?;
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let rows = store::membership_list(&mut tx, page.cursor()?, limit).await?;
+    Ok(Page::from_rows(
+        rows.into_iter().map(Membership::from).collect(),
+        limit,
+        |m| Cursor {
+            created_at: m.created_at,
+            id: m.id,
+        },
+    ))
+}
+
+pub async fn revoke(
+    state: &AppState,
+    principal: &Principal,
+    tenant: Uuid,
+    user_id: Uuid,
+) -> Result<(), AppError> {
+    principal.require_in_tenant(tenant, &[Role::OrgAdmin])?;
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let Some(row) = store::membership_deactivate(&mut tx, user_id).await? else {
+        return match store::membership_get_by_user(&mut tx, user_id).await? {
+            Some(_) => Ok(()),
+            None => Err(AppError::not_found("membership", user_id)),
+        };
+    };
+    state
+        .ctx
+        .emit(
+            &mut tx,
+            &principal.event_meta(),
+            [NewEvent::new(
+                MEMBERSHIP_REVOKED,
+                row.id,
+                json!({ "membership_id": row.id, "tenant_id": tenant, "user_id": user_id, "revision": row.revision }),
+            )
+            .tenant(tenant)],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,97 @@
+//! Org units: a tree per tenant.
+
+use chrono::{DateTime, Utc};
+use mirai_events::NewEvent;
+use mirai_kit::{AppError, Principal, Role};
+use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{AppState, store::org_units as store};
+
+pub const ORG_UNIT_CREATED: &str = "tenant.org_unit.created.v1";
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrgUnit {
+    pub id: Uuid,
+    pub parent_id: Option<Uuid>,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<store::OrgUnitRow> for OrgUnit {
+    fn from(r: store::OrgUnitRow) -> Self {
+        Self {
+            id: r.id,
+            parent_id: r.parent_id,
+            name: r.name,
+            created_at: r.created_at,
+        }
+    }
+}
+
+pub async fn create(
+    state: &AppState,
+    principal: &Principal,
+    tenant: Uuid,
+    name: String,
+    parent_id: Option<Uuid>,
+) -> Result<OrgUnit, AppError> {
+    principal.require_in_tenant(tenant, &[Role::OrgAdmin])?;
+    super::tenants::ensure_exists(state, tenant).await?;
+    let name = name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(AppError::invalid("name", "must be 1 to 200 characters"));
+    }
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    if let Some(p) = parent_id
+        && !store::org_unit_exists(&mut tx, p).await?
+    {
+        return Err(AppError::invalid(
+            "parent_id",
+            "no such org unit in this tenant",
+        ));
+    }
+    let row = store::org_unit_insert(
+        &mut tx,
+        &store::OrgUnitRow {
+            id: Uuid::now_v7(),
+            tenant_id: tenant,
+            parent_id,
+            name,
+            created_at: Utc::now(),
+        },
+    )
+    .await
+    .map_err(|e| match AppError::from(e) {
+        AppError::Conflict(_) => {
+            AppError::Conflict("an org unit with this name already exists under this parent".into())
+        }
+        other => other,
+    })?;
+    state
+        .ctx
+        .emit(
+            &mut tx,
+            &principal.event_meta(),
+            [NewEvent::new(ORG_UNIT_CREATED, row.id, json!({ "org_unit_id": row.id, "tenant_id": tenant, "parent_id": row.parent_id, "name": row.name }))
+                .tenant(tenant)],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(row.into())
+}
+
+pub async fn list(
+    state: &AppState,
+    principal: &Principal,
+    tenant: Uuid,
+) -> Result<Vec<OrgUnit>, AppError> {
+    principal.require_in_tenant(tenant, &Role::ALL)?;
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    Ok(store::org_unit_list(&mut tx)
+        .await?
+        .into_iter()
+        .map(OrgUnit::from)
+        .collect())
+}

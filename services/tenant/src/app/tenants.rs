@@ -1,0 +1,163 @@
+//! Tenants: created by platform admins; seen by their members.
+
+use chrono::{DateTime, Utc};
+use mirai_events::NewEvent;
+use mirai_kit::{
+    AppError, Principal, Role,
+    pagination::{Cursor, Page, PageParams},
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{AppState, store::tenants as store};
+
+pub const TENANT_CREATED: &str = "tenant.tenant.created.v1";
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantKind {
+    Org,
+    Provider,
+    Individual,
+}
+
+impl TenantKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            TenantKind::Org => "org",
+            TenantKind::Provider => "provider",
+            TenantKind::Individual => "individual",
+        }
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Tenant {
+    pub id: Uuid,
+    /// `org`, `provider` or `individual`.
+    pub kind: String,
+    pub name: String,
+    pub slug: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<store::TenantRow> for Tenant {
+    fn from(r: store::TenantRow) -> Self {
+        Self {
+            id: r.id,
+            kind: r.kind,
+            name: r.name,
+            slug: r.slug,
+            created_at: r.created_at,
+        }
+    }
+}
+
+pub struct NewTenant {
+    pub kind: TenantKind,
+    pub name: String,
+    pub slug: String,
+}
+
+fn validate_slug(slug: &str) -> Result<(), AppError> {
+    let ok = (2..=63).contains(&slug.len())
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            "slug",
+            "must be 2-63 of a-z, 0-9 and inner hyphens",
+        ))
+    }
+}
+
+pub async fn create(
+    state: &AppState,
+    principal: &Principal,
+    input: NewTenant,
+) -> Result<Tenant, AppError> {
+    principal.require_platform_admin()?;
+    let name = input.name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(AppError::invalid("name", "must be 1 to 200 characters"));
+    }
+    validate_slug(&input.slug)?;
+    let row = store::TenantRow {
+        id: Uuid::now_v7(),
+        kind: input.kind.as_str().into(),
+        name: name.into(),
+        slug: input.slug,
+        created_by: principal.subject.clone(),
+        created_at: Utc::now(),
+    };
+    let mut tx = state.ctx.db.platform_tx().await?;
+    let row = store::tenant_insert(&mut tx, &row)
+        .await
+        .map_err(|e| match AppError::from(e) {
+            AppError::Conflict(_) => {
+                AppError::Conflict("a tenant with this slug already exists".into())
+            }
+            other => other,
+        })?;
+    state
+        .ctx
+        .emit(
+            &mut tx,
+            &principal.event_meta(),
+            [NewEvent::new(TENANT_CREATED, row.id, json!({ "tenant_id": row.id, "kind": row.kind, "name": row.name, "slug": row.slug }))
+                .tenant(row.id)],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(row.into())
+}
+
+pub async fn get(state: &AppState, principal: &Principal, id: Uuid) -> Result<Tenant, AppError> {
+    principal.require_in_tenant(id, &Role::ALL)?;
+    let mut tx = state.ctx.db.platform_tx().await?;
+    let row = store::tenant_get(&mut tx, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("tenant", id))?;
+    Ok(row.into())
+}
+
+/// Platform admins see every tenant; anyone else sees their own.
+pub async fn list(
+    state: &AppState,
+    principal: &Principal,
+    page: &PageParams,
+) -> Result<Page<Tenant>, AppError> {
+    let limit = page.limit()?;
+    if !principal.is_platform_admin() {
+        let tenant = get(state, principal, principal.tenant()?).await?;
+        return Ok(Page {
+            data: vec![tenant],
+            next_cursor: None,
+        });
+    }
+    let mut tx = state.ctx.db.platform_tx().await?;
+    let rows = store::tenant_list(&mut tx, page.cursor()?, limit).await?;
+    Ok(Page::from_rows(
+        rows.into_iter().map(Tenant::from).collect(),
+        limit,
+        |t| Cursor {
+            created_at: t.created_at,
+            id: t.id,
+        },
+    ))
+}
+
+/// The tenant must exist before anything is created inside it.
+pub async fn ensure_exists(state: &AppState, id: Uuid) -> Result<(), AppError> {
+    let mut tx = state.ctx.db.platform_tx().await?;
+    store::tenant_get(&mut tx, id)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| AppError::not_found("tenant", id))
+}

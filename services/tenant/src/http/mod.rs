@@ -1,0 +1,39 @@
+//! tenant's HTTP surface under `/api/v1/tenant`.
+
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::AppState;
+
+mod invitations;
+mod memberships;
+mod org_units;
+mod tenants;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Mirai tenant", version = "1.0.0", description = "Tenants, org units, memberships and invitations."),
+    components(schemas(mirai_kit::error::Problem)),
+    tags((name = "tenants"), (name = "org-units"), (name = "memberships"), (name = "invitations")),
+)]
+struct ApiDoc;
+
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(tenants::router())
+        .merge(org_units::router())
+        .merge(memberships::router())
+        .merge(invitations::router())
+}
+
+pub fn router(state: AppState) -> axum::Router {
+    routes().split_for_parts().0.with_state(state)
+}
+
+/// The OpenAPI document with full paths (`/api/v1/tenant/...`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1/tenant", routes())
+        .split_for_parts()
+        .1
+}

@@ -1,0 +1,6 @@
+//! tenant's SQL, one module per table.
+
+pub mod invitations;
+pub mod memberships;
+pub mod org_units;
+pub mod tenants;

@@ -1,0 +1,201 @@
+//! `mirai dev --demo`: seeds a demo tenant idempotently — a platform admin, one user per
+//! tenant role with a password, and an API key with the org admin's rights — through the
+//! public API where one exists, and writes the credentials to `.dev/demo.json`.
+
+use std::{path::PathBuf, time::Duration};
+
+use anyhow::{Context, bail};
+use mirai_kit::{Role, fleet::Fleet};
+use serde_json::{Value, json};
+
+const DOMAIN: &str = "demo.mirai.local";
+
+fn demo_path() -> PathBuf {
+    PathBuf::from(".dev").join("demo.json")
+}
+
+/// Passwords survive re-seeding so a running client's saved credentials keep working.
+fn previous() -> Value {
+    std::fs::read(demo_path())
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null)
+}
+
+fn password_for(prev: &Value, email: &str) -> String {
+    prev["users"]
+        .as_array()
+        .and_then(|us| us.iter().find(|u| u["email"] == email))
+        .and_then(|u| u["password"].as_str())
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("demo-{}", uuid::Uuid::new_v4().simple()))
+}
+
+pub async fn seed(fleet: &Fleet) -> anyhow::Result<PathBuf> {
+    let identity = fleet
+        .service("identity")
+        .context("the demo needs identity")?;
+    let base = fleet.public_url.clone();
+    let http = reqwest::Client::new();
+    let prev = previous();
+
+    let admin_email = format!("platform-admin@{DOMAIN}");
+    let admin_password = password_for(&prev, &admin_email);
+    mirai_identity::seed_user(identity, &admin_email, &admin_password, true).await?;
+    let admin = login(&http, &base, &admin_email, &admin_password, None).await?;
+
+    let tenant_id = match call(
+        &http,
+        reqwest::Method::POST,
+        &format!("{base}/api/v1/tenant/tenants"),
+        &admin,
+        json!({ "kind": "org", "name": "Demo Org", "slug": "demo" }),
+    )
+    .await?
+    {
+        (201, t) => t["id"].as_str().context("tenant id")?.to_owned(),
+        (409, _) => {
+            let (_, page) = call(
+                &http,
+                reqwest::Method::GET,
+                &format!("{base}/api/v1/tenant/tenants?limit=200"),
+                &admin,
+                Value::Null,
+            )
+            .await?;
+            page["data"]
+                .as_array()
+                .and_then(|ts| ts.iter().find(|t| t["slug"] == "demo"))
+                .and_then(|t| t["id"].as_str())
+                .context("demo tenant")?
+                .to_owned()
+        }
+        (s, body) => bail!("creating the demo tenant: {s} {body}"),
+    };
+
+    let mut users = vec![
+        json!({ "email": admin_email, "password": admin_password, "roles": ["platform_admin"] }),
+    ];
+    for role in Role::ALL.into_iter().filter(|r| *r != Role::PlatformAdmin) {
+        let email = format!("{}@{DOMAIN}", role.as_str().replace('_', "-"));
+        let password = password_for(&prev, &email);
+        let user_id = mirai_identity::seed_user(identity, &email, &password, false).await?;
+        let (s, body) = call(
+            &http,
+            reqwest::Method::POST,
+            &format!("{base}/api/v1/tenant/tenants/{tenant_id}/memberships"),
+            &admin,
+            json!({ "user_id": user_id, "roles": [role.as_str()] }),
+        )
+        .await?;
+        if s != 201 {
+            bail!("granting {role:?}: {s} {body}");
+        }
+        users.push(json!({ "email": email, "password": password, "roles": [role.as_str()] }));
+    }
+
+    // The org admin's roles reach identity as an event; wait until login sees them.
+    let org_admin_email = format!("org-admin@{DOMAIN}");
+    let org_admin_password = users
+        .iter()
+        .find(|u| u["email"] == org_admin_email.as_str())
+        .and_then(|u| u["password"].as_str())
+        .context("org admin seeded")?
+        .to_owned();
+    let tid: uuid::Uuid = tenant_id.parse()?;
+    let mut org_admin = None;
+    for _ in 0..100 {
+        if let Ok(t) = login(
+            &http,
+            &base,
+            &org_admin_email,
+            &org_admin_password,
+            Some(tid),
+        )
+        .await
+        {
+            org_admin = Some(t);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let org_admin = org_admin.context("the org admin's membership did not reach identity")?;
+
+    // Keep a previous key if it still works; otherwise make a new one.
+    let api_key = match prev["api_key"].as_str() {
+        Some(k)
+            if call(
+                &http,
+                reqwest::Method::GET,
+                &format!("{base}/api/v1/identity/me"),
+                k,
+                Value::Null,
+            )
+            .await?
+            .0 == 200 =>
+        {
+            k.to_owned()
+        }
+        _ => {
+            let (s, body) = call(
+                &http,
+                reqwest::Method::POST,
+                &format!("{base}/api/v1/identity/api-keys"),
+                &org_admin,
+                json!({ "name": "demo", "roles": ["org_admin"] }),
+            )
+            .await?;
+            if s != 201 {
+                bail!("creating the demo API key: {s} {body}");
+            }
+            body["secret"].as_str().context("secret")?.to_owned()
+        }
+    };
+
+    let doc =
+        json!({ "fleet_url": base, "tenant_id": tenant_id, "users": users, "api_key": api_key });
+    std::fs::create_dir_all(".dev")?;
+    let path = demo_path();
+    std::fs::write(&path, serde_json::to_vec_pretty(&doc)?)?;
+    Ok(path)
+}
+
+async fn login(
+    http: &reqwest::Client,
+    base: &str,
+    email: &str,
+    password: &str,
+    tenant: Option<uuid::Uuid>,
+) -> anyhow::Result<String> {
+    let res = http
+        .post(format!("{base}/api/v1/identity/login"))
+        .json(&json!({ "email": email, "password": password, "tenant_id": tenant }))
+        .send()
+        .await?;
+    let status = res.status();
+    let body: Value = res.json().await?;
+    if !status.is_success() || (tenant.is_some() && body["tenant_id"].is_null()) {
+        bail!("login as {email}: {status} {body}");
+    }
+    Ok(body["access_token"]
+        .as_str()
+        .context("access_token")?
+        .to_owned())
+}
+
+async fn call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    token: &str,
+    body: Value,
+) -> anyhow::Result<(u16, Value)> {
+    let mut req = http.request(method, url).bearer_auth(token);
+    if !body.is_null() {
+        req = req.json(&body);
+    }
+    let res = req.send().await?;
+    let status = res.status().as_u16();
+    let body = res.json().await.unwrap_or(Value::Null);
+    Ok((status, body))
+}
