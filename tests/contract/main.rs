@@ -1,1 +1,17 @@
+//! Cross-service and platform tests: the integrator walkthrough end to end, RLS and
+//! grants, revocation across instances, the outbox under a relay crash, dead letters,
+//! and the contracts (event schemas, OpenAPI drift, service independence).
 
+mod contracts;
+mod dlq;
+mod outbox;
+mod revocation;
+mod rls;
+mod walkthrough;
+
+use mirai_testkit::TestApp;
+
+/// The fleet as `mirai dev` runs it.
+pub async fn spawn_fleet() -> TestApp {
+    TestApp::spawn(&mirai::services()).await
+}

@@ -1,0 +1,138 @@
+//! Contracts: every published subject has a schema and a golden example that validates;
+//! each service's committed OpenAPI matches the code; services never depend on each other.
+
+use std::{collections::BTreeSet, fs, path::Path};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// Subject literals (`"<context>.<aggregate>.<event>.vN"`) in service and kit sources.
+fn published_subjects() -> BTreeSet<String> {
+    let mut files = vec![];
+    for d in ["services", "libs/kit/src"] {
+        rust_files(&root().join(d), &mut files);
+    }
+    let mut out = BTreeSet::new();
+    for f in files
+        .iter()
+        .filter(|f| !f.to_string_lossy().contains("/tests/"))
+    {
+        let text = fs::read_to_string(f).unwrap();
+        for lit in text.split('"').skip(1).step_by(2) {
+            let parts: Vec<&str> = lit.split('.').collect();
+            let word =
+                |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+            if parts.len() == 4
+                && word(parts[0])
+                && word(parts[1])
+                && word(parts[2])
+                && parts[3]
+                    .strip_prefix('v')
+                    .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+            {
+                out.insert(lit.to_owned());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_subject_has_a_schema_and_a_valid_golden_example() {
+    let registered: BTreeSet<String> = mirai_contracts::subjects()
+        .map(|c| c.subject.to_owned())
+        .collect();
+    let used = published_subjects();
+    assert!(used.len() >= 10, "found the subjects in code: {used:?}");
+    let missing: Vec<_> = used.difference(&registered).collect();
+    assert!(
+        missing.is_empty(),
+        "subjects without a schema in schemas/events: {missing:?}"
+    );
+    for c in mirai_contracts::subjects() {
+        let example = c
+            .example
+            .as_ref()
+            .unwrap_or_else(|| panic!("{} has no schemas/examples/{0}.json", c.subject));
+        mirai_contracts::validate_envelope(example)
+            .unwrap_or_else(|e| panic!("{} example envelope: {e}", c.subject));
+        assert_eq!(example["type"], c.subject, "example type");
+        assert_eq!(example["dataschema"], mirai_contracts::schema_id(c.subject));
+        assert_eq!(
+            c.schema["$id"],
+            mirai_contracts::schema_id(c.subject),
+            "schema $id"
+        );
+        c.validate(&example["data"])
+            .unwrap_or_else(|e| panic!("{} example data: {e}", c.subject));
+        let mut broken = example["data"].clone();
+        broken["unexpected_property"] = serde_json::json!(1);
+        assert!(
+            c.validate(&broken).is_err(),
+            "{} refuses unknown properties",
+            c.subject
+        );
+    }
+}
+
+#[test]
+fn committed_openapi_matches_the_code() {
+    let update = std::env::var("MIRAI_UPDATE_OPENAPI").is_ok();
+    for s in mirai::services() {
+        let spec = serde_json::to_string_pretty(&(s.openapi)()).unwrap() + "\n";
+        let path = root().join(format!("schemas/openapi/{}.json", s.name));
+        if update {
+            fs::write(&path, &spec).unwrap();
+            continue;
+        }
+        let committed = fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == spec,
+            "schemas/openapi/{}.json is out of date; run `make openapi` (or MIRAI_UPDATE_OPENAPI=1 make test)",
+            s.name
+        );
+        let v: serde_json::Value = serde_json::from_str(&spec).unwrap();
+        assert!(
+            v["openapi"].as_str().unwrap().starts_with("3.1"),
+            "OpenAPI 3.1"
+        );
+        let prefix = format!("/api/v1/{}/", s.name);
+        for p in v["paths"].as_object().unwrap().keys() {
+            assert!(
+                p.starts_with(&prefix),
+                "{} path {p} is under {prefix}",
+                s.name
+            );
+        }
+    }
+}
+
+#[test]
+fn no_service_depends_on_another_service() {
+    let services: Vec<String> = fs::read_dir(root().join("services"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    for s in &services {
+        let manifest = fs::read_to_string(root().join(format!("services/{s}/Cargo.toml"))).unwrap();
+        for other in services.iter().filter(|o| *o != s) {
+            assert!(
+                !manifest.contains(&format!("mirai-{other}")),
+                "services/{s} depends on mirai-{other}"
+            );
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! The outbox under a relay crash: 1,000 events, the relay killed mid-flight several
+//! times and a published batch "forgotten" (as if the relay died between the broker's
+//! ack and its commit); every event's effect happens exactly once at the consumer.
+
+use std::time::Duration;
+
+use futures::{FutureExt, future::BoxFuture};
+use mirai_events::{
+    ConsumerSpec, Envelope, EventMeta, HandleError, Handler, NewEvent, consumer, outbox,
+    relay::Relay,
+};
+use mirai_kit::{Migration, db};
+use mirai_testkit::{config, drop_database, nats_prefix, scratch_database, wait_until};
+use serde_json::json;
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub const PROBE: &[Migration] = &[Migration {
+    version: 1,
+    name: "effects",
+    sql: "CREATE TABLE effects (event_id uuid PRIMARY KEY, applied int NOT NULL, tenant_id uuid);",
+}];
+
+/// Records each event's effect; a second application would show as applied = 2.
+pub struct Effects;
+
+impl Handler for Effects {
+    fn handle<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        event: &'a Envelope,
+    ) -> BoxFuture<'a, Result<(), HandleError>> {
+        async move {
+            let tenant: Option<String> =
+                sqlx::query_scalar("SELECT current_setting('app.tenant_id', true)")
+                    .fetch_one(&mut *tx)
+                    .await?;
+            sqlx::query(
+                "INSERT INTO effects (event_id, applied, tenant_id) VALUES ($1, 1, $2::uuid) \
+                 ON CONFLICT (event_id) DO UPDATE SET applied = effects.applied + 1",
+            )
+            .bind(event.id)
+            .bind(tenant)
+            .execute(&mut *tx)
+            .await?;
+            Ok(())
+        }
+        .boxed()
+    }
+}
+
+pub fn org_unit_created(tenant: Uuid, n: usize) -> NewEvent {
+    let id = Uuid::now_v7();
+    NewEvent::new("tenant.org_unit.created.v1", id, json!({ "org_unit_id": id, "tenant_id": tenant, "parent_id": null, "name": format!("unit {n}") }))
+        .tenant(tenant)
+}
+
+pub struct Probe {
+    pub database: String,
+    pub pool: PgPool,
+    pub bus: mirai_events::Bus,
+}
+
+pub async fn probe() -> Probe {
+    let database = scratch_database(&[("probe", PROBE)]).await.unwrap();
+    let cfg = config(&database, &nats_prefix());
+    let pool = db::connect(&cfg, "probe").await.unwrap();
+    let bus = mirai_events::Bus::connect(&cfg.nats_url, &cfg.nats_prefix, 1)
+        .await
+        .unwrap();
+    bus.ensure_stream("tenant").await.unwrap();
+    Probe {
+        database,
+        pool,
+        bus,
+    }
+}
+
+impl Probe {
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
+    }
+
+    pub async fn cleanup(self) {
+        let _ = self.bus.delete_prefixed_streams().await;
+        self.pool.close().await;
+        drop_database(&self.database).await;
+    }
+}
+
+#[tokio::test]
+async fn thousand_events_across_relay_crashes_take_effect_exactly_once() {
+    let p = probe().await;
+    let tenant = Uuid::now_v7();
+    let meta = EventMeta {
+        actor: Some("system:test".into()),
+        ..Default::default()
+    };
+    for batch in 0..10 {
+        let mut tx = p.pool.begin().await.unwrap();
+        for i in 0..100 {
+            outbox::enqueue(
+                &mut tx,
+                "tenant",
+                &meta,
+                org_unit_created(tenant, batch * 100 + i),
+            )
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    let cancel = CancellationToken::new();
+    let spec = ConsumerSpec::new("probe-effects", "tenant", &["tenant.org_unit.>"], Effects);
+    consumer::provision(&p.bus, &spec).await.unwrap();
+    let consumer_task = tokio::spawn(consumer::run(
+        p.pool.clone(),
+        p.bus.clone(),
+        spec,
+        cancel.clone(),
+    ));
+
+    let mut relay = Relay::new(p.pool.clone(), p.bus.clone(), "probe");
+    relay.batch = 50;
+    // Crash the relay mid-flight, again and again, until it has published everything.
+    for round in 0.. {
+        let task = tokio::spawn(relay.clone().run(CancellationToken::new()));
+        tokio::time::sleep(Duration::from_millis(15 + (round % 4) * 10)).await;
+        task.abort();
+        let _ = task.await;
+        let published = p
+            .count("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL")
+            .await;
+        if round == 2 {
+            // The relay died after the broker acked a batch but before its commit.
+            sqlx::query("UPDATE outbox SET published_at = NULL WHERE seq IN (SELECT seq FROM outbox WHERE published_at IS NOT NULL ORDER BY seq LIMIT 100)")
+                .execute(&p.pool)
+                .await
+                .unwrap();
+        }
+        if published == 1000 && round > 2 {
+            break;
+        }
+        assert!(round < 500, "relay never finished");
+    }
+    // A duplicate delivery that slips past the broker's dedupe window: the inbox stops it.
+    let any: serde_json::Value =
+        sqlx::query_scalar("SELECT payload FROM outbox ORDER BY seq LIMIT 1")
+            .fetch_one(&p.pool)
+            .await
+            .unwrap();
+    p.bus
+        .js
+        .publish(
+            p.bus.subject("tenant.org_unit.created.v1"),
+            serde_json::to_vec(&any).unwrap().into(),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+
+    wait_until("all 1,000 effects", Duration::from_secs(30), || async {
+        p.count("SELECT count(*) FROM effects").await == 1000
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        p.count("SELECT count(*) FROM effects WHERE applied <> 1")
+            .await,
+        0,
+        "no effect applied twice"
+    );
+    assert_eq!(p.count("SELECT count(*) FROM effects WHERE tenant_id IS DISTINCT FROM (SELECT tenant_id FROM outbox LIMIT 1)").await, 0,
+        "handlers run under the event's tenant");
+    assert_eq!(p.count("SELECT count(*) FROM inbox").await, 1000);
+    cancel.cancel();
+    consumer_task.await.unwrap();
+    p.cleanup().await;
+}
