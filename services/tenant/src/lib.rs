@@ -6,15 +6,23 @@ use mirai_kit::{Migration, ServiceCtx, ServiceDef, Started};
 
 pub mod app;
 mod http;
+pub mod kms;
 mod store;
 
 pub const NAME: &str = "tenant";
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../../../migrations/tenant/0001_init.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../../../migrations/tenant/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "settings_flags_secrets",
+        sql: include_str!("../../../migrations/tenant/0002_settings_flags_secrets.sql"),
+    },
+];
 
 pub fn service() -> ServiceDef {
     ServiceDef {
@@ -29,8 +37,10 @@ pub fn service() -> ServiceDef {
 #[derive(Clone)]
 pub struct AppState {
     pub ctx: ServiceCtx,
+    pub kms: std::sync::Arc<dyn kms::Kms>,
 }
 
 async fn start(ctx: ServiceCtx) -> anyhow::Result<Started> {
-    Ok(Started::new(http::router(AppState { ctx })))
+    let kms = kms::from_env()?;
+    Ok(Started::new(http::router(AppState { ctx, kms })))
 }

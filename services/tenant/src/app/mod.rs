@@ -29,3 +29,5 @@ pub fn parse_roles(field: &str, roles: &[String]) -> Result<Vec<String>, AppErro
     out.dedup();
     Ok(out)
 }
+pub mod secrets;
+pub mod settings;

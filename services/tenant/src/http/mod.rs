@@ -8,13 +8,15 @@ use crate::AppState;
 mod invitations;
 mod memberships;
 mod org_units;
+mod secrets;
+mod settings;
 mod tenants;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Mirai tenant", version = "1.0.0", description = "Tenants, org units, memberships and invitations."),
+    info(title = "Mirai tenant", version = "1.0.0", description = "Tenants, org units, memberships, invitations, settings, feature flags and secrets."),
     components(schemas(mirai_kit::error::Problem)),
-    tags((name = "tenants"), (name = "org-units"), (name = "memberships"), (name = "invitations")),
+    tags((name = "tenants"), (name = "org-units"), (name = "memberships"), (name = "invitations"), (name = "settings"), (name = "secrets")),
 )]
 struct ApiDoc;
 
@@ -24,6 +26,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(org_units::router())
         .merge(memberships::router())
         .merge(invitations::router())
+        .merge(settings::router())
+        .merge(secrets::router())
 }
 
 pub fn router(state: AppState) -> axum::Router {

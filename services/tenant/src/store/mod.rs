@@ -3,4 +3,6 @@
 pub mod invitations;
 pub mod memberships;
 pub mod org_units;
+pub mod secrets;
+pub mod settings;
 pub mod tenants;

@@ -1,0 +1,164 @@
+//! Tenant secrets (SMTP passwords, vendor API keys) with envelope encryption: each value is
+//! sealed with AES-256-GCM under the tenant's data key, bound to its tenant and name; the
+//! data key is stored only wrapped by the KMS's key-encryption key.
+
+use chrono::{DateTime, Utc};
+use mirai_events::NewEvent;
+use mirai_kit::{AppError, Principal, Role};
+use serde::Serialize;
+use serde_json::json;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::{AppState, kms, store::secrets as store};
+
+pub const SECRET_CHANGED: &str = "tenant.secret.changed.v1";
+const MAX_SECRET_BYTES: usize = 16 * 1024;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SecretMeta {
+    pub name: String,
+    pub version: i64,
+    pub updated_by: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SecretValue {
+    #[serde(flatten)]
+    pub meta: SecretMeta,
+    pub value: String,
+}
+
+fn meta(r: &store::SecretRow) -> SecretMeta {
+    SecretMeta {
+        name: r.name.clone(),
+        version: r.version,
+        updated_by: r.updated_by.clone(),
+        updated_at: r.updated_at,
+    }
+}
+
+fn validate_name(name: &str) -> Result<(), AppError> {
+    let ok = (1..=100).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            "name",
+            "must be 1-100 of A-Z, a-z, 0-9, `.`, `_`, `-`",
+        ))
+    }
+}
+
+fn aad(tenant: Uuid, name: &str) -> Vec<u8> {
+    format!("mirai-tenant-secret/{tenant}/{name}").into_bytes()
+}
+
+/// The tenant's data key, created (and wrapped) on first use.
+async fn data_key(
+    state: &AppState,
+    tx: &mut PgConnection,
+    tenant: Uuid,
+) -> Result<[u8; 32], AppError> {
+    let context = tenant.as_bytes().to_vec();
+    let (kek_id, wrapped) = match store::data_key_get(tx, tenant).await? {
+        Some(k) => k,
+        None => {
+            let mut dek = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut dek);
+            let (kek_id, wrapped) = state.kms.wrap(&dek, &context).map_err(AppError::Internal)?;
+            store::data_key_insert(tx, tenant, &kek_id, &wrapped).await?
+        }
+    };
+    state
+        .kms
+        .unwrap(&kek_id, &wrapped, &context)
+        .map_err(AppError::Internal)
+}
+
+pub async fn put(
+    state: &AppState,
+    principal: &Principal,
+    tenant: Uuid,
+    name: &str,
+    value: &str,
+) -> Result<SecretMeta, AppError> {
+    principal.require_in_tenant(tenant, &[Role::OrgAdmin, Role::ProviderAdmin])?;
+    validate_name(name)?;
+    if value.is_empty() || value.len() > MAX_SECRET_BYTES {
+        return Err(AppError::invalid("value", "must be 1 byte to 16 KiB"));
+    }
+    super::tenants::ensure_exists(state, tenant).await?;
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let dek = data_key(state, &mut tx, tenant).await?;
+    let (nonce, ct) =
+        kms::seal(&dek, value.as_bytes(), &aad(tenant, name)).map_err(AppError::Internal)?;
+    let row = store::secret_put(&mut tx, tenant, name, &nonce, &ct, &principal.subject).await?;
+    state
+        .ctx
+        .emit(&mut tx, &principal.event_meta(), [NewEvent::new(SECRET_CHANGED, tenant, json!({ "tenant_id": tenant, "name": name, "version": row.version, "deleted": false })).tenant(tenant)])
+        .await?;
+    tx.commit().await?;
+    Ok(meta(&row))
+}
+
+pub async fn list(
+    state: &AppState,
+    principal: &Principal,
+    tenant: Uuid,
+) -> Result<Vec<SecretMeta>, AppError> {
+    principal.require_in_tenant(tenant, &[Role::OrgAdmin, Role::ProviderAdmin])?;
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    Ok(store::secret_list(&mut tx)
+        .await?
+        .iter()
+        .map(meta)
+        .collect())
+}
+
+/// Reveals a secret's value to the tenant's admins.
+pub async fn reveal(
+    state: &AppState,
+    principal: &Principal,
+    tenant: Uuid,
+    name: &str,
+) -> Result<SecretValue, AppError> {
+    principal.require_in_tenant(tenant, &[Role::OrgAdmin, Role::ProviderAdmin])?;
+    validate_name(name)?;
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let row = store::secret_get(&mut tx, name)
+        .await?
+        .ok_or_else(|| AppError::not_found("secret", name))?;
+    let dek = data_key(state, &mut tx, tenant).await?;
+    let plain = kms::open(&dek, &row.nonce, &row.ciphertext, &aad(tenant, name))
+        .map_err(AppError::Internal)?;
+    tracing::info!(%tenant, secret = name, actor = %principal.subject, "tenant secret revealed");
+    Ok(SecretValue {
+        meta: meta(&row),
+        value: String::from_utf8(plain).map_err(|e| AppError::Internal(e.into()))?,
+    })
+}
+
+pub async fn delete(
+    state: &AppState,
+    principal: &Principal,
+    tenant: Uuid,
+    name: &str,
+) -> Result<(), AppError> {
+    principal.require_in_tenant(tenant, &[Role::OrgAdmin, Role::ProviderAdmin])?;
+    validate_name(name)?;
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let version = store::secret_delete(&mut tx, name)
+        .await?
+        .ok_or_else(|| AppError::not_found("secret", name))?;
+    state
+        .ctx
+        .emit(&mut tx, &principal.event_meta(), [NewEvent::new(SECRET_CHANGED, tenant, json!({ "tenant_id": tenant, "name": name, "version": version + 1, "deleted": true })).tenant(tenant)])
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,166 @@
+//! Tenant settings (a JSON object the tenant's admins own) and feature flags (known keys
+//! with defaults; AI features default off until a tenant turns them on).
+
+use chrono::{DateTime, Utc};
+use mirai_events::NewEvent;
+use mirai_kit::{AppError, Principal, Role};
+use serde::Serialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::{AppState, store::settings as store};
+
+pub const SETTINGS_UPDATED: &str = "tenant.settings.updated.v1";
+pub const FLAG_CHANGED: &str = "tenant.feature_flag.changed.v1";
+const MAX_SETTINGS_BYTES: usize = 64 * 1024;
+
+/// Every flag and its default. AI features are off until the tenant opts in.
+pub const FLAGS: &[(&str, bool, &str)] = &[
+    ("ai.authoring", false, "AI drafting of course content"),
+    ("ai.grading", false, "AI-assisted grading with human review"),
+    ("ai.tutor", false, "AI tutor for learners"),
+    ("ai.semantic_search", false, "Embedding-based search"),
+    (
+        "offline.bundles",
+        true,
+        "Signed offline course bundles for the PWA",
+    ),
+    (
+        "marketplace.purchases",
+        true,
+        "Buying courses from the marketplace",
+    ),
+];
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Settings {
+    pub settings: Value,
+    pub revision: i64,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FeatureFlag {
+    pub key: String,
+    pub enabled: bool,
+    pub default: bool,
+    pub description: String,
+    /// Null while the flag is at its default.
+    pub updated_by: Option<String>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+pub async fn get(
+    state: &AppState,
+    principal: &Principal,
+    tenant: Uuid,
+) -> Result<Settings, AppError> {
+    principal.require_in_tenant(tenant, &Role::ALL)?;
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    Ok(match store::settings_get(&mut tx, tenant).await? {
+        Some((s, revision)) => Settings {
+            settings: s.0,
+            revision,
+        },
+        None => Settings {
+            settings: json!({}),
+            revision: 0,
+        },
+    })
+}
+
+pub async fn put(
+    state: &AppState,
+    principal: &Principal,
+    tenant: Uuid,
+    settings: Value,
+) -> Result<Settings, AppError> {
+    principal.require_in_tenant(tenant, &[Role::OrgAdmin, Role::ProviderAdmin])?;
+    let Value::Object(map) = &settings else {
+        return Err(AppError::invalid("settings", "must be a JSON object"));
+    };
+    if serde_json::to_vec(&settings)
+        .map(|b| b.len())
+        .unwrap_or(usize::MAX)
+        > MAX_SETTINGS_BYTES
+    {
+        return Err(AppError::invalid("settings", "must be at most 64 KiB"));
+    }
+    let keys: Vec<&String> = map.keys().collect();
+    super::tenants::ensure_exists(state, tenant).await?;
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let revision = store::settings_put(&mut tx, tenant, &settings).await?;
+    state
+        .ctx
+        .emit(
+            &mut tx,
+            &principal.event_meta(),
+            [NewEvent::new(
+                SETTINGS_UPDATED,
+                tenant,
+                json!({ "tenant_id": tenant, "revision": revision, "keys": keys }),
+            )
+            .tenant(tenant)],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(Settings { settings, revision })
+}
+
+pub async fn flags(
+    state: &AppState,
+    principal: &Principal,
+    tenant: Uuid,
+) -> Result<Vec<FeatureFlag>, AppError> {
+    principal.require_in_tenant(tenant, &Role::ALL)?;
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let set = store::flag_list(&mut tx).await?;
+    Ok(FLAGS
+        .iter()
+        .map(|(key, default, description)| {
+            let row = set.iter().find(|r| r.key == *key);
+            FeatureFlag {
+                key: (*key).into(),
+                enabled: row.map_or(*default, |r| r.enabled),
+                default: *default,
+                description: (*description).into(),
+                updated_by: row.map(|r| r.updated_by.clone()),
+                updated_at: row.map(|r| r.updated_at),
+            }
+        })
+        .collect())
+}
+
+pub async fn set_flag(
+    state: &AppState,
+    principal: &Principal,
+    tenant: Uuid,
+    key: &str,
+    enabled: bool,
+) -> Result<FeatureFlag, AppError> {
+    principal.require_in_tenant(tenant, &[Role::OrgAdmin, Role::ProviderAdmin])?;
+    if !FLAGS.iter().any(|(k, _, _)| *k == key) {
+        return Err(AppError::not_found("feature flag", key));
+    }
+    super::tenants::ensure_exists(state, tenant).await?;
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    store::flag_put(&mut tx, tenant, key, enabled, &principal.subject).await?;
+    state
+        .ctx
+        .emit(
+            &mut tx,
+            &principal.event_meta(),
+            [NewEvent::new(
+                FLAG_CHANGED,
+                tenant,
+                json!({ "tenant_id": tenant, "key": key, "enabled": enabled }),
+            )
+            .tenant(tenant)],
+        )
+        .await?;
+    tx.commit().await?;
+    flags(state, principal, tenant)
+        .await?
+        .into_iter()
+        .find(|f| f.key == key)
+        .ok_or_else(|| AppError::not_found("feature flag", key))
+}
