@@ -1,4 +1,16 @@
 #!/usr/bin/env bash
-# Validates the deploy artifacts (filled in as they land).
+# Validates deploy/ offline (see scripts/check_deploy.py). Installs its tools if missing:
+# helm-python-sdk and kubernetes-validate (PyPI, into Mirai's venv), deck and promtool
+# (Debian: deck, prometheus).
 set -euo pipefail
-echo "deploy checks: none yet"
+STATE="${MIRAI_STATE_DIR:-/var/tmp/mirai}"
+VENV="$STATE/venv"
+if ! "$VENV/bin/python" -c "import helm_python, kubernetes_validate, yaml" 2>/dev/null; then
+  "$VENV/bin/pip" install -q --disable-pip-version-check helm-python-sdk kubernetes-validate pyyaml
+fi
+if ! command -v deck >/dev/null || ! command -v promtool >/dev/null; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq deck prometheus >/dev/null
+fi
+exec "$VENV/bin/python" "$(dirname "$0")/check_deploy.py"

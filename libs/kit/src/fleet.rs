@@ -133,6 +133,7 @@ pub async fn start(
             ))
             .route_layer(middleware::from_fn(http::capture_route));
         routers = routers.nest(&format!("/api/v1/{}", def.name), service_router);
+        tasks.spawn(sample_pool(def.name, db.clone(), work_cancel.clone()));
         let check_db = db.clone();
         ready.push(Arc::new(move || {
             let db = check_db.clone();
@@ -201,6 +202,21 @@ impl Fleet {
             .is_err()
         {
             tracing::warn!("background tasks outlived the grace period");
+        }
+    }
+}
+
+/// Publishes the service's connection-pool use as gauges every few seconds.
+async fn sample_pool(service: &'static str, db: Db, cancel: CancellationToken) {
+    loop {
+        let pool = db.pool();
+        let (size, idle) = (pool.size() as f64, pool.num_idle() as f64);
+        metrics::gauge!("mirai_db_pool_connections", "service" => service, "state" => "idle").set(idle);
+        metrics::gauge!("mirai_db_pool_connections", "service" => service, "state" => "used").set(size - idle);
+        metrics::gauge!("mirai_db_pool_max", "service" => service).set(pool.options().get_max_connections() as f64);
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
         }
     }
 }
