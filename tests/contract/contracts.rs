@@ -139,17 +139,31 @@ fn no_service_depends_on_another_service() {
 
 #[test]
 fn kong_routes_cover_every_service_and_nothing_else() {
-    let kong: serde_yaml_ng::Value = serde_yaml_ng::from_str(&fs::read_to_string(root().join("deploy/kong/kong.yml")).unwrap()).unwrap();
+    let kong: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&fs::read_to_string(root().join("deploy/kong/kong.yml")).unwrap())
+            .unwrap();
     let services = mirai::services();
     let mut routed: BTreeSet<String> = BTreeSet::new();
     for ks in kong["services"].as_sequence().unwrap() {
         let name = ks["name"].as_str().unwrap();
-        assert!(services.iter().any(|s| s.name == name), "Kong service `{name}` is not a Mirai service");
-        assert!(ks["url"].as_str().unwrap().contains(&format!("mirai-{name}.")), "Kong service `{name}` points at its Deployment");
+        assert!(
+            services.iter().any(|s| s.name == name),
+            "Kong service `{name}` is not a Mirai service"
+        );
+        assert!(
+            ks["url"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("mirai-{name}.")),
+            "Kong service `{name}` points at its Deployment"
+        );
         for route in ks["routes"].as_sequence().unwrap() {
             for p in route["paths"].as_sequence().unwrap() {
                 let p = p.as_str().unwrap();
-                assert!(p.starts_with(&format!("/api/v1/{name}")), "route {p} of `{name}` stays under its prefix");
+                assert!(
+                    p.starts_with(&format!("/api/v1/{name}")),
+                    "route {p} of `{name}` stays under its prefix"
+                );
                 routed.insert(p.to_owned());
             }
         }
@@ -159,7 +173,10 @@ fn kong_routes_cover_every_service_and_nothing_else() {
         assert!(routed.contains(&prefix), "no Kong route for {prefix}");
         let spec = serde_json::to_value((s.openapi)()).unwrap();
         for path in spec["paths"].as_object().unwrap().keys() {
-            assert!(routed.iter().any(|r| path.starts_with(r.as_str())), "OpenAPI path {path} has no Kong route");
+            assert!(
+                routed.iter().any(|r| path.starts_with(r.as_str())),
+                "OpenAPI path {path} has no Kong route"
+            );
         }
     }
 }

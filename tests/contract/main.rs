@@ -4,6 +4,7 @@
 
 mod contracts;
 mod dlq;
+mod jobs;
 mod outbox;
 mod revocation;
 mod rls;

@@ -19,7 +19,8 @@ use uuid::Uuid;
 pub const PROBE: &[Migration] = &[Migration {
     version: 1,
     name: "effects",
-    sql: "CREATE TABLE effects (event_id uuid PRIMARY KEY, applied int NOT NULL, tenant_id uuid);",
+    sql: "CREATE TABLE effects (event_id uuid PRIMARY KEY, applied int NOT NULL, tenant_id uuid);
+          CREATE TABLE job_effects (job_id uuid PRIMARY KEY, runs int NOT NULL, tenant text);",
 }];
 
 /// Records each event's effect; a second application would show as applied = 2.

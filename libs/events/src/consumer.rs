@@ -151,7 +151,10 @@ async fn process(
     msg: &jetstream::Message,
 ) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let (delivered, pending) = msg.info().map(|i| (i.delivered, i.pending)).unwrap_or((1, 0));
+    let (delivered, pending) = msg
+        .info()
+        .map(|i| (i.delivered, i.pending))
+        .unwrap_or((1, 0));
     metrics::gauge!("mirai_consumer_pending", "consumer" => spec.name.clone()).set(pending as f64);
     let envelope = match decode(&msg.payload) {
         Ok(e) => e,

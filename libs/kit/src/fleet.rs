@@ -7,7 +7,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use axum::{Router, middleware, routing::get};
-use mirai_events::{Bus, consumer, relay::Relay};
+use mirai_events::{Bus, consumer, jobs::Runner, relay::Relay};
 use secrecy::ExposeSecret;
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -117,6 +117,12 @@ pub async fn start(
         for task in started.tasks {
             tasks.spawn(task);
         }
+        let mut runner = crate::maintenance::install(Runner::new(db.pool().clone(), db.schema()));
+        for (kind, handler) in started.jobs {
+            runner.handlers_mut().insert(kind, handler);
+        }
+        runner.schedules.extend(started.schedules);
+        tasks.spawn(runner.run(work_cancel.clone()));
         let openapi = serde_json::to_value((def.openapi)()).context("serializing OpenAPI")?;
         let service_router = started
             .router
@@ -206,14 +212,25 @@ impl Fleet {
     }
 }
 
-/// Publishes the service's connection-pool use as gauges every few seconds.
+/// Publishes the service's connection-pool use and job queue depth as gauges.
 async fn sample_pool(service: &'static str, db: Db, cancel: CancellationToken) {
     loop {
         let pool = db.pool();
         let (size, idle) = (pool.size() as f64, pool.num_idle() as f64);
-        metrics::gauge!("mirai_db_pool_connections", "service" => service, "state" => "idle").set(idle);
-        metrics::gauge!("mirai_db_pool_connections", "service" => service, "state" => "used").set(size - idle);
-        metrics::gauge!("mirai_db_pool_max", "service" => service).set(pool.options().get_max_connections() as f64);
+        metrics::gauge!("mirai_db_pool_connections", "service" => service, "state" => "idle")
+            .set(idle);
+        metrics::gauge!("mirai_db_pool_connections", "service" => service, "state" => "used")
+            .set(size - idle);
+        metrics::gauge!("mirai_db_pool_max", "service" => service)
+            .set(pool.options().get_max_connections() as f64);
+        if let Ok(n) = sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM jobs WHERE state = 'pending' AND run_at <= now()",
+        )
+        .fetch_one(pool)
+        .await
+        {
+            metrics::gauge!("mirai_jobs_due", "service" => service).set(n as f64);
+        }
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}

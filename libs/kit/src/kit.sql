@@ -43,8 +43,41 @@ CREATE TABLE idempotency_keys (
     PRIMARY KEY (principal, key)
 );
 CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+-- RLS binds the runtime role; the owner is exempt (no FORCE) only so that the purge
+-- function below, which runs as the owner, can expire every tenant's keys in one pass.
 ALTER TABLE idempotency_keys ENABLE ROW LEVEL SECURITY;
-ALTER TABLE idempotency_keys FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON idempotency_keys
     USING (tenant_id IS NOT DISTINCT FROM NULLIF(current_setting('app.tenant_id', true), '')::uuid)
     WITH CHECK (tenant_id IS NOT DISTINCT FROM NULLIF(current_setting('app.tenant_id', true), '')::uuid);
+
+CREATE FUNCTION purge_idempotency_keys(older_than interval) RETURNS bigint
+    LANGUAGE sql SECURITY DEFINER SET search_path = {schema} AS $$
+    WITH gone AS (DELETE FROM idempotency_keys WHERE created_at < now() - older_than RETURNING 1)
+    SELECT count(*) FROM gone
+$$;
+
+-- Background jobs: run once across replicas (SKIP LOCKED), retried with backoff, dead
+-- after max_attempts. Recurring work is a schedule that enqueues one job per period.
+CREATE TABLE jobs (
+    id           uuid PRIMARY KEY,
+    kind         text NOT NULL,
+    tenant_id    uuid,
+    payload      jsonb NOT NULL DEFAULT '{}',
+    run_at       timestamptz NOT NULL DEFAULT now(),
+    state        text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'running', 'done', 'dead')),
+    attempts     int NOT NULL DEFAULT 0,
+    max_attempts int NOT NULL DEFAULT 10,
+    locked_until timestamptz,
+    last_error   text,
+    dedupe_key   text UNIQUE,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    updated_at   timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX jobs_due ON jobs (run_at) WHERE state IN ('pending', 'running');
+
+CREATE TABLE job_schedules (
+    name        text PRIMARY KEY,
+    kind        text NOT NULL,
+    every_secs  int NOT NULL CHECK (every_secs > 0),
+    next_run_at timestamptz NOT NULL
+);

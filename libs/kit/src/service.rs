@@ -5,7 +5,11 @@ use std::sync::Arc;
 
 use axum::Router;
 use futures::future::BoxFuture;
-use mirai_events::{Bus, ConsumerSpec, EventMeta, NewEvent, outbox};
+use mirai_events::{
+    Bus, ConsumerSpec, EventMeta, NewEvent,
+    jobs::{JobHandler, Schedule},
+    outbox,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::{auth::KeyStore, config::Config, db::Db, db::Migration};
@@ -70,6 +74,9 @@ pub struct Started {
     pub consumers: Vec<ConsumerSpec>,
     /// Long-running tasks; each must return once `ServiceCtx::cancel` fires.
     pub tasks: Vec<BoxFuture<'static, ()>>,
+    /// Job handlers by kind, run by the service's job runner.
+    pub jobs: Vec<(String, Arc<dyn JobHandler>)>,
+    pub schedules: Vec<Schedule>,
 }
 
 impl Started {
@@ -78,6 +85,8 @@ impl Started {
             router,
             consumers: vec![],
             tasks: vec![],
+            jobs: vec![],
+            schedules: vec![],
         }
     }
 }
