@@ -8,6 +8,7 @@ mod jobs;
 mod outbox;
 mod revocation;
 mod rls;
+mod shutdown;
 mod walkthrough;
 
 use mirai_testkit::TestApp;

@@ -46,6 +46,8 @@ pub struct Config {
     pub jwt_audience: String,
     /// `MIRAI_SHUTDOWN_GRACE_SECS`: how long in-flight work may take on SIGTERM.
     pub shutdown_grace: Duration,
+    /// `MIRAI_APIKEY_USAGE_FLUSH_MS`: how often API-key last-used times are reported.
+    pub apikey_usage_flush: Duration,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:54329/mirai";
@@ -114,6 +116,11 @@ impl Config {
                 .unwrap_or_default(),
             jwt_audience: var("MIRAI_JWT_AUDIENCE").unwrap_or_else(|| "mirai".into()),
             shutdown_grace: Duration::from_secs(parse_num(&var, "MIRAI_SHUTDOWN_GRACE_SECS", 20)?),
+            apikey_usage_flush: Duration::from_millis(parse_num(
+                &var,
+                "MIRAI_APIKEY_USAGE_FLUSH_MS",
+                10_000,
+            )?),
         })
     }
 

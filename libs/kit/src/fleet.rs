@@ -81,6 +81,11 @@ pub async fn start(
     let work_cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
     tasks.spawn(keys.clone().follow(bus.clone(), work_cancel.clone()));
+    tasks.spawn(keys.clone().report_usage(
+        bus.clone(),
+        config.apikey_usage_flush,
+        work_cancel.clone(),
+    ));
 
     let mut routers = Router::new();
     let mut ready: Vec<ReadyCheck> = Vec::new();

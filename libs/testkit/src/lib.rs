@@ -122,6 +122,7 @@ pub fn config(database: &str, prefix: &str) -> Config {
         "MIRAI_DB_POOL_SIZE" => Some("5".into()),
         "MIRAI_SHUTDOWN_GRACE_SECS" => Some("5".into()),
         "MIRAI_CORS_ORIGINS" => Some("*".into()),
+        "MIRAI_APIKEY_USAGE_FLUSH_MS" => Some("100".into()),
         _ => None,
     })
     .expect("test config is valid")

@@ -47,6 +47,9 @@ async fn start(ctx: ServiceCtx) -> anyhow::Result<Started> {
     app::signing_keys::ensure_active(&state).await?;
     let mut started = Started::new(http::router(state.clone()));
     started.consumers.push(events::memberships_consumer());
+    started
+        .tasks
+        .push(app::api_keys::record_usage(state.clone(), state.ctx.cancel.clone()).boxed());
     Ok(started)
 }
 

@@ -103,10 +103,22 @@ struct Inner {
     apikeys: HashMap<String, ApiKey>,
 }
 
+/// Core-NATS subject (outside every stream) where instances report API-key use.
+pub const APIKEY_USAGE_SUBJECT: &str = "telemetry.apikey.used";
+
+/// One instance's report: when each key was last used here.
+#[derive(Debug, serde::Serialize, Deserialize)]
+pub struct ApiKeyUsage {
+    pub key_id: String,
+    pub tenant_id: Uuid,
+    pub at: DateTime<Utc>,
+}
+
 /// Verifies credentials locally. Cheap to clone (shared).
 #[derive(Clone)]
 pub struct KeyStore {
     inner: Arc<RwLock<Inner>>,
+    usage: Arc<std::sync::Mutex<HashMap<String, (Uuid, DateTime<Utc>)>>>,
     caught_up: Arc<AtomicBool>,
     issuer: Arc<str>,
     audience: Arc<str>,
@@ -124,6 +136,7 @@ impl KeyStore {
     pub fn new(issuer: &str, audience: &str) -> Self {
         Self {
             inner: Arc::default(),
+            usage: Arc::default(),
             caught_up: Arc::default(),
             issuer: issuer.into(),
             audience: audience.into(),
@@ -294,6 +307,10 @@ impl KeyStore {
         if k.expires_at.is_some_and(|t| t < Utc::now()) {
             return Err(AuthError::ExpiredApiKey);
         }
+        self.usage
+            .lock()
+            .unwrap()
+            .insert(key_id.to_owned(), (k.tenant_id, Utc::now()));
         Ok(Principal {
             kind: CredentialKind::ApiKey,
             subject: format!("apikey:{key_id}"),
@@ -327,6 +344,43 @@ impl KeyStore {
             self.verify_api_key(user, pass)
         } else {
             Err(AuthError::BadScheme)
+        }
+    }
+
+    /// Takes the API-key uses seen since the last call.
+    pub fn take_usage(&self) -> Vec<ApiKeyUsage> {
+        std::mem::take(&mut *self.usage.lock().unwrap())
+            .into_iter()
+            .map(|(key_id, (tenant_id, at))| ApiKeyUsage {
+                key_id,
+                tenant_id,
+                at,
+            })
+            .collect()
+    }
+
+    /// Reports API-key use to identity every `every` (and once more on shutdown). The
+    /// report is best-effort telemetry on core NATS: a lost one only delays `last_used_at`.
+    pub async fn report_usage(self, bus: Bus, every: Duration, cancel: CancellationToken) {
+        loop {
+            let stop = tokio::select! {
+                _ = cancel.cancelled() => true,
+                _ = tokio::time::sleep(every) => false,
+            };
+            let used = self.take_usage();
+            if !used.is_empty()
+                && let Ok(body) = serde_json::to_vec(&used)
+                && let Err(e) = bus
+                    .client
+                    .publish(bus.subject(APIKEY_USAGE_SUBJECT), body.into())
+                    .await
+            {
+                tracing::debug!(error = %e, "api key usage report not sent");
+            }
+            if stop {
+                let _ = bus.client.flush().await;
+                return;
+            }
         }
     }
 

@@ -221,3 +221,43 @@ pub async fn revoke(state: &AppState, principal: &Principal, id: &str) -> Result
     tx.commit().await?;
     Ok(row.into())
 }
+
+/// Applies API-key use reported by every instance (core NATS, queue group: one identity
+/// replica takes each report) until `cancel`.
+pub async fn record_usage(state: AppState, cancel: tokio_util::sync::CancellationToken) {
+    use futures::StreamExt;
+    use mirai_kit::auth::keystore::{APIKEY_USAGE_SUBJECT, ApiKeyUsage};
+    let bus = state.ctx.bus.clone();
+    let mut sub = match bus
+        .client
+        .queue_subscribe(bus.subject(APIKEY_USAGE_SUBJECT), "identity-usage".into())
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "api key usage: cannot subscribe");
+            return;
+        }
+    };
+    loop {
+        let msg = tokio::select! {
+            _ = cancel.cancelled() => return,
+            m = sub.next() => m,
+        };
+        let Some(msg) = msg else { return };
+        let Ok(used) = serde_json::from_slice::<Vec<ApiKeyUsage>>(&msg.payload) else {
+            continue;
+        };
+        for u in used {
+            let result = async {
+                let mut tx = state.ctx.db.tenant_tx(u.tenant_id).await?;
+                store::api_key_touch(&mut tx, &u.key_id, u.at).await?;
+                tx.commit().await
+            }
+            .await;
+            if let Err(e) = result {
+                tracing::warn!(error = %e, key = %u.key_id, "api key usage: not recorded");
+            }
+        }
+    }
+}

@@ -83,3 +83,17 @@ pub async fn api_key_revoke(
     .fetch_optional(tx)
     .await
 }
+
+/// Moves `last_used_at` forward (never back: reports arrive out of order).
+pub async fn api_key_touch(
+    tx: &mut PgConnection,
+    id: &str,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE api_keys SET last_used_at = GREATEST(last_used_at, $2) WHERE id = $1")
+        .bind(id)
+        .bind(at)
+        .execute(tx)
+        .await
+        .map(|_| ())
+}

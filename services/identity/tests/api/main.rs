@@ -3,6 +3,7 @@
 mod api_keys;
 mod bad_input;
 mod helpers;
+mod http_stack;
 mod idempotency;
 mod jwt;
 mod session;
