@@ -103,6 +103,9 @@ struct Inner {
     apikeys: HashMap<String, ApiKey>,
 }
 
+/// Key id → (tenant, last use) since the last report.
+type UsageMap = HashMap<String, (Uuid, DateTime<Utc>)>;
+
 /// Core-NATS subject (outside every stream) where instances report API-key use.
 pub const APIKEY_USAGE_SUBJECT: &str = "telemetry.apikey.used";
 
@@ -118,7 +121,7 @@ pub struct ApiKeyUsage {
 #[derive(Clone)]
 pub struct KeyStore {
     inner: Arc<RwLock<Inner>>,
-    usage: Arc<std::sync::Mutex<HashMap<String, (Uuid, DateTime<Utc>)>>>,
+    usage: Arc<std::sync::Mutex<UsageMap>>,
     caught_up: Arc<AtomicBool>,
     issuer: Arc<str>,
     audience: Arc<str>,
