@@ -32,7 +32,8 @@ test-deploy: setup
 	@bash scripts/check-deploy.sh
 
 bench: setup
-	@echo "benchmarks land with the bench crate"
+	$(CARGO) build --release -p mirai -p mirai-bench --bins
+	RUST_LOG=warn MIRAI_BIN=$(CARGO_TARGET_DIR)/release/mirai $(CARGO_TARGET_DIR)/release/mirai-bench
 
 lint:
 	$(CARGO) fmt --all -- --check

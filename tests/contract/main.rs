@@ -9,6 +9,7 @@ mod outbox;
 mod revocation;
 mod rls;
 mod shutdown;
+mod tracing;
 mod walkthrough;
 
 use mirai_testkit::TestApp;

@@ -10,8 +10,10 @@ use async_nats::{
     jetstream::{self, AckKind, consumer::pull},
 };
 use futures::{StreamExt, future::BoxFuture};
+use mirai_trace::{Span, SpanKind, TraceParent};
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::{Bus, Envelope, bus::DLQ_CONTEXT};
 
@@ -163,7 +165,21 @@ async fn process(
             return ack(msg, AckKind::Term).await;
         }
     };
-    let outcome = apply(pool, spec, &envelope).await;
+    // The handler's span continues the trace of the request that produced the event.
+    let parent = envelope.traceparent.as_deref().and_then(TraceParent::parse);
+    let mut span = Span::start(
+        format!("consume {}", envelope.kind),
+        SpanKind::Consumer,
+        parent.as_ref(),
+    );
+    span.attr("messaging.system", "nats");
+    span.attr("messaging.destination.name", envelope.kind.clone());
+    span.attr("messaging.consumer.group.name", spec.name.clone());
+    span.attr("messaging.message.id", envelope.id.to_string());
+    let log_span = tracing::info_span!("consume", trace_id = %span.context.trace_id, event_id = %envelope.id, consumer = %spec.name);
+    let outcome = apply(pool, spec, &envelope).instrument(log_span).await;
+    span.error = outcome.is_err();
+    span.finish();
     let label = match &outcome {
         Ok(true) => "handled",
         Ok(false) => "duplicate",

@@ -48,6 +48,10 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// `MIRAI_APIKEY_USAGE_FLUSH_MS`: how often API-key last-used times are reported.
     pub apikey_usage_flush: Duration,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: OTLP/HTTP base URL; traces are exported when set.
+    pub otlp_endpoint: Option<String>,
+    /// `OTEL_SERVICE_NAME`, default `mirai`.
+    pub otel_service_name: String,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:54329/mirai";
@@ -121,6 +125,16 @@ impl Config {
                 "MIRAI_APIKEY_USAGE_FLUSH_MS",
                 10_000,
             )?),
+            otlp_endpoint: match var("OTEL_EXPORTER_OTLP_ENDPOINT") {
+                Some(u) if !(u.starts_with("http://") || u.starts_with("https://")) => {
+                    return Err(err(
+                        "OTEL_EXPORTER_OTLP_ENDPOINT",
+                        "must be an http(s) URL (OTLP/HTTP)",
+                    ));
+                }
+                other => other,
+            },
+            otel_service_name: var("OTEL_SERVICE_NAME").unwrap_or_else(|| "mirai".into()),
         })
     }
 

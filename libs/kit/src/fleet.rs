@@ -58,6 +58,9 @@ pub async fn start(
 ) -> anyhow::Result<Fleet> {
     crate::telemetry::init_logging();
     let _ = crate::telemetry::prometheus();
+    if mirai_trace::init_exporter(config.otlp_endpoint.as_deref(), &config.otel_service_name) {
+        tracing::info!(endpoint = ?config.otlp_endpoint, "exporting traces over OTLP/HTTP");
+    }
     let listener = TcpListener::bind(config.http_addr)
         .await
         .with_context(|| format!("MIRAI_HTTP_ADDR: cannot listen on {}", config.http_addr))?;

@@ -23,6 +23,8 @@ use crate::{
     error::{AppError, InternalCause},
     telemetry::{RequestContext, TraceParent},
 };
+use mirai_trace::{Span, SpanKind};
+use tracing::Instrument;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
@@ -46,9 +48,10 @@ async fn observe(mut req: Request, next: Next) -> Response {
         .get(&TRACEPARENT)
         .and_then(|v| v.to_str().ok())
         .and_then(TraceParent::parse);
-    let traceparent = incoming
-        .map(|t| t.child())
-        .unwrap_or_else(TraceParent::new_root);
+    // Our server span continues the caller's trace (or starts one); its context is what
+    // events produced by this request carry, so consumers continue the same trace.
+    let mut span = Span::start("http", SpanKind::Server, incoming.as_ref());
+    let traceparent = span.context.clone();
     let slot = RouteSlot::default();
     req.extensions_mut().insert(slot.clone());
     let method = req.method().clone();
@@ -59,7 +62,9 @@ async fn observe(mut req: Request, next: Next) -> Response {
         traceparent: traceparent.clone(),
         path: path.clone(),
     };
-    let mut res = ctx.scope(next.run(req)).await;
+    let log_span =
+        tracing::info_span!("request", trace_id = %traceparent.trace_id, request_id = %request_id);
+    let mut res = ctx.scope(next.run(req)).instrument(log_span).await;
     let status = res.status();
     let route = slot.0.get().cloned().unwrap_or_else(|| "unmatched".into());
     let elapsed = started.elapsed().as_secs_f64();
@@ -70,6 +75,13 @@ async fn observe(mut req: Request, next: Next) -> Response {
     } else if path != "/healthz" && path != "/readyz" && path != "/metrics" {
         tracing::info!(trace_id = %traceparent.trace_id, request_id = %request_id, %method, %path, %route, status = status.as_u16(), latency_ms = elapsed * 1000.0, "request");
     }
+    span.name = format!("{method} {route}");
+    span.attr("http.request.method", method.to_string());
+    span.attr("http.route", route);
+    span.attr("url.path", path);
+    span.attr("http.response.status_code", status.as_u16());
+    span.error = status.is_server_error();
+    span.finish();
     let h = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         h.insert(REQUEST_ID, v);

@@ -4,7 +4,6 @@
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use rand::RngCore;
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 /// Installs the JSON log subscriber once (idempotent; tests call it freely).
@@ -44,70 +43,7 @@ pub fn prometheus() -> &'static PrometheusHandle {
     })
 }
 
-/// A W3C trace context (`traceparent`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TraceParent {
-    pub trace_id: String,
-    pub parent_id: String,
-    pub flags: String,
-}
-
-impl TraceParent {
-    /// Parses `00-<32 hex>-<16 hex>-<2 hex>`; anything else is ignored (a new trace starts).
-    pub fn parse(s: &str) -> Option<Self> {
-        let parts: Vec<&str> = s.trim().split('-').collect();
-        let hex = |p: &str, n: usize| {
-            p.len() == n
-                && p.bytes()
-                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-        };
-        if parts.len() != 4
-            || !hex(parts[0], 2)
-            || parts[0] == "ff"
-            || !hex(parts[1], 32)
-            || !hex(parts[2], 16)
-            || !hex(parts[3], 2)
-        {
-            return None;
-        }
-        if parts[1].bytes().all(|b| b == b'0') || parts[2].bytes().all(|b| b == b'0') {
-            return None;
-        }
-        Some(Self {
-            trace_id: parts[1].into(),
-            parent_id: parts[2].into(),
-            flags: parts[3].into(),
-        })
-    }
-
-    /// A new root trace.
-    pub fn new_root() -> Self {
-        Self {
-            trace_id: random_hex(16),
-            parent_id: random_hex(8),
-            flags: "01".into(),
-        }
-    }
-
-    /// A child span in the same trace (what we send onward).
-    pub fn child(&self) -> Self {
-        Self {
-            trace_id: self.trace_id.clone(),
-            parent_id: random_hex(8),
-            flags: self.flags.clone(),
-        }
-    }
-
-    pub fn header(&self) -> String {
-        format!("00-{}-{}-{}", self.trace_id, self.parent_id, self.flags)
-    }
-}
-
-fn random_hex(bytes: usize) -> String {
-    let mut b = vec![0u8; bytes];
-    rand::thread_rng().fill_bytes(&mut b);
-    hex::encode(b)
-}
+pub use mirai_trace::TraceParent;
 
 /// What the middleware knows about the request being served; read by the error
 /// conversion (problem `instance` and `trace_id`) and by event producers (traceparent).
@@ -130,23 +66,5 @@ impl RequestContext {
 
     pub async fn scope<F: std::future::Future>(self, f: F) -> F::Output {
         CURRENT.scope(self, f).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::TraceParent;
-
-    #[test]
-    fn traceparent_round_trips_and_rejects_garbage() {
-        let tp =
-            TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
-        assert_eq!(tp.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
-        assert_eq!(tp.child().trace_id, tp.trace_id);
-        assert!(
-            TraceParent::parse("00-00000000000000000000000000000000-00f067aa0ba902b7-01").is_none()
-        );
-        assert!(TraceParent::parse("garbage").is_none());
-        assert!(TraceParent::parse(&TraceParent::new_root().header()).is_some());
     }
 }

@@ -145,10 +145,20 @@ impl TestApp {
     }
 
     pub async fn try_spawn(services: &[ServiceDef]) -> anyhow::Result<TestApp> {
+        Self::spawn_with(services, |_| {}).await
+    }
+
+    /// Like `spawn`, with a chance to adjust the configuration first.
+    pub async fn spawn_with(
+        services: &[ServiceDef],
+        tweak: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<TestApp> {
         let sets: Vec<_> = services.iter().map(|s| (s.name, s.migrations)).collect();
         let database = scratch_database(&sets).await?;
         let prefix = nats_prefix();
-        Self::start_on(services, &database, &prefix).await
+        let mut cfg = config(&database, &prefix);
+        tweak(&mut cfg);
+        Self::start_with(services, &database, &prefix, cfg).await
     }
 
     /// Starts another fleet instance on an existing database and prefix (a second replica).
@@ -157,7 +167,16 @@ impl TestApp {
         database: &str,
         prefix: &str,
     ) -> anyhow::Result<TestApp> {
-        let fleet = fleet::start(config(database, prefix), services, false).await?;
+        Self::start_with(services, database, prefix, config(database, prefix)).await
+    }
+
+    async fn start_with(
+        services: &[ServiceDef],
+        database: &str,
+        prefix: &str,
+        cfg: Config,
+    ) -> anyhow::Result<TestApp> {
+        let fleet = fleet::start(cfg, services, false).await?;
         let url = fleet.public_url.clone();
         let signer = SigningKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
         // The test signing key is trusted by this instance's key store only.

@@ -134,7 +134,7 @@ impl Principal {
         let ctx = crate::telemetry::RequestContext::current();
         mirai_events::EventMeta {
             actor: Some(self.subject.clone()),
-            traceparent: ctx.as_ref().map(|c| c.traceparent.child().header()),
+            traceparent: ctx.as_ref().map(|c| c.traceparent.header()),
             correlation_id: ctx.map(|c| c.request_id),
         }
     }
