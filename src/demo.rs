@@ -2,7 +2,10 @@
 //! tenant role with a password, and an API key with the org admin's rights — through the
 //! public API where one exists, and writes the credentials to `.dev/demo.json`.
 
-use std::{path::PathBuf, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use anyhow::{Context, bail};
 use mirai_kit::{Role, fleet::Fleet};
@@ -10,13 +13,14 @@ use serde_json::{Value, json};
 
 const DOMAIN: &str = "demo.mirai.local";
 
-fn demo_path() -> PathBuf {
+/// Where `mirai dev --demo` writes the credentials.
+pub fn default_path() -> PathBuf {
     PathBuf::from(".dev").join("demo.json")
 }
 
 /// Passwords survive re-seeding so a running client's saved credentials keep working.
-fn previous() -> Value {
-    std::fs::read(demo_path())
+fn previous(path: &Path) -> Value {
+    std::fs::read(path)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or(Value::Null)
@@ -31,13 +35,14 @@ fn password_for(prev: &Value, email: &str) -> String {
         .unwrap_or_else(|| format!("demo-{}", uuid::Uuid::new_v4().simple()))
 }
 
-pub async fn seed(fleet: &Fleet) -> anyhow::Result<PathBuf> {
+/// Seeds the demo tenant and writes its credentials to `path` (JSON).
+pub async fn seed(fleet: &Fleet, path: &Path) -> anyhow::Result<()> {
     let identity = fleet
         .service("identity")
         .context("the demo needs identity")?;
     let base = fleet.public_url.clone();
     let http = reqwest::Client::new();
-    let prev = previous();
+    let prev = previous(path);
 
     let admin_email = format!("platform-admin@{DOMAIN}");
     let admin_password = password_for(&prev, &admin_email);
@@ -154,10 +159,11 @@ pub async fn seed(fleet: &Fleet) -> anyhow::Result<PathBuf> {
 
     let doc =
         json!({ "fleet_url": base, "tenant_id": tenant_id, "users": users, "api_key": api_key });
-    std::fs::create_dir_all(".dev")?;
-    let path = demo_path();
-    std::fs::write(&path, serde_json::to_vec_pretty(&doc)?)?;
-    Ok(path)
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, serde_json::to_vec_pretty(&doc)?)?;
+    Ok(())
 }
 
 async fn login(

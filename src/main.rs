@@ -88,7 +88,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let f = fleet::start(config, &defs, true).await?;
             println!("mirai dev: the fleet is listening on {}", f.public_url);
             if demo {
-                let path = mirai::demo::seed(&f).await?;
+                let path = mirai::demo::default_path();
+                mirai::demo::seed(&f, &path).await?;
                 println!("mirai dev: demo credentials written to {}", path.display());
             }
             fleet::shutdown_signal().await;

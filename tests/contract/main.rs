@@ -3,6 +3,7 @@
 //! and the contracts (event schemas, OpenAPI drift, service independence).
 
 mod contracts;
+mod demo;
 mod dlq;
 mod jobs;
 mod outbox;
