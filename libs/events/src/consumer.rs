@@ -9,7 +9,7 @@ use async_nats::{
     HeaderMap,
     jetstream::{self, AckKind, consumer::pull},
 };
-use futures::{StreamExt, future::BoxFuture};
+use futures::{StreamExt, future::BoxFuture, stream::FuturesUnordered};
 use mirai_trace::{Span, SpanKind, TraceParent};
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
@@ -55,6 +55,9 @@ pub struct ConsumerSpec {
     pub handler: Arc<dyn Handler>,
     pub max_deliver: i64,
     pub backoff: Vec<Duration>,
+    /// Messages handled at once. Handlers of state-carrying events apply revisions, so
+    /// order across aggregates does not matter; set 1 for a strictly sequential consumer.
+    pub concurrency: usize,
 }
 
 impl ConsumerSpec {
@@ -65,6 +68,7 @@ impl ConsumerSpec {
             subjects: subjects.iter().map(|s| (*s).to_owned()).collect(),
             handler: Arc::new(handler),
             max_deliver: 5,
+            concurrency: 8,
             backoff: vec![
                 Duration::from_millis(200),
                 Duration::from_secs(1),
@@ -72,6 +76,11 @@ impl ConsumerSpec {
                 Duration::from_secs(30),
             ],
         }
+    }
+
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n;
+        self
     }
 
     pub fn max_deliver(mut self, n: i64) -> Self {
@@ -133,17 +142,32 @@ async fn run_once(
 ) -> anyhow::Result<()> {
     let consumer = provision(bus, spec).await?;
     let mut messages = consumer.messages().await?;
-    loop {
-        let msg = tokio::select! {
-            _ = cancel.cancelled() => return Ok(()),
-            m = messages.next() => m,
-        };
-        let Some(msg) = msg else {
-            anyhow::bail!("message stream ended")
-        };
-        let msg = msg?;
-        process(pool, bus, spec, &msg).await?;
+    // Up to `concurrency` messages are handled at once; each is still one transaction
+    // with its inbox row. On cancel, messages in hand are finished before returning.
+    let mut in_flight = FuturesUnordered::new();
+    let result = loop {
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => break Ok(()),
+            Some(done) = in_flight.next(), if !in_flight.is_empty() => {
+                if let Err(e) = done {
+                    break Err(e);
+                }
+            }
+            next = messages.next(), if in_flight.len() < spec.concurrency.max(1) => {
+                let msg = match next {
+                    Some(Ok(m)) => m,
+                    Some(Err(e)) => break Err(e.into()),
+                    None => break Err(anyhow::anyhow!("message stream ended")),
+                };
+                in_flight.push(async move { process(pool, bus, spec, &msg).await });
+            }
+        }
+    };
+    while let Some(done) = in_flight.next().await {
+        done?;
     }
+    result
 }
 
 async fn process(

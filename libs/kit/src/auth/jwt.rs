@@ -66,6 +66,9 @@ pub enum JwtError {
     Audience(String),
 }
 
+/// Clock skew tolerated on `exp` and `iat`.
+pub const LEEWAY_SECS: i64 = 30;
+
 /// Signs `claims` with `key` under `kid`.
 pub fn sign(key: &SigningKey, kid: &str, claims: &Claims) -> String {
     let header = Header {
@@ -114,11 +117,10 @@ pub fn verify(
         .map_err(|_| JwtError::BadSignature)?;
     let claims: Claims = serde_json::from_slice(&B64.decode(p).map_err(|_| JwtError::Malformed)?)
         .map_err(|_| JwtError::Malformed)?;
-    const LEEWAY: i64 = 30;
-    if claims.exp + LEEWAY < now {
+    if claims.exp + LEEWAY_SECS < now {
         return Err(JwtError::Expired);
     }
-    if claims.iat - LEEWAY > now {
+    if claims.iat - LEEWAY_SECS > now {
         return Err(JwtError::NotYetValid);
     }
     if claims.iss != issuer {

@@ -103,6 +103,16 @@ struct Inner {
     apikeys: HashMap<String, ApiKey>,
 }
 
+/// A verified token, remembered so repeat requests skip the signature check.
+struct CachedJwt {
+    principal: Principal,
+    exp: i64,
+    kid: String,
+}
+
+/// Verified tokens held at most (cleared when full; a token costs one verify to re-add).
+const JWT_CACHE_MAX: usize = 50_000;
+
 /// Key id → (tenant, last use) since the last report.
 type UsageMap = HashMap<String, (Uuid, DateTime<Utc>)>;
 
@@ -122,6 +132,8 @@ pub struct ApiKeyUsage {
 pub struct KeyStore {
     inner: Arc<RwLock<Inner>>,
     usage: Arc<std::sync::Mutex<UsageMap>>,
+    /// SHA-256 of the token → its principal; entries honour `exp` and key retirement.
+    jwt_cache: Arc<std::sync::Mutex<HashMap<[u8; 32], CachedJwt>>>,
     caught_up: Arc<AtomicBool>,
     issuer: Arc<str>,
     audience: Arc<str>,
@@ -140,6 +152,7 @@ impl KeyStore {
         Self {
             inner: Arc::default(),
             usage: Arc::default(),
+            jwt_cache: Arc::default(),
             caught_up: Arc::default(),
             issuer: issuer.into(),
             audience: audience.into(),
@@ -255,10 +268,18 @@ impl KeyStore {
         }
     }
 
-    /// Verifies an access JWT.
+    /// Verifies an access JWT. A token verified before is answered from the cache while
+    /// it is unexpired and its signing key still verifies.
     pub fn verify_jwt(&self, token: &str) -> Result<Principal, AuthError> {
-        let kid = jwt::header_kid(token)?;
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let now = Utc::now();
+        if let Some(c) = self.jwt_cache.lock().unwrap().get(&digest)
+            && c.exp + jwt::LEEWAY_SECS >= now.timestamp()
+            && self.key_verifies(&c.kid, now)
+        {
+            return Ok(c.principal.clone());
+        }
+        let kid = jwt::header_kid(token)?;
         let key = {
             let inner = self.inner.read().unwrap();
             let k = inner
@@ -281,7 +302,8 @@ impl KeyStore {
                     .and_then(|s| s.parse().ok()),
             ),
         };
-        Ok(Principal {
+        let exp = claims.exp;
+        let principal = Principal {
             kind,
             subject: claims.sub,
             user_id,
@@ -289,7 +311,29 @@ impl KeyStore {
             roles: claims.roles.iter().filter_map(|r| Role::parse(r)).collect(),
             scopes: claims.scopes,
             email: claims.email,
-        })
+        };
+        let mut cache = self.jwt_cache.lock().unwrap();
+        if cache.len() >= JWT_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(
+            digest,
+            CachedJwt {
+                principal: principal.clone(),
+                exp,
+                kid,
+            },
+        );
+        Ok(principal)
+    }
+
+    fn key_verifies(&self, kid: &str, now: DateTime<Utc>) -> bool {
+        self.inner
+            .read()
+            .unwrap()
+            .signing
+            .get(kid)
+            .is_some_and(|k| k.verify_until.is_none_or(|t| t >= now))
     }
 
     /// Verifies an API key given as its id (`mk_<hex>`) and secret.
