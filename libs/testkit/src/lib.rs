@@ -290,6 +290,45 @@ impl TestApp {
         self.call(Method::POST, path, token, Some(body)).await
     }
 
+    /// Waits for an event on `subject` (logical, e.g. `tenant.membership.granted.v1`)
+    /// that satisfies `pred`, reading the producing context's stream from the start.
+    pub async fn wait_for_event(
+        &self,
+        subject: &str,
+        deadline: Duration,
+        pred: impl Fn(&mirai_events::Envelope) -> bool,
+    ) -> mirai_events::Envelope {
+        use async_nats::jetstream::consumer::{DeliverPolicy, pull};
+        use futures::StreamExt;
+        let bus = &self.fleet().bus;
+        let context = subject.split('.').next().expect("subject has a context");
+        let stream = bus.ensure_stream(context).await.expect("stream");
+        let reader = stream
+            .create_consumer(pull::OrderedConfig {
+                filter_subject: bus.subject(subject),
+                deliver_policy: DeliverPolicy::All,
+                ..Default::default()
+            })
+            .await
+            .expect("ordered consumer");
+        let mut messages = reader.messages().await.expect("messages");
+        let found = tokio::time::timeout(deadline, async {
+            while let Some(Ok(msg)) = messages.next().await {
+                if let Ok(env) = serde_json::from_slice::<mirai_events::Envelope>(&msg.payload)
+                    && pred(&env)
+                {
+                    return Some(env);
+                }
+            }
+            None
+        })
+        .await;
+        match found {
+            Ok(Some(env)) => env,
+            _ => panic!("timed out after {deadline:?} waiting for a matching {subject} event"),
+        }
+    }
+
     /// Stops the fleet, drops its database and deletes its streams.
     pub async fn stop(mut self) {
         if let Some(f) = self.fleet.take() {

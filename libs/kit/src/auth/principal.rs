@@ -129,6 +129,18 @@ impl Principal {
         self.scopes.iter().any(|s| s == scope)
     }
 
+    /// Requires `scope` on a scoped credential (API keys, client tokens); user sessions
+    /// are authorized by role instead and pass.
+    pub fn require_scope(&self, scope: &str) -> Result<(), AppError> {
+        if self.kind == CredentialKind::User || self.has_scope(scope) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!(
+                "this credential lacks the `{scope}` scope"
+            )))
+        }
+    }
+
     /// The event metadata for what this principal causes within a request.
     pub fn event_meta(&self) -> mirai_events::EventMeta {
         let ctx = crate::telemetry::RequestContext::current();

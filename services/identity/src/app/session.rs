@@ -97,18 +97,17 @@ pub async fn login(state: &AppState, input: LoginInput) -> Result<TokenResponse,
     };
     throttle::throttle_clear(&mut tx, &account_key).await?;
     tx.commit().await?;
-    let tenant = input.tenant_id.or(user.default_tenant_id);
-    let roles = roles_for(state, user.id, user.is_platform_admin, tenant).await?;
-    if input.tenant_id.is_some() && roles.is_none() {
-        return Err(AppError::Forbidden(
-            "you are not a member of that tenant".into(),
-        ));
-    }
-    let tenant = tenant.filter(|_| roles.is_some());
-    let mut roles = roles.unwrap_or_default();
-    if user.is_platform_admin && !roles.iter().any(|r| r == Role::PlatformAdmin.as_str()) {
-        roles.push(Role::PlatformAdmin.as_str().into());
-    }
+    let wanted = input.tenant_id.or(user.default_tenant_id);
+    let (tenant, roles) = match session_roles(state, &user, wanted).await? {
+        Some(roles) => (wanted, roles),
+        None if input.tenant_id.is_some() => {
+            return Err(AppError::Forbidden(
+                "you are not a member of that tenant".into(),
+            ));
+        }
+        // No longer a member of the default tenant: a session without one.
+        None => (None, vec![]),
+    };
     let family = Uuid::now_v7();
     let mut tx = state.ctx.db.platform_tx().await?;
     let refresh = new_refresh_in_txn(state, &mut tx, family, user.id, tenant).await?;
@@ -126,20 +125,30 @@ pub async fn login(state: &AppState, input: LoginInput) -> Result<TokenResponse,
     .await
 }
 
-/// Roles of `user` in `tenant` from the projected memberships: None when not a member.
-async fn roles_for(
+/// The roles a session acting in `tenant` carries: the user's roles there (from the
+/// projected memberships), plus `platform_admin` for platform admins, who may act in any
+/// tenant. None when the user is not a member of `tenant`.
+async fn session_roles(
     state: &AppState,
-    user: Uuid,
-    platform_admin: bool,
+    user: &users::UserRow,
     tenant: Option<Uuid>,
 ) -> Result<Option<Vec<String>>, AppError> {
-    let Some(tenant) = tenant else {
-        return Ok(platform_admin.then(Vec::new));
+    let mut roles = match tenant {
+        None => Some(vec![]),
+        Some(t) => {
+            let mut tx = state.ctx.db.tenant_tx(t).await?;
+            let roles = memberships::membership_roles(&mut tx, t, user.id).await?;
+            tx.commit().await?;
+            roles
+        }
     };
-    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
-    let roles = memberships::membership_roles(&mut tx, tenant, user).await?;
-    tx.commit().await?;
-    Ok(roles.or_else(|| platform_admin.then(Vec::new)))
+    if user.is_platform_admin {
+        let r = roles.get_or_insert_with(Vec::new);
+        if !r.iter().any(|r| r == Role::PlatformAdmin.as_str()) {
+            r.push(Role::PlatformAdmin.as_str().into());
+        }
+    }
+    Ok(roles)
 }
 
 async fn new_refresh_in_txn(
@@ -219,13 +228,10 @@ pub async fn refresh(state: &AppState, token: &str) -> Result<TokenResponse, App
     let next =
         new_refresh_in_txn(state, &mut tx, row.family_id, row.user_id, row.tenant_id).await?;
     tx.commit().await?;
-    let mut roles = roles_for(state, user.id, user.is_platform_admin, row.tenant_id)
-        .await?
-        .unwrap_or_default();
-    if user.is_platform_admin && !roles.iter().any(|r| r == Role::PlatformAdmin.as_str()) {
-        roles.push(Role::PlatformAdmin.as_str().into());
-    }
-    let tenant = row.tenant_id.filter(|_| !roles.is_empty());
+    let (tenant, roles) = match session_roles(state, &user, row.tenant_id).await? {
+        Some(roles) => (row.tenant_id, roles),
+        None => (None, vec![]),
+    };
     access_response(
         state,
         &format!("user:{}", user.id),

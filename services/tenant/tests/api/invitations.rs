@@ -70,6 +70,18 @@ async fn only_the_invited_user_accepts_once() {
         409,
         "conflict",
     );
+    let event = app
+        .wait_for_event(
+            "tenant.invitation.created.v1",
+            std::time::Duration::from_secs(5),
+            |e| e.data["email"] == "ada@example.com",
+        )
+        .await;
+    assert_eq!(event.tenantid, Some(t));
+    assert!(
+        event.data.get("token").is_none(),
+        "the token never travels in an event"
+    );
 
     let learner = app.token(Some(t), &[Role::Learner]);
     let res = app
