@@ -72,25 +72,7 @@ pub async fn migrate(
         .execute(&mut conn)
         .await?;
     let result = async {
-        // Roles are cluster-wide: tolerate a concurrent creator.
-        conn.execute(
-            format!(
-                "DO $$ BEGIN
-                   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{owner}') THEN
-                     CREATE ROLE {owner} NOLOGIN;
-                   END IF;
-                   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{app}') THEN
-                     CREATE ROLE {app} LOGIN NOBYPASSRLS;
-                   END IF;
-                 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-                 END $$;"
-            )
-            .as_str(),
-        )
-        .await?;
-        conn.execute(format!("ALTER ROLE {app} LOGIN NOBYPASSRLS NOSUPERUSER PASSWORD {}", quote_literal(app_password)).as_str())
-            .await?;
-        conn.execute(format!("GRANT {owner} TO CURRENT_USER").as_str()).await.ok();
+        ensure_roles(&mut conn, &owner, &app, app_password).await?;
         conn.execute(format!("CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {owner}").as_str()).await?;
         conn.execute(format!("REVOKE ALL ON SCHEMA {schema} FROM PUBLIC").as_str()).await?;
         conn.execute(format!("GRANT USAGE ON SCHEMA {schema} TO {app}").as_str()).await?;
@@ -152,6 +134,57 @@ pub async fn migrate(
         .execute(&mut conn)
         .await;
     result
+}
+
+/// Creates the owner and runtime roles if missing and sets the runtime password. Roles are
+/// cluster-wide while advisory locks are per database, so migrations of two databases on
+/// one server (test templates, say) can collide here: such collisions are retried.
+async fn ensure_roles(
+    conn: &mut PgConnection,
+    owner: &str,
+    app: &str,
+    app_password: &str,
+) -> anyhow::Result<()> {
+    let statements = [
+        format!(
+            "DO $$ BEGIN
+               IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{owner}') THEN
+                 CREATE ROLE {owner} NOLOGIN;
+               END IF;
+               IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{app}') THEN
+                 CREATE ROLE {app} LOGIN NOBYPASSRLS;
+               END IF;
+             END $$;"
+        ),
+        format!(
+            "ALTER ROLE {app} LOGIN NOBYPASSRLS NOSUPERUSER PASSWORD {}",
+            quote_literal(app_password)
+        ),
+    ];
+    for sql in &statements {
+        let mut attempt = 0;
+        loop {
+            match conn.execute(sql.as_str()).await {
+                Ok(_) => break,
+                Err(sqlx::Error::Database(e))
+                    if attempt < 20
+                        && matches!(
+                            e.code().as_deref(),
+                            Some("XX000" | "40001" | "40P01" | "23505" | "42710")
+                        ) =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
+                }
+                Err(e) => return Err(e).context("creating the service's roles"),
+            }
+        }
+    }
+    // A non-superuser admin (CREATEROLE) needs membership to act as the owner.
+    let _ = conn
+        .execute(format!("GRANT {owner} TO CURRENT_USER").as_str())
+        .await;
+    Ok(())
 }
 
 /// A service's connection pool: logs in as the runtime role, search_path = its schema.
