@@ -47,14 +47,6 @@ CREATE TABLE invitations (
     created_at  timestamptz NOT NULL DEFAULT now()
 );
 
-DO $$
-DECLARE t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['org_units', 'memberships', 'invitations'] LOOP
-        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-        EXECUTE format($p$CREATE POLICY tenant_isolation ON %I
-            USING (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid)
-            WITH CHECK (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid)$p$, t);
-    END LOOP;
-END $$;
+SELECT enable_tenant_rls('org_units');
+SELECT enable_tenant_rls('memberships');
+SELECT enable_tenant_rls('invitations');

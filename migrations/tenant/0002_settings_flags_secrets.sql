@@ -35,14 +35,7 @@ CREATE TABLE tenant_secrets (
     PRIMARY KEY (tenant_id, name)
 );
 
-DO $$
-DECLARE t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['tenant_settings', 'feature_flags', 'tenant_data_keys', 'tenant_secrets'] LOOP
-        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-        EXECUTE format($p$CREATE POLICY tenant_isolation ON %I
-            USING (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid)
-            WITH CHECK (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid)$p$, t);
-    END LOOP;
-END $$;
+SELECT enable_tenant_rls('tenant_settings');
+SELECT enable_tenant_rls('feature_flags');
+SELECT enable_tenant_rls('tenant_data_keys');
+SELECT enable_tenant_rls('tenant_secrets');

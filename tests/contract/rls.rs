@@ -217,3 +217,41 @@ async fn tenant_a_cannot_read_or_change_tenant_b_through_any_endpoint() {
     assert_eq!(members["data"].as_array().unwrap().len(), 1);
     app.stop().await;
 }
+
+/// Every table with a non-null `tenant_id`, in every service schema, has fail-closed RLS.
+#[tokio::test]
+async fn every_tenant_table_has_forced_row_level_security() {
+    let db = mirai_testkit::scratch_database(
+        &mirai::services()
+            .iter()
+            .map(|s| (s.name, s.migrations))
+            .collect::<Vec<_>>(),
+    )
+    .await
+    .unwrap();
+    let mut conn = PgConnection::connect(&url_for_db(&db)).await.unwrap();
+    let schemas: Vec<String> = mirai::services()
+        .iter()
+        .map(|s| mirai_kit::db::schema(s.name))
+        .collect();
+    let rows: Vec<(String, String, bool, bool, i64)> = sqlx::query_as(
+        "SELECT n.nspname::text, c.relname::text, c.relrowsecurity, c.relforcerowsecurity, \
+                (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = 'tenant_isolation') \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND a.attnotnull \
+         WHERE c.relkind = 'r' AND n.nspname = ANY($1)",
+    )
+    .bind(&schemas)
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert!(rows.len() >= 9, "found the tenant tables: {rows:?}");
+    for (schema, table, rls, forced, policies) in rows {
+        assert!(
+            rls && forced && policies == 1,
+            "{schema}.{table}: RLS enabled={rls} forced={forced} policies={policies}"
+        );
+    }
+    drop(conn);
+    mirai_testkit::drop_database(&db).await;
+}

@@ -2,6 +2,19 @@
 -- infrastructure queues read across tenants by the relay and consumers; the idempotency
 -- store is keyed by principal and RLS-scoped by tenant where it has one.
 
+-- Fail-closed tenant isolation for a tenant table (tenant_id uuid NOT NULL): service
+-- migrations call `SELECT enable_tenant_rls('<table>')` for every tenant table. FORCE
+-- makes the policy bind the owner too; with no tenant set, nothing is visible or writable.
+CREATE FUNCTION enable_tenant_rls(tbl regclass) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
+    EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', tbl);
+    EXECUTE format($p$CREATE POLICY tenant_isolation ON %s
+        USING (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid)
+        WITH CHECK (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid)$p$, tbl);
+END $$;
+REVOKE EXECUTE ON FUNCTION enable_tenant_rls(regclass) FROM PUBLIC;
+
 CREATE TABLE outbox (
     seq          bigserial PRIMARY KEY,
     id           uuid NOT NULL UNIQUE,
