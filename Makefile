@@ -5,7 +5,7 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= /var/tmp/mirai/target
 CARGO ?= cargo
 
-.PHONY: setup run build test test-rust test-deploy bench lint fmt openapi clean-test-dbs
+.PHONY: setup run build test test-rust test-fuzz test-deploy bench lint fmt openapi clean-test-dbs
 
 setup:
 	@bash scripts/setup.sh
@@ -19,7 +19,7 @@ run: setup build
 clean-test-dbs: setup
 	@bash scripts/clean-test-dbs.sh
 
-test: setup clean-test-dbs test-rust test-deploy
+test: setup clean-test-dbs test-rust test-fuzz test-deploy
 
 test-rust:
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
@@ -27,6 +27,10 @@ test-rust:
 	else \
 		$(CARGO) test --workspace --no-fail-fast; \
 	fi
+
+# schemathesis against every service's OpenAPI on a running `mirai dev`: no 5xx, ever.
+test-fuzz: setup build
+	@bash scripts/fuzz-api.sh
 
 test-deploy: setup
 	@bash scripts/check-deploy.sh

@@ -129,6 +129,24 @@ impl From<sqlx::Error> for AppError {
                         "a resource with these values already exists".into(),
                     );
                 }
+                // Input Postgres cannot store: NUL characters, untranslatable text, values
+                // out of range. The caller sent it, so it is their error, not ours.
+                Some("22021" | "22P05") => {
+                    return AppError::client(
+                        StatusCode::BAD_REQUEST,
+                        "unstorable-input",
+                        "Unstorable input",
+                        "text must not contain NUL (\\u0000) or characters that are not valid UTF-8",
+                    );
+                }
+                Some("22001" | "22003" | "22008") => {
+                    return AppError::client(
+                        StatusCode::BAD_REQUEST,
+                        "unstorable-input",
+                        "Unstorable input",
+                        "a value is out of the range this field can hold",
+                    );
+                }
                 Some("23503") => {
                     return AppError::invalid(
                         "reference",

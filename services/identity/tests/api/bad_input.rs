@@ -103,3 +103,26 @@ async fn malformed_requests_get_problems() {
     assert_problem(&res, 405, "method-not-allowed");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn text_the_database_cannot_store_is_a_client_error() {
+    let app = spawn().await;
+    let token = app.token(Some(Uuid::now_v7()), &[Role::OrgAdmin]);
+    let res = app
+        .post(
+            "/api/v1/identity/api-keys",
+            Some(&token),
+            serde_json::json!({ "name": "nul\u{0}byte" }),
+        )
+        .await;
+    assert_problem(&res, 400, "unstorable-input");
+    let res = app
+        .post(
+            "/api/v1/identity/login",
+            None,
+            serde_json::json!({ "email": "a\u{0}@b.c", "password": "whatever-it-is" }),
+        )
+        .await;
+    assert_problem(&res, 400, "unstorable-input");
+    app.stop().await;
+}
