@@ -27,7 +27,9 @@ CREATE TABLE memberships (
 
 CREATE TABLE signing_keys (
     kid           text PRIMARY KEY,
-    private_pkcs8 bytea NOT NULL,
+    -- The PKCS#8 private key sealed under identity's KEK (AES-256-GCM, bound to the kid).
+    kek_id        text NOT NULL,
+    sealed_key    bytea NOT NULL,
     public_jwk    jsonb NOT NULL,
     not_before    timestamptz NOT NULL,
     retired_at    timestamptz,

@@ -10,6 +10,7 @@ pub mod extract;
 pub mod fleet;
 pub mod http;
 pub mod idempotency;
+pub mod kms;
 pub mod maintenance;
 pub mod pagination;
 pub mod service;

@@ -37,13 +37,22 @@ pub fn service() -> ServiceDef {
 pub struct AppState {
     pub ctx: ServiceCtx,
     pub settings: std::sync::Arc<Settings>,
+    /// Seals the private signing keys at rest.
+    pub kms: std::sync::Arc<dyn mirai_kit::kms::Kms>,
+}
+
+impl AppState {
+    pub fn new(ctx: ServiceCtx) -> anyhow::Result<Self> {
+        Ok(Self {
+            settings: std::sync::Arc::new(Settings::from_env()?),
+            kms: mirai_kit::kms::for_service(NAME)?,
+            ctx,
+        })
+    }
 }
 
 async fn start(ctx: ServiceCtx) -> anyhow::Result<Started> {
-    let state = AppState {
-        settings: std::sync::Arc::new(Settings::from_env()?),
-        ctx,
-    };
+    let state = AppState::new(ctx)?;
     app::signing_keys::ensure_active(&state).await?;
     let mut started = Started::new(http::router(state.clone()));
     started.consumers.push(events::memberships_consumer());
@@ -55,10 +64,7 @@ async fn start(ctx: ServiceCtx) -> anyhow::Result<Started> {
 
 /// Creates the platform admin once (see `mirai admin bootstrap`); None if one exists.
 pub async fn bootstrap(ctx: &ServiceCtx, email: &str) -> anyhow::Result<Option<AdminCredential>> {
-    let state = AppState {
-        settings: std::sync::Arc::new(Settings::from_env()?),
-        ctx: ctx.clone(),
-    };
+    let state = AppState::new(ctx.clone())?;
     app::bootstrap::bootstrap_platform_admin(&state, email).await
 }
 
@@ -101,9 +107,6 @@ pub async fn seed_user(
     password: &str,
     platform_admin: bool,
 ) -> anyhow::Result<uuid::Uuid> {
-    let state = AppState {
-        settings: std::sync::Arc::new(Settings::from_env()?),
-        ctx: ctx.clone(),
-    };
+    let state = AppState::new(ctx.clone())?;
     app::bootstrap::seed_user(&state, email, password, platform_admin).await
 }

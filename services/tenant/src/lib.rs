@@ -6,7 +6,6 @@ use mirai_kit::{Migration, ServiceCtx, ServiceDef, Started};
 
 pub mod app;
 mod http;
-pub mod kms;
 mod store;
 
 pub const NAME: &str = "tenant";
@@ -37,10 +36,10 @@ pub fn service() -> ServiceDef {
 #[derive(Clone)]
 pub struct AppState {
     pub ctx: ServiceCtx,
-    pub kms: std::sync::Arc<dyn kms::Kms>,
+    pub kms: std::sync::Arc<dyn mirai_kit::kms::Kms>,
 }
 
 async fn start(ctx: ServiceCtx) -> anyhow::Result<Started> {
-    let kms = kms::from_env()?;
+    let kms = mirai_kit::kms::for_service(NAME)?;
     Ok(Started::new(http::router(AppState { ctx, kms })))
 }

@@ -50,7 +50,12 @@ async fn create_in_txn(
     let pkcs8 = key
         .to_pkcs8_der()
         .map_err(|e| AppError::Internal(anyhow::anyhow!("pkcs8: {e}")))?;
-    store::signing_key_insert(tx, &kid, pkcs8.as_bytes(), &jwk, not_before).await?;
+    // The private key is stored only sealed under identity's KEK, bound to its kid.
+    let (kek_id, sealed) = state
+        .kms
+        .seal(pkcs8.as_bytes(), kid.as_bytes())
+        .map_err(AppError::Internal)?;
+    store::signing_key_insert(tx, &kid, &kek_id, &sealed, &jwk, not_before).await?;
     state
         .ctx
         .emit(
@@ -106,7 +111,11 @@ pub async fn current(state: &AppState) -> Result<(String, SigningKey), AppError>
     let row = store::signing_key_current(&mut conn)
         .await?
         .ok_or_else(|| AppError::Unavailable("no signing key is active".into()))?;
-    let key = SigningKey::from_pkcs8_der(&row.private_pkcs8)
+    let pkcs8 = state
+        .kms
+        .open(&row.kek_id, &row.sealed_key, row.kid.as_bytes())
+        .map_err(AppError::Internal)?;
+    let key = SigningKey::from_pkcs8_der(&pkcs8)
         .map_err(|e| AppError::Internal(anyhow::anyhow!("stored key {}: {e}", row.kid)))?;
     Ok((row.kid, key))
 }

@@ -8,22 +8,25 @@ use mirai_kit::auth::jwt::Jwk;
 #[derive(Debug, FromRow)]
 pub struct SigningKeyRow {
     pub kid: String,
-    pub private_pkcs8: Vec<u8>,
+    pub kek_id: String,
+    pub sealed_key: Vec<u8>,
     pub public_jwk: Json<Jwk>,
 }
 
-const COLUMNS: &str = "kid, private_pkcs8, public_jwk";
+const COLUMNS: &str = "kid, kek_id, sealed_key, public_jwk";
 
 pub async fn signing_key_insert(
     tx: &mut PgConnection,
     kid: &str,
-    pkcs8: &[u8],
+    kek_id: &str,
+    sealed_key: &[u8],
     jwk: &Jwk,
     not_before: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO signing_keys (kid, private_pkcs8, public_jwk, not_before) VALUES ($1, $2, $3, $4)")
+    sqlx::query("INSERT INTO signing_keys (kid, kek_id, sealed_key, public_jwk, not_before) VALUES ($1, $2, $3, $4, $5)")
         .bind(kid)
-        .bind(pkcs8)
+        .bind(kek_id)
+        .bind(sealed_key)
         .bind(Json(jwk))
         .bind(not_before)
         .execute(tx)

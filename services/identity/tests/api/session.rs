@@ -249,3 +249,26 @@ async fn discovery_jwks_and_rotation_publish_before_signing() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn private_signing_keys_are_sealed_at_rest() {
+    use p256::pkcs8::DecodePrivateKey;
+    use sqlx::Connection;
+    let app = spawn().await;
+    let mut db = sqlx::PgConnection::connect(&mirai_testkit::url_for_db(&app.database))
+        .await
+        .unwrap();
+    let (kek_id, sealed): (String, Vec<u8>) =
+        sqlx::query_as("SELECT kek_id, sealed_key FROM identity.signing_keys")
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+    assert!(kek_id.starts_with("local:"), "{kek_id}");
+    assert!(
+        p256::ecdsa::SigningKey::from_pkcs8_der(&sealed).is_err(),
+        "the stored bytes are not a usable key"
+    );
+    // And the sealed key still signs: a login works.
+    admin_session(&app).await;
+    app.stop().await;
+}

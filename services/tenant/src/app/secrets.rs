@@ -10,7 +10,9 @@ use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::{AppState, kms, store::secrets as store};
+use mirai_kit::kms;
+
+use crate::{AppState, store::secrets as store};
 
 pub const SECRET_CHANGED: &str = "tenant.secret.changed.v1";
 const MAX_SECRET_BYTES: usize = 16 * 1024;

@@ -1,6 +1,7 @@
-//! The key-encryption port: tenant data keys are stored only wrapped by a KEK that lives
-//! behind a `Kms`. Production plugs in a real KMS or Vault transit adapter; development
-//! uses a local key file. Either way the KEK is never a plain environment variable.
+//! The key-encryption port: data keys (a tenant's secrets key, identity's signing keys)
+//! are stored only wrapped by a KEK that lives behind a `Kms`. Production plugs in a real
+//! KMS or Vault transit adapter; development uses a local key file. Either way the KEK is
+//! never a plain environment variable.
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -18,6 +19,10 @@ pub trait Kms: Send + Sync {
     fn wrap(&self, dek: &[u8; 32], context: &[u8]) -> anyhow::Result<(String, Vec<u8>)>;
     /// Unwraps a key wrapped by `wrap` with the same `context`.
     fn unwrap(&self, kek_id: &str, wrapped: &[u8], context: &[u8]) -> anyhow::Result<[u8; 32]>;
+    /// Encrypts a small secret (a private key) directly under the KEK, bound to `context`.
+    fn seal(&self, plaintext: &[u8], context: &[u8]) -> anyhow::Result<(String, Vec<u8>)>;
+    /// Decrypts what `seal` produced.
+    fn open(&self, kek_id: &str, sealed: &[u8], context: &[u8]) -> anyhow::Result<Vec<u8>>;
 }
 
 /// A KEK read from a local file (32 random bytes), created on first use in development.
@@ -78,6 +83,16 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
 
 impl Kms for LocalKeyFile {
     fn wrap(&self, dek: &[u8; 32], context: &[u8]) -> anyhow::Result<(String, Vec<u8>)> {
+        self.seal(dek, context)
+    }
+
+    fn unwrap(&self, kek_id: &str, wrapped: &[u8], context: &[u8]) -> anyhow::Result<[u8; 32]> {
+        self.open(kek_id, wrapped, context)?
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("data key has the wrong length"))
+    }
+
+    fn seal(&self, plaintext: &[u8], context: &[u8]) -> anyhow::Result<(String, Vec<u8>)> {
         let mut nonce = [0u8; 12];
         rand::thread_rng().fill_bytes(&mut nonce);
         let ct = self
@@ -85,28 +100,24 @@ impl Kms for LocalKeyFile {
             .encrypt(
                 &Nonce::from(nonce),
                 Payload {
-                    msg: dek,
+                    msg: plaintext,
                     aad: context,
                 },
             )
-            .map_err(|_| anyhow::anyhow!("wrapping the data key failed"))?;
+            .map_err(|_| anyhow::anyhow!("sealing under the KEK failed"))?;
         Ok((self.id.clone(), [nonce.as_slice(), &ct].concat()))
     }
 
-    fn unwrap(&self, kek_id: &str, wrapped: &[u8], context: &[u8]) -> anyhow::Result<[u8; 32]> {
+    fn open(&self, kek_id: &str, sealed: &[u8], context: &[u8]) -> anyhow::Result<Vec<u8>> {
         if kek_id != self.id {
-            bail!(
-                "data key was wrapped by {kek_id}, but the configured KEK is {}",
-                self.id
-            );
+            bail!("sealed by {kek_id}, but the configured KEK is {}", self.id);
         }
-        if wrapped.len() < 12 {
-            bail!("wrapped data key is truncated");
+        if sealed.len() < 12 {
+            bail!("sealed data is truncated");
         }
-        let (nonce, ct) = wrapped.split_at(12);
+        let (nonce, ct) = sealed.split_at(12);
         let nonce: [u8; 12] = nonce.try_into().expect("split at 12");
-        let dek = self
-            .cipher
+        self.cipher
             .decrypt(
                 &Nonce::from(nonce),
                 Payload {
@@ -114,19 +125,21 @@ impl Kms for LocalKeyFile {
                     aad: context,
                 },
             )
-            .map_err(|_| {
-                anyhow::anyhow!("unwrapping the data key failed (wrong KEK or tampered)")
-            })?;
-        dek.try_into()
-            .map_err(|_| anyhow::anyhow!("data key has the wrong length"))
+            .map_err(|_| anyhow::anyhow!("opening under the KEK failed (wrong KEK or tampered)"))
     }
 }
 
-/// The configured KMS: `MIRAI_TENANT__KEK_FILE` (default `.dev/tenant-kek.key`).
-pub fn from_env() -> anyhow::Result<Arc<dyn Kms>> {
-    let path = mirai_kit::Config::service_var("tenant", "KEK_FILE")
-        .unwrap_or_else(|| ".dev/tenant-kek.key".into());
-    Ok(Arc::new(LocalKeyFile::open(PathBuf::from(path))?))
+/// A service's KMS: `MIRAI_<SERVICE>__KEK_FILE` (default `.dev/<service>-kek.key`).
+pub fn for_service(service: &str) -> anyhow::Result<Arc<dyn Kms>> {
+    let path = crate::Config::service_var(service, "KEK_FILE")
+        .unwrap_or_else(|| format!(".dev/{service}-kek.key"));
+    let var = format!(
+        "MIRAI_{}__KEK_FILE",
+        service.to_uppercase().replace('-', "_")
+    );
+    Ok(Arc::new(
+        LocalKeyFile::open(PathBuf::from(path)).with_context(|| var)?,
+    ))
 }
 
 /// Encrypts `plaintext` under `dek`, bound to `aad`; returns (nonce, ciphertext).
