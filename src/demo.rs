@@ -20,10 +20,7 @@ pub fn default_path() -> PathBuf {
 
 /// Passwords survive re-seeding so a running client's saved credentials keep working.
 fn previous(path: &Path) -> Value {
-    std::fs::read(path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(Value::Null)
+    std::fs::read(path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null)
 }
 
 fn password_for(prev: &Value, email: &str) -> String {
@@ -37,9 +34,7 @@ fn password_for(prev: &Value, email: &str) -> String {
 
 /// Seeds the demo tenant and writes its credentials to `path` (JSON).
 pub async fn seed(fleet: &Fleet, path: &Path) -> anyhow::Result<()> {
-    let identity = fleet
-        .service("identity")
-        .context("the demo needs identity")?;
+    let identity = fleet.service("identity").context("the demo needs identity")?;
     let base = fleet.public_url.clone();
     let http = reqwest::Client::new();
     let prev = previous(path);
@@ -78,9 +73,7 @@ pub async fn seed(fleet: &Fleet, path: &Path) -> anyhow::Result<()> {
         (s, body) => bail!("creating the demo tenant: {s} {body}"),
     };
 
-    let mut users = vec![
-        json!({ "email": admin_email, "password": admin_password, "roles": ["platform_admin"] }),
-    ];
+    let mut users = vec![json!({ "email": admin_email, "password": admin_password, "roles": ["platform_admin"] })];
     for role in Role::ALL.into_iter().filter(|r| *r != Role::PlatformAdmin) {
         let email = format!("{}@{DOMAIN}", role.as_str().replace('_', "-"));
         let password = password_for(&prev, &email);
@@ -110,15 +103,7 @@ pub async fn seed(fleet: &Fleet, path: &Path) -> anyhow::Result<()> {
     let tid: uuid::Uuid = tenant_id.parse()?;
     let mut org_admin = None;
     for _ in 0..100 {
-        if let Ok(t) = login(
-            &http,
-            &base,
-            &org_admin_email,
-            &org_admin_password,
-            Some(tid),
-        )
-        .await
-        {
+        if let Ok(t) = login(&http, &base, &org_admin_email, &org_admin_password, Some(tid)).await {
             org_admin = Some(t);
             break;
         }
@@ -129,15 +114,8 @@ pub async fn seed(fleet: &Fleet, path: &Path) -> anyhow::Result<()> {
     // Keep a previous key if it still works; otherwise make a new one.
     let api_key = match prev["api_key"].as_str() {
         Some(k)
-            if call(
-                &http,
-                reqwest::Method::GET,
-                &format!("{base}/api/v1/identity/me"),
-                k,
-                Value::Null,
-            )
-            .await?
-            .0 == 200 =>
+            if call(&http, reqwest::Method::GET, &format!("{base}/api/v1/identity/me"), k, Value::Null).await?.0
+                == 200 =>
         {
             k.to_owned()
         }
@@ -157,13 +135,40 @@ pub async fn seed(fleet: &Fleet, path: &Path) -> anyhow::Result<()> {
         }
     };
 
-    let doc =
-        json!({ "fleet_url": base, "tenant_id": tenant_id, "users": users, "api_key": api_key });
+    // LRS credentials for standard xAPI clients: HTTP Basic key:secret, scope `all`.
+    let lrs_endpoint = format!("{base}/api/v1/lrs/xapi/");
+    let lrs = match (prev["lrs"]["key"].as_str(), prev["lrs"]["secret"].as_str()) {
+        (Some(k), Some(s)) if lrs_works(&http, &lrs_endpoint, k, s).await => prev["lrs"].clone(),
+        _ => {
+            let (s, body) = call(
+                &http,
+                reqwest::Method::POST,
+                &format!("{base}/api/v1/identity/api-keys"),
+                &org_admin,
+                json!({ "name": "demo-lrs", "roles": ["org_admin"], "scopes": ["all"] }),
+            )
+            .await?;
+            if s != 201 {
+                bail!("creating the demo LRS key: {s} {body}");
+            }
+            json!({ "endpoint": lrs_endpoint, "key": body["id"], "secret": body["basic_password"] })
+        }
+    };
+    let doc = json!({ "fleet_url": base, "tenant_id": tenant_id, "users": users, "api_key": api_key, "lrs": lrs });
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
     std::fs::write(path, serde_json::to_vec_pretty(&doc)?)?;
     Ok(())
+}
+
+async fn lrs_works(http: &reqwest::Client, endpoint: &str, key: &str, secret: &str) -> bool {
+    http.get(format!("{endpoint}statements?limit=1"))
+        .basic_auth(key, Some(secret))
+        .header("x-experience-api-version", "1.0.3")
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 200)
 }
 
 async fn login(
@@ -183,10 +188,7 @@ async fn login(
     if !status.is_success() || (tenant.is_some() && body["tenant_id"].is_null()) {
         bail!("login as {email}: {status} {body}");
     }
-    Ok(body["access_token"]
-        .as_str()
-        .context("access_token")?
-        .to_owned())
+    Ok(body["access_token"].as_str().context("access_token")?.to_owned())
 }
 
 async fn call(

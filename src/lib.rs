@@ -6,7 +6,7 @@ use mirai_kit::ServiceDef;
 
 /// Every implemented service, in start-up order.
 pub fn services() -> Vec<ServiceDef> {
-    vec![mirai_identity::service(), mirai_tenant::service()]
+    vec![mirai_identity::service(), mirai_tenant::service(), mirai_lrs::service()]
 }
 
 /// The named services, or an error naming the unknown one.

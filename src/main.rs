@@ -50,10 +50,7 @@ enum AdminCommand {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     match runtime.block_on(run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -96,20 +93,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             f.shutdown().await;
         }
         Command::Migrate { services } => {
-            let defs = if services.is_empty() {
-                mirai::services()
-            } else {
-                mirai::select(&services)?
-            };
+            let defs = if services.is_empty() { mirai::services() } else { mirai::select(&services)? };
             fleet::migrate(&config, &defs).await?;
-            println!(
-                "migrated: {}",
-                defs.iter().map(|d| d.name).collect::<Vec<_>>().join(", ")
-            );
+            println!("migrated: {}", defs.iter().map(|d| d.name).collect::<Vec<_>>().join(", "));
         }
-        Command::Admin {
-            command: AdminCommand::Bootstrap { email },
-        } => {
+        Command::Admin { command: AdminCommand::Bootstrap { email } } => {
             let defs = mirai::select(&["identity".into()])?;
             fleet::migrate(&config, &defs).await?;
             match mirai_identity::bootstrap_with_config(&config, &email).await? {

@@ -14,8 +14,7 @@ fn main() {
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     entries.sort();
-    let mut out =
-        String::from("pub(crate) static EVENT_SCHEMAS: &[(&str, &str, Option<&str>)] = &[\n");
+    let mut out = String::from("pub(crate) static EVENT_SCHEMAS: &[(&str, &str, Option<&str>)] = &[\n");
     for path in entries {
         println!("cargo:rerun-if-changed={}", path.display());
         let subject = path.file_stem().unwrap().to_str().unwrap().to_owned();
@@ -26,23 +25,11 @@ fn main() {
         } else {
             "None".to_owned()
         };
-        out.push_str(&format!(
-            "    ({subject:?}, include_str!({:?}), {example}),\n",
-            path.canonicalize().unwrap()
-        ));
+        out.push_str(&format!("    ({subject:?}, include_str!({:?}), {example}),\n", path.canonicalize().unwrap()));
     }
     out.push_str("];\n");
-    let envelope = root
-        .join("envelope.v1.json")
-        .canonicalize()
-        .expect("schemas/envelope.v1.json");
+    let envelope = root.join("envelope.v1.json").canonicalize().expect("schemas/envelope.v1.json");
     println!("cargo:rerun-if-changed={}", envelope.display());
-    out.push_str(&format!(
-        "pub(crate) static ENVELOPE_SCHEMA: &str = include_str!({envelope:?});\n"
-    ));
-    fs::write(
-        PathBuf::from(env::var("OUT_DIR").unwrap()).join("schemas.rs"),
-        out,
-    )
-    .unwrap();
+    out.push_str(&format!("pub(crate) static ENVELOPE_SCHEMA: &str = include_str!({envelope:?});\n"));
+    fs::write(PathBuf::from(env::var("OUT_DIR").unwrap()).join("schemas.rs"), out).unwrap();
 }

@@ -12,21 +12,9 @@ fn mirai() -> Command {
 #[test]
 fn bad_configuration_names_the_variable() {
     for (var, value, expected) in [
-        (
-            "DATABASE_URL",
-            "mysql://nope",
-            "DATABASE_URL: must be a postgres:// URL",
-        ),
-        (
-            "MIRAI_HTTP_ADDR",
-            "not-an-address",
-            "MIRAI_HTTP_ADDR: `not-an-address` is not a socket address",
-        ),
-        (
-            "NATS_URL",
-            "http://x",
-            "NATS_URL: must be a nats:// or tls:// URL",
-        ),
+        ("DATABASE_URL", "mysql://nope", "DATABASE_URL: must be a postgres:// URL"),
+        ("MIRAI_HTTP_ADDR", "not-an-address", "MIRAI_HTTP_ADDR: `not-an-address` is not a socket address"),
+        ("NATS_URL", "http://x", "NATS_URL: must be a nats:// or tls:// URL"),
     ] {
         let out = mirai().arg("dev").env(var, value).output().unwrap();
         assert!(!out.status.success(), "{var}={value} must fail");
@@ -39,9 +27,7 @@ fn bad_configuration_names_the_variable() {
 
 #[tokio::test]
 async fn admin_bootstrap_prints_the_credential_once() {
-    let db = scratch_database(&[("identity", mirai_identity::MIGRATIONS)])
-        .await
-        .unwrap();
+    let db = scratch_database(&[("identity", mirai_identity::MIGRATIONS)]).await.unwrap();
     let prefix = nats_prefix();
     let run = || {
         let out = mirai()
@@ -50,22 +36,12 @@ async fn admin_bootstrap_prints_the_credential_once() {
             .env("MIRAI_NATS_PREFIX", &prefix)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let first = run();
-    assert!(
-        first.contains("email:    ops@example.com") && first.contains("password: "),
-        "{first}"
-    );
+    assert!(first.contains("email:    ops@example.com") && first.contains("password: "), "{first}");
     let second = run();
-    assert!(
-        second.contains("already exists") && !second.contains("password:"),
-        "{second}"
-    );
+    assert!(second.contains("already exists") && !second.contains("password:"), "{second}");
     drop_database(&db).await;
 }

@@ -32,6 +32,19 @@ async fn demo_seed_is_idempotent_and_its_credentials_work() {
     assert_eq!(s, 200);
     assert_eq!(me["roles"], json!(["org_admin"]));
     assert_eq!(me["tenant_id"], tenant);
+    // The LRS credentials work with HTTP Basic, as any xAPI client would use them.
+    let lrs = &second["lrs"];
+    assert_eq!(lrs["endpoint"], format!("{}/api/v1/lrs/xapi/", app.url));
+    let res = app
+        .http
+        .post(format!("{}statements", lrs["endpoint"].as_str().unwrap()))
+        .basic_auth(lrs["key"].as_str().unwrap(), lrs["secret"].as_str())
+        .header("x-experience-api-version", "1.0.3")
+        .json(&json!({ "actor": { "mbox": "mailto:demo@example.com" }, "verb": { "id": "http://adlnet.gov/expapi/verbs/experienced" }, "object": { "id": "http://example.com/demo" } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
     std::fs::remove_dir_all(dir).unwrap();
     app.stop().await;
 }

@@ -20,11 +20,7 @@ use crate::outbox::probe;
 struct Recorder;
 
 impl JobHandler for Recorder {
-    fn run<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        job: &'a Job,
-    ) -> BoxFuture<'a, Result<(), HandleError>> {
+    fn run<'a>(&'a self, tx: &'a mut PgConnection, job: &'a Job) -> BoxFuture<'a, Result<(), HandleError>> {
         async move {
             if job.payload["poison"] == true {
                 return Err(HandleError::Permanent("poisoned payload".into()));
@@ -67,76 +63,47 @@ async fn jobs_run_once_across_replicas_retry_and_die() {
     let mut flaky = NewJob::new("test.record", json!({ "fail_until": 3 }));
     flaky.dedupe_key = Some("flaky".into());
     assert!(enqueue(&mut tx, flaky.clone()).await.unwrap());
-    assert!(
-        !enqueue(&mut tx, flaky).await.unwrap(),
-        "a dedupe key enqueues once"
-    );
+    assert!(!enqueue(&mut tx, flaky).await.unwrap(), "a dedupe key enqueues once");
     let mut hopeless = NewJob::new("test.record", json!({ "fail_until": 99 }));
     hopeless.max_attempts = 3;
     enqueue(&mut tx, hopeless).await.unwrap();
-    enqueue(
-        &mut tx,
-        NewJob::new("test.record", json!({ "poison": true })),
-    )
-    .await
-    .unwrap();
+    enqueue(&mut tx, NewJob::new("test.record", json!({ "poison": true }))).await.unwrap();
     tx.commit().await.unwrap();
 
     let cancel = CancellationToken::new();
-    let replicas: Vec<_> = (0..2)
-        .map(|_| tokio::spawn(runner(p.pool.clone()).run(cancel.clone())))
-        .collect();
+    let replicas: Vec<_> = (0..2).map(|_| tokio::spawn(runner(p.pool.clone()).run(cancel.clone()))).collect();
     wait_until("every job settles", Duration::from_secs(30), || async {
-        p.count("SELECT count(*) FROM jobs WHERE state IN ('pending', 'running')")
-            .await
-            == 0
+        p.count("SELECT count(*) FROM jobs WHERE state IN ('pending', 'running')").await == 0
     })
     .await;
     cancel.cancel();
     for r in replicas {
         r.await.unwrap();
     }
+    assert_eq!(p.count("SELECT count(*) FROM job_effects").await, 201, "200 plain jobs + the flaky one");
+    assert_eq!(p.count("SELECT count(*) FROM job_effects WHERE runs <> 1").await, 0, "each ran exactly once");
     assert_eq!(
-        p.count("SELECT count(*) FROM job_effects").await,
-        201,
-        "200 plain jobs + the flaky one"
-    );
-    assert_eq!(
-        p.count("SELECT count(*) FROM job_effects WHERE runs <> 1")
-            .await,
-        0,
-        "each ran exactly once"
-    );
-    assert_eq!(
-        p.count("SELECT attempts::bigint FROM jobs WHERE dedupe_key = 'flaky'")
-            .await,
+        p.count("SELECT attempts::bigint FROM jobs WHERE dedupe_key = 'flaky'").await,
         3,
         "succeeded on the third attempt"
     );
-    assert_eq!(
-        p.count("SELECT count(*) FROM jobs WHERE state = 'dead'")
-            .await,
-        2
-    );
-    let (err,): (String,) =
-        sqlx::query_as("SELECT last_error FROM jobs WHERE state = 'dead' AND attempts = 3")
-            .fetch_one(&p.pool)
-            .await
-            .unwrap();
-    assert!(err.contains("attempt 3 failed"), "{err}");
-    let (err,): (String,) =
-        sqlx::query_as("SELECT last_error FROM jobs WHERE state = 'dead' AND attempts = 1")
-            .fetch_one(&p.pool)
-            .await
-            .unwrap();
-    assert!(
-        err.contains("poisoned payload"),
-        "permanent failures die at once: {err}"
-    );
-    let (t,): (String,) = sqlx::query_as("SELECT e.tenant FROM job_effects e JOIN jobs j ON j.id = e.job_id WHERE j.tenant_id IS NOT NULL")
+    assert_eq!(p.count("SELECT count(*) FROM jobs WHERE state = 'dead'").await, 2);
+    let (err,): (String,) = sqlx::query_as("SELECT last_error FROM jobs WHERE state = 'dead' AND attempts = 3")
         .fetch_one(&p.pool)
         .await
         .unwrap();
+    assert!(err.contains("attempt 3 failed"), "{err}");
+    let (err,): (String,) = sqlx::query_as("SELECT last_error FROM jobs WHERE state = 'dead' AND attempts = 1")
+        .fetch_one(&p.pool)
+        .await
+        .unwrap();
+    assert!(err.contains("poisoned payload"), "permanent failures die at once: {err}");
+    let (t,): (String,) = sqlx::query_as(
+        "SELECT e.tenant FROM job_effects e JOIN jobs j ON j.id = e.job_id WHERE j.tenant_id IS NOT NULL",
+    )
+    .fetch_one(&p.pool)
+    .await
+    .unwrap();
     assert_eq!(t, tenant.to_string(), "a tenant job runs under its tenant");
     p.cleanup().await;
 }
@@ -145,36 +112,17 @@ async fn jobs_run_once_across_replicas_retry_and_die() {
 async fn a_schedule_fires_once_per_period_across_replicas() {
     let p = probe().await;
     let cancel = CancellationToken::new();
-    let every = Schedule {
-        name: "tick".into(),
-        kind: "test.record".into(),
-        every: Duration::from_secs(1),
-    };
-    let replicas: Vec<_> = (0..3)
-        .map(|_| {
-            tokio::spawn(
-                runner(p.pool.clone())
-                    .schedule(every.clone())
-                    .run(cancel.clone()),
-            )
-        })
-        .collect();
+    let every = Schedule { name: "tick".into(), kind: "test.record".into(), every: Duration::from_secs(1) };
+    let replicas: Vec<_> =
+        (0..3).map(|_| tokio::spawn(runner(p.pool.clone()).schedule(every.clone()).run(cancel.clone()))).collect();
     tokio::time::sleep(Duration::from_millis(2500)).await;
     cancel.cancel();
     for r in replicas {
         r.await.unwrap();
     }
-    let jobs = p
-        .count("SELECT count(*) FROM jobs WHERE payload->>'schedule' = 'tick'")
-        .await;
-    assert!(
-        (2..=4).contains(&jobs),
-        "one job per one-second period over 2.5 s across 3 replicas, got {jobs}"
-    );
-    assert_eq!(
-        p.count("SELECT count(DISTINCT dedupe_key) FROM jobs").await,
-        jobs
-    );
+    let jobs = p.count("SELECT count(*) FROM jobs WHERE payload->>'schedule' = 'tick'").await;
+    assert!((2..=4).contains(&jobs), "one job per one-second period over 2.5 s across 3 replicas, got {jobs}");
+    assert_eq!(p.count("SELECT count(DISTINCT dedupe_key) FROM jobs").await, jobs);
     p.cleanup().await;
 }
 
@@ -183,9 +131,7 @@ async fn housekeeping_expires_idempotency_keys_of_every_tenant() {
     let app = crate::spawn_fleet().await;
     let pool = app.fleet().service("identity").unwrap().db.pool().clone();
     let mut admin =
-        <PgConnection as sqlx::Connection>::connect(&mirai_testkit::url_for_db(&app.database))
-            .await
-            .unwrap();
+        <PgConnection as sqlx::Connection>::connect(&mirai_testkit::url_for_db(&app.database)).await.unwrap();
     for (tenant, age) in [
         (Some(Uuid::now_v7()), "3 days"),
         (Some(Uuid::now_v7()), "3 days"),
@@ -203,24 +149,12 @@ async fn housekeeping_expires_idempotency_keys_of_every_tenant() {
         .unwrap();
     }
     let mut tx = pool.begin().await.unwrap();
-    enqueue(
-        &mut tx,
-        NewJob::new(mirai_kit::maintenance::KIND, json!({})),
-    )
-    .await
-    .unwrap();
+    enqueue(&mut tx, NewJob::new(mirai_kit::maintenance::KIND, json!({}))).await.unwrap();
     tx.commit().await.unwrap();
     let runner = mirai_kit::maintenance::install(Runner::new(pool.clone(), "identity"));
     while runner.tick().await.unwrap() {}
     let left: Vec<(String,)> =
-        sqlx::query_as("SELECT created_at::text FROM identity.idempotency_keys")
-            .fetch_all(&mut admin)
-            .await
-            .unwrap();
-    assert_eq!(
-        left.len(),
-        1,
-        "only the fresh key survives, whatever its tenant: {left:?}"
-    );
+        sqlx::query_as("SELECT created_at::text FROM identity.idempotency_keys").fetch_all(&mut admin).await.unwrap();
+    assert_eq!(left.len(), 1, "only the fresh key survives, whatever its tenant: {left:?}");
     app.stop().await;
 }

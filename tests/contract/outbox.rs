@@ -5,10 +5,7 @@
 use std::time::Duration;
 
 use futures::{FutureExt, future::BoxFuture};
-use mirai_events::{
-    ConsumerSpec, Envelope, EventMeta, HandleError, Handler, NewEvent, consumer, outbox,
-    relay::Relay,
-};
+use mirai_events::{ConsumerSpec, Envelope, EventMeta, HandleError, Handler, NewEvent, consumer, outbox, relay::Relay};
 use mirai_kit::{Migration, db};
 use mirai_testkit::{config, drop_database, nats_prefix, scratch_database, wait_until};
 use serde_json::json;
@@ -27,16 +24,10 @@ pub const PROBE: &[Migration] = &[Migration {
 pub struct Effects;
 
 impl Handler for Effects {
-    fn handle<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        event: &'a Envelope,
-    ) -> BoxFuture<'a, Result<(), HandleError>> {
+    fn handle<'a>(&'a self, tx: &'a mut PgConnection, event: &'a Envelope) -> BoxFuture<'a, Result<(), HandleError>> {
         async move {
             let tenant: Option<String> =
-                sqlx::query_scalar("SELECT current_setting('app.tenant_id', true)")
-                    .fetch_one(&mut *tx)
-                    .await?;
+                sqlx::query_scalar("SELECT current_setting('app.tenant_id', true)").fetch_one(&mut *tx).await?;
             sqlx::query(
                 "INSERT INTO effects (event_id, applied, tenant_id) VALUES ($1, 1, $2::uuid) \
                  ON CONFLICT (event_id) DO UPDATE SET applied = effects.applied + 1",
@@ -53,8 +44,12 @@ impl Handler for Effects {
 
 pub fn org_unit_created(tenant: Uuid, n: usize) -> NewEvent {
     let id = Uuid::now_v7();
-    NewEvent::new("tenant.org_unit.created.v1", id, json!({ "org_unit_id": id, "tenant_id": tenant, "parent_id": null, "name": format!("unit {n}") }))
-        .tenant(tenant)
+    NewEvent::new(
+        "tenant.org_unit.created.v1",
+        id,
+        json!({ "org_unit_id": id, "tenant_id": tenant, "parent_id": null, "name": format!("unit {n}") }),
+    )
+    .tenant(tenant)
 }
 
 pub struct Probe {
@@ -67,15 +62,9 @@ pub async fn probe() -> Probe {
     let database = scratch_database(&[("probe", PROBE)]).await.unwrap();
     let cfg = config(&database, &nats_prefix());
     let pool = db::connect(&cfg, "probe").await.unwrap();
-    let bus = mirai_events::Bus::connect(&cfg.nats_url, &cfg.nats_prefix, 1)
-        .await
-        .unwrap();
+    let bus = mirai_events::Bus::connect(&cfg.nats_url, &cfg.nats_prefix, 1).await.unwrap();
     bus.ensure_stream("tenant").await.unwrap();
-    Probe {
-        database,
-        pool,
-        bus,
-    }
+    Probe { database, pool, bus }
 }
 
 impl Probe {
@@ -94,33 +83,18 @@ impl Probe {
 async fn thousand_events_across_relay_crashes_take_effect_exactly_once() {
     let p = probe().await;
     let tenant = Uuid::now_v7();
-    let meta = EventMeta {
-        actor: Some("system:test".into()),
-        ..Default::default()
-    };
+    let meta = EventMeta { actor: Some("system:test".into()), ..Default::default() };
     for batch in 0..10 {
         let mut tx = p.pool.begin().await.unwrap();
         for i in 0..100 {
-            outbox::enqueue(
-                &mut tx,
-                "tenant",
-                &meta,
-                org_unit_created(tenant, batch * 100 + i),
-            )
-            .await
-            .unwrap();
+            outbox::enqueue(&mut tx, "tenant", &meta, org_unit_created(tenant, batch * 100 + i)).await.unwrap();
         }
         tx.commit().await.unwrap();
     }
     let cancel = CancellationToken::new();
     let spec = ConsumerSpec::new("probe-effects", "tenant", &["tenant.org_unit.>"], Effects);
     consumer::provision(&p.bus, &spec).await.unwrap();
-    let consumer_task = tokio::spawn(consumer::run(
-        p.pool.clone(),
-        p.bus.clone(),
-        spec,
-        cancel.clone(),
-    ));
+    let consumer_task = tokio::spawn(consumer::run(p.pool.clone(), p.bus.clone(), spec, cancel.clone()));
 
     let mut relay = Relay::new(p.pool.clone(), p.bus.clone(), "probe");
     relay.batch = 50;
@@ -130,9 +104,7 @@ async fn thousand_events_across_relay_crashes_take_effect_exactly_once() {
         tokio::time::sleep(Duration::from_millis(15 + (round % 4) * 10)).await;
         task.abort();
         let _ = task.await;
-        let published = p
-            .count("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL")
-            .await;
+        let published = p.count("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL").await;
         if round == 2 {
             // The relay died after the broker acked a batch but before its commit.
             sqlx::query("UPDATE outbox SET published_at = NULL WHERE seq IN (SELECT seq FROM outbox WHERE published_at IS NOT NULL ORDER BY seq LIMIT 100)")
@@ -147,16 +119,10 @@ async fn thousand_events_across_relay_crashes_take_effect_exactly_once() {
     }
     // A duplicate delivery that slips past the broker's dedupe window: the inbox stops it.
     let any: serde_json::Value =
-        sqlx::query_scalar("SELECT payload FROM outbox ORDER BY seq LIMIT 1")
-            .fetch_one(&p.pool)
-            .await
-            .unwrap();
+        sqlx::query_scalar("SELECT payload FROM outbox ORDER BY seq LIMIT 1").fetch_one(&p.pool).await.unwrap();
     p.bus
         .js
-        .publish(
-            p.bus.subject("tenant.org_unit.created.v1"),
-            serde_json::to_vec(&any).unwrap().into(),
-        )
+        .publish(p.bus.subject("tenant.org_unit.created.v1"), serde_json::to_vec(&any).unwrap().into())
         .await
         .unwrap()
         .await
@@ -167,14 +133,13 @@ async fn thousand_events_across_relay_crashes_take_effect_exactly_once() {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(p.count("SELECT count(*) FROM effects WHERE applied <> 1").await, 0, "no effect applied twice");
     assert_eq!(
-        p.count("SELECT count(*) FROM effects WHERE applied <> 1")
+        p.count("SELECT count(*) FROM effects WHERE tenant_id IS DISTINCT FROM (SELECT tenant_id FROM outbox LIMIT 1)")
             .await,
         0,
-        "no effect applied twice"
+        "handlers run under the event's tenant"
     );
-    assert_eq!(p.count("SELECT count(*) FROM effects WHERE tenant_id IS DISTINCT FROM (SELECT tenant_id FROM outbox LIMIT 1)").await, 0,
-        "handlers run under the event's tenant");
     assert_eq!(p.count("SELECT count(*) FROM inbox").await, 1000);
     cancel.cancel();
     consumer_task.await.unwrap();

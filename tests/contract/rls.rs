@@ -10,34 +10,20 @@ use uuid::Uuid;
 
 /// Connects to the test database as a service's runtime role.
 async fn as_role(database: &str, role: &str) -> PgConnection {
-    let url = url_for_db(database).replacen(
-        "postgres://postgres@",
-        &format!("postgres://{role}:mirai-dev-only@"),
-        1,
-    );
-    PgConnection::connect(&url)
-        .await
-        .unwrap_or_else(|e| panic!("connect as {role}: {e}"))
+    let url = url_for_db(database).replacen("postgres://postgres@", &format!("postgres://{role}:mirai-dev-only@"), 1);
+    PgConnection::connect(&url).await.unwrap_or_else(|e| panic!("connect as {role}: {e}"))
 }
 
 fn sqlstate(e: sqlx::Error) -> String {
-    e.as_database_error()
-        .and_then(|d| d.code())
-        .map(|c| c.into_owned())
-        .unwrap_or_default()
+    e.as_database_error().and_then(|d| d.code()).map(|c| c.into_owned()).unwrap_or_default()
 }
 
 #[tokio::test]
 async fn schemas_grants_and_fail_closed_tenant_tables() {
     let app = crate::spawn_fleet().await;
     let admin = app.platform_admin();
-    let (s, t) = app
-        .post(
-            "/api/v1/tenant/tenants",
-            Some(&admin),
-            json!({ "kind": "org", "name": "A", "slug": "a-corp" }),
-        )
-        .await;
+    let (s, t) =
+        app.post("/api/v1/tenant/tenants", Some(&admin), json!({ "kind": "org", "name": "A", "slug": "a-corp" })).await;
     assert_eq!(s, 201);
     let tenant_id: Uuid = t["id"].as_str().unwrap().parse().unwrap();
     let (s, _) = app
@@ -51,36 +37,22 @@ async fn schemas_grants_and_fail_closed_tenant_tables() {
 
     // tenant's runtime role cannot read identity's schema (and vice versa).
     let mut tenant_db = as_role(&app.database, "mirai_tenant").await;
-    let err = sqlx::query("SELECT count(*) FROM identity.users")
-        .fetch_one(&mut tenant_db)
-        .await
-        .unwrap_err();
+    let err = sqlx::query("SELECT count(*) FROM identity.users").fetch_one(&mut tenant_db).await.unwrap_err();
     assert_eq!(sqlstate(err), "42501", "permission denied");
     let mut identity_db = as_role(&app.database, "mirai_identity").await;
-    let err = sqlx::query("SELECT count(*) FROM tenant.tenants")
-        .fetch_one(&mut identity_db)
-        .await
-        .unwrap_err();
+    let err = sqlx::query("SELECT count(*) FROM tenant.tenants").fetch_one(&mut identity_db).await.unwrap_err();
     assert_eq!(sqlstate(err), "42501");
 
     // With no tenant set, a tenant table shows nothing and refuses inserts.
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tenant.memberships")
-        .fetch_one(&mut tenant_db)
-        .await
-        .unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tenant.memberships").fetch_one(&mut tenant_db).await.unwrap();
     assert_eq!(n, 0, "no tenant, no rows");
-    let err =
-        sqlx::query("INSERT INTO tenant.org_units (id, tenant_id, name) VALUES ($1, $2, 'x')")
-            .bind(Uuid::now_v7())
-            .bind(tenant_id)
-            .execute(&mut tenant_db)
-            .await
-            .unwrap_err();
-    assert_eq!(
-        sqlstate(err),
-        "42501",
-        "new row violates row-level security policy"
-    );
+    let err = sqlx::query("INSERT INTO tenant.org_units (id, tenant_id, name) VALUES ($1, $2, 'x')")
+        .bind(Uuid::now_v7())
+        .bind(tenant_id)
+        .execute(&mut tenant_db)
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(err), "42501", "new row violates row-level security policy");
 
     // With the tenant set for the transaction, its rows appear; another tenant's don't.
     let mut tx = tenant_db.begin().await.unwrap();
@@ -89,20 +61,14 @@ async fn schemas_grants_and_fail_closed_tenant_tables() {
         .execute(&mut *tx)
         .await
         .unwrap();
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tenant.memberships")
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tenant.memberships").fetch_one(&mut *tx).await.unwrap();
     assert_eq!(n, 1);
     sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
         .bind(Uuid::now_v7().to_string())
         .execute(&mut *tx)
         .await
         .unwrap();
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tenant.memberships")
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tenant.memberships").fetch_one(&mut *tx).await.unwrap();
     assert_eq!(n, 0);
     tx.rollback().await.unwrap();
 
@@ -121,13 +87,8 @@ async fn tenant_a_cannot_read_or_change_tenant_b_through_any_endpoint() {
     let root = app.platform_admin();
     let mut ids = vec![];
     for slug in ["tenant-a", "tenant-b"] {
-        let (_, t) = app
-            .post(
-                "/api/v1/tenant/tenants",
-                Some(&root),
-                json!({ "kind": "org", "name": slug, "slug": slug }),
-            )
-            .await;
+        let (_, t) =
+            app.post("/api/v1/tenant/tenants", Some(&root), json!({ "kind": "org", "name": slug, "slug": slug })).await;
         ids.push(t["id"].as_str().unwrap().parse::<Uuid>().unwrap());
     }
     let (a, b) = (ids[0], ids[1]);
@@ -142,53 +103,23 @@ async fn tenant_a_cannot_read_or_change_tenant_b_through_any_endpoint() {
     assert_eq!(s, 201);
     let a_admin = app.token(Some(a), &[Role::OrgAdmin]);
 
-    assert_problem(
-        &app.get(&format!("/api/v1/tenant/tenants/{b}"), &a_admin)
-            .await,
-        404,
-        "not-found",
-    );
-    assert_problem(
-        &app.get(&format!("/api/v1/tenant/tenants/{b}/memberships"), &a_admin)
-            .await,
-        404,
-        "not-found",
-    );
-    assert_problem(
-        &app.get(&format!("/api/v1/tenant/tenants/{b}/org-units"), &a_admin)
-            .await,
-        404,
-        "not-found",
-    );
+    assert_problem(&app.get(&format!("/api/v1/tenant/tenants/{b}"), &a_admin).await, 404, "not-found");
+    assert_problem(&app.get(&format!("/api/v1/tenant/tenants/{b}/memberships"), &a_admin).await, 404, "not-found");
+    assert_problem(&app.get(&format!("/api/v1/tenant/tenants/{b}/org-units"), &a_admin).await, 404, "not-found");
     let grant = json!({ "user_id": Uuid::now_v7(), "roles": ["org_admin"] });
     assert_problem(
-        &app.post(
-            &format!("/api/v1/tenant/tenants/{b}/memberships"),
-            Some(&a_admin),
-            grant,
-        )
-        .await,
+        &app.post(&format!("/api/v1/tenant/tenants/{b}/memberships"), Some(&a_admin), grant).await,
         404,
         "not-found",
     );
     assert_problem(
-        &app.call(
-            Method::DELETE,
-            &format!("/api/v1/tenant/tenants/{b}/memberships/{b_user}"),
-            Some(&a_admin),
-            None,
-        )
-        .await,
+        &app.call(Method::DELETE, &format!("/api/v1/tenant/tenants/{b}/memberships/{b_user}"), Some(&a_admin), None)
+            .await,
         404,
         "not-found",
     );
     assert_problem(
-        &app.post(
-            &format!("/api/v1/tenant/tenants/{b}/org-units"),
-            Some(&a_admin),
-            json!({ "name": "x" }),
-        )
-        .await,
+        &app.post(&format!("/api/v1/tenant/tenants/{b}/org-units"), Some(&a_admin), json!({ "name": "x" })).await,
         404,
         "not-found",
     );
@@ -203,17 +134,11 @@ async fn tenant_a_cannot_read_or_change_tenant_b_through_any_endpoint() {
         "not-found",
     );
     let (_, page) = app.get("/api/v1/tenant/tenants", &a_admin).await;
-    assert_eq!(
-        page["data"].as_array().unwrap().len(),
-        1,
-        "A lists only itself: {page}"
-    );
+    assert_eq!(page["data"].as_array().unwrap().len(), 1, "A lists only itself: {page}");
     assert_eq!(page["data"][0]["id"], a.to_string());
 
     // B's membership is untouched.
-    let (_, members) = app
-        .get(&format!("/api/v1/tenant/tenants/{b}/memberships"), &root)
-        .await;
+    let (_, members) = app.get(&format!("/api/v1/tenant/tenants/{b}/memberships"), &root).await;
     assert_eq!(members["data"].as_array().unwrap().len(), 1);
     app.stop().await;
 }
@@ -221,19 +146,12 @@ async fn tenant_a_cannot_read_or_change_tenant_b_through_any_endpoint() {
 /// Every table with a non-null `tenant_id`, in every service schema, has fail-closed RLS.
 #[tokio::test]
 async fn every_tenant_table_has_forced_row_level_security() {
-    let db = mirai_testkit::scratch_database(
-        &mirai::services()
-            .iter()
-            .map(|s| (s.name, s.migrations))
-            .collect::<Vec<_>>(),
-    )
-    .await
-    .unwrap();
+    let db =
+        mirai_testkit::scratch_database(&mirai::services().iter().map(|s| (s.name, s.migrations)).collect::<Vec<_>>())
+            .await
+            .unwrap();
     let mut conn = PgConnection::connect(&url_for_db(&db)).await.unwrap();
-    let schemas: Vec<String> = mirai::services()
-        .iter()
-        .map(|s| mirai_kit::db::schema(s.name))
-        .collect();
+    let schemas: Vec<String> = mirai::services().iter().map(|s| mirai_kit::db::schema(s.name)).collect();
     let rows: Vec<(String, String, bool, bool, i64)> = sqlx::query_as(
         "SELECT n.nspname::text, c.relname::text, c.relrowsecurity, c.relforcerowsecurity, \
                 (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = 'tenant_isolation') \

@@ -10,10 +10,7 @@ use sqlx::Connection;
 async fn shutdown_finishes_in_flight_work_and_flushes_the_outbox() {
     let mut app = crate::spawn_fleet().await;
     let ctx = app.fleet().service("identity").unwrap();
-    let cred = mirai_identity::bootstrap(ctx, "root@example.com")
-        .await
-        .unwrap()
-        .unwrap();
+    let cred = mirai_identity::bootstrap(ctx, "root@example.com").await.unwrap().unwrap();
     let admin = app.platform_admin();
     // Writes whose events sit in the outbox as shutdown begins.
     for i in 0..20 {
@@ -40,29 +37,16 @@ async fn shutdown_finishes_in_flight_work_and_flushes_the_outbox() {
     let fleet = app.fleet.take().unwrap();
     let bus = fleet.bus.clone();
     fleet.shutdown().await;
-    assert_eq!(
-        in_flight.await.unwrap().unwrap(),
-        200,
-        "the in-flight request completed"
-    );
-    assert!(
-        app.http.get(app.url("/healthz")).send().await.is_err(),
-        "no longer accepting connections"
-    );
+    assert_eq!(in_flight.await.unwrap().unwrap(), 200, "the in-flight request completed");
+    assert!(app.http.get(app.url("/healthz")).send().await.is_err(), "no longer accepting connections");
 
-    let mut db = sqlx::PgConnection::connect(&mirai_testkit::url_for_db(&app.database))
-        .await
-        .unwrap();
-    let pending: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM tenant.outbox WHERE published_at IS NULL")
-            .fetch_one(&mut db)
-            .await
-            .unwrap();
-    assert_eq!(pending, 0, "the relay flushed before stopping");
-    let published: i64 = sqlx::query_scalar("SELECT count(*) FROM tenant.outbox")
+    let mut db = sqlx::PgConnection::connect(&mirai_testkit::url_for_db(&app.database)).await.unwrap();
+    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM tenant.outbox WHERE published_at IS NULL")
         .fetch_one(&mut db)
         .await
         .unwrap();
+    assert_eq!(pending, 0, "the relay flushed before stopping");
+    let published: i64 = sqlx::query_scalar("SELECT count(*) FROM tenant.outbox").fetch_one(&mut db).await.unwrap();
     assert_eq!(published, 20);
     let _ = bus.delete_prefixed_streams().await;
     mirai_testkit::drop_database(&app.database).await;

@@ -15,11 +15,7 @@ pub enum ContractError {
     #[error("no schema is registered for subject `{0}`")]
     UnknownSubject(String),
     #[error("`{subject}` payload violates its schema at `{path}`: {message}")]
-    Invalid {
-        subject: String,
-        path: String,
-        message: String,
-    },
+    Invalid { subject: String, path: String, message: String },
 }
 
 /// One registered event contract.
@@ -50,29 +46,18 @@ struct Registry {
 
 static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
     let compile = |name: &str, text: &str| -> (Value, jsonschema::Validator) {
-        let schema: Value =
-            serde_json::from_str(text).unwrap_or_else(|e| panic!("schema {name} is not JSON: {e}"));
-        let validator = jsonschema::validator_for(&schema)
-            .unwrap_or_else(|e| panic!("schema {name} does not compile: {e}"));
+        let schema: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("schema {name} is not JSON: {e}"));
+        let validator =
+            jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("schema {name} does not compile: {e}"));
         (schema, validator)
     };
     let events = EVENT_SCHEMAS
         .iter()
         .map(|(subject, text, example)| {
             let (schema, validator) = compile(subject, text);
-            let example = example.map(|t| {
-                serde_json::from_str(t)
-                    .unwrap_or_else(|e| panic!("example {subject} is not JSON: {e}"))
-            });
-            (
-                *subject,
-                Contract {
-                    subject,
-                    schema,
-                    example,
-                    validator,
-                },
-            )
+            let example = example
+                .map(|t| serde_json::from_str(t).unwrap_or_else(|e| panic!("example {subject} is not JSON: {e}")));
+            (*subject, Contract { subject, schema, example, validator })
         })
         .collect();
     let (_, envelope) = compile("envelope.v1", ENVELOPE_SCHEMA);
@@ -96,9 +81,7 @@ pub fn schema_id(subject: &str) -> String {
 
 /// Validates an event's `data` against its subject's schema.
 pub fn validate(subject: &str, data: &Value) -> Result<(), ContractError> {
-    contract(subject)
-        .ok_or_else(|| ContractError::UnknownSubject(subject.to_owned()))?
-        .validate(data)
+    contract(subject).ok_or_else(|| ContractError::UnknownSubject(subject.to_owned()))?.validate(data)
 }
 
 /// Validates a whole CloudEvents envelope (structure only; `data` is checked by `validate`).

@@ -33,12 +33,7 @@ impl Bus {
             .await
             .with_context(|| format!("NATS_URL: cannot connect to {url}"))?;
         let js = jetstream::new(client.clone());
-        Ok(Self {
-            client,
-            js,
-            prefix: prefix.to_owned(),
-            replicas: replicas.max(1),
-        })
+        Ok(Self { client, js, prefix: prefix.to_owned(), replicas: replicas.max(1) })
     }
 
     pub fn prefix(&self) -> &str {
@@ -57,11 +52,7 @@ impl Bus {
 
     /// The stream that holds a context's events: `IDENTITY` over `identity.>`.
     pub fn stream_name(&self, context: &str) -> String {
-        let p = self
-            .prefix
-            .trim_end_matches('.')
-            .replace(['.', '-'], "_")
-            .to_uppercase();
+        let p = self.prefix.trim_end_matches('.').replace(['.', '-'], "_").to_uppercase();
         let c = context.replace('-', "_").to_uppercase();
         if p.is_empty() { c } else { format!("{p}_{c}") }
     }
@@ -77,10 +68,7 @@ impl Bus {
             duplicate_window: Duration::from_secs(120),
             ..Default::default()
         };
-        self.js
-            .get_or_create_stream(config)
-            .await
-            .with_context(|| format!("creating stream {name}"))
+        self.js.get_or_create_stream(config).await.with_context(|| format!("creating stream {name}"))
     }
 
     /// Deletes every stream this bus's prefix owns (tests clean up with it).

@@ -36,11 +36,7 @@ impl From<sqlx::Error> for HandleError {
 
 /// Applies one event inside the runtime's transaction (tenant context already set).
 pub trait Handler: Send + Sync + 'static {
-    fn handle<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        event: &'a Envelope,
-    ) -> BoxFuture<'a, Result<(), HandleError>>;
+    fn handle<'a>(&'a self, tx: &'a mut PgConnection, event: &'a Envelope) -> BoxFuture<'a, Result<(), HandleError>>;
 }
 
 /// A durable consumer: which stream and subjects, who handles them, how hard to retry.
@@ -111,10 +107,7 @@ pub async fn run(pool: PgPool, bus: Bus, spec: ConsumerSpec, cancel: Cancellatio
 }
 
 /// Provisions the consumer (idempotent) and returns it.
-pub async fn provision(
-    bus: &Bus,
-    spec: &ConsumerSpec,
-) -> anyhow::Result<jetstream::consumer::Consumer<pull::Config>> {
+pub async fn provision(bus: &Bus, spec: &ConsumerSpec) -> anyhow::Result<jetstream::consumer::Consumer<pull::Config>> {
     let stream = bus.ensure_stream(&spec.context).await?;
     bus.ensure_stream(DLQ_CONTEXT).await?;
     let consumer = stream
@@ -134,12 +127,7 @@ pub async fn provision(
     Ok(consumer)
 }
 
-async fn run_once(
-    pool: &PgPool,
-    bus: &Bus,
-    spec: &ConsumerSpec,
-    cancel: &CancellationToken,
-) -> anyhow::Result<()> {
+async fn run_once(pool: &PgPool, bus: &Bus, spec: &ConsumerSpec, cancel: &CancellationToken) -> anyhow::Result<()> {
     let consumer = provision(bus, spec).await?;
     let mut messages = consumer.messages().await?;
     // Up to `concurrency` messages are handled at once; each is still one transaction
@@ -170,17 +158,9 @@ async fn run_once(
     result
 }
 
-async fn process(
-    pool: &PgPool,
-    bus: &Bus,
-    spec: &ConsumerSpec,
-    msg: &jetstream::Message,
-) -> anyhow::Result<()> {
+async fn process(pool: &PgPool, bus: &Bus, spec: &ConsumerSpec, msg: &jetstream::Message) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let (delivered, pending) = msg
-        .info()
-        .map(|i| (i.delivered, i.pending))
-        .unwrap_or((1, 0));
+    let (delivered, pending) = msg.info().map(|i| (i.delivered, i.pending)).unwrap_or((1, 0));
     metrics::gauge!("mirai_consumer_pending", "consumer" => spec.name.clone()).set(pending as f64);
     let envelope = match decode(&msg.payload) {
         Ok(e) => e,
@@ -191,11 +171,7 @@ async fn process(
     };
     // The handler's span continues the trace of the request that produced the event.
     let parent = envelope.traceparent.as_deref().and_then(TraceParent::parse);
-    let mut span = Span::start(
-        format!("consume {}", envelope.kind),
-        SpanKind::Consumer,
-        parent.as_ref(),
-    );
+    let mut span = Span::start(format!("consume {}", envelope.kind), SpanKind::Consumer, parent.as_ref());
     span.attr("messaging.system", "nats");
     span.attr("messaging.destination.name", envelope.kind.clone());
     span.attr("messaging.consumer.group.name", spec.name.clone());
@@ -217,12 +193,8 @@ async fn process(
         .record(started.elapsed().as_secs_f64());
     match outcome {
         Ok(_) => {
-            let lag = (chrono::Utc::now() - envelope.time)
-                .num_milliseconds()
-                .max(0) as f64
-                / 1000.0;
-            metrics::histogram!("mirai_consumer_event_lag_seconds", "consumer" => spec.name.clone())
-                .record(lag);
+            let lag = (chrono::Utc::now() - envelope.time).num_milliseconds().max(0) as f64 / 1000.0;
+            metrics::histogram!("mirai_consumer_event_lag_seconds", "consumer" => spec.name.clone()).record(lag);
             ack(msg, AckKind::Ack).await
         }
         Err(HandleError::Permanent(reason)) => {
@@ -245,36 +217,25 @@ async fn process(
 
 /// Parses and validates an envelope; the error is the dead-letter reason.
 fn decode(payload: &[u8]) -> Result<Envelope, String> {
-    let value: serde_json::Value =
-        serde_json::from_slice(payload).map_err(|e| format!("payload is not JSON: {e}"))?;
+    let value: serde_json::Value = serde_json::from_slice(payload).map_err(|e| format!("payload is not JSON: {e}"))?;
     mirai_contracts::validate_envelope(&value).map_err(|e| format!("invalid envelope: {e}"))?;
-    let envelope: Envelope =
-        serde_json::from_value(value).map_err(|e| format!("invalid envelope: {e}"))?;
+    let envelope: Envelope = serde_json::from_value(value).map_err(|e| format!("invalid envelope: {e}"))?;
     mirai_contracts::validate(&envelope.kind, &envelope.data).map_err(|e| e.to_string())?;
     Ok(envelope)
 }
 
 /// Applies the event once: Ok(false) when the inbox says it was already handled.
-async fn apply(
-    pool: &PgPool,
-    spec: &ConsumerSpec,
-    envelope: &Envelope,
-) -> Result<bool, HandleError> {
+async fn apply(pool: &PgPool, spec: &ConsumerSpec, envelope: &Envelope) -> Result<bool, HandleError> {
     let mut tx = pool.begin().await?;
     if let Some(t) = envelope.tenantid {
-        sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
-            .bind(t.to_string())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("SELECT set_config('app.tenant_id', $1, true)").bind(t.to_string()).execute(&mut *tx).await?;
     }
-    let fresh = sqlx::query(
-        "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-    )
-    .bind(&spec.name)
-    .bind(envelope.id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
+    let fresh = sqlx::query("INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(&spec.name)
+        .bind(envelope.id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
         == 1;
     if !fresh {
         return Ok(false);
@@ -302,11 +263,7 @@ async fn dead_letter(
     tracing::warn!(consumer = %spec.name, reason, "event dead-lettered");
     metrics::counter!("mirai_dead_letters_total", "consumer" => spec.name.clone()).increment(1);
     bus.js
-        .publish_with_headers(
-            bus.subject(&format!("{DLQ_CONTEXT}.{}", spec.name)),
-            headers,
-            msg.payload.clone(),
-        )
+        .publish_with_headers(bus.subject(&format!("{DLQ_CONTEXT}.{}", spec.name)), headers, msg.payload.clone())
         .await?
         .await?;
     Ok(())
@@ -314,15 +271,10 @@ async fn dead_letter(
 
 /// Header values are one line of visible text.
 fn sanitize(s: &str) -> String {
-    let one_line: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let one_line: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     one_line.chars().take(1000).collect()
 }
 
 async fn ack(msg: &jetstream::Message, kind: AckKind) -> anyhow::Result<()> {
-    msg.ack_with(kind)
-        .await
-        .map_err(|e| anyhow::anyhow!("ack failed: {e}"))
+    msg.ack_with(kind).await.map_err(|e| anyhow::anyhow!("ack failed: {e}"))
 }

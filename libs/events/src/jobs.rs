@@ -28,11 +28,7 @@ pub struct Job {
 
 /// Runs one kind of job inside the runner's transaction.
 pub trait JobHandler: Send + Sync + 'static {
-    fn run<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        job: &'a Job,
-    ) -> BoxFuture<'a, Result<(), HandleError>>;
+    fn run<'a>(&'a self, tx: &'a mut PgConnection, job: &'a Job) -> BoxFuture<'a, Result<(), HandleError>>;
 }
 
 /// A recurring job: `kind` is enqueued every `every`.
@@ -57,14 +53,7 @@ pub struct NewJob {
 
 impl NewJob {
     pub fn new(kind: &str, payload: Value) -> Self {
-        Self {
-            kind: kind.into(),
-            tenant_id: None,
-            payload,
-            run_at: Utc::now(),
-            max_attempts: 10,
-            dedupe_key: None,
-        }
+        Self { kind: kind.into(), tenant_id: None, payload, run_at: Utc::now(), max_attempts: 10, dedupe_key: None }
     }
 }
 
@@ -220,18 +209,11 @@ impl Runner {
         .fetch_optional(&self.pool)
         .await?;
         let Some(job) = job else { return Ok(false) };
-        let handler = self
-            .handlers
-            .get(&job.kind)
-            .cloned()
-            .expect("claimed only known kinds");
+        let handler = self.handlers.get(&job.kind).cloned().expect("claimed only known kinds");
         let started = std::time::Instant::now();
         let mut tx = self.pool.begin().await?;
         if let Some(t) = job.tenant_id {
-            sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
-                .bind(t.to_string())
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query("SELECT set_config('app.tenant_id', $1, true)").bind(t.to_string()).execute(&mut *tx).await?;
         }
         let outcome = handler.run(&mut tx, &job).await;
         let label = match outcome {
@@ -245,10 +227,8 @@ impl Runner {
             }
             Err(e) => {
                 tx.rollback().await?;
-                let dead =
-                    matches!(e, HandleError::Permanent(_)) || job.attempts >= job.max_attempts;
-                let delay = self.backoff_base.as_secs_f64()
-                    * 2f64.powi(job.attempts.saturating_sub(1).min(20));
+                let dead = matches!(e, HandleError::Permanent(_)) || job.attempts >= job.max_attempts;
+                let delay = self.backoff_base.as_secs_f64() * 2f64.powi(job.attempts.saturating_sub(1).min(20));
                 sqlx::query(
                     "UPDATE jobs SET state = $2, last_error = $3, locked_until = NULL, \
                          run_at = now() + make_interval(secs => $4), updated_at = now() WHERE id = $1",

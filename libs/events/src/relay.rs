@@ -28,13 +28,7 @@ pub struct Relay {
 
 impl Relay {
     pub fn new(pool: PgPool, bus: Bus, schema: &str) -> Self {
-        Self {
-            pool,
-            bus,
-            schema: schema.to_owned(),
-            batch: 500,
-            poll: Duration::from_secs(1),
-        }
+        Self { pool, bus, schema: schema.to_owned(), batch: 500, poll: Duration::from_secs(1) }
     }
 
     /// Runs until `cancel` fires, then flushes what is pending (bounded) and returns.
@@ -126,38 +120,28 @@ impl Relay {
             if let Some(tp) = row.get::<Option<String>, _>("traceparent") {
                 headers.insert("traceparent", tp.as_str());
             }
-            let ack = self
-                .bus
-                .js
-                .publish_with_headers(self.bus.subject(&subject), headers, payload.into())
-                .await?;
+            let ack = self.bus.js.publish_with_headers(self.bus.subject(&subject), headers, payload.into()).await?;
             acks.push(ack);
             seqs.push(seq);
         }
         for ack in acks {
             ack.await?;
         }
-        sqlx::query("UPDATE outbox SET published_at = now() WHERE seq = ANY($1)")
-            .bind(&seqs)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("UPDATE outbox SET published_at = now() WHERE seq = ANY($1)").bind(&seqs).execute(&mut *tx).await?;
         tx.commit().await?;
         let n = seqs.len();
-        metrics::counter!("mirai_outbox_published_total", "schema" => self.schema.clone())
-            .increment(n as u64);
+        metrics::counter!("mirai_outbox_published_total", "schema" => self.schema.clone()).increment(n as u64);
         if let Some(o) = oldest {
             let lag = (Utc::now() - o).num_milliseconds().max(0) as f64 / 1000.0;
-            metrics::histogram!("mirai_outbox_publish_lag_seconds", "schema" => self.schema.clone())
-                .record(lag);
+            metrics::histogram!("mirai_outbox_publish_lag_seconds", "schema" => self.schema.clone()).record(lag);
         }
         Ok(n)
     }
 
     async fn record_pending(&self) {
-        if let Ok(n) =
-            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-                .fetch_one(&self.pool)
-                .await
+        if let Ok(n) = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            .fetch_one(&self.pool)
+            .await
         {
             metrics::gauge!("mirai_outbox_pending", "schema" => self.schema.clone()).set(n as f64);
         }

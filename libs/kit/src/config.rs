@@ -13,10 +13,7 @@ pub struct ConfigError {
 }
 
 fn err(var: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError {
-        var: var.to_owned(),
-        message: message.into(),
-    }
+    ConfigError { var: var.to_owned(), message: message.into() }
 }
 
 /// Where the fleet listens, what it connects to, and the knobs every service shares.
@@ -66,12 +63,9 @@ impl Config {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let var = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         let http_addr = match var("MIRAI_HTTP_ADDR") {
-            Some(v) => v.parse().map_err(|_| {
-                err(
-                    "MIRAI_HTTP_ADDR",
-                    format!("`{v}` is not a socket address like 127.0.0.1:8080"),
-                )
-            })?,
+            Some(v) => v
+                .parse()
+                .map_err(|_| err("MIRAI_HTTP_ADDR", format!("`{v}` is not a socket address like 127.0.0.1:8080")))?,
             None => SocketAddr::from(([127, 0, 0, 1], 8080)),
         };
         let database_url = var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
@@ -93,10 +87,7 @@ impl Config {
         let valid_prefix = nats_prefix.is_empty()
             || (!token.is_empty() && token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
         if !valid_prefix {
-            return Err(err(
-                "MIRAI_NATS_PREFIX",
-                "must be one alphanumeric token ending in `.`, e.g. `dev1.`",
-            ));
+            return Err(err("MIRAI_NATS_PREFIX", "must be one alphanumeric token ending in `.`, e.g. `dev1.`"));
         }
         Ok(Self {
             http_addr,
@@ -111,26 +102,14 @@ impl Config {
             stream_replicas: parse_num(&var, "MIRAI_STREAM_REPLICAS", 1)?,
             body_limit: parse_num(&var, "MIRAI_HTTP_BODY_LIMIT", 1024 * 1024)?,
             cors_origins: var("MIRAI_CORS_ORIGINS")
-                .map(|v| {
-                    v.split(',')
-                        .map(|s| s.trim().to_owned())
-                        .filter(|s| !s.is_empty())
-                        .collect()
-                })
+                .map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
                 .unwrap_or_default(),
             jwt_audience: var("MIRAI_JWT_AUDIENCE").unwrap_or_else(|| "mirai".into()),
             shutdown_grace: Duration::from_secs(parse_num(&var, "MIRAI_SHUTDOWN_GRACE_SECS", 20)?),
-            apikey_usage_flush: Duration::from_millis(parse_num(
-                &var,
-                "MIRAI_APIKEY_USAGE_FLUSH_MS",
-                10_000,
-            )?),
+            apikey_usage_flush: Duration::from_millis(parse_num(&var, "MIRAI_APIKEY_USAGE_FLUSH_MS", 10_000)?),
             otlp_endpoint: match var("OTEL_EXPORTER_OTLP_ENDPOINT") {
                 Some(u) if !(u.starts_with("http://") || u.starts_with("https://")) => {
-                    return Err(err(
-                        "OTEL_EXPORTER_OTLP_ENDPOINT",
-                        "must be an http(s) URL (OTLP/HTTP)",
-                    ));
+                    return Err(err("OTEL_EXPORTER_OTLP_ENDPOINT", "must be an http(s) URL (OTLP/HTTP)"));
                 }
                 other => other,
             },
@@ -145,13 +124,9 @@ impl Config {
 
     /// A service-specific setting: `MIRAI_<SERVICE>__<KEY>`.
     pub fn service_var(service: &str, key: &str) -> Option<String> {
-        std::env::var(format!(
-            "MIRAI_{}__{}",
-            service.to_uppercase().replace('-', "_"),
-            key
-        ))
-        .ok()
-        .filter(|v| !v.is_empty())
+        std::env::var(format!("MIRAI_{}__{}", service.to_uppercase().replace('-', "_"), key))
+            .ok()
+            .filter(|v| !v.is_empty())
     }
 }
 
@@ -161,10 +136,7 @@ fn parse_num<T: std::str::FromStr>(
     default: T,
 ) -> Result<T, ConfigError> {
     match var(key) {
-        Some(v) => v
-            .trim()
-            .parse()
-            .map_err(|_| err(key, format!("`{v}` is not a number"))),
+        Some(v) => v.trim().parse().map_err(|_| err(key, format!("`{v}` is not a number"))),
         None => Ok(default),
     }
 }
@@ -175,17 +147,12 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_variable() {
-        let e =
-            Config::from_lookup(|k| (k == "DATABASE_URL").then(|| "mysql://x".into())).unwrap_err();
+        let e = Config::from_lookup(|k| (k == "DATABASE_URL").then(|| "mysql://x".into())).unwrap_err();
         assert_eq!(e.var, "DATABASE_URL");
-        let e =
-            Config::from_lookup(|k| (k == "MIRAI_HTTP_ADDR").then(|| "nope".into())).unwrap_err();
+        let e = Config::from_lookup(|k| (k == "MIRAI_HTTP_ADDR").then(|| "nope".into())).unwrap_err();
         assert!(e.to_string().starts_with("MIRAI_HTTP_ADDR: "));
         let c = Config::from_lookup(|_| None).unwrap();
         assert_eq!(c.http_addr.to_string(), "127.0.0.1:8080");
-        assert!(
-            !format!("{c:?}").contains("mirai-dev-only"),
-            "secrets never print"
-        );
+        assert!(!format!("{c:?}").contains("mirai-dev-only"), "secrets never print");
     }
 }

@@ -25,11 +25,7 @@ pub struct Migration {
 
 /// The tables every service has: outbox, inbox, idempotency keys. Applied before the
 /// service's own migrations, with version 0.
-pub const KIT_MIGRATION: Migration = Migration {
-    version: 0,
-    name: "kit",
-    sql: include_str!("kit.sql"),
-};
+pub const KIT_MIGRATION: Migration = Migration { version: 0, name: "kit", sql: include_str!("kit.sql") };
 
 /// The owner role (runs migrations, owns tables) and runtime role (DML only, RLS applies).
 pub fn roles(service: &str) -> (String, String) {
@@ -63,14 +59,10 @@ pub async fn migrate(
     migrations: &[Migration],
     app_password: &str,
 ) -> anyhow::Result<()> {
-    let mut conn = PgConnection::connect(admin_url)
-        .await
-        .context("DATABASE_URL: cannot connect to Postgres")?;
+    let mut conn = PgConnection::connect(admin_url).await.context("DATABASE_URL: cannot connect to Postgres")?;
     let (owner, app) = roles(service);
     let schema = schema(service);
-    sqlx::query("SELECT pg_advisory_lock(hashtext('mirai-migrate'))")
-        .execute(&mut conn)
-        .await?;
+    sqlx::query("SELECT pg_advisory_lock(hashtext('mirai-migrate'))").execute(&mut conn).await?;
     let result = async {
         ensure_roles(&mut conn, &owner, &app, app_password).await?;
         conn.execute(format!("CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {owner}").as_str()).await?;
@@ -86,7 +78,10 @@ pub async fn migrate(
         )
         .await?;
         conn.execute(
-            format!("ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {schema} GRANT USAGE, SELECT ON SEQUENCES TO {app}").as_str(),
+            format!(
+                "ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {schema} GRANT USAGE, SELECT ON SEQUENCES TO {app}"
+            )
+            .as_str(),
         )
         .await?;
         conn.execute(
@@ -110,7 +105,9 @@ pub async fn migrate(
                     .await?;
             match applied {
                 Some(s) if s == sum => continue,
-                Some(_) => anyhow::bail!("migration {service}/{:04}_{} changed after it was applied", m.version, m.name),
+                Some(_) => {
+                    anyhow::bail!("migration {service}/{:04}_{} changed after it was applied", m.version, m.name)
+                }
                 None => {}
             }
             let mut tx = conn.begin().await?;
@@ -130,21 +127,14 @@ pub async fn migrate(
         anyhow::Ok(())
     }
     .await;
-    let _ = sqlx::query("SELECT pg_advisory_unlock(hashtext('mirai-migrate'))")
-        .execute(&mut conn)
-        .await;
+    let _ = sqlx::query("SELECT pg_advisory_unlock(hashtext('mirai-migrate'))").execute(&mut conn).await;
     result
 }
 
 /// Creates the owner and runtime roles if missing and sets the runtime password. Roles are
 /// cluster-wide while advisory locks are per database, so migrations of two databases on
 /// one server (test templates, say) can collide here: such collisions are retried.
-async fn ensure_roles(
-    conn: &mut PgConnection,
-    owner: &str,
-    app: &str,
-    app_password: &str,
-) -> anyhow::Result<()> {
+async fn ensure_roles(conn: &mut PgConnection, owner: &str, app: &str, app_password: &str) -> anyhow::Result<()> {
     let statements = [
         format!(
             "DO $$ BEGIN
@@ -156,10 +146,7 @@ async fn ensure_roles(
                END IF;
              END $$;"
         ),
-        format!(
-            "ALTER ROLE {app} LOGIN NOBYPASSRLS NOSUPERUSER PASSWORD {}",
-            quote_literal(app_password)
-        ),
+        format!("ALTER ROLE {app} LOGIN NOBYPASSRLS NOSUPERUSER PASSWORD {}", quote_literal(app_password)),
     ];
     for sql in &statements {
         let mut attempt = 0;
@@ -168,10 +155,7 @@ async fn ensure_roles(
                 Ok(_) => break,
                 Err(sqlx::Error::Database(e))
                     if attempt < 20
-                        && matches!(
-                            e.code().as_deref(),
-                            Some("XX000" | "40001" | "40P01" | "23505" | "42710")
-                        ) =>
+                        && matches!(e.code().as_deref(), Some("XX000" | "40001" | "40P01" | "23505" | "42710")) =>
                 {
                     attempt += 1;
                     tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
@@ -181,21 +165,15 @@ async fn ensure_roles(
         }
     }
     // A non-superuser admin (CREATEROLE) needs membership to act as the owner.
-    let _ = conn
-        .execute(format!("GRANT {owner} TO CURRENT_USER").as_str())
-        .await;
+    let _ = conn.execute(format!("GRANT {owner} TO CURRENT_USER").as_str()).await;
     Ok(())
 }
 
 /// A service's connection pool: logs in as the runtime role, search_path = its schema.
 pub async fn connect(config: &Config, service: &str) -> anyhow::Result<PgPool> {
-    let var = format!(
-        "MIRAI_{}__DATABASE_URL",
-        service.to_uppercase().replace('-', "_")
-    );
+    let var = format!("MIRAI_{}__DATABASE_URL", service.to_uppercase().replace('-', "_"));
     let opts = match Config::service_var(service, "DATABASE_URL") {
-        Some(url) => PgConnectOptions::from_str(&url)
-            .with_context(|| format!("{var}: not a postgres URL"))?,
+        Some(url) => PgConnectOptions::from_str(&url).with_context(|| format!("{var}: not a postgres URL"))?,
         None => {
             let (_, app) = roles(service);
             PgConnectOptions::from_str(config.admin_url())
@@ -211,9 +189,7 @@ pub async fn connect(config: &Config, service: &str) -> anyhow::Result<PgPool> {
         .acquire_timeout(Duration::from_secs(5))
         .connect_with(opts)
         .await
-        .with_context(|| {
-            format!("{var} (or DATABASE_URL): cannot connect as the {service} runtime role")
-        })
+        .with_context(|| format!("{var} (or DATABASE_URL): cannot connect as the {service} runtime role"))
 }
 
 pub type Tx = Transaction<'static, Postgres>;
@@ -228,20 +204,13 @@ pub struct Db {
 
 impl Db {
     pub fn new(pool: PgPool, service: &str, migrations: &[Migration]) -> Self {
-        Self {
-            pool,
-            schema: schema(service),
-            expected_migrations: migrations.len() as i64 + 1,
-        }
+        Self { pool, schema: schema(service), expected_migrations: migrations.len() as i64 + 1 }
     }
 
     /// A transaction in which RLS shows and accepts only `tenant`'s rows.
     pub async fn tenant_tx(&self, tenant: Uuid) -> Result<Tx, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
-            .bind(tenant.to_string())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("SELECT set_config('app.tenant_id', $1, true)").bind(tenant.to_string()).execute(&mut *tx).await?;
         Ok(tx)
     }
 
@@ -267,10 +236,7 @@ impl Db {
             .await
             .map_err(|e| format!("{}: {e}", self.schema))?;
         if n < self.expected_migrations {
-            return Err(format!(
-                "{}: {n} of {} migrations applied",
-                self.schema, self.expected_migrations
-            ));
+            return Err(format!("{}: {n} of {} migrations applied", self.schema, self.expected_migrations));
         }
         Ok(())
     }

@@ -23,10 +23,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
+        Self { field: field.into(), message: message.into() }
     }
 }
 
@@ -37,27 +34,16 @@ pub enum AppError {
     #[error("{0}")]
     Conflict(String),
     #[error("{detail}")]
-    Invalid {
-        detail: String,
-        errors: Vec<FieldError>,
-    },
+    Invalid { detail: String, errors: Vec<FieldError> },
     /// A 4xx with its own problem type (malformed JSON, unsupported media type, ...).
     #[error("{detail}")]
-    Client {
-        status: StatusCode,
-        slug: &'static str,
-        title: &'static str,
-        detail: String,
-    },
+    Client { status: StatusCode, slug: &'static str, title: &'static str, detail: String },
     #[error("{0}")]
     Unauthenticated(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("{detail}")]
-    TooManyRequests {
-        detail: String,
-        retry_after_secs: u64,
-    },
+    TooManyRequests { detail: String, retry_after_secs: u64 },
     #[error("unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0:#}")]
@@ -66,30 +52,14 @@ pub enum AppError {
 
 impl AppError {
     pub fn not_found(kind: &'static str, id: impl ToString) -> Self {
-        Self::NotFound {
-            kind,
-            id: id.to_string(),
-        }
+        Self::NotFound { kind, id: id.to_string() }
     }
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         let message = message.into();
-        Self::Invalid {
-            detail: format!("{field}: {message}"),
-            errors: vec![FieldError::new(field, message)],
-        }
+        Self::Invalid { detail: format!("{field}: {message}"), errors: vec![FieldError::new(field, message)] }
     }
-    pub fn client(
-        status: StatusCode,
-        slug: &'static str,
-        title: &'static str,
-        detail: impl Into<String>,
-    ) -> Self {
-        Self::Client {
-            status,
-            slug,
-            title,
-            detail: detail.into(),
-        }
+    pub fn client(status: StatusCode, slug: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self::Client { status, slug, title, detail: detail.into() }
     }
     pub fn status(&self) -> StatusCode {
         match self {
@@ -125,9 +95,7 @@ impl From<sqlx::Error> for AppError {
         if let sqlx::Error::Database(db) = &e {
             match db.code().as_deref() {
                 Some("23505") => {
-                    return AppError::Conflict(
-                        "a resource with these values already exists".into(),
-                    );
+                    return AppError::Conflict("a resource with these values already exists".into());
                 }
                 // Input Postgres cannot store: NUL characters, untranslatable text, values
                 // out of range. The caller sent it, so it is their error, not ours.
@@ -148,10 +116,7 @@ impl From<sqlx::Error> for AppError {
                     );
                 }
                 Some("23503") => {
-                    return AppError::invalid(
-                        "reference",
-                        "refers to a resource that does not exist",
-                    );
+                    return AppError::invalid("reference", "refers to a resource that does not exist");
                 }
                 _ => {}
             }
@@ -195,12 +160,8 @@ impl IntoResponse for AppError {
         let (slug, title) = self.slug_title();
         let ctx = RequestContext::current();
         let detail = match &self {
-            Self::Internal(_) => {
-                "an unexpected error occurred; quote the trace_id when reporting it".to_owned()
-            }
-            Self::Unavailable(_) => {
-                "the service is temporarily unavailable; retry later".to_owned()
-            }
+            Self::Internal(_) => "an unexpected error occurred; quote the trace_id when reporting it".to_owned(),
+            Self::Unavailable(_) => "the service is temporarily unavailable; retry later".to_owned(),
             other => other.to_string(),
         };
         let errors = match &self {
@@ -218,14 +179,10 @@ impl IntoResponse for AppError {
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut res = (status, body).into_response();
-        res.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         match &self {
-            Self::TooManyRequests {
-                retry_after_secs, ..
-            } => {
-                res.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            Self::TooManyRequests { retry_after_secs, .. } => {
+                res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
             Self::Unauthenticated(_) => {
                 res.headers_mut().insert(

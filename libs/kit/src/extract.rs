@@ -40,36 +40,21 @@ impl From<JsonRejection> for AppError {
             ),
             JsonRejection::JsonDataError(e) => {
                 let message = inner(&e);
-                let field = message
-                    .split(':')
-                    .next()
-                    .unwrap_or("body")
-                    .trim()
-                    .to_owned();
+                let field = message.split(':').next().unwrap_or("body").trim().to_owned();
                 AppError::Invalid {
                     detail: format!("the body does not match the schema: {message}"),
                     errors: vec![crate::error::FieldError::new(field, message)],
                 }
             }
             JsonRejection::BytesRejection(e) => body_rejection(e.status(), e.body_text()),
-            other => AppError::client(
-                other.status(),
-                "bad-request",
-                "Bad request",
-                other.body_text(),
-            ),
+            other => AppError::client(other.status(), "bad-request", "Bad request", other.body_text()),
         }
     }
 }
 
 fn body_rejection(status: StatusCode, text: String) -> AppError {
     if status == StatusCode::PAYLOAD_TOO_LARGE {
-        AppError::client(
-            status,
-            "payload-too-large",
-            "Payload too large",
-            "the request body exceeds the size limit",
-        )
+        AppError::client(status, "payload-too-large", "Payload too large", "the request body exceeds the size limit")
     } else {
         AppError::client(status, "bad-request", "Bad request", text)
     }
@@ -110,11 +95,6 @@ pub struct Query<T>(pub T);
 
 impl From<QueryRejection> for AppError {
     fn from(r: QueryRejection) -> Self {
-        AppError::client(
-            StatusCode::BAD_REQUEST,
-            "invalid-query-parameter",
-            "Invalid query parameter",
-            r.body_text(),
-        )
+        AppError::client(StatusCode::BAD_REQUEST, "invalid-query-parameter", "Invalid query parameter", r.body_text())
     }
 }

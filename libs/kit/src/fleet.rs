@@ -39,23 +39,14 @@ pub struct Fleet {
 /// Applies every service's migrations (roles, schema, tables).
 pub async fn migrate(config: &Config, services: &[ServiceDef]) -> anyhow::Result<()> {
     for s in services {
-        db::migrate(
-            config.admin_url(),
-            s.name,
-            s.migrations,
-            config.db_app_password.expose_secret(),
-        )
-        .await
-        .with_context(|| format!("migrating {}", s.name))?;
+        db::migrate(config.admin_url(), s.name, s.migrations, config.db_app_password.expose_secret())
+            .await
+            .with_context(|| format!("migrating {}", s.name))?;
     }
     Ok(())
 }
 
-pub async fn start(
-    config: Config,
-    services: &[ServiceDef],
-    run_migrations: bool,
-) -> anyhow::Result<Fleet> {
+pub async fn start(config: Config, services: &[ServiceDef], run_migrations: bool) -> anyhow::Result<Fleet> {
     crate::telemetry::init_logging();
     let _ = crate::telemetry::prometheus();
     if mirai_trace::init_exporter(config.otlp_endpoint.as_deref(), &config.otel_service_name) {
@@ -65,16 +56,8 @@ pub async fn start(
         .await
         .with_context(|| format!("MIRAI_HTTP_ADDR: cannot listen on {}", config.http_addr))?;
     let addr = listener.local_addr()?;
-    let public_url = config
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{addr}"));
-    let bus = Bus::connect(
-        &config.nats_url,
-        &config.nats_prefix,
-        config.stream_replicas,
-    )
-    .await?;
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let bus = Bus::connect(&config.nats_url, &config.nats_prefix, config.stream_replicas).await?;
     if run_migrations {
         migrate(&config, services).await?;
     }
@@ -84,11 +67,7 @@ pub async fn start(
     let work_cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
     tasks.spawn(keys.clone().follow(bus.clone(), work_cancel.clone()));
-    tasks.spawn(keys.clone().report_usage(
-        bus.clone(),
-        config.apikey_usage_flush,
-        work_cancel.clone(),
-    ));
+    tasks.spawn(keys.clone().report_usage(bus.clone(), config.apikey_usage_flush, work_cancel.clone()));
 
     let mut routers = Router::new();
     let mut ready: Vec<ReadyCheck> = Vec::new();
@@ -97,9 +76,7 @@ pub async fn start(
         let pool = db::connect(&config, def.name).await?;
         let db = Db::new(pool, def.name, def.migrations);
         bus.ensure_stream(def.name).await?;
-        tasks.spawn(
-            Relay::new(db.pool().clone(), bus.clone(), db.schema()).run(work_cancel.clone()),
-        );
+        tasks.spawn(Relay::new(db.pool().clone(), bus.clone(), db.schema()).run(work_cancel.clone()));
         let ctx = ServiceCtx {
             name: def.name,
             config: config.clone(),
@@ -110,17 +87,10 @@ pub async fn start(
             cancel: work_cancel.clone(),
         };
         contexts.push(ctx.clone());
-        let started = (def.start)(ctx)
-            .await
-            .with_context(|| format!("starting {}", def.name))?;
+        let started = (def.start)(ctx).await.with_context(|| format!("starting {}", def.name))?;
         for spec in started.consumers {
             consumer::provision(&bus, &spec).await?;
-            tasks.spawn(consumer::run(
-                db.pool().clone(),
-                bus.clone(),
-                spec,
-                work_cancel.clone(),
-            ));
+            tasks.spawn(consumer::run(db.pool().clone(), bus.clone(), spec, work_cancel.clone()));
         }
         for task in started.tasks {
             tasks.spawn(task);
@@ -134,15 +104,9 @@ pub async fn start(
         let openapi = serde_json::to_value((def.openapi)()).context("serializing OpenAPI")?;
         let service_router = started
             .router
-            .route(
-                "/openapi.json",
-                get(move || async move { axum::Json(openapi.clone()) }),
-            )
+            .route("/openapi.json", get(move || async move { axum::Json(openapi.clone()) }))
             .layer(middleware::from_fn_with_state(
-                IdempotencyState {
-                    db: db.clone(),
-                    body_limit: config.body_limit,
-                },
+                IdempotencyState { db: db.clone(), body_limit: config.body_limit },
                 idempotency::layer,
             ))
             .route_layer(middleware::from_fn(http::capture_route));
@@ -173,11 +137,8 @@ pub async fn start(
     let app = http::app(&config, routers, keys.clone(), ready);
     let stop = http_cancel.clone();
     let server = tokio::spawn(async move {
-        let serve = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move { stop.cancelled().await });
+        let serve = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move { stop.cancelled().await });
         if let Err(e) = serve.await {
             tracing::error!(error = %e, "http server failed");
         }
@@ -211,10 +172,7 @@ impl Fleet {
         }
         self.work_cancel.cancel();
         self.tasks.close();
-        if tokio::time::timeout(self.grace, self.tasks.wait())
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(self.grace, self.tasks.wait()).await.is_err() {
             tracing::warn!("background tasks outlived the grace period");
         }
     }
@@ -225,17 +183,13 @@ async fn sample_pool(service: &'static str, db: Db, cancel: CancellationToken) {
     loop {
         let pool = db.pool();
         let (size, idle) = (pool.size() as f64, pool.num_idle() as f64);
-        metrics::gauge!("mirai_db_pool_connections", "service" => service, "state" => "idle")
-            .set(idle);
-        metrics::gauge!("mirai_db_pool_connections", "service" => service, "state" => "used")
-            .set(size - idle);
-        metrics::gauge!("mirai_db_pool_max", "service" => service)
-            .set(pool.options().get_max_connections() as f64);
-        if let Ok(n) = sqlx::query_scalar::<_, i64>(
-            "SELECT count(*) FROM jobs WHERE state = 'pending' AND run_at <= now()",
-        )
-        .fetch_one(pool)
-        .await
+        metrics::gauge!("mirai_db_pool_connections", "service" => service, "state" => "idle").set(idle);
+        metrics::gauge!("mirai_db_pool_connections", "service" => service, "state" => "used").set(size - idle);
+        metrics::gauge!("mirai_db_pool_max", "service" => service).set(pool.options().get_max_connections() as f64);
+        if let Ok(n) =
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM jobs WHERE state = 'pending' AND run_at <= now()")
+                .fetch_one(pool)
+                .await
         {
             metrics::gauge!("mirai_jobs_due", "service" => service).set(n as f64);
         }

@@ -43,11 +43,7 @@ async fn observe(mut req: Request, next: Next) -> Response {
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-    let incoming = req
-        .headers()
-        .get(&TRACEPARENT)
-        .and_then(|v| v.to_str().ok())
-        .and_then(TraceParent::parse);
+    let incoming = req.headers().get(&TRACEPARENT).and_then(|v| v.to_str().ok()).and_then(TraceParent::parse);
     // Our server span continues the caller's trace (or starts one); its context is what
     // events produced by this request carry, so consumers continue the same trace.
     let mut span = Span::start("http", SpanKind::Server, incoming.as_ref());
@@ -62,8 +58,7 @@ async fn observe(mut req: Request, next: Next) -> Response {
         traceparent: traceparent.clone(),
         path: path.clone(),
     };
-    let log_span =
-        tracing::info_span!("request", trace_id = %traceparent.trace_id, request_id = %request_id);
+    let log_span = tracing::info_span!("request", trace_id = %traceparent.trace_id, request_id = %request_id);
     let mut res = ctx.scope(next.run(req)).instrument(log_span).await;
     let status = res.status();
     let route = slot.0.get().cloned().unwrap_or_else(|| "unmatched".into());
@@ -94,10 +89,7 @@ async fn observe(mut req: Request, next: Next) -> Response {
 
 /// Route layer for service routers: records the matched route template.
 pub async fn capture_route(req: Request, next: Next) -> Response {
-    if let (Some(slot), Some(path)) = (
-        req.extensions().get::<RouteSlot>(),
-        req.extensions().get::<MatchedPath>(),
-    ) {
+    if let (Some(slot), Some(path)) = (req.extensions().get::<RouteSlot>(), req.extensions().get::<MatchedPath>()) {
         let _ = slot.0.set(path.as_str().to_owned());
     }
     next.run(req).await
@@ -108,8 +100,7 @@ pub async fn capture_route(req: Request, next: Next) -> Response {
 async fn authenticate(State(keys): State<KeyStore>, mut req: Request, next: Next) -> Response {
     if let Some(value) = req.headers().get(header::AUTHORIZATION) {
         let Ok(text) = value.to_str() else {
-            return AppError::Unauthenticated("the Authorization header is not valid text".into())
-                .into_response();
+            return AppError::Unauthenticated("the Authorization header is not valid text".into()).into_response();
         };
         match keys.verify_header(text) {
             Ok(p) => {
@@ -122,12 +113,7 @@ async fn authenticate(State(keys): State<KeyStore>, mut req: Request, next: Next
 }
 
 async fn not_found() -> AppError {
-    AppError::client(
-        StatusCode::NOT_FOUND,
-        "not-found",
-        "Resource not found",
-        "no resource at this path",
-    )
+    AppError::client(StatusCode::NOT_FOUND, "not-found", "Resource not found", "no resource at this path")
 }
 
 async fn method_not_allowed() -> AppError {
@@ -140,18 +126,13 @@ async fn method_not_allowed() -> AppError {
 }
 
 /// Something `/readyz` asks.
-pub type ReadyCheck =
-    Arc<dyn Fn() -> futures::future::BoxFuture<'static, Result<(), String>> + Send + Sync>;
+pub type ReadyCheck = Arc<dyn Fn() -> futures::future::BoxFuture<'static, Result<(), String>> + Send + Sync>;
 
 async fn readyz(State(checks): State<Arc<Vec<ReadyCheck>>>) -> Response {
     let results = futures::future::join_all(checks.iter().map(|c| c())).await;
     let failures: Vec<String> = results.into_iter().filter_map(Result::err).collect();
     if failures.is_empty() {
-        (
-            StatusCode::OK,
-            axum::Json(serde_json::json!({ "status": "ready" })),
-        )
-            .into_response()
+        (StatusCode::OK, axum::Json(serde_json::json!({ "status": "ready" }))).into_response()
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -162,19 +143,13 @@ async fn readyz(State(checks): State<Arc<Vec<ReadyCheck>>>) -> Response {
 }
 
 async fn metrics_text() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        crate::telemetry::prometheus().render(),
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::telemetry::prometheus().render())
 }
 
 /// Wraps the fleet's service routers with the shared stack and the root endpoints.
 pub fn app(config: &Config, services: Router, keys: KeyStore, ready: Vec<ReadyCheck>) -> Router {
     let root = Router::new()
-        .route(
-            "/healthz",
-            get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }),
-        )
+        .route("/healthz", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
         .route("/readyz", get(readyz).with_state(Arc::new(ready)))
         .route("/metrics", get(metrics_text));
     let mut app = root
@@ -213,21 +188,12 @@ fn cors(config: &Config) -> Option<CorsLayer> {
             REQUEST_ID,
             TRACEPARENT,
         ])
-        .expose_headers([
-            header::ETAG,
-            header::LOCATION,
-            header::LAST_MODIFIED,
-            REQUEST_ID,
-            TRACEPARENT,
-        ]);
+        .expose_headers([header::ETAG, header::LOCATION, header::LAST_MODIFIED, REQUEST_ID, TRACEPARENT]);
     Some(if config.cors_origins.iter().any(|o| o == "*") {
         base.allow_origin(Any)
     } else {
-        let origins: Vec<HeaderValue> = config
-            .cors_origins
-            .iter()
-            .filter_map(|o| HeaderValue::from_str(o).ok())
-            .collect();
+        let origins: Vec<HeaderValue> =
+            config.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
         base.allow_origin(AllowOrigin::list(origins))
     })
 }

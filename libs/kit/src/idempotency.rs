@@ -33,19 +33,14 @@ fn problem(status: StatusCode, slug: &'static str, title: &'static str, detail: 
 }
 
 pub async fn layer(State(state): State<IdempotencyState>, req: Request, next: Next) -> Response {
-    if !matches!(
-        *req.method(),
-        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
-    ) {
+    if !matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH | Method::DELETE) {
         return next.run(req).await;
     }
     let Some(raw_key) = req.headers().get(&IDEMPOTENCY_KEY) else {
         return next.run(req).await;
     };
     let key = match raw_key.to_str() {
-        Ok(k) if !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()) => {
-            k.to_owned()
-        }
+        Ok(k) if !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()) => k.to_owned(),
         _ => {
             return problem(
                 StatusCode::BAD_REQUEST,
@@ -76,17 +71,8 @@ pub async fn layer(State(state): State<IdempotencyState>, req: Request, next: Ne
         h.update(parts.method.as_str().as_bytes());
         h.update(b" ");
         // The full path: inside a nested router `parts.uri` has lost the service prefix.
-        let uri = parts
-            .extensions
-            .get::<OriginalUri>()
-            .map(|o| &o.0)
-            .unwrap_or(&parts.uri);
-        h.update(
-            uri.path_and_query()
-                .map(|p| p.as_str())
-                .unwrap_or("")
-                .as_bytes(),
-        );
+        let uri = parts.extensions.get::<OriginalUri>().map(|o| &o.0).unwrap_or(&parts.uri);
+        h.update(uri.path_and_query().map(|p| p.as_str()).unwrap_or("").as_bytes());
         h.update(b"\n");
         h.update(&bytes);
         hex::encode(h.finalize())
@@ -112,9 +98,7 @@ pub async fn layer(State(state): State<IdempotencyState>, req: Request, next: Ne
         }
         Err(e) => return AppError::Internal(e.into()).into_response(),
     }
-    let res = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
+    let res = next.run(Request::from_parts(parts, Body::from(bytes))).await;
     let (res_parts, res_body) = res.into_parts();
     let res_bytes = match to_bytes(res_body, MAX_RESPONSE_BYTES).await {
         Ok(b) => b,
@@ -126,15 +110,7 @@ pub async fn layer(State(state): State<IdempotencyState>, req: Request, next: Ne
     let outcome = if res_parts.status.is_server_error() {
         release(&state.db, &principal, &key).await
     } else {
-        store(
-            &state.db,
-            &principal,
-            &key,
-            res_parts.status,
-            &res_parts.headers,
-            &res_bytes,
-        )
-        .await
+        store(&state.db, &principal, &key, res_parts.status, &res_parts.headers, &res_bytes).await
     };
     if let Err(e) = outcome {
         tracing::warn!(error = %e, "idempotency: could not record the response");
@@ -193,13 +169,11 @@ async fn claim(db: &Db, p: &Principal, key: &str, fingerprint: &str) -> Result<C
     if row.get::<String, _>("state") == "in_flight" {
         if row.get::<bool, _>("stale") {
             // The first attempt died without an answer: this retry takes the key over.
-            sqlx::query(
-                "UPDATE idempotency_keys SET created_at = now() WHERE principal = $1 AND key = $2",
-            )
-            .bind(&p.subject)
-            .bind(key)
-            .execute(&mut *t)
-            .await?;
+            sqlx::query("UPDATE idempotency_keys SET created_at = now() WHERE principal = $1 AND key = $2")
+                .bind(&p.subject)
+                .bind(key)
+                .execute(&mut *t)
+                .await?;
             t.commit().await?;
             return Ok(Claim::Fresh);
         }
@@ -215,8 +189,7 @@ async fn claim(db: &Db, p: &Principal, key: &str, fingerprint: &str) -> Result<C
             res.headers_mut().insert(k, v);
         }
     }
-    res.headers_mut()
-        .insert(REPLAYED, HeaderValue::from_static("true"));
+    res.headers_mut().insert(REPLAYED, HeaderValue::from_static("true"));
     Ok(Claim::Replay(res))
 }
 
@@ -230,12 +203,7 @@ async fn store(
 ) -> Result<(), sqlx::Error> {
     let kept: Vec<(String, String)> = [header::CONTENT_TYPE, header::LOCATION, header::ETAG]
         .iter()
-        .filter_map(|h| {
-            headers
-                .get(h)
-                .and_then(|v| v.to_str().ok())
-                .map(|v| (h.to_string(), v.to_owned()))
-        })
+        .filter_map(|h| headers.get(h).and_then(|v| v.to_str().ok()).map(|v| (h.to_string(), v.to_owned())))
         .collect();
     let mut t = tx(db, p).await?;
     sqlx::query(

@@ -45,35 +45,22 @@ impl LocalKeyFile {
                 k.to_vec()
             }
             Err(e) => {
-                return Err(e).with_context(|| {
-                    format!("MIRAI_TENANT__KEK_FILE: cannot read {}", path.display())
-                });
+                return Err(e).with_context(|| format!("MIRAI_TENANT__KEK_FILE: cannot read {}", path.display()));
             }
         };
         if key.len() != 32 {
-            bail!(
-                "MIRAI_TENANT__KEK_FILE: {} must hold exactly 32 bytes",
-                path.display()
-            );
+            bail!("MIRAI_TENANT__KEK_FILE: {} must hold exactly 32 bytes", path.display());
         }
         // The id names the key without revealing it, so a rotated KEK is recognisable.
         let id = format!("local:{}", hex::encode(&Sha256::digest(&key)[..8]));
-        Ok(Self {
-            id,
-            cipher: Aes256Gcm::new_from_slice(&key).expect("32-byte key"),
-        })
+        Ok(Self { id, cipher: Aes256Gcm::new_from_slice(&key).expect("32-byte key") })
     }
 }
 
 #[cfg(unix)]
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::{io::Write, os::unix::fs::OpenOptionsExt};
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?
-        .write_all(bytes)
+    std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?.write_all(bytes)
 }
 
 #[cfg(not(unix))]
@@ -87,9 +74,7 @@ impl Kms for LocalKeyFile {
     }
 
     fn unwrap(&self, kek_id: &str, wrapped: &[u8], context: &[u8]) -> anyhow::Result<[u8; 32]> {
-        self.open(kek_id, wrapped, context)?
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("data key has the wrong length"))
+        self.open(kek_id, wrapped, context)?.try_into().map_err(|_| anyhow::anyhow!("data key has the wrong length"))
     }
 
     fn seal(&self, plaintext: &[u8], context: &[u8]) -> anyhow::Result<(String, Vec<u8>)> {
@@ -97,13 +82,7 @@ impl Kms for LocalKeyFile {
         rand::thread_rng().fill_bytes(&mut nonce);
         let ct = self
             .cipher
-            .encrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: context,
-                },
-            )
+            .encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad: context })
             .map_err(|_| anyhow::anyhow!("sealing under the KEK failed"))?;
         Ok((self.id.clone(), [nonce.as_slice(), &ct].concat()))
     }
@@ -118,28 +97,16 @@ impl Kms for LocalKeyFile {
         let (nonce, ct) = sealed.split_at(12);
         let nonce: [u8; 12] = nonce.try_into().expect("split at 12");
         self.cipher
-            .decrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: ct,
-                    aad: context,
-                },
-            )
+            .decrypt(&Nonce::from(nonce), Payload { msg: ct, aad: context })
             .map_err(|_| anyhow::anyhow!("opening under the KEK failed (wrong KEK or tampered)"))
     }
 }
 
 /// A service's KMS: `MIRAI_<SERVICE>__KEK_FILE` (default `.dev/<service>-kek.key`).
 pub fn for_service(service: &str) -> anyhow::Result<Arc<dyn Kms>> {
-    let path = crate::Config::service_var(service, "KEK_FILE")
-        .unwrap_or_else(|| format!(".dev/{service}-kek.key"));
-    let var = format!(
-        "MIRAI_{}__KEK_FILE",
-        service.to_uppercase().replace('-', "_")
-    );
-    Ok(Arc::new(
-        LocalKeyFile::open(PathBuf::from(path)).with_context(|| var)?,
-    ))
+    let path = crate::Config::service_var(service, "KEK_FILE").unwrap_or_else(|| format!(".dev/{service}-kek.key"));
+    let var = format!("MIRAI_{}__KEK_FILE", service.to_uppercase().replace('-', "_"));
+    Ok(Arc::new(LocalKeyFile::open(PathBuf::from(path)).with_context(|| var)?))
 }
 
 /// Encrypts `plaintext` under `dek`, bound to `aad`; returns (nonce, ciphertext).
@@ -148,33 +115,16 @@ pub fn seal(dek: &[u8; 32], plaintext: &[u8], aad: &[u8]) -> anyhow::Result<(Vec
     let mut nonce = [0u8; 12];
     rand::thread_rng().fill_bytes(&mut nonce);
     let ct = cipher
-        .encrypt(
-            &Nonce::from(nonce),
-            Payload {
-                msg: plaintext,
-                aad,
-            },
-        )
+        .encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad })
         .map_err(|_| anyhow::anyhow!("encryption failed"))?;
     Ok((nonce.to_vec(), ct))
 }
 
-pub fn open(
-    dek: &[u8; 32],
-    nonce: &[u8],
-    ciphertext: &[u8],
-    aad: &[u8],
-) -> anyhow::Result<Vec<u8>> {
+pub fn open(dek: &[u8; 32], nonce: &[u8], ciphertext: &[u8], aad: &[u8]) -> anyhow::Result<Vec<u8>> {
     let cipher = Aes256Gcm::new_from_slice(dek).expect("32-byte key");
     let nonce: [u8; 12] = nonce.try_into().map_err(|_| anyhow::anyhow!("bad nonce"))?;
     cipher
-        .decrypt(
-            &Nonce::from(nonce),
-            Payload {
-                msg: ciphertext,
-                aad,
-            },
-        )
+        .decrypt(&Nonce::from(nonce), Payload { msg: ciphertext, aad })
         .map_err(|_| anyhow::anyhow!("decryption failed (tampered or moved ciphertext)"))
 }
 
@@ -189,19 +139,12 @@ mod tests {
         let dek = [7u8; 32];
         let (id, wrapped) = kms.wrap(&dek, b"tenant-a").unwrap();
         assert_eq!(kms.unwrap(&id, &wrapped, b"tenant-a").unwrap(), dek);
-        assert!(
-            kms.unwrap(&id, &wrapped, b"tenant-b").is_err(),
-            "bound to its tenant"
-        );
+        assert!(kms.unwrap(&id, &wrapped, b"tenant-b").is_err(), "bound to its tenant");
         let mut bad = wrapped.clone();
         *bad.last_mut().unwrap() ^= 1;
         assert!(kms.unwrap(&id, &bad, b"tenant-a").is_err());
         let again = LocalKeyFile::open(dir.join("kek")).unwrap();
-        assert_eq!(
-            again.unwrap(&id, &wrapped, b"tenant-a").unwrap(),
-            dek,
-            "the key file persists"
-        );
+        assert_eq!(again.unwrap(&id, &wrapped, b"tenant-a").unwrap(), dek, "the key file persists");
         let (n, ct) = seal(&dek, b"smtp-password", b"t/a").unwrap();
         assert_eq!(open(&dek, &n, &ct, b"t/a").unwrap(), b"smtp-password");
         assert!(open(&dek, &n, &ct, b"t/b").is_err());

@@ -17,11 +17,7 @@ pub const KIND: &str = "kit.cleanup";
 struct Cleanup;
 
 impl JobHandler for Cleanup {
-    fn run<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        _job: &'a Job,
-    ) -> BoxFuture<'a, Result<(), HandleError>> {
+    fn run<'a>(&'a self, tx: &'a mut PgConnection, _job: &'a Job) -> BoxFuture<'a, Result<(), HandleError>> {
         async move {
             for sql in [
                 "DELETE FROM outbox WHERE published_at < now() - interval '7 days'",
@@ -31,9 +27,7 @@ impl JobHandler for Cleanup {
                 sqlx::query(sql).execute(&mut *tx).await?;
             }
             // Idempotency keys are RLS-scoped per tenant; the owner-run purge spans tenants.
-            sqlx::query("SELECT purge_idempotency_keys(interval '48 hours')")
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query("SELECT purge_idempotency_keys(interval '48 hours')").execute(&mut *tx).await?;
             Ok(())
         }
         .boxed()

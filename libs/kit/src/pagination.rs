@@ -33,10 +33,7 @@ impl PageParams {
         match self.limit {
             None => Ok(DEFAULT_LIMIT),
             Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            Some(_) => Err(AppError::invalid(
-                "limit",
-                format!("must be between 1 and {MAX_LIMIT}"),
-            )),
+            Some(_) => Err(AppError::invalid("limit", format!("must be between 1 and {MAX_LIMIT}"))),
         }
     }
 
@@ -49,9 +46,7 @@ impl PageParams {
         let text = String::from_utf8(raw).map_err(|_| bad())?;
         let (ts, id) = text.split_once('|').ok_or_else(bad)?;
         Ok(Some(Cursor {
-            created_at: DateTime::parse_from_rfc3339(ts)
-                .map_err(|_| bad())?
-                .with_timezone(&Utc),
+            created_at: DateTime::parse_from_rfc3339(ts).map_err(|_| bad())?.with_timezone(&Utc),
             id: id.parse().map_err(|_| bad())?,
         }))
     }
@@ -59,12 +54,7 @@ impl PageParams {
 
 impl Cursor {
     pub fn encode(&self) -> String {
-        B64.encode(format!(
-            "{}|{}",
-            self.created_at
-                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            self.id
-        ))
+        B64.encode(format!("{}|{}", self.created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true), self.id))
     }
 }
 
@@ -80,14 +70,7 @@ impl<T> Page<T> {
     pub fn from_rows(mut rows: Vec<T>, limit: i64, key: impl Fn(&T) -> Cursor) -> Self {
         let more = rows.len() as i64 > limit;
         rows.truncate(limit as usize);
-        let next_cursor = if more {
-            rows.last().map(|r| key(r).encode())
-        } else {
-            None
-        };
-        Page {
-            data: rows,
-            next_cursor,
-        }
+        let next_cursor = if more { rows.last().map(|r| key(r).encode()) } else { None };
+        Page { data: rows, next_cursor }
     }
 }

@@ -25,9 +25,7 @@ pub struct ServiceDef {
 
 impl std::fmt::Debug for ServiceDef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServiceDef")
-            .field("name", &self.name)
-            .finish()
+        f.debug_struct("ServiceDef").field("name", &self.name).finish()
     }
 }
 
@@ -81,12 +79,6 @@ pub struct Started {
 
 impl Started {
     pub fn new(router: Router) -> Self {
-        Self {
-            router,
-            consumers: vec![],
-            tasks: vec![],
-            jobs: vec![],
-            schedules: vec![],
-        }
+        Self { router, consumers: vec![], tasks: vec![], jobs: vec![], schedules: vec![] }
     }
 }

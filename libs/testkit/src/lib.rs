@@ -44,56 +44,37 @@ pub fn url_for_db(db: &str) -> String {
 
 /// A fresh database with `services`' migrations applied: cloned from a template that
 /// is built once per set of migrations (keyed by their checksum) across test processes.
-pub async fn scratch_database(
-    services: &[(&str, &'static [db::Migration])],
-) -> anyhow::Result<String> {
+pub async fn scratch_database(services: &[(&str, &'static [db::Migration])]) -> anyhow::Result<String> {
     let mut key = String::new();
     for (name, migrations) in services {
         key.push_str(&format!("{name}{}", db::checksum(migrations)));
     }
     let digest = <sha2::Sha256 as sha2::Digest>::digest(key.as_bytes());
     let template = format!("mirai_tpl_{}", hex::encode(&digest[..8]));
-    let mut admin = PgConnection::connect(&admin_url())
-        .await
-        .context("DATABASE_URL: is `make setup` running?")?;
-    admin
-        .execute("SELECT pg_advisory_lock(hashtext('mirai-test-template'))")
+    let mut admin = PgConnection::connect(&admin_url()).await.context("DATABASE_URL: is `make setup` running?")?;
+    admin.execute("SELECT pg_advisory_lock(hashtext('mirai-test-template'))").await?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(&template)
+        .fetch_one(&mut admin)
         .await?;
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(&template)
-            .fetch_one(&mut admin)
-            .await?;
     if !exists {
         let building = format!("{template}_building");
-        admin
-            .execute(format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)").as_str())
-            .await?;
-        admin
-            .execute(format!("CREATE DATABASE {building}").as_str())
-            .await?;
+        admin.execute(format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)").as_str()).await?;
+        admin.execute(format!("CREATE DATABASE {building}").as_str()).await?;
         for (name, migrations) in services {
             db::migrate(&url_for_db(&building), name, migrations, "mirai-dev-only").await?;
         }
-        admin
-            .execute(format!("ALTER DATABASE {building} RENAME TO {template}").as_str())
-            .await?;
+        admin.execute(format!("ALTER DATABASE {building} RENAME TO {template}").as_str()).await?;
     }
-    admin
-        .execute("SELECT pg_advisory_unlock(hashtext('mirai-test-template'))")
-        .await?;
+    admin.execute("SELECT pg_advisory_unlock(hashtext('mirai-test-template'))").await?;
     let name = format!("mirai_t_{}", Uuid::new_v4().simple());
-    admin
-        .execute(format!("CREATE DATABASE {name} TEMPLATE {template}").as_str())
-        .await?;
+    admin.execute(format!("CREATE DATABASE {name} TEMPLATE {template}").as_str()).await?;
     Ok(name)
 }
 
 pub async fn drop_database(name: &str) {
     if let Ok(mut admin) = PgConnection::connect(&admin_url()).await {
-        let _ = admin
-            .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-            .await;
+        let _ = admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
     }
 }
 
@@ -104,9 +85,7 @@ pub fn nats_prefix() -> String {
 
 /// A bus of its own for lower-level tests.
 pub async fn bus(prefix: &str) -> Bus {
-    Bus::connect(&nats_url(), prefix, 1)
-        .await
-        .expect("NATS_URL: is `make setup` running?")
+    Bus::connect(&nats_url(), prefix, 1).await.expect("NATS_URL: is `make setup` running?")
 }
 
 /// The config a test fleet runs with.
@@ -149,10 +128,7 @@ impl TestApp {
     }
 
     /// Like `spawn`, with a chance to adjust the configuration first.
-    pub async fn spawn_with(
-        services: &[ServiceDef],
-        tweak: impl FnOnce(&mut Config),
-    ) -> anyhow::Result<TestApp> {
+    pub async fn spawn_with(services: &[ServiceDef], tweak: impl FnOnce(&mut Config)) -> anyhow::Result<TestApp> {
         let sets: Vec<_> = services.iter().map(|s| (s.name, s.migrations)).collect();
         let database = scratch_database(&sets).await?;
         let prefix = nats_prefix();
@@ -162,20 +138,11 @@ impl TestApp {
     }
 
     /// Starts another fleet instance on an existing database and prefix (a second replica).
-    pub async fn start_on(
-        services: &[ServiceDef],
-        database: &str,
-        prefix: &str,
-    ) -> anyhow::Result<TestApp> {
+    pub async fn start_on(services: &[ServiceDef], database: &str, prefix: &str) -> anyhow::Result<TestApp> {
         Self::start_with(services, database, prefix, config(database, prefix)).await
     }
 
-    async fn start_with(
-        services: &[ServiceDef],
-        database: &str,
-        prefix: &str,
-        cfg: Config,
-    ) -> anyhow::Result<TestApp> {
+    async fn start_with(services: &[ServiceDef], database: &str, prefix: &str, cfg: Config) -> anyhow::Result<TestApp> {
         let fleet = fleet::start(cfg, services, false).await?;
         let url = fleet.public_url.clone();
         let signer = SigningKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
@@ -192,9 +159,7 @@ impl TestApp {
             url,
             database: database.to_owned(),
             prefix: prefix.to_owned(),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()?,
+            http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?,
             signer,
         };
         let ready = app.clone_http();
@@ -202,13 +167,7 @@ impl TestApp {
         wait_until("the fleet is ready", Duration::from_secs(20), || {
             let ready = ready.clone();
             let url = url.clone();
-            async move {
-                ready
-                    .get(format!("{url}/readyz"))
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status() == 200)
-            }
+            async move { ready.get(format!("{url}/readyz")).send().await.is_ok_and(|r| r.status() == 200) }
         })
         .await;
         Ok(app)
@@ -254,6 +213,24 @@ impl TestApp {
         self.sign(&self.claims(tenant, roles))
     }
 
+    /// An API key this instance's key store accepts (as identity's event would announce
+    /// it); returns (key id, secret) for HTTP Basic, or `mk_<id>_<secret>` for Bearer.
+    pub fn api_key(&self, tenant: Uuid, roles: &[Role], scopes: &[&str]) -> (String, String) {
+        use sha2::Digest;
+        let id = format!("mk_{}", Uuid::now_v7().simple());
+        let secret = format!("s{}", Uuid::new_v4().simple());
+        let event = NewEvent::new(
+            mirai_kit::auth::keystore::APIKEY_CREATED,
+            &id,
+            json!({ "key_id": id, "tenant_id": tenant, "name": "test", "secret_sha256": hex::encode(sha2::Sha256::digest(secret.as_bytes())),
+                "roles": roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(), "scopes": scopes, "expires_at": null,
+                "created_by": "test", "revision": 1 }),
+        )
+        .into_envelope("identity", &Default::default());
+        self.fleet().keys.apply(&event);
+        (id, secret)
+    }
+
     pub fn platform_admin(&self) -> String {
         self.token(None, &[Role::PlatformAdmin])
     }
@@ -276,10 +253,7 @@ impl TestApp {
         let res = req.send().await.expect("request sent");
         let status = res.status();
         let text = res.text().await.unwrap_or_default();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
@@ -375,9 +349,5 @@ pub fn assert_problem(res: &(StatusCode, Value), status: u16, slug: &str) {
         "problem type; body: {}",
         res.1
     );
-    assert!(
-        res.1["trace_id"].is_string(),
-        "problem has a trace_id: {}",
-        res.1
-    );
+    assert!(res.1["trace_id"].is_string(), "problem has a trace_id: {}", res.1);
 }

@@ -26,11 +26,8 @@ impl TraceParent {
     /// Parses `00-<32 hex>-<16 hex>-<2 hex>`; anything else is ignored (a new trace starts).
     pub fn parse(s: &str) -> Option<Self> {
         let parts: Vec<&str> = s.trim().split('-').collect();
-        let hex = |p: &str, n: usize| {
-            p.len() == n
-                && p.bytes()
-                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-        };
+        let hex =
+            |p: &str, n: usize| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
         if parts.len() != 4
             || !hex(parts[0], 2)
             || parts[0] == "ff"
@@ -43,29 +40,17 @@ impl TraceParent {
         if parts[1].bytes().all(|b| b == b'0') || parts[2].bytes().all(|b| b == b'0') {
             return None;
         }
-        Some(Self {
-            trace_id: parts[1].into(),
-            parent_id: parts[2].into(),
-            flags: parts[3].into(),
-        })
+        Some(Self { trace_id: parts[1].into(), parent_id: parts[2].into(), flags: parts[3].into() })
     }
 
     /// A new root trace.
     pub fn new_root() -> Self {
-        Self {
-            trace_id: random_hex(16),
-            parent_id: random_hex(8),
-            flags: "01".into(),
-        }
+        Self { trace_id: random_hex(16), parent_id: random_hex(8), flags: "01".into() }
     }
 
     /// A new span in the same trace.
     pub fn child(&self) -> Self {
-        Self {
-            trace_id: self.trace_id.clone(),
-            parent_id: random_hex(8),
-            flags: self.flags.clone(),
-        }
+        Self { trace_id: self.trace_id.clone(), parent_id: random_hex(8), flags: self.flags.clone() }
     }
 
     pub fn header(&self) -> String {
@@ -103,9 +88,7 @@ pub struct Span {
 impl Span {
     /// Starts a span that continues `parent` (or a new trace).
     pub fn start(name: impl Into<String>, kind: SpanKind, parent: Option<&TraceParent>) -> Self {
-        let context = parent
-            .map(TraceParent::child)
-            .unwrap_or_else(TraceParent::new_root);
+        let context = parent.map(TraceParent::child).unwrap_or_else(TraceParent::new_root);
         Self {
             context,
             parent_span_id: parent.map(|p| p.parent_id.clone()),
@@ -132,12 +115,7 @@ impl Span {
     }
 
     fn to_otlp(&self) -> Value {
-        let nanos = |t: SystemTime| {
-            t.duration_since(UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_nanos()
-                .to_string()
-        };
+        let nanos = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos().to_string();
         let attributes: Vec<Value> = self
             .attributes
             .iter()
@@ -191,10 +169,7 @@ pub fn init_exporter(endpoint: Option<&str>, service_name: &str) -> bool {
 }
 
 async fn export_loop(mut rx: mpsc::Receiver<Span>, url: String, service: String) {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .expect("http client");
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("http client");
     let mut batch = Vec::new();
     loop {
         let more = tokio::select! {
@@ -210,13 +185,7 @@ async fn export_loop(mut rx: mpsc::Receiver<Span>, url: String, service: String)
                 "resource": { "attributes": [{ "key": "service.name", "value": { "stringValue": service } }] },
                 "scopeSpans": [{ "scope": { "name": "mirai" }, "spans": spans }],
             }]});
-            if let Err(e) = http
-                .post(&url)
-                .json(&body)
-                .send()
-                .await
-                .and_then(|r| r.error_for_status())
-            {
+            if let Err(e) = http.post(&url).json(&body).send().await.and_then(|r| r.error_for_status()) {
                 tracing::debug!(error = %e, "otlp export failed; spans dropped");
             }
         }
@@ -232,13 +201,10 @@ mod tests {
 
     #[test]
     fn traceparent_round_trips_and_rejects_garbage() {
-        let tp =
-            TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+        let tp = TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
         assert_eq!(tp.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
         assert_eq!(tp.child().trace_id, tp.trace_id);
-        assert!(
-            TraceParent::parse("00-00000000000000000000000000000000-00f067aa0ba902b7-01").is_none()
-        );
+        assert!(TraceParent::parse("00-00000000000000000000000000000000-00f067aa0ba902b7-01").is_none());
         assert!(TraceParent::parse("garbage").is_none());
         assert!(TraceParent::parse(&TraceParent::new_root().header()).is_some());
     }

@@ -11,18 +11,14 @@ use sha2::{Digest, Sha256};
 use crate::settings::Settings;
 
 fn argon2(s: &Settings) -> Argon2<'static> {
-    let params =
-        Params::new(s.argon2_m_kib, s.argon2_t, s.argon2_p, None).expect("valid argon2 params");
+    let params = Params::new(s.argon2_m_kib, s.argon2_t, s.argon2_p, None).expect("valid argon2 params");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
 /// Hashes a password (PHC string). CPU-heavy: call from `spawn_blocking`.
 pub fn hash_password(s: &Settings, password: &str) -> String {
     let salt = SaltString::generate(&mut OsRng);
-    argon2(s)
-        .hash_password(password.as_bytes(), &salt)
-        .expect("argon2 hashes")
-        .to_string()
+    argon2(s).hash_password(password.as_bytes(), &salt).expect("argon2 hashes").to_string()
 }
 
 /// Verifies a password against its PHC hash. CPU-heavy: call from `spawn_blocking`.

@@ -17,19 +17,11 @@ pub use settings::Settings;
 
 pub const NAME: &str = "identity";
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../../../migrations/identity/0001_init.sql"),
-}];
+pub const MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "init", sql: include_str!("../../../migrations/identity/0001_init.sql") }];
 
 pub fn service() -> ServiceDef {
-    ServiceDef {
-        name: NAME,
-        migrations: MIGRATIONS,
-        openapi: http::openapi,
-        start: |ctx| start(ctx).boxed(),
-    }
+    ServiceDef { name: NAME, migrations: MIGRATIONS, openapi: http::openapi, start: |ctx| start(ctx).boxed() }
 }
 
 /// Shared state of identity's handlers.
@@ -43,11 +35,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(ctx: ServiceCtx) -> anyhow::Result<Self> {
-        Ok(Self {
-            settings: std::sync::Arc::new(Settings::from_env()?),
-            kms: mirai_kit::kms::for_service(NAME)?,
-            ctx,
-        })
+        Ok(Self { settings: std::sync::Arc::new(Settings::from_env()?), kms: mirai_kit::kms::for_service(NAME)?, ctx })
     }
 }
 
@@ -56,9 +44,7 @@ async fn start(ctx: ServiceCtx) -> anyhow::Result<Started> {
     app::signing_keys::ensure_active(&state).await?;
     let mut started = Started::new(http::router(state.clone()));
     started.consumers.push(events::memberships_consumer());
-    started
-        .tasks
-        .push(app::api_keys::record_usage(state.clone(), state.ctx.cancel.clone()).boxed());
+    started.tasks.push(app::api_keys::record_usage(state.clone(), state.ctx.cancel.clone()).boxed());
     Ok(started)
 }
 
@@ -70,30 +56,16 @@ pub async fn bootstrap(ctx: &ServiceCtx, email: &str) -> anyhow::Result<Option<A
 
 /// `bootstrap` for the CLI: connects as identity's runtime role, outside a running fleet.
 /// The user-created event waits in the outbox until identity's relay runs.
-pub async fn bootstrap_with_config(
-    config: &mirai_kit::Config,
-    email: &str,
-) -> anyhow::Result<Option<AdminCredential>> {
+pub async fn bootstrap_with_config(config: &mirai_kit::Config, email: &str) -> anyhow::Result<Option<AdminCredential>> {
     let pool = mirai_kit::db::connect(config, NAME).await?;
-    let bus = mirai_events::Bus::connect(
-        &config.nats_url,
-        &config.nats_prefix,
-        config.stream_replicas,
-    )
-    .await?;
-    let public_url = config
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", config.http_addr));
+    let bus = mirai_events::Bus::connect(&config.nats_url, &config.nats_prefix, config.stream_replicas).await?;
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.http_addr));
     let ctx = ServiceCtx {
         name: NAME,
         config: std::sync::Arc::new(config.clone()),
         db: mirai_kit::Db::new(pool, NAME, MIGRATIONS),
         bus,
-        keys: mirai_kit::auth::KeyStore::new(
-            &mirai_kit::service::issuer(&public_url),
-            &config.jwt_audience,
-        ),
+        keys: mirai_kit::auth::KeyStore::new(&mirai_kit::service::issuer(&public_url), &config.jwt_audience),
         public_url,
         cancel: tokio_util::sync::CancellationToken::new(),
     };

@@ -11,11 +11,7 @@ mod store;
 pub const NAME: &str = "tenant";
 
 pub const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "init",
-        sql: include_str!("../../../migrations/tenant/0001_init.sql"),
-    },
+    Migration { version: 1, name: "init", sql: include_str!("../../../migrations/tenant/0001_init.sql") },
     Migration {
         version: 2,
         name: "settings_flags_secrets",
@@ -24,12 +20,7 @@ pub const MIGRATIONS: &[Migration] = &[
 ];
 
 pub fn service() -> ServiceDef {
-    ServiceDef {
-        name: NAME,
-        migrations: MIGRATIONS,
-        openapi: http::openapi,
-        start: |ctx| start(ctx).boxed(),
-    }
+    ServiceDef { name: NAME, migrations: MIGRATIONS, openapi: http::openapi, start: |ctx| start(ctx).boxed() }
 }
 
 /// Shared state of tenant's handlers.

@@ -8,10 +8,7 @@ use std::{
 };
 
 use futures::{FutureExt, future::BoxFuture};
-use mirai_events::{
-    ConsumerSpec, Envelope, EventMeta, HandleError, Handler, NewEvent, consumer, outbox,
-    relay::Relay,
-};
+use mirai_events::{ConsumerSpec, Envelope, EventMeta, HandleError, Handler, NewEvent, consumer, outbox, relay::Relay};
 use mirai_kit::{
     Migration, Role,
     auth::{
@@ -27,29 +24,16 @@ use sqlx::PgConnection;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-const PROBE: &[Migration] = &[Migration {
-    version: 1,
-    name: "bench",
-    sql: "CREATE TABLE handled (event_id uuid PRIMARY KEY);",
-}];
+const PROBE: &[Migration] =
+    &[Migration { version: 1, name: "bench", sql: "CREATE TABLE handled (event_id uuid PRIMARY KEY);" }];
 
 struct Timed(Arc<Mutex<Vec<f64>>>);
 
 impl Handler for Timed {
-    fn handle<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        event: &'a Envelope,
-    ) -> BoxFuture<'a, Result<(), HandleError>> {
+    fn handle<'a>(&'a self, tx: &'a mut PgConnection, event: &'a Envelope) -> BoxFuture<'a, Result<(), HandleError>> {
         async move {
-            sqlx::query("INSERT INTO handled (event_id) VALUES ($1)")
-                .bind(event.id)
-                .execute(&mut *tx)
-                .await?;
-            let lag = (chrono::Utc::now() - event.time)
-                .num_microseconds()
-                .unwrap_or(0) as f64
-                / 1000.0;
+            sqlx::query("INSERT INTO handled (event_id) VALUES ($1)").bind(event.id).execute(&mut *tx).await?;
+            let lag = (chrono::Utc::now() - event.time).num_microseconds().unwrap_or(0) as f64 / 1000.0;
             self.0.lock().unwrap().push(lag);
             Ok(())
         }
@@ -74,12 +58,7 @@ async fn outbox_pipeline(n: usize) -> anyhow::Result<String> {
     let cancel = CancellationToken::new();
     let spec = ConsumerSpec::new("bench-timed", "tenant", &["tenant.>"], Timed(lags.clone()));
     consumer::provision(&bus, &spec).await?;
-    let c = tokio::spawn(consumer::run(
-        pool.clone(),
-        bus.clone(),
-        spec,
-        cancel.clone(),
-    ));
+    let c = tokio::spawn(consumer::run(pool.clone(), bus.clone(), spec, cancel.clone()));
     let r = tokio::spawn(Relay::new(pool.clone(), bus.clone(), "bench").run(cancel.clone()));
     let tenant = Uuid::now_v7();
     let meta = EventMeta::default();
@@ -88,8 +67,12 @@ async fn outbox_pipeline(n: usize) -> anyhow::Result<String> {
         let mut tx = pool.begin().await?;
         for i in 0..100.min(n - chunk * 100) {
             let id = Uuid::now_v7();
-            let ev = NewEvent::new("tenant.org_unit.created.v1", id, json!({ "org_unit_id": id, "tenant_id": tenant, "parent_id": null, "name": format!("u{i}") }))
-                .tenant(tenant);
+            let ev = NewEvent::new(
+                "tenant.org_unit.created.v1",
+                id,
+                json!({ "org_unit_id": id, "tenant_id": tenant, "parent_id": null, "name": format!("u{i}") }),
+            )
+            .tenant(tenant);
             outbox::enqueue(&mut tx, "bench", &meta, ev).await?;
         }
         tx.commit().await?;
@@ -127,19 +110,14 @@ fn rate(label: &str, mut f: impl FnMut() -> bool) -> String {
         }
         n += 1000;
     }
-    format!(
-        "| {label} | {:.0}/s (one core) | |",
-        n as f64 / start.elapsed().as_secs_f64()
-    )
+    format!("| {label} | {:.0}/s (one core) | |", n as f64 / start.elapsed().as_secs_f64())
 }
 
 fn verification_rates() -> Vec<String> {
     let keys = KeyStore::new("https://bench/api/v1/identity", "mirai");
     let signer = p256::ecdsa::SigningKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
     let publish = |subject: &'static str, data: serde_json::Value| {
-        keys.apply(
-            &NewEvent::new(subject, "x", data).into_envelope("identity", &EventMeta::default()),
-        );
+        keys.apply(&NewEvent::new(subject, "x", data).into_envelope("identity", &EventMeta::default()));
     };
     publish(
         SIGNING_KEY_PUBLISHED,
@@ -187,29 +165,19 @@ fn verification_rates() -> Vec<String> {
     let bearer_key = format!("Bearer {secret}");
     let unknown = format!("Bearer mk_{}_{}", Uuid::now_v7().simple(), "x".repeat(43));
     vec![
-        rate(
-            "JWT verification, first sight (ES256 signature check)",
-            || keys.verify_header(next.next().unwrap()).is_ok(),
-        ),
-        rate(
-            "JWT verification, repeat token (verified-token cache)",
-            || keys.verify_header(&bearer_jwt).is_ok(),
-        ),
-        rate("API-key verification, known key (10k keys held)", || {
-            keys.verify_header(&bearer_key).is_ok()
+        rate("JWT verification, first sight (ES256 signature check)", || {
+            keys.verify_header(next.next().unwrap()).is_ok()
         }),
-        rate("API-key verification, unknown key", || {
-            keys.verify_header(&unknown).is_err()
-        }),
+        rate("JWT verification, repeat token (verified-token cache)", || keys.verify_header(&bearer_jwt).is_ok()),
+        rate("API-key verification, known key (10k keys held)", || keys.verify_header(&bearer_key).is_ok()),
+        rate("API-key verification, unknown key", || keys.verify_header(&unknown).is_err()),
     ]
 }
 
 async fn login_rate() -> anyhow::Result<String> {
     let app = TestApp::spawn(&[mirai_identity::service()]).await;
     let ctx = app.fleet().service("identity").unwrap();
-    let cred = mirai_identity::bootstrap(ctx, "bench@example.com")
-        .await?
-        .unwrap();
+    let cred = mirai_identity::bootstrap(ctx, "bench@example.com").await?.unwrap();
     let settings = mirai_identity::Settings::from_env()?;
     let n = 200;
     let start = Instant::now();
@@ -252,11 +220,9 @@ async fn idle_rss() -> anyhow::Result<String> {
     let database = format!("mirai_t_{}", Uuid::new_v4().simple());
     {
         use sqlx::{Connection, Executor};
-        let admin = std::env::var("DATABASE_URL")
-            .unwrap_or_else(|_| mirai_kit::config::DEFAULT_DATABASE_URL.into());
+        let admin = std::env::var("DATABASE_URL").unwrap_or_else(|_| mirai_kit::config::DEFAULT_DATABASE_URL.into());
         let mut c = sqlx::PgConnection::connect(&admin).await?;
-        c.execute(format!("CREATE DATABASE {database}").as_str())
-            .await?;
+        c.execute(format!("CREATE DATABASE {database}").as_str()).await?;
     }
     let prefix = nats_prefix();
     let mut child = tokio::process::Command::new(&bin)
@@ -279,14 +245,9 @@ async fn idle_rss() -> anyhow::Result<String> {
         .trim()
         .to_owned();
     let _ = child.kill().await;
-    mirai_testkit::bus(&prefix)
-        .await
-        .delete_prefixed_streams()
-        .await?;
+    mirai_testkit::bus(&prefix).await.delete_prefixed_streams().await?;
     drop_database(&database).await;
-    Ok(format!(
-        "| idle RSS of `mirai dev` (identity + tenant, release build) | {rss} | |"
-    ))
+    Ok(format!("| idle RSS of `mirai dev` (identity + tenant, release build) | {rss} | |"))
 }
 
 #[tokio::main]
@@ -295,18 +256,11 @@ async fn main() -> anyhow::Result<()> {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+            c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
         })
         .unwrap_or_default();
     let mut rows = vec![
-        format!(
-            "Machine: {} cores, {cpu}",
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(0)
-        ),
+        format!("Machine: {} cores, {cpu}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)),
         String::new(),
         "| what | throughput | latency |".into(),
         "|---|---|---|".into(),

@@ -71,11 +71,7 @@ pub const LEEWAY_SECS: i64 = 30;
 
 /// Signs `claims` with `key` under `kid`.
 pub fn sign(key: &SigningKey, kid: &str, claims: &Claims) -> String {
-    let header = Header {
-        alg: "ES256".into(),
-        kid: Some(kid.into()),
-        typ: Some("JWT".into()),
-    };
+    let header = Header { alg: "ES256".into(), kid: Some(kid.into()), typ: Some("JWT".into()) };
     let input = format!(
         "{}.{}",
         B64.encode(serde_json::to_vec(&header).expect("header serializes")),
@@ -89,8 +85,7 @@ pub fn sign(key: &SigningKey, kid: &str, claims: &Claims) -> String {
 pub fn header_kid(token: &str) -> Result<String, JwtError> {
     let head = token.split('.').next().ok_or(JwtError::Malformed)?;
     let header: Header =
-        serde_json::from_slice(&B64.decode(head).map_err(|_| JwtError::Malformed)?)
-            .map_err(|_| JwtError::Malformed)?;
+        serde_json::from_slice(&B64.decode(head).map_err(|_| JwtError::Malformed)?).map_err(|_| JwtError::Malformed)?;
     if header.alg != "ES256" {
         return Err(JwtError::Algorithm(header.alg));
     }
@@ -98,25 +93,16 @@ pub fn header_kid(token: &str) -> Result<String, JwtError> {
 }
 
 /// Verifies the signature with `key` and the registered claims; returns the claims.
-pub fn verify(
-    token: &str,
-    key: &VerifyingKey,
-    issuer: &str,
-    audience: &str,
-    now: i64,
-) -> Result<Claims, JwtError> {
+pub fn verify(token: &str, key: &VerifyingKey, issuer: &str, audience: &str, now: i64) -> Result<Claims, JwtError> {
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(JwtError::Malformed);
     };
     let sig_bytes = B64.decode(s).map_err(|_| JwtError::Malformed)?;
     let sig = Signature::from_slice(&sig_bytes).map_err(|_| JwtError::BadSignature)?;
-    key.verify(format!("{h}.{p}").as_bytes(), &sig)
-        .map_err(|_| JwtError::BadSignature)?;
-    let claims: Claims = serde_json::from_slice(&B64.decode(p).map_err(|_| JwtError::Malformed)?)
-        .map_err(|_| JwtError::Malformed)?;
+    key.verify(format!("{h}.{p}").as_bytes(), &sig).map_err(|_| JwtError::BadSignature)?;
+    let claims: Claims =
+        serde_json::from_slice(&B64.decode(p).map_err(|_| JwtError::Malformed)?).map_err(|_| JwtError::Malformed)?;
     if claims.exp + LEEWAY_SECS < now {
         return Err(JwtError::Expired);
     }

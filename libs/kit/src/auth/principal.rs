@@ -81,9 +81,7 @@ impl Principal {
 
     /// The caller's tenant; tenant-scoped endpoints deny a principal without one.
     pub fn tenant(&self) -> Result<Uuid, AppError> {
-        self.tenant_id.ok_or_else(|| {
-            AppError::Forbidden("this endpoint needs a tenant-scoped credential".into())
-        })
+        self.tenant_id.ok_or_else(|| AppError::Forbidden("this endpoint needs a tenant-scoped credential".into()))
     }
 
     /// Allows platform admins and holders of any of `roles` in the caller's tenant.
@@ -93,11 +91,7 @@ impl Principal {
         } else {
             Err(AppError::Forbidden(format!(
                 "requires one of the roles: {}",
-                roles
-                    .iter()
-                    .map(|r| r.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
             )))
         }
     }
@@ -119,9 +113,7 @@ impl Principal {
         if self.is_platform_admin() {
             Ok(())
         } else {
-            Err(AppError::Forbidden(
-                "requires the platform_admin role".into(),
-            ))
+            Err(AppError::Forbidden("requires the platform_admin role".into()))
         }
     }
 
@@ -135,9 +127,7 @@ impl Principal {
         if self.kind == CredentialKind::User || self.has_scope(scope) {
             Ok(())
         } else {
-            Err(AppError::Forbidden(format!(
-                "this credential lacks the `{scope}` scope"
-            )))
+            Err(AppError::Forbidden(format!("this credential lacks the `{scope}` scope")))
         }
     }
 
@@ -155,12 +145,11 @@ impl Principal {
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Principal {
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut http::request::Parts,
-        _: &S,
-    ) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<Principal>().cloned().ok_or_else(|| {
-            AppError::Unauthenticated("send `Authorization: Bearer <token or API key>`".into())
-        })
+    async fn from_request_parts(parts: &mut http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| AppError::Unauthenticated("send `Authorization: Bearer <token or API key>`".into()))
     }
 }

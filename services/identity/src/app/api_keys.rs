@@ -15,16 +15,8 @@ use uuid::Uuid;
 use crate::{AppState, crypto, store::api_keys as store};
 
 /// The scopes an API key may carry (xAPI's plus the platform's).
-pub const KNOWN_SCOPES: &[&str] = &[
-    "statements/write",
-    "statements/read",
-    "statements/read/mine",
-    "state",
-    "define",
-    "profile",
-    "all/read",
-    "all",
-];
+pub const KNOWN_SCOPES: &[&str] =
+    &["statements/write", "statements/read", "statements/read/mine", "state", "define", "profile", "all/read", "all"];
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ApiKey {
@@ -76,11 +68,7 @@ pub struct NewApiKey {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-pub async fn create(
-    state: &AppState,
-    principal: &Principal,
-    input: NewApiKey,
-) -> Result<CreatedApiKey, AppError> {
+pub async fn create(state: &AppState, principal: &Principal, input: NewApiKey) -> Result<CreatedApiKey, AppError> {
     let tenant = principal.tenant()?;
     principal.require_any(&[Role::OrgAdmin, Role::ProviderAdmin])?;
     let name = input.name.trim();
@@ -88,17 +76,9 @@ pub async fn create(
         return Err(AppError::invalid("name", "must be 1 to 100 characters"));
     }
     let roles = match input.roles {
-        None => principal
-            .roles
-            .iter()
-            .copied()
-            .filter(|r| *r != Role::PlatformAdmin)
-            .collect(),
+        None => principal.roles.iter().copied().filter(|r| *r != Role::PlatformAdmin).collect(),
         Some(rs) => {
-            if let Some(r) = rs
-                .iter()
-                .find(|r| !principal.has_role(**r) || **r == Role::PlatformAdmin)
-            {
+            if let Some(r) = rs.iter().find(|r| !principal.has_role(**r) || **r == Role::PlatformAdmin) {
                 return Err(AppError::invalid(
                     "roles",
                     format!("cannot grant `{}`, which you do not hold", r.as_str()),
@@ -107,11 +87,7 @@ pub async fn create(
             rs
         }
     };
-    if let Some(s) = input
-        .scopes
-        .iter()
-        .find(|s| !KNOWN_SCOPES.contains(&s.as_str()))
-    {
+    if let Some(s) = input.scopes.iter().find(|s| !KNOWN_SCOPES.contains(&s.as_str())) {
         return Err(AppError::invalid("scopes", format!("unknown scope `{s}`")));
     }
     if input.expires_at.is_some_and(|t| t <= Utc::now()) {
@@ -156,41 +132,27 @@ pub async fn create(
         )
         .await?;
     tx.commit().await?;
-    Ok(CreatedApiKey {
-        secret: format!("{id}_{secret}"),
-        basic_password: secret,
-        key: row.into(),
-    })
+    Ok(CreatedApiKey { secret: format!("{id}_{secret}"), basic_password: secret, key: row.into() })
 }
 
-pub async fn list(
-    state: &AppState,
-    principal: &Principal,
-    page: &PageParams,
-) -> Result<Page<ApiKey>, AppError> {
+pub async fn list(state: &AppState, principal: &Principal, page: &PageParams) -> Result<Page<ApiKey>, AppError> {
     let tenant = principal.tenant()?;
     principal.require_any(&[Role::OrgAdmin, Role::ProviderAdmin])?;
     let limit = page.limit()?;
     let mut tx = state.ctx.db.tenant_tx(tenant).await?;
     let rows = store::api_key_list(&mut tx, page.cursor()?, limit).await?;
     tx.commit().await?;
-    Ok(Page::from_rows(
-        rows.into_iter().map(ApiKey::from).collect(),
-        limit,
-        |k| Cursor {
-            created_at: k.created_at,
-            id: Uuid::parse_str(k.id.trim_start_matches("mk_")).unwrap_or_default(),
-        },
-    ))
+    Ok(Page::from_rows(rows.into_iter().map(ApiKey::from).collect(), limit, |k| Cursor {
+        created_at: k.created_at,
+        id: Uuid::parse_str(k.id.trim_start_matches("mk_")).unwrap_or_default(),
+    }))
 }
 
 pub async fn get(state: &AppState, principal: &Principal, id: &str) -> Result<ApiKey, AppError> {
     let tenant = principal.tenant()?;
     principal.require_any(&[Role::OrgAdmin, Role::ProviderAdmin])?;
     let mut tx = state.ctx.db.tenant_tx(tenant).await?;
-    let row = store::api_key_get(&mut tx, id)
-        .await?
-        .ok_or_else(|| AppError::not_found("api key", id))?;
+    let row = store::api_key_get(&mut tx, id).await?.ok_or_else(|| AppError::not_found("api key", id))?;
     Ok(row.into())
 }
 
@@ -200,9 +162,7 @@ pub async fn revoke(state: &AppState, principal: &Principal, id: &str) -> Result
     principal.require_any(&[Role::OrgAdmin, Role::ProviderAdmin])?;
     let mut tx = state.ctx.db.tenant_tx(tenant).await?;
     let Some(row) = store::api_key_revoke(&mut tx, id).await? else {
-        let row = store::api_key_get(&mut tx, id)
-            .await?
-            .ok_or_else(|| AppError::not_found("api key", id))?;
+        let row = store::api_key_get(&mut tx, id).await?.ok_or_else(|| AppError::not_found("api key", id))?;
         return Ok(row.into());
     };
     state
@@ -228,11 +188,7 @@ pub async fn record_usage(state: AppState, cancel: tokio_util::sync::Cancellatio
     use futures::StreamExt;
     use mirai_kit::auth::keystore::{APIKEY_USAGE_SUBJECT, ApiKeyUsage};
     let bus = state.ctx.bus.clone();
-    let mut sub = match bus
-        .client
-        .queue_subscribe(bus.subject(APIKEY_USAGE_SUBJECT), "identity-usage".into())
-        .await
-    {
+    let mut sub = match bus.client.queue_subscribe(bus.subject(APIKEY_USAGE_SUBJECT), "identity-usage".into()).await {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "api key usage: cannot subscribe");

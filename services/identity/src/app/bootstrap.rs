@@ -10,15 +10,10 @@ pub struct AdminCredential {
     pub password: String,
 }
 
-pub async fn bootstrap_platform_admin(
-    state: &AppState,
-    email: &str,
-) -> anyhow::Result<Option<AdminCredential>> {
+pub async fn bootstrap_platform_admin(state: &AppState, email: &str) -> anyhow::Result<Option<AdminCredential>> {
     let mut tx = state.ctx.db.platform_tx().await?;
     // Serialize concurrent bootstraps; the check and the insert below are one decision.
-    sqlx::query("SELECT pg_advisory_lock(hashtext('identity-bootstrap'))")
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query("SELECT pg_advisory_lock(hashtext('identity-bootstrap'))").execute(&mut *tx).await?;
     let exists = store::platform_admin_exists(&mut tx).await?;
     let result = if exists {
         None
@@ -28,21 +23,13 @@ pub async fn bootstrap_platform_admin(
             password: crypto::random_token(18),
             display_name: Some("Platform admin".into()),
         };
-        let meta = EventMeta {
-            actor: Some("system:bootstrap".into()),
-            ..Default::default()
-        };
+        let meta = EventMeta { actor: Some("system:bootstrap".into()), ..Default::default() };
         super::users::insert(state, &meta, "system:bootstrap", &input, true)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        Some(AdminCredential {
-            email: input.email,
-            password: input.password,
-        })
+        Some(AdminCredential { email: input.email, password: input.password })
     };
-    sqlx::query("SELECT pg_advisory_unlock(hashtext('identity-bootstrap'))")
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query("SELECT pg_advisory_unlock(hashtext('identity-bootstrap'))").execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(result)
 }
@@ -70,15 +57,8 @@ pub async fn seed_user(
         return Ok(u.id);
     }
     tx.commit().await?;
-    let input = NewUser {
-        email: email.to_owned(),
-        password: password.to_owned(),
-        display_name: None,
-    };
-    let meta = EventMeta {
-        actor: Some("system:demo".into()),
-        ..Default::default()
-    };
+    let input = NewUser { email: email.to_owned(), password: password.to_owned(), display_name: None };
+    let meta = EventMeta { actor: Some("system:demo".into()), ..Default::default() };
     let row = super::users::insert(state, &meta, "system:demo", &input, platform_admin)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;

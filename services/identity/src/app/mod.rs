@@ -13,16 +13,10 @@ use mirai_kit::AppError;
 pub fn validate_password(password: &str) -> Result<(), AppError> {
     let n = password.chars().count();
     if n < 12 {
-        return Err(AppError::invalid(
-            "password",
-            "must be at least 12 characters",
-        ));
+        return Err(AppError::invalid("password", "must be at least 12 characters"));
     }
     if n > 256 {
-        return Err(AppError::invalid(
-            "password",
-            "must be at most 256 characters",
-        ));
+        return Err(AppError::invalid("password", "must be at most 256 characters"));
     }
     Ok(())
 }
@@ -32,15 +26,8 @@ pub fn validate_email(email: &str) -> Result<(), AppError> {
     let e = email.trim();
     let ok = e.len() <= 254
         && e.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
         })
         && !e.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok {
-        Ok(())
-    } else {
-        Err(AppError::invalid("email", "is not an email address"))
-    }
+    if ok { Ok(()) } else { Err(AppError::invalid("email", "is not an email address")) }
 }

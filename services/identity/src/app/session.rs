@@ -40,12 +40,7 @@ pub struct LoginInput {
 }
 
 fn invalid_grant(detail: &str) -> AppError {
-    AppError::client(
-        axum::http::StatusCode::BAD_REQUEST,
-        "invalid-grant",
-        "Invalid grant",
-        detail,
-    )
+    AppError::client(axum::http::StatusCode::BAD_REQUEST, "invalid-grant", "Invalid grant", detail)
 }
 
 fn bad_login() -> AppError {
@@ -58,10 +53,7 @@ pub async fn login(state: &AppState, input: LoginInput) -> Result<TokenResponse,
     let account_key = format!("acct:{}", users::normalize_email(&input.email));
     let ip_key = input.ip.map(|ip| format!("ip:{ip}"));
     let mut tx = state.ctx.db.platform_tx().await?;
-    for (key, max) in [
-        (Some(&account_key), s.max_failures_account),
-        (ip_key.as_ref(), s.max_failures_ip),
-    ] {
+    for (key, max) in [(Some(&account_key), s.max_failures_account), (ip_key.as_ref(), s.max_failures_ip)] {
         if let Some(key) = key
             && let Some(wait) = throttle::throttle_blocked_for(&mut tx, key, max, window).await?
         {
@@ -73,16 +65,12 @@ pub async fn login(state: &AppState, input: LoginInput) -> Result<TokenResponse,
     }
     let user = users::user_get_by_email(&mut tx, &input.email).await?;
     tx.commit().await?;
-    let hash = user
-        .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(|| crypto::dummy_hash(s).to_owned());
+    let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| crypto::dummy_hash(s).to_owned());
     let settings = state.settings.clone();
     let password = input.password;
-    let ok =
-        tokio::task::spawn_blocking(move || crypto::verify_password(&settings, &password, &hash))
-            .await
-            .map_err(|e| AppError::Internal(e.into()))?;
+    let ok = tokio::task::spawn_blocking(move || crypto::verify_password(&settings, &password, &hash))
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?;
     let mut tx = state.ctx.db.platform_tx().await?;
     let user = match (ok, user) {
         (true, Some(u)) => u,
@@ -101,9 +89,7 @@ pub async fn login(state: &AppState, input: LoginInput) -> Result<TokenResponse,
     let (tenant, roles) = match session_roles(state, &user, wanted).await? {
         Some(roles) => (wanted, roles),
         None if input.tenant_id.is_some() => {
-            return Err(AppError::Forbidden(
-                "you are not a member of that tenant".into(),
-            ));
+            return Err(AppError::Forbidden("you are not a member of that tenant".into()));
         }
         // No longer a member of the default tenant: a session without one.
         None => (None, vec![]),
@@ -112,17 +98,8 @@ pub async fn login(state: &AppState, input: LoginInput) -> Result<TokenResponse,
     let mut tx = state.ctx.db.platform_tx().await?;
     let refresh = new_refresh_in_txn(state, &mut tx, family, user.id, tenant).await?;
     tx.commit().await?;
-    access_response(
-        state,
-        &format!("user:{}", user.id),
-        tenant,
-        roles,
-        vec![],
-        Some(user.email),
-        "user",
-        Some(refresh),
-    )
-    .await
+    access_response(state, &format!("user:{}", user.id), tenant, roles, vec![], Some(user.email), "user", Some(refresh))
+        .await
 }
 
 /// The roles a session acting in `tenant` carries: the user's roles there (from the
@@ -159,10 +136,8 @@ async fn new_refresh_in_txn(
     tenant: Option<Uuid>,
 ) -> Result<String, AppError> {
     let token = format!("mr_{}", crypto::random_token(32));
-    let expires =
-        Utc::now() + ChronoDuration::from_std(state.settings.refresh_ttl).unwrap_or_default();
-    refresh_tokens::refresh_insert(tx, family, user, tenant, &crypto::sha256(&token), expires)
-        .await?;
+    let expires = Utc::now() + ChronoDuration::from_std(state.settings.refresh_ttl).unwrap_or_default();
+    refresh_tokens::refresh_insert(tx, family, user, tenant, &crypto::sha256(&token), expires).await?;
     Ok(token)
 }
 
@@ -214,43 +189,28 @@ pub async fn refresh(state: &AppState, token: &str) -> Result<TokenResponse, App
         let n = refresh_tokens::refresh_revoke_family(&mut tx, row.family_id).await?;
         tx.commit().await?;
         tracing::warn!(family = %row.family_id, user = %row.user_id, revoked = n, "refresh token reuse: family revoked");
-        return Err(invalid_grant(
-            "the refresh token was already used; the session has been revoked",
-        ));
+        return Err(invalid_grant("the refresh token was already used; the session has been revoked"));
     }
     if row.expires_at < Utc::now() {
         return Err(invalid_grant("the refresh token has expired"));
     }
     refresh_tokens::refresh_mark_used(&mut tx, row.id).await?;
-    let user = users::user_get(&mut tx, row.user_id)
-        .await?
-        .ok_or_else(|| invalid_grant("the account no longer exists"))?;
-    let next =
-        new_refresh_in_txn(state, &mut tx, row.family_id, row.user_id, row.tenant_id).await?;
+    let user =
+        users::user_get(&mut tx, row.user_id).await?.ok_or_else(|| invalid_grant("the account no longer exists"))?;
+    let next = new_refresh_in_txn(state, &mut tx, row.family_id, row.user_id, row.tenant_id).await?;
     tx.commit().await?;
     let (tenant, roles) = match session_roles(state, &user, row.tenant_id).await? {
         Some(roles) => (row.tenant_id, roles),
         None => (None, vec![]),
     };
-    access_response(
-        state,
-        &format!("user:{}", user.id),
-        tenant,
-        roles,
-        vec![],
-        Some(user.email),
-        "user",
-        Some(next),
-    )
-    .await
+    access_response(state, &format!("user:{}", user.id), tenant, roles, vec![], Some(user.email), "user", Some(next))
+        .await
 }
 
 /// Ends the session the refresh token belongs to (idempotent).
 pub async fn logout(state: &AppState, token: &str) -> Result<(), AppError> {
     let mut tx = state.ctx.db.platform_tx().await?;
-    if let Some(row) =
-        refresh_tokens::refresh_get_for_update(&mut tx, &crypto::sha256(token)).await?
-    {
+    if let Some(row) = refresh_tokens::refresh_get_for_update(&mut tx, &crypto::sha256(token)).await? {
         refresh_tokens::refresh_revoke_family(&mut tx, row.family_id).await?;
     }
     tx.commit().await?;
@@ -287,15 +247,5 @@ pub async fn client_credentials(
         }
     };
     let roles = p.roles.iter().map(|r| r.as_str().to_owned()).collect();
-    access_response(
-        state,
-        &format!("client:{client_id}"),
-        p.tenant_id,
-        roles,
-        scopes,
-        None,
-        "client",
-        None,
-    )
-    .await
+    access_response(state, &format!("client:{client_id}"), p.tenant_id, roles, scopes, None, "client", None).await
 }

@@ -22,17 +22,10 @@ use crate::{AppState, store::signing_keys as store};
 /// Makes sure a key can sign: at first start, creates and publishes one.
 pub async fn ensure_active(state: &AppState) -> anyhow::Result<()> {
     let mut tx = state.ctx.db.platform_tx().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('identity-signing-key'))")
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('identity-signing-key'))").execute(&mut *tx).await?;
     if store::signing_key_list_unretired(&mut tx).await?.is_empty() {
-        let meta = EventMeta {
-            actor: Some("system:identity".into()),
-            ..Default::default()
-        };
-        create_in_txn(state, &mut tx, &meta, Utc::now())
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let meta = EventMeta { actor: Some("system:identity".into()), ..Default::default() };
+        create_in_txn(state, &mut tx, &meta, Utc::now()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     tx.commit().await?;
     Ok(())
@@ -47,14 +40,9 @@ async fn create_in_txn(
     let key = SigningKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
     let kid = format!("k-{}", uuid::Uuid::now_v7().simple());
     let jwk = Jwk::from_key(&kid, key.verifying_key());
-    let pkcs8 = key
-        .to_pkcs8_der()
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("pkcs8: {e}")))?;
+    let pkcs8 = key.to_pkcs8_der().map_err(|e| AppError::Internal(anyhow::anyhow!("pkcs8: {e}")))?;
     // The private key is stored only sealed under identity's KEK, bound to its kid.
-    let (kek_id, sealed) = state
-        .kms
-        .seal(pkcs8.as_bytes(), kid.as_bytes())
-        .map_err(AppError::Internal)?;
+    let (kek_id, sealed) = state.kms.seal(pkcs8.as_bytes(), kid.as_bytes()).map_err(AppError::Internal)?;
     store::signing_key_insert(tx, &kid, &kek_id, &sealed, &jwk, not_before).await?;
     state
         .ctx
@@ -76,16 +64,12 @@ async fn create_in_txn(
 pub async fn rotate(state: &AppState, principal: &Principal) -> Result<String, AppError> {
     principal.require_platform_admin()?;
     let mut tx = state.ctx.db.platform_tx().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('identity-signing-key'))")
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('identity-signing-key'))").execute(&mut *tx).await?;
     let meta = principal.event_meta();
-    let switch_at =
-        Utc::now() + ChronoDuration::from_std(state.settings.key_publish_delay).unwrap_or_default();
+    let switch_at = Utc::now() + ChronoDuration::from_std(state.settings.key_publish_delay).unwrap_or_default();
     let old = store::signing_key_list_unretired(&mut tx).await?;
     let kid = create_in_txn(state, &mut tx, &meta, switch_at).await?;
-    let verify_until =
-        switch_at + ChronoDuration::from_std(state.settings.access_ttl).unwrap_or_default();
+    let verify_until = switch_at + ChronoDuration::from_std(state.settings.access_ttl).unwrap_or_default();
     for k in old {
         let revision = store::signing_key_retire(&mut tx, &k.kid, switch_at, verify_until).await?;
         state
@@ -111,10 +95,7 @@ pub async fn current(state: &AppState) -> Result<(String, SigningKey), AppError>
     let row = store::signing_key_current(&mut conn)
         .await?
         .ok_or_else(|| AppError::Unavailable("no signing key is active".into()))?;
-    let pkcs8 = state
-        .kms
-        .open(&row.kek_id, &row.sealed_key, row.kid.as_bytes())
-        .map_err(AppError::Internal)?;
+    let pkcs8 = state.kms.open(&row.kek_id, &row.sealed_key, row.kid.as_bytes()).map_err(AppError::Internal)?;
     let key = SigningKey::from_pkcs8_der(&pkcs8)
         .map_err(|e| AppError::Internal(anyhow::anyhow!("stored key {}: {e}", row.kid)))?;
     Ok((row.kid, key))
@@ -123,9 +104,5 @@ pub async fn current(state: &AppState) -> Result<(String, SigningKey), AppError>
 /// The public keys whose tokens may still verify.
 pub async fn jwks(state: &AppState) -> Result<Vec<Jwk>, AppError> {
     let mut conn = state.ctx.db.platform_tx().await?;
-    Ok(store::signing_key_list_verifiable(&mut conn)
-        .await?
-        .into_iter()
-        .map(|r| r.public_jwk.0)
-        .collect())
+    Ok(store::signing_key_list_verifiable(&mut conn).await?.into_iter().map(|r| r.public_jwk.0).collect())
 }

@@ -21,12 +21,7 @@ pub struct User {
 
 impl From<store::UserRow> for User {
     fn from(r: store::UserRow) -> Self {
-        Self {
-            id: r.id,
-            email: r.email,
-            display_name: r.display_name,
-            created_at: r.created_at,
-        }
+        Self { id: r.id, email: r.email, display_name: r.display_name, created_at: r.created_at }
     }
 }
 
@@ -36,30 +31,16 @@ pub struct NewUser {
     pub display_name: Option<String>,
 }
 
-pub async fn create(
-    state: &AppState,
-    principal: &Principal,
-    input: NewUser,
-) -> Result<User, AppError> {
+pub async fn create(state: &AppState, principal: &Principal, input: NewUser) -> Result<User, AppError> {
     principal.require_any(&[Role::OrgAdmin])?;
     super::validate_email(&input.email)?;
     super::validate_password(&input.password)?;
     if let Some(n) = &input.display_name
         && (n.trim().is_empty() || n.chars().count() > 200)
     {
-        return Err(AppError::invalid(
-            "display_name",
-            "must be 1 to 200 characters",
-        ));
+        return Err(AppError::invalid("display_name", "must be 1 to 200 characters"));
     }
-    let row = insert(
-        state,
-        &principal.event_meta(),
-        &principal.subject,
-        &input,
-        false,
-    )
-    .await?;
+    let row = insert(state, &principal.event_meta(), &principal.subject, &input, false).await?;
     Ok(row.into())
 }
 
@@ -77,19 +58,13 @@ pub(crate) async fn insert(
         .await
         .map_err(|e| AppError::Internal(e.into()))?;
     let mut tx = state.ctx.db.platform_tx().await?;
-    let row = store::user_insert(
-        &mut tx,
-        Uuid::now_v7(),
-        &input.email,
-        input.display_name.as_deref(),
-        &hash,
-        platform_admin,
-    )
-    .await
-    .map_err(|e| match AppError::from(e) {
-        AppError::Conflict(_) => AppError::Conflict("a user with this email already exists".into()),
-        other => other,
-    })?;
+    let row =
+        store::user_insert(&mut tx, Uuid::now_v7(), &input.email, input.display_name.as_deref(), &hash, platform_admin)
+            .await
+            .map_err(|e| match AppError::from(e) {
+                AppError::Conflict(_) => AppError::Conflict("a user with this email already exists".into()),
+                other => other,
+            })?;
     state
         .ctx
         .emit(
@@ -111,8 +86,6 @@ pub async fn get(state: &AppState, principal: &Principal, id: Uuid) -> Result<Us
         principal.require_any(&[Role::OrgAdmin, Role::OrgManager])?;
     }
     let mut tx = state.ctx.db.platform_tx().await?;
-    let row = store::user_get(&mut tx, id)
-        .await?
-        .ok_or_else(|| AppError::not_found("user", id))?;
+    let row = store::user_get(&mut tx, id).await?.ok_or_else(|| AppError::not_found("user", id))?;
     Ok(row.into())
 }

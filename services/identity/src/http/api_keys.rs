@@ -38,16 +38,8 @@ async fn create_api_key(
     principal: Principal,
     Json(req): Json<CreateApiKey>,
 ) -> Result<(StatusCode, Json<CreatedApiKey>), AppError> {
-    let input = NewApiKey {
-        name: req.name,
-        roles: req.roles,
-        scopes: req.scopes,
-        expires_at: req.expires_at,
-    };
-    Ok((
-        StatusCode::CREATED,
-        Json(api_keys::create(&state, &principal, input).await?),
-    ))
+    let input = NewApiKey { name: req.name, roles: req.roles, scopes: req.scopes, expires_at: req.expires_at };
+    Ok((StatusCode::CREATED, Json(api_keys::create(&state, &principal, input).await?)))
 }
 
 /// List your tenant's API keys, newest first.
@@ -86,7 +78,5 @@ async fn revoke_api_key(
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(create_api_key, list_api_keys))
-        .routes(routes!(get_api_key, revoke_api_key))
+    OpenApiRouter::new().routes(routes!(create_api_key, list_api_keys)).routes(routes!(get_api_key, revoke_api_key))
 }

@@ -16,9 +16,7 @@ pub struct Jwks {
 /// The public keys tokens are signed with (including one published ahead of rotation).
 #[utoipa::path(get, path = "/jwks.json", tag = "discovery", responses((status = 200, description = "JWKS", body = Jwks)))]
 async fn jwks(State(state): State<AppState>) -> Result<Json<Jwks>, AppError> {
-    Ok(Json(Jwks {
-        keys: signing_keys::jwks(&state).await?,
-    }))
+    Ok(Json(Jwks { keys: signing_keys::jwks(&state).await? }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -51,7 +49,5 @@ async fn openid_configuration(State(state): State<AppState>) -> Json<OpenIdConfi
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(jwks))
-        .routes(routes!(openid_configuration))
+    OpenApiRouter::new().routes(routes!(jwks)).routes(routes!(openid_configuration))
 }

@@ -34,8 +34,5 @@ pub fn router(state: AppState) -> axum::Router {
 
 /// The OpenAPI document with full paths (`/api/v1/identity/...`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
-        .nest("/api/v1/identity", routes())
-        .split_for_parts()
-        .1
+    OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi()).nest("/api/v1/identity", routes()).split_for_parts().1
 }

@@ -39,12 +39,7 @@ async fn login(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     Json(req): Json<LoginRequest>,
 ) -> Result<Json<TokenResponse>, AppError> {
-    let input = LoginInput {
-        email: req.email,
-        password: req.password,
-        tenant_id: req.tenant_id,
-        ip: Some(addr.ip()),
-    };
+    let input = LoginInput { email: req.email, password: req.password, tenant_id: req.tenant_id, ip: Some(addr.ip()) };
     Ok(Json(session::login(&state, input).await?))
 }
 
@@ -74,12 +69,7 @@ async fn token(
     form: Result<Form<TokenRequest>, axum::extract::rejection::FormRejection>,
 ) -> Result<Json<TokenResponse>, AppError> {
     let Form(req) = form.map_err(|e| {
-        AppError::client(
-            StatusCode::BAD_REQUEST,
-            "invalid-request",
-            "Invalid token request",
-            e.body_text(),
-        )
+        AppError::client(StatusCode::BAD_REQUEST, "invalid-request", "Invalid token request", e.body_text())
     })?;
     let missing = |f: &str| AppError::invalid(f, "is required for this grant_type");
     match req.grant_type.as_str() {
@@ -90,20 +80,15 @@ async fn token(
         "client_credentials" => {
             let (id, secret) = match (req.client_id, req.client_secret) {
                 (Some(i), Some(s)) => (i, s),
-                _ => basic_credentials(&headers)
-                    .ok_or_else(|| missing("client_id and client_secret"))?,
+                _ => basic_credentials(&headers).ok_or_else(|| missing("client_id and client_secret"))?,
             };
-            Ok(Json(
-                session::client_credentials(&state, &id, &secret, req.scope.as_deref()).await?,
-            ))
+            Ok(Json(session::client_credentials(&state, &id, &secret, req.scope.as_deref()).await?))
         }
         other => Err(AppError::client(
             StatusCode::BAD_REQUEST,
             "unsupported-grant-type",
             "Unsupported grant type",
-            format!(
-                "grant_type `{other}` is not supported; use refresh_token or client_credentials"
-            ),
+            format!("grant_type `{other}` is not supported; use refresh_token or client_credentials"),
         )),
     }
 }
@@ -115,12 +100,7 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let text = String::from_utf8(
-        base64::engine::general_purpose::STANDARD
-            .decode(rest.trim())
-            .ok()?,
-    )
-    .ok()?;
+    let text = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?).ok()?;
     let (u, p) = text.split_once(':')?;
     Some((u.to_owned(), p.to_owned()))
 }
@@ -134,10 +114,7 @@ pub struct LogoutRequest {
 /// End the session a refresh token belongs to.
 #[utoipa::path(post, path = "/logout", tag = "session", request_body = LogoutRequest,
     responses((status = 204, description = "Logged out")))]
-async fn logout(
-    State(state): State<AppState>,
-    Json(req): Json<LogoutRequest>,
-) -> Result<StatusCode, AppError> {
+async fn logout(State(state): State<AppState>, Json(req): Json<LogoutRequest>) -> Result<StatusCode, AppError> {
     session::logout(&state, &req.refresh_token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -161,20 +138,12 @@ async fn me(principal: Principal) -> Json<Me> {
         subject: principal.subject,
         user_id: principal.user_id,
         tenant_id: principal.tenant_id,
-        roles: principal
-            .roles
-            .iter()
-            .map(|r| r.as_str().to_owned())
-            .collect(),
+        roles: principal.roles.iter().map(|r| r.as_str().to_owned()).collect(),
         scopes: principal.scopes,
         email: principal.email,
     })
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(login))
-        .routes(routes!(token))
-        .routes(routes!(logout))
-        .routes(routes!(me))
+    OpenApiRouter::new().routes(routes!(login)).routes(routes!(token)).routes(routes!(logout)).routes(routes!(me))
 }

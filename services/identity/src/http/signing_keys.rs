@@ -18,10 +18,7 @@ pub struct Rotated {
 #[utoipa::path(post, path = "/signing-keys/rotate", tag = "signing-keys", security(("bearer" = [])),
     responses((status = 202, description = "Rotation scheduled", body = Rotated),
               (status = 403, description = "Not a platform admin", body = Problem, content_type = "application/problem+json")))]
-async fn rotate(
-    State(state): State<AppState>,
-    principal: Principal,
-) -> Result<(StatusCode, Json<Rotated>), AppError> {
+async fn rotate(State(state): State<AppState>, principal: Principal) -> Result<(StatusCode, Json<Rotated>), AppError> {
     let kid = signing_keys::rotate(&state, &principal).await?;
     Ok((StatusCode::ACCEPTED, Json(Rotated { kid })))
 }

@@ -31,15 +31,8 @@ async fn create_user(
     principal: Principal,
     Json(req): Json<CreateUser>,
 ) -> Result<(StatusCode, Json<User>), AppError> {
-    let input = NewUser {
-        email: req.email,
-        password: req.password,
-        display_name: req.display_name,
-    };
-    Ok((
-        StatusCode::CREATED,
-        Json(users::create(&state, &principal, input).await?),
-    ))
+    let input = NewUser { email: req.email, password: req.password, display_name: req.display_name };
+    Ok((StatusCode::CREATED, Json(users::create(&state, &principal, input).await?)))
 }
 
 /// Get a user (yourself, or as an org admin/manager).
@@ -55,7 +48,5 @@ async fn get_user(
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(create_user))
-        .routes(routes!(get_user))
+    OpenApiRouter::new().routes(routes!(create_user)).routes(routes!(get_user))
 }

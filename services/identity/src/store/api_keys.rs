@@ -23,10 +23,7 @@ pub struct ApiKeyRow {
 
 const COLUMNS: &str = "id, tenant_id, name, secret_sha256, roles, scopes, expires_at, revoked_at, last_used_at, created_by, revision, created_at";
 
-pub async fn api_key_insert(
-    tx: &mut PgConnection,
-    k: &ApiKeyRow,
-) -> Result<ApiKeyRow, sqlx::Error> {
+pub async fn api_key_insert(tx: &mut PgConnection, k: &ApiKeyRow) -> Result<ApiKeyRow, sqlx::Error> {
     sqlx::query_as(&format!(
         "INSERT INTO api_keys (id, tenant_id, name, secret_sha256, roles, scopes, expires_at, created_by) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
@@ -43,14 +40,8 @@ pub async fn api_key_insert(
     .await
 }
 
-pub async fn api_key_get(
-    tx: &mut PgConnection,
-    id: &str,
-) -> Result<Option<ApiKeyRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(tx)
-        .await
+pub async fn api_key_get(tx: &mut PgConnection, id: &str) -> Result<Option<ApiKeyRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1")).bind(id).fetch_optional(tx).await
 }
 
 pub async fn api_key_list(
@@ -72,10 +63,7 @@ pub async fn api_key_list(
 }
 
 /// Marks the key revoked; returns the row with its new revision, None if already revoked.
-pub async fn api_key_revoke(
-    tx: &mut PgConnection,
-    id: &str,
-) -> Result<Option<ApiKeyRow>, sqlx::Error> {
+pub async fn api_key_revoke(tx: &mut PgConnection, id: &str) -> Result<Option<ApiKeyRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "UPDATE api_keys SET revoked_at = now(), revision = revision + 1 WHERE id = $1 AND revoked_at IS NULL RETURNING {COLUMNS}"
     ))
@@ -85,11 +73,7 @@ pub async fn api_key_revoke(
 }
 
 /// Moves `last_used_at` forward (never back: reports arrive out of order).
-pub async fn api_key_touch(
-    tx: &mut PgConnection,
-    id: &str,
-    at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
+pub async fn api_key_touch(tx: &mut PgConnection, id: &str, at: DateTime<Utc>) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE api_keys SET last_used_at = GREATEST(last_used_at, $2) WHERE id = $1")
         .bind(id)
         .bind(at)

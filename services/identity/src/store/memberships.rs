@@ -34,11 +34,9 @@ pub async fn membership_roles(
     tenant: Uuid,
     user: Uuid,
 ) -> Result<Option<Vec<String>>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT roles FROM memberships WHERE tenant_id = $1 AND user_id = $2 AND active",
-    )
-    .bind(tenant)
-    .bind(user)
-    .fetch_optional(tx)
-    .await
+    sqlx::query_scalar("SELECT roles FROM memberships WHERE tenant_id = $1 AND user_id = $2 AND active")
+        .bind(tenant)
+        .bind(user)
+        .fetch_optional(tx)
+        .await
 }

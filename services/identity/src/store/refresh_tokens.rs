@@ -38,10 +38,7 @@ pub async fn refresh_insert(
 }
 
 /// Locks the token's row for rotation.
-pub async fn refresh_get_for_update(
-    tx: &mut PgConnection,
-    hash: &[u8],
-) -> Result<Option<RefreshRow>, sqlx::Error> {
+pub async fn refresh_get_for_update(tx: &mut PgConnection, hash: &[u8]) -> Result<Option<RefreshRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, family_id, user_id, tenant_id, expires_at, used_at, revoked_at FROM refresh_tokens \
          WHERE token_hash = $1 FOR UPDATE",
@@ -52,22 +49,13 @@ pub async fn refresh_get_for_update(
 }
 
 pub async fn refresh_mark_used(tx: &mut PgConnection, id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE refresh_tokens SET used_at = now() WHERE id = $1")
-        .bind(id)
-        .execute(tx)
-        .await
-        .map(|_| ())
+    sqlx::query("UPDATE refresh_tokens SET used_at = now() WHERE id = $1").bind(id).execute(tx).await.map(|_| ())
 }
 
-pub async fn refresh_revoke_family(
-    tx: &mut PgConnection,
-    family: Uuid,
-) -> Result<u64, sqlx::Error> {
-    sqlx::query(
-        "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
-    )
-    .bind(family)
-    .execute(tx)
-    .await
-    .map(|r| r.rows_affected())
+pub async fn refresh_revoke_family(tx: &mut PgConnection, family: Uuid) -> Result<u64, sqlx::Error> {
+    sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL")
+        .bind(family)
+        .execute(tx)
+        .await
+        .map(|r| r.rows_affected())
 }

@@ -23,21 +23,21 @@ pub async fn signing_key_insert(
     jwk: &Jwk,
     not_before: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO signing_keys (kid, kek_id, sealed_key, public_jwk, not_before) VALUES ($1, $2, $3, $4, $5)")
-        .bind(kid)
-        .bind(kek_id)
-        .bind(sealed_key)
-        .bind(Json(jwk))
-        .bind(not_before)
-        .execute(tx)
-        .await
-        .map(|_| ())
+    sqlx::query(
+        "INSERT INTO signing_keys (kid, kek_id, sealed_key, public_jwk, not_before) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(kid)
+    .bind(kek_id)
+    .bind(sealed_key)
+    .bind(Json(jwk))
+    .bind(not_before)
+    .execute(tx)
+    .await
+    .map(|_| ())
 }
 
 /// The key that signs now: the newest whose `not_before` has passed and that is not retired.
-pub async fn signing_key_current(
-    tx: &mut PgConnection,
-) -> Result<Option<SigningKeyRow>, sqlx::Error> {
+pub async fn signing_key_current(tx: &mut PgConnection) -> Result<Option<SigningKeyRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM signing_keys WHERE not_before <= now() AND (retired_at IS NULL OR retired_at > now()) \
          ORDER BY not_before DESC LIMIT 1"
@@ -47,20 +47,14 @@ pub async fn signing_key_current(
 }
 
 /// Keys not yet retired (the current one and any published but not yet signing).
-pub async fn signing_key_list_unretired(
-    tx: &mut PgConnection,
-) -> Result<Vec<SigningKeyRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM signing_keys WHERE retired_at IS NULL ORDER BY not_before"
-    ))
-    .fetch_all(tx)
-    .await
+pub async fn signing_key_list_unretired(tx: &mut PgConnection) -> Result<Vec<SigningKeyRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM signing_keys WHERE retired_at IS NULL ORDER BY not_before"))
+        .fetch_all(tx)
+        .await
 }
 
 /// Keys whose tokens may still be valid: what JWKS publishes.
-pub async fn signing_key_list_verifiable(
-    tx: &mut PgConnection,
-) -> Result<Vec<SigningKeyRow>, sqlx::Error> {
+pub async fn signing_key_list_verifiable(tx: &mut PgConnection) -> Result<Vec<SigningKeyRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM signing_keys WHERE verify_until IS NULL OR verify_until > now() ORDER BY not_before DESC"
     ))

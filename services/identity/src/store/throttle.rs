@@ -21,11 +21,7 @@ pub async fn throttle_blocked_for(
     .await
 }
 
-pub async fn throttle_record_failure(
-    tx: &mut PgConnection,
-    key: &str,
-    window_secs: i64,
-) -> Result<(), sqlx::Error> {
+pub async fn throttle_record_failure(tx: &mut PgConnection, key: &str, window_secs: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO login_attempts (key, failures, window_start) VALUES ($1, 1, now()) \
          ON CONFLICT (key) DO UPDATE SET \
@@ -40,9 +36,5 @@ pub async fn throttle_record_failure(
 }
 
 pub async fn throttle_clear(tx: &mut PgConnection, key: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM login_attempts WHERE key = $1")
-        .bind(key)
-        .execute(tx)
-        .await
-        .map(|_| ())
+    sqlx::query("DELETE FROM login_attempts WHERE key = $1").bind(key).execute(tx).await.map(|_| ())
 }

@@ -15,8 +15,7 @@ pub struct UserRow {
     pub created_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str =
-    "id, email, display_name, password_hash, is_platform_admin, default_tenant_id, created_at";
+const COLUMNS: &str = "id, email, display_name, password_hash, is_platform_admin, default_tenant_id, created_at";
 
 pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
@@ -44,29 +43,19 @@ pub async fn user_insert(
     .await
 }
 
-pub async fn user_get_by_email(
-    tx: &mut PgConnection,
-    email: &str,
-) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM users WHERE email_norm = $1"
-    ))
-    .bind(normalize_email(email))
-    .fetch_optional(tx)
-    .await
-}
-
-pub async fn user_get(tx: &mut PgConnection, id: Uuid) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
-        .bind(id)
+pub async fn user_get_by_email(tx: &mut PgConnection, email: &str) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE email_norm = $1"))
+        .bind(normalize_email(email))
         .fetch_optional(tx)
         .await
 }
 
+pub async fn user_get(tx: &mut PgConnection, id: Uuid) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1")).bind(id).fetch_optional(tx).await
+}
+
 pub async fn platform_admin_exists(tx: &mut PgConnection) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE is_platform_admin)")
-        .fetch_one(tx)
-        .await
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE is_platform_admin)").fetch_one(tx).await
 }
 
 /// The first tenant a user joins becomes their default login tenant.
@@ -75,10 +64,12 @@ pub async fn user_set_default_tenant_if_unset(
     id: Uuid,
     tenant: Uuid,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET default_tenant_id = $2, updated_at = now() WHERE id = $1 AND default_tenant_id IS NULL")
-        .bind(id)
-        .bind(tenant)
-        .execute(tx)
-        .await
-        .map(|_| ())
+    sqlx::query(
+        "UPDATE users SET default_tenant_id = $2, updated_at = now() WHERE id = $1 AND default_tenant_id IS NULL",
+    )
+    .bind(id)
+    .bind(tenant)
+    .execute(tx)
+    .await
+    .map(|_| ())
 }

@@ -31,15 +31,9 @@ async fn replay_mismatch_and_in_flight() {
     assert_eq!(again.status(), 201);
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     let again: serde_json::Value = again.json().await.unwrap();
+    assert_eq!(again, first, "a retry gets the first response, the same key and secret");
     assert_eq!(
-        again, first,
-        "a retry gets the first response, the same key and secret"
-    );
-    assert_eq!(
-        app.get("/api/v1/identity/api-keys", &token).await.1["data"]
-            .as_array()
-            .unwrap()
-            .len(),
+        app.get("/api/v1/identity/api-keys", &token).await.1["data"].as_array().unwrap().len(),
         1,
         "created once"
     );
@@ -56,9 +50,7 @@ async fn replay_mismatch_and_in_flight() {
         h.update(serde_json::to_vec(&json!({ "name": "x" })).unwrap());
         hex::encode(h.finalize())
     };
-    let mut db = PgConnection::connect(&mirai_testkit::url_for_db(&app.database))
-        .await
-        .unwrap();
+    let mut db = PgConnection::connect(&mirai_testkit::url_for_db(&app.database)).await.unwrap();
     sqlx::query("INSERT INTO identity.idempotency_keys (tenant_id, principal, key, fingerprint, state) VALUES ($1, $2, 'k-2', $3, 'in_flight')")
         .bind(tenant)
         .bind(&claims.sub)

@@ -8,16 +8,8 @@ use sha2::Sha256;
 
 use crate::helpers::spawn;
 
-fn forge(
-    header: serde_json::Value,
-    claims: &mirai_testkit::Claims,
-    sign: impl Fn(&str) -> String,
-) -> String {
-    let input = format!(
-        "{}.{}",
-        B64.encode(header.to_string()),
-        B64.encode(serde_json::to_vec(claims).unwrap())
-    );
+fn forge(header: serde_json::Value, claims: &mirai_testkit::Claims, sign: impl Fn(&str) -> String) -> String {
+    let input = format!("{}.{}", B64.encode(header.to_string()), B64.encode(serde_json::to_vec(claims).unwrap()));
     let sig = sign(&input);
     format!("{input}.{sig}")
 }
@@ -48,44 +40,24 @@ async fn rejects_expired_unknown_kid_none_hs256_and_wrong_audience() {
     assert_problem(&app.get(me, &app.sign(&iss)).await, 401, "unauthenticated");
 
     let claims = app.claims(None, &[Role::PlatformAdmin]);
-    let unknown_kid = forge(
-        serde_json::json!({"alg": "ES256", "kid": "nope"}),
-        &claims,
-        |_| B64.encode([0u8; 64]),
-    );
+    let unknown_kid = forge(serde_json::json!({"alg": "ES256", "kid": "nope"}), &claims, |_| B64.encode([0u8; 64]));
     let res = app.get(me, &unknown_kid).await;
     assert_problem(&res, 401, "unauthenticated");
     assert!(res.1["detail"].as_str().unwrap().contains("unknown"));
 
-    let none = forge(
-        serde_json::json!({"alg": "none", "kid": mirai_testkit::TEST_KID}),
-        &claims,
-        |_| String::new(),
-    );
+    let none = forge(serde_json::json!({"alg": "none", "kid": mirai_testkit::TEST_KID}), &claims, |_| String::new());
     let res = app.get(me, &none).await;
     assert_problem(&res, 401, "unauthenticated");
     assert!(res.1["detail"].as_str().unwrap().contains("none"));
 
     // The classic confusion: HS256 keyed with the server's public key.
-    let jwks = app
-        .call(
-            reqwest::Method::GET,
-            "/api/v1/identity/jwks.json",
-            None,
-            None,
-        )
-        .await
-        .1;
+    let jwks = app.call(reqwest::Method::GET, "/api/v1/identity/jwks.json", None, None).await.1;
     let public = jwks["keys"][0].to_string();
-    let hs = forge(
-        serde_json::json!({"alg": "HS256", "kid": jwks["keys"][0]["kid"]}),
-        &claims,
-        |input| {
-            let mut mac = Hmac::<Sha256>::new_from_slice(public.as_bytes()).unwrap();
-            mac.update(input.as_bytes());
-            B64.encode(mac.finalize().into_bytes())
-        },
-    );
+    let hs = forge(serde_json::json!({"alg": "HS256", "kid": jwks["keys"][0]["kid"]}), &claims, |input| {
+        let mut mac = Hmac::<Sha256>::new_from_slice(public.as_bytes()).unwrap();
+        mac.update(input.as_bytes());
+        B64.encode(mac.finalize().into_bytes())
+    });
     let res = app.get(me, &hs).await;
     assert_problem(&res, 401, "unauthenticated");
     assert!(res.1["detail"].as_str().unwrap().contains("HS256"));

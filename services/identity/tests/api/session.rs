@@ -7,17 +7,8 @@ use serde_json::json;
 
 use crate::helpers::{admin_session, spawn};
 
-async fn token_form(
-    app: &mirai_testkit::TestApp,
-    form: &[(&str, &str)],
-) -> (u16, serde_json::Value) {
-    let res = app
-        .http
-        .post(app.url("/api/v1/identity/token"))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
+async fn token_form(app: &mirai_testkit::TestApp, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    let res = app.http.post(app.url("/api/v1/identity/token")).form(form).send().await.unwrap();
     let status = res.status().as_u16();
     (status, res.json().await.unwrap())
 }
@@ -28,10 +19,7 @@ async fn bootstrap_once_then_login_and_me() {
     let (email, _, token) = admin_session(&app).await;
     let ctx = app.fleet().service("identity").unwrap();
     assert!(
-        mirai_identity::bootstrap(ctx, "other@example.com")
-            .await
-            .unwrap()
-            .is_none(),
+        mirai_identity::bootstrap(ctx, "other@example.com").await.unwrap().is_none(),
         "second bootstrap creates nothing"
     );
     let (status, me) = app.get("/api/v1/identity/me", &token).await;
@@ -46,87 +34,32 @@ async fn bootstrap_once_then_login_and_me() {
 async fn refresh_rotates_and_reuse_revokes_the_family() {
     let app = spawn().await;
     let (email, password, _) = admin_session(&app).await;
-    let (_, login) = app
-        .post(
-            "/api/v1/identity/login",
-            None,
-            json!({ "email": email, "password": password }),
-        )
-        .await;
+    let (_, login) = app.post("/api/v1/identity/login", None, json!({ "email": email, "password": password })).await;
     let r1 = login["refresh_token"].as_str().unwrap().to_owned();
     assert_eq!(login["expires_in"], 900, "15-minute access tokens");
 
-    let (status, second) = token_form(
-        &app,
-        &[("grant_type", "refresh_token"), ("refresh_token", &r1)],
-    )
-    .await;
+    let (status, second) = token_form(&app, &[("grant_type", "refresh_token"), ("refresh_token", &r1)]).await;
     assert_eq!(status, 200, "{second}");
     let r2 = second["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(r1, r2, "refresh tokens rotate");
-    assert_eq!(
-        app.get(
-            "/api/v1/identity/me",
-            second["access_token"].as_str().unwrap()
-        )
-        .await
-        .0,
-        200
-    );
+    assert_eq!(app.get("/api/v1/identity/me", second["access_token"].as_str().unwrap()).await.0, 200);
 
     // Replaying the used token: refused, and the whole family dies, r2 included.
-    let (status, body) = token_form(
-        &app,
-        &[("grant_type", "refresh_token"), ("refresh_token", &r1)],
-    )
-    .await;
+    let (status, body) = token_form(&app, &[("grant_type", "refresh_token"), ("refresh_token", &r1)]).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["type"], "https://mirai.dev/problems/invalid-grant");
-    let (status, _) = token_form(
-        &app,
-        &[("grant_type", "refresh_token"), ("refresh_token", &r2)],
-    )
-    .await;
-    assert_eq!(
-        status, 400,
-        "the newest token of a reused family is revoked too"
-    );
+    let (status, _) = token_form(&app, &[("grant_type", "refresh_token"), ("refresh_token", &r2)]).await;
+    assert_eq!(status, 400, "the newest token of a reused family is revoked too");
 
     // Logout ends another session's family.
-    let (_, login) = app
-        .post(
-            "/api/v1/identity/login",
-            None,
-            json!({ "email": email, "password": password }),
-        )
-        .await;
+    let (_, login) = app.post("/api/v1/identity/login", None, json!({ "email": email, "password": password })).await;
     let r3 = login["refresh_token"].as_str().unwrap().to_owned();
-    assert_eq!(
-        app.post(
-            "/api/v1/identity/logout",
-            None,
-            json!({ "refresh_token": r3 })
-        )
-        .await
-        .0,
-        204
-    );
-    assert_eq!(
-        token_form(
-            &app,
-            &[("grant_type", "refresh_token"), ("refresh_token", &r3)]
-        )
-        .await
-        .0,
-        400
-    );
+    assert_eq!(app.post("/api/v1/identity/logout", None, json!({ "refresh_token": r3 })).await.0, 204);
+    assert_eq!(token_form(&app, &[("grant_type", "refresh_token"), ("refresh_token", &r3)]).await.0, 400);
 
     let (status, body) = token_form(&app, &[("grant_type", "password")]).await;
     assert_eq!(status, 400);
-    assert_eq!(
-        body["type"],
-        "https://mirai.dev/problems/unsupported-grant-type"
-    );
+    assert_eq!(body["type"], "https://mirai.dev/problems/unsupported-grant-type");
     app.stop().await;
 }
 
@@ -135,13 +68,8 @@ async fn wrong_passwords_are_throttled_per_account() {
     let app = spawn().await;
     let (email, password, _) = admin_session(&app).await;
     for _ in 0..5 {
-        let res = app
-            .post(
-                "/api/v1/identity/login",
-                None,
-                json!({ "email": email, "password": "wrong-password-123" }),
-            )
-            .await;
+        let res =
+            app.post("/api/v1/identity/login", None, json!({ "email": email, "password": "wrong-password-123" })).await;
         assert_problem(&res, 401, "unauthenticated");
     }
     let res = app
@@ -151,19 +79,11 @@ async fn wrong_passwords_are_throttled_per_account() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        res.status(),
-        429,
-        "even the right password waits once the account is throttled"
-    );
+    assert_eq!(res.status(), 429, "even the right password waits once the account is throttled");
     assert!(res.headers().get("retry-after").is_some());
     // An unknown account answers like a wrong password.
     let res = app
-        .post(
-            "/api/v1/identity/login",
-            None,
-            json!({ "email": "nobody@example.com", "password": "whatever-123456" }),
-        )
+        .post("/api/v1/identity/login", None, json!({ "email": "nobody@example.com", "password": "whatever-123456" }))
         .await;
     assert_problem(&res, 401, "unauthenticated");
     app.stop().await;
@@ -173,63 +93,26 @@ async fn wrong_passwords_are_throttled_per_account() {
 async fn discovery_jwks_and_rotation_publish_before_signing() {
     let app = spawn().await;
     let (email, password, admin) = admin_session(&app).await;
-    let (_, disco) = app
-        .call(
-            Method::GET,
-            "/api/v1/identity/.well-known/openid-configuration",
-            None,
-            None,
-        )
-        .await;
+    let (_, disco) = app.call(Method::GET, "/api/v1/identity/.well-known/openid-configuration", None, None).await;
     assert_eq!(disco["issuer"], format!("{}/api/v1/identity", app.url));
-    assert_eq!(
-        disco["jwks_uri"],
-        format!("{}/api/v1/identity/jwks.json", app.url)
-    );
-    let (_, jwks) = app
-        .call(Method::GET, "/api/v1/identity/jwks.json", None, None)
-        .await;
+    assert_eq!(disco["jwks_uri"], format!("{}/api/v1/identity/jwks.json", app.url));
+    let (_, jwks) = app.call(Method::GET, "/api/v1/identity/jwks.json", None, None).await;
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
     let old_kid = jwks["keys"][0]["kid"].as_str().unwrap().to_owned();
 
-    let (status, rotated) = app
-        .post(
-            "/api/v1/identity/signing-keys/rotate",
-            Some(&admin),
-            json!({}),
-        )
-        .await;
+    let (status, rotated) = app.post("/api/v1/identity/signing-keys/rotate", Some(&admin), json!({})).await;
     assert_eq!(status, 202, "{rotated}");
     let new_kid = rotated["kid"].as_str().unwrap();
-    let (_, jwks) = app
-        .call(Method::GET, "/api/v1/identity/jwks.json", None, None)
-        .await;
-    let kids: Vec<&str> = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap())
-        .collect();
-    assert!(
-        kids.contains(&new_kid) && kids.contains(&old_kid.as_str()),
-        "both keys are published: {kids:?}"
-    );
+    let (_, jwks) = app.call(Method::GET, "/api/v1/identity/jwks.json", None, None).await;
+    let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    assert!(kids.contains(&new_kid) && kids.contains(&old_kid.as_str()), "both keys are published: {kids:?}");
 
     // Until the publish delay passes, tokens are still signed by the old key, and verify.
-    let (_, login) = app
-        .post(
-            "/api/v1/identity/login",
-            None,
-            json!({ "email": email, "password": password }),
-        )
-        .await;
+    let (_, login) = app.post("/api/v1/identity/login", None, json!({ "email": email, "password": password })).await;
     let token = login["access_token"].as_str().unwrap();
     let header: serde_json::Value = serde_json::from_slice(
-        &base64::Engine::decode(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-            token.split('.').next().unwrap(),
-        )
-        .unwrap(),
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, token.split('.').next().unwrap())
+            .unwrap(),
     )
     .unwrap();
     assert_eq!(header["kid"], old_kid.as_str());
@@ -238,12 +121,7 @@ async fn discovery_jwks_and_rotation_publish_before_signing() {
 
     let learner = app.token(None, &[mirai_kit::Role::Learner]);
     assert_problem(
-        &app.post(
-            "/api/v1/identity/signing-keys/rotate",
-            Some(&learner),
-            json!({}),
-        )
-        .await,
+        &app.post("/api/v1/identity/signing-keys/rotate", Some(&learner), json!({})).await,
         403,
         "forbidden",
     );
@@ -255,19 +133,11 @@ async fn private_signing_keys_are_sealed_at_rest() {
     use p256::pkcs8::DecodePrivateKey;
     use sqlx::Connection;
     let app = spawn().await;
-    let mut db = sqlx::PgConnection::connect(&mirai_testkit::url_for_db(&app.database))
-        .await
-        .unwrap();
+    let mut db = sqlx::PgConnection::connect(&mirai_testkit::url_for_db(&app.database)).await.unwrap();
     let (kek_id, sealed): (String, Vec<u8>) =
-        sqlx::query_as("SELECT kek_id, sealed_key FROM identity.signing_keys")
-            .fetch_one(&mut db)
-            .await
-            .unwrap();
+        sqlx::query_as("SELECT kek_id, sealed_key FROM identity.signing_keys").fetch_one(&mut db).await.unwrap();
     assert!(kek_id.starts_with("local:"), "{kek_id}");
-    assert!(
-        p256::ecdsa::SigningKey::from_pkcs8_der(&sealed).is_err(),
-        "the stored bytes are not a usable key"
-    );
+    assert!(p256::ecdsa::SigningKey::from_pkcs8_der(&sealed).is_err(), "the stored bytes are not a usable key");
     // And the sealed key still signs: a login works.
     admin_session(&app).await;
     app.stop().await;

@@ -62,11 +62,7 @@ pub async fn create(
     principal.require_in_tenant(tenant, &[Role::OrgAdmin])?;
     let roles = super::parse_roles("roles", roles)?;
     let email = email.trim().to_lowercase();
-    if !email
-        .split_once('@')
-        .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'))
-        || email.len() > 254
-    {
+    if !email.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.')) || email.len() > 254 {
         return Err(AppError::invalid("email", "is not an email address"));
     }
     super::tenants::ensure_exists(state, tenant).await?;
@@ -98,10 +94,7 @@ pub async fn create(
         )
         .await?;
     tx.commit().await?;
-    Ok(CreatedInvitation {
-        invitation: row.into(),
-        token,
-    })
+    Ok(CreatedInvitation { invitation: row.into(), token })
 }
 
 /// Accepts an invitation for the logged-in user whose email it was sent to.
@@ -111,22 +104,16 @@ pub async fn accept(
     token: &str,
 ) -> Result<super::memberships::Membership, AppError> {
     let (Some(user_id), CredentialKind::User) = (principal.user_id, principal.kind) else {
-        return Err(AppError::Forbidden(
-            "invitations are accepted by a logged-in user".into(),
-        ));
+        return Err(AppError::Forbidden("invitations are accepted by a logged-in user".into()));
     };
     let invalid = || AppError::invalid("token", "is not a valid invitation token");
     let rest = token.strip_prefix(TOKEN_PREFIX).ok_or_else(invalid)?;
     let (tenant_hex, _) = rest.split_once('_').ok_or_else(invalid)?;
     let tenant = Uuid::parse_str(tenant_hex).map_err(|_| invalid())?;
     let mut tx = state.ctx.db.tenant_tx(tenant).await?;
-    let inv = store::invitation_get_by_token_for_update(&mut tx, &hash(token))
-        .await?
-        .ok_or_else(invalid)?;
+    let inv = store::invitation_get_by_token_for_update(&mut tx, &hash(token)).await?.ok_or_else(invalid)?;
     if inv.accepted_at.is_some() {
-        return Err(AppError::Conflict(
-            "this invitation was already accepted".into(),
-        ));
+        return Err(AppError::Conflict("this invitation was already accepted".into()));
     }
     if inv.expires_at < Utc::now() {
         return Err(AppError::client(
@@ -137,15 +124,10 @@ pub async fn accept(
         ));
     }
     if principal.email.as_deref().map(|e| e.trim().to_lowercase()) != Some(inv.email_norm.clone()) {
-        return Err(AppError::Forbidden(
-            "this invitation was sent to a different email address".into(),
-        ));
+        return Err(AppError::Forbidden("this invitation was sent to a different email address".into()));
     }
     store::invitation_mark_accepted(&mut tx, inv.id, user_id).await?;
-    let row = super::memberships::grant_in_txn(
-        state, &mut tx, principal, tenant, user_id, inv.roles, None,
-    )
-    .await?;
+    let row = super::memberships::grant_in_txn(state, &mut tx, principal, tenant, user_id, inv.roles, None).await?;
     tx.commit().await?;
     Ok(row.into())
 }

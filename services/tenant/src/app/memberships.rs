@@ -57,16 +57,7 @@ pub async fn grant(
     let roles = super::parse_roles("roles", roles)?;
     super::tenants::ensure_exists(state, tenant).await?;
     let mut tx = state.ctx.db.tenant_tx(tenant).await?;
-    let row = grant_in_txn(
-        state,
-        &mut tx,
-        principal,
-        tenant,
-        user_id,
-        roles,
-        org_unit_id,
-    )
-    .await?;
+    let row = grant_in_txn(state, &mut tx, principal, tenant, user_id, roles, org_unit_id).await?;
     tx.commit().await?;
     Ok(row.into())
 }
@@ -84,10 +75,7 @@ pub(crate) async fn grant_in_txn(
     if let Some(ou) = org_unit_id
         && !org_units::org_unit_exists(tx, ou).await?
     {
-        return Err(AppError::invalid(
-            "org_unit_id",
-            "no such org unit in this tenant",
-        ));
+        return Err(AppError::invalid("org_unit_id", "no such org unit in this tenant"));
     }
     let row = store::membership_upsert(
         tx,
@@ -125,29 +113,17 @@ pub async fn list(
     tenant: Uuid,
     page: &PageParams,
 ) -> Result<Page<Membership>, AppError> {
-    principal.require_in_tenant(
-        tenant,
-        &[Role::OrgAdmin, Role::OrgManager, Role::ComplianceOfficer],
-    )?;
+    principal.require_in_tenant(tenant, &[Role::OrgAdmin, Role::OrgManager, Role::ComplianceOfficer])?;
     let limit = page.limit()?;
     let mut tx = state.ctx.db.tenant_tx(tenant).await?;
     let rows = store::membership_list(&mut tx, page.cursor()?, limit).await?;
-    Ok(Page::from_rows(
-        rows.into_iter().map(Membership::from).collect(),
-        limit,
-        |m| Cursor {
-            created_at: m.created_at,
-            id: m.id,
-        },
-    ))
+    Ok(Page::from_rows(rows.into_iter().map(Membership::from).collect(), limit, |m| Cursor {
+        created_at: m.created_at,
+        id: m.id,
+    }))
 }
 
-pub async fn revoke(
-    state: &AppState,
-    principal: &Principal,
-    tenant: Uuid,
-    user_id: Uuid,
-) -> Result<(), AppError> {
+pub async fn revoke(state: &AppState, principal: &Principal, tenant: Uuid, user_id: Uuid) -> Result<(), AppError> {
     principal.require_in_tenant(tenant, &[Role::OrgAdmin])?;
     let mut tx = state.ctx.db.tenant_tx(tenant).await?;
     let Some(row) = store::membership_deactivate(&mut tx, user_id).await? else {

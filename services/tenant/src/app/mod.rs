@@ -16,10 +16,7 @@ pub fn parse_roles(field: &str, roles: &[String]) -> Result<Vec<String>, AppErro
     for r in roles {
         match Role::parse(r) {
             Some(Role::PlatformAdmin) => {
-                return Err(AppError::invalid(
-                    field,
-                    "platform_admin cannot be granted in a tenant",
-                ));
+                return Err(AppError::invalid(field, "platform_admin cannot be granted in a tenant"));
             }
             Some(role) => out.push(role.as_str().to_owned()),
             None => return Err(AppError::invalid(field, format!("unknown role `{r}`"))),

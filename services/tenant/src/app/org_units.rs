@@ -21,12 +21,7 @@ pub struct OrgUnit {
 
 impl From<store::OrgUnitRow> for OrgUnit {
     fn from(r: store::OrgUnitRow) -> Self {
-        Self {
-            id: r.id,
-            parent_id: r.parent_id,
-            name: r.name,
-            created_at: r.created_at,
-        }
+        Self { id: r.id, parent_id: r.parent_id, name: r.name, created_at: r.created_at }
     }
 }
 
@@ -47,20 +42,11 @@ pub async fn create(
     if let Some(p) = parent_id
         && !store::org_unit_exists(&mut tx, p).await?
     {
-        return Err(AppError::invalid(
-            "parent_id",
-            "no such org unit in this tenant",
-        ));
+        return Err(AppError::invalid("parent_id", "no such org unit in this tenant"));
     }
     let row = store::org_unit_insert(
         &mut tx,
-        &store::OrgUnitRow {
-            id: Uuid::now_v7(),
-            tenant_id: tenant,
-            parent_id,
-            name,
-            created_at: Utc::now(),
-        },
+        &store::OrgUnitRow { id: Uuid::now_v7(), tenant_id: tenant, parent_id, name, created_at: Utc::now() },
     )
     .await
     .map_err(|e| match AppError::from(e) {
@@ -74,24 +60,20 @@ pub async fn create(
         .emit(
             &mut tx,
             &principal.event_meta(),
-            [NewEvent::new(ORG_UNIT_CREATED, row.id, json!({ "org_unit_id": row.id, "tenant_id": tenant, "parent_id": row.parent_id, "name": row.name }))
-                .tenant(tenant)],
+            [NewEvent::new(
+                ORG_UNIT_CREATED,
+                row.id,
+                json!({ "org_unit_id": row.id, "tenant_id": tenant, "parent_id": row.parent_id, "name": row.name }),
+            )
+            .tenant(tenant)],
         )
         .await?;
     tx.commit().await?;
     Ok(row.into())
 }
 
-pub async fn list(
-    state: &AppState,
-    principal: &Principal,
-    tenant: Uuid,
-) -> Result<Vec<OrgUnit>, AppError> {
+pub async fn list(state: &AppState, principal: &Principal, tenant: Uuid) -> Result<Vec<OrgUnit>, AppError> {
     principal.require_in_tenant(tenant, &Role::ALL)?;
     let mut tx = state.ctx.db.tenant_tx(tenant).await?;
-    Ok(store::org_unit_list(&mut tx)
-        .await?
-        .into_iter()
-        .map(OrgUnit::from)
-        .collect())
+    Ok(store::org_unit_list(&mut tx).await?.into_iter().map(OrgUnit::from).collect())
 }

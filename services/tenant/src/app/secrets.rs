@@ -33,27 +33,12 @@ pub struct SecretValue {
 }
 
 fn meta(r: &store::SecretRow) -> SecretMeta {
-    SecretMeta {
-        name: r.name.clone(),
-        version: r.version,
-        updated_by: r.updated_by.clone(),
-        updated_at: r.updated_at,
-    }
+    SecretMeta { name: r.name.clone(), version: r.version, updated_by: r.updated_by.clone(), updated_at: r.updated_at }
 }
 
 fn validate_name(name: &str) -> Result<(), AppError> {
-    let ok = (1..=100).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(AppError::invalid(
-            "name",
-            "must be 1-100 of A-Z, a-z, 0-9, `.`, `_`, `-`",
-        ))
-    }
+    let ok = (1..=100).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if ok { Ok(()) } else { Err(AppError::invalid("name", "must be 1-100 of A-Z, a-z, 0-9, `.`, `_`, `-`")) }
 }
 
 fn aad(tenant: Uuid, name: &str) -> Vec<u8> {
@@ -61,11 +46,7 @@ fn aad(tenant: Uuid, name: &str) -> Vec<u8> {
 }
 
 /// The tenant's data key, created (and wrapped) on first use.
-async fn data_key(
-    state: &AppState,
-    tx: &mut PgConnection,
-    tenant: Uuid,
-) -> Result<[u8; 32], AppError> {
+async fn data_key(state: &AppState, tx: &mut PgConnection, tenant: Uuid) -> Result<[u8; 32], AppError> {
     let context = tenant.as_bytes().to_vec();
     let (kek_id, wrapped) = match store::data_key_get(tx, tenant).await? {
         Some(k) => k,
@@ -76,10 +57,7 @@ async fn data_key(
             store::data_key_insert(tx, tenant, &kek_id, &wrapped).await?
         }
     };
-    state
-        .kms
-        .unwrap(&kek_id, &wrapped, &context)
-        .map_err(AppError::Internal)
+    state.kms.unwrap(&kek_id, &wrapped, &context).map_err(AppError::Internal)
 }
 
 pub async fn put(
@@ -97,29 +75,29 @@ pub async fn put(
     super::tenants::ensure_exists(state, tenant).await?;
     let mut tx = state.ctx.db.tenant_tx(tenant).await?;
     let dek = data_key(state, &mut tx, tenant).await?;
-    let (nonce, ct) =
-        kms::seal(&dek, value.as_bytes(), &aad(tenant, name)).map_err(AppError::Internal)?;
+    let (nonce, ct) = kms::seal(&dek, value.as_bytes(), &aad(tenant, name)).map_err(AppError::Internal)?;
     let row = store::secret_put(&mut tx, tenant, name, &nonce, &ct, &principal.subject).await?;
     state
         .ctx
-        .emit(&mut tx, &principal.event_meta(), [NewEvent::new(SECRET_CHANGED, tenant, json!({ "tenant_id": tenant, "name": name, "version": row.version, "deleted": false })).tenant(tenant)])
+        .emit(
+            &mut tx,
+            &principal.event_meta(),
+            [NewEvent::new(
+                SECRET_CHANGED,
+                tenant,
+                json!({ "tenant_id": tenant, "name": name, "version": row.version, "deleted": false }),
+            )
+            .tenant(tenant)],
+        )
         .await?;
     tx.commit().await?;
     Ok(meta(&row))
 }
 
-pub async fn list(
-    state: &AppState,
-    principal: &Principal,
-    tenant: Uuid,
-) -> Result<Vec<SecretMeta>, AppError> {
+pub async fn list(state: &AppState, principal: &Principal, tenant: Uuid) -> Result<Vec<SecretMeta>, AppError> {
     principal.require_in_tenant(tenant, &[Role::OrgAdmin, Role::ProviderAdmin])?;
     let mut tx = state.ctx.db.tenant_tx(tenant).await?;
-    Ok(store::secret_list(&mut tx)
-        .await?
-        .iter()
-        .map(meta)
-        .collect())
+    Ok(store::secret_list(&mut tx).await?.iter().map(meta).collect())
 }
 
 /// Reveals a secret's value to the tenant's admins.
@@ -132,34 +110,30 @@ pub async fn reveal(
     principal.require_in_tenant(tenant, &[Role::OrgAdmin, Role::ProviderAdmin])?;
     validate_name(name)?;
     let mut tx = state.ctx.db.tenant_tx(tenant).await?;
-    let row = store::secret_get(&mut tx, name)
-        .await?
-        .ok_or_else(|| AppError::not_found("secret", name))?;
+    let row = store::secret_get(&mut tx, name).await?.ok_or_else(|| AppError::not_found("secret", name))?;
     let dek = data_key(state, &mut tx, tenant).await?;
-    let plain = kms::open(&dek, &row.nonce, &row.ciphertext, &aad(tenant, name))
-        .map_err(AppError::Internal)?;
+    let plain = kms::open(&dek, &row.nonce, &row.ciphertext, &aad(tenant, name)).map_err(AppError::Internal)?;
     tracing::info!(%tenant, secret = name, actor = %principal.subject, "tenant secret revealed");
-    Ok(SecretValue {
-        meta: meta(&row),
-        value: String::from_utf8(plain).map_err(|e| AppError::Internal(e.into()))?,
-    })
+    Ok(SecretValue { meta: meta(&row), value: String::from_utf8(plain).map_err(|e| AppError::Internal(e.into()))? })
 }
 
-pub async fn delete(
-    state: &AppState,
-    principal: &Principal,
-    tenant: Uuid,
-    name: &str,
-) -> Result<(), AppError> {
+pub async fn delete(state: &AppState, principal: &Principal, tenant: Uuid, name: &str) -> Result<(), AppError> {
     principal.require_in_tenant(tenant, &[Role::OrgAdmin, Role::ProviderAdmin])?;
     validate_name(name)?;
     let mut tx = state.ctx.db.tenant_tx(tenant).await?;
-    let version = store::secret_delete(&mut tx, name)
-        .await?
-        .ok_or_else(|| AppError::not_found("secret", name))?;
+    let version = store::secret_delete(&mut tx, name).await?.ok_or_else(|| AppError::not_found("secret", name))?;
     state
         .ctx
-        .emit(&mut tx, &principal.event_meta(), [NewEvent::new(SECRET_CHANGED, tenant, json!({ "tenant_id": tenant, "name": name, "version": version + 1, "deleted": true })).tenant(tenant)])
+        .emit(
+            &mut tx,
+            &principal.event_meta(),
+            [NewEvent::new(
+                SECRET_CHANGED,
+                tenant,
+                json!({ "tenant_id": tenant, "name": name, "version": version + 1, "deleted": true }),
+            )
+            .tenant(tenant)],
+        )
         .await?;
     tx.commit().await?;
     Ok(())

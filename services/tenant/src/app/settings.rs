@@ -20,16 +20,8 @@ pub const FLAGS: &[(&str, bool, &str)] = &[
     ("ai.grading", false, "AI-assisted grading with human review"),
     ("ai.tutor", false, "AI tutor for learners"),
     ("ai.semantic_search", false, "Embedding-based search"),
-    (
-        "offline.bundles",
-        true,
-        "Signed offline course bundles for the PWA",
-    ),
-    (
-        "marketplace.purchases",
-        true,
-        "Buying courses from the marketplace",
-    ),
+    ("offline.bundles", true, "Signed offline course bundles for the PWA"),
+    ("marketplace.purchases", true, "Buying courses from the marketplace"),
 ];
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -49,40 +41,21 @@ pub struct FeatureFlag {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-pub async fn get(
-    state: &AppState,
-    principal: &Principal,
-    tenant: Uuid,
-) -> Result<Settings, AppError> {
+pub async fn get(state: &AppState, principal: &Principal, tenant: Uuid) -> Result<Settings, AppError> {
     principal.require_in_tenant(tenant, &Role::ALL)?;
     let mut tx = state.ctx.db.tenant_tx(tenant).await?;
     Ok(match store::settings_get(&mut tx, tenant).await? {
-        Some((s, revision)) => Settings {
-            settings: s.0,
-            revision,
-        },
-        None => Settings {
-            settings: json!({}),
-            revision: 0,
-        },
+        Some((s, revision)) => Settings { settings: s.0, revision },
+        None => Settings { settings: json!({}), revision: 0 },
     })
 }
 
-pub async fn put(
-    state: &AppState,
-    principal: &Principal,
-    tenant: Uuid,
-    settings: Value,
-) -> Result<Settings, AppError> {
+pub async fn put(state: &AppState, principal: &Principal, tenant: Uuid, settings: Value) -> Result<Settings, AppError> {
     principal.require_in_tenant(tenant, &[Role::OrgAdmin, Role::ProviderAdmin])?;
     let Value::Object(map) = &settings else {
         return Err(AppError::invalid("settings", "must be a JSON object"));
     };
-    if serde_json::to_vec(&settings)
-        .map(|b| b.len())
-        .unwrap_or(usize::MAX)
-        > MAX_SETTINGS_BYTES
-    {
+    if serde_json::to_vec(&settings).map(|b| b.len()).unwrap_or(usize::MAX) > MAX_SETTINGS_BYTES {
         return Err(AppError::invalid("settings", "must be at most 64 KiB"));
     }
     let keys: Vec<&String> = map.keys().collect();
@@ -106,11 +79,7 @@ pub async fn put(
     Ok(Settings { settings, revision })
 }
 
-pub async fn flags(
-    state: &AppState,
-    principal: &Principal,
-    tenant: Uuid,
-) -> Result<Vec<FeatureFlag>, AppError> {
+pub async fn flags(state: &AppState, principal: &Principal, tenant: Uuid) -> Result<Vec<FeatureFlag>, AppError> {
     principal.require_in_tenant(tenant, &Role::ALL)?;
     let mut tx = state.ctx.db.tenant_tx(tenant).await?;
     let set = store::flag_list(&mut tx).await?;
@@ -149,12 +118,8 @@ pub async fn set_flag(
         .emit(
             &mut tx,
             &principal.event_meta(),
-            [NewEvent::new(
-                FLAG_CHANGED,
-                tenant,
-                json!({ "tenant_id": tenant, "key": key, "enabled": enabled }),
-            )
-            .tenant(tenant)],
+            [NewEvent::new(FLAG_CHANGED, tenant, json!({ "tenant_id": tenant, "key": key, "enabled": enabled }))
+                .tenant(tenant)],
         )
         .await?;
     tx.commit().await?;

@@ -44,13 +44,7 @@ pub struct Tenant {
 
 impl From<store::TenantRow> for Tenant {
     fn from(r: store::TenantRow) -> Self {
-        Self {
-            id: r.id,
-            kind: r.kind,
-            name: r.name,
-            slug: r.slug,
-            created_at: r.created_at,
-        }
+        Self { id: r.id, kind: r.kind, name: r.name, slug: r.slug, created_at: r.created_at }
     }
 }
 
@@ -62,26 +56,13 @@ pub struct NewTenant {
 
 fn validate_slug(slug: &str) -> Result<(), AppError> {
     let ok = (2..=63).contains(&slug.len())
-        && slug
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !slug.starts_with('-')
         && !slug.ends_with('-');
-    if ok {
-        Ok(())
-    } else {
-        Err(AppError::invalid(
-            "slug",
-            "must be 2-63 of a-z, 0-9 and inner hyphens",
-        ))
-    }
+    if ok { Ok(()) } else { Err(AppError::invalid("slug", "must be 2-63 of a-z, 0-9 and inner hyphens")) }
 }
 
-pub async fn create(
-    state: &AppState,
-    principal: &Principal,
-    input: NewTenant,
-) -> Result<Tenant, AppError> {
+pub async fn create(state: &AppState, principal: &Principal, input: NewTenant) -> Result<Tenant, AppError> {
     principal.require_platform_admin()?;
     let name = input.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
@@ -97,21 +78,21 @@ pub async fn create(
         created_at: Utc::now(),
     };
     let mut tx = state.ctx.db.platform_tx().await?;
-    let row = store::tenant_insert(&mut tx, &row)
-        .await
-        .map_err(|e| match AppError::from(e) {
-            AppError::Conflict(_) => {
-                AppError::Conflict("a tenant with this slug already exists".into())
-            }
-            other => other,
-        })?;
+    let row = store::tenant_insert(&mut tx, &row).await.map_err(|e| match AppError::from(e) {
+        AppError::Conflict(_) => AppError::Conflict("a tenant with this slug already exists".into()),
+        other => other,
+    })?;
     state
         .ctx
         .emit(
             &mut tx,
             &principal.event_meta(),
-            [NewEvent::new(TENANT_CREATED, row.id, json!({ "tenant_id": row.id, "kind": row.kind, "name": row.name, "slug": row.slug }))
-                .tenant(row.id)],
+            [NewEvent::new(
+                TENANT_CREATED,
+                row.id,
+                json!({ "tenant_id": row.id, "kind": row.kind, "name": row.name, "slug": row.slug }),
+            )
+            .tenant(row.id)],
         )
         .await?;
     tx.commit().await?;
@@ -121,43 +102,27 @@ pub async fn create(
 pub async fn get(state: &AppState, principal: &Principal, id: Uuid) -> Result<Tenant, AppError> {
     principal.require_in_tenant(id, &Role::ALL)?;
     let mut tx = state.ctx.db.platform_tx().await?;
-    let row = store::tenant_get(&mut tx, id)
-        .await?
-        .ok_or_else(|| AppError::not_found("tenant", id))?;
+    let row = store::tenant_get(&mut tx, id).await?.ok_or_else(|| AppError::not_found("tenant", id))?;
     Ok(row.into())
 }
 
 /// Platform admins see every tenant; anyone else sees their own.
-pub async fn list(
-    state: &AppState,
-    principal: &Principal,
-    page: &PageParams,
-) -> Result<Page<Tenant>, AppError> {
+pub async fn list(state: &AppState, principal: &Principal, page: &PageParams) -> Result<Page<Tenant>, AppError> {
     let limit = page.limit()?;
     if !principal.is_platform_admin() {
         let tenant = get(state, principal, principal.tenant()?).await?;
-        return Ok(Page {
-            data: vec![tenant],
-            next_cursor: None,
-        });
+        return Ok(Page { data: vec![tenant], next_cursor: None });
     }
     let mut tx = state.ctx.db.platform_tx().await?;
     let rows = store::tenant_list(&mut tx, page.cursor()?, limit).await?;
-    Ok(Page::from_rows(
-        rows.into_iter().map(Tenant::from).collect(),
-        limit,
-        |t| Cursor {
-            created_at: t.created_at,
-            id: t.id,
-        },
-    ))
+    Ok(Page::from_rows(rows.into_iter().map(Tenant::from).collect(), limit, |t| Cursor {
+        created_at: t.created_at,
+        id: t.id,
+    }))
 }
 
 /// The tenant must exist before anything is created inside it.
 pub async fn ensure_exists(state: &AppState, id: Uuid) -> Result<(), AppError> {
     let mut tx = state.ctx.db.platform_tx().await?;
-    store::tenant_get(&mut tx, id)
-        .await?
-        .map(|_| ())
-        .ok_or_else(|| AppError::not_found("tenant", id))
+    store::tenant_get(&mut tx, id).await?.map(|_| ()).ok_or_else(|| AppError::not_found("tenant", id))
 }

@@ -33,10 +33,7 @@ async fn create_invitation(
     Path(tenant): Path<Uuid>,
     Json(req): Json<CreateInvitation>,
 ) -> Result<(StatusCode, Json<CreatedInvitation>), AppError> {
-    Ok((
-        StatusCode::CREATED,
-        Json(invitations::create(&state, &principal, tenant, &req.email, &req.roles).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(invitations::create(&state, &principal, tenant, &req.email, &req.roles).await?)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -55,13 +52,9 @@ async fn accept_invitation(
     principal: Principal,
     Json(req): Json<AcceptInvitation>,
 ) -> Result<Json<Membership>, AppError> {
-    Ok(Json(
-        invitations::accept(&state, &principal, &req.token).await?,
-    ))
+    Ok(Json(invitations::accept(&state, &principal, &req.token).await?))
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(create_invitation))
-        .routes(routes!(accept_invitation))
+    OpenApiRouter::new().routes(routes!(create_invitation)).routes(routes!(accept_invitation))
 }

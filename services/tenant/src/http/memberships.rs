@@ -36,15 +36,7 @@ async fn grant_membership(
     Path(tenant): Path<Uuid>,
     Json(req): Json<GrantMembership>,
 ) -> Result<(StatusCode, Json<Membership>), AppError> {
-    let m = memberships::grant(
-        &state,
-        &principal,
-        tenant,
-        req.user_id,
-        &req.roles,
-        req.org_unit_id,
-    )
-    .await?;
+    let m = memberships::grant(&state, &principal, tenant, req.user_id, &req.roles, req.org_unit_id).await?;
     Ok((StatusCode::CREATED, Json(m)))
 }
 
@@ -57,9 +49,7 @@ async fn list_memberships(
     Path(tenant): Path<Uuid>,
     Query(page): Query<PageParams>,
 ) -> Result<Json<Page<Membership>>, AppError> {
-    Ok(Json(
-        memberships::list(&state, &principal, tenant, &page).await?,
-    ))
+    Ok(Json(memberships::list(&state, &principal, tenant, &page).await?))
 }
 
 /// Remove a user from the tenant.
@@ -77,7 +67,5 @@ async fn revoke_membership(
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(grant_membership, list_memberships))
-        .routes(routes!(revoke_membership))
+    OpenApiRouter::new().routes(routes!(grant_membership, list_memberships)).routes(routes!(revoke_membership))
 }

@@ -30,10 +30,7 @@ async fn create_org_unit(
     Path(tenant): Path<Uuid>,
     Json(req): Json<CreateOrgUnit>,
 ) -> Result<(StatusCode, Json<OrgUnit>), AppError> {
-    Ok((
-        StatusCode::CREATED,
-        Json(org_units::create(&state, &principal, tenant, req.name, req.parent_id).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(org_units::create(&state, &principal, tenant, req.name, req.parent_id).await?)))
 }
 
 /// The tenant's org-unit tree, parents first.

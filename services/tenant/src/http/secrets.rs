@@ -41,9 +41,7 @@ async fn put_secret(
     Path((tenant, name)): Path<(Uuid, String)>,
     Json(req): Json<PutSecret>,
 ) -> Result<Json<SecretMeta>, AppError> {
-    Ok(Json(
-        secrets::put(&state, &principal, tenant, &name, &req.value).await?,
-    ))
+    Ok(Json(secrets::put(&state, &principal, tenant, &name, &req.value).await?))
 }
 
 /// Reveal a secret's value (org or provider admin).
@@ -56,9 +54,7 @@ async fn get_secret(
     principal: Principal,
     Path((tenant, name)): Path<(Uuid, String)>,
 ) -> Result<Json<SecretValue>, AppError> {
-    Ok(Json(
-        secrets::reveal(&state, &principal, tenant, &name).await?,
-    ))
+    Ok(Json(secrets::reveal(&state, &principal, tenant, &name).await?))
 }
 
 /// Delete a secret.
@@ -76,7 +72,5 @@ async fn delete_secret(
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_secrets))
-        .routes(routes!(put_secret, get_secret, delete_secret))
+    OpenApiRouter::new().routes(routes!(list_secrets)).routes(routes!(put_secret, get_secret, delete_secret))
 }

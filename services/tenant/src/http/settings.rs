@@ -41,9 +41,7 @@ async fn put_settings(
     Path(tenant): Path<Uuid>,
     Json(req): Json<PutSettings>,
 ) -> Result<Json<Settings>, AppError> {
-    Ok(Json(
-        settings::put(&state, &principal, tenant, req.settings).await?,
-    ))
+    Ok(Json(settings::put(&state, &principal, tenant, req.settings).await?))
 }
 
 /// Every feature flag with its effective value for the tenant.
@@ -74,9 +72,7 @@ async fn put_flag(
     Path((tenant, key)): Path<(Uuid, String)>,
     Json(req): Json<PutFlag>,
 ) -> Result<Json<FeatureFlag>, AppError> {
-    Ok(Json(
-        settings::set_flag(&state, &principal, tenant, &key, req.enabled).await?,
-    ))
+    Ok(Json(settings::set_flag(&state, &principal, tenant, &key, req.enabled).await?))
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

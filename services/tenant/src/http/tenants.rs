@@ -35,16 +35,7 @@ async fn create_tenant(
     principal: Principal,
     Json(req): Json<CreateTenant>,
 ) -> Result<(StatusCode, Json<Tenant>), AppError> {
-    let t = tenants::create(
-        &state,
-        &principal,
-        NewTenant {
-            kind: req.kind,
-            name: req.name,
-            slug: req.slug,
-        },
-    )
-    .await?;
+    let t = tenants::create(&state, &principal, NewTenant { kind: req.kind, name: req.name, slug: req.slug }).await?;
     Ok((StatusCode::CREATED, Json(t)))
 }
 
@@ -72,7 +63,5 @@ async fn get_tenant(
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(create_tenant, list_tenants))
-        .routes(routes!(get_tenant))
+    OpenApiRouter::new().routes(routes!(create_tenant, list_tenants)).routes(routes!(get_tenant))
 }

@@ -42,19 +42,13 @@ pub async fn invitation_get_by_token_for_update(
     tx: &mut PgConnection,
     token_hash: &[u8],
 ) -> Result<Option<InvitationRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM invitations WHERE token_hash = $1 FOR UPDATE"
-    ))
-    .bind(token_hash)
-    .fetch_optional(tx)
-    .await
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM invitations WHERE token_hash = $1 FOR UPDATE"))
+        .bind(token_hash)
+        .fetch_optional(tx)
+        .await
 }
 
-pub async fn invitation_mark_accepted(
-    tx: &mut PgConnection,
-    id: Uuid,
-    user: Uuid,
-) -> Result<(), sqlx::Error> {
+pub async fn invitation_mark_accepted(tx: &mut PgConnection, id: Uuid, user: Uuid) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE invitations SET accepted_at = now(), accepted_by = $2 WHERE id = $1")
         .bind(id)
         .bind(user)

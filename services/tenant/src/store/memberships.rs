@@ -20,10 +20,7 @@ pub struct MembershipRow {
 const COLUMNS: &str = "id, tenant_id, user_id, roles, org_unit_id, active, revision, created_at";
 
 /// Grants (or re-grants, replacing roles) a membership; bumps the revision.
-pub async fn membership_upsert(
-    tx: &mut PgConnection,
-    m: &MembershipRow,
-) -> Result<MembershipRow, sqlx::Error> {
+pub async fn membership_upsert(tx: &mut PgConnection, m: &MembershipRow) -> Result<MembershipRow, sqlx::Error> {
     sqlx::query_as(&format!(
         "INSERT INTO memberships (id, tenant_id, user_id, roles, org_unit_id) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (tenant_id, user_id) DO UPDATE SET roles = EXCLUDED.roles, org_unit_id = EXCLUDED.org_unit_id, \
@@ -39,22 +36,11 @@ pub async fn membership_upsert(
     .await
 }
 
-pub async fn membership_get_by_user(
-    tx: &mut PgConnection,
-    user: Uuid,
-) -> Result<Option<MembershipRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM memberships WHERE user_id = $1"
-    ))
-    .bind(user)
-    .fetch_optional(tx)
-    .await
+pub async fn membership_get_by_user(tx: &mut PgConnection, user: Uuid) -> Result<Option<MembershipRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM memberships WHERE user_id = $1")).bind(user).fetch_optional(tx).await
 }
 
-pub async fn membership_deactivate(
-    tx: &mut PgConnection,
-    user: Uuid,
-) -> Result<Option<MembershipRow>, sqlx::Error> {
+pub async fn membership_deactivate(tx: &mut PgConnection, user: Uuid) -> Result<Option<MembershipRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "UPDATE memberships SET active = false, revision = revision + 1, updated_at = now() \
          WHERE user_id = $1 AND active RETURNING {COLUMNS}"

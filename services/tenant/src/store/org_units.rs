@@ -13,10 +13,7 @@ pub struct OrgUnitRow {
     pub created_at: DateTime<Utc>,
 }
 
-pub async fn org_unit_insert(
-    tx: &mut PgConnection,
-    u: &OrgUnitRow,
-) -> Result<OrgUnitRow, sqlx::Error> {
+pub async fn org_unit_insert(tx: &mut PgConnection, u: &OrgUnitRow) -> Result<OrgUnitRow, sqlx::Error> {
     sqlx::query_as(
         "INSERT INTO org_units (id, tenant_id, parent_id, name) VALUES ($1, $2, $3, $4) \
          RETURNING id, tenant_id, parent_id, name, created_at",
@@ -30,10 +27,7 @@ pub async fn org_unit_insert(
 }
 
 pub async fn org_unit_exists(tx: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM org_units WHERE id = $1)")
-        .bind(id)
-        .fetch_one(tx)
-        .await
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM org_units WHERE id = $1)").bind(id).fetch_one(tx).await
 }
 
 /// The whole tree, parents before children (a tenant's tree is small enough to list).

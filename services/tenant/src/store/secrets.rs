@@ -5,10 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
-pub async fn data_key_get(
-    tx: &mut PgConnection,
-    tenant: Uuid,
-) -> Result<Option<(String, Vec<u8>)>, sqlx::Error> {
+pub async fn data_key_get(tx: &mut PgConnection, tenant: Uuid) -> Result<Option<(String, Vec<u8>)>, sqlx::Error> {
     sqlx::query_as("SELECT kek_id, wrapped_dek FROM tenant_data_keys WHERE tenant_id = $1")
         .bind(tenant)
         .fetch_optional(tx)
@@ -22,12 +19,14 @@ pub async fn data_key_insert(
     kek_id: &str,
     wrapped: &[u8],
 ) -> Result<(String, Vec<u8>), sqlx::Error> {
-    sqlx::query("INSERT INTO tenant_data_keys (tenant_id, kek_id, wrapped_dek) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-        .bind(tenant)
-        .bind(kek_id)
-        .bind(wrapped)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO tenant_data_keys (tenant_id, kek_id, wrapped_dek) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant)
+    .bind(kek_id)
+    .bind(wrapped)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query_as("SELECT kek_id, wrapped_dek FROM tenant_data_keys WHERE tenant_id = $1")
         .bind(tenant)
         .fetch_one(tx)
@@ -69,24 +68,12 @@ pub async fn secret_put(
     .await
 }
 
-pub async fn secret_get(
-    tx: &mut PgConnection,
-    name: &str,
-) -> Result<Option<SecretRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM tenant_secrets WHERE name = $1"
-    ))
-    .bind(name)
-    .fetch_optional(tx)
-    .await
+pub async fn secret_get(tx: &mut PgConnection, name: &str) -> Result<Option<SecretRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM tenant_secrets WHERE name = $1")).bind(name).fetch_optional(tx).await
 }
 
 pub async fn secret_list(tx: &mut PgConnection) -> Result<Vec<SecretRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM tenant_secrets ORDER BY name"
-    ))
-    .fetch_all(tx)
-    .await
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM tenant_secrets ORDER BY name")).fetch_all(tx).await
 }
 
 pub async fn secret_delete(tx: &mut PgConnection, name: &str) -> Result<Option<i64>, sqlx::Error> {

@@ -39,9 +39,7 @@ pub struct FlagRow {
 }
 
 pub async fn flag_list(tx: &mut PgConnection) -> Result<Vec<FlagRow>, sqlx::Error> {
-    sqlx::query_as("SELECT key, enabled, updated_by, updated_at FROM feature_flags ORDER BY key")
-        .fetch_all(tx)
-        .await
+    sqlx::query_as("SELECT key, enabled, updated_by, updated_at FROM feature_flags ORDER BY key").fetch_all(tx).await
 }
 
 pub async fn flag_put(

@@ -31,10 +31,7 @@ pub async fn tenant_insert(tx: &mut PgConnection, t: &TenantRow) -> Result<Tenan
 }
 
 pub async fn tenant_get(tx: &mut PgConnection, id: Uuid) -> Result<Option<TenantRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM tenants WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(tx)
-        .await
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM tenants WHERE id = $1")).bind(id).fetch_optional(tx).await
 }
 
 pub async fn tenant_list(

@@ -26,12 +26,7 @@ async fn only_the_invited_user_accepts_once() {
     let mut stranger = app.claims(None, &[]);
     stranger.email = Some("mallory@example.com".into());
     assert_problem(
-        &app.post(
-            "/api/v1/tenant/invitations/accept",
-            Some(&app.sign(&stranger)),
-            json!({ "token": token }),
-        )
-        .await,
+        &app.post("/api/v1/tenant/invitations/accept", Some(&app.sign(&stranger)), json!({ "token": token })).await,
         403,
         "forbidden",
     );
@@ -41,47 +36,26 @@ async fn only_the_invited_user_accepts_once() {
     let ada_id: Uuid = ada.sub.trim_start_matches("user:").parse().unwrap();
     let ada = app.sign(&ada);
     assert_problem(
-        &app.post(
-            "/api/v1/tenant/invitations/accept",
-            Some(&ada),
-            json!({ "token": "mi_nonsense" }),
-        )
-        .await,
+        &app.post("/api/v1/tenant/invitations/accept", Some(&ada), json!({ "token": "mi_nonsense" })).await,
         422,
         "validation",
     );
-    let (s, m) = app
-        .post(
-            "/api/v1/tenant/invitations/accept",
-            Some(&ada),
-            json!({ "token": token }),
-        )
-        .await;
+    let (s, m) = app.post("/api/v1/tenant/invitations/accept", Some(&ada), json!({ "token": token })).await;
     assert_eq!(s, 200, "{m}");
     assert_eq!(m["user_id"], ada_id.to_string());
     assert_eq!(m["roles"], json!(["author"]));
     assert_problem(
-        &app.post(
-            "/api/v1/tenant/invitations/accept",
-            Some(&ada),
-            json!({ "token": token }),
-        )
-        .await,
+        &app.post("/api/v1/tenant/invitations/accept", Some(&ada), json!({ "token": token })).await,
         409,
         "conflict",
     );
     let event = app
-        .wait_for_event(
-            "tenant.invitation.created.v1",
-            std::time::Duration::from_secs(5),
-            |e| e.data["email"] == "ada@example.com",
-        )
+        .wait_for_event("tenant.invitation.created.v1", std::time::Duration::from_secs(5), |e| {
+            e.data["email"] == "ada@example.com"
+        })
         .await;
     assert_eq!(event.tenantid, Some(t));
-    assert!(
-        event.data.get("token").is_none(),
-        "the token never travels in an event"
-    );
+    assert!(event.data.get("token").is_none(), "the token never travels in an event");
 
     let learner = app.token(Some(t), &[Role::Learner]);
     let res = app

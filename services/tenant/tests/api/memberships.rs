@@ -19,87 +19,30 @@ async fn grant_list_revoke_and_publish_events() {
     let admin = app.token(Some(t), &[Role::OrgAdmin]);
     let path = format!("/api/v1/tenant/tenants/{t}/memberships");
     let user = Uuid::now_v7();
-    let (s, m) = app
-        .post(
-            &path,
-            Some(&admin),
-            json!({ "user_id": user, "roles": ["learner", "author", "learner"] }),
-        )
-        .await;
+    let (s, m) =
+        app.post(&path, Some(&admin), json!({ "user_id": user, "roles": ["learner", "author", "learner"] })).await;
     assert_eq!(s, 201, "{m}");
-    assert_eq!(
-        m["roles"],
-        json!(["author", "learner"]),
-        "sorted and deduplicated"
-    );
-    let (s, _) = app
-        .post(
-            &path,
-            Some(&admin),
-            json!({ "user_id": user, "roles": ["org_manager"] }),
-        )
-        .await;
+    assert_eq!(m["roles"], json!(["author", "learner"]), "sorted and deduplicated");
+    let (s, _) = app.post(&path, Some(&admin), json!({ "user_id": user, "roles": ["org_manager"] })).await;
     assert_eq!(s, 201, "re-granting replaces roles");
     assert_problem(
-        &app.post(
-            &path,
-            Some(&admin),
-            json!({ "user_id": user, "roles": ["platform_admin"] }),
-        )
-        .await,
+        &app.post(&path, Some(&admin), json!({ "user_id": user, "roles": ["platform_admin"] })).await,
         422,
         "validation",
     );
     assert_problem(
-        &app.post(
-            &path,
-            Some(&admin),
-            json!({ "user_id": user, "roles": ["wizard"] }),
-        )
-        .await,
+        &app.post(&path, Some(&admin), json!({ "user_id": user, "roles": ["wizard"] })).await,
         422,
         "validation",
     );
-    assert_problem(
-        &app.post(&path, Some(&admin), json!({ "user_id": user, "roles": [] }))
-            .await,
-        422,
-        "validation",
-    );
+    assert_problem(&app.post(&path, Some(&admin), json!({ "user_id": user, "roles": [] })).await, 422, "validation");
     let (_, page) = app.get(&path, &admin).await;
     assert_eq!(page["data"][0]["roles"], json!(["org_manager"]));
 
-    assert_eq!(
-        app.call(
-            Method::DELETE,
-            &format!("{path}/{user}"),
-            Some(&admin),
-            None
-        )
-        .await
-        .0,
-        204
-    );
-    assert_eq!(
-        app.call(
-            Method::DELETE,
-            &format!("{path}/{user}"),
-            Some(&admin),
-            None
-        )
-        .await
-        .0,
-        204,
-        "idempotent"
-    );
+    assert_eq!(app.call(Method::DELETE, &format!("{path}/{user}"), Some(&admin), None).await.0, 204);
+    assert_eq!(app.call(Method::DELETE, &format!("{path}/{user}"), Some(&admin), None).await.0, 204, "idempotent");
     assert_problem(
-        &app.call(
-            Method::DELETE,
-            &format!("{path}/{}", Uuid::now_v7()),
-            Some(&admin),
-            None,
-        )
-        .await,
+        &app.call(Method::DELETE, &format!("{path}/{}", Uuid::now_v7()), Some(&admin), None).await,
         404,
         "not-found",
     );
@@ -119,21 +62,12 @@ async fn grant_list_revoke_and_publish_events() {
     let mut messages = reader.messages().await.unwrap();
     let mut seen = vec![];
     while seen.len() < 3 {
-        let msg = tokio::time::timeout(Duration::from_secs(5), messages.next())
-            .await
-            .expect("events")
-            .unwrap()
-            .unwrap();
+        let msg =
+            tokio::time::timeout(Duration::from_secs(5), messages.next()).await.expect("events").unwrap().unwrap();
         let env: mirai_events::Envelope = serde_json::from_slice(&msg.payload).unwrap();
         assert_eq!(env.tenantid, Some(t));
-        assert_eq!(
-            env.actor.as_deref().map(|a| a.starts_with("user:")),
-            Some(true)
-        );
-        assert!(
-            env.traceparent.is_some(),
-            "the request's trace rides on the event"
-        );
+        assert_eq!(env.actor.as_deref().map(|a| a.starts_with("user:")), Some(true));
+        assert!(env.traceparent.is_some(), "the request's trace rides on the event");
         seen.push((env.kind, env.data["revision"].as_i64().unwrap()));
     }
     assert_eq!(

@@ -15,11 +15,7 @@ impl KeyStore {
     pub fn take_usage(&self) -> Vec<ApiKeyUsage> {
         std::mem::take(&mut *self.usage.lock().unwrap())
             .into_iter()
-            .map(|(key_id, (tenant_id, at))| ApiKeyUsage {
-                key_id,
-                tenant_id,
-                at,
-            })
+            .map(|(key_id, (tenant_id, at))| ApiKeyUsage { key_id, tenant_id, at })
             .collect()
     }
 
@@ -34,10 +30,7 @@ impl KeyStore {
             let used = self.take_usage();
             if !used.is_empty()
                 && let Ok(body) = serde_json::to_vec(&used)
-                && let Err(e) = bus
-                    .client
-                    .publish(bus.subject(APIKEY_USAGE_SUBJECT), body.into())
-                    .await
+                && let Err(e) = bus.client.publish(bus.subject(APIKEY_USAGE_SUBJECT), body.into()).await
             {
                 tracing::debug!(error = %e, "api key usage report not sent");
             }
@@ -66,22 +59,12 @@ impl KeyStore {
         }
     }
 
-    async fn follow_once(
-        &self,
-        bus: &Bus,
-        cancel: &CancellationToken,
-        from_seq: &mut u64,
-    ) -> anyhow::Result<()> {
+    async fn follow_once(&self, bus: &Bus, cancel: &CancellationToken, from_seq: &mut u64) -> anyhow::Result<()> {
         let stream = bus.ensure_stream("identity").await?;
         let consumer = stream
             .create_consumer(pull::OrderedConfig {
-                filter_subjects: vec![
-                    bus.subject("identity.signing_key.>"),
-                    bus.subject("identity.apikey.>"),
-                ],
-                deliver_policy: DeliverPolicy::ByStartSequence {
-                    start_sequence: *from_seq,
-                },
+                filter_subjects: vec![bus.subject("identity.signing_key.>"), bus.subject("identity.apikey.>")],
+                deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: *from_seq },
                 ..Default::default()
             })
             .await?;

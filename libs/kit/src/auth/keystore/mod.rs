@@ -139,9 +139,7 @@ pub struct KeyStore {
 
 impl std::fmt::Debug for KeyStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyStore")
-            .field("issuer", &self.issuer)
-            .finish_non_exhaustive()
+        f.debug_struct("KeyStore").field("issuer", &self.issuer).finish_non_exhaustive()
     }
 }
 
@@ -180,30 +178,15 @@ impl KeyStore {
                     return;
                 };
                 let Some(key) = e.jwk.to_key() else { return };
-                if inner
-                    .signing
-                    .get(&e.kid)
-                    .is_none_or(|k| k.revision < e.revision)
-                {
-                    inner.signing.insert(
-                        e.kid,
-                        SigningKey {
-                            key,
-                            verify_until: None,
-                            revision: e.revision,
-                        },
-                    );
+                if inner.signing.get(&e.kid).is_none_or(|k| k.revision < e.revision) {
+                    inner.signing.insert(e.kid, SigningKey { key, verify_until: None, revision: e.revision });
                 }
             }
             SIGNING_KEY_RETIRED => {
                 let Ok(e) = event.data_as::<SigningKeyRetired>() else {
                     return;
                 };
-                if let Some(k) = inner
-                    .signing
-                    .get_mut(&e.kid)
-                    .filter(|k| k.revision < e.revision)
-                {
+                if let Some(k) = inner.signing.get_mut(&e.kid).filter(|k| k.revision < e.revision) {
                     k.verify_until = Some(e.verify_until);
                     k.revision = e.revision;
                 }
@@ -216,11 +199,7 @@ impl KeyStore {
                 if hex::decode_to_slice(&e.secret_sha256, &mut hash).is_err() {
                     return;
                 }
-                if inner
-                    .apikeys
-                    .get(&e.key_id)
-                    .is_none_or(|k| k.revision < e.revision)
-                {
+                if inner.apikeys.get(&e.key_id).is_none_or(|k| k.revision < e.revision) {
                     inner.apikeys.insert(
                         e.key_id,
                         ApiKey {
@@ -280,10 +259,7 @@ impl KeyStore {
         let kid = jwt::header_kid(token)?;
         let key = {
             let inner = self.inner.read().unwrap();
-            let k = inner
-                .signing
-                .get(&kid)
-                .ok_or_else(|| JwtError::UnknownKid(kid.clone()))?;
+            let k = inner.signing.get(&kid).ok_or_else(|| JwtError::UnknownKid(kid.clone()))?;
             if k.verify_until.is_some_and(|t| t < now) {
                 return Err(JwtError::UnknownKid(kid).into());
             }
@@ -292,13 +268,7 @@ impl KeyStore {
         let claims = jwt::verify(token, &key, &self.issuer, &self.audience, now.timestamp())?;
         let (kind, user_id) = match claims.kind.as_str() {
             "client" => (CredentialKind::Client, None),
-            _ => (
-                CredentialKind::User,
-                claims
-                    .sub
-                    .strip_prefix("user:")
-                    .and_then(|s| s.parse().ok()),
-            ),
+            _ => (CredentialKind::User, claims.sub.strip_prefix("user:").and_then(|s| s.parse().ok())),
         };
         let exp = claims.exp;
         let principal = Principal {
@@ -314,24 +284,12 @@ impl KeyStore {
         if cache.len() >= JWT_CACHE_MAX {
             cache.clear();
         }
-        cache.insert(
-            digest,
-            CachedJwt {
-                principal: principal.clone(),
-                exp,
-                kid,
-            },
-        );
+        cache.insert(digest, CachedJwt { principal: principal.clone(), exp, kid });
         Ok(principal)
     }
 
     fn key_verifies(&self, kid: &str, now: DateTime<Utc>) -> bool {
-        self.inner
-            .read()
-            .unwrap()
-            .signing
-            .get(kid)
-            .is_some_and(|k| k.verify_until.is_none_or(|t| t >= now))
+        self.inner.read().unwrap().signing.get(kid).is_some_and(|k| k.verify_until.is_none_or(|t| t >= now))
     }
 
     /// Verifies an API key given as its id (`mk_<hex>`) and secret.
@@ -340,11 +298,7 @@ impl KeyStore {
         let k = inner.apikeys.get(key_id).ok_or(AuthError::UnknownApiKey)?;
         let presented: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
         if !bool::from(presented.ct_eq(&k.secret_sha256)) {
-            return Err(if k.revoked {
-                AuthError::RevokedApiKey
-            } else {
-                AuthError::UnknownApiKey
-            });
+            return Err(if k.revoked { AuthError::RevokedApiKey } else { AuthError::UnknownApiKey });
         }
         if k.revoked {
             return Err(AuthError::RevokedApiKey);
@@ -352,10 +306,7 @@ impl KeyStore {
         if k.expires_at.is_some_and(|t| t < Utc::now()) {
             return Err(AuthError::ExpiredApiKey);
         }
-        self.usage
-            .lock()
-            .unwrap()
-            .insert(key_id.to_owned(), (k.tenant_id, Utc::now()));
+        self.usage.lock().unwrap().insert(key_id.to_owned(), (k.tenant_id, Utc::now()));
         Ok(Principal {
             kind: CredentialKind::ApiKey,
             subject: format!("apikey:{key_id}"),
@@ -381,9 +332,7 @@ impl KeyStore {
             self.verify_jwt(rest)
         } else if scheme.eq_ignore_ascii_case("basic") {
             use base64::Engine;
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(rest)
-                .map_err(|_| AuthError::BadScheme)?;
+            let decoded = base64::engine::general_purpose::STANDARD.decode(rest).map_err(|_| AuthError::BadScheme)?;
             let text = String::from_utf8(decoded).map_err(|_| AuthError::BadScheme)?;
             let (user, pass) = text.split_once(':').ok_or(AuthError::BadScheme)?;
             self.verify_api_key(user, pass)

@@ -1,0 +1,172 @@
+//! The `format` parameter of statement GETs: `exact` (as stored), `ids` (agents, groups,
+//! activities and verbs reduced to their identifiers) and `canonical` (language maps
+//! reduced to the one language the caller prefers, from `Accept-Language`).
+
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Exact,
+    Ids,
+    Canonical,
+}
+
+impl Format {
+    pub fn parse(s: Option<&str>) -> Result<Self, String> {
+        match s.unwrap_or("exact") {
+            "exact" => Ok(Self::Exact),
+            "ids" => Ok(Self::Ids),
+            "canonical" => Ok(Self::Canonical),
+            other => Err(format!("format `{other}` is not exact, ids or canonical")),
+        }
+    }
+}
+
+const IFIS: &[&str] = &["mbox", "mbox_sha1sum", "openid", "account"];
+
+fn agent_ids(v: &Value) -> Value {
+    let Some(m) = v.as_object() else {
+        return v.clone();
+    };
+    let mut out = Map::new();
+    for (k, val) in m {
+        if k == "objectType" || IFIS.contains(&k.as_str()) {
+            out.insert(k.clone(), val.clone());
+        } else if k == "member" && !m.keys().any(|k| IFIS.contains(&k.as_str())) {
+            out.insert(
+                k.clone(),
+                Value::Array(val.as_array().map(|a| a.iter().map(agent_ids).collect()).unwrap_or_default()),
+            );
+        }
+    }
+    Value::Object(out)
+}
+
+fn activity_ids(v: &Value) -> Value {
+    let Some(m) = v.as_object() else {
+        return v.clone();
+    };
+    let mut out = Map::new();
+    for k in ["objectType", "id"] {
+        if let Some(x) = m.get(k) {
+            out.insert(k.into(), x.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+fn object_ids(v: &Value) -> Value {
+    match v.get("objectType").and_then(Value::as_str).unwrap_or("Activity") {
+        "Activity" => activity_ids(v),
+        "Agent" | "Group" => agent_ids(v),
+        "SubStatement" => ids(v),
+        _ => v.clone(),
+    }
+}
+
+fn ids(s: &Value) -> Value {
+    let mut out = s.clone();
+    for k in ["actor", "authority"] {
+        if let Some(a) = s.get(k) {
+            out[k] = agent_ids(a);
+        }
+    }
+    if let Some(v) = s.get("verb").and_then(|v| v.get("id")) {
+        out["verb"] = serde_json::json!({ "id": v });
+    }
+    if let Some(o) = s.get("object") {
+        out["object"] = object_ids(o);
+    }
+    if let Some(c) = s.get("context").and_then(Value::as_object) {
+        let mut c = c.clone();
+        for k in ["instructor", "team"] {
+            if let Some(a) = c.get(k).cloned() {
+                c.insert(k.into(), agent_ids(&a));
+            }
+        }
+        if let Some(Value::Object(ca)) = c.get("contextActivities").cloned() {
+            let reduced: Map<String, Value> = ca
+                .into_iter()
+                .map(|(k, v)| {
+                    (
+                        k,
+                        match v {
+                            Value::Array(a) => Value::Array(a.iter().map(activity_ids).collect()),
+                            other => activity_ids(&other),
+                        },
+                    )
+                })
+                .collect();
+            c.insert("contextActivities".into(), Value::Object(reduced));
+        }
+        out["context"] = Value::Object(c);
+    }
+    out
+}
+
+/// Picks the best language of a language map for `prefs` (Accept-Language order).
+fn pick(map: &Map<String, Value>, prefs: &[String]) -> Map<String, Value> {
+    let found = prefs
+        .iter()
+        .find_map(|p| {
+            map.iter().find(|(k, _)| {
+                k.eq_ignore_ascii_case(p) || k.to_lowercase().starts_with(&format!("{}-", p.to_lowercase()))
+            })
+        })
+        .or_else(|| map.iter().find(|(k, _)| k.as_str() == "und"))
+        .or_else(|| map.iter().next());
+    found.map(|(k, v)| Map::from_iter([(k.clone(), v.clone())])).unwrap_or_default()
+}
+
+const LANGUAGE_MAPS: &[&str] = &["display", "name", "description"];
+
+fn canonical(v: &Value, prefs: &[String]) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, val)| {
+                    // An agent's `name` is a string; a definition's `name` is a language map.
+                    let is_map = LANGUAGE_MAPS.contains(&k.as_str())
+                        && val.as_object().is_some_and(|o| o.values().all(Value::is_string));
+                    (
+                        k.clone(),
+                        if is_map {
+                            Value::Object(pick(val.as_object().unwrap(), prefs))
+                        } else {
+                            canonical(val, prefs)
+                        },
+                    )
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(|x| canonical(x, prefs)).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Parses `Accept-Language` into tags in preference order.
+pub fn languages(header: Option<&str>) -> Vec<String> {
+    let mut tags: Vec<(f32, String)> = header
+        .unwrap_or("")
+        .split(',')
+        .filter_map(|part| {
+            let mut it = part.trim().split(';');
+            let tag = it.next()?.trim();
+            if tag.is_empty() || tag == "*" {
+                return None;
+            }
+            let q = it.find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse().ok())).unwrap_or(1.0);
+            Some((q, tag.to_owned()))
+        })
+        .collect();
+    tags.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
+    tags.into_iter().map(|(_, t)| t).collect()
+}
+
+pub fn apply(statement: Value, format: Format, prefs: &[String]) -> Value {
+    match format {
+        Format::Exact => statement,
+        Format::Ids => ids(&statement),
+        Format::Canonical => canonical(&statement, prefs),
+    }
+}

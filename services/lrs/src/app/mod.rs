@@ -1,0 +1,5 @@
+//! lrs use-cases.
+
+pub mod format;
+pub mod statement;
+pub mod statements;

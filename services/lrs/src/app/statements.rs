@@ -1,0 +1,234 @@
+//! Storing, voiding, fetching and querying statements under the xAPI rules: a batch is
+//! stored whole or not at all, an id reused with different content is a conflict, an
+//! identical resend changes nothing, voided statements leave queries but stay fetchable
+//! by `voidedStatementId`, and a voiding statement cannot itself be voided.
+
+use std::collections::HashSet;
+
+use axum::http::StatusCode;
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
+use chrono::{DateTime, Utc};
+use mirai_events::NewEvent;
+use mirai_kit::{AppError, Principal, auth::CredentialKind};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::statement::{self, Normalized, XapiVersion, format_ts};
+use crate::{
+    AppState,
+    store::statements::{self as store, Filter},
+};
+
+pub const STORED: &str = "lrs.statement.stored.v1";
+pub const VOIDED: &str = "lrs.statement.voided.v1";
+pub const MAX_LIMIT: i64 = 500;
+
+fn bad(detail: impl Into<String>) -> AppError {
+    AppError::client(StatusCode::BAD_REQUEST, "xapi-bad-request", "Invalid xAPI request", detail)
+}
+
+/// Who is calling, as the LRS sees it.
+pub struct Caller {
+    pub tenant: Uuid,
+    /// The authority agent written into stored statements.
+    pub authority: Value,
+    pub authority_ifi: String,
+    /// `statements/read/mine`: reads see only what this caller stored.
+    pub read_mine_only: bool,
+    pub principal: Principal,
+}
+
+impl Caller {
+    /// Scoped credentials (API keys, client tokens) need xAPI scopes; user sessions of
+    /// first-party apps act with their tenant role.
+    pub fn from(state: &AppState, p: &Principal, write: bool) -> Result<Self, AppError> {
+        let tenant = p.tenant()?;
+        let scoped = p.kind != CredentialKind::User;
+        let has = |s: &str| p.has_scope(s);
+        let mut read_mine_only = false;
+        if scoped {
+            if write {
+                if !(has("statements/write") || has("all")) {
+                    return Err(AppError::Forbidden("this credential lacks the statements/write scope".into()));
+                }
+            } else if !(has("statements/read") || has("all/read") || has("all")) {
+                if has("statements/read/mine") {
+                    read_mine_only = true;
+                } else {
+                    return Err(AppError::Forbidden("this credential lacks a statements read scope".into()));
+                }
+            }
+        }
+        let name = p.subject.split_once(':').map(|(_, id)| id).unwrap_or(&p.subject).to_owned();
+        let home = state.ctx.public_url.clone();
+        Ok(Self {
+            tenant,
+            authority_ifi: format!("account:{home}|{name}"),
+            authority: json!({ "objectType": "Agent", "account": { "homePage": home, "name": name } }),
+            read_mine_only,
+            principal: p.clone(),
+        })
+    }
+}
+
+/// Validates and stores statements (a PUT passes its `statementId`). Returns their ids
+/// in request order (generated where the statement had none).
+pub async fn store(
+    state: &AppState,
+    caller: &Caller,
+    version: XapiVersion,
+    statements: Vec<Value>,
+    put_id: Option<Uuid>,
+) -> Result<Vec<Uuid>, AppError> {
+    if statements.is_empty() {
+        return Err(bad("the request holds no statements"));
+    }
+    let now = Utc::now();
+    let mut checked: Vec<(Normalized, Value, Value)> = Vec::with_capacity(statements.len());
+    let mut seen = HashSet::new();
+    let mut ids = Vec::new();
+    for (i, s) in statements.into_iter().enumerate() {
+        let mut submitted = s;
+        if let Some(id) = put_id {
+            match submitted.get("id") {
+                None => submitted["id"] = json!(id.to_string()),
+                Some(v) if v.as_str() == Some(id.to_string().as_str()) => {}
+                Some(_) => {
+                    return Err(bad("the statement's id differs from the statementId parameter"));
+                }
+            }
+        }
+        let (n, mut body) = statement::validate(&submitted, version, now)
+            .map_err(|e| bad(if i == 0 { e } else { format!("statement {i}: {e}") }))?;
+        if !seen.insert(n.id) {
+            return Err(bad(format!("statement id {} appears twice in the batch", n.id)));
+        }
+        ids.push(n.id);
+        if submitted.get("id").is_none() {
+            submitted["id"] = json!(n.id.to_string());
+        }
+        body["authority"] = caller.authority.clone();
+        body["version"] = json!(body.get("version").and_then(Value::as_str).unwrap_or(version.as_str()));
+        checked.push((n, body, submitted));
+    }
+    let mut tx = state.ctx.db.tenant_tx(caller.tenant).await?;
+    // Bounded so that X-Experience-API-Consistent-Through (now - 5 s) is a promise.
+    sqlx::query("SET LOCAL transaction_timeout = '5s'").execute(&mut *tx).await?;
+    let mut stored_events = vec![];
+    let mut voided_events = vec![];
+    for (n, mut body, submitted) in checked {
+        if let Some(existing) = store::statement_get(&mut tx, n.id).await? {
+            if existing.submitted.0 == submitted {
+                continue;
+            }
+            return Err(AppError::Conflict(format!("statement {} already exists with different content", n.id)));
+        }
+        // `stored` is kept at the millisecond precision it is reported with, so `since` and
+        // `until` compare exactly what clients saw; `seq` orders statements within a ms.
+        let stored: DateTime<Utc> =
+            sqlx::query_scalar("SELECT date_trunc('milliseconds', clock_timestamp())").fetch_one(&mut *tx).await?;
+        body["stored"] = json!(format_ts(stored));
+        if let Some(target) = n.voids {
+            if !store::statement_void(&mut tx, target).await? {
+                return Err(bad(format!("statement {target} is a voiding statement and cannot be voided")));
+            }
+            voided_events.push(
+                NewEvent::new(
+                    VOIDED,
+                    target,
+                    json!({ "tenant_id": caller.tenant, "statement_id": target, "voided_by": n.id }),
+                )
+                .tenant(caller.tenant),
+            );
+        }
+        store::statement_insert(
+            &mut tx,
+            caller.tenant,
+            &n,
+            version.as_str(),
+            &caller.authority_ifi,
+            stored,
+            &body,
+            &submitted,
+        )
+        .await?;
+        stored_events.push(json!({
+            "id": n.id, "actor": n.actor, "verb": n.verb, "object_activity": n.object_activity,
+            "registration": n.registration, "timestamp": format_ts(n.timestamp), "stored": format_ts(stored),
+            "result": summarize_result(&body),
+        }));
+    }
+    let mut events = voided_events;
+    if !stored_events.is_empty() {
+        events.push(
+            NewEvent::new(STORED, caller.tenant, json!({ "tenant_id": caller.tenant, "statements": stored_events }))
+                .tenant(caller.tenant),
+        );
+    }
+    state.ctx.emit(&mut tx, &caller.principal.event_meta(), events).await?;
+    tx.commit().await?;
+    Ok(ids)
+}
+
+fn summarize_result(body: &Value) -> Value {
+    let r = &body["result"];
+    json!({ "success": r["success"], "completion": r["completion"], "score_scaled": r["score"]["scaled"] })
+}
+
+/// One statement by id (`voided` = fetched as `voidedStatementId`).
+pub async fn get(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    voided: bool,
+) -> Result<(Value, DateTime<Utc>), AppError> {
+    let mut tx = state.ctx.db.tenant_tx(caller.tenant).await?;
+    let row = store::statement_get(&mut tx, id).await?.ok_or_else(|| AppError::not_found("statement", id))?;
+    if row.voided != voided {
+        return Err(AppError::not_found("statement", id));
+    }
+    if caller.read_mine_only && row.body.0["authority"] != caller.authority {
+        return Err(AppError::not_found("statement", id));
+    }
+    Ok((row.body.0, row.stored))
+}
+
+/// A page of statements and the cursor for the next one.
+pub async fn query(
+    state: &AppState,
+    caller: &Caller,
+    mut filter: Filter,
+    limit: i64,
+    more: Option<&str>,
+) -> Result<(Vec<Value>, Option<String>), AppError> {
+    let limit = if limit == 0 { MAX_LIMIT } else { limit.min(MAX_LIMIT) };
+    if let Some(m) = more {
+        filter.after = Some(decode_more(m)?);
+    }
+    if caller.read_mine_only {
+        filter.authority = Some(caller.authority_ifi.clone());
+    }
+    let mut tx = state.ctx.db.tenant_tx(caller.tenant).await?;
+    let mut rows = store::statement_query(&mut tx, &filter, limit).await?;
+    let next = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| encode_more(r.stored, r.seq))
+    } else {
+        None
+    };
+    Ok((rows.into_iter().map(|r| r.body.0).collect(), next))
+}
+
+fn encode_more(stored: DateTime<Utc>, seq: i64) -> String {
+    B64.encode(format!("{}|{seq}", stored.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)))
+}
+
+fn decode_more(m: &str) -> Result<(DateTime<Utc>, i64), AppError> {
+    let invalid = || bad("the `more` cursor is not one this LRS issued");
+    let text = String::from_utf8(B64.decode(m).map_err(|_| invalid())?).map_err(|_| invalid())?;
+    let (ts, seq) = text.split_once('|').ok_or_else(invalid)?;
+    Ok((
+        DateTime::parse_from_rfc3339(ts).map_err(|_| invalid())?.with_timezone(&Utc),
+        seq.parse().map_err(|_| invalid())?,
+    ))
+}

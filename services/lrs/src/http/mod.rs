@@ -1,0 +1,32 @@
+//! lrs's HTTP surface: the xAPI resources under `/api/v1/lrs/xapi/` (Kong also exposes
+//! them at `/xapi/` for standard clients).
+
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::AppState;
+
+mod about;
+mod statements;
+pub mod version;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Mirai LRS", version = "1.0.0", description = "An xAPI 1.0.3 / 2.0 Learning Record Store. Every request except `about` sends `X-Experience-API-Version`."),
+    components(schemas(mirai_kit::error::Problem)),
+    tags((name = "xapi")),
+)]
+struct ApiDoc;
+
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().merge(about::router()).merge(statements::router())
+}
+
+pub fn router(state: AppState) -> axum::Router {
+    routes().split_for_parts().0.layer(axum::middleware::from_fn(version::require)).with_state(state)
+}
+
+/// The OpenAPI document with full paths (`/api/v1/lrs/...`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi()).nest("/api/v1/lrs", routes()).split_for_parts().1
+}

@@ -1,0 +1,29 @@
+//! lrs: an xAPI Learning Record Store (1.0.3 and 2.0). Statements are validated against
+//! the data rules of the request's version, stored as received plus normalized columns
+//! indexed for every query filter, and announced as `lrs.statement.*` events.
+
+use futures::FutureExt;
+use mirai_kit::{Migration, ServiceCtx, ServiceDef, Started};
+
+pub mod app;
+mod http;
+mod store;
+
+pub const NAME: &str = "lrs";
+
+pub const MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "init", sql: include_str!("../../../migrations/lrs/0001_init.sql") }];
+
+pub fn service() -> ServiceDef {
+    ServiceDef { name: NAME, migrations: MIGRATIONS, openapi: http::openapi, start: |ctx| start(ctx).boxed() }
+}
+
+/// Shared state of the LRS handlers.
+#[derive(Clone)]
+pub struct AppState {
+    pub ctx: ServiceCtx,
+}
+
+async fn start(ctx: ServiceCtx) -> anyhow::Result<Started> {
+    Ok(Started::new(http::router(AppState { ctx })))
+}

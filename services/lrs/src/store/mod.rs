@@ -1,0 +1,3 @@
+//! lrs's SQL.
+
+pub mod statements;

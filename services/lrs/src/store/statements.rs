@@ -1,0 +1,135 @@
+//! `statements` (tenant rows, RLS): the body as returned, the submission as received, and
+//! normalized columns for the xAPI filters.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder, types::Json};
+use uuid::Uuid;
+
+use crate::app::statement::Normalized;
+
+#[derive(Debug, FromRow)]
+pub struct StoredRow {
+    pub body: Json<Value>,
+    pub submitted: Json<Value>,
+    pub stored: DateTime<Utc>,
+    pub seq: i64,
+    pub voided: bool,
+}
+
+pub async fn statement_get(tx: &mut PgConnection, id: Uuid) -> Result<Option<StoredRow>, sqlx::Error> {
+    sqlx::query_as("SELECT body, submitted, stored, seq, voided FROM statements WHERE id = $1")
+        .bind(id)
+        .fetch_optional(tx)
+        .await
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn statement_insert(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    n: &Normalized,
+    version: &str,
+    authority: &str,
+    stored: DateTime<Utc>,
+    body: &Value,
+    submitted: &Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO statements (tenant_id, id, stored, ts, version, actor, verb, object_activity, object_agent, \
+           object_statement, registration, authority, voids, agents, activities, body, submitted) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+    )
+    .bind(tenant)
+    .bind(n.id)
+    .bind(stored)
+    .bind(n.timestamp)
+    .bind(version)
+    .bind(&n.actor)
+    .bind(&n.verb)
+    .bind(&n.object_activity)
+    .bind(&n.object_agent)
+    .bind(n.object_statement)
+    .bind(n.registration)
+    .bind(authority)
+    .bind(n.voids)
+    .bind(&n.agents)
+    .bind(&n.activities)
+    .bind(Json(body))
+    .bind(Json(submitted))
+    .execute(tx)
+    .await
+    .map(|_| ())
+}
+
+/// Marks `target` voided; returns false if it is itself a voiding statement.
+pub async fn statement_void(tx: &mut PgConnection, target: Uuid) -> Result<bool, sqlx::Error> {
+    let voids: Option<Option<Uuid>> = sqlx::query_scalar("SELECT voids FROM statements WHERE id = $1 FOR UPDATE")
+        .bind(target)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if let Some(Some(_)) = voids {
+        return Ok(false);
+    }
+    sqlx::query("UPDATE statements SET voided = true WHERE id = $1").bind(target).execute(tx).await?;
+    Ok(true)
+}
+
+/// The filters of a statement query (already canonicalized).
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub agent: Option<String>,
+    pub related_agents: bool,
+    pub verb: Option<String>,
+    pub activity: Option<String>,
+    pub related_activities: bool,
+    pub registration: Option<Uuid>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// `statements/read/mine`: only what this authority stored.
+    pub authority: Option<String>,
+    pub ascending: bool,
+    /// Continue after this (stored, seq).
+    pub after: Option<(DateTime<Utc>, i64)>,
+}
+
+pub async fn statement_query(tx: &mut PgConnection, f: &Filter, limit: i64) -> Result<Vec<StoredRow>, sqlx::Error> {
+    let mut q: QueryBuilder<Postgres> =
+        QueryBuilder::new("SELECT body, submitted, stored, seq, voided FROM statements WHERE NOT voided");
+    if let Some(a) = &f.agent {
+        if f.related_agents {
+            q.push(" AND agents @> ARRAY[").push_bind(a.clone()).push("]::text[]");
+        } else {
+            q.push(" AND (actor = ").push_bind(a.clone()).push(" OR object_agent = ").push_bind(a.clone()).push(")");
+        }
+    }
+    if let Some(v) = &f.verb {
+        q.push(" AND verb = ").push_bind(v.clone());
+    }
+    if let Some(a) = &f.activity {
+        if f.related_activities {
+            q.push(" AND activities @> ARRAY[").push_bind(a.clone()).push("]::text[]");
+        } else {
+            q.push(" AND object_activity = ").push_bind(a.clone());
+        }
+    }
+    if let Some(r) = f.registration {
+        q.push(" AND registration = ").push_bind(r);
+    }
+    if let Some(s) = f.since {
+        q.push(" AND stored > ").push_bind(s);
+    }
+    if let Some(u) = f.until {
+        q.push(" AND stored <= ").push_bind(u);
+    }
+    if let Some(a) = &f.authority {
+        q.push(" AND authority = ").push_bind(a.clone());
+    }
+    if let Some((stored, seq)) = f.after {
+        q.push(if f.ascending { " AND (stored, seq) > (" } else { " AND (stored, seq) < (" });
+        q.push_bind(stored).push(", ").push_bind(seq).push(")");
+    }
+    q.push(if f.ascending { " ORDER BY stored, seq" } else { " ORDER BY stored DESC, seq DESC" });
+    q.push(" LIMIT ").push_bind(limit + 1);
+    q.build_query_as().fetch_all(tx).await
+}

@@ -1,0 +1,98 @@
+//! Communication rules: version headers, About, HEAD, authentication and scopes.
+
+use mirai_testkit::assert_problem;
+use reqwest::Method;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{COMPLETED, basic, spawn, statement};
+
+#[tokio::test]
+async fn versions_about_and_head() {
+    let lrs = spawn().await;
+    let about = lrs.app.http.get(lrs.app.url("/api/v1/lrs/xapi/about")).send().await.unwrap();
+    assert_eq!(about.status(), 200, "about needs neither a version header nor a credential");
+    let body: serde_json::Value = about.json().await.unwrap();
+    assert_eq!(body["version"], json!(["1.0.3", "2.0.0"]));
+
+    let res = lrs.req(Method::GET, "statements", None, &lrs.basic).send().await.unwrap();
+    assert_eq!(res.status(), 400, "a missing version header is a 400");
+    let res = lrs.req(Method::GET, "statements", Some("0.95"), &lrs.basic).send().await.unwrap();
+    assert_eq!(res.status(), 400);
+    let res = lrs.req(Method::GET, "statements", Some("1.0.2"), &lrs.basic).send().await.unwrap();
+    assert_eq!(res.status(), 200, "older 1.0.x clients are served as 1.0.3");
+    assert_eq!(res.headers()["x-experience-api-version"], "1.0.3");
+    assert!(res.headers().contains_key("x-experience-api-consistent-through"));
+
+    let (_, ids) = lrs.post(statement("a@example.com", COMPLETED, "http://example.com/a")).await;
+    let id = ids[0].as_str().unwrap();
+    let head =
+        lrs.req(Method::HEAD, &format!("statements?statementId={id}"), Some("1.0.3"), &lrs.basic).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    assert!(head.headers().contains_key("last-modified"));
+    assert!(head.bytes().await.unwrap().is_empty(), "HEAD is a GET without the body");
+    lrs.app.stop().await;
+}
+
+#[tokio::test]
+async fn credentials_and_scopes() {
+    let lrs = spawn().await;
+    let s = statement("a@example.com", COMPLETED, "http://example.com/a");
+    let res = lrs
+        .app
+        .http
+        .post(lrs.app.url("/api/v1/lrs/xapi/statements"))
+        .header("x-experience-api-version", "1.0.3")
+        .json(&s)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let bad = format!("Basic {}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "mk_nope:nope"));
+    assert_eq!(lrs.post_as(s.clone(), "1.0.3", &bad).await.0, 401);
+
+    let reader = basic(&lrs.app, lrs.tenant, &["statements/read"]);
+    let res = lrs.post_as(s.clone(), "1.0.3", &reader).await;
+    assert_eq!(res.0, 403, "statements/read cannot write");
+    let writer = basic(&lrs.app, lrs.tenant, &["statements/write"]);
+    let (status, ids) = lrs.post_as(s.clone(), "1.0.3", &writer).await;
+    assert_eq!(status, 200);
+    let no_scope = basic(&lrs.app, lrs.tenant, &[]);
+    let res = lrs.req(Method::GET, "statements", Some("1.0.3"), &no_scope).send().await.unwrap();
+    assert_eq!(res.status(), 403);
+
+    // statements/read/mine sees only what that credential stored.
+    let mine = basic(&lrs.app, lrs.tenant, &["statements/read/mine", "statements/write"]);
+    let (_, my_ids) = lrs.post_as(statement("b@example.com", COMPLETED, "http://example.com/b"), "1.0.3", &mine).await;
+    let res: serde_json::Value =
+        lrs.req(Method::GET, "statements", Some("1.0.3"), &mine).send().await.unwrap().json().await.unwrap();
+    let seen: Vec<&str> = res["statements"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(seen, [my_ids[0].as_str().unwrap()]);
+    let other = lrs
+        .req(Method::GET, &format!("statements?statementId={}", ids[0].as_str().unwrap()), Some("1.0.3"), &mine)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
+
+    // The authority is the credential, whatever the client claimed.
+    let mut claimed = statement("c@example.com", COMPLETED, "http://example.com/c");
+    claimed["authority"] = json!({ "mbox": "mailto:boss@example.com" });
+    let (_, ids) = lrs.post_as(claimed, "1.0.3", &writer).await;
+    let (_, got, _) = lrs.get(&format!("?statementId={}", ids[0].as_str().unwrap())).await;
+    assert_eq!(got["authority"]["account"]["homePage"], lrs.app.url.as_str());
+    assert!(got["authority"]["account"]["name"].as_str().unwrap().starts_with("mk_"));
+
+    // Another tenant's credential sees nothing of this tenant.
+    let stranger = basic(&lrs.app, Uuid::now_v7(), &["all"]);
+    let res = lrs
+        .req(Method::GET, &format!("statements?statementId={}", ids[0].as_str().unwrap()), Some("1.0.3"), &stranger)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let res = lrs.req(Method::GET, "statements", None, "Bearer nonsense").send().await.unwrap();
+    let res = (res.status(), res.json().await.unwrap());
+    assert_problem(&res, 401, "unauthenticated");
+    lrs.app.stop().await;
+}

@@ -1,0 +1,78 @@
+//! Statement data rules: every failure is a 400 naming the rule, and nothing is stored.
+
+use serde_json::json;
+
+use crate::{COMPLETED, spawn, statement};
+
+#[tokio::test]
+async fn invalid_statements_are_rejected_whole() {
+    let lrs = spawn().await;
+    let good = statement("a@example.com", COMPLETED, "http://example.com/a");
+    let cases = [
+        (
+            json!({ "actor": { "mbox": "a@example.com" }, "verb": { "id": COMPLETED }, "object": { "id": "http://example.com/a" } }),
+            "mailto:",
+        ),
+        (
+            json!({ "actor": { "mbox": "mailto:a@example.com", "openid": "http://o.example/a" }, "verb": { "id": COMPLETED }, "object": { "id": "http://example.com/a" } }),
+            "exactly one inverse functional identifier",
+        ),
+        (
+            json!({ "actor": { "mbox": "mailto:a@example.com" }, "verb": { "id": "completed" }, "object": { "id": "http://example.com/a" } }),
+            "IRI",
+        ),
+        (
+            json!({ "actor": { "mbox": "mailto:a@example.com" }, "verb": { "id": COMPLETED, "display": { "not a tag!": "x" } }, "object": { "id": "http://example.com/a" } }),
+            "language tag",
+        ),
+        (
+            json!({ "actor": { "mbox": "mailto:a@example.com" }, "verb": { "id": COMPLETED }, "object": { "id": "http://example.com/a" }, "result": { "score": { "raw": 5, "min": 6 } } }),
+            "between min and max",
+        ),
+        (
+            json!({ "actor": { "mbox": "mailto:a@example.com" }, "verb": { "id": COMPLETED }, "object": { "id": "http://example.com/a" }, "timestamp": "yesterday" }),
+            "timestamp",
+        ),
+        (
+            json!({ "actor": { "mbox": "mailto:a@example.com" }, "verb": { "id": COMPLETED }, "object": { "id": "http://example.com/a" }, "extra": 1 }),
+            "not an allowed property",
+        ),
+        (
+            json!({ "actor": { "objectType": "Group" }, "verb": { "id": COMPLETED }, "object": { "id": "http://example.com/a" } }),
+            "anonymous Group",
+        ),
+        (
+            json!({ "id": "not-a-uuid", "actor": { "mbox": "mailto:a@example.com" }, "verb": { "id": COMPLETED }, "object": { "id": "http://example.com/a" } }),
+            "UUID",
+        ),
+    ];
+    for (bad, rule) in cases {
+        let (status, body) = lrs.post(json!([good.clone(), bad.clone()])).await;
+        assert_eq!(status, 400, "{bad}");
+        assert!(body["detail"].as_str().unwrap().contains(rule), "`{rule}` in {}", body["detail"]);
+    }
+    let (_, page, _) = lrs.get("").await;
+    assert_eq!(page["statements"], json!([]), "a rejected batch stores nothing");
+    lrs.app.stop().await;
+}
+
+#[tokio::test]
+async fn version_specific_rules() {
+    let lrs = spawn().await;
+    let mut s = statement("a@example.com", COMPLETED, "http://example.com/a");
+    s["context"] =
+        json!({ "contextAgents": [{ "objectType": "contextAgent", "agent": { "mbox": "mailto:t@example.com" } }] });
+    let (status, body) = lrs.post_as(s.clone(), "1.0.3", &lrs.basic.clone()).await;
+    assert_eq!(status, 400, "1.0.3 rejects 2.0-only properties: {body}");
+    assert_eq!(lrs.post_as(s, "2.0.0", &lrs.basic.clone()).await.0, 200, "2.0 accepts them");
+
+    let mut ts = statement("a@example.com", COMPLETED, "http://example.com/a");
+    ts["timestamp"] = json!("2026-11-23T12:00:00+02:00");
+    let (status, ids) = lrs.post_as(ts.clone(), "2.0.0", &lrs.basic.clone()).await;
+    assert_eq!(status, 200);
+    let (_, got, _) = lrs.get(&format!("?statementId={}", ids[0].as_str().unwrap())).await;
+    assert_eq!(got["timestamp"], "2026-11-23T10:00:00.000Z", "2.0 normalizes offsets to UTC");
+    ts["timestamp"] = json!("2026-11-23T12:00:00-00:00");
+    assert_eq!(lrs.post_as(ts, "2.0.0", &lrs.basic.clone()).await.0, 400, "2.0 rejects -00:00");
+    lrs.app.stop().await;
+}

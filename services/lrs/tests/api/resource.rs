@@ -1,0 +1,180 @@
+//! The Statements resource: PUT/POST/GET, conflicts, voiding, filters, paging, formats.
+
+use std::collections::HashSet;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::{ATTEMPTED, COMPLETED, spawn, statement};
+
+#[tokio::test]
+async fn put_post_get_and_conflicts() {
+    let lrs = spawn().await;
+    let id = Uuid::now_v7();
+    let s = statement("a@example.com", COMPLETED, "http://example.com/a");
+    let put = |body: Value| {
+        lrs.req(Method::PUT, &format!("statements?statementId={id}"), Some("1.0.3"), &lrs.basic).json(&body).send()
+    };
+    assert_eq!(put(s.clone()).await.unwrap().status(), 204);
+    assert_eq!(put(s.clone()).await.unwrap().status(), 204, "an identical resend changes nothing");
+    let other = statement("a@example.com", ATTEMPTED, "http://example.com/a");
+    assert_eq!(put(other.clone()).await.unwrap().status(), 409, "same id, different statement");
+    let mut with_id = other.clone();
+    with_id["id"] = json!(id.to_string());
+    assert_eq!(lrs.post(with_id).await.0, 409);
+
+    let (status, got, headers) = lrs.get(&format!("?statementId={id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(got["id"], id.to_string());
+    assert_eq!(got["verb"]["id"], COMPLETED);
+    assert!(got["stored"].is_string() && got["timestamp"].is_string());
+    assert_eq!(got["version"], "1.0.3");
+    assert!(headers.contains_key("last-modified"));
+
+    let (status, ids) = lrs
+        .post(json!([
+            statement("b@example.com", COMPLETED, "http://example.com/b"),
+            statement("c@example.com", COMPLETED, "http://example.com/c")
+        ]))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(ids.as_array().unwrap().len(), 2);
+    for i in ids.as_array().unwrap() {
+        assert_eq!(
+            lrs.get(&format!("?statementId={}", i.as_str().unwrap())).await.0,
+            200,
+            "readable as soon as POST returned"
+        );
+    }
+    assert_eq!(lrs.get(&format!("?statementId={}", Uuid::now_v7())).await.0, 404);
+    assert_eq!(lrs.get(&format!("?statementId={id}&verb={COMPLETED}")).await.0, 400);
+    lrs.app.stop().await;
+}
+
+#[tokio::test]
+async fn voiding_rules() {
+    let lrs = spawn().await;
+    let (_, ids) = lrs.post(statement("a@example.com", COMPLETED, "http://example.com/a")).await;
+    let target = ids[0].as_str().unwrap().to_owned();
+    let mut referencing = statement("a@example.com", ATTEMPTED, "http://example.com/a");
+    referencing["object"] = json!({ "objectType": "StatementRef", "id": target });
+    let void = json!({ "actor": { "mbox": "mailto:admin@example.com" }, "verb": { "id": "http://adlnet.gov/expapi/verbs/voided" },
+        "object": { "objectType": "StatementRef", "id": target } });
+    let (status, void_ids) = lrs.post(void).await;
+    assert_eq!(status, 200);
+    assert_eq!(lrs.post(referencing).await.0, 200);
+
+    assert_eq!(lrs.get(&format!("?statementId={target}")).await.0, 404, "a voided statement is gone from statementId");
+    let (status, got, _) = lrs.get(&format!("?voidedStatementId={target}")).await;
+    assert_eq!((status, got["id"].as_str()), (200, Some(target.as_str())));
+    let (_, page, _) = lrs.get("").await;
+    let listed: Vec<&str> = page["statements"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert!(!listed.contains(&target.as_str()), "voided statements leave queries");
+    assert_eq!(listed.len(), 2, "the voiding statement and the one referencing the voided one remain");
+
+    let void_void = json!({ "actor": { "mbox": "mailto:admin@example.com" }, "verb": { "id": "http://adlnet.gov/expapi/verbs/voided" },
+        "object": { "objectType": "StatementRef", "id": void_ids[0] } });
+    assert_eq!(lrs.post(void_void).await.0, 400, "a voiding statement cannot be voided");
+    assert_eq!(lrs.get(&format!("?voidedStatementId={}", void_ids[0].as_str().unwrap())).await.0, 404);
+    lrs.app.stop().await;
+}
+
+#[tokio::test]
+async fn query_filters_formats_and_stable_paging() {
+    let lrs = spawn().await;
+    let reg = Uuid::now_v7();
+    let mut batch = vec![];
+    for i in 0..12 {
+        let mut s = statement(
+            &format!("learner{}@example.com", i % 3),
+            if i % 2 == 0 { COMPLETED } else { ATTEMPTED },
+            &format!("http://example.com/course/{}", i % 4),
+        );
+        if i % 3 == 0 {
+            s["context"] = json!({ "registration": reg, "contextActivities": { "parent": [{ "id": "http://example.com/program" }] },
+                "instructor": { "mbox": "mailto:teacher@example.com" } });
+        }
+        batch.push(s);
+    }
+    assert_eq!(lrs.post(Value::Array(batch)).await.0, 200);
+    let count = |v: &Value| v["statements"].as_array().unwrap().len();
+    let agent = urlencode(r#"{"mbox":"mailto:learner0@example.com"}"#);
+    assert_eq!(count(&lrs.get(&format!("?agent={agent}")).await.1), 4);
+    assert_eq!(count(&lrs.get(&format!("?verb={}", urlencode(COMPLETED))).await.1), 6);
+    assert_eq!(count(&lrs.get(&format!("?activity={}", urlencode("http://example.com/course/1"))).await.1), 3);
+    assert_eq!(count(&lrs.get(&format!("?activity={}", urlencode("http://example.com/program"))).await.1), 0);
+    assert_eq!(
+        count(
+            &lrs.get(&format!("?activity={}&related_activities=true", urlencode("http://example.com/program"))).await.1
+        ),
+        4
+    );
+    let teacher = urlencode(r#"{"mbox":"mailto:teacher@example.com"}"#);
+    assert_eq!(count(&lrs.get(&format!("?agent={teacher}")).await.1), 0);
+    assert_eq!(count(&lrs.get(&format!("?agent={teacher}&related_agents=true")).await.1), 4);
+    assert_eq!(count(&lrs.get(&format!("?registration={reg}")).await.1), 4);
+    assert_eq!(lrs.get("?agent=notjson").await.0, 400);
+    assert_eq!(lrs.get("?bogus=1").await.0, 400, "unknown parameters are refused");
+
+    // Time windows on `stored`.
+    let (_, all, _) = lrs.get("?ascending=true").await;
+    let stored: Vec<String> =
+        all["statements"].as_array().unwrap().iter().map(|s| s["stored"].as_str().unwrap().to_owned()).collect();
+    let mut sorted = stored.clone();
+    sorted.sort();
+    assert_eq!(stored, sorted, "ascending is oldest first");
+    let later = stored.iter().filter(|s| **s > stored[5]).count();
+    let (_, after, _) = lrs.get(&format!("?since={}", urlencode(&stored[5]))).await;
+    assert_eq!(count(&after), later, "since is exclusive");
+    let (_, upto, _) = lrs.get(&format!("?until={}", urlencode(&stored[5]))).await;
+    assert_eq!(count(&upto), 12 - later, "until is inclusive");
+
+    // Paging with `more` while new statements keep arriving: no duplicates, no gaps.
+    let mut seen = HashSet::new();
+    let mut next = "?limit=5".to_owned();
+    let mut pages = 0;
+    loop {
+        let (status, page, _) = lrs.get(&next).await;
+        assert_eq!(status, 200);
+        for s in page["statements"].as_array().unwrap() {
+            assert!(seen.insert(s["id"].as_str().unwrap().to_owned()), "no statement twice");
+        }
+        lrs.post(statement("late@example.com", COMPLETED, "http://example.com/late")).await;
+        pages += 1;
+        let more = page["more"].as_str().unwrap();
+        if more.is_empty() {
+            break;
+        }
+        next = format!("?{}", more.split_once('?').unwrap().1);
+    }
+    assert_eq!(seen.len(), 12, "every statement that existed when paging began, exactly once");
+    assert_eq!(pages, 3);
+
+    // format=ids reduces agents and activities to identifiers; canonical picks a language.
+    let (_, ids_fmt, _) = lrs.get("?limit=1&format=ids").await;
+    let s = &ids_fmt["statements"][0];
+    assert_eq!(s["verb"], json!({ "id": s["verb"]["id"] }));
+    assert!(s["object"].get("definition").is_none());
+    let res = lrs
+        .req(Method::GET, "statements?limit=1&format=canonical", Some("1.0.3"), &lrs.basic)
+        .header("accept-language", "en-US")
+        .send()
+        .await
+        .unwrap();
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["statements"][0]["verb"]["display"], json!({ "en-US": "did" }));
+    lrs.app.stop().await;
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
