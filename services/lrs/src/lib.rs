@@ -11,8 +11,10 @@ mod store;
 
 pub const NAME: &str = "lrs";
 
-pub const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "init", sql: include_str!("../../../migrations/lrs/0001_init.sql") }];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "init", sql: include_str!("../../../migrations/lrs/0001_init.sql") },
+    Migration { version: 2, name: "documents", sql: include_str!("../../../migrations/lrs/0002_documents.sql") },
+];
 
 pub fn service() -> ServiceDef {
     ServiceDef { name: NAME, migrations: MIGRATIONS, openapi: http::openapi, start: |ctx| start(ctx).boxed() }

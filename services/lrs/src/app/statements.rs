@@ -152,6 +152,9 @@ pub async fn store(
             &submitted,
         )
         .await?;
+        for (id, definition) in activity_definitions(&body) {
+            crate::store::documents::activity_upsert(&mut tx, caller.tenant, &id, &definition).await?;
+        }
         stored_events.push(json!({
             "id": n.id, "actor": n.actor, "verb": n.verb, "object_activity": n.object_activity,
             "registration": n.registration, "timestamp": format_ts(n.timestamp), "stored": format_ts(stored),
@@ -168,6 +171,28 @@ pub async fn store(
     state.ctx.emit(&mut tx, &caller.principal.event_meta(), events).await?;
     tx.commit().await?;
     Ok(ids)
+}
+
+/// Activities that came with a definition: the object and every context activity.
+fn activity_definitions(body: &Value) -> Vec<(String, Value)> {
+    let mut found = vec![];
+    let mut visit = |a: &Value| {
+        if let (Some(id), Some(def)) = (a.get("id").and_then(Value::as_str), a.get("definition"))
+            && a.get("objectType").and_then(Value::as_str).unwrap_or("Activity") == "Activity"
+        {
+            found.push((id.to_owned(), def.clone()));
+        }
+    };
+    visit(&body["object"]);
+    if let Some(ca) = body["context"]["contextActivities"].as_object() {
+        for list in ca.values() {
+            match list {
+                Value::Array(items) => items.iter().for_each(&mut visit),
+                one => visit(one),
+            }
+        }
+    }
+    found
 }
 
 fn summarize_result(body: &Value) -> Value {

@@ -7,6 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::AppState;
 
 mod about;
+mod documents;
 mod statements;
 pub mod version;
 
@@ -19,7 +20,7 @@ pub mod version;
 struct ApiDoc;
 
 fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(about::router()).merge(statements::router())
+    OpenApiRouter::new().merge(about::router()).merge(statements::router()).merge(documents::router())
 }
 
 pub fn router(state: AppState) -> axum::Router {

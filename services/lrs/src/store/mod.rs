@@ -1,3 +1,4 @@
 //! lrs's SQL.
 
+pub mod documents;
 pub mod statements;

@@ -3,6 +3,7 @@
 
 mod communication;
 mod data;
+mod documents;
 mod resource;
 
 use base64::Engine;

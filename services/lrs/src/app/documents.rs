@@ -1,0 +1,190 @@
+//! The document resources (State, Activity Profile, Agent Profile) with the xAPI
+//! concurrency rules: strong ETags (SHA-1 of the content), `If-Match` (412 on a
+//! mismatch), `If-None-Match: *` (412 if the document exists), and a PUT to an existing
+//! document with neither header refused with 409 (profiles always; State under 2.0).
+//! POST merges JSON objects into an existing JSON object.
+
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use mirai_kit::{AppError, Principal, auth::CredentialKind};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::statement::XapiVersion;
+use crate::{
+    AppState,
+    store::documents::{self as store, DocKey, DocRow},
+};
+
+pub fn bad(detail: impl Into<String>) -> AppError {
+    AppError::client(StatusCode::BAD_REQUEST, "xapi-bad-request", "Invalid xAPI request", detail)
+}
+
+fn precondition(detail: &str) -> AppError {
+    AppError::client(StatusCode::PRECONDITION_FAILED, "xapi-precondition-failed", "Precondition failed", detail)
+}
+
+/// The caller's tenant, if its credential may use documents of this kind.
+pub fn authorize(p: &Principal, kind: &str, write: bool) -> Result<Uuid, AppError> {
+    let tenant = p.tenant()?;
+    if p.kind == CredentialKind::User {
+        return Ok(tenant);
+    }
+    let scope = if kind == "state" { "state" } else { "profile" };
+    if p.has_scope(scope) || p.has_scope("all") || (!write && p.has_scope("all/read")) {
+        Ok(tenant)
+    } else {
+        Err(AppError::Forbidden(format!("this credential lacks the `{scope}` scope")))
+    }
+}
+
+/// The request's concurrency headers.
+#[derive(Debug, Default)]
+pub struct Preconditions {
+    pub if_match: Option<String>,
+    pub if_none_match: Option<String>,
+}
+
+fn etag_of(content: &[u8]) -> String {
+    hex::encode(Sha256::digest(content))
+}
+
+fn unquote(s: &str) -> &str {
+    s.trim().trim_start_matches("W/").trim_matches('"')
+}
+
+fn check(pre: &Preconditions, existing: Option<&DocRow>) -> Result<(), AppError> {
+    if let Some(m) = &pre.if_match {
+        let matches = existing.is_some_and(|d| m.trim() == "*" || m.split(',').any(|t| unquote(t) == d.etag));
+        if !matches {
+            return Err(precondition("If-Match does not match the document's current ETag"));
+        }
+    }
+    if let Some(n) = &pre.if_none_match {
+        let hit = existing.is_some_and(|d| n.trim() == "*" || n.split(',').any(|t| unquote(t) == d.etag));
+        if hit {
+            return Err(precondition("If-None-Match: the document exists"));
+        }
+    }
+    Ok(())
+}
+
+pub struct Stored {
+    pub etag: String,
+}
+
+/// PUT: replaces the document.
+pub async fn put(
+    state: &AppState,
+    tenant: Uuid,
+    key: &DocKey,
+    version: XapiVersion,
+    pre: &Preconditions,
+    content_type: &str,
+    content: &[u8],
+) -> Result<Stored, AppError> {
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let existing = store::document_get(&mut tx, key).await?;
+    check(pre, existing.as_ref())?;
+    let needs_precondition = key.kind != "state" || version == XapiVersion::V20;
+    if existing.is_some() && needs_precondition && pre.if_match.is_none() && pre.if_none_match.is_none() {
+        return Err(AppError::Conflict(
+            "the document exists: send If-Match with its ETag (or If-None-Match: * to create only)".into(),
+        ));
+    }
+    let etag = etag_of(content);
+    store::document_put(&mut tx, tenant, key, content_type, content, &etag, Utc::now()).await?;
+    tx.commit().await?;
+    Ok(Stored { etag })
+}
+
+/// POST: merges a JSON object into the document (or creates it).
+pub async fn post(
+    state: &AppState,
+    tenant: Uuid,
+    key: &DocKey,
+    pre: &Preconditions,
+    content_type: &str,
+    content: &[u8],
+) -> Result<Stored, AppError> {
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let existing = store::document_get(&mut tx, key).await?;
+    check(pre, existing.as_ref())?;
+    let (ct, bytes) = match existing {
+        None => (content_type.to_owned(), content.to_vec()),
+        Some(doc) => {
+            let is_json =
+                |ct: &str| ct.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
+            if !is_json(&doc.content_type) || !is_json(content_type) {
+                return Err(bad("POST merges JSON into JSON: both documents must be application/json"));
+            }
+            let mut old: Value =
+                serde_json::from_slice(&doc.content).map_err(|_| bad("the stored document is not a JSON object"))?;
+            let new: Value = serde_json::from_slice(content).map_err(|_| bad("the body is not JSON"))?;
+            let (Some(o), Some(n)) = (old.as_object_mut(), new.as_object()) else {
+                return Err(bad("POST merges JSON objects: both documents must be JSON objects"));
+            };
+            for (k, v) in n {
+                o.insert(k.clone(), v.clone());
+            }
+            ("application/json".to_owned(), serde_json::to_vec(&old).expect("json serializes"))
+        }
+    };
+    if ct.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+        && serde_json::from_slice::<Value>(&bytes).map(|v| !v.is_object()).unwrap_or(true)
+    {
+        return Err(bad("a JSON document sent with POST must be a JSON object"));
+    }
+    let etag = etag_of(&bytes);
+    store::document_put(&mut tx, tenant, key, &ct, &bytes, &etag, Utc::now()).await?;
+    tx.commit().await?;
+    Ok(Stored { etag })
+}
+
+pub async fn get(state: &AppState, tenant: Uuid, key: &DocKey) -> Result<DocRow, AppError> {
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let doc = store::document_get(&mut tx, key).await?.ok_or_else(|| AppError::not_found("document", &key.doc_id))?;
+    tx.commit().await?;
+    Ok(doc)
+}
+
+pub async fn ids(
+    state: &AppState,
+    tenant: Uuid,
+    key: &DocKey,
+    since: Option<DateTime<Utc>>,
+) -> Result<Vec<String>, AppError> {
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    Ok(store::document_ids(&mut tx, key, since).await?)
+}
+
+/// DELETE one document (If-Match honoured), or every State document under the key.
+pub async fn delete(
+    state: &AppState,
+    tenant: Uuid,
+    key: &DocKey,
+    all: bool,
+    pre: &Preconditions,
+) -> Result<(), AppError> {
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    if all {
+        store::document_delete_all(&mut tx, key).await?;
+    } else {
+        let existing = store::document_get(&mut tx, key).await?;
+        check(pre, existing.as_ref())?;
+        store::document_delete(&mut tx, key).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn activity(state: &AppState, tenant: Uuid, id: &str) -> Result<Value, AppError> {
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let definition = store::activity_get(&mut tx, id).await?;
+    let mut out = serde_json::json!({ "objectType": "Activity", "id": id });
+    if let Some(d) = definition {
+        out["definition"] = d;
+    }
+    Ok(out)
+}

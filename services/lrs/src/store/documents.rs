@@ -1,0 +1,137 @@
+//! `documents` (State, Activity Profile, Agent Profile) and `activities` (tenant rows, RLS).
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{FromRow, PgConnection, types::Json};
+use uuid::Uuid;
+
+/// Where a document lives: its resource and the parameters that name it.
+#[derive(Debug, Clone)]
+pub struct DocKey {
+    pub kind: &'static str,
+    pub activity_id: String,
+    pub agent: String,
+    pub registration: String,
+    pub doc_id: String,
+}
+
+#[derive(Debug, FromRow)]
+pub struct DocRow {
+    pub content_type: String,
+    pub content: Vec<u8>,
+    pub etag: String,
+    pub updated: DateTime<Utc>,
+}
+
+const WHERE_KEY: &str = "kind = $1 AND activity_id = $2 AND agent = $3 AND registration = $4";
+
+pub async fn document_get(tx: &mut PgConnection, k: &DocKey) -> Result<Option<DocRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT content_type, content, etag, updated FROM documents WHERE {WHERE_KEY} AND doc_id = $5 FOR UPDATE"
+    ))
+    .bind(k.kind)
+    .bind(&k.activity_id)
+    .bind(&k.agent)
+    .bind(&k.registration)
+    .bind(&k.doc_id)
+    .fetch_optional(tx)
+    .await
+}
+
+pub async fn document_put(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    k: &DocKey,
+    content_type: &str,
+    content: &[u8],
+    etag: &str,
+    updated: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO documents (tenant_id, kind, activity_id, agent, registration, doc_id, content_type, content, etag, updated) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (tenant_id, kind, activity_id, agent, registration, doc_id) DO UPDATE SET \
+           content_type = EXCLUDED.content_type, content = EXCLUDED.content, etag = EXCLUDED.etag, updated = EXCLUDED.updated",
+    )
+    .bind(tenant)
+    .bind(k.kind)
+    .bind(&k.activity_id)
+    .bind(&k.agent)
+    .bind(&k.registration)
+    .bind(&k.doc_id)
+    .bind(content_type)
+    .bind(content)
+    .bind(etag)
+    .bind(updated)
+    .execute(tx)
+    .await
+    .map(|_| ())
+}
+
+pub async fn document_delete(tx: &mut PgConnection, k: &DocKey) -> Result<u64, sqlx::Error> {
+    sqlx::query(&format!("DELETE FROM documents WHERE {WHERE_KEY} AND doc_id = $5"))
+        .bind(k.kind)
+        .bind(&k.activity_id)
+        .bind(&k.agent)
+        .bind(&k.registration)
+        .bind(&k.doc_id)
+        .execute(tx)
+        .await
+        .map(|r| r.rows_affected())
+}
+
+/// Deletes every document under the key's resource parameters (State's "delete all").
+pub async fn document_delete_all(tx: &mut PgConnection, k: &DocKey) -> Result<u64, sqlx::Error> {
+    sqlx::query(&format!("DELETE FROM documents WHERE {WHERE_KEY}"))
+        .bind(k.kind)
+        .bind(&k.activity_id)
+        .bind(&k.agent)
+        .bind(&k.registration)
+        .execute(tx)
+        .await
+        .map(|r| r.rows_affected())
+}
+
+pub async fn document_ids(
+    tx: &mut PgConnection,
+    k: &DocKey,
+    since: Option<DateTime<Utc>>,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(&format!(
+        "SELECT doc_id FROM documents WHERE {WHERE_KEY} AND ($5::timestamptz IS NULL OR updated > $5) ORDER BY doc_id"
+    ))
+    .bind(k.kind)
+    .bind(&k.activity_id)
+    .bind(&k.agent)
+    .bind(&k.registration)
+    .bind(since)
+    .fetch_all(tx)
+    .await
+}
+
+/// Keeps the newest definition an activity was sent with (the canonical one).
+pub async fn activity_upsert(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    id: &str,
+    definition: &Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO activities (tenant_id, id, definition) VALUES ($1, $2, $3) \
+         ON CONFLICT (tenant_id, id) DO UPDATE SET definition = activities.definition || EXCLUDED.definition, updated = now()",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(Json(definition))
+    .execute(tx)
+    .await
+    .map(|_| ())
+}
+
+pub async fn activity_get(tx: &mut PgConnection, id: &str) -> Result<Option<Value>, sqlx::Error> {
+    sqlx::query_scalar::<_, Json<Value>>("SELECT definition FROM activities WHERE id = $1")
+        .bind(id)
+        .fetch_optional(tx)
+        .await
+        .map(|v| v.map(|j| j.0))
+}

@@ -1,0 +1,177 @@
+//! Document resources: State, Activity Profile, Agent Profile, with ETag concurrency and
+//! JSON merge; the Activities and Agents resources.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::{COMPLETED, spawn, statement};
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn state_documents_with_concurrency_and_merge() {
+    let lrs = spawn().await;
+    let agent = enc(r#"{"mbox":"mailto:a@example.com"}"#);
+    let base = format!("activities/state?activityId={}&agent={agent}", enc("http://example.com/a"));
+    let one = format!("{base}&stateId=bookmark");
+    let send = |method: Method, path: &str, version: &str, body: Option<Value>, extra: &[(&str, &str)]| {
+        let mut r = lrs.req(method, path, Some(version), &lrs.basic);
+        for (k, v) in extra {
+            r = r.header(*k, *v);
+        }
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        r.send()
+    };
+    let res = send(Method::PUT, &one, "1.0.3", Some(json!({ "page": 1 })), &[]).await.unwrap();
+    assert_eq!(res.status(), 204);
+    let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(etag.starts_with('"') && etag.ends_with('"'), "ETags are quoted: {etag}");
+
+    let res = send(Method::GET, &one, "1.0.3", None, &[]).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["etag"].to_str().unwrap(), etag);
+    assert!(res.headers().contains_key("last-modified"));
+    assert_eq!(res.json::<Value>().await.unwrap(), json!({ "page": 1 }));
+
+    // 1.0.3 lets State be overwritten without a precondition; 2.0 does not.
+    assert_eq!(send(Method::PUT, &one, "1.0.3", Some(json!({ "page": 2 })), &[]).await.unwrap().status(), 204);
+    assert_eq!(send(Method::PUT, &one, "2.0.0", Some(json!({ "page": 3 })), &[]).await.unwrap().status(), 409);
+    assert_eq!(
+        send(Method::PUT, &one, "2.0.0", Some(json!({ "page": 3 })), &[("if-match", "\"nope\"")])
+            .await
+            .unwrap()
+            .status(),
+        412
+    );
+    assert_eq!(
+        send(Method::PUT, &one, "2.0.0", Some(json!({ "page": 3 })), &[("if-none-match", "*")]).await.unwrap().status(),
+        412
+    );
+    let current =
+        send(Method::GET, &one, "2.0.0", None, &[]).await.unwrap().headers()["etag"].to_str().unwrap().to_owned();
+    let res = send(Method::PUT, &one, "2.0.0", Some(json!({ "page": 3 })), &[("if-match", &current)]).await.unwrap();
+    assert_eq!(res.status(), 204);
+
+    // POST merges JSON objects.
+    assert_eq!(send(Method::POST, &one, "2.0.0", Some(json!({ "score": 9 })), &[]).await.unwrap().status(), 204);
+    let merged: Value = send(Method::GET, &one, "2.0.0", None, &[]).await.unwrap().json().await.unwrap();
+    assert_eq!(merged, json!({ "page": 3, "score": 9 }));
+    assert_eq!(send(Method::POST, &one, "2.0.0", Some(json!([1, 2])), &[]).await.unwrap().status(), 400);
+
+    // Lists, scoped by registration; delete one and delete all.
+    let reg = uuid::Uuid::now_v7();
+    send(Method::PUT, &format!("{base}&registration={reg}&stateId=other"), "1.0.3", Some(json!({})), &[])
+        .await
+        .unwrap();
+    let ids: Value = send(Method::GET, &base, "1.0.3", None, &[]).await.unwrap().json().await.unwrap();
+    assert_eq!(ids, json!(["bookmark"]));
+    let ids: Value = send(Method::GET, &format!("{base}&registration={reg}"), "1.0.3", None, &[])
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ids, json!(["other"]));
+    assert_eq!(send(Method::DELETE, &one, "1.0.3", None, &[("if-match", "\"nope\"")]).await.unwrap().status(), 412);
+    assert_eq!(send(Method::DELETE, &base, "1.0.3", None, &[]).await.unwrap().status(), 204);
+    assert_eq!(send(Method::GET, &one, "1.0.3", None, &[]).await.unwrap().status(), 404);
+    assert_eq!(send(Method::GET, &format!("{base}&bogus=1"), "1.0.3", None, &[]).await.unwrap().status(), 400);
+    assert_eq!(send(Method::GET, "activities/state?activityId=nope", "1.0.3", None, &[]).await.unwrap().status(), 400);
+    lrs.app.stop().await;
+}
+
+#[tokio::test]
+async fn profiles_need_preconditions_to_overwrite() {
+    let lrs = spawn().await;
+    let path = format!("activities/profile?activityId={}&profileId=p1", enc("http://example.com/a"));
+    let put = |v: &str, extra: Option<(&str, String)>| {
+        let mut r = lrs.req(Method::PUT, &path, Some(v), &lrs.basic).header("content-type", "text/plain").body("hello");
+        if let Some((k, val)) = extra {
+            r = r.header(k, val);
+        }
+        r.send()
+    };
+    assert_eq!(put("1.0.3", None).await.unwrap().status(), 204);
+    assert_eq!(put("1.0.3", None).await.unwrap().status(), 409, "profiles always need If-Match to overwrite");
+    let res = lrs.req(Method::GET, &path, Some("1.0.3"), &lrs.basic).send().await.unwrap();
+    assert_eq!(res.headers()["content-type"], "text/plain");
+    let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(res.text().await.unwrap(), "hello");
+    assert_eq!(put("1.0.3", Some(("if-match", etag))).await.unwrap().status(), 204);
+
+    let agent_path = format!("agents/profile?agent={}&profileId=prefs", enc(r#"{"mbox":"mailto:a@example.com"}"#));
+    assert_eq!(
+        lrs.req(Method::PUT, &agent_path, Some("1.0.3"), &lrs.basic)
+            .json(&json!({ "lang": "de" }))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    let list: Value = lrs
+        .req(
+            Method::GET,
+            &format!("agents/profile?agent={}", enc(r#"{"mbox":"mailto:a@example.com"}"#)),
+            Some("1.0.3"),
+            &lrs.basic,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list, json!(["prefs"]));
+    lrs.app.stop().await;
+}
+
+#[tokio::test]
+async fn activities_and_agents_resources() {
+    let lrs = spawn().await;
+    let mut s = statement("a@example.com", COMPLETED, "http://example.com/course");
+    s["object"]["definition"] =
+        json!({ "name": { "en-US": "Course" }, "type": "http://adlnet.gov/expapi/activities/course" });
+    assert_eq!(lrs.post(s).await.0, 200);
+    let a: Value = lrs
+        .req(
+            Method::GET,
+            &format!("activities?activityId={}", enc("http://example.com/course")),
+            Some("1.0.3"),
+            &lrs.basic,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(a["definition"]["name"]["en-US"], "Course");
+    let p: Value = lrs
+        .req(
+            Method::GET,
+            &format!("agents?agent={}", enc(r#"{"mbox":"mailto:a@example.com","name":"Ada"}"#)),
+            Some("1.0.3"),
+            &lrs.basic,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(p, json!({ "objectType": "Person", "mbox": ["mailto:a@example.com"], "name": ["Ada"] }));
+    lrs.app.stop().await;
+}
