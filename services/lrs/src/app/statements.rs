@@ -108,7 +108,13 @@ pub async fn store(
             submitted["id"] = json!(n.id.to_string());
         }
         body["authority"] = caller.authority.clone();
-        body["version"] = json!(body.get("version").and_then(Value::as_str).unwrap_or(version.as_str()));
+        // A statement keeps the version it came with; without one it is 1.0.0 (1.0.3's rule)
+        // or 2.0.0 (2.0's rule).
+        let default_version = match version {
+            XapiVersion::V103 => "1.0.0",
+            XapiVersion::V20 => "2.0.0",
+        };
+        body["version"] = json!(body.get("version").and_then(Value::as_str).unwrap_or(default_version));
         checked.push((n, body, submitted));
     }
     let mut tx = state.ctx.db.tenant_tx(caller.tenant).await?;
