@@ -59,6 +59,16 @@ impl ServiceCtx {
         outbox::enqueue_all(tx, self.name, meta, events).await?;
         Ok(())
     }
+
+    /// Writes one event that `principal` caused to this service's outbox inside `tx`.
+    pub async fn publish(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        principal: &crate::Principal,
+        event: NewEvent,
+    ) -> Result<(), crate::AppError> {
+        self.emit(tx, &principal.event_meta(), [event]).await
+    }
 }
 
 pub fn issuer(public_url: &str) -> String {

@@ -116,10 +116,10 @@ pub async fn create(state: &AppState, principal: &Principal, input: NewApiKey) -
     let row = store::api_key_insert(&mut tx, &row).await?;
     state
         .ctx
-        .emit(
+        .publish(
             &mut tx,
-            &principal.event_meta(),
-            [NewEvent::new(
+            principal,
+            NewEvent::new(
                 APIKEY_CREATED,
                 &row.id,
                 json!({
@@ -128,7 +128,7 @@ pub async fn create(state: &AppState, principal: &Principal, input: NewApiKey) -
                     "created_by": row.created_by, "revision": row.revision,
                 }),
             )
-            .tenant(tenant)],
+            .tenant(tenant),
         )
         .await?;
     tx.commit().await?;
@@ -167,16 +167,12 @@ pub async fn revoke(state: &AppState, principal: &Principal, id: &str) -> Result
     };
     state
         .ctx
-        .emit(
-            &mut tx,
-            &principal.event_meta(),
-            [NewEvent::new(
+        .publish(&mut tx, principal, NewEvent::new(
                 APIKEY_REVOKED,
                 &row.id,
                 json!({ "key_id": row.id, "tenant_id": tenant, "revoked_at": row.revoked_at, "revoked_by": principal.subject, "revision": row.revision }),
             )
-            .tenant(tenant)],
-        )
+            .tenant(tenant))
         .await?;
     tx.commit().await?;
     Ok(row.into())

@@ -4,19 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::{COMPLETED, spawn, statement};
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
+use crate::{COMPLETED, enc, spawn, statement};
 
 #[tokio::test]
 async fn state_documents_with_concurrency_and_merge() {

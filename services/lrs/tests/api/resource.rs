@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::{ATTEMPTED, COMPLETED, spawn, statement};
+use crate::{ATTEMPTED, COMPLETED, enc, spawn, statement};
 
 #[tokio::test]
 async fn put_post_get_and_conflicts() {
@@ -99,18 +99,16 @@ async fn query_filters_formats_and_stable_paging() {
     }
     assert_eq!(lrs.post(Value::Array(batch)).await.0, 200);
     let count = |v: &Value| v["statements"].as_array().unwrap().len();
-    let agent = urlencode(r#"{"mbox":"mailto:learner0@example.com"}"#);
+    let agent = enc(r#"{"mbox":"mailto:learner0@example.com"}"#);
     assert_eq!(count(&lrs.get(&format!("?agent={agent}")).await.1), 4);
-    assert_eq!(count(&lrs.get(&format!("?verb={}", urlencode(COMPLETED))).await.1), 6);
-    assert_eq!(count(&lrs.get(&format!("?activity={}", urlencode("http://example.com/course/1"))).await.1), 3);
-    assert_eq!(count(&lrs.get(&format!("?activity={}", urlencode("http://example.com/program"))).await.1), 0);
+    assert_eq!(count(&lrs.get(&format!("?verb={}", enc(COMPLETED))).await.1), 6);
+    assert_eq!(count(&lrs.get(&format!("?activity={}", enc("http://example.com/course/1"))).await.1), 3);
+    assert_eq!(count(&lrs.get(&format!("?activity={}", enc("http://example.com/program"))).await.1), 0);
     assert_eq!(
-        count(
-            &lrs.get(&format!("?activity={}&related_activities=true", urlencode("http://example.com/program"))).await.1
-        ),
+        count(&lrs.get(&format!("?activity={}&related_activities=true", enc("http://example.com/program"))).await.1),
         4
     );
-    let teacher = urlencode(r#"{"mbox":"mailto:teacher@example.com"}"#);
+    let teacher = enc(r#"{"mbox":"mailto:teacher@example.com"}"#);
     assert_eq!(count(&lrs.get(&format!("?agent={teacher}")).await.1), 0);
     assert_eq!(count(&lrs.get(&format!("?agent={teacher}&related_agents=true")).await.1), 4);
     assert_eq!(count(&lrs.get(&format!("?registration={reg}")).await.1), 4);
@@ -125,9 +123,9 @@ async fn query_filters_formats_and_stable_paging() {
     sorted.sort();
     assert_eq!(stored, sorted, "ascending is oldest first");
     let later = stored.iter().filter(|s| **s > stored[5]).count();
-    let (_, after, _) = lrs.get(&format!("?since={}", urlencode(&stored[5]))).await;
+    let (_, after, _) = lrs.get(&format!("?since={}", enc(&stored[5]))).await;
     assert_eq!(count(&after), later, "since is exclusive");
-    let (_, upto, _) = lrs.get(&format!("?until={}", urlencode(&stored[5]))).await;
+    let (_, upto, _) = lrs.get(&format!("?until={}", enc(&stored[5]))).await;
     assert_eq!(count(&upto), 12 - later, "until is inclusive");
 
     // Paging with `more` while new statements keep arriving: no duplicates, no gaps.
@@ -165,16 +163,4 @@ async fn query_filters_formats_and_stable_paging() {
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["statements"][0]["verb"]["display"], json!({ "en-US": "did" }));
     lrs.app.stop().await;
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }

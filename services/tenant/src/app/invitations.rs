@@ -82,16 +82,12 @@ pub async fn create(
     let row = store::invitation_insert(&mut tx, &row, &hash(&token), &principal.subject).await?;
     state
         .ctx
-        .emit(
-            &mut tx,
-            &principal.event_meta(),
-            [NewEvent::new(
+        .publish(&mut tx, principal, NewEvent::new(
                 INVITATION_CREATED,
                 row.id,
                 json!({ "invitation_id": row.id, "tenant_id": tenant, "email": row.email_norm, "roles": row.roles, "expires_at": row.expires_at }),
             )
-            .tenant(tenant)],
-        )
+            .tenant(tenant))
         .await?;
     tx.commit().await?;
     Ok(CreatedInvitation { invitation: row.into(), token })

@@ -93,16 +93,12 @@ pub(crate) async fn grant_in_txn(
     .await?;
     state
         .ctx
-        .emit(
-            tx,
-            &principal.event_meta(),
-            [NewEvent::new(
+        .publish(tx, principal, NewEvent::new(
                 MEMBERSHIP_GRANTED,
                 row.id,
                 json!({ "membership_id": row.id, "tenant_id": tenant, "user_id": row.user_id, "roles": row.roles, "org_unit_id": row.org_unit_id, "revision": row.revision }),
             )
-            .tenant(tenant)],
-        )
+            .tenant(tenant))
         .await?;
     Ok(row)
 }
@@ -134,15 +130,15 @@ pub async fn revoke(state: &AppState, principal: &Principal, tenant: Uuid, user_
     };
     state
         .ctx
-        .emit(
+        .publish(
             &mut tx,
-            &principal.event_meta(),
-            [NewEvent::new(
+            principal,
+            NewEvent::new(
                 MEMBERSHIP_REVOKED,
                 row.id,
                 json!({ "membership_id": row.id, "tenant_id": tenant, "user_id": user_id, "revision": row.revision }),
             )
-            .tenant(tenant)],
+            .tenant(tenant),
         )
         .await?;
     tx.commit().await?;

@@ -57,15 +57,15 @@ pub async fn create(
     })?;
     state
         .ctx
-        .emit(
+        .publish(
             &mut tx,
-            &principal.event_meta(),
-            [NewEvent::new(
+            principal,
+            NewEvent::new(
                 ORG_UNIT_CREATED,
                 row.id,
                 json!({ "org_unit_id": row.id, "tenant_id": tenant, "parent_id": row.parent_id, "name": row.name }),
             )
-            .tenant(tenant)],
+            .tenant(tenant),
         )
         .await?;
     tx.commit().await?;

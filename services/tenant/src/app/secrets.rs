@@ -79,15 +79,15 @@ pub async fn put(
     let row = store::secret_put(&mut tx, tenant, name, &nonce, &ct, &principal.subject).await?;
     state
         .ctx
-        .emit(
+        .publish(
             &mut tx,
-            &principal.event_meta(),
-            [NewEvent::new(
+            principal,
+            NewEvent::new(
                 SECRET_CHANGED,
                 tenant,
                 json!({ "tenant_id": tenant, "name": name, "version": row.version, "deleted": false }),
             )
-            .tenant(tenant)],
+            .tenant(tenant),
         )
         .await?;
     tx.commit().await?;
@@ -124,15 +124,15 @@ pub async fn delete(state: &AppState, principal: &Principal, tenant: Uuid, name:
     let version = store::secret_delete(&mut tx, name).await?.ok_or_else(|| AppError::not_found("secret", name))?;
     state
         .ctx
-        .emit(
+        .publish(
             &mut tx,
-            &principal.event_meta(),
-            [NewEvent::new(
+            principal,
+            NewEvent::new(
                 SECRET_CHANGED,
                 tenant,
                 json!({ "tenant_id": tenant, "name": name, "version": version + 1, "deleted": true }),
             )
-            .tenant(tenant)],
+            .tenant(tenant),
         )
         .await?;
     tx.commit().await?;

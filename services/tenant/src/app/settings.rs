@@ -64,15 +64,11 @@ pub async fn put(state: &AppState, principal: &Principal, tenant: Uuid, settings
     let revision = store::settings_put(&mut tx, tenant, &settings).await?;
     state
         .ctx
-        .emit(
+        .publish(
             &mut tx,
-            &principal.event_meta(),
-            [NewEvent::new(
-                SETTINGS_UPDATED,
-                tenant,
-                json!({ "tenant_id": tenant, "revision": revision, "keys": keys }),
-            )
-            .tenant(tenant)],
+            principal,
+            NewEvent::new(SETTINGS_UPDATED, tenant, json!({ "tenant_id": tenant, "revision": revision, "keys": keys }))
+                .tenant(tenant),
         )
         .await?;
     tx.commit().await?;
@@ -115,11 +111,11 @@ pub async fn set_flag(
     store::flag_put(&mut tx, tenant, key, enabled, &principal.subject).await?;
     state
         .ctx
-        .emit(
+        .publish(
             &mut tx,
-            &principal.event_meta(),
-            [NewEvent::new(FLAG_CHANGED, tenant, json!({ "tenant_id": tenant, "key": key, "enabled": enabled }))
-                .tenant(tenant)],
+            principal,
+            NewEvent::new(FLAG_CHANGED, tenant, json!({ "tenant_id": tenant, "key": key, "enabled": enabled }))
+                .tenant(tenant),
         )
         .await?;
     tx.commit().await?;

@@ -84,15 +84,15 @@ pub async fn create(state: &AppState, principal: &Principal, input: NewTenant) -
     })?;
     state
         .ctx
-        .emit(
+        .publish(
             &mut tx,
-            &principal.event_meta(),
-            [NewEvent::new(
+            principal,
+            NewEvent::new(
                 TENANT_CREATED,
                 row.id,
                 json!({ "tenant_id": row.id, "kind": row.kind, "name": row.name, "slug": row.slug }),
             )
-            .tenant(row.id)],
+            .tenant(row.id),
         )
         .await?;
     tx.commit().await?;
