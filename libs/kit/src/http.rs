@@ -112,11 +112,11 @@ async fn authenticate(State(keys): State<KeyStore>, mut req: Request, next: Next
     next.run(req).await
 }
 
-async fn not_found() -> AppError {
+pub async fn not_found() -> AppError {
     AppError::client(StatusCode::NOT_FOUND, "not-found", "Resource not found", "no resource at this path")
 }
 
-async fn method_not_allowed() -> AppError {
+pub async fn method_not_allowed() -> AppError {
     AppError::client(
         StatusCode::METHOD_NOT_ALLOWED,
         "method-not-allowed",

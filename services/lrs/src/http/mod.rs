@@ -7,6 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::AppState;
 
 mod about;
+mod alternate;
 mod documents;
 mod statements;
 pub mod version;
@@ -24,7 +25,18 @@ fn routes() -> OpenApiRouter<AppState> {
 }
 
 pub fn router(state: AppState) -> axum::Router {
-    routes().split_for_parts().0.layer(axum::middleware::from_fn(version::require)).with_state(state)
+    let resources = routes()
+        .split_for_parts()
+        .0
+        .layer(axum::middleware::from_fn(version::require))
+        .route_layer(axum::middleware::from_fn(mirai_kit::http::capture_route))
+        .fallback(mirai_kit::http::not_found)
+        .method_not_allowed_fallback(mirai_kit::http::method_not_allowed)
+        .with_state(state.clone());
+    // The alternate request syntax changes the method, so it is rewritten before routing.
+    axum::Router::new()
+        .fallback_service(resources)
+        .layer(axum::middleware::from_fn_with_state(state, alternate::rewrite))
 }
 
 /// The OpenAPI document with full paths (`/api/v1/lrs/...`).

@@ -96,3 +96,56 @@ async fn credentials_and_scopes() {
     assert_problem(&res, 401, "unauthenticated");
     lrs.app.stop().await;
 }
+
+#[tokio::test]
+async fn alternate_request_syntax_is_1_0_3_only() {
+    let lrs = spawn().await;
+    let url = lrs.app.url("/api/v1/lrs/xapi/statements");
+    let id = Uuid::now_v7().to_string();
+    let content = statement("alt@example.com", COMPLETED, "http://example.com/alt").to_string();
+    let form = |version: &str, extra: &[(&str, &str)]| {
+        let mut f = vec![
+            ("Authorization".to_owned(), lrs.basic.clone()),
+            ("X-Experience-API-Version".to_owned(), version.to_owned()),
+        ];
+        f.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        f
+    };
+    let put = lrs
+        .app
+        .http
+        .post(format!("{url}?method=PUT"))
+        .form(&form("1.0.3", &[("statementId", &id), ("Content-Type", "application/json"), ("content", &content)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 204, "PUT through the form");
+    let get = lrs
+        .app
+        .http
+        .post(format!("{url}?method=GET"))
+        .form(&form("1.0.3", &[("statementId", &id)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 200);
+    let body: serde_json::Value = get.json().await.unwrap();
+    assert_eq!(body["id"], id.as_str());
+    let v2 = lrs.app.http.post(format!("{url}?method=GET")).form(&form("2.0.0", &[])).send().await.unwrap();
+    assert_eq!(v2.status(), 400, "xAPI 2.0 has no alternate request syntax");
+    let mixed = lrs.app.http.post(format!("{url}?method=GET&limit=1")).form(&form("1.0.3", &[])).send().await.unwrap();
+    assert_eq!(mixed.status(), 400, "other parameters belong in the form");
+    let unauth = lrs
+        .app
+        .http
+        .post(format!("{url}?method=GET"))
+        .form(&[("X-Experience-API-Version", "1.0.3")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauth.status(), 401);
+    let nope = lrs.req(Method::GET, "nowhere", Some("1.0.3"), &lrs.basic).send().await.unwrap();
+    assert_eq!(nope.status(), 404);
+    assert_eq!(nope.headers()["content-type"], "application/problem+json");
+    lrs.app.stop().await;
+}

@@ -1,0 +1,103 @@
+//! The alternate request syntax of xAPI 1.0.3 (Communication 1.3): a POST with
+//! `?method=GET|PUT|POST|DELETE` whose form body carries the headers (Authorization,
+//! X-Experience-API-Version, Content-Type, If-Match, If-None-Match), the resource
+//! parameters, and the `content`. It is rewritten into the request it stands for before
+//! routing. xAPI 2.0 dropped it: under 2.0 it is a 400.
+
+use axum::{
+    body::{Body, to_bytes},
+    extract::{Request, State},
+    http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use mirai_kit::AppError;
+
+use crate::{AppState, app::statement::XapiVersion};
+
+const FORM_HEADERS: &[&str] =
+    &["authorization", "x-experience-api-version", "content-type", "if-match", "if-none-match"];
+
+fn bad(detail: &str) -> Response {
+    AppError::client(StatusCode::BAD_REQUEST, "xapi-bad-request", "Invalid xAPI request", detail).into_response()
+}
+
+pub async fn rewrite(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let query = req.uri().query().unwrap_or("");
+    let Some(method) = query.split('&').find_map(|kv| kv.strip_prefix("method=")).map(str::to_uppercase) else {
+        return next.run(req).await;
+    };
+    if req.method() != Method::POST {
+        return bad("the alternate request syntax is a POST with ?method=");
+    }
+    if query.split('&').any(|kv| !kv.is_empty() && !kv.starts_with("method=")) {
+        return bad("with ?method=, every other parameter goes in the form body");
+    }
+    let method = match method.as_str() {
+        "GET" => Method::GET,
+        "PUT" => Method::PUT,
+        "POST" => Method::POST,
+        "DELETE" => Method::DELETE,
+        "HEAD" => Method::HEAD,
+        other => return bad(&format!("method `{other}` is not GET, PUT, POST, DELETE or HEAD")),
+    };
+    let (parts, body) = req.into_parts();
+    let is_form = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return bad("the alternate request syntax sends application/x-www-form-urlencoded");
+    }
+    let Ok(bytes) = to_bytes(body, 16 * 1024 * 1024).await else {
+        return bad("the form body could not be read");
+    };
+    let Ok(form) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes) else {
+        return bad("the form body is not application/x-www-form-urlencoded");
+    };
+    let mut headers = parts.headers.clone();
+    headers.remove(header::CONTENT_TYPE);
+    headers.remove(header::CONTENT_LENGTH);
+    let mut params = vec![];
+    let mut content = String::new();
+    for (k, v) in form {
+        let lower = k.to_ascii_lowercase();
+        if FORM_HEADERS.contains(&lower.as_str()) {
+            match (HeaderName::try_from(lower.as_str()), HeaderValue::try_from(v.as_str())) {
+                (Ok(n), Ok(val)) => {
+                    headers.insert(n, val);
+                }
+                _ => return bad(&format!("form field `{k}` is not a valid header")),
+            }
+        } else if lower == "content" {
+            content = v;
+        } else if lower != "content-length" {
+            params.push((k, v));
+        }
+    }
+    let version = headers.get("x-experience-api-version").and_then(|v| v.to_str().ok()).and_then(XapiVersion::parse);
+    if version != Some(XapiVersion::V103) {
+        return bad("the alternate request syntax exists in xAPI 1.0.3 only");
+    }
+    let path = parts.uri.path().to_owned();
+    let query = serde_urlencoded::to_string(&params).unwrap_or_default();
+    let Ok(uri) = Uri::try_from(if query.is_empty() { path } else { format!("{path}?{query}") }) else {
+        return bad("the form's parameters do not form a valid query");
+    };
+    let mut rewritten = Request::new(Body::from(content));
+    *rewritten.method_mut() = method;
+    *rewritten.uri_mut() = uri;
+    *rewritten.headers_mut() = headers;
+    *rewritten.extensions_mut() = parts.extensions;
+    // The fleet's authentication read the real headers; the credential is in the form.
+    if let Some(auth) = rewritten.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        match state.ctx.keys.verify_header(auth) {
+            Ok(p) => {
+                rewritten.extensions_mut().insert(p);
+            }
+            Err(e) => return AppError::Unauthenticated(e.to_string()).into_response(),
+        }
+    }
+    next.run(rewritten).await
+}
