@@ -218,9 +218,15 @@ async fn get_statements(
     }
     let (rows, next) = statements::query(&state, &caller, filter, limit, p.more.as_deref()).await?;
     let more = next.map(|cursor| more_url(raw.as_deref().unwrap_or(""), &cursor)).unwrap_or_default();
+    // Last-Modified of a result set: the newest `stored` in it.
+    let newest = rows
+        .iter()
+        .filter_map(|s| s["stored"].as_str().and_then(|t| DateTime::parse_from_rfc3339(t).ok()))
+        .map(|t| t.with_timezone(&Utc))
+        .max();
     let list: Vec<Value> = rows.into_iter().map(|s| format::apply(s, fmt, &langs)).collect();
     let mut res = axum::Json(json!({ "statements": list, "more": more })).into_response();
-    set_headers(&mut res, consistent, None);
+    set_headers(&mut res, consistent, newest);
     Ok(res)
 }
 

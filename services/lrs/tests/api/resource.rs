@@ -116,7 +116,8 @@ async fn query_filters_formats_and_stable_paging() {
     assert_eq!(lrs.get("?bogus=1").await.0, 400, "unknown parameters are refused");
 
     // Time windows on `stored`.
-    let (_, all, _) = lrs.get("?ascending=true").await;
+    let (_, all, headers) = lrs.get("?ascending=true").await;
+    assert!(headers.contains_key("last-modified"), "a result set carries Last-Modified");
     let stored: Vec<String> =
         all["statements"].as_array().unwrap().iter().map(|s| s["stored"].as_str().unwrap().to_owned()).collect();
     let mut sorted = stored.clone();
