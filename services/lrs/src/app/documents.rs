@@ -70,6 +70,19 @@ fn check(pre: &Preconditions, existing: Option<&DocRow>) -> Result<(), AppError>
     Ok(())
 }
 
+/// Opens the tenant's transaction with the document locked, and checks the preconditions.
+async fn locked(
+    state: &AppState,
+    tenant: Uuid,
+    key: &DocKey,
+    pre: &Preconditions,
+) -> Result<(mirai_kit::db::Tx, Option<DocRow>), AppError> {
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let existing = store::document_get(&mut tx, key).await?;
+    check(pre, existing.as_ref())?;
+    Ok((tx, existing))
+}
+
 pub struct Stored {
     pub etag: String,
 }
@@ -84,9 +97,7 @@ pub async fn put(
     content_type: &str,
     content: &[u8],
 ) -> Result<Stored, AppError> {
-    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
-    let existing = store::document_get(&mut tx, key).await?;
-    check(pre, existing.as_ref())?;
+    let (mut tx, existing) = locked(state, tenant, key, pre).await?;
     let needs_precondition = key.kind != "state" || version == XapiVersion::V20;
     if existing.is_some() && needs_precondition && pre.if_match.is_none() && pre.if_none_match.is_none() {
         return Err(AppError::Conflict(
@@ -108,9 +119,7 @@ pub async fn post(
     content_type: &str,
     content: &[u8],
 ) -> Result<Stored, AppError> {
-    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
-    let existing = store::document_get(&mut tx, key).await?;
-    check(pre, existing.as_ref())?;
+    let (mut tx, existing) = locked(state, tenant, key, pre).await?;
     let (ct, bytes) = match existing {
         None => (content_type.to_owned(), content.to_vec()),
         Some(doc) => {
@@ -167,14 +176,15 @@ pub async fn delete(
     all: bool,
     pre: &Preconditions,
 ) -> Result<(), AppError> {
-    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
-    if all {
+    let tx = if all {
+        let mut tx = state.ctx.db.tenant_tx(tenant).await?;
         store::document_delete_all(&mut tx, key).await?;
+        tx
     } else {
-        let existing = store::document_get(&mut tx, key).await?;
-        check(pre, existing.as_ref())?;
+        let (mut tx, _) = locked(state, tenant, key, pre).await?;
         store::document_delete(&mut tx, key).await?;
-    }
+        tx
+    };
     tx.commit().await?;
     Ok(())
 }
