@@ -2,5 +2,6 @@
 
 pub mod documents;
 pub mod format;
+pub mod purge;
 pub mod statement;
 pub mod statements;

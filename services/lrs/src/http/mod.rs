@@ -7,6 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::AppState;
 
 mod about;
+mod admin;
 mod alternate;
 mod documents;
 mod statements;
@@ -16,12 +17,16 @@ pub mod version;
 #[openapi(
     info(title = "Mirai LRS", version = "1.0.0", description = "An xAPI 1.0.3 / 2.0 Learning Record Store. Every request except `about` sends `X-Experience-API-Version`."),
     components(schemas(mirai_kit::error::Problem)),
-    tags((name = "xapi")),
+    tags((name = "xapi"), (name = "admin")),
 )]
 struct ApiDoc;
 
 fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(about::router()).merge(statements::router()).merge(documents::router())
+    OpenApiRouter::new()
+        .merge(about::router())
+        .merge(statements::router())
+        .merge(documents::router())
+        .merge(admin::router())
 }
 
 pub fn router(state: AppState) -> axum::Router {

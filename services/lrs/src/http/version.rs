@@ -14,6 +14,10 @@ use crate::app::statement::XapiVersion;
 pub const VERSION: HeaderName = HeaderName::from_static("x-experience-api-version");
 
 pub async fn require(mut req: Request, next: Next) -> Response {
+    // Only the xAPI resources speak xAPI versions; operator endpoints do not.
+    if !req.uri().path().contains("/xapi/") {
+        return next.run(req).await;
+    }
     let header = req.headers().get(&VERSION).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let version = match header.as_deref().map(XapiVersion::parse) {
         Some(Some(v)) => v,

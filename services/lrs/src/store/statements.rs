@@ -133,3 +133,8 @@ pub async fn statement_query(tx: &mut PgConnection, f: &Filter, limit: i64) -> R
     q.push(" LIMIT ").push_bind(limit + 1);
     q.build_query_as().fetch_all(tx).await
 }
+
+/// Removes a statement for good (an operator's purge); returns whether it existed.
+pub async fn statement_purge(tx: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query("DELETE FROM statements WHERE id = $1").bind(id).execute(tx).await.map(|r| r.rows_affected() == 1)
+}

@@ -165,3 +165,36 @@ async fn query_filters_formats_and_stable_paging() {
     assert_eq!(v["statements"][0]["verb"]["display"], json!({ "en-US": "did" }));
     lrs.app.stop().await;
 }
+
+#[tokio::test]
+async fn platform_admins_purge_statements_with_an_audit_event() {
+    let lrs = spawn().await;
+    let (_, ids) = lrs.post(statement("leak@example.com", COMPLETED, "http://example.com/a")).await;
+    let id = ids[0].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/lrs/admin/tenants/{}/statements/{id}/purge", lrs.tenant);
+    let org_admin = lrs.app.token(Some(lrs.tenant), &[mirai_kit::Role::OrgAdmin]);
+    let res = lrs.app.post(&path, Some(&org_admin), json!({ "reason": "pii" })).await;
+    mirai_testkit::assert_problem(&res, 403, "forbidden");
+    let admin = lrs.app.platform_admin();
+    mirai_testkit::assert_problem(&lrs.app.post(&path, Some(&admin), json!({ "reason": "" })).await, 422, "validation");
+    assert_eq!(
+        lrs.app.post(&path, Some(&admin), json!({ "reason": "personal data in a result extension" })).await.0,
+        204
+    );
+    assert_eq!(lrs.get(&format!("?statementId={id}")).await.0, 404);
+    assert_eq!(lrs.get(&format!("?voidedStatementId={id}")).await.0, 404);
+    mirai_testkit::assert_problem(
+        &lrs.app.post(&path, Some(&admin), json!({ "reason": "again" })).await,
+        404,
+        "not-found",
+    );
+    let event = lrs
+        .app
+        .wait_for_event("lrs.statement.purged.v1", std::time::Duration::from_secs(5), |e| {
+            e.data["statement_id"] == id.as_str()
+        })
+        .await;
+    assert_eq!(event.data["reason"], "personal data in a result extension");
+    assert!(event.data["purged_by"].as_str().unwrap().starts_with("user:"));
+    lrs.app.stop().await;
+}
