@@ -14,6 +14,7 @@ pub const NAME: &str = "lrs";
 pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "init", sql: include_str!("../../../migrations/lrs/0001_init.sql") },
     Migration { version: 2, name: "documents", sql: include_str!("../../../migrations/lrs/0002_documents.sql") },
+    Migration { version: 3, name: "attachments", sql: include_str!("../../../migrations/lrs/0003_attachments.sql") },
 ];
 
 pub fn service() -> ServiceDef {

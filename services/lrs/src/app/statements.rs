@@ -13,7 +13,10 @@ use mirai_kit::{AppError, Principal, auth::CredentialKind};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::statement::{self, Normalized, XapiVersion, format_ts};
+use super::{
+    multipart::Part,
+    statement::{self, Normalized, XapiVersion, format_ts},
+};
 use crate::{
     AppState,
     store::statements::{self as store, Filter},
@@ -79,6 +82,7 @@ pub async fn store(
     version: XapiVersion,
     statements: Vec<Value>,
     put_id: Option<Uuid>,
+    parts: Vec<Part>,
 ) -> Result<Vec<Uuid>, AppError> {
     if statements.is_empty() {
         return Err(bad("the request holds no statements"));
@@ -117,7 +121,11 @@ pub async fn store(
         body["version"] = json!(body.get("version").and_then(Value::as_str).unwrap_or(default_version));
         checked.push((n, body, submitted));
     }
+    check_attachments(checked.iter().map(|(_, body, _)| body), &parts)?;
     let mut tx = state.ctx.db.tenant_tx(caller.tenant).await?;
+    for p in &parts {
+        crate::store::attachments::attachment_put(&mut tx, caller.tenant, p).await?;
+    }
     // Bounded so that X-Experience-API-Consistent-Through (now - 5 s) is a promise.
     sqlx::query("SET LOCAL transaction_timeout = '5s'").execute(&mut *tx).await?;
     let mut stored_events = vec![];
@@ -177,6 +185,40 @@ pub async fn store(
     state.ctx.emit(&mut tx, &caller.principal.event_meta(), events).await?;
     tx.commit().await?;
     Ok(ids)
+}
+
+/// The `sha2` of every attachment object in a statement (and its SubStatement).
+pub fn attachment_hashes(body: &Value, with_file_url: bool) -> Vec<String> {
+    let mut out = vec![];
+    for list in [&body["attachments"], &body["object"]["attachments"]] {
+        for a in list.as_array().into_iter().flatten() {
+            if (with_file_url || a.get("fileUrl").is_none())
+                && let Some(h) = a["sha2"].as_str()
+            {
+                out.push(h.to_lowercase());
+            }
+        }
+    }
+    out
+}
+
+/// Every attachment without a fileUrl must arrive as a part, and every part must belong
+/// to an attachment of the request's statements.
+fn check_attachments<'a>(bodies: impl Iterator<Item = &'a Value>, parts: &[Part]) -> Result<(), AppError> {
+    let mut declared = HashSet::new();
+    let mut required = HashSet::new();
+    for b in bodies {
+        declared.extend(attachment_hashes(b, true));
+        required.extend(attachment_hashes(b, false));
+    }
+    let sent: HashSet<String> = parts.iter().map(|p| p.sha2.clone()).collect();
+    if let Some(missing) = required.iter().find(|h| !sent.contains(*h)) {
+        return Err(bad(format!("attachment {missing} has no fileUrl and was not sent as a part")));
+    }
+    if let Some(extra) = sent.iter().find(|h| !declared.contains(*h)) {
+        return Err(bad(format!("part {extra} matches no attachment of the statements")));
+    }
+    Ok(())
 }
 
 /// Activities that came with a definition: the object and every context activity.
@@ -248,6 +290,17 @@ pub async fn query(
         None
     };
     Ok((rows.into_iter().map(|r| r.body.0).collect(), next))
+}
+
+/// The contents of the given attachments (deduplicated), for `attachments=true`.
+pub async fn attachments(state: &AppState, caller: &Caller, mut hashes: Vec<String>) -> Result<Vec<Part>, AppError> {
+    hashes.sort();
+    hashes.dedup();
+    if hashes.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut tx = state.ctx.db.tenant_tx(caller.tenant).await?;
+    Ok(crate::store::attachments::attachment_get_many(&mut tx, &hashes).await?)
 }
 
 fn encode_more(stored: DateTime<Utc>, seq: i64) -> String {

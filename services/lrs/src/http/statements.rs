@@ -18,6 +18,7 @@ use crate::{
     AppState,
     app::{
         format::{self, Format},
+        multipart::{self, Part},
         statement::{self, XapiVersion, format_ts},
         statements::{self, Caller},
     },
@@ -54,12 +55,12 @@ async fn put_statement(
 ) -> Result<StatusCode, AppError> {
     let v = version(req.extensions());
     let id = Uuid::parse_str(&params.statement_id).map_err(|_| bad("statementId must be a UUID"))?;
-    let body = json_body(req).await?;
+    let (body, parts) = statement_body(req).await?;
     if body.is_array() {
         return Err(bad("PUT takes a single statement"));
     }
     let caller = Caller::from(&state, &principal, true)?;
-    statements::store(&state, &caller, v, vec![body], Some(id)).await?;
+    statements::store(&state, &caller, v, vec![body], Some(id), parts).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -74,21 +75,20 @@ async fn post_statements(
     req: Request,
 ) -> Result<Json<Vec<String>>, AppError> {
     let v = version(req.extensions());
-    let body = json_body(req).await?;
+    let (body, parts) = statement_body(req).await?;
     let batch = match body {
         Value::Array(items) => items,
         single => vec![single],
     };
     let caller = Caller::from(&state, &principal, true)?;
-    let ids = statements::store(&state, &caller, v, batch, None).await?;
+    let ids = statements::store(&state, &caller, v, batch, None, parts).await?;
     Ok(Json(ids.iter().map(Uuid::to_string).collect()))
 }
 
-async fn json_body(req: Request) -> Result<Value, AppError> {
-    let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_lowercase();
-    if ct.starts_with("multipart/") {
-        return Err(bad("multipart/mixed statements with attachments are not supported by this LRS yet"));
-    }
+/// The statement JSON, and the attachment parts when the request is `multipart/mixed`.
+async fn statement_body(req: Request) -> Result<(Value, Vec<Part>), AppError> {
+    let raw_ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let ct = raw_ct.to_lowercase();
     let bytes = axum::body::to_bytes(req.into_body(), 16 * 1024 * 1024).await.map_err(|_| {
         AppError::client(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -97,10 +97,16 @@ async fn json_body(req: Request) -> Result<Value, AppError> {
             "the request body exceeds the size limit",
         )
     })?;
-    if !ct.starts_with("application/json") {
-        return Err(bad("statements are sent as application/json"));
-    }
-    serde_json::from_slice(&bytes).map_err(|e| bad(format!("the body is not valid JSON: {e}")))
+    let (json, parts) = if ct.starts_with("multipart/mixed") {
+        let boundary = multipart::boundary(&raw_ct).ok_or_else(|| bad("multipart/mixed needs a boundary"))?;
+        multipart::parse(&bytes, &boundary).map_err(bad)?
+    } else if ct.starts_with("application/json") {
+        (bytes.to_vec(), vec![])
+    } else {
+        return Err(bad("statements are sent as application/json or multipart/mixed"));
+    };
+    let value = serde_json::from_slice(&json).map_err(|e| bad(format!("the body is not valid JSON: {e}")))?;
+    Ok((value, parts))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -143,9 +149,7 @@ async fn get_statements(
 ) -> Result<Response, AppError> {
     let caller = Caller::from(&state, &principal, false)?;
     let fmt = Format::parse(p.format.as_deref()).map_err(bad)?;
-    if p.attachments == Some(true) {
-        return Err(bad("attachments=true is not supported by this LRS yet"));
-    }
+    let with_attachments = p.attachments == Some(true);
     let langs = format::languages(headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()));
     let consistent = consistent_through();
     let single = match (&p.statement_id, &p.voided_statement_id) {
@@ -173,7 +177,8 @@ async fn get_statements(
         }
         let id = Uuid::parse_str(id).map_err(|_| bad("statementId must be a UUID"))?;
         let (body, stored) = statements::get(&state, &caller, id, voided).await?;
-        let mut res = axum::Json(format::apply(body, fmt, &langs)).into_response();
+        let hashes = statements::attachment_hashes(&body, true);
+        let mut res = respond(&state, &caller, format::apply(body, fmt, &langs), hashes, with_attachments).await?;
         set_headers(&mut res, consistent, Some(stored));
         return Ok(res);
     }
@@ -224,9 +229,29 @@ async fn get_statements(
         .filter_map(|s| s["stored"].as_str().and_then(|t| DateTime::parse_from_rfc3339(t).ok()))
         .map(|t| t.with_timezone(&Utc))
         .max();
+    let hashes: Vec<String> = rows.iter().flat_map(|s| statements::attachment_hashes(s, true)).collect();
     let list: Vec<Value> = rows.into_iter().map(|s| format::apply(s, fmt, &langs)).collect();
-    let mut res = axum::Json(json!({ "statements": list, "more": more })).into_response();
+    let mut res =
+        respond(&state, &caller, json!({ "statements": list, "more": more }), hashes, with_attachments).await?;
     set_headers(&mut res, consistent, newest);
+    Ok(res)
+}
+
+/// JSON, or with `attachments=true` a multipart/mixed body with the attachments' content.
+async fn respond(
+    state: &AppState,
+    caller: &Caller,
+    json: Value,
+    hashes: Vec<String>,
+    with: bool,
+) -> Result<Response, AppError> {
+    if !with {
+        return Ok(axum::Json(json).into_response());
+    }
+    let parts = statements::attachments(state, caller, hashes).await?;
+    let (ct, body) = multipart::build(&serde_json::to_vec(&json).expect("json serializes"), &parts);
+    let mut res = (StatusCode::OK, body).into_response();
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_str(&ct).expect("boundary is ASCII"));
     Ok(res)
 }
 

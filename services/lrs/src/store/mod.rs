@@ -1,4 +1,5 @@
 //! lrs's SQL.
 
+pub mod attachments;
 pub mod documents;
 pub mod statements;

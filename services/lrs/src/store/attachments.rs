@@ -1,0 +1,26 @@
+//! `attachments` (tenant rows, RLS): attachment contents by SHA-2.
+
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::app::multipart::Part;
+
+pub async fn attachment_put(tx: &mut PgConnection, tenant: Uuid, p: &Part) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO attachments (tenant_id, sha2, content_type, content) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
+        .bind(tenant)
+        .bind(&p.sha2)
+        .bind(&p.content_type)
+        .bind(&p.content)
+        .execute(tx)
+        .await
+        .map(|_| ())
+}
+
+pub async fn attachment_get_many(tx: &mut PgConnection, sha2s: &[String]) -> Result<Vec<Part>, sqlx::Error> {
+    let rows: Vec<(String, String, Vec<u8>)> =
+        sqlx::query_as("SELECT sha2, content_type, content FROM attachments WHERE sha2 = ANY($1) ORDER BY sha2")
+            .bind(sha2s)
+            .fetch_all(tx)
+            .await?;
+    Ok(rows.into_iter().map(|(sha2, content_type, content)| Part { content_type, sha2, content }).collect())
+}
