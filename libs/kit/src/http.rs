@@ -18,7 +18,7 @@ use axum::{
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use crate::{
-    auth::KeyStore,
+    auth::{AuthFailure, KeyStore},
     config::Config,
     error::{AppError, InternalCause},
     telemetry::{RequestContext, TraceParent},
@@ -95,18 +95,23 @@ pub async fn capture_route(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-/// Authenticates the `Authorization` header, if any, into a `Principal` extension.
-/// A credential that is present but invalid is refused here with 401.
+/// Authenticates the `Authorization` header, if any, into a `Principal` extension. A
+/// credential that is present but invalid is remembered as an `AuthFailure`: whatever
+/// needs a principal answers 401 with its reason, inside the service's own layers (so,
+/// say, the LRS still adds its version header), and endpoints that need none ignore it.
 async fn authenticate(State(keys): State<KeyStore>, mut req: Request, next: Next) -> Response {
     if let Some(value) = req.headers().get(header::AUTHORIZATION) {
-        let Ok(text) = value.to_str() else {
-            return AppError::Unauthenticated("the Authorization header is not valid text".into()).into_response();
+        let verified = match value.to_str() {
+            Ok(text) => keys.verify_header(text).map_err(|e| e.to_string()),
+            Err(_) => Err("the Authorization header is not valid text".to_owned()),
         };
-        match keys.verify_header(text) {
+        match verified {
             Ok(p) => {
                 req.extensions_mut().insert(p);
             }
-            Err(e) => return AppError::Unauthenticated(e.to_string()).into_response(),
+            Err(reason) => {
+                req.extensions_mut().insert(AuthFailure(reason));
+            }
         }
     }
     next.run(req).await

@@ -7,7 +7,7 @@ pub mod keystore;
 mod principal;
 
 pub use keystore::KeyStore;
-pub use principal::{CredentialKind, Principal, Role};
+pub use principal::{AuthFailure, CredentialKind, Principal, Role};
 
 /// API keys look like `mk_<32 hex key id>_<secret>`; the prefix tells them from JWTs.
 pub const API_KEY_PREFIX: &str = "mk_";

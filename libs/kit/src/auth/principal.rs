@@ -57,6 +57,10 @@ pub enum CredentialKind {
     ApiKey,
 }
 
+/// Why a presented credential was refused (set by the authentication layer).
+#[derive(Debug, Clone)]
+pub struct AuthFailure(pub String);
+
 /// The authenticated caller.
 #[derive(Debug, Clone)]
 pub struct Principal {
@@ -146,10 +150,12 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Principal {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<Principal>()
-            .cloned()
-            .ok_or_else(|| AppError::Unauthenticated("send `Authorization: Bearer <token or API key>`".into()))
+        if let Some(p) = parts.extensions.get::<Principal>() {
+            return Ok(p.clone());
+        }
+        Err(match parts.extensions.get::<AuthFailure>() {
+            Some(AuthFailure(reason)) => AppError::Unauthenticated(reason.clone()),
+            None => AppError::Unauthenticated("send `Authorization: Bearer <token or API key>`".into()),
+        })
     }
 }

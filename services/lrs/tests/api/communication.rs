@@ -50,6 +50,10 @@ async fn credentials_and_scopes() {
     assert_eq!(res.status(), 401);
     let bad = format!("Basic {}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "mk_nope:nope"));
     assert_eq!(lrs.post_as(s.clone(), "1.0.3", &bad).await.0, 401);
+    let refused = lrs.req(Method::GET, "statements", Some("1.0.3"), &bad).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(refused.headers()["x-experience-api-version"], "1.0.3", "even a refusal says its version");
+    assert!(refused.headers().contains_key("www-authenticate"));
 
     let reader = basic(&lrs.app, lrs.tenant, &["statements/read"]);
     let res = lrs.post_as(s.clone(), "1.0.3", &reader).await;
@@ -91,7 +95,7 @@ async fn credentials_and_scopes() {
         .await
         .unwrap();
     assert_eq!(res.status(), 404);
-    let res = lrs.req(Method::GET, "statements", None, "Bearer nonsense").send().await.unwrap();
+    let res = lrs.req(Method::GET, "statements", Some("1.0.3"), "Bearer nonsense").send().await.unwrap();
     let res = (res.status(), res.json().await.unwrap());
     assert_problem(&res, 401, "unauthenticated");
     lrs.app.stop().await;
