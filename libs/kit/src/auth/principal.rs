@@ -125,13 +125,13 @@ impl Principal {
         self.scopes.iter().any(|s| s == scope)
     }
 
-    /// Requires `scope` on a scoped credential (API keys, client tokens); user sessions
-    /// are authorized by role instead and pass.
-    pub fn require_scope(&self, scope: &str) -> Result<(), AppError> {
-        if self.kind == CredentialKind::User || self.has_scope(scope) {
+    /// Requires one of `scopes` on a scoped credential (API keys, client tokens); user
+    /// sessions are authorized by role instead and pass.
+    pub fn require_any_scope(&self, scopes: &[&str]) -> Result<(), AppError> {
+        if self.kind == CredentialKind::User || scopes.iter().any(|s| self.has_scope(s)) {
             Ok(())
         } else {
-            Err(AppError::Forbidden(format!("this credential lacks the `{scope}` scope")))
+            Err(AppError::Forbidden(format!("this credential lacks the scope: one of {}", scopes.join(", "))))
         }
     }
 

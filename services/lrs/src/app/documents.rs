@@ -6,20 +6,16 @@
 
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use mirai_kit::{AppError, Principal, auth::CredentialKind};
+use mirai_kit::{AppError, Principal};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::statement::XapiVersion;
+use super::{bad, statement::XapiVersion};
 use crate::{
     AppState,
     store::documents::{self as store, DocKey, DocRow},
 };
-
-pub fn bad(detail: impl Into<String>) -> AppError {
-    AppError::client(StatusCode::BAD_REQUEST, "xapi-bad-request", "Invalid xAPI request", detail)
-}
 
 fn precondition(detail: &str) -> AppError {
     AppError::client(StatusCode::PRECONDITION_FAILED, "xapi-precondition-failed", "Precondition failed", detail)
@@ -28,15 +24,9 @@ fn precondition(detail: &str) -> AppError {
 /// The caller's tenant, if its credential may use documents of this kind.
 pub fn authorize(p: &Principal, kind: &str, write: bool) -> Result<Uuid, AppError> {
     let tenant = p.tenant()?;
-    if p.kind == CredentialKind::User {
-        return Ok(tenant);
-    }
     let scope = if kind == "state" { "state" } else { "profile" };
-    if p.has_scope(scope) || p.has_scope("all") || (!write && p.has_scope("all/read")) {
-        Ok(tenant)
-    } else {
-        Err(AppError::Forbidden(format!("this credential lacks the `{scope}` scope")))
-    }
+    if write { p.require_any_scope(&[scope, "all"]) } else { p.require_any_scope(&[scope, "all", "all/read"]) }?;
+    Ok(tenant)
 }
 
 /// The request's concurrency headers.

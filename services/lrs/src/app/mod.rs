@@ -6,3 +6,11 @@ pub mod multipart;
 pub mod purge;
 pub mod statement;
 pub mod statements;
+
+use axum::http::StatusCode;
+use mirai_kit::AppError;
+
+/// The LRS's 400: a request the xAPI rules refuse, with the rule in the detail.
+pub fn bad(detail: impl Into<String>) -> AppError {
+    AppError::client(StatusCode::BAD_REQUEST, "xapi-bad-request", "Invalid xAPI request", detail)
+}

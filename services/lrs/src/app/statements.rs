@@ -5,15 +5,15 @@
 
 use std::collections::HashSet;
 
-use axum::http::StatusCode;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 use chrono::{DateTime, Utc};
 use mirai_events::NewEvent;
-use mirai_kit::{AppError, Principal, auth::CredentialKind};
+use mirai_kit::{AppError, Principal};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
+    bad,
     multipart::Part,
     statement::{self, Normalized, XapiVersion, format_ts},
 };
@@ -25,10 +25,6 @@ use crate::{
 pub const STORED: &str = "lrs.statement.stored.v1";
 pub const VOIDED: &str = "lrs.statement.voided.v1";
 pub const MAX_LIMIT: i64 = 500;
-
-fn bad(detail: impl Into<String>) -> AppError {
-    AppError::client(StatusCode::BAD_REQUEST, "xapi-bad-request", "Invalid xAPI request", detail)
-}
 
 /// Who is calling, as the LRS sees it.
 pub struct Caller {
@@ -46,22 +42,16 @@ impl Caller {
     /// first-party apps act with their tenant role.
     pub fn from(state: &AppState, p: &Principal, write: bool) -> Result<Self, AppError> {
         let tenant = p.tenant()?;
-        let scoped = p.kind != CredentialKind::User;
-        let has = |s: &str| p.has_scope(s);
-        let mut read_mine_only = false;
-        if scoped {
-            if write {
-                if !(has("statements/write") || has("all")) {
-                    return Err(AppError::Forbidden("this credential lacks the statements/write scope".into()));
-                }
-            } else if !(has("statements/read") || has("all/read") || has("all")) {
-                if has("statements/read/mine") {
-                    read_mine_only = true;
-                } else {
-                    return Err(AppError::Forbidden("this credential lacks a statements read scope".into()));
-                }
+        let read_mine_only = if write {
+            p.require_any_scope(&["statements/write", "all"])?;
+            false
+        } else {
+            match p.require_any_scope(&["statements/read", "all/read", "all"]) {
+                Ok(()) => false,
+                Err(_) if p.has_scope("statements/read/mine") => true,
+                Err(e) => return Err(e),
             }
-        }
+        };
         let name = p.subject.split_once(':').map(|(_, id)| id).unwrap_or(&p.subject).to_owned();
         let home = state.ctx.public_url.clone();
         Ok(Self {

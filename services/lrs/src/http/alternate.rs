@@ -7,19 +7,22 @@
 use axum::{
     body::{Body, to_bytes},
     extract::{Request, State},
-    http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header},
+    http::{HeaderName, HeaderValue, Method, Uri, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
 use mirai_kit::AppError;
 
-use crate::{AppState, app::statement::XapiVersion};
+use crate::{
+    AppState,
+    app::{self, statement::XapiVersion},
+};
 
 const FORM_HEADERS: &[&str] =
     &["authorization", "x-experience-api-version", "content-type", "if-match", "if-none-match"];
 
 fn bad(detail: &str) -> Response {
-    AppError::client(StatusCode::BAD_REQUEST, "xapi-bad-request", "Invalid xAPI request", detail).into_response()
+    app::bad(detail).into_response()
 }
 
 pub async fn rewrite(State(state): State<AppState>, req: Request, next: Next) -> Response {

@@ -17,7 +17,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     AppState,
     app::{
-        documents::{self, Preconditions, bad},
+        bad,
+        documents::{self, Preconditions},
         statement::{self, XapiVersion},
     },
     store::documents::DocKey,

@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::{
     AppState,
     app::{
+        bad,
         format::{self, Format},
         multipart::{self, Part},
         statement::{self, XapiVersion, format_ts},
@@ -24,10 +25,6 @@ use crate::{
     },
     store::statements::Filter,
 };
-
-fn bad(detail: impl Into<String>) -> AppError {
-    AppError::client(StatusCode::BAD_REQUEST, "xapi-bad-request", "Invalid xAPI request", detail)
-}
 
 fn version(req: &axum::http::Extensions) -> XapiVersion {
     req.get::<XapiVersion>().copied().unwrap_or(XapiVersion::V103)
