@@ -4,6 +4,7 @@ pub mod documents;
 pub mod format;
 pub mod multipart;
 pub mod purge;
+pub mod signature;
 pub mod statement;
 pub mod statements;
 

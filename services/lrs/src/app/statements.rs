@@ -86,7 +86,7 @@ pub async fn store(
         if let Some(id) = put_id {
             match submitted.get("id") {
                 None => submitted["id"] = json!(id.to_string()),
-                Some(v) if v.as_str() == Some(id.to_string().as_str()) => {}
+                Some(v) if v.as_str().and_then(|v| Uuid::parse_str(v).ok()) == Some(id) => {}
                 Some(_) => {
                     return Err(bad("the statement's id differs from the statementId parameter"));
                 }
@@ -112,6 +112,10 @@ pub async fn store(
         checked.push((n, body, submitted));
     }
     check_attachments(checked.iter().map(|(_, body, _)| body), &parts)?;
+    for (i, (_, _, submitted)) in checked.iter().enumerate() {
+        super::signature::verify(submitted, &parts)
+            .map_err(|e| bad(if checked.len() == 1 { e } else { format!("statement {i}: {e}") }))?;
+    }
     let mut tx = state.ctx.db.tenant_tx(caller.tenant).await?;
     for p in &parts {
         crate::store::attachments::attachment_put(&mut tx, caller.tenant, p).await?;
@@ -122,7 +126,7 @@ pub async fn store(
     let mut voided_events = vec![];
     for (n, mut body, submitted) in checked {
         if let Some(existing) = store::statement_get(&mut tx, n.id).await? {
-            if existing.submitted.0 == submitted {
+            if statement::equivalent(&existing.submitted.0, &submitted) {
                 continue;
             }
             return Err(AppError::Conflict(format!("statement {} already exists with different content", n.id)));

@@ -6,6 +6,7 @@ mod communication;
 mod data;
 mod documents;
 mod resource;
+mod signed;
 
 use base64::Engine;
 use mirai_kit::Role;

@@ -18,6 +18,17 @@ async fn put_post_get_and_conflicts() {
     };
     assert_eq!(put(s.clone()).await.unwrap().status(), 204);
     assert_eq!(put(s.clone()).await.unwrap().status(), 204, "an identical resend changes nothing");
+    // Statement comparison (Data 2.3.1): what the immutability exceptions allow is no difference.
+    let mut same = s.clone();
+    same["actor"] = json!({ "mbox": "mailto:a@EXAMPLE.com" });
+    same["verb"]["display"] = json!({ "fr-FR": "a fait" });
+    same["object"]["definition"] = json!({ "name": { "en-US": "A" } });
+    same["id"] = json!(id.to_string().to_uppercase());
+    same["version"] = json!("1.0.3");
+    assert_eq!(put(same).await.unwrap().status(), 204, "equivalent under the comparison rules");
+    let mut renamed = s.clone();
+    renamed["actor"]["name"] = json!("Someone else");
+    assert_eq!(put(renamed).await.unwrap().status(), 409, "a property that is not an exception differs");
     let other = statement("a@example.com", ATTEMPTED, "http://example.com/a");
     assert_eq!(put(other.clone()).await.unwrap().status(), 409, "same id, different statement");
     let mut with_id = other.clone();
@@ -28,6 +39,7 @@ async fn put_post_get_and_conflicts() {
     assert_eq!(status, 200);
     assert_eq!(got["id"], id.to_string());
     assert_eq!(got["verb"]["id"], COMPLETED);
+    assert!(got["object"].get("definition").is_none(), "a matching resend changed nothing");
     assert!(got["stored"].is_string() && got["timestamp"].is_string());
     assert_eq!(got["version"], "1.0.0", "1.0.3: a statement without a version is stored as 1.0.0");
     assert!(headers.contains_key("last-modified"));

@@ -57,8 +57,11 @@ pub struct Normalized {
 
 type R = Result<(), String>;
 
+mod compare;
 mod parts;
 mod rules;
+
+pub use compare::equivalent;
 
 use parts::{actor, context, object, result, verb};
 use rules::{iri, language_map, obj, only, string, uuid};

@@ -18,7 +18,8 @@ pub(super) fn ifi(m: &Map<String, Value>, path: &str) -> Result<Option<String>, 
         if !addr.split_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty()) {
             return Err(format!("{path}.mbox must be a mailto: IRI of an email address"));
         }
-        found.push(format!("mbox:{s}"));
+        // The domain is case-insensitive (Data 2.4.2.3): one agent, one key.
+        found.push(format!("mbox:{}", super::compare::mbox(s)));
     }
     if let Some(v) = m.get("mbox_sha1sum") {
         let s = string(v, &format!("{path}.mbox_sha1sum"))?;
