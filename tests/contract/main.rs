@@ -6,6 +6,7 @@ mod cli;
 mod contracts;
 mod demo;
 mod dlq;
+mod erasure;
 mod jobs;
 mod outbox;
 mod revocation;

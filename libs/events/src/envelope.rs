@@ -45,6 +45,18 @@ pub struct EventMeta {
     pub correlation_id: Option<String>,
 }
 
+impl EventMeta {
+    /// The meta of an event a consumer publishes in reaction to `cause`: same actor,
+    /// trace and correlation, so a choreography reads as one story.
+    pub fn following(cause: &Envelope) -> Self {
+        Self {
+            actor: cause.actor.clone(),
+            traceparent: cause.traceparent.clone(),
+            correlation_id: cause.correlationid.clone().or_else(|| Some(cause.id.to_string())),
+        }
+    }
+}
+
 /// An event a use-case wants published, before the outbox gives it an id and a time.
 #[derive(Debug, Clone)]
 pub struct NewEvent {

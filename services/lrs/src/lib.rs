@@ -1,6 +1,7 @@
 //! lrs: an xAPI Learning Record Store (1.0.3 and 2.0). Statements are validated against
 //! the data rules of the request's version, stored as received plus normalized columns
-//! indexed for every query filter, and announced as `lrs.statement.*` events.
+//! indexed for every query filter, and announced as `lrs.statement.*` events. It takes
+//! part in tenant's GDPR erasure choreography (`app::erasure`).
 
 use futures::FutureExt;
 use mirai_kit::{Migration, ServiceCtx, ServiceDef, Started};
@@ -28,5 +29,8 @@ pub struct AppState {
 }
 
 async fn start(ctx: ServiceCtx) -> anyhow::Result<Started> {
-    Ok(Started::new(http::router(AppState { ctx })))
+    let erasures = app::erasure::consumer(&ctx.public_url);
+    let mut started = Started::new(http::router(AppState { ctx }));
+    started.consumers.push(erasures);
+    Ok(started)
 }

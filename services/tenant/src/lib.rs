@@ -1,10 +1,13 @@
 //! tenant: tenants (org, provider, individual), org-unit trees, memberships with roles,
-//! and invitations. Membership changes are events identity projects into its tokens.
+//! invitations, settings, secrets and data-subject requests. Membership changes are events
+//! identity projects into its tokens; erasures are a choreography with the services that
+//! hold personal data (`app::data_subjects`).
 
 use futures::FutureExt;
 use mirai_kit::{Migration, ServiceCtx, ServiceDef, Started};
 
 pub mod app;
+mod events;
 mod http;
 mod store;
 
@@ -16,6 +19,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "settings_flags_secrets",
         sql: include_str!("../../../migrations/tenant/0002_settings_flags_secrets.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "data_subject_requests",
+        sql: include_str!("../../../migrations/tenant/0003_data_subject_requests.sql"),
     },
 ];
 
@@ -32,5 +40,7 @@ pub struct AppState {
 
 async fn start(ctx: ServiceCtx) -> anyhow::Result<Started> {
     let kms = mirai_kit::kms::for_service(NAME)?;
-    Ok(Started::new(http::router(AppState { ctx, kms })))
+    let mut started = Started::new(http::router(AppState { ctx, kms }));
+    started.consumers.extend(events::erasure_consumers());
+    Ok(started)
 }

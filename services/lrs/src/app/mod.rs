@@ -1,6 +1,7 @@
 //! lrs use-cases.
 
 pub mod documents;
+pub mod erasure;
 pub mod format;
 pub mod multipart;
 pub mod purge;

@@ -24,3 +24,17 @@ pub async fn attachment_get_many(tx: &mut PgConnection, sha2s: &[String]) -> Res
             .await?;
     Ok(rows.into_iter().map(|(sha2, content_type, content)| Part { content_type, sha2, content }).collect())
 }
+
+/// Deletes the contents among `sha2s` that no statement references any more.
+pub async fn attachments_delete_unreferenced(tx: &mut PgConnection, sha2s: &[String]) -> Result<u64, sqlx::Error> {
+    sqlx::query(
+        "DELETE FROM attachments a WHERE a.sha2 = ANY($1) AND NOT EXISTS ( \
+           SELECT 1 FROM statements s, jsonb_path_query(s.body, 'strict $.**.sha2') h \
+           WHERE (s.body ? 'attachments' OR (s.body -> 'object') ? 'attachments') \
+             AND jsonb_typeof(h) = 'string' AND lower(h #>> '{}') = a.sha2)",
+    )
+    .bind(sha2s)
+    .execute(tx)
+    .await
+    .map(|r| r.rows_affected())
+}

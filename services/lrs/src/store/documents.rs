@@ -135,3 +135,12 @@ pub async fn activity_get(tx: &mut PgConnection, id: &str) -> Result<Option<Valu
         .await
         .map(|v| v.map(|j| j.0))
 }
+
+/// Deletes every State and Agent Profile document of the agents `ifis`.
+pub async fn documents_delete_for_agents(tx: &mut PgConnection, ifis: &[String]) -> Result<u64, sqlx::Error> {
+    sqlx::query("DELETE FROM documents WHERE kind IN ('state', 'agent_profile') AND agent = ANY($1)")
+        .bind(ifis)
+        .execute(tx)
+        .await
+        .map(|r| r.rows_affected())
+}

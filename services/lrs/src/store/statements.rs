@@ -138,3 +138,51 @@ pub async fn statement_query(tx: &mut PgConnection, f: &Filter, limit: i64) -> R
 pub async fn statement_purge(tx: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
     sqlx::query("DELETE FROM statements WHERE id = $1").bind(id).execute(tx).await.map(|r| r.rows_affected() == 1)
 }
+
+/// A statement that names one of an erased person's identifiers.
+#[derive(Debug, FromRow)]
+pub struct ErasureRow {
+    pub id: Uuid,
+    pub version: String,
+    pub actor: String,
+    pub authority: String,
+    pub body: Json<Value>,
+    pub submitted: Json<Value>,
+}
+
+/// Every statement naming one of `ifis` anywhere (actor, object, context, members) or
+/// stored under it as authority, locked for rewriting.
+pub async fn statements_naming(tx: &mut PgConnection, ifis: &[String]) -> Result<Vec<ErasureRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, version, actor, authority, body, submitted FROM statements \
+         WHERE agents && $1::text[] OR authority = ANY($1) ORDER BY stored, seq FOR UPDATE",
+    )
+    .bind(ifis)
+    .fetch_all(tx)
+    .await
+}
+
+/// Rewrites a statement's content and agent columns (erasure only: statements are
+/// otherwise immutable).
+pub async fn statement_rewrite(
+    tx: &mut PgConnection,
+    n: &Normalized,
+    authority: &str,
+    body: &Value,
+    submitted: &Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE statements SET actor = $2, object_agent = $3, agents = $4, authority = $5, body = $6, submitted = $7 \
+         WHERE id = $1",
+    )
+    .bind(n.id)
+    .bind(&n.actor)
+    .bind(&n.object_agent)
+    .bind(&n.agents)
+    .bind(authority)
+    .bind(Json(body))
+    .bind(Json(submitted))
+    .execute(tx)
+    .await
+    .map(|_| ())
+}

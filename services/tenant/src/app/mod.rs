@@ -1,5 +1,6 @@
 //! tenant's use-cases: authorize, validate, call the store, emit events.
 
+pub mod data_subjects;
 pub mod invitations;
 pub mod memberships;
 pub mod org_units;

@@ -5,6 +5,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::AppState;
 
+mod data_subjects;
 mod invitations;
 mod memberships;
 mod org_units;
@@ -14,9 +15,9 @@ mod tenants;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Mirai tenant", version = "1.0.0", description = "Tenants, org units, memberships, invitations, settings, feature flags and secrets."),
+    info(title = "Mirai tenant", version = "1.0.0", description = "Tenants, org units, memberships, invitations, settings, feature flags, secrets and data-subject (GDPR) requests."),
     components(schemas(mirai_kit::error::Problem)),
-    tags((name = "tenants"), (name = "org-units"), (name = "memberships"), (name = "invitations"), (name = "settings"), (name = "secrets")),
+    tags((name = "tenants"), (name = "org-units"), (name = "memberships"), (name = "invitations"), (name = "settings"), (name = "secrets"), (name = "data-subjects")),
 )]
 struct ApiDoc;
 
@@ -28,6 +29,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(invitations::router())
         .merge(settings::router())
         .merge(secrets::router())
+        .merge(data_subjects::router())
 }
 
 pub fn router(state: AppState) -> axum::Router {

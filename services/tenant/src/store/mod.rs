@@ -1,5 +1,6 @@
 //! tenant's SQL, one module per table.
 
+pub mod data_subjects;
 pub mod invitations;
 pub mod memberships;
 pub mod org_units;

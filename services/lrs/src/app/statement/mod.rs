@@ -61,7 +61,7 @@ mod compare;
 mod parts;
 mod rules;
 
-pub use compare::equivalent;
+pub use compare::{equivalent, mbox as canonical_mbox};
 
 use parts::{actor, context, object, result, verb};
 use rules::{iri, language_map, obj, only, string, uuid};
@@ -194,6 +194,11 @@ pub fn validate(v: &Value, version: XapiVersion, now: DateTime<Utc>) -> Result<(
         },
         out,
     ))
+}
+
+/// The canonical IFI of a JSON object carrying exactly one identifier, if it does.
+pub fn object_ifi(m: &serde_json::Map<String, Value>) -> Option<String> {
+    parts::ifi(m, "agent").ok().flatten()
 }
 
 /// The canonical IFI of an `agent` query parameter (an Agent or identified Group).
