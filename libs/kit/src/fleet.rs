@@ -71,6 +71,7 @@ pub async fn start(config: Config, services: &[ServiceDef], run_migrations: bool
 
     let mut routers = Router::new();
     let mut ready: Vec<ReadyCheck> = Vec::new();
+    let mut cors_anywhere: Vec<String> = Vec::new();
     let mut contexts = Vec::new();
     for def in services {
         let pool = db::connect(&config, def.name).await?;
@@ -101,6 +102,7 @@ pub async fn start(config: Config, services: &[ServiceDef], run_migrations: bool
         }
         runner.schedules.extend(started.schedules);
         tasks.spawn(runner.run(work_cancel.clone()));
+        cors_anywhere.extend(started.cors_anywhere.iter().map(|p| format!("/api/v1/{}{p}", def.name)));
         let openapi = serde_json::to_value((def.openapi)()).context("serializing OpenAPI")?;
         let service_router = started
             .router
@@ -134,7 +136,7 @@ pub async fn start(config: Config, services: &[ServiceDef], run_migrations: bool
         })
     }));
 
-    let app = http::app(&config, routers, keys.clone(), ready);
+    let app = http::app(&config, routers, keys.clone(), ready, cors_anywhere);
     let stop = http_cancel.clone();
     let server = tokio::spawn(async move {
         let serve = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())

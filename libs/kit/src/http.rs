@@ -152,7 +152,13 @@ async fn metrics_text() -> impl IntoResponse {
 }
 
 /// Wraps the fleet's service routers with the shared stack and the root endpoints.
-pub fn app(config: &Config, services: Router, keys: KeyStore, ready: Vec<ReadyCheck>) -> Router {
+pub fn app(
+    config: &Config,
+    services: Router,
+    keys: KeyStore,
+    ready: Vec<ReadyCheck>,
+    cors_anywhere: Vec<String>,
+) -> Router {
     let root = Router::new()
         .route("/healthz", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
         .route("/readyz", get(readyz).with_state(Arc::new(ready)))
@@ -163,14 +169,16 @@ pub fn app(config: &Config, services: Router, keys: KeyStore, ready: Vec<ReadyCh
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(middleware::from_fn_with_state(keys, authenticate));
-    if let Some(cors) = cors(config) {
+    if let Some(cors) = cors(config, cors_anywhere) {
         app = app.layer(cors);
     }
     app.layer(middleware::from_fn(observe))
 }
 
-fn cors(config: &Config) -> Option<CorsLayer> {
-    if config.cors_origins.is_empty() {
+/// CORS: the configured origins (`MIRAI_CORS_ORIGINS`) everywhere, and any origin on the
+/// paths services open to content hosted anywhere (`Started::cors_anywhere`).
+fn cors(config: &Config, anywhere: Vec<String>) -> Option<CorsLayer> {
+    if config.cors_origins.is_empty() && anywhere.is_empty() {
         return None;
     }
     let base = CorsLayer::new()
@@ -188,17 +196,28 @@ fn cors(config: &Config) -> Option<CorsLayer> {
             header::CONTENT_TYPE,
             header::IF_MATCH,
             header::IF_NONE_MATCH,
+            header::ACCEPT_LANGUAGE,
             HeaderName::from_static("idempotency-key"),
             HeaderName::from_static("x-experience-api-version"),
             REQUEST_ID,
             TRACEPARENT,
         ])
-        .expose_headers([header::ETAG, header::LOCATION, header::LAST_MODIFIED, REQUEST_ID, TRACEPARENT]);
-    Some(if config.cors_origins.iter().any(|o| o == "*") {
-        base.allow_origin(Any)
-    } else {
-        let origins: Vec<HeaderValue> =
-            config.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
-        base.allow_origin(AllowOrigin::list(origins))
-    })
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::LAST_MODIFIED,
+            HeaderName::from_static("x-experience-api-version"),
+            HeaderName::from_static("x-experience-api-consistent-through"),
+            REQUEST_ID,
+            TRACEPARENT,
+        ])
+        .max_age(std::time::Duration::from_secs(600));
+    let any = config.cors_origins.iter().any(|o| o == "*");
+    if any {
+        return Some(base.allow_origin(Any));
+    }
+    let origins: Vec<HeaderValue> = config.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    Some(base.allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, parts: &http::request::Parts| {
+        origins.contains(origin) || anywhere.iter().any(|p| parts.uri.path().starts_with(p.as_str()))
+    })))
 }

@@ -85,10 +85,14 @@ pub struct Started {
     /// Job handlers by kind, run by the service's job runner.
     pub jobs: Vec<(String, Arc<dyn JobHandler>)>,
     pub schedules: Vec<Schedule>,
+    /// Path prefixes (relative to `/api/v1/<service>`) any web origin may call: APIs for
+    /// content hosted anywhere that authenticates with an explicit `Authorization`
+    /// header, never cookies (the xAPI endpoints). Other paths follow `MIRAI_CORS_ORIGINS`.
+    pub cors_anywhere: Vec<&'static str>,
 }
 
 impl Started {
     pub fn new(router: Router) -> Self {
-        Self { router, consumers: vec![], tasks: vec![], jobs: vec![], schedules: vec![] }
+        Self { router, consumers: vec![], tasks: vec![], jobs: vec![], schedules: vec![], cors_anywhere: vec![] }
     }
 }

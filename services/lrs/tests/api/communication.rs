@@ -35,6 +35,45 @@ async fn versions_about_and_head() {
 }
 
 #[tokio::test]
+async fn browser_content_from_any_origin_may_call_the_xapi_endpoints() {
+    // No origins configured for the rest of the API (MIRAI_CORS_ORIGINS unset).
+    let app = mirai_testkit::TestApp::spawn_with(&[mirai_lrs::service()], |c| c.cors_origins.clear()).await.unwrap();
+    let tenant = uuid::Uuid::now_v7();
+    let lrs = crate::Lrs { basic: crate::basic(&app, tenant, &["all"]), app, tenant };
+    let preflight = |path: &str| {
+        lrs.app
+            .http
+            .request(Method::OPTIONS, lrs.app.url(path))
+            .header("origin", "https://content.example.net")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization,content-type,x-experience-api-version")
+            .send()
+    };
+    let res = preflight("/api/v1/lrs/xapi/statements").await.unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    assert_eq!(res.headers()["access-control-allow-origin"], "https://content.example.net");
+    let allowed = res.headers()["access-control-allow-headers"].to_str().unwrap().to_lowercase();
+    assert!(allowed.contains("authorization") && allowed.contains("x-experience-api-version"), "{allowed}");
+    let res = preflight(&format!("/api/v1/lrs/admin/tenants/{}/statements/{}/purge", lrs.tenant, uuid::Uuid::now_v7()))
+        .await
+        .unwrap();
+    assert!(!res.headers().contains_key("access-control-allow-origin"), "only the xAPI paths are open to any origin");
+
+    let res = lrs
+        .req(Method::POST, "statements", Some("1.0.3"), &lrs.basic)
+        .header("origin", "https://content.example.net")
+        .json(&statement("a@example.com", COMPLETED, "http://example.com/a"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["access-control-allow-origin"], "https://content.example.net");
+    let exposed = res.headers()["access-control-expose-headers"].to_str().unwrap().to_lowercase();
+    assert!(exposed.contains("x-experience-api-consistent-through") && exposed.contains("etag"), "{exposed}");
+    lrs.app.stop().await;
+}
+
+#[tokio::test]
 async fn credentials_and_scopes() {
     let lrs = spawn().await;
     let s = statement("a@example.com", COMPLETED, "http://example.com/a");

@@ -45,6 +45,15 @@ async fn invalid_statements_are_rejected_whole() {
             json!({ "id": "not-a-uuid", "actor": { "mbox": "mailto:a@example.com" }, "verb": { "id": COMPLETED }, "object": { "id": "http://example.com/a" } }),
             "UUID",
         ),
+        (
+            json!({ "actor": { "mbox": "mailto:a@example.com" }, "verb": { "id": COMPLETED }, "object": { "id": "http://example.com/a" },
+                "authority": { "objectType": "Group", "member": [{ "mbox": "mailto:a@x.org" }, { "mbox": "mailto:b@x.org" }, { "mbox": "mailto:c@x.org" }] } }),
+            "exactly two member Agents",
+        ),
+        (
+            json!({ "actor": { "mbox": "mailto:a@example.com" }, "verb": { "id": COMPLETED }, "object": { "id": "http://example.com/a" }, "version": "2.0.0" }),
+            "must start with 1.0.",
+        ),
     ];
     for (bad, rule) in cases {
         let (status, body) = lrs.post(json!([good.clone(), bad.clone()])).await;
@@ -53,6 +62,14 @@ async fn invalid_statements_are_rejected_whole() {
     }
     let (_, page, _) = lrs.get("").await;
     assert_eq!(page["statements"], json!([]), "a rejected batch stores nothing");
+
+    // Data 2.4.6.2: a single context activity comes back as a one-element array.
+    let mut single = good.clone();
+    single["context"] = json!({ "contextActivities": { "category": { "id": "http://example.com/cat" } } });
+    let (status, ids) = lrs.post(single).await;
+    assert_eq!(status, 200);
+    let (_, got, _) = lrs.get(&format!("?statementId={}", ids[0].as_str().unwrap())).await;
+    assert_eq!(got["context"]["contextActivities"]["category"], json!([{ "id": "http://example.com/cat" }]));
     lrs.app.stop().await;
 }
 

@@ -139,12 +139,25 @@ pub fn validate(v: &Value, version: XapiVersion, now: DateTime<Utc>) -> Result<(
     };
     if let Some(ver) = m.get("version") {
         let s = string(ver, "statement.version")?;
-        if XapiVersion::parse(s).is_none() {
-            return Err(format!("statement.version `{s}` is not a supported xAPI version (1.0.x or 2.0.x)"));
+        match (XapiVersion::parse(s), version) {
+            (None, _) => {
+                return Err(format!("statement.version `{s}` is not a supported xAPI version (1.0.x or 2.0.x)"));
+            }
+            // A 1.0.3 request cannot carry a 2.0 statement (Data 2.4.10).
+            (Some(XapiVersion::V20), XapiVersion::V103) => {
+                return Err(format!("statement.version `{s}` must start with 1.0. in an xAPI 1.0.3 request"));
+            }
+            _ => {}
         }
     }
     if let Some(a) = m.get("authority") {
         actor(a, "statement.authority", &mut Ctx { version, agents: vec![], activities: vec![] })?;
+        // Data 2.4.9: a Group authority is an OAuth consumer and its user, exactly two Agents.
+        if a.get("objectType").and_then(Value::as_str) == Some("Group")
+            && a.get("member").and_then(Value::as_array).is_none_or(|m| m.len() != 2)
+        {
+            return Err("statement.authority: a Group authority must have exactly two member Agents".into());
+        }
     }
     if let Some(atts) = m.get("attachments") {
         let arr = atts.as_array().ok_or("statement.attachments must be an array")?;
@@ -169,6 +182,17 @@ pub fn validate(v: &Value, version: XapiVersion, now: DateTime<Utc>) -> Result<(
     }
     let mut out = v.clone();
     out["id"] = Value::String(id.to_string());
+    // Data 2.4.6.2: every contextActivities value is returned as an array, even when it
+    // arrived as one Activity (here and in a SubStatement).
+    for path in ["/context/contextActivities", "/object/context/contextActivities"] {
+        if let Some(ca) = out.pointer_mut(path).and_then(Value::as_object_mut) {
+            for list in ca.values_mut() {
+                if list.is_object() {
+                    *list = Value::Array(vec![list.take()]);
+                }
+            }
+        }
+    }
     if version == XapiVersion::V20 || m.get("timestamp").is_none() {
         out["timestamp"] = Value::String(format_ts(ts));
     }
