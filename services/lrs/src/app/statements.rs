@@ -117,10 +117,12 @@ pub async fn store(
             .map_err(|e| bad(if checked.len() == 1 { e } else { format!("statement {i}: {e}") }))?;
     }
     let mut tx = state.ctx.db.tenant_tx(caller.tenant).await?;
+    store::mark_storing(&mut tx).await?;
     for p in &parts {
         crate::store::attachments::attachment_put(&mut tx, caller.tenant, p).await?;
     }
-    // Bounded so that X-Experience-API-Consistent-Through (now - 5 s) is a promise.
+    // Bounded, so that a stuck transaction holds X-Experience-API-Consistent-Through back
+    // by at most five seconds.
     sqlx::query("SET LOCAL transaction_timeout = '5s'").execute(&mut *tx).await?;
     let mut stored_events = vec![];
     let mut voided_events = vec![];
@@ -242,14 +244,21 @@ fn summarize_result(body: &Value) -> Value {
     json!({ "success": r["success"], "completion": r["completion"], "score_scaled": r["score"]["scaled"] })
 }
 
-/// One statement by id (`voided` = fetched as `voidedStatementId`).
+/// A statement read: what was found, and the Consistent-Through instant it was read at.
+pub struct Read<T> {
+    pub found: T,
+    pub consistent_through: DateTime<Utc>,
+}
+
+/// One statement by id (`voided` = fetched as `voidedStatementId`), with its `stored`.
 pub async fn get(
     state: &AppState,
     caller: &Caller,
     id: Uuid,
     voided: bool,
-) -> Result<(Value, DateTime<Utc>), AppError> {
+) -> Result<Read<(Value, DateTime<Utc>)>, AppError> {
     let mut tx = state.ctx.db.tenant_tx(caller.tenant).await?;
+    let consistent_through = store::consistent_through(&mut tx).await?;
     let row = store::statement_get(&mut tx, id).await?.ok_or_else(|| AppError::not_found("statement", id))?;
     if row.voided != voided {
         return Err(AppError::not_found("statement", id));
@@ -257,17 +266,19 @@ pub async fn get(
     if caller.read_mine_only && row.body.0["authority"] != caller.authority {
         return Err(AppError::not_found("statement", id));
     }
-    Ok((row.body.0, row.stored))
+    Ok(Read { found: (row.body.0, row.stored), consistent_through })
 }
 
-/// A page of statements and the cursor for the next one.
+/// A page of statements and the cursor for the next one. Only statements stored through
+/// the Consistent-Through instant are listed, so the header is never before a listed
+/// `stored` and every statement stored through it is visible.
 pub async fn query(
     state: &AppState,
     caller: &Caller,
     mut filter: Filter,
     limit: i64,
     more: Option<&str>,
-) -> Result<(Vec<Value>, Option<String>), AppError> {
+) -> Result<Read<(Vec<Value>, Option<String>)>, AppError> {
     let limit = if limit == 0 { MAX_LIMIT } else { limit.min(MAX_LIMIT) };
     if let Some(m) = more {
         filter.after = Some(decode_more(m)?);
@@ -276,6 +287,8 @@ pub async fn query(
         filter.authority = Some(caller.authority_ifi.clone());
     }
     let mut tx = state.ctx.db.tenant_tx(caller.tenant).await?;
+    let consistent_through = store::consistent_through(&mut tx).await?;
+    filter.through = Some(consistent_through);
     let mut rows = store::statement_query(&mut tx, &filter, limit).await?;
     let next = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
@@ -283,7 +296,7 @@ pub async fn query(
     } else {
         None
     };
-    Ok((rows.into_iter().map(|r| r.body.0).collect(), next))
+    Ok(Read { found: (rows.into_iter().map(|r| r.body.0).collect(), next), consistent_through })
 }
 
 /// The contents of the given attachments (deduplicated), for `attachments=true`.

@@ -6,7 +6,7 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use mirai_kit::{AppError, Json, Principal, Query, error::Problem};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -148,7 +148,6 @@ async fn get_statements(
     let fmt = Format::parse(p.format.as_deref()).map_err(bad)?;
     let with_attachments = p.attachments == Some(true);
     let langs = format::languages(headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()));
-    let consistent = consistent_through();
     let single = match (&p.statement_id, &p.voided_statement_id) {
         (Some(_), Some(_)) => return Err(bad("send statementId or voidedStatementId, not both")),
         (Some(id), None) => Some((id, false)),
@@ -173,7 +172,8 @@ async fn get_statements(
             return Err(bad("statementId and voidedStatementId take no other parameters than format and attachments"));
         }
         let id = Uuid::parse_str(id).map_err(|_| bad("statementId must be a UUID"))?;
-        let (body, stored) = statements::get(&state, &caller, id, voided).await?;
+        let read = statements::get(&state, &caller, id, voided).await?;
+        let (consistent, (body, stored)) = (read.consistent_through, read.found);
         let hashes = statements::attachment_hashes(&body, true);
         let mut res = respond(&state, &caller, format::apply(body, fmt, &langs), hashes, with_attachments).await?;
         set_headers(&mut res, consistent, Some(stored));
@@ -213,12 +213,14 @@ async fn get_statements(
         authority: None,
         ascending: p.ascending.unwrap_or(false),
         after: None,
+        through: None,
     };
     let limit = p.limit.unwrap_or(0);
     if limit < 0 {
         return Err(bad("limit must be 0 (server maximum) or more"));
     }
-    let (rows, next) = statements::query(&state, &caller, filter, limit, p.more.as_deref()).await?;
+    let read = statements::query(&state, &caller, filter, limit, p.more.as_deref()).await?;
+    let (consistent, (rows, next)) = (read.consistent_through, read.found);
     let more = next.map(|cursor| more_url(raw.as_deref().unwrap_or(""), &cursor)).unwrap_or_default();
     // Last-Modified of a result set: the newest `stored` in it.
     let newest = rows
@@ -260,12 +262,6 @@ fn more_url(query: &str, cursor: &str) -> String {
         q.push('&');
     }
     format!("/api/v1/lrs/xapi/statements?{q}more={cursor}")
-}
-
-/// Statements stored more than five seconds ago are all visible: storing transactions
-/// are capped at five seconds (`transaction_timeout`).
-fn consistent_through() -> DateTime<Utc> {
-    Utc::now() - Duration::seconds(5)
 }
 
 fn set_headers(res: &mut Response, consistent: DateTime<Utc>, last_modified: Option<DateTime<Utc>>) {

@@ -1,28 +1,36 @@
 //! `X-Experience-API-Version`: required on every xAPI request except `about` (400
 //! otherwise); 1.0.x is served as 1.0.3, 2.0.x as 2.0.0; echoed on every response.
+//! Statement reads also always carry `X-Experience-API-Consistent-Through`.
 
 use axum::{
     extract::Request,
-    http::{HeaderName, HeaderValue, StatusCode},
+    http::{HeaderName, HeaderValue, Method, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
 };
 use mirai_kit::AppError;
 
-use crate::app::statement::XapiVersion;
+use chrono::Utc;
+
+use crate::app::statement::{XapiVersion, format_ts};
 
 pub const VERSION: HeaderName = HeaderName::from_static("x-experience-api-version");
 
-pub async fn require(mut req: Request, next: Next) -> Response {
+pub const CONSISTENT_THROUGH: HeaderName = HeaderName::from_static("x-experience-api-consistent-through");
+
+pub async fn require(req: Request, next: Next) -> Response {
     // Only the xAPI resources speak xAPI versions; operator endpoints do not.
     if !req.uri().path().contains("/xapi/") {
         return next.run(req).await;
     }
+    let statements_read =
+        matches!(*req.method(), Method::GET | Method::HEAD) && req.uri().path().ends_with("/xapi/statements");
     let header = req.headers().get(&VERSION).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let version = match header.as_deref().map(XapiVersion::parse) {
-        Some(Some(v)) => v,
-        Some(None) => {
-            return AppError::client(
+    let (version, mut res) = match header.as_deref().map(XapiVersion::parse) {
+        Some(Some(v)) => (v, with_version(req, next, v).await),
+        Some(None) => (
+            XapiVersion::V103,
+            AppError::client(
                 StatusCode::BAD_REQUEST,
                 "xapi-version",
                 "Unsupported xAPI version",
@@ -31,21 +39,37 @@ pub async fn require(mut req: Request, next: Next) -> Response {
                     header.unwrap_or_default()
                 ),
             )
-            .into_response();
+            .into_response(),
+        ),
+        None if req.uri().path().ends_with("/xapi/about") => {
+            (XapiVersion::V20, with_version(req, next, XapiVersion::V20).await)
         }
-        None if req.uri().path().ends_with("/xapi/about") => XapiVersion::V20,
-        None => {
-            return AppError::client(
+        None => (
+            XapiVersion::V103,
+            AppError::client(
                 StatusCode::BAD_REQUEST,
                 "xapi-version",
                 "Missing xAPI version",
                 "send X-Experience-API-Version (1.0.3 or 2.0.0)",
             )
-            .into_response();
-        }
+            .into_response(),
+        ),
     };
-    req.extensions_mut().insert(version);
-    let mut res = next.run(req).await;
+    // Every response says which version answered (a refused version: the one most
+    // clients speak), and every statement read says how consistent it is, whatever its
+    // status (Communication 2.1.3). An error lists no statements, so any past instant
+    // is true of it; the transaction cap (five seconds) is a safe one.
     res.headers_mut().insert(VERSION, HeaderValue::from_static(version.as_str()));
+    if statements_read
+        && !res.headers().contains_key(&CONSISTENT_THROUGH)
+        && let Ok(v) = HeaderValue::from_str(&format_ts(Utc::now() - chrono::Duration::seconds(5)))
+    {
+        res.headers_mut().insert(CONSISTENT_THROUGH, v);
+    }
     res
+}
+
+async fn with_version(mut req: Request, next: Next, version: XapiVersion) -> Response {
+    req.extensions_mut().insert(version);
+    next.run(req).await
 }

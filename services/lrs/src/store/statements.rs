@@ -62,6 +62,32 @@ pub async fn statement_insert(
     .map(|_| ())
 }
 
+/// `application_name` of a transaction that stores statements, while it is open.
+pub const STORING: &str = "mirai-lrs-store";
+
+/// Marks this transaction as storing statements, before it assigns any `stored`, so
+/// readers can tell how far back statements may still appear ([`consistent_through`]).
+pub async fn mark_storing(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!("SET LOCAL application_name = '{STORING}'")).execute(tx).await.map(|_| ())
+}
+
+/// The latest instant through which every statement is visible: just before the start
+/// of the oldest transaction still storing statements (its `stored` values can only be
+/// later), or just before now when none is. A transaction that has not marked itself
+/// yet assigns `stored` after this moment. Statements are `stored` at ms precision, so
+/// the instant is one millisecond before the truncated start.
+pub async fn consistent_through(tx: &mut PgConnection) -> Result<DateTime<Utc>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT date_trunc('milliseconds', COALESCE( \
+           (SELECT min(xact_start) FROM pg_stat_activity \
+            WHERE datname = current_database() AND application_name = $1 AND pid <> pg_backend_pid()), \
+           clock_timestamp())) - interval '1 millisecond'",
+    )
+    .bind(STORING)
+    .fetch_one(tx)
+    .await
+}
+
 /// Marks `target` voided; returns false if it is itself a voiding statement.
 pub async fn statement_void(tx: &mut PgConnection, target: Uuid) -> Result<bool, sqlx::Error> {
     let voids: Option<Option<Uuid>> = sqlx::query_scalar("SELECT voids FROM statements WHERE id = $1 FOR UPDATE")
@@ -91,6 +117,8 @@ pub struct Filter {
     pub ascending: bool,
     /// Continue after this (stored, seq).
     pub after: Option<(DateTime<Utc>, i64)>,
+    /// Only statements stored at or before this (the response's Consistent-Through).
+    pub through: Option<DateTime<Utc>>,
 }
 
 pub async fn statement_query(tx: &mut PgConnection, f: &Filter, limit: i64) -> Result<Vec<StoredRow>, sqlx::Error> {
@@ -124,6 +152,9 @@ pub async fn statement_query(tx: &mut PgConnection, f: &Filter, limit: i64) -> R
     }
     if let Some(a) = &f.authority {
         q.push(" AND authority = ").push_bind(a.clone());
+    }
+    if let Some(t) = f.through {
+        q.push(" AND stored <= ").push_bind(t);
     }
     if let Some((stored, seq)) = f.after {
         q.push(if f.ascending { " AND (stored, seq) > (" } else { " AND (stored, seq) < (" });

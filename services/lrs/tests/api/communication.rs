@@ -17,6 +17,11 @@ async fn versions_about_and_head() {
 
     let res = lrs.req(Method::GET, "statements", None, &lrs.basic).send().await.unwrap();
     assert_eq!(res.status(), 400, "a missing version header is a 400");
+    assert!(res.headers().contains_key("x-experience-api-version"), "every response names a version");
+    assert!(
+        res.headers().contains_key("x-experience-api-consistent-through"),
+        "a statement read carries Consistent-Through whatever its status"
+    );
     let res = lrs.req(Method::GET, "statements", Some("0.95"), &lrs.basic).send().await.unwrap();
     assert_eq!(res.status(), 400);
     let res = lrs.req(Method::GET, "statements", Some("1.0.2"), &lrs.basic).send().await.unwrap();

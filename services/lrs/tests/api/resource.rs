@@ -210,3 +210,67 @@ async fn platform_admins_purge_statements_with_an_audit_event() {
     assert!(event.data["purged_by"].as_str().unwrap().starts_with("user:"));
     lrs.app.stop().await;
 }
+
+/// Communication 2.1.3: `X-Experience-API-Consistent-Through` is never before the
+/// `stored` of a returned statement, and every statement stored through it is returned —
+/// checked while three writers keep storing.
+#[tokio::test]
+async fn consistent_through_holds_under_concurrent_writes() {
+    use std::{
+        collections::HashMap,
+        sync::{Arc, Mutex},
+        time::Duration,
+    };
+    let lrs = Arc::new(spawn().await);
+    let acked: Arc<Mutex<Vec<String>>> = Arc::default();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = vec![];
+    for w in 0..3 {
+        let (lrs, acked, stop) = (lrs.clone(), acked.clone(), stop.clone());
+        writers.push(tokio::spawn(async move {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && n < 120 {
+                let (status, ids) =
+                    lrs.post(statement(&format!("w{w}@example.com"), COMPLETED, "http://example.com/c")).await;
+                assert_eq!(status, 200);
+                acked.lock().unwrap().push(ids[0].as_str().unwrap().to_owned());
+                n += 1;
+            }
+        }));
+    }
+    let parse = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&chrono::Utc);
+    let mut reads = vec![];
+    for _ in 0..25 {
+        let before: Vec<String> = acked.lock().unwrap().clone();
+        let (status, page, headers) = lrs.get("?limit=0&ascending=true").await;
+        assert_eq!(status, 200);
+        let through = parse(headers["x-experience-api-consistent-through"].to_str().unwrap());
+        let mut listed = HashSet::new();
+        for s in page["statements"].as_array().unwrap() {
+            assert!(parse(s["stored"].as_str().unwrap()) <= through, "a listed statement is stored after the header");
+            listed.insert(s["id"].as_str().unwrap().to_owned());
+        }
+        reads.push((before, through, listed));
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in writers {
+        w.await.unwrap();
+    }
+    let mut stored: HashMap<String, chrono::DateTime<chrono::Utc>> = HashMap::new();
+    let (_, all, _) = lrs.get("?limit=0").await;
+    assert!(all["more"] == "", "the test stays within one page");
+    for s in all["statements"].as_array().unwrap() {
+        stored.insert(s["id"].as_str().unwrap().to_owned(), parse(s["stored"].as_str().unwrap()));
+    }
+    let mut checked = 0;
+    for (before, through, listed) in &reads {
+        for id in before.iter().filter(|id| stored[*id] <= *through) {
+            assert!(listed.contains(id), "{id} was stored through the header's instant but not listed");
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "the reads overlapped acknowledged writes");
+    let lrs = Arc::into_inner(lrs).expect("writers are done");
+    lrs.app.stop().await;
+}
