@@ -16,6 +16,11 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "init", sql: include_str!("../../../migrations/lrs/0001_init.sql") },
     Migration { version: 2, name: "documents", sql: include_str!("../../../migrations/lrs/0002_documents.sql") },
     Migration { version: 3, name: "attachments", sql: include_str!("../../../migrations/lrs/0003_attachments.sql") },
+    Migration {
+        version: 4,
+        name: "statement_refs",
+        sql: include_str!("../../../migrations/lrs/0004_statement_refs.sql"),
+    },
 ];
 
 pub fn service() -> ServiceDef {

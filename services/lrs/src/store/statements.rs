@@ -121,47 +121,105 @@ pub struct Filter {
     pub through: Option<DateTime<Utc>>,
 }
 
+impl Filter {
+    /// Whether a filter other than time, order and scope is set: only those reach
+    /// through StatementRefs.
+    fn matches_content(&self) -> bool {
+        self.agent.is_some() || self.verb.is_some() || self.activity.is_some() || self.registration.is_some()
+    }
+
+    /// The content filters on the statement aliased `t`, as one boolean expression.
+    fn push_match(&self, q: &mut QueryBuilder<Postgres>, t: &str) {
+        q.push("(TRUE");
+        if let Some(a) = &self.agent {
+            if self.related_agents {
+                q.push(format!(" AND {t}.agents @> ARRAY[")).push_bind(a.clone()).push("]::text[]");
+            } else {
+                q.push(format!(" AND ({t}.actor = ")).push_bind(a.clone());
+                q.push(format!(" OR {t}.object_agent = ")).push_bind(a.clone()).push(")");
+            }
+        }
+        if let Some(v) = &self.verb {
+            q.push(format!(" AND {t}.verb = ")).push_bind(v.clone());
+        }
+        if let Some(a) = &self.activity {
+            if self.related_activities {
+                q.push(format!(" AND {t}.activities @> ARRAY[")).push_bind(a.clone()).push("]::text[]");
+            } else {
+                q.push(format!(" AND {t}.object_activity = ")).push_bind(a.clone());
+            }
+        }
+        if let Some(r) = self.registration {
+            q.push(format!(" AND {t}.registration = ")).push_bind(r);
+        }
+        q.push(")");
+    }
+
+    /// Time window, paging position and scope of the listed statement `s`.
+    fn push_window(&self, q: &mut QueryBuilder<Postgres>) {
+        q.push(" NOT s.voided");
+        if let Some(since) = self.since {
+            q.push(" AND s.stored > ").push_bind(since);
+        }
+        if let Some(u) = self.until {
+            q.push(" AND s.stored <= ").push_bind(u);
+        }
+        if let Some(a) = &self.authority {
+            q.push(" AND s.authority = ").push_bind(a.clone());
+        }
+        if let Some(t) = self.through {
+            q.push(" AND s.stored <= ").push_bind(t);
+        }
+        if let Some((stored, seq)) = self.after {
+            q.push(if self.ascending { " AND (s.stored, s.seq) > (" } else { " AND (s.stored, s.seq) < (" });
+            q.push_bind(stored).push(", ").push_bind(seq).push(")");
+        }
+    }
+
+    fn order(&self, alias: &str) -> String {
+        let dir = if self.ascending { "" } else { " DESC" };
+        format!(" ORDER BY {alias}stored{dir}, {alias}seq{dir}")
+    }
+}
+
+const ROW: &str = "s.body, s.submitted, s.stored, s.seq, s.voided";
+
+/// A page of statements matching `f`. Per Communication 2.1.3 ("Filter Conditions for
+/// StatementRefs"), a statement whose object is a StatementRef also matches when the
+/// statement it targets does (voided or not, through chains of references), except for
+/// the time, order and scope parameters. Both halves are index-driven and limited: the
+/// direct matches through the filter's index, the referring statements through the
+/// partial index of statements that have a StatementRef object.
 pub async fn statement_query(tx: &mut PgConnection, f: &Filter, limit: i64) -> Result<Vec<StoredRow>, sqlx::Error> {
-    let mut q: QueryBuilder<Postgres> =
-        QueryBuilder::new("SELECT body, submitted, stored, seq, voided FROM statements WHERE NOT voided");
-    if let Some(a) = &f.agent {
-        if f.related_agents {
-            q.push(" AND agents @> ARRAY[").push_bind(a.clone()).push("]::text[]");
-        } else {
-            q.push(" AND (actor = ").push_bind(a.clone()).push(" OR object_agent = ").push_bind(a.clone()).push(")");
-        }
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new("");
+    if !f.matches_content() {
+        q.push(format!("SELECT {ROW} FROM statements s WHERE"));
+        f.push_window(&mut q);
+        q.push(f.order("s.")).push(" LIMIT ").push_bind(limit + 1);
+        return q.build_query_as().fetch_all(tx).await;
     }
-    if let Some(v) = &f.verb {
-        q.push(" AND verb = ").push_bind(v.clone());
-    }
-    if let Some(a) = &f.activity {
-        if f.related_activities {
-            q.push(" AND activities @> ARRAY[").push_bind(a.clone()).push("]::text[]");
-        } else {
-            q.push(" AND object_activity = ").push_bind(a.clone());
-        }
-    }
-    if let Some(r) = f.registration {
-        q.push(" AND registration = ").push_bind(r);
-    }
-    if let Some(s) = f.since {
-        q.push(" AND stored > ").push_bind(s);
-    }
-    if let Some(u) = f.until {
-        q.push(" AND stored <= ").push_bind(u);
-    }
-    if let Some(a) = &f.authority {
-        q.push(" AND authority = ").push_bind(a.clone());
-    }
-    if let Some(t) = f.through {
-        q.push(" AND stored <= ").push_bind(t);
-    }
-    if let Some((stored, seq)) = f.after {
-        q.push(if f.ascending { " AND (stored, seq) > (" } else { " AND (stored, seq) < (" });
-        q.push_bind(stored).push(", ").push_bind(seq).push(")");
-    }
-    q.push(if f.ascending { " ORDER BY stored, seq" } else { " ORDER BY stored DESC, seq DESC" });
-    q.push(" LIMIT ").push_bind(limit + 1);
+    q.push(format!("SELECT body, submitted, stored, seq, voided FROM ((SELECT {ROW} FROM statements s WHERE"));
+    f.push_window(&mut q);
+    q.push(" AND ");
+    f.push_match(&mut q, "s");
+    q.push(f.order("s.")).push(" LIMIT ").push_bind(limit + 1);
+    q.push(format!(") UNION ALL (SELECT {ROW} FROM statements s WHERE"));
+    f.push_window(&mut q);
+    q.push(" AND s.object_statement IS NOT NULL AND NOT COALESCE(");
+    f.push_match(&mut q, "s");
+    q.push(
+        ", false) AND EXISTS (WITH RECURSIVE chain(id, depth) AS ( \
+           SELECT s.object_statement, 1 \
+           UNION ALL \
+           SELECT t.object_statement, c.depth + 1 FROM statements t JOIN chain c ON t.id = c.id \
+           WHERE t.object_statement IS NOT NULL AND c.depth < 10) \
+         SELECT 1 FROM chain c JOIN statements t ON t.id = c.id WHERE ",
+    );
+    f.push_match(&mut q, "t");
+    q.push(")");
+    q.push(f.order("s.")).push(" LIMIT ").push_bind(limit + 1);
+    q.push(")) r");
+    q.push(f.order("r.")).push(" LIMIT ").push_bind(limit + 1);
     q.build_query_as().fetch_all(tx).await
 }
 

@@ -274,3 +274,43 @@ async fn consistent_through_holds_under_concurrent_writes() {
     let lrs = Arc::into_inner(lrs).expect("writers are done");
     lrs.app.stop().await;
 }
+
+/// Communication 2.1.3, filter conditions for StatementRefs: a statement targeting
+/// another matches the content filters when its target does (voided or not, through
+/// chains), while time, limit and order apply to the statement itself.
+#[tokio::test]
+async fn statement_refs_match_through_their_targets() {
+    let lrs = spawn().await;
+    let verb = format!("http://example.com/verbs/{}", Uuid::now_v7());
+    let mut voided = statement("a@example.com", &verb, "http://example.com/target");
+    voided["id"] = json!(Uuid::now_v7().to_string());
+    let voided_id = voided["id"].as_str().unwrap().to_owned();
+    assert_eq!(lrs.post(voided).await.0, 200);
+    let (_, d) = lrs
+        .post(json!({ "actor": { "mbox": "mailto:admin@example.com" }, "verb": { "id": "http://adlnet.gov/expapi/verbs/voided" },
+            "object": { "objectType": "StatementRef", "id": voided_id } }))
+        .await;
+    let mut referring = statement("b@example.com", &verb, "http://example.com/x");
+    referring["object"] = json!({ "objectType": "StatementRef", "id": voided_id });
+    let (_, r) = lrs.post(referring).await;
+    let mut second_hop = statement("c@example.com", ATTEMPTED, "http://example.com/x");
+    second_hop["object"] = json!({ "objectType": "StatementRef", "id": r[0] });
+    let (_, r2) = lrs.post(second_hop).await;
+    let ids = |page: &Value| -> Vec<String> {
+        page["statements"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect()
+    };
+
+    let (_, page, _) = lrs.get(&format!("?verb={}", enc(&verb))).await;
+    assert_eq!(ids(&page), vec![r2[0].as_str().unwrap(), r[0].as_str().unwrap(), d[0].as_str().unwrap()]);
+    let (_, page, _) = lrs.get(&format!("?verb={}&limit=1", enc(&verb))).await;
+    assert_eq!(ids(&page), vec![r2[0].as_str().unwrap()], "limit counts the listed statements");
+    let (_, page, _) = lrs.get(&format!("?verb={}&ascending=true", enc(&verb))).await;
+    assert_eq!(ids(&page).first().map(String::as_str), d[0].as_str());
+    let (_, page, _) = lrs.get(&format!("?agent={}", enc(r#"{"mbox":"mailto:a@example.com"}"#))).await;
+    assert_eq!(ids(&page).len(), 3, "the voided statement's actor reaches the three statements that target it");
+    let (_, page, _) = lrs.get(&format!("?verb={}&until=2000-01-01T00:00:00Z", enc(&verb))).await;
+    assert!(ids(&page).is_empty(), "time filters apply to the listed statement, not its target");
+    let (_, page, _) = lrs.get(&format!("?verb={}&activity={}", enc(&verb), enc("http://example.com/other"))).await;
+    assert!(ids(&page).is_empty(), "all content filters must hold on the same target");
+    lrs.app.stop().await;
+}
