@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use mirai_kit::{AppError, Principal};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
+use sha1::Digest;
 use uuid::Uuid;
 
 use super::{bad, statement::XapiVersion};
@@ -36,8 +36,9 @@ pub struct Preconditions {
     pub if_none_match: Option<String>,
 }
 
+/// The SHA-1 of the content, hex (Communication 3.1: ETags are SHA-1 hexadecimal values).
 fn etag_of(content: &[u8]) -> String {
-    hex::encode(Sha256::digest(content))
+    hex::encode(sha1::Sha1::digest(content))
 }
 
 fn unquote(s: &str) -> &str {

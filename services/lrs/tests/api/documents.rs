@@ -26,6 +26,10 @@ async fn state_documents_with_concurrency_and_merge() {
     assert_eq!(res.status(), 204);
     let etag = res.headers()["etag"].to_str().unwrap().to_owned();
     assert!(etag.starts_with('"') && etag.ends_with('"'), "ETags are quoted: {etag}");
+    assert!(
+        etag.len() == 42 && etag[1..41].chars().all(|c| c.is_ascii_hexdigit()),
+        "an ETag is the SHA-1 of the document, hex (Communication 3.1): {etag}"
+    );
 
     let res = send(Method::GET, &one, "1.0.3", None, &[]).await.unwrap();
     assert_eq!(res.status(), 200);
