@@ -65,10 +65,7 @@ fn parse(kind: &'static str, p: &Params) -> Result<Parsed, AppError> {
         Some(r) => uuid::Uuid::parse_str(r).map_err(|_| bad("registration must be a UUID"))?.to_string(),
         None => String::new(),
     };
-    let since = p
-        .get("since")
-        .map(|s| statement::timestamp(s, XapiVersion::V103).map_err(|e| bad(format!("since: {e}"))))
-        .transpose()?;
+    let since = p.get("since").map(|s| statement::timestamp(s).map_err(|e| bad(format!("since: {e}")))).transpose()?;
     let doc_id = p.get(id_param).cloned().unwrap_or_default();
     Ok(Parsed {
         key: DocKey { kind, activity_id, agent, registration, doc_id },

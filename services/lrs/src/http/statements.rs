@@ -180,9 +180,7 @@ async fn get_statements(
         return Ok(res);
     }
     let parse_time = |s: &Option<String>, name: &str| -> Result<Option<DateTime<Utc>>, AppError> {
-        s.as_deref()
-            .map(|t| statement::timestamp(t, XapiVersion::V103).map_err(|e| bad(format!("{name}: {e}"))))
-            .transpose()
+        s.as_deref().map(|t| statement::timestamp(t).map_err(|e| bad(format!("{name}: {e}")))).transpose()
     };
     let filter = Filter {
         agent: p

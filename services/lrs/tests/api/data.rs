@@ -89,7 +89,15 @@ async fn version_specific_rules() {
     assert_eq!(status, 200);
     let (_, got, _) = lrs.get(&format!("?statementId={}", ids[0].as_str().unwrap())).await;
     assert_eq!(got["timestamp"], "2026-11-23T10:00:00.000Z", "2.0 normalizes offsets to UTC");
-    ts["timestamp"] = json!("2026-11-23T12:00:00-00:00");
-    assert_eq!(lrs.post_as(ts, "2.0.0", &lrs.basic.clone()).await.0, 400, "2.0 rejects -00:00");
+    for unknown in ["2026-11-23T12:00:00-00:00", "2026-11-23T12:00:00.601-0000", "2026-11-23T12:00:00.601-00"] {
+        ts["timestamp"] = json!(unknown);
+        for version in ["2.0.0", "1.0.3"] {
+            assert_eq!(
+                lrs.post_as(ts.clone(), version, &lrs.basic.clone()).await.0,
+                400,
+                "{version} rejects {unknown}"
+            );
+        }
+    }
     lrs.app.stop().await;
 }

@@ -73,12 +73,13 @@ struct Ctx {
     activities: Vec<String>,
 }
 
-/// Parses a timestamp. 1.0.3 takes ISO 8601 with an offset; 2.0 requires RFC 3339 and
-/// refuses the "unknown offset" forms `-00`, `-0000`, `-00:00`. Both normalize to UTC.
-pub fn timestamp(s: &str, version: XapiVersion) -> Result<DateTime<Utc>, String> {
-    let tail: String = s.chars().rev().take(6).collect::<Vec<_>>().into_iter().rev().collect();
-    if version == XapiVersion::V20 && (tail.ends_with("-00:00") || s.ends_with("-0000") || s.ends_with("-00")) {
-        return Err(format!("timestamp `{s}` uses an unknown-offset form (-00:00), which xAPI 2.0 rejects"));
+/// Parses a timestamp: ISO 8601 / RFC 3339 with an offset, normalized to UTC. The
+/// "unknown offset" forms `-00`, `-0000`, `-00:00` are refused in both versions: 2.0 says
+/// so, and ISO 8601 (which 1.0.3 requires) has no negative zero offset — the ADL 1.0.3
+/// suite rejects them too (XAPI-00123).
+pub fn timestamp(s: &str) -> Result<DateTime<Utc>, String> {
+    if s.ends_with("-00:00") || s.ends_with("-0000") || s.ends_with("-00") {
+        return Err(format!("timestamp `{s}` uses an unknown-offset form (-00:00), which xAPI rejects"));
     }
     DateTime::<FixedOffset>::parse_from_rfc3339(s)
         .or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z"))
@@ -134,7 +135,7 @@ pub fn validate(v: &Value, version: XapiVersion, now: DateTime<Utc>) -> Result<(
         None => None,
     };
     let ts = match m.get("timestamp") {
-        Some(t) => timestamp(string(t, "statement.timestamp")?, version)?,
+        Some(t) => timestamp(string(t, "statement.timestamp")?)?,
         None => now,
     };
     if let Some(ver) = m.get("version") {

@@ -392,7 +392,7 @@ pub(super) fn object(v: &Value, path: &str, ctx: &mut Ctx, sub: bool) -> Result<
                 context(c, &format!("{path}.context"), act.is_some(), ctx)?;
             }
             if let Some(t) = m.get("timestamp") {
-                timestamp(string(t, &format!("{path}.timestamp"))?, ctx.version)?;
+                timestamp(string(t, &format!("{path}.timestamp"))?)?;
             }
             Ok((None, None, None))
         }
