@@ -8,6 +8,7 @@ pub mod purge;
 pub mod signature;
 pub mod statement;
 pub mod statements;
+pub mod strict_json;
 
 use axum::http::StatusCode;
 use mirai_kit::AppError;

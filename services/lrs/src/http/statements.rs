@@ -102,7 +102,7 @@ async fn statement_body(req: Request) -> Result<(Value, Vec<Part>), AppError> {
     } else {
         return Err(bad("statements are sent as application/json or multipart/mixed"));
     };
-    let value = serde_json::from_slice(&json).map_err(|e| bad(format!("the body is not valid JSON: {e}")))?;
+    let value = crate::app::strict_json::parse(&json).map_err(|e| bad(format!("the body is not valid JSON: {e}")))?;
     Ok((value, parts))
 }
 

@@ -54,6 +54,37 @@ async fn invalid_statements_are_rejected_whole() {
             json!({ "actor": { "mbox": "mailto:a@example.com" }, "verb": { "id": COMPLETED }, "object": { "id": "http://example.com/a" }, "version": "2.0.0" }),
             "must start with 1.0.",
         ),
+        (
+            json!({ "actor": { "mbox": "mailto:a@example.com" }, "verb": { "id": COMPLETED, "display": { "de-419-DE": "x" } }, "object": { "id": "http://example.com/a" } }),
+            "RFC 5646",
+        ),
+        (
+            json!({ "actor": { "mbox": "mailto:a@example.com" }, "verb": { "id": COMPLETED }, "object": { "id": "http://example.com/a" }, "context": { "contextActivities": {} } }),
+            "at least one of parent",
+        ),
+        (
+            json!({ "actor": { "mbox": "mailto:a@example.com" }, "verb": { "id": COMPLETED },
+                "object": { "id": "http://example.com/a", "definition": { "correctResponsesPattern": ["a"] } } }),
+            "needs an interactionType",
+        ),
+        (
+            json!({ "actor": { "mbox": "mailto:a@example.com" }, "verb": { "id": COMPLETED }, "object": { "id": "http://example.com/a" },
+                "attachments": [{ "usageType": "http://example.com/u", "display": { "en-US": "a" }, "contentType": "not a type", "length": 1,
+                    "sha2": "495395e777cd98da653df9615d09c0fd6bb2f8d4788394cd53c56a3bfdcd848a", "fileUrl": "http://example.com/f" }] }),
+            "Internet media type",
+        ),
+        (
+            json!({ "actor": { "mbox": "mailto:a@example.com" }, "verb": { "id": COMPLETED }, "object": { "id": "http://example.com/a" },
+                "attachments": [{ "usageType": "http://example.com/u", "display": { "en-US": "a" }, "contentType": "text/plain", "length": 1,
+                    "sha2": "not a digest", "fileUrl": "http://example.com/f" }] }),
+            "hex SHA-2 digest",
+        ),
+        (
+            json!({ "actor": { "mbox": "mailto:a@example.com" }, "verb": { "id": COMPLETED }, "object": { "id": "http://example.com/a" },
+                "attachments": [{ "usageType": "http://example.com/u", "display": { "en-US": "a" }, "contentType": "text/plain", "length": 1,
+                    "sha2": "495395e777cd98da653df9615d09c0fd6bb2f8d4788394cd53c56a3bfdcd848a", "fileUrl": "not a url" }] }),
+            "fileUrl must be an absolute IRI",
+        ),
     ];
     for (bad, rule) in cases {
         let (status, body) = lrs.post(json!([good.clone(), bad.clone()])).await;
@@ -99,5 +130,29 @@ async fn version_specific_rules() {
             );
         }
     }
+    lrs.app.stop().await;
+}
+
+/// Data 2.4 (XAPI-00021): a property used twice is refused, at any depth.
+#[tokio::test]
+async fn duplicate_properties_are_refused() {
+    let lrs = spawn().await;
+    for body in [
+        r#"{"actor":{"mbox":"mailto:a@example.com"},"actor":{"mbox":"mailto:b@example.com"},"verb":{"id":"http://example.com/v"},"object":{"id":"http://example.com/a"}}"#,
+        r#"{"actor":{"mbox":"mailto:a@example.com","mbox":"mailto:b@example.com"},"verb":{"id":"http://example.com/v"},"object":{"id":"http://example.com/a"}}"#,
+    ] {
+        let res = lrs
+            .req(reqwest::Method::POST, "statements", Some("1.0.3"), &lrs.basic)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400);
+        let problem: serde_json::Value = res.json().await.unwrap();
+        assert!(problem["detail"].as_str().unwrap().contains("duplicate key"), "{problem}");
+    }
+    let (_, page, _) = lrs.get("").await;
+    assert_eq!(page["statements"], json!([]));
     lrs.app.stop().await;
 }

@@ -64,8 +64,8 @@ mod rules;
 pub use compare::{equivalent, mbox as canonical_mbox};
 
 use parts::{actor, context, object, result, verb};
-use rules::{iri, language_map, obj, only, string, uuid};
 pub use rules::{is_duration, is_iri, is_language_tag};
+use rules::{obj, only, string, uuid};
 
 struct Ctx {
     version: XapiVersion,
@@ -161,25 +161,7 @@ pub fn validate(v: &Value, version: XapiVersion, now: DateTime<Utc>) -> Result<(
         }
     }
     if let Some(atts) = m.get("attachments") {
-        let arr = atts.as_array().ok_or("statement.attachments must be an array")?;
-        for (i, a) in arr.iter().enumerate() {
-            let p = format!("statement.attachments[{i}]");
-            let am = obj(a, &p)?;
-            only(am, &p, &["usageType", "display", "description", "contentType", "length", "sha2", "fileUrl"])?;
-            iri(am.get("usageType").ok_or_else(|| format!("{p}.usageType is required"))?, &format!("{p}.usageType"))?;
-            language_map(
-                am.get("display").ok_or_else(|| format!("{p}.display is required"))?,
-                &format!("{p}.display"),
-            )?;
-            string(
-                am.get("contentType").ok_or_else(|| format!("{p}.contentType is required"))?,
-                &format!("{p}.contentType"),
-            )?;
-            if am.get("length").is_none_or(|l| l.as_u64().is_none()) {
-                return Err(format!("{p}.length must be a non-negative integer"));
-            }
-            string(am.get("sha2").ok_or_else(|| format!("{p}.sha2 is required"))?, &format!("{p}.sha2"))?;
-        }
+        parts::attachments(atts, "statement.attachments")?;
     }
     let mut out = v.clone();
     out["id"] = Value::String(id.to_string());

@@ -175,6 +175,9 @@ pub(super) fn activity(v: &Value, path: &str, ctx: &mut Ctx) -> Result<String, S
             return Err(format!("{dp}.interactionType `{t}` is not an xAPI interaction type"));
         }
         if let Some(c) = dm.get("correctResponsesPattern") {
+            if interaction.is_none() {
+                return Err(format!("{dp}.correctResponsesPattern needs an interactionType"));
+            }
             let arr =
                 c.as_array().ok_or_else(|| format!("{dp}.correctResponsesPattern must be an array of strings"))?;
             for (i, s) in arr.iter().enumerate() {
@@ -304,6 +307,9 @@ pub(super) fn context(v: &Value, path: &str, object_is_activity: bool, ctx: &mut
         let cp = format!("{path}.contextActivities");
         let cm = obj(ca, &cp)?;
         only(cm, &cp, &["parent", "grouping", "category", "other"])?;
+        if cm.is_empty() {
+            return Err(format!("{cp} must name at least one of parent, grouping, category, other"));
+        }
         for (k, list) in cm {
             activity_list(list, &format!("{cp}.{k}"), ctx)?;
         }
@@ -391,6 +397,9 @@ pub(super) fn object(v: &Value, path: &str, ctx: &mut Ctx, sub: bool) -> Result<
             if let Some(c) = m.get("context") {
                 context(c, &format!("{path}.context"), act.is_some(), ctx)?;
             }
+            if let Some(a) = m.get("attachments") {
+                attachments(a, &format!("{path}.attachments"))?;
+            }
             if let Some(t) = m.get("timestamp") {
                 timestamp(string(t, &format!("{path}.timestamp"))?)?;
             }
@@ -400,4 +409,48 @@ pub(super) fn object(v: &Value, path: &str, ctx: &mut Ctx, sub: bool) -> Result<
             Err(format!("{path}.objectType `{other}` is not Activity, Agent, Group, StatementRef or SubStatement"))
         }
     }
+}
+
+/// Attachment objects (Data 2.4.11): usageType IRI, display (and description) language
+/// maps, contentType an Internet media type, length an integer, sha2 a hex SHA-2 digest,
+/// fileUrl an IRL.
+pub(super) fn attachments(v: &Value, path: &str) -> R {
+    let arr = v.as_array().ok_or_else(|| format!("{path} must be an array"))?;
+    for (i, a) in arr.iter().enumerate() {
+        let p = format!("{path}[{i}]");
+        let am = obj(a, &p)?;
+        only(am, &p, &["usageType", "display", "description", "contentType", "length", "sha2", "fileUrl"])?;
+        iri(am.get("usageType").ok_or_else(|| format!("{p}.usageType is required"))?, &format!("{p}.usageType"))?;
+        language_map(am.get("display").ok_or_else(|| format!("{p}.display is required"))?, &format!("{p}.display"))?;
+        if let Some(d) = am.get("description") {
+            language_map(d, &format!("{p}.description"))?;
+        }
+        let ct = string(
+            am.get("contentType").ok_or_else(|| format!("{p}.contentType is required"))?,
+            &format!("{p}.contentType"),
+        )?;
+        if !is_media_type(ct) {
+            return Err(format!("{p}.contentType `{ct}` is not an Internet media type"));
+        }
+        if am.get("length").is_none_or(|l| l.as_u64().is_none()) {
+            return Err(format!("{p}.length must be a non-negative integer"));
+        }
+        let sha2 = string(am.get("sha2").ok_or_else(|| format!("{p}.sha2 is required"))?, &format!("{p}.sha2"))?;
+        if ![56, 64, 96, 128].contains(&sha2.len()) || !sha2.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(format!("{p}.sha2 must be the hex SHA-2 digest of the attachment"));
+        }
+        if let Some(u) = am.get("fileUrl") {
+            iri(u, &format!("{p}.fileUrl"))?;
+        }
+    }
+    Ok(())
+}
+
+/// `type/subtype` with RFC 6838 token characters, parameters allowed after `;`.
+fn is_media_type(s: &str) -> bool {
+    let essence = s.split(';').next().unwrap_or_default().trim();
+    let token = |t: &str| {
+        !t.is_empty() && t.len() <= 127 && t.chars().all(|c| c.is_ascii_alphanumeric() || "!#$&^_.+-".contains(c))
+    };
+    essence.split_once('/').is_some_and(|(t, st)| token(t) && token(st))
 }
