@@ -2,7 +2,9 @@
 //! `?method=GET|PUT|POST|DELETE` whose form body carries the headers (Authorization,
 //! X-Experience-API-Version, Content-Type, If-Match, If-None-Match), the resource
 //! parameters, and the `content`. It is rewritten into the request it stands for before
-//! routing. xAPI 2.0 dropped it: under 2.0 it is a 400.
+//! routing. A header the request really carries wins over its form copy; content
+//! without a Content-Type field is JSON. xAPI 2.0 dropped the syntax: under 2.0 it is a
+//! 400.
 
 use axum::{
     body::{Body, to_bytes},
@@ -68,6 +70,9 @@ pub async fn rewrite(State(state): State<AppState>, req: Request, next: Next) ->
         let lower = k.to_ascii_lowercase();
         if FORM_HEADERS.contains(&lower.as_str()) {
             match (HeaderName::try_from(lower.as_str()), HeaderValue::try_from(v.as_str())) {
+                // A header the request really carries wins over its form copy (the form
+                // stands in for headers a browser form cannot send).
+                (Ok(n), Ok(_)) if n != header::CONTENT_TYPE && parts.headers.contains_key(&n) => {}
                 (Ok(n), Ok(val)) => {
                     headers.insert(n, val);
                 }
@@ -78,6 +83,10 @@ pub async fn rewrite(State(state): State<AppState>, req: Request, next: Next) ->
         } else if lower != "content-length" {
             params.push((k, v));
         }
+    }
+    // The content is JSON unless the form says otherwise (a statement, or a JSON document).
+    if !content.is_empty() && !headers.contains_key(header::CONTENT_TYPE) {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
     let version = headers.get("x-experience-api-version").and_then(|v| v.to_str().ok()).and_then(XapiVersion::parse);
     if version != Some(XapiVersion::V103) {

@@ -181,6 +181,19 @@ async fn alternate_request_syntax_is_1_0_3_only() {
     assert_eq!(body["id"], id.as_str());
     let v2 = lrs.app.http.post(format!("{url}?method=GET")).form(&form("2.0.0", &[])).send().await.unwrap();
     assert_eq!(v2.status(), 400, "xAPI 2.0 has no alternate request syntax");
+    // Content without a Content-Type field is JSON; real headers win over their form copies.
+    let id2 = Uuid::now_v7().to_string();
+    let headers_and_form = lrs
+        .app
+        .http
+        .post(format!("{url}?method=PUT"))
+        .header("authorization", &lrs.basic)
+        .header("x-experience-api-version", "1.0.3")
+        .form(&[("statementId", id2.as_str()), ("X-Experience-API-Version", "2.0.0"), ("content", &content)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(headers_and_form.status(), 204, "served as the real header's 1.0.3, content taken as JSON");
     let mixed = lrs.app.http.post(format!("{url}?method=GET&limit=1")).form(&form("1.0.3", &[])).send().await.unwrap();
     assert_eq!(mixed.status(), 400, "other parameters belong in the form");
     let unauth = lrs
