@@ -236,19 +236,34 @@ async fn get_activity(
 /// The Person object for an agent (the identifiers this LRS knows it by).
 #[utoipa::path(get, path = "/xapi/agents", tag = "xapi", params(("agent" = String, Query)), security(("basic" = []), ("bearer" = [])),
     responses((status = 200, description = "The Person", body = Value)))]
-async fn get_agent(principal: Principal, Query(p): Query<Params>) -> Result<Response, AppError> {
-    principal.tenant()?;
+async fn get_agent(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(p): Query<Params>,
+) -> Result<Response, AppError> {
+    let tenant = principal.tenant()?;
     if let Some(k) = p.keys().find(|k| *k != "agent") {
         return Err(bad(format!("unknown parameter `{k}`")));
     }
     let raw = p.get("agent").ok_or_else(|| bad("agent is required"))?;
     let agent: Value = serde_json::from_str(raw).map_err(|_| bad("agent must be JSON of an Agent"))?;
-    statement::agent_ifi(&agent).map_err(bad)?;
+    let ifi = statement::agent_ifi(&agent).map_err(bad)?;
     let mut person = json!({ "objectType": "Person" });
-    for k in ["name", "mbox", "mbox_sha1sum", "openid", "account"] {
+    for k in ["mbox", "mbox_sha1sum", "openid", "account"] {
         if let Some(v) = agent.get(k) {
             person[k] = json!([v]);
         }
+    }
+    // Every name the agent has been given in this tenant's statements, and in the request.
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let mut names = crate::store::statements::actor_names(&mut tx, &ifi).await?;
+    if let Some(n) = agent.get("name").and_then(Value::as_str)
+        && !names.iter().any(|x| x == n)
+    {
+        names.insert(0, n.to_owned());
+    }
+    if !names.is_empty() {
+        person["name"] = json!(names);
     }
     Ok(axum::Json(person).into_response())
 }

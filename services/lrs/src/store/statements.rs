@@ -275,3 +275,16 @@ pub async fn statement_rewrite(
     .await
     .map(|_| ())
 }
+
+/// The names the actor `ifi` was given in its latest 1,000 statements (at most 20, most
+/// used first).
+pub async fn actor_names(tx: &mut PgConnection, ifi: &str) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT n FROM (SELECT body -> 'actor' ->> 'name' AS n FROM statements WHERE actor = $1 \
+           ORDER BY stored DESC, seq DESC LIMIT 1000) s \
+         WHERE n IS NOT NULL GROUP BY n ORDER BY count(*) DESC, n LIMIT 20",
+    )
+    .bind(ifi)
+    .fetch_all(tx)
+    .await
+}

@@ -137,6 +137,9 @@ async fn activities_and_agents_resources() {
     s["object"]["definition"] =
         json!({ "name": { "en-US": "Course" }, "type": "http://adlnet.gov/expapi/activities/course" });
     assert_eq!(lrs.post(s).await.0, 200);
+    let mut named = statement("a@example.com", COMPLETED, "http://example.com/course");
+    named["actor"]["name"] = json!("Ada Lovelace");
+    assert_eq!(lrs.post(json!([named.clone(), named])).await.0, 200);
     let a: Value = lrs
         .req(
             Method::GET,
@@ -164,6 +167,10 @@ async fn activities_and_agents_resources() {
         .json()
         .await
         .unwrap();
-    assert_eq!(p, json!({ "objectType": "Person", "mbox": ["mailto:a@example.com"], "name": ["Ada"] }));
+    assert_eq!(
+        p,
+        json!({ "objectType": "Person", "mbox": ["mailto:a@example.com"], "name": ["Ada", "Ada Lovelace"] }),
+        "the requested name and every name statements gave the agent"
+    );
     lrs.app.stop().await;
 }
