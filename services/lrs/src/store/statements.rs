@@ -189,7 +189,8 @@ const ROW: &str = "s.body, s.submitted, s.stored, s.seq, s.voided";
 /// statement it targets does (voided or not, through chains of references), except for
 /// the time, order and scope parameters. Both halves are index-driven and limited: the
 /// direct matches through the filter's index, the referring statements through the
-/// partial index of statements that have a StatementRef object.
+/// partial index of statements that have a StatementRef object, each checked by
+/// `statement_ref_matches` (migration 0004) along its chain of targets.
 pub async fn statement_query(tx: &mut PgConnection, f: &Filter, limit: i64) -> Result<Vec<StoredRow>, sqlx::Error> {
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new("");
     if !f.matches_content() {
@@ -207,16 +208,10 @@ pub async fn statement_query(tx: &mut PgConnection, f: &Filter, limit: i64) -> R
     f.push_window(&mut q);
     q.push(" AND s.object_statement IS NOT NULL AND NOT COALESCE(");
     f.push_match(&mut q, "s");
-    q.push(
-        ", false) AND EXISTS (WITH RECURSIVE chain(id, depth) AS ( \
-           SELECT s.object_statement, 1 \
-           UNION ALL \
-           SELECT t.object_statement, c.depth + 1 FROM statements t JOIN chain c ON t.id = c.id \
-           WHERE t.object_statement IS NOT NULL AND c.depth < 10) \
-         SELECT 1 FROM chain c JOIN statements t ON t.id = c.id WHERE ",
-    );
-    f.push_match(&mut q, "t");
-    q.push(")");
+    q.push(", false) AND statement_ref_matches(s.object_statement, ");
+    q.push_bind(f.agent.clone()).push(", ").push_bind(f.related_agents).push(", ");
+    q.push_bind(f.verb.clone()).push(", ").push_bind(f.activity.clone()).push(", ");
+    q.push_bind(f.related_activities).push(", ").push_bind(f.registration).push(")");
     q.push(f.order("s.")).push(" LIMIT ").push_bind(limit + 1);
     q.push(")) r");
     q.push(f.order("r.")).push(" LIMIT ").push_bind(limit + 1);
