@@ -51,6 +51,11 @@ async fn invalid_statements_are_rejected_whole() {
             "exactly two member Agents",
         ),
         (
+            json!({ "actor": { "mbox": "mailto:a@example.com" }, "verb": { "id": COMPLETED }, "object": { "id": "http://example.com/a" },
+                "authority": { "objectType": "Group", "mbox": "mailto:g@x.org", "member": [{ "mbox": "mailto:a@x.org" }, { "mbox": "mailto:b@x.org" }] } }),
+            "anonymous Group",
+        ),
+        (
             json!({ "actor": { "mbox": "mailto:a@example.com" }, "verb": { "id": COMPLETED }, "object": { "id": "http://example.com/a" }, "version": "2.0.0" }),
             "must start with 1.0.",
         ),

@@ -153,11 +153,15 @@ pub fn validate(v: &Value, version: XapiVersion, now: DateTime<Utc>) -> Result<(
     }
     if let Some(a) = m.get("authority") {
         actor(a, "statement.authority", &mut Ctx { version, agents: vec![], activities: vec![] })?;
-        // Data 2.4.9: a Group authority is an OAuth consumer and its user, exactly two Agents.
+        // Data 2.4.9: a Group authority is an OAuth consumer and its user — an anonymous Group
+        // of exactly two Agents.
         if a.get("objectType").and_then(Value::as_str) == Some("Group")
-            && a.get("member").and_then(Value::as_array).is_none_or(|m| m.len() != 2)
+            && (["mbox", "mbox_sha1sum", "openid", "account"].iter().any(|k| a.get(*k).is_some())
+                || a.get("member").and_then(Value::as_array).is_none_or(|m| m.len() != 2))
         {
-            return Err("statement.authority: a Group authority must have exactly two member Agents".into());
+            return Err(
+                "statement.authority: a Group authority must be an anonymous Group of exactly two member Agents".into(),
+            );
         }
     }
     if let Some(atts) = m.get("attachments") {
