@@ -34,6 +34,23 @@ impl From<sqlx::Error> for HandleError {
     }
 }
 
+impl Envelope {
+    /// The payload as `T`, for a handler: data it cannot read never will be, so it is
+    /// permanent (dead-lettered with the reason).
+    pub fn payload<T: serde::de::DeserializeOwned>(&self) -> Result<T, HandleError> {
+        self.data_as().map_err(|e| HandleError::Permanent(format!("{}: {e}", self.kind)))
+    }
+
+    /// The envelope's tenant is what the handler's RLS context was set to; the payload's
+    /// tenant must agree.
+    pub fn require_tenant(&self, tenant: uuid::Uuid) -> Result<(), HandleError> {
+        if self.tenantid != Some(tenant) {
+            return Err(HandleError::Permanent("envelope tenantid does not match the payload's tenant_id".into()));
+        }
+        Ok(())
+    }
+}
+
 /// Applies one event inside the runtime's transaction (tenant context already set).
 pub trait Handler: Send + Sync + 'static {
     fn handle<'a>(&'a self, tx: &'a mut PgConnection, event: &'a Envelope) -> BoxFuture<'a, Result<(), HandleError>>;

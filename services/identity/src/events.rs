@@ -32,18 +32,17 @@ struct Memberships;
 impl Handler for Memberships {
     fn handle<'a>(&'a self, tx: &'a mut PgConnection, event: &'a Envelope) -> BoxFuture<'a, Result<(), HandleError>> {
         async move {
-            let bad = |e: serde_json::Error| HandleError::Permanent(format!("{}: {e}", event.kind));
             match event.kind.as_str() {
                 MEMBERSHIP_GRANTED => {
-                    let g: Granted = event.data_as().map_err(bad)?;
-                    check_tenant(event, g.tenant_id)?;
+                    let g: Granted = event.payload()?;
+                    event.require_tenant(g.tenant_id)?;
                     memberships::membership_upsert_in_txn(tx, g.tenant_id, g.user_id, &g.roles, true, g.revision)
                         .await?;
                     users::user_set_default_tenant_if_unset(tx, g.user_id, g.tenant_id).await?;
                 }
                 MEMBERSHIP_REVOKED => {
-                    let r: Revoked = event.data_as().map_err(bad)?;
-                    check_tenant(event, r.tenant_id)?;
+                    let r: Revoked = event.payload()?;
+                    event.require_tenant(r.tenant_id)?;
                     memberships::membership_upsert_in_txn(tx, r.tenant_id, r.user_id, &[], false, r.revision).await?;
                 }
                 other => {
@@ -54,14 +53,6 @@ impl Handler for Memberships {
         }
         .boxed()
     }
-}
-
-/// The envelope's tenant is what RLS was set to; the payload must agree.
-fn check_tenant(event: &Envelope, tenant: Uuid) -> Result<(), HandleError> {
-    if event.tenantid != Some(tenant) {
-        return Err(HandleError::Permanent("envelope tenantid does not match the payload's tenant_id".into()));
-    }
-    Ok(())
 }
 
 pub fn memberships_consumer() -> ConsumerSpec {

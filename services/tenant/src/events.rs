@@ -24,10 +24,8 @@ struct ErasureSteps {
 impl Handler for ErasureSteps {
     fn handle<'a>(&'a self, tx: &'a mut PgConnection, event: &'a Envelope) -> BoxFuture<'a, Result<(), HandleError>> {
         async move {
-            let e: Erased = event.data_as().map_err(|err| HandleError::Permanent(format!("{}: {err}", event.kind)))?;
-            if event.tenantid != Some(e.tenant_id) {
-                return Err(HandleError::Permanent("envelope tenantid does not match the payload's tenant_id".into()));
-            }
+            let e: Erased = event.payload()?;
+            event.require_tenant(e.tenant_id)?;
             data_subjects::step_reported(tx, event, e.tenant_id, e.request_id, self.service, &e.outcome).await?;
             Ok(())
         }

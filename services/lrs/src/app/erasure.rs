@@ -179,10 +179,8 @@ struct ErasureHandler {
 impl Handler for ErasureHandler {
     fn handle<'a>(&'a self, tx: &'a mut PgConnection, event: &'a Envelope) -> BoxFuture<'a, Result<(), HandleError>> {
         async move {
-            let r: Requested = event.data_as().map_err(|e| HandleError::Permanent(format!("{}: {e}", event.kind)))?;
-            if event.tenantid != Some(r.tenant_id) {
-                return Err(HandleError::Permanent("envelope tenantid does not match the payload's tenant_id".into()));
-            }
+            let r: Requested = event.payload()?;
+            event.require_tenant(r.tenant_id)?;
             let (outcome, pseudonym) = erase(tx, r.request_id, &r.subject, &self.public_url).await?;
             tracing::info!(tenant = %r.tenant_id, request = %r.request_id, statements = outcome.statements,
                 documents = outcome.documents, attachments = outcome.attachments, "data subject erased");
