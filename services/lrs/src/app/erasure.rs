@@ -28,7 +28,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{
-    statement::{self, XapiVersion},
+    statement::{self, IFI_KEYS, XapiVersion},
     statements::attachment_hashes,
 };
 use crate::store::{attachments, documents, statements as store};
@@ -37,8 +37,6 @@ pub const ERASURE_REQUESTED: &str = "tenant.data_subject.erasure_requested.v1";
 pub const ERASED: &str = "lrs.data_subject.erased.v1";
 /// The home page of the pseudonymous accounts erased agents become.
 pub const ERASED_HOME: &str = "https://mirai.invalid/erased";
-
-const IFI_KEYS: [&str; 4] = ["mbox", "mbox_sha1sum", "openid", "account"];
 
 #[derive(Debug, Deserialize)]
 struct Requested {

@@ -4,6 +4,8 @@
 
 use serde_json::{Map, Value};
 
+use super::statement::IFI_KEYS;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Exact,
@@ -22,17 +24,15 @@ impl Format {
     }
 }
 
-const IFIS: &[&str] = &["mbox", "mbox_sha1sum", "openid", "account"];
-
 fn agent_ids(v: &Value) -> Value {
     let Some(m) = v.as_object() else {
         return v.clone();
     };
     let mut out = Map::new();
     for (k, val) in m {
-        if k == "objectType" || IFIS.contains(&k.as_str()) {
+        if k == "objectType" || IFI_KEYS.contains(&k.as_str()) {
             out.insert(k.clone(), val.clone());
-        } else if k == "member" && !m.keys().any(|k| IFIS.contains(&k.as_str())) {
+        } else if k == "member" && !m.keys().any(|k| IFI_KEYS.contains(&k.as_str())) {
             out.insert(
                 k.clone(),
                 Value::Array(val.as_array().map(|a| a.iter().map(agent_ids).collect()).unwrap_or_default()),

@@ -25,6 +25,9 @@ use crate::{
 pub const STORED: &str = "lrs.statement.stored.v1";
 pub const VOIDED: &str = "lrs.statement.voided.v1";
 pub const MAX_LIMIT: i64 = 500;
+/// How long a storing transaction may stay open: the most it can hold
+/// X-Experience-API-Consistent-Through back.
+pub const STORE_TIMEOUT_SECS: i64 = 5;
 
 /// Who is calling, as the LRS sees it.
 pub struct Caller {
@@ -123,7 +126,7 @@ pub async fn store(
     }
     // Bounded, so that a stuck transaction holds X-Experience-API-Consistent-Through back
     // by at most five seconds.
-    sqlx::query("SET LOCAL transaction_timeout = '5s'").execute(&mut *tx).await?;
+    sqlx::query(&format!("SET LOCAL transaction_timeout = '{STORE_TIMEOUT_SECS}s'")).execute(&mut *tx).await?;
     let mut stored_events = vec![];
     let mut voided_events = vec![];
     for (n, mut body, submitted) in checked {

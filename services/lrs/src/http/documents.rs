@@ -249,7 +249,7 @@ async fn get_agent(
     let agent: Value = serde_json::from_str(raw).map_err(|_| bad("agent must be JSON of an Agent"))?;
     let ifi = statement::agent_ifi(&agent).map_err(bad)?;
     let mut person = json!({ "objectType": "Person" });
-    for k in ["mbox", "mbox_sha1sum", "openid", "account"] {
+    for k in statement::IFI_KEYS {
         if let Some(v) = agent.get(k) {
             person[k] = json!([v]);
         }

@@ -12,7 +12,10 @@ use mirai_kit::AppError;
 
 use chrono::Utc;
 
-use crate::app::statement::{XapiVersion, format_ts};
+use crate::app::{
+    statement::{XapiVersion, format_ts},
+    statements::STORE_TIMEOUT_SECS,
+};
 
 pub const VERSION: HeaderName = HeaderName::from_static("x-experience-api-version");
 
@@ -62,7 +65,7 @@ pub async fn require(req: Request, next: Next) -> Response {
     res.headers_mut().insert(VERSION, HeaderValue::from_static(version.as_str()));
     if statements_read
         && !res.headers().contains_key(&CONSISTENT_THROUGH)
-        && let Ok(v) = HeaderValue::from_str(&format_ts(Utc::now() - chrono::Duration::seconds(5)))
+        && let Ok(v) = HeaderValue::from_str(&format_ts(Utc::now() - chrono::Duration::seconds(STORE_TIMEOUT_SECS)))
     {
         res.headers_mut().insert(CONSISTENT_THROUGH, v);
     }

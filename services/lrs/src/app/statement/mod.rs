@@ -38,6 +38,9 @@ impl XapiVersion {
 
 pub const VOIDED_VERB: &str = "http://adlnet.gov/expapi/verbs/voided";
 
+/// The inverse functional identifier properties of an Agent or identified Group.
+pub const IFI_KEYS: &[&str] = &["mbox", "mbox_sha1sum", "openid", "account"];
+
 /// What the store indexes of a statement.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Normalized {
@@ -156,7 +159,7 @@ pub fn validate(v: &Value, version: XapiVersion, now: DateTime<Utc>) -> Result<(
         // Data 2.4.9: a Group authority is an OAuth consumer and its user — an anonymous Group
         // of exactly two Agents.
         if a.get("objectType").and_then(Value::as_str) == Some("Group")
-            && (["mbox", "mbox_sha1sum", "openid", "account"].iter().any(|k| a.get(*k).is_some())
+            && (IFI_KEYS.iter().any(|k| a.get(*k).is_some())
                 || a.get("member").and_then(Value::as_array).is_none_or(|m| m.len() != 2))
         {
             return Err(
