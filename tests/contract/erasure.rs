@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use mirai_kit::Role;
-use mirai_testkit::{TestApp, assert_problem, wait_until};
+use mirai_testkit::{TestApp, assert_problem, percent_encode, wait_until};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
@@ -53,7 +53,7 @@ impl Lrs<'_> {
     }
 
     async fn count_for(&self, agent: &Value) -> usize {
-        let q = format!("statements?agent={}&related_agents=true", urlencode(&agent.to_string()));
+        let q = format!("statements?agent={}&related_agents=true", percent_encode(&agent.to_string()));
         let res = self.req(Method::GET, &q).send().await.unwrap();
         assert_eq!(res.status(), 200);
         res.json::<Value>().await.unwrap()["statements"].as_array().unwrap().len()
@@ -62,7 +62,7 @@ impl Lrs<'_> {
     async fn put_state(&self, agent: &Value, body: &str) {
         let q = format!(
             "activities/state?activityId=http%3A%2F%2Fexample.com%2Fa&stateId=s&agent={}",
-            urlencode(&agent.to_string())
+            percent_encode(&agent.to_string())
         );
         let res =
             self.req(Method::PUT, &q).header("content-type", "text/plain").body(body.to_owned()).send().await.unwrap();
@@ -72,22 +72,10 @@ impl Lrs<'_> {
     async fn state_status(&self, agent: &Value) -> u16 {
         let q = format!(
             "activities/state?activityId=http%3A%2F%2Fexample.com%2Fa&stateId=s&agent={}",
-            urlencode(&agent.to_string())
+            percent_encode(&agent.to_string())
         );
         self.req(Method::GET, &q).send().await.unwrap().status().as_u16()
     }
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 fn stmt(actor: Value, activity: &str) -> Value {

@@ -339,6 +339,19 @@ where
     }
 }
 
+/// Percent-encodes a query value (RFC 3986: everything but unreserved characters).
+pub fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 /// Asserts a response is a problem of the given type slug and status.
 #[track_caller]
 pub fn assert_problem(res: &(StatusCode, Value), status: u16, slug: &str) {

@@ -338,11 +338,7 @@ async fn lrs() -> anyhow::Result<Vec<String>> {
         sqlx::query_scalar("SELECT DISTINCT registration FROM lrs.statements TABLESAMPLE SYSTEM (1) WHERE registration IS NOT NULL LIMIT 200")
             .fetch_all(&mut admin)
             .await?;
-    let enc = |s: &str| {
-        s.bytes()
-            .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
-            .collect::<String>()
-    };
+    let enc = mirai_testkit::percent_encode;
     for (label, make) in [
         (
             "by agent",

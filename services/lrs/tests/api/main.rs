@@ -78,15 +78,4 @@ pub fn statement(actor: &str, verb: &str, activity: &str) -> Value {
 pub const COMPLETED: &str = "http://adlnet.gov/expapi/verbs/completed";
 pub const ATTEMPTED: &str = "http://adlnet.gov/expapi/verbs/attempted";
 
-/// Percent-encodes a query value.
-pub fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
+pub use mirai_testkit::percent_encode as enc;
