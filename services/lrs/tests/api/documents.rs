@@ -113,19 +113,8 @@ async fn profiles_need_preconditions_to_overwrite() {
             .status(),
         204
     );
-    let list: Value = lrs
-        .req(
-            Method::GET,
-            &format!("agents/profile?agent={}", enc(r#"{"mbox":"mailto:a@example.com"}"#)),
-            Some("1.0.3"),
-            &lrs.basic,
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value =
+        lrs.get_json(&format!("agents/profile?agent={}", enc(r#"{"mbox":"mailto:a@example.com"}"#))).await;
     assert_eq!(list, json!(["prefs"]));
     lrs.app.stop().await;
 }
@@ -140,33 +129,10 @@ async fn activities_and_agents_resources() {
     let mut named = statement("a@example.com", COMPLETED, "http://example.com/course");
     named["actor"]["name"] = json!("Ada Lovelace");
     assert_eq!(lrs.post(json!([named.clone(), named])).await.0, 200);
-    let a: Value = lrs
-        .req(
-            Method::GET,
-            &format!("activities?activityId={}", enc("http://example.com/course")),
-            Some("1.0.3"),
-            &lrs.basic,
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let a: Value = lrs.get_json(&format!("activities?activityId={}", enc("http://example.com/course"))).await;
     assert_eq!(a["definition"]["name"]["en-US"], "Course");
-    let p: Value = lrs
-        .req(
-            Method::GET,
-            &format!("agents?agent={}", enc(r#"{"mbox":"mailto:a@example.com","name":"Ada"}"#)),
-            Some("1.0.3"),
-            &lrs.basic,
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let p: Value =
+        lrs.get_json(&format!("agents?agent={}", enc(r#"{"mbox":"mailto:a@example.com","name":"Ada"}"#))).await;
     assert_eq!(
         p,
         json!({ "objectType": "Person", "mbox": ["mailto:a@example.com"], "name": ["Ada", "Ada Lovelace"] }),

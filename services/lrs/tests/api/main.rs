@@ -57,6 +57,11 @@ impl Lrs {
         (status, res.json().await.unwrap_or(Value::Null))
     }
 
+    /// GETs an xAPI resource (1.0.3, the `all` key) and parses its JSON body.
+    pub async fn get_json(&self, path_and_query: &str) -> Value {
+        self.req(Method::GET, path_and_query, Some("1.0.3"), &self.basic).send().await.unwrap().json().await.unwrap()
+    }
+
     pub async fn get(&self, query: &str) -> (u16, Value, reqwest::header::HeaderMap) {
         let res =
             self.req(Method::GET, &format!("statements{query}"), Some("1.0.3"), &self.basic).send().await.unwrap();
