@@ -1,0 +1,7 @@
+//! The typed payload (`data`) of every event subject, one module per bounded context: the
+//! single definition its producer serializes and its consumers deserialize. The tests in
+//! the crate root hold each struct to its JSON Schema and golden example.
+
+pub mod identity;
+pub mod lrs;
+pub mod tenant;

@@ -1,0 +1,147 @@
+//! Typed ids: newtypes over UUIDv7, so a tenant id cannot be passed where a user id is
+//! expected. Each is a plain UUID on the wire (serde), in Postgres (sqlx) and in OpenAPI.
+//! API key ids (`mk_<hex>`) and signing key ids (`k-<hex>`) are not UUIDs; they stay `String`.
+
+use std::{fmt, str::FromStr};
+
+use utoipa::openapi::{
+    RefOr,
+    schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type},
+};
+use uuid::Uuid;
+
+/// `{type: string, format: uuid}`, the OpenAPI schema of every id.
+fn uuid_schema() -> RefOr<Schema> {
+    ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))).into()
+}
+
+/// Declares a UUIDv7 id newtype with its conversions and serde, sqlx and utoipa support.
+macro_rules! id_type {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(
+            Debug,
+            Clone,
+            Copy,
+            PartialEq,
+            Eq,
+            Hash,
+            PartialOrd,
+            Ord,
+            serde::Serialize,
+            serde::Deserialize,
+            sqlx::Type
+        )]
+        #[serde(transparent)]
+        #[sqlx(transparent)]
+        pub struct $name(Uuid);
+
+        #[allow(clippy::new_without_default)]
+        impl $name {
+            /// A fresh id (UUIDv7, so ids sort by creation time).
+            pub fn new() -> Self {
+                Self(Uuid::now_v7())
+            }
+
+            /// Wraps an existing UUID.
+            pub const fn from_uuid(id: Uuid) -> Self {
+                Self(id)
+            }
+
+            /// The UUID inside.
+            pub const fn into_uuid(self) -> Uuid {
+                self.0
+            }
+
+            /// The UUID inside, borrowed.
+            pub const fn as_uuid(&self) -> &Uuid {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map(Self)
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(id: Uuid) -> Self {
+                Self(id)
+            }
+        }
+
+        impl From<$name> for Uuid {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                uuid_schema()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    };
+}
+
+id_type!(
+    /// A tenant (organization, provider or individual).
+    TenantId
+);
+id_type!(
+    /// A user account.
+    UserId
+);
+id_type!(
+    /// A user's membership in a tenant.
+    MembershipId
+);
+id_type!(
+    /// An org unit in a tenant's tree.
+    OrgUnitId
+);
+id_type!(
+    /// An invitation to join a tenant.
+    InvitationId
+);
+id_type!(
+    /// A data-subject request (GDPR erasure).
+    DataSubjectRequestId
+);
+id_type!(
+    /// An xAPI statement stored by the LRS.
+    StatementId
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_is_a_plain_uuid_on_the_wire() {
+        let id = TenantId::new();
+        let json = serde_json::to_value(id).unwrap();
+        assert_eq!(json, serde_json::Value::String(id.to_string()));
+        assert_eq!(serde_json::from_value::<TenantId>(json).unwrap(), id);
+        assert_eq!(id.to_string().parse::<TenantId>().unwrap(), id);
+        assert_eq!(Uuid::from(id), id.into_uuid());
+        assert_eq!(id.as_uuid().get_version_num(), 7);
+    }
+
+    #[test]
+    fn an_id_documents_as_a_uuid_string() {
+        let schema = serde_json::to_value(<UserId as utoipa::PartialSchema>::schema()).unwrap();
+        assert_eq!(schema, serde_json::json!({ "type": "string", "format": "uuid" }));
+    }
+}
