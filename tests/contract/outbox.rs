@@ -4,12 +4,11 @@
 
 use std::time::Duration;
 
-use futures::{FutureExt, future::BoxFuture};
-use mirai_events::{ConsumerSpec, Envelope, EventMeta, HandleError, Handler, NewEvent, consumer, outbox, relay::Relay};
+use mirai_contracts::events::tenant::OrgUnitCreated;
+use mirai_events::{ConsumerSpec, Cx, EventMeta, HandleError, NewEvent, consumer, outbox, relay::Relay};
 use mirai_kit::{Migration, db};
 use mirai_testkit::{config, drop_database, nats_prefix, scratch_database, wait_until};
-use serde_json::json;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -21,35 +20,28 @@ pub const PROBE: &[Migration] = &[Migration {
 }];
 
 /// Records each event's effect; a second application would show as applied = 2.
-pub struct Effects;
-
-impl Handler for Effects {
-    fn handle<'a>(&'a self, tx: &'a mut PgConnection, event: &'a Envelope) -> BoxFuture<'a, Result<(), HandleError>> {
-        async move {
-            let tenant: Option<String> =
-                sqlx::query_scalar("SELECT current_setting('app.tenant_id', true)").fetch_one(&mut *tx).await?;
-            sqlx::query(
-                "INSERT INTO effects (event_id, applied, tenant_id) VALUES ($1, 1, $2::uuid) \
-                 ON CONFLICT (event_id) DO UPDATE SET applied = effects.applied + 1",
-            )
-            .bind(event.id)
-            .bind(tenant)
-            .execute(&mut *tx)
-            .await?;
-            Ok(())
-        }
-        .boxed()
-    }
+pub async fn record_effect(cx: Cx<'_>, _: OrgUnitCreated) -> Result<(), HandleError> {
+    let tenant: Option<String> =
+        sqlx::query_scalar("SELECT current_setting('app.tenant_id', true)").fetch_one(&mut *cx.tx).await?;
+    sqlx::query(
+        "INSERT INTO effects (event_id, applied, tenant_id) VALUES ($1, 1, $2::uuid) \
+         ON CONFLICT (event_id) DO UPDATE SET applied = effects.applied + 1",
+    )
+    .bind(cx.envelope.id)
+    .bind(tenant)
+    .execute(&mut *cx.tx)
+    .await?;
+    Ok(())
 }
 
 pub fn org_unit_created(tenant: Uuid, n: usize) -> NewEvent {
-    let id = Uuid::now_v7();
-    NewEvent::new(
-        "tenant.org_unit.created.v1",
-        id,
-        json!({ "org_unit_id": id, "tenant_id": tenant, "parent_id": null, "name": format!("unit {n}") }),
-    )
-    .tenant(tenant)
+    OrgUnitCreated {
+        org_unit_id: Uuid::now_v7().into(),
+        tenant_id: tenant.into(),
+        parent_id: None,
+        name: format!("unit {n}"),
+    }
+    .into()
 }
 
 pub struct Probe {
@@ -92,7 +84,7 @@ async fn thousand_events_across_relay_crashes_take_effect_exactly_once() {
         tx.commit().await.unwrap();
     }
     let cancel = CancellationToken::new();
-    let spec = ConsumerSpec::new("probe-effects", "tenant", &["tenant.org_unit.>"], Effects);
+    let spec = ConsumerSpec::new("probe-effects").on(record_effect);
     consumer::provision(&p.bus, &spec).await.unwrap();
     let consumer_task = tokio::spawn(consumer::run(p.pool.clone(), p.bus.clone(), spec, cancel.clone()));
 

@@ -1,21 +1,31 @@
-//! The consumer runtime: a durable pull consumer per (service, purpose). Each message is
-//! validated against its contract, handled in one transaction together with an inbox row
-//! (exactly-once effect), retried with backoff on transient failure, and sent to the
-//! dead-letter stream with its reason when it is poison or out of deliveries.
+//! The consumer runtime: a durable pull consumer per (service, purpose) whose handlers are
+//! plain async functions of a typed payload (`libs/contracts`). Messages are validated
+//! against their contract and applied in batches: up to `batch` pending messages in one
+//! transaction with one multi-row inbox insert (exactly-once effect), acked after commit.
+//! When any handler in a batch fails, the batch is rolled back and replayed one message
+//! at a time, so only the poison message is retried (with backoff) or dead-lettered with
+//! its reason, and the rest still apply exactly once.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    future::Future,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use async_nats::{
     HeaderMap,
     jetstream::{self, AckKind, consumer::pull},
 };
-use futures::{StreamExt, future::BoxFuture, stream::FuturesUnordered};
+use futures::{FutureExt, StreamExt, future::BoxFuture};
+use mirai_contracts::Event;
 use mirai_trace::{Span, SpanKind, TraceParent};
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+use uuid::Uuid;
 
-use crate::{Bus, Envelope, bus::DLQ_CONTEXT};
+use crate::{Bus, Envelope, bus::DLQ_CONTEXT, tenancy::set_tenant};
 
 /// Why a handler did not apply an event.
 #[derive(Debug, thiserror::Error)]
@@ -34,65 +44,151 @@ impl From<sqlx::Error> for HandleError {
     }
 }
 
-impl Envelope {
-    /// The payload as `T`, for a handler: data it cannot read never will be, so it is
-    /// permanent (dead-lettered with the reason).
-    pub fn payload<T: serde::de::DeserializeOwned>(&self) -> Result<T, HandleError> {
-        self.data_as().map_err(|e| HandleError::Permanent(format!("{}: {e}", self.kind)))
-    }
+/// What a handler gets besides its payload: the consumer's transaction (tenant context
+/// already set to the event's tenant), the envelope (id, actor, trace, correlation) and
+/// the consumer's state.
+pub struct Cx<'a, S = ()> {
+    pub tx: &'a mut PgConnection,
+    pub envelope: &'a Envelope,
+    pub state: &'a S,
+}
 
-    /// The envelope's tenant is what the handler's RLS context was set to; the payload's
-    /// tenant must agree.
-    pub fn require_tenant(&self, tenant: uuid::Uuid) -> Result<(), HandleError> {
-        if self.tenantid != Some(tenant) {
-            return Err(HandleError::Permanent("envelope tenantid does not match the payload's tenant_id".into()));
+impl<S> Cx<'_, S> {
+    /// The meta of an event published in reaction to this one (same actor, trace and
+    /// correlation), for `outbox::enqueue`.
+    pub fn following(&self) -> crate::EventMeta {
+        crate::EventMeta::following(self.envelope)
+    }
+}
+
+/// A typed handler: any `async fn(Cx<'_, S>, E) -> Result<(), HandleError>`.
+pub trait On<'a, S, E>: Send + Sync + 'static {
+    type Fut: Future<Output = Result<(), HandleError>> + Send + 'a;
+    fn call(&self, cx: Cx<'a, S>, event: E) -> Self::Fut;
+}
+
+impl<'a, S: 'a, E, F, Fut> On<'a, S, E> for F
+where
+    F: Fn(Cx<'a, S>, E) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), HandleError>> + Send + 'a,
+{
+    type Fut = Fut;
+    fn call(&self, cx: Cx<'a, S>, event: E) -> Fut {
+        self(cx, event)
+    }
+}
+
+/// A route's handler with its payload type erased: decodes the payload, checks that the
+/// payload's tenant is the envelope's, and calls the typed function.
+trait Route: Send + Sync {
+    fn handle<'a>(&'a self, tx: &'a mut PgConnection, envelope: &'a Envelope)
+    -> BoxFuture<'a, Result<(), HandleError>>;
+}
+
+struct Typed<S, E, F> {
+    state: Arc<S>,
+    handler: F,
+    _event: std::marker::PhantomData<fn() -> E>,
+}
+
+impl<S, E, F> Route for Typed<S, E, F>
+where
+    S: Send + Sync + 'static,
+    E: Event,
+    F: for<'a> On<'a, S, E>,
+{
+    fn handle<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        envelope: &'a Envelope,
+    ) -> BoxFuture<'a, Result<(), HandleError>> {
+        async move {
+            let event: E = envelope
+                .data_as()
+                .map_err(|e| HandleError::Permanent(format!("{}: payload does not match its type: {e}", E::SUBJECT)))?;
+            if event.tenant_id() != envelope.tenantid {
+                return Err(HandleError::Permanent("envelope tenantid does not match the payload's tenant_id".into()));
+            }
+            self.handler.call(Cx { tx, envelope, state: &self.state }, event).await
         }
-        Ok(())
+        .boxed()
     }
 }
 
-/// Applies one event inside the runtime's transaction (tenant context already set).
-pub trait Handler: Send + Sync + 'static {
-    fn handle<'a>(&'a self, tx: &'a mut PgConnection, event: &'a Envelope) -> BoxFuture<'a, Result<(), HandleError>>;
-}
+/// Observes each handled event once its transaction committed (metrics, benchmarks).
+pub type Observer = Arc<dyn Fn(&Envelope) + Send + Sync>;
 
-/// A durable consumer: which stream and subjects, who handles them, how hard to retry.
+/// A durable consumer: its handlers by subject, the stream they come from, batch size and
+/// how hard to retry.
 #[derive(Clone)]
 pub struct ConsumerSpec {
     /// Durable name, `<service>-<purpose>`; also the inbox key and the DLQ subject.
     pub name: String,
-    /// The producing context whose stream is read, e.g. `tenant`.
+    /// The producing context whose stream is read (the subjects' first segment).
     pub context: String,
-    /// Logical filter subjects, e.g. `tenant.membership.>`.
-    pub subjects: Vec<String>,
-    pub handler: Arc<dyn Handler>,
+    routes: HashMap<&'static str, Arc<dyn Route>>,
     pub max_deliver: i64,
     pub backoff: Vec<Duration>,
-    /// Messages handled at once. Handlers of state-carrying events apply revisions, so
-    /// order across aggregates does not matter; set 1 for a strictly sequential consumer.
-    pub concurrency: usize,
+    /// Messages applied in one transaction. Within a batch events apply in stream order;
+    /// set 1 for handlers that each rewrite many rows.
+    pub batch: usize,
+    observer: Option<Observer>,
 }
 
 impl ConsumerSpec {
-    pub fn new(name: &str, context: &str, subjects: &[&str], handler: impl Handler) -> Self {
+    /// A consumer named `<service>-<purpose>` with no routes yet; add them with `on`.
+    pub fn new(name: &str) -> Self {
         Self {
             name: name.to_owned(),
-            context: context.to_owned(),
-            subjects: subjects.iter().map(|s| (*s).to_owned()).collect(),
-            handler: Arc::new(handler),
+            context: String::new(),
+            routes: HashMap::new(),
             max_deliver: 5,
-            concurrency: 8,
+            batch: 100,
             backoff: vec![
                 Duration::from_millis(200),
                 Duration::from_secs(1),
                 Duration::from_secs(5),
                 Duration::from_secs(30),
             ],
+            observer: None,
         }
     }
 
-    pub fn concurrency(mut self, n: usize) -> Self {
-        self.concurrency = n;
+    /// Routes `E::SUBJECT` to `handler`, an `async fn(Cx<'_>, E)`.
+    pub fn on<E: Event, F: for<'a> On<'a, (), E>>(self, handler: F) -> Self {
+        self.on_with(&Arc::new(()), handler)
+    }
+
+    /// Routes `E::SUBJECT` to `handler`, an `async fn(Cx<'_, S>, E)` that sees `state`.
+    pub fn on_with<S, E, F>(mut self, state: &Arc<S>, handler: F) -> Self
+    where
+        S: Send + Sync + 'static,
+        E: Event,
+        F: for<'a> On<'a, S, E>,
+    {
+        let context = E::SUBJECT.split('.').next().unwrap_or_default();
+        assert!(
+            self.context.is_empty() || self.context == context,
+            "consumer {} reads one stream: {} is not from {}",
+            self.name,
+            E::SUBJECT,
+            self.context
+        );
+        self.context = context.to_owned();
+        let route = Typed { state: state.clone(), handler, _event: std::marker::PhantomData };
+        assert!(self.routes.insert(E::SUBJECT, Arc::new(route)).is_none(), "{} routed twice", E::SUBJECT);
+        self
+    }
+
+    /// The subjects this consumer reads, sorted.
+    pub fn subjects(&self) -> Vec<&'static str> {
+        let mut s: Vec<_> = self.routes.keys().copied().collect();
+        s.sort_unstable();
+        s
+    }
+
+    pub fn batch(mut self, n: usize) -> Self {
+        self.batch = n.max(1);
         self
     }
 
@@ -105,9 +201,22 @@ impl ConsumerSpec {
         self.backoff = b;
         self
     }
+
+    /// Calls `f` for every event after the transaction that applied it committed.
+    pub fn observe(mut self, f: impl Fn(&Envelope) + Send + Sync + 'static) -> Self {
+        self.observer = Some(Arc::new(f));
+        self
+    }
+
+    async fn dispatch(&self, tx: &mut PgConnection, envelope: &Envelope) -> Result<(), HandleError> {
+        match self.routes.get(envelope.kind.as_str()) {
+            Some(route) => route.handle(tx, envelope).await,
+            None => Err(HandleError::Permanent(format!("consumer {} has no handler for {}", self.name, envelope.kind))),
+        }
+    }
 }
 
-/// Runs one consumer until `cancel` fires; the message in hand is finished first.
+/// Runs one consumer until `cancel` fires; the batch in hand is finished first.
 pub async fn run(pool: PgPool, bus: Bus, spec: ConsumerSpec, cancel: CancellationToken) {
     loop {
         match run_once(&pool, &bus, &spec, &cancel).await {
@@ -125,6 +234,7 @@ pub async fn run(pool: PgPool, bus: Bus, spec: ConsumerSpec, cancel: Cancellatio
 
 /// Provisions the consumer (idempotent) and returns it.
 pub async fn provision(bus: &Bus, spec: &ConsumerSpec) -> anyhow::Result<jetstream::consumer::Consumer<pull::Config>> {
+    anyhow::ensure!(!spec.routes.is_empty(), "consumer {} has no handlers", spec.name);
     let stream = bus.ensure_stream(&spec.context).await?;
     bus.ensure_stream(DLQ_CONTEXT).await?;
     let consumer = stream
@@ -132,7 +242,7 @@ pub async fn provision(bus: &Bus, spec: &ConsumerSpec) -> anyhow::Result<jetstre
             &spec.name,
             pull::Config {
                 durable_name: Some(spec.name.clone()),
-                filter_subjects: spec.subjects.iter().map(|s| bus.subject(s)).collect(),
+                filter_subjects: spec.subjects().iter().map(|s| bus.subject(s)).collect(),
                 ack_policy: jetstream::consumer::AckPolicy::Explicit,
                 ack_wait: Duration::from_secs(30),
                 max_deliver: spec.max_deliver,
@@ -146,47 +256,188 @@ pub async fn provision(bus: &Bus, spec: &ConsumerSpec) -> anyhow::Result<jetstre
 
 async fn run_once(pool: &PgPool, bus: &Bus, spec: &ConsumerSpec, cancel: &CancellationToken) -> anyhow::Result<()> {
     let consumer = provision(bus, spec).await?;
-    let mut messages = consumer.messages().await?;
-    // Up to `concurrency` messages are handled at once; each is still one transaction
-    // with its inbox row. On cancel, messages in hand are finished before returning.
-    let mut in_flight = FuturesUnordered::new();
-    let result = loop {
+    // Whatever has arrived, up to `batch`, is one batch: a quiet stream gives batches of
+    // one (lowest latency), a busy one full batches (one commit for many events).
+    let mut batches = consumer.messages().await?.ready_chunks(spec.batch.max(1));
+    loop {
         tokio::select! {
             biased;
-            _ = cancel.cancelled() => break Ok(()),
-            Some(done) = in_flight.next(), if !in_flight.is_empty() => {
-                if let Err(e) = done {
-                    break Err(e);
+            _ = cancel.cancelled() => return Ok(()),
+            next = batches.next() => {
+                let Some(items) = next else { anyhow::bail!("message stream ended") };
+                let mut messages = Vec::with_capacity(items.len());
+                let mut failure = None;
+                for item in items {
+                    match item {
+                        Ok(m) => messages.push(m),
+                        Err(e) => failure = Some(e),
+                    }
+                }
+                handle_batch(pool, bus, spec, messages).await?;
+                if let Some(e) = failure {
+                    return Err(e.into());
                 }
             }
-            next = messages.next(), if in_flight.len() < spec.concurrency.max(1) => {
-                let msg = match next {
-                    Some(Ok(m)) => m,
-                    Some(Err(e)) => break Err(e.into()),
-                    None => break Err(anyhow::anyhow!("message stream ended")),
-                };
-                in_flight.push(async move { process(pool, bus, spec, &msg).await });
-            }
         }
-    };
-    while let Some(done) = in_flight.next().await {
-        done?;
     }
-    result
 }
 
-async fn process(pool: &PgPool, bus: &Bus, spec: &ConsumerSpec, msg: &jetstream::Message) -> anyhow::Result<()> {
-    let started = std::time::Instant::now();
-    let (delivered, pending) = msg.info().map(|i| (i.delivered, i.pending)).unwrap_or((1, 0));
-    metrics::gauge!("mirai_consumer_pending", "consumer" => spec.name.clone()).set(pending as f64);
-    let envelope = match decode(&msg.payload) {
-        Ok(e) => e,
-        Err(reason) => {
-            dead_letter(bus, spec, msg, &reason, delivered).await?;
-            return ack(msg, AckKind::Term).await;
+/// A decoded message ready for its handler.
+struct Decoded {
+    msg: jetstream::Message,
+    envelope: Envelope,
+    delivered: i64,
+}
+
+async fn handle_batch(
+    pool: &PgPool,
+    bus: &Bus,
+    spec: &ConsumerSpec,
+    messages: Vec<jetstream::Message>,
+) -> anyhow::Result<()> {
+    let mut good = Vec::with_capacity(messages.len());
+    for msg in messages {
+        let (delivered, pending) = msg.info().map(|i| (i.delivered, i.pending)).unwrap_or((1, 0));
+        metrics::gauge!("mirai_consumer_pending", "consumer" => spec.name.clone()).set(pending as f64);
+        match decode(&msg.payload) {
+            Ok(envelope) => good.push(Decoded { msg, envelope, delivered }),
+            Err(reason) => {
+                dead_letter(bus, spec, &msg, &reason, delivered).await?;
+                ack(&msg, AckKind::Term).await?;
+            }
         }
-    };
-    // The handler's span continues the trace of the request that produced the event.
+    }
+    // Redeliveries go one at a time: they failed before, and their delivery count decides
+    // their backoff and when they are dead-lettered.
+    let (batchable, retries): (Vec<_>, Vec<_>) = good.into_iter().partition(|d| d.delivered <= 1);
+    if batchable.len() > 1 {
+        let started = Instant::now();
+        let outcome = apply_batch(pool, spec, &batchable).await;
+        match outcome {
+            Ok(fresh) => {
+                metrics::histogram!("mirai_consumer_batch_seconds", "consumer" => spec.name.clone())
+                    .record(started.elapsed().as_secs_f64());
+                metrics::histogram!("mirai_consumer_batch_size", "consumer" => spec.name.clone())
+                    .record(batchable.len() as f64);
+                for d in &batchable {
+                    let handled = fresh.contains(&d.envelope.id);
+                    settled(spec, &d.envelope, if handled { "handled" } else { "duplicate" }, handled);
+                    ack(&d.msg, AckKind::Ack).await?;
+                }
+            }
+            Err(e) => {
+                tracing::info!(consumer = %spec.name, size = batchable.len(), error = %e,
+                    "batch failed; replaying it one message at a time");
+                for d in &batchable {
+                    process(pool, bus, spec, d).await?;
+                }
+            }
+        }
+    } else {
+        for d in &batchable {
+            process(pool, bus, spec, d).await?;
+        }
+    }
+    for d in &retries {
+        process(pool, bus, spec, d).await?;
+    }
+    Ok(())
+}
+
+/// Applies a batch in one transaction; returns the ids that were new to the inbox.
+async fn apply_batch(pool: &PgPool, spec: &ConsumerSpec, batch: &[Decoded]) -> Result<HashSet<Uuid>, HandleError> {
+    let mut tx = pool.begin().await?;
+    let ids: Vec<Uuid> = batch.iter().map(|d| d.envelope.id).collect();
+    let mut fresh: HashSet<Uuid> = sqlx::query_scalar(
+        "INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id",
+    )
+    .bind(&spec.name)
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .collect();
+    let applied = fresh.clone();
+    let mut tenant: Option<Option<Uuid>> = None;
+    let mut spans = Vec::with_capacity(batch.len());
+    for d in batch {
+        // A repeated id within the batch is applied once.
+        if !fresh.remove(&d.envelope.id) {
+            continue;
+        }
+        if tenant != Some(d.envelope.tenantid) {
+            set_tenant(&mut tx, d.envelope.tenantid).await?;
+            tenant = Some(d.envelope.tenantid);
+        }
+        let (span, log_span) = consume_span(spec, &d.envelope);
+        let started = Instant::now();
+        spec.dispatch(&mut tx, &d.envelope).instrument(log_span).await?;
+        metrics::histogram!("mirai_consumer_handler_seconds", "consumer" => spec.name.clone())
+            .record(started.elapsed().as_secs_f64());
+        spans.push(span);
+    }
+    tx.commit().await?;
+    spans.into_iter().for_each(Span::finish);
+    Ok(applied)
+}
+
+/// Handles one message in a transaction of its own, with retry and dead-lettering.
+async fn process(pool: &PgPool, bus: &Bus, spec: &ConsumerSpec, d: &Decoded) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let (mut span, log_span) = consume_span(spec, &d.envelope);
+    let outcome = apply_one(pool, spec, &d.envelope).instrument(log_span).await;
+    span.error = outcome.is_err();
+    span.finish();
+    metrics::histogram!("mirai_consumer_handler_seconds", "consumer" => spec.name.clone())
+        .record(started.elapsed().as_secs_f64());
+    match outcome {
+        Ok(fresh) => {
+            settled(spec, &d.envelope, if fresh { "handled" } else { "duplicate" }, fresh);
+            ack(&d.msg, AckKind::Ack).await
+        }
+        Err(HandleError::Permanent(reason)) => {
+            settled(spec, &d.envelope, "dead_lettered", false);
+            dead_letter(bus, spec, &d.msg, &reason, d.delivered).await?;
+            ack(&d.msg, AckKind::Term).await
+        }
+        Err(HandleError::Transient(e)) if d.delivered >= spec.max_deliver => {
+            settled(spec, &d.envelope, "dead_lettered", false);
+            let reason = format!("gave up after {} deliveries: {e:#}", d.delivered);
+            dead_letter(bus, spec, &d.msg, &reason, d.delivered).await?;
+            ack(&d.msg, AckKind::Term).await
+        }
+        Err(HandleError::Transient(e)) => {
+            settled(spec, &d.envelope, "retried", false);
+            let idx = (d.delivered.max(1) as usize - 1).min(spec.backoff.len().saturating_sub(1));
+            let delay = spec.backoff.get(idx).copied();
+            tracing::info!(consumer = %spec.name, event_id = %d.envelope.id, delivered = d.delivered,
+                error = %format!("{e:#}"), "handler failed; will retry");
+            ack(&d.msg, AckKind::Nak(delay)).await
+        }
+    }
+}
+
+/// Applies the event once: Ok(false) when the inbox says it was already handled.
+async fn apply_one(pool: &PgPool, spec: &ConsumerSpec, envelope: &Envelope) -> Result<bool, HandleError> {
+    let mut tx = pool.begin().await?;
+    set_tenant(&mut tx, envelope.tenantid).await?;
+    let fresh = sqlx::query("INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(&spec.name)
+        .bind(envelope.id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+        == 1;
+    if !fresh {
+        return Ok(false);
+    }
+    spec.dispatch(&mut tx, envelope).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// The handler's span continues the trace of the request that produced the event.
+fn consume_span(spec: &ConsumerSpec, envelope: &Envelope) -> (Span, tracing::Span) {
     let parent = envelope.traceparent.as_deref().and_then(TraceParent::parse);
     let mut span = Span::start(format!("consume {}", envelope.kind), SpanKind::Consumer, parent.as_ref());
     span.attr("messaging.system", "nats");
@@ -194,40 +445,18 @@ async fn process(pool: &PgPool, bus: &Bus, spec: &ConsumerSpec, msg: &jetstream:
     span.attr("messaging.consumer.group.name", spec.name.clone());
     span.attr("messaging.message.id", envelope.id.to_string());
     let log_span = tracing::info_span!("consume", trace_id = %span.context.trace_id, event_id = %envelope.id, consumer = %spec.name);
-    let outcome = apply(pool, spec, &envelope).instrument(log_span).await;
-    span.error = outcome.is_err();
-    span.finish();
-    let label = match &outcome {
-        Ok(true) => "handled",
-        Ok(false) => "duplicate",
-        Err(HandleError::Permanent(_)) => "dead_lettered",
-        Err(HandleError::Transient(_)) if delivered >= spec.max_deliver => "dead_lettered",
-        Err(HandleError::Transient(_)) => "retried",
-    };
-    metrics::counter!("mirai_consumer_messages_total", "consumer" => spec.name.clone(), "outcome" => label)
+    (span, log_span)
+}
+
+/// Counts the outcome; for an applied event, records its lag and tells the observer.
+fn settled(spec: &ConsumerSpec, envelope: &Envelope, outcome: &'static str, applied: bool) {
+    metrics::counter!("mirai_consumer_messages_total", "consumer" => spec.name.clone(), "outcome" => outcome)
         .increment(1);
-    metrics::histogram!("mirai_consumer_handler_seconds", "consumer" => spec.name.clone())
-        .record(started.elapsed().as_secs_f64());
-    match outcome {
-        Ok(_) => {
-            let lag = (chrono::Utc::now() - envelope.time).num_milliseconds().max(0) as f64 / 1000.0;
-            metrics::histogram!("mirai_consumer_event_lag_seconds", "consumer" => spec.name.clone()).record(lag);
-            ack(msg, AckKind::Ack).await
-        }
-        Err(HandleError::Permanent(reason)) => {
-            dead_letter(bus, spec, msg, &reason, delivered).await?;
-            ack(msg, AckKind::Term).await
-        }
-        Err(HandleError::Transient(e)) if delivered >= spec.max_deliver => {
-            let reason = format!("gave up after {delivered} deliveries: {e:#}");
-            dead_letter(bus, spec, msg, &reason, delivered).await?;
-            ack(msg, AckKind::Term).await
-        }
-        Err(HandleError::Transient(e)) => {
-            let idx = (delivered.max(1) as usize - 1).min(spec.backoff.len().saturating_sub(1));
-            let delay = spec.backoff.get(idx).copied();
-            tracing::info!(consumer = %spec.name, event_id = %envelope.id, delivered, error = %format!("{e:#}"), "handler failed; will retry");
-            ack(msg, AckKind::Nak(delay)).await
+    if applied {
+        let lag = (chrono::Utc::now() - envelope.time).num_milliseconds().max(0) as f64 / 1000.0;
+        metrics::histogram!("mirai_consumer_event_lag_seconds", "consumer" => spec.name.clone()).record(lag);
+        if let Some(observe) = &spec.observer {
+            observe(envelope);
         }
     }
 }
@@ -239,27 +468,6 @@ fn decode(payload: &[u8]) -> Result<Envelope, String> {
     let envelope: Envelope = serde_json::from_value(value).map_err(|e| format!("invalid envelope: {e}"))?;
     mirai_contracts::validate(&envelope.kind, &envelope.data).map_err(|e| e.to_string())?;
     Ok(envelope)
-}
-
-/// Applies the event once: Ok(false) when the inbox says it was already handled.
-async fn apply(pool: &PgPool, spec: &ConsumerSpec, envelope: &Envelope) -> Result<bool, HandleError> {
-    let mut tx = pool.begin().await?;
-    if let Some(t) = envelope.tenantid {
-        sqlx::query("SELECT set_config('app.tenant_id', $1, true)").bind(t.to_string()).execute(&mut *tx).await?;
-    }
-    let fresh = sqlx::query("INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .bind(&spec.name)
-        .bind(envelope.id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-        == 1;
-    if !fresh {
-        return Ok(false);
-    }
-    spec.handler.handle(&mut tx, envelope).await?;
-    tx.commit().await?;
-    Ok(true)
 }
 
 async fn dead_letter(

@@ -68,7 +68,21 @@ pub struct NewEvent {
     pub data: Value,
 }
 
+impl<E: mirai_contracts::Event> From<E> for NewEvent {
+    /// A typed payload becomes an event: its subject, aggregate and tenant come from the
+    /// type, so producer and consumers cannot disagree on them.
+    fn from(event: E) -> Self {
+        Self {
+            subject: E::SUBJECT,
+            aggregate_id: event.aggregate_id(),
+            tenant_id: event.tenant_id(),
+            data: serde_json::to_value(&event).expect("event payloads serialize"),
+        }
+    }
+}
+
 impl NewEvent {
+    /// An untyped event, for tests that must send what no producer would.
     pub fn new(subject: &'static str, aggregate_id: impl ToString, data: impl Serialize) -> Self {
         Self {
             subject,

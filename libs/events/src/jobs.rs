@@ -212,8 +212,8 @@ impl Runner {
         let handler = self.handlers.get(&job.kind).cloned().expect("claimed only known kinds");
         let started = std::time::Instant::now();
         let mut tx = self.pool.begin().await?;
-        if let Some(t) = job.tenant_id {
-            sqlx::query("SELECT set_config('app.tenant_id', $1, true)").bind(t.to_string()).execute(&mut *tx).await?;
+        if job.tenant_id.is_some() {
+            crate::tenancy::set_tenant(&mut tx, job.tenant_id).await?;
         }
         let outcome = handler.run(&mut tx, &job).await;
         let label = match outcome {

@@ -10,7 +10,8 @@ pub mod envelope;
 pub mod jobs;
 pub mod outbox;
 pub mod relay;
+pub mod tenancy;
 
 pub use bus::Bus;
-pub use consumer::{ConsumerSpec, HandleError, Handler};
+pub use consumer::{ConsumerSpec, Cx, HandleError};
 pub use envelope::{Envelope, EventMeta, NewEvent};

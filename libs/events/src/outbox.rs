@@ -23,6 +23,11 @@ pub async fn enqueue(
 ) -> Result<Envelope, OutboxError> {
     mirai_contracts::validate(event.subject, &event.data)?;
     let envelope = event.into_envelope(source, meta);
+    insert(conn, &envelope).await?;
+    Ok(envelope)
+}
+
+async fn insert(conn: &mut PgConnection, envelope: &Envelope) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO outbox (id, tenant_id, subject, payload, traceparent, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -30,24 +35,55 @@ pub async fn enqueue(
     .bind(envelope.id)
     .bind(envelope.tenantid)
     .bind(&envelope.kind)
-    .bind(sqlx::types::Json(&envelope))
+    .bind(sqlx::types::Json(envelope))
     .bind(&envelope.traceparent)
     .bind(envelope.time)
     .execute(conn)
     .await?;
-    Ok(envelope)
+    Ok(())
 }
 
-/// Enqueues several events in order.
+/// Enqueues several events in order, in one multi-row insert.
 pub async fn enqueue_all(
     conn: &mut PgConnection,
     source: &str,
     meta: &EventMeta,
     events: impl IntoIterator<Item = NewEvent>,
 ) -> Result<Vec<Envelope>, OutboxError> {
-    let mut out = Vec::new();
-    for e in events {
-        out.push(enqueue(&mut *conn, source, meta, e).await?);
+    let mut envelopes = Vec::new();
+    for event in events {
+        mirai_contracts::validate(event.subject, &event.data)?;
+        envelopes.push(event.into_envelope(source, meta));
     }
-    Ok(out)
+    match envelopes.len() {
+        0 => return Ok(envelopes),
+        1 => {
+            insert(conn, &envelopes[0]).await?;
+            return Ok(envelopes);
+        }
+        _ => {}
+    }
+    let ids: Vec<_> = envelopes.iter().map(|e| e.id).collect();
+    let tenants: Vec<_> = envelopes.iter().map(|e| e.tenantid).collect();
+    let subjects: Vec<_> = envelopes.iter().map(|e| e.kind.as_str()).collect();
+    let payloads: Vec<_> = envelopes.iter().map(sqlx::types::Json).collect();
+    let traceparents: Vec<_> = envelopes.iter().map(|e| e.traceparent.as_deref()).collect();
+    let times: Vec<_> = envelopes.iter().map(|e| e.time).collect();
+    // WITH ORDINALITY keeps the sequence in the caller's order.
+    sqlx::query(
+        "INSERT INTO outbox (id, tenant_id, subject, payload, traceparent, created_at) \
+         SELECT id, tenant_id, subject, payload, traceparent, created_at \
+         FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[], $5::text[], $6::timestamptz[]) \
+              WITH ORDINALITY AS e(id, tenant_id, subject, payload, traceparent, created_at, n) \
+         ORDER BY n",
+    )
+    .bind(&ids)
+    .bind(&tenants)
+    .bind(&subjects)
+    .bind(&payloads)
+    .bind(&traceparents)
+    .bind(&times)
+    .execute(conn)
+    .await?;
+    Ok(envelopes)
 }

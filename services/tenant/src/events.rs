@@ -1,50 +1,30 @@
 //! What tenant consumes: each erasure participant's `<service>.data_subject.erased.v1`,
 //! which completes that service's step of a data-subject request.
 
-use futures::{FutureExt, future::BoxFuture};
-use mirai_events::{ConsumerSpec, Envelope, HandleError, Handler};
-use serde::Deserialize;
-use serde_json::Value;
-use sqlx::PgConnection;
-use uuid::Uuid;
+use mirai_contracts::events::lrs;
+use mirai_events::{ConsumerSpec, Cx, HandleError};
 
-use crate::app::data_subjects::{self, ERASURE_STEPS};
+use crate::app::data_subjects;
 
-#[derive(Deserialize)]
-struct Erased {
-    tenant_id: Uuid,
-    request_id: Uuid,
-    outcome: Value,
+async fn on_lrs_erased(cx: Cx<'_>, e: lrs::DataSubjectErased) -> Result<(), HandleError> {
+    let outcome = serde_json::to_value(&e.outcome).map_err(|e| HandleError::Permanent(e.to_string()))?;
+    let meta = cx.following();
+    data_subjects::step_reported(cx.tx, &meta, e.tenant_id.into(), e.request_id.into(), "lrs", &outcome).await?;
+    Ok(())
 }
 
-struct ErasureSteps {
-    service: &'static str,
-}
-
-impl Handler for ErasureSteps {
-    fn handle<'a>(&'a self, tx: &'a mut PgConnection, event: &'a Envelope) -> BoxFuture<'a, Result<(), HandleError>> {
-        async move {
-            let e: Erased = event.payload()?;
-            event.require_tenant(e.tenant_id)?;
-            data_subjects::step_reported(tx, event, e.tenant_id, e.request_id, self.service, &e.outcome).await?;
-            Ok(())
-        }
-        .boxed()
-    }
-}
-
-/// One consumer per participant, each on that service's stream.
+/// One consumer per participant, each on that service's stream; one erasure at a time.
 pub fn erasure_consumers() -> Vec<ConsumerSpec> {
-    ERASURE_STEPS
-        .iter()
-        .map(|service| {
-            ConsumerSpec::new(
-                &format!("tenant-erasures-{service}"),
-                service,
-                &[&format!("{service}.data_subject.erased.v1")],
-                ErasureSteps { service },
-            )
-            .concurrency(1)
-        })
-        .collect()
+    vec![ConsumerSpec::new("tenant-erasures-lrs").on(on_lrs_erased).batch(1)]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_erasure_step_has_a_consumer() {
+        let consumers = super::erasure_consumers();
+        for step in crate::app::data_subjects::ERASURE_STEPS {
+            assert!(consumers.iter().any(|c| c.context == *step), "no consumer for the {step} erasure step");
+        }
+    }
 }

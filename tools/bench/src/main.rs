@@ -1,104 +1,29 @@
-//! `make bench`: outbox → JetStream → consumer throughput and commit-to-handled latency,
+//! `make bench`: the event spine beside raw JetStream (`spine`),
 //! JWT and API-key verification rates, login rate with the production argon2 cost, and
 //! the idle RSS of `mirai dev`. Runs against the local Postgres and NATS from `make setup`.
 
-use std::{
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use futures::{FutureExt, future::BoxFuture};
-use mirai_events::{ConsumerSpec, Envelope, EventMeta, HandleError, Handler, NewEvent, consumer, outbox, relay::Relay};
+use mirai_events::{EventMeta, NewEvent};
 use mirai_kit::{
-    Migration, Role,
+    Role,
     auth::{
         KeyStore, jwt,
         keystore::{APIKEY_CREATED, SIGNING_KEY_PUBLISHED},
     },
-    db,
 };
-use mirai_testkit::{TestApp, config, drop_database, nats_prefix, scratch_database};
+use mirai_testkit::{TestApp, drop_database, nats_prefix};
 use serde_json::json;
 use sha2::Digest;
-use sqlx::PgConnection;
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-const PROBE: &[Migration] =
-    &[Migration { version: 1, name: "bench", sql: "CREATE TABLE handled (event_id uuid PRIMARY KEY);" }];
+mod spine;
 
-struct Timed(Arc<Mutex<Vec<f64>>>);
-
-impl Handler for Timed {
-    fn handle<'a>(&'a self, tx: &'a mut PgConnection, event: &'a Envelope) -> BoxFuture<'a, Result<(), HandleError>> {
-        async move {
-            sqlx::query("INSERT INTO handled (event_id) VALUES ($1)").bind(event.id).execute(&mut *tx).await?;
-            let lag = (chrono::Utc::now() - event.time).num_microseconds().unwrap_or(0) as f64 / 1000.0;
-            self.0.lock().unwrap().push(lag);
-            Ok(())
-        }
-        .boxed()
-    }
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn pct(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-async fn outbox_pipeline(n: usize) -> anyhow::Result<String> {
-    let database = scratch_database(&[("bench", PROBE)]).await?;
-    let cfg = config(&database, &nats_prefix());
-    let pool = db::connect(&cfg, "bench").await?;
-    let bus = mirai_events::Bus::connect(&cfg.nats_url, &cfg.nats_prefix, 1).await?;
-    bus.ensure_stream("tenant").await?;
-    let lags = Arc::new(Mutex::new(Vec::with_capacity(n)));
-    let cancel = CancellationToken::new();
-    let spec = ConsumerSpec::new("bench-timed", "tenant", &["tenant.>"], Timed(lags.clone()));
-    consumer::provision(&bus, &spec).await?;
-    let c = tokio::spawn(consumer::run(pool.clone(), bus.clone(), spec, cancel.clone()));
-    let r = tokio::spawn(Relay::new(pool.clone(), bus.clone(), "bench").run(cancel.clone()));
-    let tenant = Uuid::now_v7();
-    let meta = EventMeta::default();
-    let start = Instant::now();
-    for chunk in 0..n.div_ceil(100) {
-        let mut tx = pool.begin().await?;
-        for i in 0..100.min(n - chunk * 100) {
-            let id = Uuid::now_v7();
-            let ev = NewEvent::new(
-                "tenant.org_unit.created.v1",
-                id,
-                json!({ "org_unit_id": id, "tenant_id": tenant, "parent_id": null, "name": format!("u{i}") }),
-            )
-            .tenant(tenant);
-            outbox::enqueue(&mut tx, "bench", &meta, ev).await?;
-        }
-        tx.commit().await?;
-    }
-    let committed = start.elapsed();
-    while lags.lock().unwrap().len() < n {
-        if start.elapsed() > Duration::from_secs(300) {
-            anyhow::bail!("only {} of {n} handled", lags.lock().unwrap().len());
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let total = start.elapsed();
-    cancel.cancel();
-    let _ = tokio::join!(c, r);
-    let mut l = lags.lock().unwrap().clone();
-    l.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let _ = bus.delete_prefixed_streams().await;
-    pool.close().await;
-    drop_database(&database).await;
-    Ok(format!(
-        "| outbox → JetStream → consumer, {n} events | {:.0} events/s end to end (commits took {:.2}s) | commit-to-handled p50 {:.1} ms, p99 {:.1} ms |",
-        n as f64 / total.as_secs_f64(),
-        committed.as_secs_f64(),
-        pct(&l, 0.5),
-        pct(&l, 0.99)
-    ))
 }
 
 fn rate(label: &str, mut f: impl FnMut() -> bool) -> String {
@@ -402,13 +327,12 @@ async fn main() -> anyhow::Result<()> {
         "| what | throughput | latency |".into(),
         "|---|---|---|".into(),
     ];
-    // `MIRAI_BENCH_ONLY=foundation|lrs` runs one group.
+    // `MIRAI_BENCH_ONLY=spine|foundation|lrs` runs one group.
     let only = std::env::var("MIRAI_BENCH_ONLY").unwrap_or_default();
+    if only.is_empty() || only == "spine" {
+        rows.extend(spine::rows().await?);
+    }
     if only.is_empty() || only == "foundation" {
-        for n in [1_000, 10_000] {
-            rows.push(outbox_pipeline(n).await?);
-            eprintln!("{}", rows.last().unwrap());
-        }
         rows.extend(verification_rates());
         rows.push(login_rate().await?);
         eprintln!("{}", rows.last().unwrap());

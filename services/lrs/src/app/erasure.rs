@@ -18,10 +18,14 @@
 
 use std::collections::HashSet;
 
+use std::sync::Arc;
+
 use chrono::Utc;
-use futures::{FutureExt, future::BoxFuture};
-use mirai_events::{ConsumerSpec, Envelope, EventMeta, HandleError, Handler, NewEvent, outbox};
-use serde::Deserialize;
+use mirai_contracts::events::{
+    lrs::{DataSubjectErased, ErasureOutcome},
+    tenant::{DataSubject, DataSubjectErasureRequested},
+};
+use mirai_events::{ConsumerSpec, Cx, HandleError, outbox};
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
 use sqlx::PgConnection;
@@ -33,37 +37,11 @@ use super::{
 };
 use crate::store::{attachments, documents, statements as store};
 
-pub const ERASURE_REQUESTED: &str = "tenant.data_subject.erasure_requested.v1";
-pub const ERASED: &str = "lrs.data_subject.erased.v1";
 /// The home page of the pseudonymous accounts erased agents become.
 pub const ERASED_HOME: &str = "https://mirai.invalid/erased";
 
-#[derive(Debug, Deserialize)]
-struct Requested {
-    tenant_id: Uuid,
-    request_id: Uuid,
-    subject: Subject,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct Subject {
-    user_id: Option<Uuid>,
-    #[serde(default)]
-    emails: Vec<String>,
-    #[serde(default)]
-    accounts: Vec<Account>,
-    #[serde(default)]
-    openids: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Account {
-    home_page: String,
-    name: String,
-}
-
 /// The LRS keys (IFIs) under which the person may appear.
-fn identifiers(s: &Subject, public_url: &str) -> Vec<String> {
+fn identifiers(s: &DataSubject, public_url: &str) -> Vec<String> {
     let mut out = HashSet::new();
     for e in &s.emails {
         let mbox = statement::canonical_mbox(&format!("mailto:{}", e.trim()));
@@ -135,7 +113,7 @@ struct Outcome {
 async fn erase(
     tx: &mut PgConnection,
     request: Uuid,
-    subject: &Subject,
+    subject: &DataSubject,
     public_url: &str,
 ) -> Result<(Outcome, String), HandleError> {
     let ifis = identifiers(subject, public_url);
@@ -170,46 +148,33 @@ async fn erase(
     Ok((Outcome { statements: rows.len() as u64, documents, attachments }, name))
 }
 
-struct ErasureHandler {
+/// What the erasure consumer needs to know: where Mirai's own apps say accounts live.
+struct Erasures {
     public_url: String,
 }
 
-impl Handler for ErasureHandler {
-    fn handle<'a>(&'a self, tx: &'a mut PgConnection, event: &'a Envelope) -> BoxFuture<'a, Result<(), HandleError>> {
-        async move {
-            let r: Requested = event.payload()?;
-            event.require_tenant(r.tenant_id)?;
-            let (outcome, pseudonym) = erase(tx, r.request_id, &r.subject, &self.public_url).await?;
-            tracing::info!(tenant = %r.tenant_id, request = %r.request_id, statements = outcome.statements,
-                documents = outcome.documents, attachments = outcome.attachments, "data subject erased");
-            let reply = NewEvent::new(
-                ERASED,
-                r.request_id,
-                json!({
-                    "tenant_id": r.tenant_id, "request_id": r.request_id,
-                    "outcome": {
-                        "statements_anonymized": outcome.statements, "documents_deleted": outcome.documents,
-                        "attachments_deleted": outcome.attachments, "pseudonym": pseudonym,
-                    },
-                }),
-            )
-            .tenant(r.tenant_id);
-            outbox::enqueue(tx, crate::NAME, &EventMeta::following(event), reply)
-                .await
-                .map_err(|e| HandleError::Transient(e.into()))?;
-            Ok(())
-        }
-        .boxed()
-    }
+async fn on_requested(cx: Cx<'_, Erasures>, r: DataSubjectErasureRequested) -> Result<(), HandleError> {
+    let (tenant, request) = (r.tenant_id, r.request_id);
+    let (outcome, pseudonym) = erase(cx.tx, request.into(), &r.subject, &cx.state.public_url).await?;
+    tracing::info!(tenant = %tenant, request = %request, statements = outcome.statements,
+        documents = outcome.documents, attachments = outcome.attachments, "data subject erased");
+    let reply = DataSubjectErased {
+        tenant_id: tenant,
+        request_id: request,
+        outcome: ErasureOutcome {
+            statements_anonymized: outcome.statements,
+            documents_deleted: outcome.documents,
+            attachments_deleted: outcome.attachments,
+            pseudonym: Some(pseudonym),
+        },
+    };
+    let meta = cx.following();
+    outbox::enqueue(cx.tx, crate::NAME, &meta, reply.into()).await.map_err(|e| HandleError::Transient(e.into()))?;
+    Ok(())
 }
 
-/// Sequential: erasures are rare and each rewrites many rows.
+/// One erasure at a time: each rewrites many rows.
 pub fn consumer(public_url: &str) -> ConsumerSpec {
-    ConsumerSpec::new(
-        "lrs-erasures",
-        "tenant",
-        &[ERASURE_REQUESTED],
-        ErasureHandler { public_url: public_url.to_owned() },
-    )
-    .concurrency(1)
+    let state = Arc::new(Erasures { public_url: public_url.to_owned() });
+    ConsumerSpec::new("lrs-erasures").on_with(&state, on_requested).batch(1)
 }

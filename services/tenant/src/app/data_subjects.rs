@@ -227,7 +227,7 @@ pub async fn list(
 /// the last one, the request completes and the completion is published.
 pub async fn step_reported(
     tx: &mut PgConnection,
-    cause: &mirai_events::Envelope,
+    meta: &EventMeta,
     tenant: Uuid,
     request: Uuid,
     service: &str,
@@ -251,6 +251,6 @@ pub async fn step_reported(
         }),
     )
     .tenant(tenant);
-    outbox::enqueue(tx, NAME, &EventMeta::following(cause), event).await?;
+    outbox::enqueue(tx, NAME, meta, event).await?;
     Ok(())
 }
