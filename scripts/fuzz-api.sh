@@ -21,8 +21,9 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+# `exec`: the background job is the server itself, so the cleanup's kill reaches it.
 (cd "$WORK" && DATABASE_URL="${ADMIN_URL%/*}/$DB" MIRAI_HTTP_ADDR="127.0.0.1:$PORT" MIRAI_NATS_PREFIX="fuzz$$." \
-  RUST_LOG=error "$BIN" dev --demo >"$WORK/dev.log" 2>&1) &
+  RUST_LOG=error exec "$BIN" dev --demo >"$WORK/dev.log" 2>&1) &
 PID=$!
 for _ in $(seq 1 120); do [ -f "$WORK/.dev/demo.json" ] && break; sleep 0.5; done
 [ -f "$WORK/.dev/demo.json" ] || { cat "$WORK/dev.log"; echo "fuzz: mirai dev did not start"; exit 1; }

@@ -12,6 +12,7 @@ mod outbox;
 mod revocation;
 mod rls;
 mod shutdown;
+mod slow_clients;
 mod tracing;
 mod walkthrough;
 

@@ -43,6 +43,9 @@ pub struct Config {
     pub jwt_audience: String,
     /// `MIRAI_SHUTDOWN_GRACE_SECS`: how long in-flight work may take on SIGTERM.
     pub shutdown_grace: Duration,
+    /// How long a client may take to send a request's headers, and to send each part of
+    /// its body, before the connection is closed (slow clients hold no connection).
+    pub http_read_timeout: Duration,
     /// `MIRAI_APIKEY_USAGE_FLUSH_MS`: how often API-key last-used times are reported.
     pub apikey_usage_flush: Duration,
     /// `OTEL_EXPORTER_OTLP_ENDPOINT`: OTLP/HTTP base URL; traces are exported when set.
@@ -106,6 +109,7 @@ impl Config {
                 .unwrap_or_default(),
             jwt_audience: var("MIRAI_JWT_AUDIENCE").unwrap_or_else(|| "mirai".into()),
             shutdown_grace: Duration::from_secs(parse_num(&var, "MIRAI_SHUTDOWN_GRACE_SECS", 20)?),
+            http_read_timeout: Duration::from_millis(parse_num(&var, "MIRAI_HTTP_READ_TIMEOUT_MS", 10_000)?),
             apikey_usage_flush: Duration::from_millis(parse_num(&var, "MIRAI_APIKEY_USAGE_FLUSH_MS", 10_000)?),
             otlp_endpoint: match var("OTEL_EXPORTER_OTLP_ENDPOINT") {
                 Some(u) if !(u.starts_with("http://") || u.starts_with("https://")) => {

@@ -192,7 +192,42 @@ pub async fn connect(config: &Config, service: &str) -> anyhow::Result<PgPool> {
         .with_context(|| format!("{var} (or DATABASE_URL): cannot connect as the {service} runtime role"))
 }
 
-pub type Tx = Transaction<'static, Postgres>;
+/// A request's transaction: derefs to the connection, so store functions take `&mut tx`.
+/// Inside a request that carries an `Idempotency-Key`, `commit` hands the transaction to
+/// the idempotency layer, which records the response in it and commits both at once: a
+/// crash can never leave the effect committed and the key unrecorded.
+pub struct Tx(pub(crate) Transaction<'static, Postgres>);
+
+impl std::fmt::Debug for Tx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tx")
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.0
+    }
+}
+
+impl Tx {
+    /// Commits, or, in an idempotent request, leaves the commit to the idempotency layer
+    /// (which commits before the response is sent, or answers 503 when it cannot).
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        crate::idempotency::commit_or_park(self.0).await
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.0.rollback().await
+    }
+}
 
 /// A service's database handle. Request code gets transactions only through it.
 #[derive(Clone, Debug)]
@@ -209,15 +244,17 @@ impl Db {
 
     /// A transaction in which RLS shows and accepts only `tenant`'s rows.
     pub async fn tenant_tx(&self, tenant: Uuid) -> Result<Tx, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT set_config('app.tenant_id', $1, true)").bind(tenant.to_string()).execute(&mut *tx).await?;
+        let mut tx = self.platform_tx().await?;
+        mirai_events::tenancy::set_tenant(&mut tx, Some(tenant)).await?;
         Ok(tx)
     }
 
     /// A transaction with no tenant: tenant tables show nothing and refuse writes.
     /// For platform tables (users, tenants, outbox) only.
     pub async fn platform_tx(&self) -> Result<Tx, sqlx::Error> {
-        self.pool.begin().await
+        // What the request committed before stays visible to what it does next.
+        crate::idempotency::flush_parked().await?;
+        Ok(Tx(self.pool.begin().await?))
     }
 
     /// The raw pool, for infrastructure (relay, consumers, readiness), not request code.

@@ -46,10 +46,34 @@ impl From<JsonRejection> for AppError {
                     errors: vec![crate::error::FieldError::new(field, message)],
                 }
             }
-            JsonRejection::BytesRejection(e) => body_rejection(e.status(), e.body_text()),
+            JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                body_rejection(e.status(), e.body_text())
+            }
+            JsonRejection::BytesRejection(e) => body_read_error(&e),
             other => AppError::client(other.status(), "bad-request", "Bad request", other.body_text()),
         }
     }
+}
+
+/// A body that could not be read: too large (413), not sent in time (408, the connection
+/// is then closed), or broken off (400).
+pub fn body_read_error(e: &(dyn std::error::Error + 'static)) -> AppError {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return body_rejection(StatusCode::PAYLOAD_TOO_LARGE, String::new());
+        }
+        if err.is::<tower_http::timeout::TimeoutError>() {
+            return AppError::client(
+                StatusCode::REQUEST_TIMEOUT,
+                "request-timeout",
+                "Request timeout",
+                "the request body did not arrive in time",
+            );
+        }
+        cur = err.source();
+    }
+    AppError::client(StatusCode::BAD_REQUEST, "bad-request", "Bad request", "the request body could not be read")
 }
 
 fn body_rejection(status: StatusCode, text: String) -> AppError {

@@ -137,14 +137,7 @@ pub async fn start(config: Config, services: &[ServiceDef], run_migrations: bool
     }));
 
     let app = http::app(&config, routers, keys.clone(), ready, cors_anywhere);
-    let stop = http_cancel.clone();
-    let server = tokio::spawn(async move {
-        let serve = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move { stop.cancelled().await });
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "http server failed");
-        }
-    });
+    let server = tokio::spawn(crate::serve::serve(listener, app, http_cancel.clone(), config.http_read_timeout));
     tracing::info!(%addr, services = ?services.iter().map(|s| s.name).collect::<Vec<_>>(), "fleet listening");
     Ok(Fleet {
         addr,

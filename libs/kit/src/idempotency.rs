@@ -2,6 +2,13 @@
 //! same key with a different body is a 422; a request still in flight under the key is a
 //! 409. Keys are scoped to the principal (and RLS-scoped to its tenant) and kept at least
 //! 24 hours. A 5xx is not stored, so the client's retry runs again.
+//!
+//! The response is recorded in the same transaction as the effect it guards: inside an
+//! idempotent request the handler's last `Tx::commit` parks its transaction here, the
+//! layer writes the response into it and commits once. A crash before that commit loses
+//! both (the retry runs again); after it, the retry gets the recorded response.
+
+use std::sync::{Arc, Mutex};
 
 use axum::{
     body::{Body, to_bytes},
@@ -11,7 +18,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use sha2::{Digest, Sha256};
-use sqlx::Row;
+use sqlx::{Postgres, Row, Transaction};
 
 use crate::{Principal, db::Db, error::AppError};
 
@@ -21,6 +28,38 @@ pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 /// How long an in-flight claim blocks retries before a crashed request's key is taken over.
 const IN_FLIGHT_TIMEOUT_SECS: i64 = 60;
 const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+
+type Parked = Arc<Mutex<Option<Transaction<'static, Postgres>>>>;
+
+tokio::task_local! {
+    /// The idempotent request's committed-but-not-yet-durable transaction.
+    static PARKED: Parked;
+}
+
+/// `Tx::commit`: parks the transaction when the task serves an idempotent request (the
+/// one parked before it commits now), commits it otherwise.
+pub(crate) async fn commit_or_park(tx: Transaction<'static, Postgres>) -> Result<(), sqlx::Error> {
+    match PARKED.try_with(Arc::clone) {
+        Ok(slot) => {
+            let earlier = slot.lock().expect("parking lot").replace(tx);
+            match earlier {
+                Some(t) => t.commit().await,
+                None => Ok(()),
+            }
+        }
+        Err(_) => tx.commit().await,
+    }
+}
+
+/// Commits a parked transaction before the request opens another, so what it committed
+/// is visible to it.
+pub(crate) async fn flush_parked() -> Result<(), sqlx::Error> {
+    let earlier = PARKED.try_with(|slot| slot.lock().expect("parking lot").take()).ok().flatten();
+    match earlier {
+        Some(t) => t.commit().await,
+        None => Ok(()),
+    }
+}
 
 #[derive(Clone)]
 pub struct IdempotencyState {
@@ -57,14 +96,7 @@ pub async fn layer(State(state): State<IdempotencyState>, req: Request, next: Ne
     let (parts, body) = req.into_parts();
     let bytes = match to_bytes(body, state.body_limit).await {
         Ok(b) => b,
-        Err(_) => {
-            return problem(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload-too-large",
-                "Payload too large",
-                "the request body exceeds the size limit",
-            );
-        }
+        Err(e) => return crate::extract::body_read_error(&e).into_response(),
     };
     let fingerprint = {
         let mut h = Sha256::new();
@@ -98,22 +130,34 @@ pub async fn layer(State(state): State<IdempotencyState>, req: Request, next: Ne
         }
         Err(e) => return AppError::Internal(e.into()).into_response(),
     }
-    let res = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let slot: Parked = Arc::default();
+    let res = PARKED.scope(slot.clone(), next.run(Request::from_parts(parts, Body::from(bytes)))).await;
+    let parked = slot.lock().expect("parking lot").take();
     let (res_parts, res_body) = res.into_parts();
     let res_bytes = match to_bytes(res_body, MAX_RESPONSE_BYTES).await {
-        Ok(b) => b,
-        Err(e) => {
+        Ok(b) if !res_parts.status.is_server_error() => b,
+        outcome => {
+            // Not answered: whatever the handler did is rolled back with its transaction.
+            drop(parked);
             let _ = release(&state.db, &principal, &key).await;
-            return AppError::Internal(anyhow::anyhow!("buffering response: {e}")).into_response();
+            return match outcome {
+                Ok(b) => Response::from_parts(res_parts, Body::from(b)),
+                Err(e) => AppError::Internal(anyhow::anyhow!("buffering response: {e}")).into_response(),
+            };
         }
     };
-    let outcome = if res_parts.status.is_server_error() {
-        release(&state.db, &principal, &key).await
-    } else {
-        store(&state.db, &principal, &key, res_parts.status, &res_parts.headers, &res_bytes).await
+    let recorded = match parked {
+        Some(tx) => store_in(tx, &principal, &key, res_parts.status, &res_parts.headers, &res_bytes).await,
+        None => match tx(&state.db, &principal).await {
+            Ok(t) => store_in(t.0, &principal, &key, res_parts.status, &res_parts.headers, &res_bytes).await,
+            Err(e) => Err(e),
+        },
     };
-    if let Err(e) = outcome {
-        tracing::warn!(error = %e, "idempotency: could not record the response");
+    if let Err(e) = recorded {
+        tracing::warn!(error = %e, "idempotency: the change and its response could not be committed");
+        let _ = release(&state.db, &principal, &key).await;
+        return AppError::Unavailable("the change could not be committed; retry with the same Idempotency-Key".into())
+            .into_response();
     }
     Response::from_parts(res_parts, Body::from(res_bytes))
 }
@@ -193,8 +237,10 @@ async fn claim(db: &Db, p: &Principal, key: &str, fingerprint: &str) -> Result<C
     Ok(Claim::Replay(res))
 }
 
-async fn store(
-    db: &Db,
+/// Records the response in `t` (the effect's own transaction when there is one) and
+/// commits: the key's row belongs to the principal's tenant, which `t` is switched to.
+async fn store_in(
+    mut t: Transaction<'static, Postgres>,
     p: &Principal,
     key: &str,
     status: StatusCode,
@@ -205,7 +251,7 @@ async fn store(
         .iter()
         .filter_map(|h| headers.get(h).and_then(|v| v.to_str().ok()).map(|v| (h.to_string(), v.to_owned())))
         .collect();
-    let mut t = tx(db, p).await?;
+    mirai_events::tenancy::set_tenant(&mut t, p.tenant_id).await?;
     sqlx::query(
         "UPDATE idempotency_keys SET state = 'done', status = $3, headers = $4, body = $5 \
          WHERE principal = $1 AND key = $2",

@@ -13,6 +13,7 @@ pub mod idempotency;
 pub mod kms;
 pub mod maintenance;
 pub mod pagination;
+pub mod serve;
 pub mod service;
 pub mod telemetry;
 

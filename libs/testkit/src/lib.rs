@@ -115,6 +115,32 @@ pub struct TestApp {
     pub prefix: String,
     pub http: reqwest::Client,
     signer: SigningKey,
+    /// Whether this instance created the database and streams (a replica started with
+    /// `start_on` shares them and leaves them alone).
+    owns_data: bool,
+}
+
+impl Drop for TestApp {
+    /// A test that panics (or forgets `stop`) still leaves no database or stream behind.
+    /// Drop cannot await, and the test's runtime is unwinding, so a thread of its own
+    /// with a runtime of its own does the cleanup; `WITH (FORCE)` ends the fleet's
+    /// connections.
+    fn drop(&mut self) {
+        if !self.owns_data || self.fleet.is_none() {
+            return;
+        }
+        let (database, prefix) = (self.database.clone(), self.prefix.clone());
+        let cleanup = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            rt.block_on(async {
+                if let Ok(bus) = Bus::connect(&nats_url(), &prefix, 1).await {
+                    let _ = bus.delete_prefixed_streams().await;
+                }
+                drop_database(&database).await;
+            });
+        });
+        let _ = cleanup.join();
+    }
 }
 
 impl TestApp {
@@ -134,7 +160,9 @@ impl TestApp {
         let prefix = nats_prefix();
         let mut cfg = config(&database, &prefix);
         tweak(&mut cfg);
-        Self::start_with(services, &database, &prefix, cfg).await
+        let mut app = Self::start_with(services, &database, &prefix, cfg).await?;
+        app.owns_data = true;
+        Ok(app)
     }
 
     /// Starts another fleet instance on an existing database and prefix (a second replica).
@@ -161,6 +189,7 @@ impl TestApp {
             prefix: prefix.to_owned(),
             http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?,
             signer,
+            owns_data: false,
         };
         let ready = app.clone_http();
         let url = app.url.clone();

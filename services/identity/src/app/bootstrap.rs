@@ -11,25 +11,23 @@ pub struct AdminCredential {
 }
 
 pub async fn bootstrap_platform_admin(state: &AppState, email: &str) -> anyhow::Result<Option<AdminCredential>> {
+    let password = crypto::random_token(18);
+    let hash = super::users::hash(state, &password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut tx = state.ctx.db.platform_tx().await?;
-    // Serialize concurrent bootstraps; the check and the insert below are one decision.
-    sqlx::query("SELECT pg_advisory_lock(hashtext('identity-bootstrap'))").execute(&mut *tx).await?;
+    // Serialize concurrent bootstraps: the check and the insert below are one decision,
+    // and the transaction-scoped lock is held until that decision commits.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('identity-bootstrap'))").execute(&mut *tx).await?;
     let exists = store::platform_admin_exists(&mut tx).await?;
     let result = if exists {
         None
     } else {
-        let input = NewUser {
-            email: email.to_owned(),
-            password: crypto::random_token(18),
-            display_name: Some("Platform admin".into()),
-        };
+        let input = NewUser { email: email.to_owned(), password, display_name: Some("Platform admin".into()) };
         let meta = EventMeta { actor: Some("system:bootstrap".into()), ..Default::default() };
-        super::users::insert(state, &meta, "system:bootstrap", &input, true)
+        super::users::insert_in_txn(state, &mut tx, &meta, "system:bootstrap", &input, &hash, true)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         Some(AdminCredential { email: input.email, password: input.password })
     };
-    sqlx::query("SELECT pg_advisory_unlock(hashtext('identity-bootstrap'))").execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(result)
 }

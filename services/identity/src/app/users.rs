@@ -1,15 +1,12 @@
 //! Users: created by a platform admin or a tenant's org admin (who then grants the
 //! membership in tenant). Passwords are argon2id hashes.
 
-use mirai_events::NewEvent;
+use mirai_contracts::events::identity::UserCreated;
 use mirai_kit::{AppError, Principal, Role};
 use serde::Serialize;
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::{AppState, crypto, store::users as store};
-
-pub const USER_CREATED: &str = "identity.user.created.v1";
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct User {
@@ -44,7 +41,8 @@ pub async fn create(state: &AppState, principal: &Principal, input: NewUser) -> 
     Ok(row.into())
 }
 
-/// Hashes the password off the async threads and inserts the user with its event.
+/// Hashes the password off the async threads and inserts the user with its event, in a
+/// transaction of its own.
 pub(crate) async fn insert(
     state: &AppState,
     meta: &mirai_events::EventMeta,
@@ -52,38 +50,60 @@ pub(crate) async fn insert(
     input: &NewUser,
     platform_admin: bool,
 ) -> Result<store::UserRow, AppError> {
-    let settings = state.settings.clone();
-    let password = input.password.clone();
-    let hash = tokio::task::spawn_blocking(move || crypto::hash_password(&settings, &password))
-        .await
-        .map_err(|e| AppError::Internal(e.into()))?;
+    let hash = hash(state, &input.password).await?;
     let mut tx = state.ctx.db.platform_tx().await?;
+    let row = insert_in_txn(state, &mut tx, meta, created_by, input, &hash, platform_admin).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// The password's argon2id hash, computed off the async threads.
+pub(crate) async fn hash(state: &AppState, password: &str) -> Result<String, AppError> {
+    let settings = state.settings.clone();
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || crypto::hash_password(&settings, &password))
+        .await
+        .map_err(|e| AppError::Internal(e.into()))
+}
+
+/// Inserts the user and its event inside the caller's transaction.
+pub(crate) async fn insert_in_txn(
+    state: &AppState,
+    tx: &mut sqlx::PgConnection,
+    meta: &mirai_events::EventMeta,
+    created_by: &str,
+    input: &NewUser,
+    hash: &str,
+    platform_admin: bool,
+) -> Result<store::UserRow, AppError> {
     let row =
-        store::user_insert(&mut tx, Uuid::now_v7(), &input.email, input.display_name.as_deref(), &hash, platform_admin)
+        store::user_insert(&mut *tx, Uuid::now_v7(), &input.email, input.display_name.as_deref(), hash, platform_admin)
             .await
             .map_err(|e| match AppError::from(e) {
                 AppError::Conflict(_) => AppError::Conflict("a user with this email already exists".into()),
                 other => other,
             })?;
-    state
-        .ctx
-        .emit(
-            &mut tx,
-            meta,
-            [NewEvent::new(
-                USER_CREATED,
-                row.id,
-                json!({ "user_id": row.id, "email": row.email, "display_name": row.display_name, "created_by": created_by }),
-            )],
-        )
-        .await?;
-    tx.commit().await?;
+    let event = UserCreated {
+        user_id: row.id.into(),
+        email: row.email.clone(),
+        display_name: row.display_name.clone(),
+        created_by: created_by.to_owned(),
+    };
+    state.ctx.emit(tx, meta, [event.into()]).await?;
     Ok(row)
 }
 
+/// Yourself; or, as an org admin or manager, a user who is an active member of your
+/// tenant: the user's record (email included) is the tenant's to see only while they
+/// belong to it. Anyone else's id is not found, whether or not it exists.
 pub async fn get(state: &AppState, principal: &Principal, id: Uuid) -> Result<User, AppError> {
-    if principal.user_id != Some(id) {
+    if principal.user_id != Some(id) && !principal.is_platform_admin() {
         principal.require_any(&[Role::OrgAdmin, Role::OrgManager])?;
+        let tenant = principal.tenant()?;
+        let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+        if crate::store::memberships::membership_roles(&mut tx, tenant, id).await?.is_none() {
+            return Err(AppError::not_found("user", id));
+        }
     }
     let mut tx = state.ctx.db.platform_tx().await?;
     let row = store::user_get(&mut tx, id).await?.ok_or_else(|| AppError::not_found("user", id))?;

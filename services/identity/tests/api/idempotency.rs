@@ -67,3 +67,47 @@ async fn replay_mismatch_and_in_flight() {
     assert_problem(&res, 400, "invalid-idempotency-key");
     app.stop().await;
 }
+
+/// The response is recorded in the effect's own transaction: when recording fails, the
+/// effect is not committed either (503), so the retry under the same key applies it once
+/// and a further retry replays that answer. Before, the effect committed first and a
+/// failed record let the retry create a second key.
+#[tokio::test]
+async fn the_record_commits_with_the_effect_or_neither_does() {
+    let app = spawn().await;
+    let tenant = Uuid::now_v7();
+    let token = app.token(Some(tenant), &[Role::OrgAdmin]);
+    let post = || {
+        app.http
+            .post(app.url("/api/v1/identity/api-keys"))
+            .bearer_auth(&token)
+            .header("idempotency-key", "atomic-1")
+            .json(&json!({ "name": "atomic" }))
+            .send()
+    };
+    let count = || async { app.get("/api/v1/identity/api-keys", &token).await.1["data"].as_array().unwrap().len() };
+    // Recording a response fails, as a crash between the effect and the record would.
+    let mut db = PgConnection::connect(&mirai_testkit::url_for_db(&app.database)).await.unwrap();
+    for sql in [
+        "CREATE FUNCTION identity.refuse_record() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN RAISE EXCEPTION 'recording refused'; END $$",
+        "CREATE TRIGGER refuse_record BEFORE UPDATE ON identity.idempotency_keys \
+         FOR EACH ROW WHEN (NEW.state = 'done') EXECUTE FUNCTION identity.refuse_record()",
+    ] {
+        sqlx::query(sql).execute(&mut db).await.unwrap();
+    }
+    let res = post().await.unwrap();
+    let res = (res.status(), res.json::<serde_json::Value>().await.unwrap());
+    assert_problem(&res, 503, "unavailable");
+    assert_eq!(count().await, 0, "the effect rolled back with its record");
+
+    sqlx::query("DROP TRIGGER refuse_record ON identity.idempotency_keys").execute(&mut db).await.unwrap();
+    let first = post().await.unwrap();
+    assert_eq!(first.status(), 201, "the retry runs the request");
+    let first: serde_json::Value = first.json().await.unwrap();
+    let again = post().await.unwrap();
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json::<serde_json::Value>().await.unwrap(), first);
+    assert_eq!(count().await, 1, "applied exactly once");
+    app.stop().await;
+}

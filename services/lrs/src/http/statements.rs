@@ -86,14 +86,9 @@ async fn post_statements(
 async fn statement_body(req: Request) -> Result<(Value, Vec<Part>), AppError> {
     let raw_ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let ct = raw_ct.to_lowercase();
-    let bytes = axum::body::to_bytes(req.into_body(), 16 * 1024 * 1024).await.map_err(|_| {
-        AppError::client(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload-too-large",
-            "Payload too large",
-            "the request body exceeds the size limit",
-        )
-    })?;
+    let bytes = axum::body::to_bytes(req.into_body(), 16 * 1024 * 1024)
+        .await
+        .map_err(|e| mirai_kit::extract::body_read_error(&e))?;
     let (json, parts) = if ct.starts_with("multipart/mixed") {
         let boundary = multipart::boundary(&raw_ct).ok_or_else(|| bad("multipart/mixed needs a boundary"))?;
         multipart::parse(&bytes, &boundary).map_err(bad)?
