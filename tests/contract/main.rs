@@ -4,6 +4,7 @@
 
 mod cli;
 mod contracts;
+mod cross_tenant;
 mod demo;
 mod dlq;
 mod erasure;
