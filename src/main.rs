@@ -63,7 +63,7 @@ fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Openapi { service } = &cli.command {
         let def = mirai::select(std::slice::from_ref(service))?.remove(0);
-        println!("{}", serde_json::to_string_pretty(&(def.openapi)())?);
+        println!("{}", serde_json::to_string_pretty(&def.openapi_document())?);
         return Ok(());
     }
     if let Command::Services = &cli.command {

@@ -67,7 +67,7 @@ fn every_subject_has_a_schema_and_a_valid_golden_example() {
 fn committed_openapi_matches_the_code() {
     let update = std::env::var("MIRAI_UPDATE_OPENAPI").is_ok();
     for s in mirai::services() {
-        let spec = serde_json::to_string_pretty(&(s.openapi)()).unwrap() + "\n";
+        let spec = serde_json::to_string_pretty(&s.openapi_document()).unwrap() + "\n";
         let path = root().join(format!("schemas/openapi/{}.json", s.name));
         if update {
             fs::write(&path, &spec).unwrap();
@@ -111,9 +111,15 @@ fn kong_routes_cover_every_service_and_nothing_else() {
     let mut routed: BTreeSet<String> = BTreeSet::new();
     for ks in kong["services"].as_sequence().unwrap() {
         let kong_name = ks["name"].as_str().unwrap();
-        // `lrs-xapi` is a second Kong service of `lrs`: an alias path for xAPI clients.
-        let name = kong_name.split('-').next().unwrap();
-        assert!(services.iter().any(|s| s.name == name), "Kong service `{kong_name}` is not a Mirai service");
+        // A Kong service is a Mirai service by name, or a second one of it named
+        // `<service>-<what>` (`lrs-xapi`: an alias path for xAPI clients). Names may hold
+        // hyphens themselves (`ai-gateway`), so the longest matching service wins.
+        let name = services
+            .iter()
+            .map(|s| s.name)
+            .filter(|n| kong_name == *n || kong_name.starts_with(&format!("{n}-")))
+            .max_by_key(|n| n.len())
+            .unwrap_or_else(|| panic!("Kong service `{kong_name}` is not a Mirai service"));
         let url = ks["url"].as_str().unwrap();
         assert!(url.contains(&format!("mirai-{name}.")), "Kong service `{kong_name}` points at its Deployment");
         let upstream_path = url.splitn(4, '/').nth(3).map(|p| format!("/{p}")).unwrap_or_default();
@@ -136,9 +142,32 @@ fn kong_routes_cover_every_service_and_nothing_else() {
     for s in &services {
         let prefix = format!("/api/v1/{}", s.name);
         assert!(routed.contains(&prefix), "no Kong route for {prefix}");
-        let spec = serde_json::to_value((s.openapi)()).unwrap();
+        let spec = s.openapi_document();
         for path in spec["paths"].as_object().unwrap().keys() {
             assert!(routed.iter().any(|r| path.starts_with(r.as_str())), "OpenAPI path {path} has no Kong route");
         }
+    }
+}
+
+/// One list of services (`mirai::services()`) drives the binary; the Helm values, the
+/// dashboard and the migrations must name exactly those services, hyphenated names too.
+#[test]
+fn helm_values_dashboard_and_migrations_name_exactly_the_services_in_code() {
+    let code: BTreeSet<String> = mirai::services().iter().map(|s| s.name.to_owned()).collect();
+    let values: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&fs::read_to_string(root().join("deploy/helm/mirai/values.yaml")).unwrap()).unwrap();
+    let helm: BTreeSet<String> =
+        values["services"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap().to_owned()).collect();
+    assert_eq!(helm, code, "deploy/helm/mirai/values.yaml `services:` must list every service, and only those");
+    let dashboard = fs::read_to_string(root().join("deploy/grafana/mirai-fleet.json")).unwrap();
+    let rows: BTreeSet<String> = serde_json::from_str::<serde_json::Value>(&dashboard).unwrap()["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["title"].as_str()?.strip_prefix("Service: ").map(str::to_owned))
+        .collect();
+    assert_eq!(rows, code, "deploy/grafana: one `Service: <name>` row per service (deploy/grafana/generate.py)");
+    for s in mirai::services() {
+        assert!(!s.migrations.is_empty(), "migrations/{}/ holds the service's migrations", s.name);
     }
 }

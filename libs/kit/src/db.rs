@@ -23,6 +23,14 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
+include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
+
+/// A service's migrations, embedded from `migrations/<service>/` at build time (empty
+/// for a service without that directory).
+pub fn migrations(service: &str) -> &'static [Migration] {
+    EMBEDDED.iter().find(|(s, _)| *s == service).map(|(_, m)| *m).unwrap_or(&[])
+}
+
 /// The tables every service has: outbox, inbox, idempotency keys. Applied before the
 /// service's own migrations, with version 0.
 pub const KIT_MIGRATION: Migration = Migration { version: 0, name: "kit", sql: include_str!("kit.sql") };

@@ -103,7 +103,7 @@ pub async fn start(config: Config, services: &[ServiceDef], run_migrations: bool
         runner.schedules.extend(started.schedules);
         tasks.spawn(runner.run(work_cancel.clone()));
         cors_anywhere.extend(started.cors_anywhere.iter().map(|p| format!("/api/v1/{}{p}", def.name)));
-        let openapi = serde_json::to_value((def.openapi)()).context("serializing OpenAPI")?;
+        let openapi = def.openapi_document();
         let service_router = started
             .router
             .route("/openapi.json", get(move || async move { axum::Json(openapi.clone()) }))

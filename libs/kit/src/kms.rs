@@ -44,12 +44,10 @@ impl LocalKeyFile {
                 write_private(&path, &k)?;
                 k.to_vec()
             }
-            Err(e) => {
-                return Err(e).with_context(|| format!("MIRAI_TENANT__KEK_FILE: cannot read {}", path.display()));
-            }
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
         if key.len() != 32 {
-            bail!("MIRAI_TENANT__KEK_FILE: {} must hold exactly 32 bytes", path.display());
+            bail!("{} must hold exactly 32 bytes", path.display());
         }
         // The id names the key without revealing it, so a rotated KEK is recognisable.
         let id = format!("local:{}", hex::encode(&Sha256::digest(&key)[..8]));
@@ -102,11 +100,44 @@ impl Kms for LocalKeyFile {
     }
 }
 
-/// A service's KMS: `MIRAI_<SERVICE>__KEK_FILE` (default `.dev/<service>-kek.key`).
+/// Where a service's KEK file is: `MIRAI_<SERVICE>__KEK_FILE`, or in development
+/// `<state dir>/keys/<service>-kek.key`, next to the database it seals data in (the
+/// state dir is `MIRAI_STATE_DIR`, `/var/tmp/mirai` by default, where `make setup` keeps
+/// Postgres). Keys never live in the clone, so a second clone, or a wiped `.dev/`, opens
+/// what the first one sealed.
+pub fn kek_path(service: &str) -> PathBuf {
+    match crate::Config::service_var(service, "KEK_FILE").filter(|p| !p.trim().is_empty()) {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let state = std::env::var("MIRAI_STATE_DIR").ok().filter(|d| !d.trim().is_empty());
+            PathBuf::from(state.as_deref().unwrap_or("/var/tmp/mirai")).join("keys").join(format!("{service}-kek.key"))
+        }
+    }
+}
+
+/// The variable that names a service's KEK file.
+pub fn kek_var(service: &str) -> String {
+    format!("MIRAI_{}__KEK_FILE", service.to_uppercase().replace('-', "_"))
+}
+
+/// A service's KMS: the local key file at `kek_path`.
 pub fn for_service(service: &str) -> anyhow::Result<Arc<dyn Kms>> {
-    let path = crate::Config::service_var(service, "KEK_FILE").unwrap_or_else(|| format!(".dev/{service}-kek.key"));
-    let var = format!("MIRAI_{}__KEK_FILE", service.to_uppercase().replace('-', "_"));
-    Ok(Arc::new(LocalKeyFile::open(PathBuf::from(path)).with_context(|| var)?))
+    let path = kek_path(service);
+    Ok(Arc::new(
+        LocalKeyFile::open(path.clone()).with_context(|| format!("{} ({})", kek_var(service), path.display()))?,
+    ))
+}
+
+/// The start-up error for data sealed under another KEK: which key, and how to recover.
+pub fn kek_mismatch(service: &str, what: &str, sealed_by: &str, e: &anyhow::Error) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{var}: {what} in the database cannot be opened with the key at {path} ({e:#}). \
+         Point {var} at the key file that sealed them (KEK id {sealed_by}); in development, \
+         where nothing else depends on that data, start from an empty database instead \
+         (drop the database DATABASE_URL names, or `rm -rf $MIRAI_STATE_DIR/pgdata` and `make setup`).",
+        var = kek_var(service),
+        path = kek_path(service).display(),
+    )
 }
 
 /// Encrypts `plaintext` under `dek`, bound to `aad`; returns (nonce, ciphertext).

@@ -12,6 +12,7 @@ pub mod http;
 pub mod idempotency;
 pub mod kms;
 pub mod maintenance;
+pub mod openapi;
 pub mod pagination;
 pub mod serve;
 pub mod service;

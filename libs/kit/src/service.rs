@@ -23,6 +23,14 @@ pub struct ServiceDef {
     pub start: fn(ServiceCtx) -> BoxFuture<'static, anyhow::Result<Started>>,
 }
 
+impl ServiceDef {
+    /// The service's OpenAPI document as served at `/api/v1/<name>/openapi.json` and
+    /// committed under `schemas/openapi/`.
+    pub fn openapi_document(&self) -> serde_json::Value {
+        crate::openapi::finish((self.openapi)())
+    }
+}
+
 impl std::fmt::Debug for ServiceDef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServiceDef").field("name", &self.name).finish()

@@ -3,7 +3,7 @@
 //! and the tenant roles it learns from tenant's membership events.
 
 use futures::FutureExt;
-use mirai_kit::{Migration, ServiceCtx, ServiceDef, Started};
+use mirai_kit::{ServiceCtx, ServiceDef, Started};
 
 pub mod app;
 mod crypto;
@@ -17,11 +17,13 @@ pub use settings::Settings;
 
 pub const NAME: &str = "identity";
 
-pub const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "init", sql: include_str!("../../../migrations/identity/0001_init.sql") }];
-
 pub fn service() -> ServiceDef {
-    ServiceDef { name: NAME, migrations: MIGRATIONS, openapi: http::openapi, start: |ctx| start(ctx).boxed() }
+    ServiceDef {
+        name: NAME,
+        migrations: mirai_kit::db::migrations(NAME),
+        openapi: http::openapi,
+        start: |ctx| start(ctx).boxed(),
+    }
 }
 
 /// Shared state of identity's handlers.
@@ -41,6 +43,7 @@ impl AppState {
 
 async fn start(ctx: ServiceCtx) -> anyhow::Result<Started> {
     let state = AppState::new(ctx)?;
+    app::signing_keys::check_kek(&state).await?;
     app::signing_keys::ensure_active(&state).await?;
     let mut started = Started::new(http::router(state.clone()));
     started.consumers.push(events::memberships_consumer());
@@ -63,7 +66,7 @@ pub async fn bootstrap_with_config(config: &mirai_kit::Config, email: &str) -> a
     let ctx = ServiceCtx {
         name: NAME,
         config: std::sync::Arc::new(config.clone()),
-        db: mirai_kit::Db::new(pool, NAME, MIGRATIONS),
+        db: mirai_kit::Db::new(pool, NAME, mirai_kit::db::migrations(NAME)),
         bus,
         keys: mirai_kit::auth::KeyStore::new(&mirai_kit::service::issuer(&public_url), &config.jwt_audience),
         public_url,

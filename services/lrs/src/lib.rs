@@ -4,7 +4,7 @@
 //! part in tenant's GDPR erasure choreography (`app::erasure`).
 
 use futures::FutureExt;
-use mirai_kit::{Migration, ServiceCtx, ServiceDef, Started};
+use mirai_kit::{ServiceCtx, ServiceDef, Started};
 
 pub mod app;
 mod http;
@@ -12,19 +12,13 @@ mod store;
 
 pub const NAME: &str = "lrs";
 
-pub const MIGRATIONS: &[Migration] = &[
-    Migration { version: 1, name: "init", sql: include_str!("../../../migrations/lrs/0001_init.sql") },
-    Migration { version: 2, name: "documents", sql: include_str!("../../../migrations/lrs/0002_documents.sql") },
-    Migration { version: 3, name: "attachments", sql: include_str!("../../../migrations/lrs/0003_attachments.sql") },
-    Migration {
-        version: 4,
-        name: "statement_refs",
-        sql: include_str!("../../../migrations/lrs/0004_statement_refs.sql"),
-    },
-];
-
 pub fn service() -> ServiceDef {
-    ServiceDef { name: NAME, migrations: MIGRATIONS, openapi: http::openapi, start: |ctx| start(ctx).boxed() }
+    ServiceDef {
+        name: NAME,
+        migrations: mirai_kit::db::migrations(NAME),
+        openapi: http::openapi,
+        start: |ctx| start(ctx).boxed(),
+    }
 }
 
 /// Shared state of the LRS handlers.

@@ -4,7 +4,7 @@
 //! hold personal data (`app::data_subjects`).
 
 use futures::FutureExt;
-use mirai_kit::{Migration, ServiceCtx, ServiceDef, Started};
+use mirai_kit::{ServiceCtx, ServiceDef, Started};
 
 pub mod app;
 mod events;
@@ -13,22 +13,13 @@ mod store;
 
 pub const NAME: &str = "tenant";
 
-pub const MIGRATIONS: &[Migration] = &[
-    Migration { version: 1, name: "init", sql: include_str!("../../../migrations/tenant/0001_init.sql") },
-    Migration {
-        version: 2,
-        name: "settings_flags_secrets",
-        sql: include_str!("../../../migrations/tenant/0002_settings_flags_secrets.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "data_subject_requests",
-        sql: include_str!("../../../migrations/tenant/0003_data_subject_requests.sql"),
-    },
-];
-
 pub fn service() -> ServiceDef {
-    ServiceDef { name: NAME, migrations: MIGRATIONS, openapi: http::openapi, start: |ctx| start(ctx).boxed() }
+    ServiceDef {
+        name: NAME,
+        migrations: mirai_kit::db::migrations(NAME),
+        openapi: http::openapi,
+        start: |ctx| start(ctx).boxed(),
+    }
 }
 
 /// Shared state of tenant's handlers.

@@ -89,6 +89,18 @@ pub async fn rotate(state: &AppState, principal: &Principal) -> Result<String, A
     Ok(kid)
 }
 
+/// Fails start-up, saying how to recover, when the signing keys in the database were
+/// sealed under another KEK than the configured one (instead of a 500 at every login).
+pub async fn check_kek(state: &AppState) -> anyhow::Result<()> {
+    let mut conn = state.ctx.db.platform_tx().await?;
+    for row in store::signing_key_list_unretired(&mut conn).await? {
+        if let Err(e) = state.kms.open(&row.kek_id, &row.sealed_key, row.kid.as_bytes()) {
+            return Err(mirai_kit::kms::kek_mismatch(crate::NAME, "identity's private signing keys", &row.kek_id, &e));
+        }
+    }
+    Ok(())
+}
+
 /// The key that signs now.
 pub async fn current(state: &AppState) -> Result<(String, SigningKey), AppError> {
     let mut conn = state.ctx.db.platform_tx().await?;

@@ -14,7 +14,7 @@ pub struct Jwks {
 }
 
 /// The public keys tokens are signed with (including one published ahead of rotation).
-#[utoipa::path(get, path = "/jwks.json", tag = "discovery", responses((status = 200, description = "JWKS", body = Jwks)))]
+#[utoipa::path(get, path = "/jwks.json", tag = "discovery", security(()), responses((status = 200, description = "JWKS", body = Jwks)))]
 async fn jwks(State(state): State<AppState>) -> Result<Json<Jwks>, AppError> {
     Ok(Json(Jwks { keys: signing_keys::jwks(&state).await? }))
 }
@@ -32,7 +32,7 @@ pub struct OpenIdConfiguration {
 }
 
 /// OpenID Provider metadata for the issuer `<base>/api/v1/identity`.
-#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "discovery",
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "discovery", security(()),
     responses((status = 200, description = "Provider metadata", body = OpenIdConfiguration)))]
 async fn openid_configuration(State(state): State<AppState>) -> Json<OpenIdConfiguration> {
     let issuer = state.ctx.issuer();

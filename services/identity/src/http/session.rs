@@ -28,7 +28,7 @@ pub struct LoginRequest {
 }
 
 /// Log in with email and password.
-#[utoipa::path(post, path = "/login", tag = "session", request_body = LoginRequest,
+#[utoipa::path(post, path = "/login", tag = "session", security(()), request_body = LoginRequest,
     responses(
         (status = 200, description = "Tokens", body = TokenResponse),
         (status = 401, description = "Wrong email or password", body = Problem, content_type = "application/problem+json"),
@@ -56,7 +56,7 @@ pub struct TokenRequest {
 
 /// OAuth2 token endpoint: `refresh_token` (rotating) and `client_credentials` (API key id
 /// and secret, in the form or as HTTP Basic).
-#[utoipa::path(post, path = "/token", tag = "session",
+#[utoipa::path(post, path = "/token", tag = "session", security(()),
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Tokens", body = TokenResponse),
@@ -112,7 +112,7 @@ pub struct LogoutRequest {
 }
 
 /// End the session a refresh token belongs to.
-#[utoipa::path(post, path = "/logout", tag = "session", request_body = LogoutRequest,
+#[utoipa::path(post, path = "/logout", tag = "session", security(()), request_body = LogoutRequest,
     responses((status = 204, description = "Logged out")))]
 async fn logout(State(state): State<AppState>, Json(req): Json<LogoutRequest>) -> Result<StatusCode, AppError> {
     session::logout(&state, &req.refresh_token).await?;

@@ -161,7 +161,7 @@ fn version(h: &axum::http::Extensions) -> XapiVersion {
 macro_rules! document_resource {
     ($kind:literal, $path:literal, $get:ident, $put:ident, $post:ident, $delete:ident, $what:literal) => {
         #[doc = concat!("Get one ", $what, " document, or the list of their ids.")]
-        #[utoipa::path(get, path = $path, tag = "xapi", params(("params" = HashMap<String, String>, Query)), security(("basic" = []), ("bearer" = [])),
+        #[utoipa::path(get, path = $path, tag = "xapi", summary = concat!("Get one ", $what, " document, or the list of their ids"), params(("params" = HashMap<String, String>, Query)), security(("basic" = []), ("bearer" = [])),
             responses((status = 200, description = "The document, or a JSON array of ids"),
                       (status = 404, description = "No such document", body = Problem, content_type = "application/problem+json")))]
         async fn $get(State(state): State<AppState>, principal: Principal, Query(p): Query<Params>) -> Result<Response, AppError> {
@@ -169,7 +169,7 @@ macro_rules! document_resource {
         }
 
         #[doc = concat!("Store a ", $what, " document (If-Match / If-None-Match honoured).")]
-        #[utoipa::path(put, path = $path, tag = "xapi", params(("params" = HashMap<String, String>, Query)), request_body = Vec<u8>, security(("basic" = []), ("bearer" = [])),
+        #[utoipa::path(put, path = $path, tag = "xapi", summary = concat!("Store a ", $what, " document"), params(("params" = HashMap<String, String>, Query)), request_body = Vec<u8>, security(("basic" = []), ("bearer" = [])),
             responses((status = 204, description = "Stored"),
                       (status = 409, description = "Exists; send If-Match", body = Problem, content_type = "application/problem+json"),
                       (status = 412, description = "Precondition failed", body = Problem, content_type = "application/problem+json")))]
@@ -178,7 +178,7 @@ macro_rules! document_resource {
         }
 
         #[doc = concat!("Merge a JSON object into a ", $what, " document.")]
-        #[utoipa::path(post, path = $path, tag = "xapi", params(("params" = HashMap<String, String>, Query)), request_body = Value, security(("basic" = []), ("bearer" = [])),
+        #[utoipa::path(post, path = $path, tag = "xapi", summary = concat!("Merge a JSON object into a ", $what, " document"), params(("params" = HashMap<String, String>, Query)), request_body = Value, security(("basic" = []), ("bearer" = [])),
             responses((status = 204, description = "Merged"),
                       (status = 400, description = "Not JSON objects", body = Problem, content_type = "application/problem+json"),
                       (status = 412, description = "Precondition failed", body = Problem, content_type = "application/problem+json")))]
@@ -187,7 +187,7 @@ macro_rules! document_resource {
         }
 
         #[doc = concat!("Delete a ", $what, " document.")]
-        #[utoipa::path(delete, path = $path, tag = "xapi", params(("params" = HashMap<String, String>, Query)), security(("basic" = []), ("bearer" = [])),
+        #[utoipa::path(delete, path = $path, tag = "xapi", summary = concat!("Delete a ", $what, " document"), params(("params" = HashMap<String, String>, Query)), security(("basic" = []), ("bearer" = [])),
             responses((status = 204, description = "Deleted"),
                       (status = 412, description = "Precondition failed", body = Problem, content_type = "application/problem+json")))]
         async fn $delete(State(state): State<AppState>, principal: Principal, Query(p): Query<Params>, headers: HeaderMap) -> Result<StatusCode, AppError> {
