@@ -5,7 +5,7 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= /var/tmp/mirai/target
 CARGO ?= cargo
 
-.PHONY: setup run build test test-rust test-fuzz test-deploy bench lint fmt openapi clean-test-dbs
+.PHONY: setup run build test test-rust test-fuzz test-readme test-deploy bench lint fmt openapi clean-test-dbs
 
 setup:
 	@bash scripts/setup.sh
@@ -19,7 +19,7 @@ run: setup build
 clean-test-dbs: setup
 	@bash scripts/clean-test-dbs.sh
 
-test: setup clean-test-dbs test-rust test-fuzz test-deploy
+test: setup clean-test-dbs test-rust test-fuzz test-readme test-deploy
 
 test-rust:
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
@@ -32,6 +32,10 @@ test-rust:
 test-fuzz: setup build
 	@bash scripts/fuzz-api.sh
 
+# The README's walkthrough blocks, pasted as written into bash against a running `mirai dev --demo`.
+test-readme: setup build
+	@bash scripts/readme-walkthrough.sh
+
 test-deploy: setup
 	@bash scripts/check-deploy.sh
 
@@ -42,6 +46,7 @@ bench: setup
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@bash scripts/lint-openapi.sh
 
 fmt:
 	$(CARGO) fmt --all
