@@ -18,10 +18,10 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
-/// Subject literals (`"<context>.<aggregate>.<event>.vN"`) in service and kit sources.
+/// Subject literals (`"<context>.<aggregate>.<event>.vN"`) in service, kit and contract sources.
 fn published_subjects() -> BTreeSet<String> {
     let mut files = vec![];
-    for d in ["services", "libs/kit/src"] {
+    for d in ["services", "libs/kit/src", "libs/contracts/src"] {
         rust_files(&root().join(d), &mut files);
     }
     let mut out = BTreeSet::new();

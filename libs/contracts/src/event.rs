@@ -13,7 +13,7 @@ pub trait Event: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 
 
 /// Implements [`Event`] for a payload struct:
 ///
-/// - `event!(Ty, "ctx.agg.event.v1", aggregate = field, tenant = field);` the tenant is a
+/// - `event!(Ty, "<context>.<aggregate>.<event>.v1", aggregate = field, tenant = field);` the tenant is a
 ///   required `TenantId` (or `Uuid`) field;
 /// - `tenant = optional field` for an `Option<TenantId>` (or `Option<Uuid>`) field;
 /// - `tenant = none` for platform-wide events.

@@ -135,10 +135,9 @@ async fn raw(n: usize, rate: Option<u32>) -> anyhow::Result<Run> {
                 .ok_or_else(|| anyhow::anyhow!("raw: stream ended"))?
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             msg.ack().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-            let id = msg.headers.as_ref().and_then(|h| h.get("Nats-Msg-Id")).map(|v| v.as_str().to_owned());
-            if let Some(t) =
-                id.and_then(|id| id.parse().ok()).and_then(|id: Uuid| seen.committed.lock().unwrap().get(&id).copied())
-            {
+            // The message's id leads its payload.
+            let id = msg.payload.get(..16).and_then(|b| Uuid::from_slice(b).ok());
+            if let Some(t) = id.and_then(|id| seen.committed.lock().unwrap().get(&id).copied()) {
                 seen.lags.lock().unwrap().push(t.elapsed().as_secs_f64() * 1000.0);
             }
             seen.handled.fetch_add(1, Ordering::Relaxed);
@@ -146,7 +145,7 @@ async fn raw(n: usize, rate: Option<u32>) -> anyhow::Result<Run> {
         anyhow::Ok(())
     });
     let subject = bus.subject("raw.message.sent.v1");
-    let payload = bytes::Bytes::from(vec![b'x'; 400]);
+    let padding = vec![b'x'; 400];
     let per_tick = 10;
     let mut tick = rate.map(|r| tokio::time::interval(Duration::from_secs_f64(per_tick as f64 / r as f64)));
     let start = Instant::now();
@@ -158,8 +157,10 @@ async fn raw(n: usize, rate: Option<u32>) -> anyhow::Result<Run> {
         let id = Uuid::now_v7();
         let mut headers = HeaderMap::new();
         headers.insert("Nats-Msg-Id", id.to_string().as_str());
+        let mut body = id.as_bytes().to_vec();
+        body.extend_from_slice(&padding);
         clock.committed.lock().unwrap().insert(id, Instant::now());
-        acks.push(bus.js.publish_with_headers(subject.clone(), headers, payload.clone()).await?.into_future());
+        acks.push(bus.js.publish_with_headers(subject.clone(), headers, body.into()).await?.into_future());
         while acks.len() >= 100 {
             acks.next().await.expect("in flight")?;
         }

@@ -2,14 +2,12 @@
 //! random secret needs no slow hash); every service learns the key from its events.
 
 use chrono::{DateTime, Utc};
-use mirai_events::NewEvent;
+use mirai_contracts::events::identity::{ApiKeyCreated, ApiKeyRevoked};
 use mirai_kit::{
     AppError, Principal, Role,
-    auth::keystore::{APIKEY_CREATED, APIKEY_REVOKED},
     pagination::{Cursor, Page, PageParams},
 };
 use serde::Serialize;
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::{AppState, crypto, store::api_keys as store};
@@ -114,23 +112,18 @@ pub async fn create(state: &AppState, principal: &Principal, input: NewApiKey) -
     };
     let mut tx = state.ctx.db.tenant_tx(tenant).await?;
     let row = store::api_key_insert(&mut tx, &row).await?;
-    state
-        .ctx
-        .publish(
-            &mut tx,
-            principal,
-            NewEvent::new(
-                APIKEY_CREATED,
-                &row.id,
-                json!({
-                    "key_id": row.id, "tenant_id": tenant, "name": row.name, "secret_sha256": row.secret_sha256,
-                    "roles": row.roles, "scopes": row.scopes, "expires_at": row.expires_at,
-                    "created_by": row.created_by, "revision": row.revision,
-                }),
-            )
-            .tenant(tenant),
-        )
-        .await?;
+    let event = ApiKeyCreated {
+        key_id: row.id.clone(),
+        tenant_id: tenant.into(),
+        name: row.name.clone(),
+        secret_sha256: row.secret_sha256.clone(),
+        roles: row.roles.clone(),
+        scopes: row.scopes.clone(),
+        expires_at: row.expires_at,
+        created_by: row.created_by.clone(),
+        revision: row.revision,
+    };
+    state.ctx.publish(&mut tx, principal, event.into()).await?;
     tx.commit().await?;
     Ok(CreatedApiKey { secret: format!("{id}_{secret}"), basic_password: secret, key: row.into() })
 }
@@ -165,15 +158,16 @@ pub async fn revoke(state: &AppState, principal: &Principal, id: &str) -> Result
         let row = store::api_key_get(&mut tx, id).await?.ok_or_else(|| AppError::not_found("api key", id))?;
         return Ok(row.into());
     };
-    state
-        .ctx
-        .publish(&mut tx, principal, NewEvent::new(
-                APIKEY_REVOKED,
-                &row.id,
-                json!({ "key_id": row.id, "tenant_id": tenant, "revoked_at": row.revoked_at, "revoked_by": principal.subject, "revision": row.revision }),
-            )
-            .tenant(tenant))
-        .await?;
+    // The revoking UPDATE sets `revoked_at = now()`, so the row always carries it.
+    let revoked_at = row.revoked_at.ok_or_else(|| anyhow::anyhow!("revoked api key {} has no revoked_at", row.id))?;
+    let event = ApiKeyRevoked {
+        key_id: row.id.clone(),
+        tenant_id: tenant.into(),
+        revoked_at,
+        revoked_by: principal.subject.clone(),
+        revision: row.revision,
+    };
+    state.ctx.publish(&mut tx, principal, event.into()).await?;
     tx.commit().await?;
     Ok(row.into())
 }

@@ -3,19 +3,13 @@
 //! verifying until the last token it signed has expired.
 
 use chrono::{Duration as ChronoDuration, Utc};
-use mirai_events::{EventMeta, NewEvent};
-use mirai_kit::{
-    AppError, Principal,
-    auth::{
-        jwt::Jwk,
-        keystore::{SIGNING_KEY_PUBLISHED, SIGNING_KEY_RETIRED},
-    },
-};
+use mirai_contracts::events::identity::{self as contract, SigningKeyPublished, SigningKeyRetired};
+use mirai_events::EventMeta;
+use mirai_kit::{AppError, Principal, auth::jwt::Jwk};
 use p256::{
     ecdsa::SigningKey,
     pkcs8::{DecodePrivateKey, EncodePrivateKey},
 };
-use serde_json::json;
 
 use crate::{AppState, store::signing_keys as store};
 
@@ -44,18 +38,10 @@ async fn create_in_txn(
     // The private key is stored only sealed under identity's KEK, bound to its kid.
     let (kek_id, sealed) = state.kms.seal(pkcs8.as_bytes(), kid.as_bytes()).map_err(AppError::Internal)?;
     store::signing_key_insert(tx, &kid, &kek_id, &sealed, &jwk, not_before).await?;
-    state
-        .ctx
-        .emit(
-            tx,
-            meta,
-            [NewEvent::new(
-                SIGNING_KEY_PUBLISHED,
-                &kid,
-                json!({ "kid": kid, "jwk": jwk, "not_before": not_before, "revision": 1 }),
-            )],
-        )
-        .await?;
+    let jwk =
+        contract::Jwk { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y, kid: jwk.kid, use_: jwk.use_, alg: jwk.alg };
+    let event = SigningKeyPublished { kid: kid.clone(), jwk, not_before, revision: 1 };
+    state.ctx.emit(tx, meta, [event.into()]).await?;
     Ok(kid)
 }
 
@@ -72,18 +58,8 @@ pub async fn rotate(state: &AppState, principal: &Principal) -> Result<String, A
     let verify_until = switch_at + ChronoDuration::from_std(state.settings.access_ttl).unwrap_or_default();
     for k in old {
         let revision = store::signing_key_retire(&mut tx, &k.kid, switch_at, verify_until).await?;
-        state
-            .ctx
-            .emit(
-                &mut tx,
-                &meta,
-                [NewEvent::new(
-                    SIGNING_KEY_RETIRED,
-                    &k.kid,
-                    json!({ "kid": k.kid, "retired_at": switch_at, "verify_until": verify_until, "revision": revision }),
-                )],
-            )
-            .await?;
+        let event = SigningKeyRetired { kid: k.kid, retired_at: switch_at, verify_until, revision };
+        state.ctx.emit(&mut tx, &meta, [event.into()]).await?;
     }
     tx.commit().await?;
     Ok(kid)

@@ -2,14 +2,11 @@
 //! as personal data sent by mistake). The purge is audited: `lrs.statement.purged.v1`
 //! carries who, when and why. A purged voiding statement leaves its target voided.
 
-use mirai_events::NewEvent;
+use mirai_contracts::events::lrs::StatementPurged;
 use mirai_kit::{AppError, Principal};
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::{AppState, store::statements as store};
-
-pub const PURGED: &str = "lrs.statement.purged.v1";
 
 pub async fn purge(
     state: &AppState,
@@ -27,13 +24,13 @@ pub async fn purge(
     if !store::statement_purge(&mut tx, id).await? {
         return Err(AppError::not_found("statement", id));
     }
-    let event = NewEvent::new(
-        PURGED,
-        id,
-        json!({ "tenant_id": tenant, "statement_id": id, "purged_by": principal.subject, "reason": reason }),
-    )
-    .tenant(tenant);
-    state.ctx.publish(&mut tx, principal, event).await?;
+    let event = StatementPurged {
+        tenant_id: tenant.into(),
+        statement_id: id.into(),
+        purged_by: principal.subject.clone(),
+        reason: reason.to_owned(),
+    };
+    state.ctx.publish(&mut tx, principal, event.into()).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -7,6 +7,7 @@ use std::collections::HashSet;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 use chrono::{DateTime, Utc};
+use mirai_contracts::events::lrs::{ResultSummary, StatementStored, StatementVoided, StoredStatement};
 use mirai_events::NewEvent;
 use mirai_kit::{AppError, Principal};
 use serde_json::{Value, json};
@@ -22,8 +23,6 @@ use crate::{
     store::statements::{self as store, Filter},
 };
 
-pub const STORED: &str = "lrs.statement.stored.v1";
-pub const VOIDED: &str = "lrs.statement.voided.v1";
 pub const MAX_LIMIT: i64 = 500;
 /// How long a storing transaction may stay open: the most it can hold
 /// X-Experience-API-Consistent-Through back.
@@ -128,7 +127,7 @@ pub async fn store(
     // by at most five seconds.
     sqlx::query(&format!("SET LOCAL transaction_timeout = '{STORE_TIMEOUT_SECS}s'")).execute(&mut *tx).await?;
     let mut stored_events = vec![];
-    let mut voided_events = vec![];
+    let mut voided_events: Vec<NewEvent> = vec![];
     for (n, mut body, submitted) in checked {
         if let Some(existing) = store::statement_get(&mut tx, n.id).await? {
             if statement::equivalent(&existing.submitted.0, &submitted) {
@@ -145,14 +144,12 @@ pub async fn store(
             if !store::statement_void(&mut tx, target).await? {
                 return Err(bad(format!("statement {target} is a voiding statement and cannot be voided")));
             }
-            voided_events.push(
-                NewEvent::new(
-                    VOIDED,
-                    target,
-                    json!({ "tenant_id": caller.tenant, "statement_id": target, "voided_by": n.id }),
-                )
-                .tenant(caller.tenant),
-            );
+            let voided = StatementVoided {
+                tenant_id: caller.tenant.into(),
+                statement_id: target.into(),
+                voided_by: n.id.into(),
+            };
+            voided_events.push(voided.into());
         }
         store::statement_insert(
             &mut tx,
@@ -168,18 +165,21 @@ pub async fn store(
         for (id, definition) in activity_definitions(&body) {
             crate::store::documents::activity_upsert(&mut tx, caller.tenant, &id, &definition).await?;
         }
-        stored_events.push(json!({
-            "id": n.id, "actor": n.actor, "verb": n.verb, "object_activity": n.object_activity,
-            "registration": n.registration, "timestamp": format_ts(n.timestamp), "stored": format_ts(stored),
-            "result": summarize_result(&body),
-        }));
+        // `timestamp` and `stored` serialize as `format_ts` writes them (RFC 3339, ms, `Z`).
+        stored_events.push(StoredStatement {
+            id: n.id.into(),
+            actor: n.actor,
+            verb: n.verb,
+            object_activity: n.object_activity,
+            registration: n.registration,
+            timestamp: n.timestamp,
+            stored,
+            result: summarize_result(&body),
+        });
     }
     let mut events = voided_events;
     if !stored_events.is_empty() {
-        events.push(
-            NewEvent::new(STORED, caller.tenant, json!({ "tenant_id": caller.tenant, "statements": stored_events }))
-                .tenant(caller.tenant),
-        );
+        events.push(StatementStored { tenant_id: caller.tenant.into(), statements: stored_events }.into());
     }
     state.ctx.emit(&mut tx, &caller.principal.event_meta(), events).await?;
     tx.commit().await?;
@@ -242,9 +242,15 @@ fn activity_definitions(body: &Value) -> Vec<(String, Value)> {
     found
 }
 
-fn summarize_result(body: &Value) -> Value {
+/// Validation has made `success` and `completion` booleans and `score.scaled` a number,
+/// when present.
+fn summarize_result(body: &Value) -> ResultSummary {
     let r = &body["result"];
-    json!({ "success": r["success"], "completion": r["completion"], "score_scaled": r["score"]["scaled"] })
+    ResultSummary {
+        success: r["success"].as_bool(),
+        completion: r["completion"].as_bool(),
+        score_scaled: r["score"]["scaled"].as_f64(),
+    }
 }
 
 /// A statement read: what was found, and the Consistent-Through instant it was read at.

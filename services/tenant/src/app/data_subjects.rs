@@ -8,21 +8,21 @@
 //! `tenant.data_subject.erasure_completed.v1` — the audit record of the whole erasure.
 
 use chrono::{DateTime, Utc};
-use mirai_events::{EventMeta, NewEvent, outbox};
+use mirai_contracts::events::tenant::{
+    self as contract, DataSubjectErasureCompleted, DataSubjectErasureRequested, ErasureStep,
+};
+use mirai_events::{EventMeta, outbox};
 use mirai_kit::{
     AppError, Principal, Role,
     pagination::{Cursor, Page, PageParams},
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, types::Json};
 use uuid::Uuid;
 
 use crate::{AppState, NAME, store::data_subjects as store};
-
-pub const ERASURE_REQUESTED: &str = "tenant.data_subject.erasure_requested.v1";
-pub const ERASURE_COMPLETED: &str = "tenant.data_subject.erasure_completed.v1";
 
 /// The services that hold personal data and take part in an erasure. A service joins by
 /// consuming `tenant.data_subject.erasure_requested.v1`, publishing
@@ -172,7 +172,7 @@ pub async fn request_erasure(
         id: Uuid::now_v7(),
         kind: "erasure".into(),
         subject_digest: hex::encode(Sha256::digest(subject_json.to_string().as_bytes())),
-        subject: Json(subject_json.clone()),
+        subject: Json(subject_json),
         reason,
         status: "pending".into(),
         requested_by: principal.subject.clone(),
@@ -181,13 +181,24 @@ pub async fn request_erasure(
     };
     let mut tx = state.ctx.db.tenant_tx(tenant).await?;
     let row = store::request_insert(&mut tx, tenant, &row, ERASURE_STEPS).await?;
-    let event = NewEvent::new(
-        ERASURE_REQUESTED,
-        row.id,
-        json!({ "tenant_id": tenant, "request_id": row.id, "subject": subject_json, "requested_at": row.created_at }),
-    )
-    .tenant(tenant);
-    state.ctx.publish(&mut tx, principal, event).await?;
+    // The same identifiers as `subject_json` (the contract's struct serializes alike).
+    let subject = contract::DataSubject {
+        user_id: subject.user_id.map(Into::into),
+        emails: subject.emails,
+        accounts: subject
+            .accounts
+            .into_iter()
+            .map(|a| contract::Account { home_page: a.home_page, name: a.name })
+            .collect(),
+        openids: subject.openids,
+    };
+    let event = DataSubjectErasureRequested {
+        tenant_id: tenant.into(),
+        request_id: row.id.into(),
+        subject,
+        requested_at: row.created_at,
+    };
+    state.ctx.publish(&mut tx, principal, event.into()).await?;
     let steps = store::steps_of(&mut tx, &[row.id]).await?;
     tx.commit().await?;
     Ok(to_api(row, &steps))
@@ -241,16 +252,18 @@ pub async fn step_reported(
     }
     let completed_at = store::request_complete(tx, request).await?;
     let steps = store::steps_of(tx, &[request]).await?;
-    let event = NewEvent::new(
-        ERASURE_COMPLETED,
-        request,
-        json!({
-            "tenant_id": tenant, "request_id": request, "subject_digest": row.subject_digest,
-            "requested_by": row.requested_by, "completed_at": completed_at,
-            "steps": steps.iter().map(|s| json!({ "service": s.service, "outcome": s.outcome.as_ref().map(|o| &o.0) })).collect::<Vec<_>>(),
-        }),
-    )
-    .tenant(tenant);
-    outbox::enqueue(tx, NAME, meta, event).await?;
+    let steps: Vec<ErasureStep> = steps
+        .into_iter()
+        .map(|s| ErasureStep { service: s.service, outcome: s.outcome.and_then(|o| o.0.as_object().cloned()) })
+        .collect();
+    let event = DataSubjectErasureCompleted {
+        tenant_id: tenant.into(),
+        request_id: request.into(),
+        subject_digest: row.subject_digest,
+        requested_by: row.requested_by,
+        completed_at,
+        steps,
+    };
+    outbox::enqueue(tx, NAME, meta, event.into()).await?;
     Ok(())
 }

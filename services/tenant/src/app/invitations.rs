@@ -4,17 +4,15 @@
 //! that tenant's RLS context.
 
 use chrono::{DateTime, Duration, Utc};
-use mirai_events::NewEvent;
+use mirai_contracts::events::tenant::InvitationCreated;
 use mirai_kit::{AppError, Principal, Role, auth::CredentialKind};
 use rand::RngCore;
 use serde::Serialize;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::{AppState, store::invitations as store};
 
-pub const INVITATION_CREATED: &str = "tenant.invitation.created.v1";
 const TOKEN_PREFIX: &str = "mi_";
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -80,15 +78,14 @@ pub async fn create(
     };
     let mut tx = state.ctx.db.tenant_tx(tenant).await?;
     let row = store::invitation_insert(&mut tx, &row, &hash(&token), &principal.subject).await?;
-    state
-        .ctx
-        .publish(&mut tx, principal, NewEvent::new(
-                INVITATION_CREATED,
-                row.id,
-                json!({ "invitation_id": row.id, "tenant_id": tenant, "email": row.email_norm, "roles": row.roles, "expires_at": row.expires_at }),
-            )
-            .tenant(tenant))
-        .await?;
+    let event = InvitationCreated {
+        invitation_id: row.id.into(),
+        tenant_id: tenant.into(),
+        email: row.email_norm.clone(),
+        roles: row.roles.clone(),
+        expires_at: row.expires_at,
+    };
+    state.ctx.publish(&mut tx, principal, event.into()).await?;
     tx.commit().await?;
     Ok(CreatedInvitation { invitation: row.into(), token })
 }

@@ -2,13 +2,12 @@
 //! (`tenant.membership.*`) that identity projects into the roles it puts in tokens.
 
 use chrono::{DateTime, Utc};
-use mirai_events::NewEvent;
+use mirai_contracts::events::tenant::{MembershipGranted, MembershipRevoked};
 use mirai_kit::{
     AppError, Principal, Role,
     pagination::{Cursor, Page, PageParams},
 };
 use serde::Serialize;
-use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -16,9 +15,6 @@ use crate::{
     AppState,
     store::{memberships as store, org_units},
 };
-
-pub const MEMBERSHIP_GRANTED: &str = "tenant.membership.granted.v1";
-pub const MEMBERSHIP_REVOKED: &str = "tenant.membership.revoked.v1";
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Membership {
@@ -91,15 +87,15 @@ pub(crate) async fn grant_in_txn(
         },
     )
     .await?;
-    state
-        .ctx
-        .publish(tx, principal, NewEvent::new(
-                MEMBERSHIP_GRANTED,
-                row.id,
-                json!({ "membership_id": row.id, "tenant_id": tenant, "user_id": row.user_id, "roles": row.roles, "org_unit_id": row.org_unit_id, "revision": row.revision }),
-            )
-            .tenant(tenant))
-        .await?;
+    let event = MembershipGranted {
+        membership_id: row.id.into(),
+        tenant_id: tenant.into(),
+        user_id: row.user_id.into(),
+        roles: row.roles.clone(),
+        org_unit_id: row.org_unit_id.map(Into::into),
+        revision: row.revision,
+    };
+    state.ctx.publish(tx, principal, event.into()).await?;
     Ok(row)
 }
 
@@ -128,19 +124,13 @@ pub async fn revoke(state: &AppState, principal: &Principal, tenant: Uuid, user_
             None => Err(AppError::not_found("membership", user_id)),
         };
     };
-    state
-        .ctx
-        .publish(
-            &mut tx,
-            principal,
-            NewEvent::new(
-                MEMBERSHIP_REVOKED,
-                row.id,
-                json!({ "membership_id": row.id, "tenant_id": tenant, "user_id": user_id, "revision": row.revision }),
-            )
-            .tenant(tenant),
-        )
-        .await?;
+    let event = MembershipRevoked {
+        membership_id: row.id.into(),
+        tenant_id: tenant.into(),
+        user_id: user_id.into(),
+        revision: row.revision,
+    };
+    state.ctx.publish(&mut tx, principal, event.into()).await?;
     tx.commit().await?;
     Ok(())
 }

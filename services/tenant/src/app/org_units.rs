@@ -1,15 +1,12 @@
 //! Org units: a tree per tenant.
 
 use chrono::{DateTime, Utc};
-use mirai_events::NewEvent;
+use mirai_contracts::events::tenant::OrgUnitCreated;
 use mirai_kit::{AppError, Principal, Role};
 use serde::Serialize;
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::{AppState, store::org_units as store};
-
-pub const ORG_UNIT_CREATED: &str = "tenant.org_unit.created.v1";
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrgUnit {
@@ -55,19 +52,13 @@ pub async fn create(
         }
         other => other,
     })?;
-    state
-        .ctx
-        .publish(
-            &mut tx,
-            principal,
-            NewEvent::new(
-                ORG_UNIT_CREATED,
-                row.id,
-                json!({ "org_unit_id": row.id, "tenant_id": tenant, "parent_id": row.parent_id, "name": row.name }),
-            )
-            .tenant(tenant),
-        )
-        .await?;
+    let event = OrgUnitCreated {
+        org_unit_id: row.id.into(),
+        tenant_id: tenant.into(),
+        parent_id: row.parent_id.map(Into::into),
+        name: row.name.clone(),
+    };
+    state.ctx.publish(&mut tx, principal, event.into()).await?;
     tx.commit().await?;
     Ok(row.into())
 }

@@ -3,10 +3,9 @@
 //! data key is stored only wrapped by the KMS's key-encryption key.
 
 use chrono::{DateTime, Utc};
-use mirai_events::NewEvent;
+use mirai_contracts::events::tenant::SecretChanged;
 use mirai_kit::{AppError, Principal, Role};
 use serde::Serialize;
-use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -14,7 +13,6 @@ use mirai_kit::kms;
 
 use crate::{AppState, store::secrets as store};
 
-pub const SECRET_CHANGED: &str = "tenant.secret.changed.v1";
 const MAX_SECRET_BYTES: usize = 16 * 1024;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -77,19 +75,8 @@ pub async fn put(
     let dek = data_key(state, &mut tx, tenant).await?;
     let (nonce, ct) = kms::seal(&dek, value.as_bytes(), &aad(tenant, name)).map_err(AppError::Internal)?;
     let row = store::secret_put(&mut tx, tenant, name, &nonce, &ct, &principal.subject).await?;
-    state
-        .ctx
-        .publish(
-            &mut tx,
-            principal,
-            NewEvent::new(
-                SECRET_CHANGED,
-                tenant,
-                json!({ "tenant_id": tenant, "name": name, "version": row.version, "deleted": false }),
-            )
-            .tenant(tenant),
-        )
-        .await?;
+    let event = SecretChanged { tenant_id: tenant.into(), name: name.to_owned(), version: row.version, deleted: false };
+    state.ctx.publish(&mut tx, principal, event.into()).await?;
     tx.commit().await?;
     Ok(meta(&row))
 }
@@ -122,19 +109,8 @@ pub async fn delete(state: &AppState, principal: &Principal, tenant: Uuid, name:
     validate_name(name)?;
     let mut tx = state.ctx.db.tenant_tx(tenant).await?;
     let version = store::secret_delete(&mut tx, name).await?.ok_or_else(|| AppError::not_found("secret", name))?;
-    state
-        .ctx
-        .publish(
-            &mut tx,
-            principal,
-            NewEvent::new(
-                SECRET_CHANGED,
-                tenant,
-                json!({ "tenant_id": tenant, "name": name, "version": version + 1, "deleted": true }),
-            )
-            .tenant(tenant),
-        )
-        .await?;
+    let event = SecretChanged { tenant_id: tenant.into(), name: name.to_owned(), version: version + 1, deleted: true };
+    state.ctx.publish(&mut tx, principal, event.into()).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! with defaults; AI features default off until a tenant turns them on).
 
 use chrono::{DateTime, Utc};
-use mirai_events::NewEvent;
+use mirai_contracts::events::tenant::{FeatureFlagChanged, SettingsUpdated};
 use mirai_kit::{AppError, Principal, Role};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -10,8 +10,6 @@ use uuid::Uuid;
 
 use crate::{AppState, store::settings as store};
 
-pub const SETTINGS_UPDATED: &str = "tenant.settings.updated.v1";
-pub const FLAG_CHANGED: &str = "tenant.feature_flag.changed.v1";
 const MAX_SETTINGS_BYTES: usize = 64 * 1024;
 
 /// Every flag and its default. AI features are off until the tenant opts in.
@@ -58,19 +56,12 @@ pub async fn put(state: &AppState, principal: &Principal, tenant: Uuid, settings
     if serde_json::to_vec(&settings).map(|b| b.len()).unwrap_or(usize::MAX) > MAX_SETTINGS_BYTES {
         return Err(AppError::invalid("settings", "must be at most 64 KiB"));
     }
-    let keys: Vec<&String> = map.keys().collect();
+    let keys: Vec<String> = map.keys().cloned().collect();
     super::tenants::ensure_exists(state, tenant).await?;
     let mut tx = state.ctx.db.tenant_tx(tenant).await?;
     let revision = store::settings_put(&mut tx, tenant, &settings).await?;
-    state
-        .ctx
-        .publish(
-            &mut tx,
-            principal,
-            NewEvent::new(SETTINGS_UPDATED, tenant, json!({ "tenant_id": tenant, "revision": revision, "keys": keys }))
-                .tenant(tenant),
-        )
-        .await?;
+    let event = SettingsUpdated { tenant_id: tenant.into(), revision, keys };
+    state.ctx.publish(&mut tx, principal, event.into()).await?;
     tx.commit().await?;
     Ok(Settings { settings, revision })
 }
@@ -109,15 +100,8 @@ pub async fn set_flag(
     super::tenants::ensure_exists(state, tenant).await?;
     let mut tx = state.ctx.db.tenant_tx(tenant).await?;
     store::flag_put(&mut tx, tenant, key, enabled, &principal.subject).await?;
-    state
-        .ctx
-        .publish(
-            &mut tx,
-            principal,
-            NewEvent::new(FLAG_CHANGED, tenant, json!({ "tenant_id": tenant, "key": key, "enabled": enabled }))
-                .tenant(tenant),
-        )
-        .await?;
+    let event = FeatureFlagChanged { tenant_id: tenant.into(), key: key.to_owned(), enabled };
+    state.ctx.publish(&mut tx, principal, event.into()).await?;
     tx.commit().await?;
     flags(state, principal, tenant)
         .await?

@@ -1,18 +1,15 @@
 //! Tenants: created by platform admins; seen by their members.
 
 use chrono::{DateTime, Utc};
-use mirai_events::NewEvent;
+use mirai_contracts::events::tenant::{self as contract, TenantCreated};
 use mirai_kit::{
     AppError, Principal, Role,
     pagination::{Cursor, Page, PageParams},
 };
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::{AppState, store::tenants as store};
-
-pub const TENANT_CREATED: &str = "tenant.tenant.created.v1";
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -28,6 +25,16 @@ impl TenantKind {
             TenantKind::Org => "org",
             TenantKind::Provider => "provider",
             TenantKind::Individual => "individual",
+        }
+    }
+}
+
+impl From<TenantKind> for contract::TenantKind {
+    fn from(kind: TenantKind) -> Self {
+        match kind {
+            TenantKind::Org => Self::Org,
+            TenantKind::Provider => Self::Provider,
+            TenantKind::Individual => Self::Individual,
         }
     }
 }
@@ -82,19 +89,14 @@ pub async fn create(state: &AppState, principal: &Principal, input: NewTenant) -
         AppError::Conflict(_) => AppError::Conflict("a tenant with this slug already exists".into()),
         other => other,
     })?;
-    state
-        .ctx
-        .publish(
-            &mut tx,
-            principal,
-            NewEvent::new(
-                TENANT_CREATED,
-                row.id,
-                json!({ "tenant_id": row.id, "kind": row.kind, "name": row.name, "slug": row.slug }),
-            )
-            .tenant(row.id),
-        )
-        .await?;
+    // `row.kind` is `input.kind.as_str()`, stored and read back.
+    let event = TenantCreated {
+        tenant_id: row.id.into(),
+        kind: input.kind.into(),
+        name: row.name.clone(),
+        slug: row.slug.clone(),
+    };
+    state.ctx.publish(&mut tx, principal, event.into()).await?;
     tx.commit().await?;
     Ok(row.into())
 }
