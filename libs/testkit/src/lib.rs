@@ -178,7 +178,7 @@ impl TestApp {
         let envelope = NewEvent::new(
             SIGNING_KEY_PUBLISHED,
             TEST_KID,
-            json!({ "kid": TEST_KID, "jwk": jwt::Jwk::from_key(TEST_KID, signer.verifying_key()), "not_before": Utc::now(), "revision": 1 }),
+            json!({ "kid": TEST_KID, "jwk": jwt::jwk_from_key(TEST_KID, signer.verifying_key()), "not_before": Utc::now(), "revision": 1 }),
         )
         .into_envelope("identity", &Default::default());
         fleet.keys.apply(&envelope);

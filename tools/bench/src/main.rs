@@ -46,7 +46,7 @@ fn verification_rates() -> Vec<String> {
     };
     publish(
         SIGNING_KEY_PUBLISHED,
-        json!({ "kid": "k1", "jwk": jwt::Jwk::from_key("k1", signer.verifying_key()), "not_before": chrono::Utc::now(), "revision": 1 }),
+        json!({ "kid": "k1", "jwk": jwt::jwk_from_key("k1", signer.verifying_key()), "not_before": chrono::Utc::now(), "revision": 1 }),
     );
     let now = chrono::Utc::now().timestamp();
     let claims = jwt::Claims {

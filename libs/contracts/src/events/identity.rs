@@ -69,7 +69,7 @@ pub struct SigningKeyPublished {
 event!(SigningKeyPublished, "identity.signing_key.published.v1", aggregate = kid, tenant = none);
 
 /// A P-256 public key as a JWK (RFC 7517).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Jwk {
     /// Always `EC`.

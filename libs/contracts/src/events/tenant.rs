@@ -71,7 +71,7 @@ event!(
 );
 
 /// Who an erasure is about: every identifier the person is known by in the tenant.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DataSubject {
     /// The person's Mirai user id, when they have an account.
@@ -89,7 +89,7 @@ pub struct DataSubject {
 }
 
 /// An account on another system (xAPI `account`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Account {
     /// The system's home page.

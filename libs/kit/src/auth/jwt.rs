@@ -118,45 +118,35 @@ pub fn verify(token: &str, key: &VerifyingKey, issuer: &str, audience: &str, now
     Ok(claims)
 }
 
-/// A public key as a JWK (`kty: EC`, `crv: P-256`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
-pub struct Jwk {
-    pub kty: String,
-    pub crv: String,
-    pub x: String,
-    pub y: String,
-    pub kid: String,
-    #[serde(rename = "use")]
-    pub use_: String,
-    pub alg: String,
+/// A public key as a JWK (`kty: EC`, `crv: P-256`): the type identity's key events carry.
+pub use mirai_contracts::events::identity::Jwk;
+
+/// The JWK of a P-256 verifying key.
+pub fn jwk_from_key(kid: &str, key: &VerifyingKey) -> Jwk {
+    let point = key.to_encoded_point(false);
+    Jwk {
+        kty: "EC".into(),
+        crv: "P-256".into(),
+        x: B64.encode(point.x().expect("uncompressed point")),
+        y: B64.encode(point.y().expect("uncompressed point")),
+        kid: kid.into(),
+        use_: "sig".into(),
+        alg: "ES256".into(),
+    }
 }
 
-impl Jwk {
-    pub fn from_key(kid: &str, key: &VerifyingKey) -> Self {
-        let point = key.to_encoded_point(false);
-        Self {
-            kty: "EC".into(),
-            crv: "P-256".into(),
-            x: B64.encode(point.x().expect("uncompressed point")),
-            y: B64.encode(point.y().expect("uncompressed point")),
-            kid: kid.into(),
-            use_: "sig".into(),
-            alg: "ES256".into(),
-        }
+/// The verifying key a JWK describes, if it is a P-256 key.
+pub fn jwk_to_key(jwk: &Jwk) -> Option<VerifyingKey> {
+    if jwk.kty != "EC" || jwk.crv != "P-256" {
+        return None;
     }
-
-    pub fn to_key(&self) -> Option<VerifyingKey> {
-        if self.kty != "EC" || self.crv != "P-256" {
-            return None;
-        }
-        let x = B64.decode(&self.x).ok()?;
-        let y = B64.decode(&self.y).ok()?;
-        if x.len() != 32 || y.len() != 32 {
-            return None;
-        }
-        let mut sec1 = vec![4u8];
-        sec1.extend_from_slice(&x);
-        sec1.extend_from_slice(&y);
-        VerifyingKey::from_sec1_bytes(&sec1).ok()
+    let x = B64.decode(&jwk.x).ok()?;
+    let y = B64.decode(&jwk.y).ok()?;
+    if x.len() != 32 || y.len() != 32 {
+        return None;
     }
+    let mut sec1 = vec![4u8];
+    sec1.extend_from_slice(&x);
+    sec1.extend_from_slice(&y);
+    VerifyingKey::from_sec1_bytes(&sec1).ok()
 }

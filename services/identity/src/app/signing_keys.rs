@@ -3,9 +3,9 @@
 //! verifying until the last token it signed has expired.
 
 use chrono::{Duration as ChronoDuration, Utc};
-use mirai_contracts::events::identity::{self as contract, SigningKeyPublished, SigningKeyRetired};
+use mirai_contracts::events::identity::{SigningKeyPublished, SigningKeyRetired};
 use mirai_events::EventMeta;
-use mirai_kit::{AppError, Principal, auth::jwt::Jwk};
+use mirai_kit::{AppError, Principal, auth::jwt};
 use p256::{
     ecdsa::SigningKey,
     pkcs8::{DecodePrivateKey, EncodePrivateKey},
@@ -33,13 +33,11 @@ async fn create_in_txn(
 ) -> Result<String, AppError> {
     let key = SigningKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
     let kid = format!("k-{}", uuid::Uuid::now_v7().simple());
-    let jwk = Jwk::from_key(&kid, key.verifying_key());
+    let jwk = jwt::jwk_from_key(&kid, key.verifying_key());
     let pkcs8 = key.to_pkcs8_der().map_err(|e| AppError::Internal(anyhow::anyhow!("pkcs8: {e}")))?;
     // The private key is stored only sealed under identity's KEK, bound to its kid.
     let (kek_id, sealed) = state.kms.seal(pkcs8.as_bytes(), kid.as_bytes()).map_err(AppError::Internal)?;
     store::signing_key_insert(tx, &kid, &kek_id, &sealed, &jwk, not_before).await?;
-    let jwk =
-        contract::Jwk { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y, kid: jwk.kid, use_: jwk.use_, alg: jwk.alg };
     let event = SigningKeyPublished { kid: kid.clone(), jwk, not_before, revision: 1 };
     state.ctx.emit(tx, meta, [event.into()]).await?;
     Ok(kid)
@@ -90,7 +88,7 @@ pub async fn current(state: &AppState) -> Result<(String, SigningKey), AppError>
 }
 
 /// The public keys whose tokens may still verify.
-pub async fn jwks(state: &AppState) -> Result<Vec<Jwk>, AppError> {
+pub async fn jwks(state: &AppState) -> Result<Vec<jwt::Jwk>, AppError> {
     let mut conn = state.ctx.db.platform_tx().await?;
     Ok(store::signing_key_list_verifiable(&mut conn).await?.into_iter().map(|r| r.public_jwk.0).collect())
 }

@@ -16,9 +16,7 @@
 //! and as `mbox_sha1sum`, accounts, OpenIDs, and a Mirai user id as the account Mirai's
 //! own apps use (`{public_url}`, user id).
 
-use std::collections::HashSet;
-
-use std::sync::Arc;
+use std::{collections::HashSet, sync::Arc};
 
 use chrono::Utc;
 use mirai_contracts::events::{
@@ -104,18 +102,12 @@ fn strip_attachments(v: &mut Value) {
     }
 }
 
-struct Outcome {
-    statements: u64,
-    documents: u64,
-    attachments: u64,
-}
-
 async fn erase(
     tx: &mut PgConnection,
     request: Uuid,
     subject: &DataSubject,
     public_url: &str,
-) -> Result<(Outcome, String), HandleError> {
+) -> Result<ErasureOutcome, HandleError> {
     let ifis = identifiers(subject, public_url);
     let set: HashSet<String> = ifis.iter().cloned().collect();
     let name = format!("erased-{request}");
@@ -145,7 +137,12 @@ async fn erase(
     let attachments =
         if hashes.is_empty() { 0 } else { attachments::attachments_delete_unreferenced(tx, &hashes).await? };
     let documents = documents::documents_delete_for_agents(tx, &ifis).await?;
-    Ok((Outcome { statements: rows.len() as u64, documents, attachments }, name))
+    Ok(ErasureOutcome {
+        statements_anonymized: rows.len() as u64,
+        documents_deleted: documents,
+        attachments_deleted: attachments,
+        pseudonym: Some(name),
+    })
 }
 
 /// What the erasure consumer needs to know: where Mirai's own apps say accounts live.
@@ -155,19 +152,10 @@ struct Erasures {
 
 async fn on_requested(cx: Cx<'_, Erasures>, r: DataSubjectErasureRequested) -> Result<(), HandleError> {
     let (tenant, request) = (r.tenant_id, r.request_id);
-    let (outcome, pseudonym) = erase(cx.tx, request.into(), &r.subject, &cx.state.public_url).await?;
-    tracing::info!(tenant = %tenant, request = %request, statements = outcome.statements,
-        documents = outcome.documents, attachments = outcome.attachments, "data subject erased");
-    let reply = DataSubjectErased {
-        tenant_id: tenant,
-        request_id: request,
-        outcome: ErasureOutcome {
-            statements_anonymized: outcome.statements,
-            documents_deleted: outcome.documents,
-            attachments_deleted: outcome.attachments,
-            pseudonym: Some(pseudonym),
-        },
-    };
+    let outcome = erase(cx.tx, request.into(), &r.subject, &cx.state.public_url).await?;
+    tracing::info!(tenant = %tenant, request = %request, statements = outcome.statements_anonymized,
+        documents = outcome.documents_deleted, attachments = outcome.attachments_deleted, "data subject erased");
+    let reply = DataSubjectErased { tenant_id: tenant, request_id: request, outcome };
     let meta = cx.following();
     outbox::enqueue(cx.tx, crate::NAME, &meta, reply.into()).await.map_err(|e| HandleError::Transient(e.into()))?;
     Ok(())

@@ -9,14 +9,14 @@
 
 use chrono::{DateTime, Utc};
 use mirai_contracts::events::tenant::{
-    self as contract, DataSubjectErasureCompleted, DataSubjectErasureRequested, ErasureStep,
+    DataSubject, DataSubjectErasureCompleted, DataSubjectErasureRequested, ErasureStep,
 };
 use mirai_events::{EventMeta, outbox};
 use mirai_kit::{
     AppError, Principal, Role,
     pagination::{Cursor, Page, PageParams},
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, types::Json};
@@ -30,31 +30,6 @@ use crate::{AppState, NAME, store::data_subjects as store};
 pub const ERASURE_STEPS: &[&str] = &["lrs"];
 
 const MAX_IDENTIFIERS: usize = 20;
-
-/// Who the request is about: every identifier the person is known by in this tenant.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DataSubject {
-    /// The person's Mirai user id, when they have an account.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<Uuid>,
-    /// Email addresses (xAPI `mbox` and `mbox_sha1sum` are derived from them).
-    #[serde(default)]
-    pub emails: Vec<String>,
-    /// Accounts on other systems (xAPI `account`).
-    #[serde(default)]
-    pub accounts: Vec<Account>,
-    /// OpenID URIs.
-    #[serde(default)]
-    pub openids: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Account {
-    pub home_page: String,
-    pub name: String,
-}
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DataSubjectRequest {
@@ -181,17 +156,6 @@ pub async fn request_erasure(
     };
     let mut tx = state.ctx.db.tenant_tx(tenant).await?;
     let row = store::request_insert(&mut tx, tenant, &row, ERASURE_STEPS).await?;
-    // The same identifiers as `subject_json` (the contract's struct serializes alike).
-    let subject = contract::DataSubject {
-        user_id: subject.user_id.map(Into::into),
-        emails: subject.emails,
-        accounts: subject
-            .accounts
-            .into_iter()
-            .map(|a| contract::Account { home_page: a.home_page, name: a.name })
-            .collect(),
-        openids: subject.openids,
-    };
     let event = DataSubjectErasureRequested {
         tenant_id: tenant.into(),
         request_id: row.id.into(),

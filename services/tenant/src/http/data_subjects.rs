@@ -1,6 +1,7 @@
 //! Data-subject requests (GDPR erasure).
 
 use axum::{extract::State, http::StatusCode};
+use mirai_contracts::events::tenant::DataSubject;
 use mirai_kit::{
     AppError, Json, Path, Principal, Query,
     error::Problem,
@@ -13,7 +14,7 @@ use uuid::Uuid;
 
 use crate::{
     AppState,
-    app::data_subjects::{self, DataSubject, DataSubjectRequest},
+    app::data_subjects::{self, DataSubjectRequest},
 };
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -177,7 +177,7 @@ impl KeyStore {
                 let Ok(e) = event.data_as::<SigningKeyPublished>() else {
                     return;
                 };
-                let Some(key) = e.jwk.to_key() else { return };
+                let Some(key) = jwt::jwk_to_key(&e.jwk) else { return };
                 if inner.signing.get(&e.kid).is_none_or(|k| k.revision < e.revision) {
                     inner.signing.insert(e.kid, SigningKey { key, verify_until: None, revision: e.revision });
                 }
