@@ -8,7 +8,6 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    future::Future,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -17,7 +16,7 @@ use async_nats::{
     HeaderMap,
     jetstream::{self, AckKind, consumer::pull},
 };
-use futures::{FutureExt, StreamExt, future::BoxFuture};
+use futures::StreamExt;
 use mirai_contracts::Event;
 use mirai_trace::{Span, SpanKind, TraceParent};
 use sqlx::{PgConnection, PgPool};
@@ -25,95 +24,13 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::{Bus, Envelope, bus::DLQ_CONTEXT, tenancy::set_tenant};
-
-/// Why a handler did not apply an event.
-#[derive(Debug, thiserror::Error)]
-pub enum HandleError {
-    /// The event can never be applied (bad data for this consumer): dead-letter it now.
-    #[error("permanent: {0}")]
-    Permanent(String),
-    /// It may work later (database down, dependency not yet projected): retry.
-    #[error("transient: {0:#}")]
-    Transient(#[from] anyhow::Error),
-}
-
-impl From<sqlx::Error> for HandleError {
-    fn from(e: sqlx::Error) -> Self {
-        HandleError::Transient(e.into())
-    }
-}
-
-/// What a handler gets besides its payload: the consumer's transaction (tenant context
-/// already set to the event's tenant), the envelope (id, actor, trace, correlation) and
-/// the consumer's state.
-pub struct Cx<'a, S = ()> {
-    pub tx: &'a mut PgConnection,
-    pub envelope: &'a Envelope,
-    pub state: &'a S,
-}
-
-impl<S> Cx<'_, S> {
-    /// The meta of an event published in reaction to this one (same actor, trace and
-    /// correlation), for `outbox::enqueue`.
-    pub fn following(&self) -> crate::EventMeta {
-        crate::EventMeta::following(self.envelope)
-    }
-}
-
-/// A typed handler: any `async fn(Cx<'_, S>, E) -> Result<(), HandleError>`.
-pub trait On<'a, S, E>: Send + Sync + 'static {
-    type Fut: Future<Output = Result<(), HandleError>> + Send + 'a;
-    fn call(&self, cx: Cx<'a, S>, event: E) -> Self::Fut;
-}
-
-impl<'a, S: 'a, E, F, Fut> On<'a, S, E> for F
-where
-    F: Fn(Cx<'a, S>, E) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), HandleError>> + Send + 'a,
-{
-    type Fut = Fut;
-    fn call(&self, cx: Cx<'a, S>, event: E) -> Fut {
-        self(cx, event)
-    }
-}
-
-/// A route's handler with its payload type erased: decodes the payload, checks that the
-/// payload's tenant is the envelope's, and calls the typed function.
-trait Route: Send + Sync {
-    fn handle<'a>(&'a self, tx: &'a mut PgConnection, envelope: &'a Envelope)
-    -> BoxFuture<'a, Result<(), HandleError>>;
-}
-
-struct Typed<S, E, F> {
-    state: Arc<S>,
-    handler: F,
-    _event: std::marker::PhantomData<fn() -> E>,
-}
-
-impl<S, E, F> Route for Typed<S, E, F>
-where
-    S: Send + Sync + 'static,
-    E: Event,
-    F: for<'a> On<'a, S, E>,
-{
-    fn handle<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        envelope: &'a Envelope,
-    ) -> BoxFuture<'a, Result<(), HandleError>> {
-        async move {
-            let event: E = envelope
-                .data_as()
-                .map_err(|e| HandleError::Permanent(format!("{}: payload does not match its type: {e}", E::SUBJECT)))?;
-            if event.tenant_id() != envelope.tenantid {
-                return Err(HandleError::Permanent("envelope tenantid does not match the payload's tenant_id".into()));
-            }
-            self.handler.call(Cx { tx, envelope, state: &self.state }, event).await
-        }
-        .boxed()
-    }
-}
+pub use crate::handler::{Cx, HandleError, On};
+use crate::{
+    Bus, Envelope,
+    bus::DLQ_CONTEXT,
+    handler::{Route, Typed},
+    tenancy::set_tenant,
+};
 
 /// Observes each handled event once its transaction committed (metrics, benchmarks).
 pub type Observer = Arc<dyn Fn(&Envelope) + Send + Sync>;

@@ -7,6 +7,7 @@
 pub mod bus;
 pub mod consumer;
 pub mod envelope;
+pub mod handler;
 pub mod jobs;
 pub mod outbox;
 pub mod relay;
