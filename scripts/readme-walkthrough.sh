@@ -5,9 +5,7 @@
 # so the README cannot drift from the API. On failure it names the block and README line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-STATE="${MIRAI_STATE_DIR:-/var/tmp/mirai}"
-VENV="$STATE/venv"
-BIN="${CARGO_TARGET_DIR:-$STATE/target}/debug/mirai"
+source scripts/dev-fleet.sh
 README="$PWD/README.md"
 # The README's blocks need curl and jq, as a reader's shell would.
 if ! command -v jq >/dev/null || ! command -v curl >/dev/null; then
@@ -15,12 +13,7 @@ if ! command -v jq >/dev/null || ! command -v curl >/dev/null; then
   $SUDO apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq jq curl >/dev/null
 fi
-PSQL=$(ls "$VENV"/lib/python3*/site-packages/pgserver/pginstall/bin/psql 2>/dev/null | head -1 || true)
-[ -n "$PSQL" ] || PSQL=psql
-ADMIN_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:${MIRAI_PG_PORT:-54329}/mirai}"
-DB="mirai_t_readme_$$"
-WORK=$(mktemp -d)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+trap stop_dev_fleet EXIT
 
 # Every ```sh block between "## Walkthrough for integrators" and the next "## " heading,
 # each preceded by a marker: the ERR trap maps a failing line back to README.md.
@@ -53,19 +46,7 @@ if blocks == 0:
 print("\n".join(out))
 PY
 
-"$PSQL" "$ADMIN_URL" -qc "CREATE DATABASE $DB"
-cleanup() {
-  [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null || true
-  "$PSQL" "$ADMIN_URL" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-# `exec`: the background job is the server itself, so the cleanup's kill reaches it.
-(cd "$WORK" && DATABASE_URL="${ADMIN_URL%/*}/$DB" MIRAI_HTTP_ADDR="127.0.0.1:$PORT" MIRAI_NATS_PREFIX="readme$$." \
-  RUST_LOG=error exec "$BIN" dev --demo >"$WORK/dev.log" 2>&1) &
-PID=$!
-for _ in $(seq 1 120); do [ -f "$WORK/.dev/demo.json" ] && break; kill -0 "$PID" 2>/dev/null || break; sleep 0.5; done
-[ -f "$WORK/.dev/demo.json" ] || { cat "$WORK/dev.log"; echo "readme-walkthrough: mirai dev did not start"; exit 1; }
+start_dev_fleet readme
 
 echo "readme-walkthrough: $(grep -c '^__block=' "$WORK/walkthrough.sh") blocks from README.md against 127.0.0.1:$PORT"
 if (cd "$WORK" && MIRAI_URL="http://127.0.0.1:$PORT" bash -euo pipefail "$WORK/walkthrough.sh"); then
