@@ -223,6 +223,7 @@ impl TestApp {
             sub: format!("user:{}", Uuid::now_v7()),
             exp: now + 300,
             iat: now,
+            nbf: None,
             jti: Uuid::now_v7().to_string(),
             tid: tenant,
             roles: roles.iter().map(|r| r.as_str().to_owned()).collect(),

@@ -55,6 +55,7 @@ fn verification_rates() -> Vec<String> {
         sub: format!("user:{}", Uuid::now_v7()),
         exp: now + 900,
         iat: now,
+        nbf: None,
         jti: "j".into(),
         tid: Some(Uuid::now_v7()),
         roles: vec![Role::OrgAdmin.as_str().into()],

@@ -1,10 +1,12 @@
-//! ES256 JWTs: compact serialization, signing (identity, tests) and verification (every
-//! service). Only `alg: ES256` with a known `kid` is ever accepted.
+//! ES256 JWTs on `jsonwebtoken`: signing (identity, tests) and verification (every
+//! service). Only `alg: ES256` with a known `kid` is ever accepted; the header is read
+//! first only to pick the key and to say precisely why a token is refused.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
-use p256::ecdsa::{
-    Signature, SigningKey, VerifyingKey,
-    signature::{Signer, Verifier},
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation, errors::ErrorKind};
+use p256::{
+    ecdsa::{SigningKey, VerifyingKey},
+    pkcs8::EncodePrivateKey,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -13,10 +15,12 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Claims {
     pub iss: String,
-    pub aud: String,
+    pub aud: Audience,
     pub sub: String,
     pub exp: i64,
     pub iat: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     pub jti: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tid: Option<Uuid>,
@@ -31,17 +35,35 @@ pub struct Claims {
     pub kind: String,
 }
 
+/// `aud`: one audience as a string, or several as an array (RFC 7519 §4.1.3).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl From<&str> for Audience {
+    fn from(s: &str) -> Self {
+        Self::One(s.into())
+    }
+}
+
+impl From<String> for Audience {
+    fn from(s: String) -> Self {
+        Self::One(s)
+    }
+}
+
 fn default_kind() -> String {
     "user".into()
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Deserialize)]
 struct Header {
     alg: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     kid: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    typ: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -60,25 +82,23 @@ pub enum JwtError {
     Expired,
     #[error("the token is not valid yet")]
     NotYetValid,
-    #[error("the token was issued by `{0}`, not this platform")]
-    Issuer(String),
-    #[error("the token is for audience `{0}`, not this platform")]
-    Audience(String),
+    #[error("the token lacks the `{0}` claim")]
+    MissingClaim(String),
+    #[error("the token was issued by another issuer, not this platform")]
+    Issuer,
+    #[error("the token is for another audience, not this platform")]
+    Audience,
 }
 
-/// Clock skew tolerated on `exp` and `iat`.
+/// Clock skew tolerated on `exp`, `nbf` and `iat`.
 pub const LEEWAY_SECS: i64 = 30;
 
 /// Signs `claims` with `key` under `kid`.
 pub fn sign(key: &SigningKey, kid: &str, claims: &Claims) -> String {
-    let header = Header { alg: "ES256".into(), kid: Some(kid.into()), typ: Some("JWT".into()) };
-    let input = format!(
-        "{}.{}",
-        B64.encode(serde_json::to_vec(&header).expect("header serializes")),
-        B64.encode(serde_json::to_vec(claims).expect("claims serialize"))
-    );
-    let sig: Signature = key.sign(input.as_bytes());
-    format!("{input}.{}", B64.encode(sig.to_bytes()))
+    let der = key.to_pkcs8_der().expect("a P-256 key encodes as PKCS#8");
+    let mut header = jsonwebtoken::Header::new(Algorithm::ES256);
+    header.kid = Some(kid.into());
+    jsonwebtoken::encode(&header, claims, &EncodingKey::from_ec_der(der.as_bytes())).expect("ES256 signs")
 }
 
 /// Reads the header's `kid` after checking the algorithm (first step of verification).
@@ -92,28 +112,33 @@ pub fn header_kid(token: &str) -> Result<String, JwtError> {
     header.kid.ok_or(JwtError::MissingKid)
 }
 
-/// Verifies the signature with `key` and the registered claims; returns the claims.
+/// Verifies the signature with `key` and the registered claims (`exp`, `nbf`, `iss`,
+/// `aud` as a string or an array); refuses a token issued in the future. Returns the claims.
 pub fn verify(token: &str, key: &VerifyingKey, issuer: &str, audience: &str, now: i64) -> Result<Claims, JwtError> {
-    let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    if token.split('.').count() != 3 {
         return Err(JwtError::Malformed);
-    };
-    let sig_bytes = B64.decode(s).map_err(|_| JwtError::Malformed)?;
-    let sig = Signature::from_slice(&sig_bytes).map_err(|_| JwtError::BadSignature)?;
-    key.verify(format!("{h}.{p}").as_bytes(), &sig).map_err(|_| JwtError::BadSignature)?;
-    let claims: Claims =
-        serde_json::from_slice(&B64.decode(p).map_err(|_| JwtError::Malformed)?).map_err(|_| JwtError::Malformed)?;
-    if claims.exp + LEEWAY_SECS < now {
-        return Err(JwtError::Expired);
     }
+    let mut validation = Validation::new(Algorithm::ES256);
+    validation.leeway = LEEWAY_SECS as u64;
+    validation.validate_nbf = true;
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    let key = DecodingKey::from_ec_der(key.to_encoded_point(false).as_bytes());
+    let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
+        .map_err(|e| match e.into_kind() {
+            ErrorKind::InvalidSignature | ErrorKind::InvalidEcdsaKey => JwtError::BadSignature,
+            ErrorKind::ExpiredSignature => JwtError::Expired,
+            ErrorKind::ImmatureSignature => JwtError::NotYetValid,
+            ErrorKind::InvalidIssuer => JwtError::Issuer,
+            ErrorKind::InvalidAudience => JwtError::Audience,
+            ErrorKind::MissingRequiredClaim(c) => JwtError::MissingClaim(c),
+            ErrorKind::InvalidAlgorithm => JwtError::Algorithm("?".into()),
+            _ => JwtError::Malformed,
+        })?
+        .claims;
     if claims.iat - LEEWAY_SECS > now {
         return Err(JwtError::NotYetValid);
-    }
-    if claims.iss != issuer {
-        return Err(JwtError::Issuer(claims.iss));
-    }
-    if claims.aud != audience {
-        return Err(JwtError::Audience(claims.aud));
     }
     Ok(claims)
 }

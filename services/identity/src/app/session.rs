@@ -157,10 +157,11 @@ async fn access_response(
     let ttl = state.settings.access_ttl.as_secs() as i64;
     let claims = jwt::Claims {
         iss: state.ctx.issuer(),
-        aud: state.ctx.config.jwt_audience.clone(),
+        aud: state.ctx.config.jwt_audience.clone().into(),
         sub: sub.to_owned(),
         exp: now + ttl,
         iat: now,
+        nbf: None,
         jti: Uuid::now_v7().to_string(),
         tid: tenant,
         roles: roles.clone(),

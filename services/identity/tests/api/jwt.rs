@@ -2,7 +2,7 @@
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 use hmac::{Hmac, Mac};
-use mirai_kit::Role;
+use mirai_kit::{Role, auth::jwt::Audience};
 use mirai_testkit::assert_problem;
 use sha2::Sha256;
 
@@ -15,7 +15,7 @@ fn forge(header: serde_json::Value, claims: &mirai_testkit::Claims, sign: impl F
 }
 
 #[tokio::test]
-async fn rejects_expired_unknown_kid_none_hs256_and_wrong_audience() {
+async fn rejects_expired_early_unknown_kid_none_hs256_wrong_key_and_wrong_audience() {
     let app = spawn().await;
     let me = "/api/v1/identity/me";
 
@@ -34,6 +34,37 @@ async fn rejects_expired_unknown_kid_none_hs256_and_wrong_audience() {
     let res = app.get(me, &app.sign(&aud)).await;
     assert_problem(&res, 401, "unauthenticated");
     assert!(res.1["detail"].as_str().unwrap().contains("audience"));
+
+    // `aud` may be an array (RFC 7519 §4.1.3): accepted when it names us, refused otherwise.
+    let mut many = app.claims(None, &[Role::Learner]);
+    many.aud = Audience::Many(vec!["someone-else".into(), "mirai".into()]);
+    assert_eq!(app.get(me, &app.sign(&many)).await.0, 200, "an audience array that names us passes");
+    many.aud = Audience::Many(vec!["someone-else".into(), "another".into()]);
+    let res = app.get(me, &app.sign(&many)).await;
+    assert_problem(&res, 401, "unauthenticated");
+    assert!(res.1["detail"].as_str().unwrap().contains("audience"));
+
+    // Not before: a token whose `nbf` (or `iat`) lies beyond the clock skew is not valid yet.
+    let mut early = app.claims(None, &[Role::Learner]);
+    early.nbf = Some(early.iat + 600);
+    let res = app.get(me, &app.sign(&early)).await;
+    assert_problem(&res, 401, "unauthenticated");
+    assert!(res.1["detail"].as_str().unwrap().contains("not valid yet"));
+    let mut skew = app.claims(None, &[Role::Learner]);
+    skew.nbf = Some(skew.iat + 10);
+    assert_eq!(app.get(me, &app.sign(&skew)).await.0, 200, "an nbf within the clock skew passes");
+    let mut future = app.claims(None, &[Role::Learner]);
+    future.iat += 600;
+    let res = app.get(me, &app.sign(&future)).await;
+    assert_problem(&res, 401, "unauthenticated");
+    assert!(res.1["detail"].as_str().unwrap().contains("not valid yet"));
+
+    // ES256 signed by a key that is not the one its `kid` names.
+    let stranger = p256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng);
+    let wrong_key = mirai_kit::auth::jwt::sign(&stranger, mirai_testkit::TEST_KID, &app.claims(None, &[Role::Learner]));
+    let res = app.get(me, &wrong_key).await;
+    assert_problem(&res, 401, "unauthenticated");
+    assert!(res.1["detail"].as_str().unwrap().contains("signature"));
 
     let mut iss = app.claims(None, &[Role::Learner]);
     iss.iss = "https://evil.example/api/v1/identity".into();

@@ -8,20 +8,20 @@
 //! only the form and the payload are checked (the spec makes `x5c` a SHOULD). The chain
 //! itself is not validated against trust anchors: no one has told the LRS whose
 //! certificates to trust, and a consumer that cares verifies with its own anchors.
+//! The signature itself is checked by `jsonwebtoken`, as every JWS on the platform is.
 
 use base64::{
     Engine,
     engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
 };
-use rsa::{Pkcs1v15Sign, RsaPublicKey, pkcs8::DecodePublicKey};
+use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::Value;
-use sha2::{Digest, Sha256, Sha384, Sha512};
-use x509_cert::{
-    Certificate,
-    der::{Decode, Encode},
-};
+use x509_cert::{Certificate, der::Decode};
 
 use super::{multipart::Part, statement::equivalent};
+
+/// rsaEncryption (RFC 8017 A.1), the key algorithm RS256/384/512 verify with.
+const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
 
 pub const SIGNATURE_USAGE: &str = "http://adlnet.gov/expapi/attachments/signature";
 
@@ -64,17 +64,12 @@ fn verify_jws(jws: &str, statement: &Value) -> Result<(), String> {
     };
     let header: Value = serde_json::from_slice(&b64("header", h)?).map_err(|_| "the JWS header is not JSON")?;
     let alg = header["alg"].as_str().unwrap_or_default();
-    let scheme_and_hash = |signed: &[u8]| -> Option<(Pkcs1v15Sign, Vec<u8>)> {
-        Some(match alg {
-            "RS256" => (Pkcs1v15Sign::new::<Sha256>(), Sha256::digest(signed).to_vec()),
-            "RS384" => (Pkcs1v15Sign::new::<Sha384>(), Sha384::digest(signed).to_vec()),
-            "RS512" => (Pkcs1v15Sign::new::<Sha512>(), Sha512::digest(signed).to_vec()),
-            _ => return None,
-        })
+    let algorithm = match alg {
+        "RS256" => Algorithm::RS256,
+        "RS384" => Algorithm::RS384,
+        "RS512" => Algorithm::RS512,
+        _ => return Err(format!("the JWS algorithm must be RS256, RS384 or RS512, not `{alg}`")),
     };
-    let signed = format!("{h}.{p}");
-    let (scheme, hashed) = scheme_and_hash(signed.as_bytes())
-        .ok_or_else(|| format!("the JWS algorithm must be RS256, RS384 or RS512, not `{alg}`"))?;
     let payload: Value = serde_json::from_slice(&b64("payload", p)?)
         .map_err(|_| "the JWS payload is not a JSON serialization of a statement")?;
     if !payload.is_object() {
@@ -83,7 +78,7 @@ fn verify_jws(jws: &str, statement: &Value) -> Result<(), String> {
     if !equivalent(&payload, statement) {
         return Err("the JWS payload is not the statement it signs (xAPI Data 2.3.1 comparison)".into());
     }
-    let signature = b64("signature", s)?;
+    b64("signature", s)?;
     if let Some(chain) = header.get("x5c") {
         let first = chain
             .as_array()
@@ -92,15 +87,18 @@ fn verify_jws(jws: &str, statement: &Value) -> Result<(), String> {
             .ok_or("the JWS x5c header must be an array of base64 certificates")?;
         let der = STANDARD.decode(first).map_err(|_| "the first x5c certificate is not base64")?;
         let cert = Certificate::from_der(&der).map_err(|e| format!("the first x5c certificate is not X.509: {e}"))?;
-        let spki = cert
-            .tbs_certificate
-            .subject_public_key_info
-            .to_der()
-            .map_err(|e| format!("the x5c certificate's key cannot be read: {e}"))?;
-        let key = RsaPublicKey::from_public_key_der(&spki)
-            .map_err(|_| "the x5c certificate's key is not an RSA key, as RS256/384/512 need")?;
-        key.verify(scheme, &hashed, &signature)
-            .map_err(|_| "the JWS signature does not verify against the x5c certificate")?;
+        let spki = &cert.tbs_certificate.subject_public_key_info;
+        if spki.algorithm.oid.to_string() != RSA_ENCRYPTION {
+            return Err("the x5c certificate's key is not an RSA key, as RS256/384/512 need".into());
+        }
+        // An RSA SubjectPublicKeyInfo's key bits are the PKCS#1 RSAPublicKey.
+        let key = DecodingKey::from_rsa_der(spki.subject_public_key.raw_bytes());
+        let signed = format!("{h}.{p}");
+        let verified = jsonwebtoken::crypto::verify(s.trim_end_matches('='), signed.as_bytes(), &key, algorithm)
+            .map_err(|_| "the x5c certificate's key is not a usable RSA key")?;
+        if !verified {
+            return Err("the JWS signature does not verify against the x5c certificate".into());
+        }
     }
     Ok(())
 }
