@@ -1,7 +1,10 @@
-//! What a service is to the fleet: its name, migrations, OpenAPI, and a start function
-//! that returns its routes, consumers and background tasks.
+//! What a service is to the fleet. A service declares three things by implementing
+//! [`Service`] on its state: its name, its routes (relative to `/api/v1/<name>`) and how
+//! it starts. The kit derives the rest from the name: the URL prefix, the migrations
+//! (`migrations/<name>/`), the OpenAPI document with full paths, the database role and
+//! schema, and the outbox relay and job runner. `Started` collects what runs.
 
-use std::sync::Arc;
+use std::{future::Future, sync::Arc};
 
 use axum::Router;
 use futures::future::BoxFuture;
@@ -11,6 +14,7 @@ use mirai_events::{
     outbox,
 };
 use tokio_util::sync::CancellationToken;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::{auth::KeyStore, config::Config, db::Db, db::Migration};
 
@@ -23,7 +27,55 @@ pub struct ServiceDef {
     pub start: fn(ServiceCtx) -> BoxFuture<'static, anyhow::Result<Started>>,
 }
 
+/// A service, implemented by its handlers' shared state.
+///
+/// ```ignore
+/// impl Service for AppState {
+///     const NAME: &'static str = "tenant";
+///     fn routes() -> OpenApiRouter<Self> { http::routes() }
+///     async fn start(ctx: ServiceCtx) -> anyhow::Result<Started> {
+///         let state = AppState { kms: kms::for_service(Self::NAME)?, ctx };
+///         Ok(Started::serve(state).consume(events::erasure_consumers()))
+///     }
+/// }
+/// ```
+pub trait Service: Clone + Send + Sync + Sized + 'static {
+    /// Names the URL prefix `/api/v1/<NAME>`, `migrations/<NAME>/`, the Postgres schema
+    /// and role, the stream and the Helm, Kong and dashboard entries.
+    const NAME: &'static str;
+
+    /// The routes relative to `/api/v1/<NAME>`, carrying the document's info and tags
+    /// (`OpenApiRouter::with_openapi(ApiDoc::openapi())`).
+    fn routes() -> OpenApiRouter<Self>;
+
+    /// Builds the state and says what runs: `Started::serve(state).consume(..).task(..)`.
+    fn start(ctx: ServiceCtx) -> impl Future<Output = anyhow::Result<Started>> + Send;
+
+    /// The axum router serving `routes()`; override to add service-wide layers.
+    fn router(self) -> Router {
+        Self::routes().split_for_parts().0.with_state(self)
+    }
+}
+
 impl ServiceDef {
+    /// The definition the fleet runs, derived from the service's name.
+    pub fn of<S: Service>() -> Self {
+        Self {
+            name: S::NAME,
+            migrations: crate::db::migrations(S::NAME),
+            openapi: || {
+                let mut doc = S::routes().into_openapi();
+                let prefix = format!("/api/v1/{}", S::NAME);
+                doc.paths.paths = std::mem::take(&mut doc.paths.paths)
+                    .into_iter()
+                    .map(|(path, item)| (format!("{prefix}{path}"), item))
+                    .collect();
+                doc
+            },
+            start: |ctx| Box::pin(S::start(ctx)),
+        }
+    }
+
     /// The service's OpenAPI document as served at `/api/v1/<name>/openapi.json` and
     /// committed under `schemas/openapi/`.
     pub fn openapi_document(&self) -> serde_json::Value {
@@ -102,5 +154,40 @@ pub struct Started {
 impl Started {
     pub fn new(router: Router) -> Self {
         Self { router, consumers: vec![], tasks: vec![], jobs: vec![], schedules: vec![], cors_anywhere: vec![] }
+    }
+
+    /// Serves `S::router(state)`.
+    pub fn serve<S: Service>(state: S) -> Self {
+        Self::new(state.router())
+    }
+
+    /// Runs these consumers (durable, batched, exactly-once into the service's schema).
+    pub fn consume(mut self, specs: impl IntoIterator<Item = ConsumerSpec>) -> Self {
+        self.consumers.extend(specs);
+        self
+    }
+
+    /// Runs a long-lived task; it must return once `ServiceCtx::cancel` fires.
+    pub fn task(mut self, task: impl Future<Output = ()> + Send + 'static) -> Self {
+        self.tasks.push(Box::pin(task));
+        self
+    }
+
+    /// Handles jobs of `kind` in the service's job runner.
+    pub fn job(mut self, kind: impl Into<String>, handler: Arc<dyn JobHandler>) -> Self {
+        self.jobs.push((kind.into(), handler));
+        self
+    }
+
+    /// Enqueues a job on a schedule.
+    pub fn schedule(mut self, schedule: Schedule) -> Self {
+        self.schedules.push(schedule);
+        self
+    }
+
+    /// Lets any web origin call paths under this prefix (see `cors_anywhere`).
+    pub fn cors_anywhere(mut self, prefix: &'static str) -> Self {
+        self.cors_anywhere.push(prefix);
+        self
     }
 }

@@ -2,8 +2,7 @@
 //! tokens), signing keys and JWKS, per-tenant API keys, the client-credentials grant,
 //! and the tenant roles it learns from tenant's membership events.
 
-use futures::FutureExt;
-use mirai_kit::{ServiceCtx, ServiceDef, Started};
+use mirai_kit::{ServiceCtx, ServiceDef, Started, service::Service};
 
 pub mod app;
 mod crypto;
@@ -18,12 +17,7 @@ pub use settings::Settings;
 pub const NAME: &str = "identity";
 
 pub fn service() -> ServiceDef {
-    ServiceDef {
-        name: NAME,
-        migrations: mirai_kit::db::migrations(NAME),
-        openapi: http::openapi,
-        start: |ctx| start(ctx).boxed(),
-    }
+    ServiceDef::of::<AppState>()
 }
 
 /// Shared state of identity's handlers.
@@ -41,14 +35,20 @@ impl AppState {
     }
 }
 
-async fn start(ctx: ServiceCtx) -> anyhow::Result<Started> {
-    let state = AppState::new(ctx)?;
-    app::signing_keys::check_kek(&state).await?;
-    app::signing_keys::ensure_active(&state).await?;
-    let mut started = Started::new(http::router(state.clone()));
-    started.consumers.push(events::memberships_consumer());
-    started.tasks.push(app::api_keys::record_usage(state.clone(), state.ctx.cancel.clone()).boxed());
-    Ok(started)
+impl Service for AppState {
+    const NAME: &'static str = NAME;
+
+    fn routes() -> utoipa_axum::router::OpenApiRouter<Self> {
+        http::routes()
+    }
+
+    async fn start(ctx: ServiceCtx) -> anyhow::Result<Started> {
+        let state = AppState::new(ctx)?;
+        app::signing_keys::check_kek(&state).await?;
+        app::signing_keys::ensure_active(&state).await?;
+        let usage = app::api_keys::record_usage(state.clone(), state.ctx.cancel.clone());
+        Ok(Started::serve(state).consume([events::memberships_consumer()]).task(usage))
+    }
 }
 
 /// Creates the platform admin once (see `mirai admin bootstrap`); None if one exists.

@@ -3,8 +3,7 @@
 //! indexed for every query filter, and announced as `lrs.statement.*` events. It takes
 //! part in tenant's GDPR erasure choreography (`app::erasure`).
 
-use futures::FutureExt;
-use mirai_kit::{ServiceCtx, ServiceDef, Started};
+use mirai_kit::{ServiceCtx, ServiceDef, Started, service::Service};
 
 pub mod app;
 mod http;
@@ -13,12 +12,7 @@ mod store;
 pub const NAME: &str = "lrs";
 
 pub fn service() -> ServiceDef {
-    ServiceDef {
-        name: NAME,
-        migrations: mirai_kit::db::migrations(NAME),
-        openapi: http::openapi,
-        start: |ctx| start(ctx).boxed(),
-    }
+    ServiceDef::of::<AppState>()
 }
 
 /// Shared state of the LRS handlers.
@@ -27,11 +21,20 @@ pub struct AppState {
     pub ctx: ServiceCtx,
 }
 
-async fn start(ctx: ServiceCtx) -> anyhow::Result<Started> {
-    let erasures = app::erasure::consumer(&ctx.public_url);
-    let mut started = Started::new(http::router(AppState { ctx }));
-    started.consumers.push(erasures);
-    // Browser content (SCORM/xAPI packages on any host) posts statements with Basic auth.
-    started.cors_anywhere.push("/xapi/");
-    Ok(started)
+impl Service for AppState {
+    const NAME: &'static str = NAME;
+
+    fn routes() -> utoipa_axum::router::OpenApiRouter<Self> {
+        http::routes()
+    }
+
+    fn router(self) -> axum::Router {
+        http::router(self)
+    }
+
+    async fn start(ctx: ServiceCtx) -> anyhow::Result<Started> {
+        let erasures = app::erasure::consumer(&ctx.public_url);
+        // Browser content (SCORM/xAPI packages on any host) posts statements with Basic auth.
+        Ok(Started::serve(AppState { ctx }).consume([erasures]).cors_anywhere("/xapi/"))
+    }
 }

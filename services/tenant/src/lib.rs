@@ -3,8 +3,7 @@
 //! identity projects into its tokens; erasures are a choreography with the services that
 //! hold personal data (`app::data_subjects`).
 
-use futures::FutureExt;
-use mirai_kit::{ServiceCtx, ServiceDef, Started};
+use mirai_kit::{ServiceCtx, ServiceDef, Started, service::Service};
 
 pub mod app;
 mod events;
@@ -14,12 +13,7 @@ mod store;
 pub const NAME: &str = "tenant";
 
 pub fn service() -> ServiceDef {
-    ServiceDef {
-        name: NAME,
-        migrations: mirai_kit::db::migrations(NAME),
-        openapi: http::openapi,
-        start: |ctx| start(ctx).boxed(),
-    }
+    ServiceDef::of::<AppState>()
 }
 
 /// Shared state of tenant's handlers.
@@ -29,9 +23,15 @@ pub struct AppState {
     pub kms: std::sync::Arc<dyn mirai_kit::kms::Kms>,
 }
 
-async fn start(ctx: ServiceCtx) -> anyhow::Result<Started> {
-    let kms = mirai_kit::kms::for_service(NAME)?;
-    let mut started = Started::new(http::router(AppState { ctx, kms }));
-    started.consumers.extend(events::erasure_consumers());
-    Ok(started)
+impl Service for AppState {
+    const NAME: &'static str = NAME;
+
+    fn routes() -> utoipa_axum::router::OpenApiRouter<Self> {
+        http::routes()
+    }
+
+    async fn start(ctx: ServiceCtx) -> anyhow::Result<Started> {
+        let state = AppState { kms: mirai_kit::kms::for_service(NAME)?, ctx };
+        Ok(Started::serve(state).consume(events::erasure_consumers()))
+    }
 }

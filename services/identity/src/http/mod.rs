@@ -19,20 +19,11 @@ mod users;
 )]
 struct ApiDoc;
 
-fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(session::router())
         .merge(discovery::router())
         .merge(users::router())
         .merge(api_keys::router())
         .merge(signing_keys::router())
-}
-
-pub fn router(state: AppState) -> axum::Router {
-    routes().split_for_parts().0.with_state(state)
-}
-
-/// The OpenAPI document with full paths (`/api/v1/identity/...`).
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi()).nest("/api/v1/identity", routes()).split_for_parts().1
 }

@@ -21,8 +21,8 @@ pub mod version;
 )]
 struct ApiDoc;
 
-fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(about::router())
         .merge(statements::router())
         .merge(documents::router())
@@ -42,9 +42,4 @@ pub fn router(state: AppState) -> axum::Router {
     axum::Router::new()
         .fallback_service(resources)
         .layer(axum::middleware::from_fn_with_state(state, alternate::rewrite))
-}
-
-/// The OpenAPI document with full paths (`/api/v1/lrs/...`).
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi()).nest("/api/v1/lrs", routes()).split_for_parts().1
 }

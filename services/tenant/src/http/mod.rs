@@ -21,8 +21,8 @@ mod tenants;
 )]
 struct ApiDoc;
 
-fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(tenants::router())
         .merge(org_units::router())
         .merge(memberships::router())
@@ -30,13 +30,4 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(settings::router())
         .merge(secrets::router())
         .merge(data_subjects::router())
-}
-
-pub fn router(state: AppState) -> axum::Router {
-    routes().split_for_parts().0.with_state(state)
-}
-
-/// The OpenAPI document with full paths (`/api/v1/tenant/...`).
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi()).nest("/api/v1/tenant", routes()).split_for_parts().1
 }
