@@ -18,7 +18,7 @@ use async_nats::{
 };
 use futures::StreamExt;
 use mirai_contracts::Event;
-use mirai_trace::{Span, SpanKind, TraceParent};
+use mirai_trace::TraceParent;
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -276,7 +276,7 @@ async fn apply_batch(pool: &PgPool, spec: &ConsumerSpec, batch: &[Decoded]) -> R
     .collect();
     let applied = fresh.clone();
     let mut tenant: Option<Option<Uuid>> = None;
-    let mut spans = Vec::with_capacity(batch.len());
+    let mut spans: Vec<tracing::Span> = Vec::with_capacity(batch.len());
     for d in batch {
         // A repeated id within the batch is applied once.
         if !fresh.remove(&d.envelope.id) {
@@ -286,25 +286,34 @@ async fn apply_batch(pool: &PgPool, spec: &ConsumerSpec, batch: &[Decoded]) -> R
             set_tenant(&mut tx, d.envelope.tenantid).await?;
             tenant = Some(d.envelope.tenantid);
         }
-        let (span, log_span) = consume_span(spec, &d.envelope);
+        let span = consume_span(spec, d);
         let started = Instant::now();
-        spec.dispatch(&mut tx, &d.envelope).instrument(log_span).await?;
+        if let Err(e) = spec.dispatch(&mut tx, &d.envelope).instrument(span.clone()).await {
+            // The whole batch rolls back; `handle_batch` replays it one message at a time.
+            mirai_trace::set_error(&span, &e);
+            spans.iter().for_each(|s| mirai_trace::set_error(s, &"rolled back with its batch"));
+            return Err(e);
+        }
         metrics::histogram!("mirai_consumer_handler_seconds", "consumer" => spec.name.clone())
             .record(started.elapsed().as_secs_f64());
         spans.push(span);
     }
-    tx.commit().await?;
-    spans.into_iter().for_each(Span::finish);
+    if let Err(e) = tx.commit().await {
+        spans.iter().for_each(|s| mirai_trace::set_error(s, &e));
+        return Err(e.into());
+    }
     Ok(applied)
 }
 
 /// Handles one message in a transaction of its own, with retry and dead-lettering.
 async fn process(pool: &PgPool, bus: &Bus, spec: &ConsumerSpec, d: &Decoded) -> anyhow::Result<()> {
     let started = Instant::now();
-    let (mut span, log_span) = consume_span(spec, &d.envelope);
-    let outcome = apply_one(pool, spec, &d.envelope).instrument(log_span).await;
-    span.error = outcome.is_err();
-    span.finish();
+    let span = consume_span(spec, d);
+    let outcome = apply_one(pool, spec, &d.envelope).instrument(span.clone()).await;
+    if let Err(e) = &outcome {
+        mirai_trace::set_error(&span, e);
+    }
+    drop(span);
     metrics::histogram!("mirai_consumer_handler_seconds", "consumer" => spec.name.clone())
         .record(started.elapsed().as_secs_f64());
     match outcome {
@@ -353,16 +362,32 @@ async fn apply_one(pool: &PgPool, spec: &ConsumerSpec, envelope: &Envelope) -> R
     Ok(true)
 }
 
-/// The handler's span continues the trace of the request that produced the event.
-fn consume_span(spec: &ConsumerSpec, envelope: &Envelope) -> (Span, tracing::Span) {
-    let parent = envelope.traceparent.as_deref().and_then(TraceParent::parse);
-    let mut span = Span::start(format!("consume {}", envelope.kind), SpanKind::Consumer, parent.as_ref());
-    span.attr("messaging.system", "nats");
-    span.attr("messaging.destination.name", envelope.kind.clone());
-    span.attr("messaging.consumer.group.name", spec.name.clone());
-    span.attr("messaging.message.id", envelope.id.to_string());
-    let log_span = tracing::info_span!("consume", trace_id = %span.context.trace_id, event_id = %envelope.id, consumer = %spec.name);
-    (span, log_span)
+/// The handler's span: a consumer span under the relay's producer span (the NATS
+/// `traceparent` header) or, for a message without one, under the span the envelope
+/// names, so one trace runs request → publish → consume.
+fn consume_span(spec: &ConsumerSpec, d: &Decoded) -> tracing::Span {
+    let envelope = &d.envelope;
+    let name = format!("consume {}", envelope.kind);
+    let span = tracing::info_span!(
+        "consume",
+        otel.name = name.as_str(),
+        otel.kind = "consumer",
+        messaging.system = "nats",
+        messaging.destination.name = envelope.kind.as_str(),
+        messaging.consumer.group.name = spec.name.as_str(),
+        messaging.message.id = %envelope.id,
+        trace_id = tracing::field::Empty,
+        event_id = %envelope.id,
+        consumer = spec.name.as_str(),
+    );
+    let header = d.msg.headers.as_ref().and_then(|h| h.get("traceparent")).and_then(|v| TraceParent::parse(v.as_str()));
+    if let Some(parent) = header.or_else(|| envelope.traceparent.as_deref().and_then(TraceParent::parse)) {
+        mirai_trace::continue_trace(&span, &parent);
+    }
+    if let Some(own) = mirai_trace::traceparent(&span) {
+        span.record("trace_id", own.trace_id.as_str());
+    }
+    span
 }
 
 /// Counts the outcome; for an applied event, records its lag and tells the observer.

@@ -1,12 +1,14 @@
 //! The outbox relay: publishes committed outbox rows to JetStream with `Nats-Msg-Id` = the
 //! event id (so a republish after a crash is deduplicated by the stream), then marks them
 //! published. Safe with many replicas (`FOR UPDATE SKIP LOCKED`); woken by LISTEN/NOTIFY
-//! with polling as the fallback.
+//! with polling as the fallback. Each event whose row carries a trace context is published
+//! under a producer span continuing it, and the NATS `traceparent` header names that span.
 
 use std::time::Duration;
 
 use async_nats::{HeaderMap, jetstream::context::PublishAckFuture};
 use chrono::{DateTime, Utc};
+use mirai_trace::TraceParent;
 use sqlx::{PgPool, Row, postgres::PgListener};
 use tokio_util::sync::CancellationToken;
 
@@ -105,7 +107,7 @@ impl Relay {
         if rows.is_empty() {
             return Ok(0);
         }
-        let mut acks: Vec<PublishAckFuture> = Vec::with_capacity(rows.len());
+        let mut acks: Vec<(PublishAckFuture, Option<tracing::Span>)> = Vec::with_capacity(rows.len());
         let mut seqs = Vec::with_capacity(rows.len());
         let mut oldest: Option<DateTime<Utc>> = None;
         for row in &rows {
@@ -117,15 +119,24 @@ impl Relay {
             oldest = Some(oldest.map_or(created, |o| o.min(created)));
             let mut headers = HeaderMap::new();
             headers.insert("Nats-Msg-Id", id.to_string().as_str());
-            if let Some(tp) = row.get::<Option<String>, _>("traceparent") {
+            // Untraced rows get no span: the relay's cost per event stays a header or two.
+            let row_trace: Option<String> = row.get("traceparent");
+            let span = row_trace.as_deref().and_then(TraceParent::parse).map(|p| publish_span(&subject, id, &p));
+            if let Some(tp) = span.as_ref().and_then(mirai_trace::traceparent).map(|t| t.header()).or(row_trace) {
                 headers.insert("traceparent", tp.as_str());
             }
             let ack = self.bus.js.publish_with_headers(self.bus.subject(&subject), headers, payload.into()).await?;
-            acks.push(ack);
+            acks.push((ack, span));
             seqs.push(seq);
         }
-        for ack in acks {
-            ack.await?;
+        // Each producer span ends once the stream has acknowledged its event.
+        for (ack, span) in acks {
+            if let Err(e) = ack.await {
+                if let Some(span) = &span {
+                    mirai_trace::set_error(span, &e);
+                }
+                return Err(e.into());
+            }
         }
         sqlx::query("UPDATE outbox SET published_at = now() WHERE seq = ANY($1)").bind(&seqs).execute(&mut *tx).await?;
         tx.commit().await?;
@@ -146,4 +157,19 @@ impl Relay {
             metrics::gauge!("mirai_outbox_pending", "schema" => self.schema.clone()).set(n as f64);
         }
     }
+}
+
+/// A producer span for one event, continuing the trace its outbox row carries.
+fn publish_span(subject: &str, id: uuid::Uuid, parent: &TraceParent) -> tracing::Span {
+    let name = format!("publish {subject}");
+    let span = tracing::info_span!(
+        "publish",
+        otel.name = name.as_str(),
+        otel.kind = "producer",
+        messaging.system = "nats",
+        messaging.destination.name = subject,
+        messaging.message.id = %id,
+    );
+    mirai_trace::continue_trace(&span, parent);
+    span
 }

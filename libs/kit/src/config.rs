@@ -50,6 +50,8 @@ pub struct Config {
     pub apikey_usage_flush: Duration,
     /// `OTEL_EXPORTER_OTLP_ENDPOINT`: OTLP/HTTP base URL; traces are exported when set.
     pub otlp_endpoint: Option<String>,
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL`: `http/protobuf` (default) or `http/json`.
+    pub otlp_protocol: mirai_trace::Protocol,
     /// `OTEL_SERVICE_NAME`, default `mirai`.
     pub otel_service_name: String,
 }
@@ -117,6 +119,15 @@ impl Config {
                 }
                 other => other,
             },
+            otlp_protocol: match var("OTEL_EXPORTER_OTLP_PROTOCOL") {
+                Some(p) => mirai_trace::Protocol::parse(&p).ok_or_else(|| {
+                    err(
+                        "OTEL_EXPORTER_OTLP_PROTOCOL",
+                        format!("`{p}` is not supported: use http/protobuf or http/json"),
+                    )
+                })?,
+                None => mirai_trace::Protocol::default(),
+            },
             otel_service_name: var("OTEL_SERVICE_NAME").unwrap_or_else(|| "mirai".into()),
         })
     }
@@ -158,5 +169,8 @@ mod tests {
         let c = Config::from_lookup(|_| None).unwrap();
         assert_eq!(c.http_addr.to_string(), "127.0.0.1:8080");
         assert!(!format!("{c:?}").contains("mirai-dev-only"), "secrets never print");
+        assert_eq!(c.otlp_protocol, mirai_trace::Protocol::HttpProtobuf);
+        let e = Config::from_lookup(|k| (k == "OTEL_EXPORTER_OTLP_PROTOCOL").then(|| "grpc".into())).unwrap_err();
+        assert_eq!(e.var, "OTEL_EXPORTER_OTLP_PROTOCOL");
     }
 }

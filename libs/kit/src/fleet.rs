@@ -1,7 +1,8 @@
 //! Runs a set of services in one process on one port: `mirai dev` runs them all,
 //! `mirai serve <name>...` some, and tests any set on port 0. Services still talk only
 //! through JetStream. Shutdown is graceful: stop accepting, finish in-flight requests,
-//! stop consumers after their current message, then flush the outbox relays.
+//! stop consumers after their current message, flush the outbox relays, then export the
+//! spans still buffered (a SIGTERM loses no trace of the work it let finish).
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -34,7 +35,12 @@ pub struct Fleet {
     server: JoinHandle<()>,
     tasks: TaskTracker,
     grace: Duration,
+    /// Held by the fleet that installed the process's OTLP exporter.
+    exporter: Option<mirai_trace::ExporterGuard>,
 }
+
+/// How long shutdown waits for the last spans to reach the collector.
+const EXPORT_GRACE: Duration = Duration::from_secs(5);
 
 /// Applies every service's migrations (roles, schema, tables).
 pub async fn migrate(config: &Config, services: &[ServiceDef]) -> anyhow::Result<()> {
@@ -49,8 +55,11 @@ pub async fn migrate(config: &Config, services: &[ServiceDef]) -> anyhow::Result
 pub async fn start(config: Config, services: &[ServiceDef], run_migrations: bool) -> anyhow::Result<Fleet> {
     crate::telemetry::init_logging();
     let _ = crate::telemetry::prometheus();
-    if mirai_trace::init_exporter(config.otlp_endpoint.as_deref(), &config.otel_service_name) {
-        tracing::info!(endpoint = ?config.otlp_endpoint, "exporting traces over OTLP/HTTP");
+    let exporter =
+        mirai_trace::init_exporter(config.otlp_endpoint.as_deref(), &config.otel_service_name, config.otlp_protocol)
+            .context("OTEL_EXPORTER_OTLP_ENDPOINT: cannot build the OTLP exporter")?;
+    if exporter.is_some() {
+        tracing::info!(endpoint = ?config.otlp_endpoint, protocol = ?config.otlp_protocol, "exporting traces");
     }
     let listener = TcpListener::bind(config.http_addr)
         .await
@@ -150,6 +159,7 @@ pub async fn start(config: Config, services: &[ServiceDef], run_migrations: bool
         server,
         tasks,
         grace: config.shutdown_grace,
+        exporter,
     })
 }
 
@@ -159,7 +169,8 @@ impl Fleet {
         self.services.iter().find(|c| c.name == name)
     }
 
-    /// Graceful stop: HTTP first (in-flight requests finish), then consumers and relays.
+    /// Graceful stop: HTTP first (in-flight requests finish), then consumers and relays,
+    /// then the spans they ended are exported.
     pub async fn shutdown(self) {
         self.http_cancel.cancel();
         if tokio::time::timeout(self.grace, self.server).await.is_err() {
@@ -169,6 +180,9 @@ impl Fleet {
         self.tasks.close();
         if tokio::time::timeout(self.grace, self.tasks.wait()).await.is_err() {
             tracing::warn!("background tasks outlived the grace period");
+        }
+        if let Some(exporter) = self.exporter {
+            exporter.shutdown(EXPORT_GRACE).await;
         }
     }
 }

@@ -1,5 +1,5 @@
-//! The HTTP stack: request context and trace propagation, RED metrics by route, JSON
-//! access logs, authentication, CORS, body limits, problem fallbacks, and the
+//! The HTTP stack: request context, server spans and trace propagation, RED metrics by
+//! route, JSON access logs, authentication, CORS, body limits, problem fallbacks, and the
 //! `/healthz`, `/readyz` and `/metrics` endpoints.
 
 use std::{
@@ -23,7 +23,6 @@ use crate::{
     error::{AppError, InternalCause},
     telemetry::{RequestContext, TraceParent},
 };
-use mirai_trace::{Span, SpanKind};
 use tracing::Instrument;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -33,7 +32,8 @@ pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 #[derive(Clone, Default)]
 struct RouteSlot(Arc<OnceLock<String>>);
 
-/// Outermost middleware: request id, trace context, access log, RED metrics.
+/// Outermost middleware: request id, the server span and its trace context, access log,
+/// RED metrics.
 async fn observe(mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = req
@@ -43,25 +43,43 @@ async fn observe(mut req: Request, next: Next) -> Response {
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-    let incoming = req.headers().get(&TRACEPARENT).and_then(|v| v.to_str().ok()).and_then(TraceParent::parse);
-    // Our server span continues the caller's trace (or starts one); its context is what
-    // events produced by this request carry, so consumers continue the same trace.
-    let mut span = Span::start("http", SpanKind::Server, incoming.as_ref());
-    let traceparent = span.context.clone();
     let slot = RouteSlot::default();
     req.extensions_mut().insert(slot.clone());
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    // The server span continues the caller's trace (or starts one). Routing has not run
+    // yet, so it is named by the method until the route is known.
+    let span = tracing::info_span!(
+        "request",
+        otel.name = method.as_str(),
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = method.as_str(),
+        http.route = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
+        url.path = path.as_str(),
+        trace_id = tracing::field::Empty,
+        request_id = request_id.as_str(),
+    );
+    let incoming = req.headers().get(&TRACEPARENT).and_then(|v| v.to_str().ok()).and_then(TraceParent::parse);
+    if let Some(parent) = &incoming {
+        mirai_trace::continue_trace(&span, parent);
+    }
+    // The span's own context is what the response and the events this request produces
+    // carry, so their consumers continue the same trace under this span.
+    let traceparent = mirai_trace::traceparent(&span)
+        .unwrap_or_else(|| incoming.as_ref().map_or_else(TraceParent::new_root, TraceParent::child));
+    span.record("trace_id", traceparent.trace_id.as_str());
     let ctx = RequestContext {
         request_id: request_id.clone(),
         trace_id: traceparent.trace_id.clone(),
         traceparent: traceparent.clone(),
         path: path.clone(),
     };
-    let log_span = tracing::info_span!("request", trace_id = %traceparent.trace_id, request_id = %request_id);
-    let mut res = ctx.scope(next.run(req)).instrument(log_span).await;
+    let mut res = ctx.scope(next.run(req)).instrument(span.clone()).await;
     let status = res.status();
-    let route = slot.0.get().cloned().unwrap_or_else(|| "unmatched".into());
+    let matched = slot.0.get().cloned();
+    let route = matched.clone().unwrap_or_else(|| "unmatched".into());
     let elapsed = started.elapsed().as_secs_f64();
     metrics::counter!("mirai_http_requests_total", "route" => route.clone(), "method" => method.to_string(), "status" => status.as_u16().to_string()).increment(1);
     metrics::histogram!("mirai_http_request_duration_seconds", "route" => route.clone(), "method" => method.to_string()).record(elapsed);
@@ -70,13 +88,16 @@ async fn observe(mut req: Request, next: Next) -> Response {
     } else if path != "/healthz" && path != "/readyz" && path != "/metrics" {
         tracing::info!(trace_id = %traceparent.trace_id, request_id = %request_id, %method, %path, %route, status = status.as_u16(), latency_ms = elapsed * 1000.0, "request");
     }
-    span.name = format!("{method} {route}");
-    span.attr("http.request.method", method.to_string());
-    span.attr("http.route", route);
-    span.attr("url.path", path);
-    span.attr("http.response.status_code", status.as_u16());
-    span.error = status.is_server_error();
-    span.finish();
+    if let Some(route) = &matched {
+        mirai_trace::rename(&span, format!("{method} {route}"));
+        span.record("http.route", route.as_str());
+    }
+    // As an i64: the layer turns unsigned values into strings.
+    span.record("http.response.status_code", i64::from(status.as_u16()));
+    if status.is_server_error() {
+        span.record("otel.status_code", "ERROR");
+    }
+    drop(span);
     let h = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         h.insert(REQUEST_ID, v);

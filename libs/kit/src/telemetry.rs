@@ -1,21 +1,30 @@
-//! Telemetry: JSON logs carrying trace ids, W3C trace context in and out of HTTP and NATS,
-//! and the Prometheus recorder behind `/metrics`.
+//! Telemetry: JSON logs carrying trace ids, spans for OpenTelemetry (W3C trace context in
+//! and out of HTTP and NATS), and the Prometheus recorder behind `/metrics`.
 
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+use tracing_subscriber::{EnvFilter, filter::LevelFilter, fmt, prelude::*};
 
-/// Installs the JSON log subscriber once (idempotent; tests call it freely).
-/// `RUST_LOG` filters; default `info`.
+/// Installs the subscriber once (idempotent; tests call it freely): JSON logs filtered by
+/// `RUST_LOG` (default `info`), and OpenTelemetry spans for every info-level span whatever
+/// `RUST_LOG` says, since span ids are the trace context that responses, problems, outbox
+/// rows and consumers carry. Exporting them is attached later (`fleet::start`).
 pub fn init_logging() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
         let filter = EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,async_nats=warn,tower_http=warn"));
         let _ = tracing_subscriber::registry()
-            .with(filter)
-            .with(fmt::layer().json().flatten_event(true).with_current_span(true).with_span_list(false))
+            .with(
+                fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(false)
+                    .with_filter(filter),
+            )
+            .with(mirai_trace::layer().with_filter(LevelFilter::INFO))
             .try_init();
     });
 }
@@ -35,7 +44,7 @@ pub fn prometheus() -> &'static PrometheusHandle {
     })
 }
 
-pub use mirai_trace::TraceParent;
+pub use mirai_trace::{Protocol as OtlpProtocol, TraceParent, flush as flush_traces};
 
 /// What the middleware knows about the request being served; read by the error
 /// conversion (problem `instance` and `trace_id`) and by event producers (traceparent).

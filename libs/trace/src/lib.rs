@@ -1,17 +1,22 @@
-//! Tracing across HTTP and events: W3C trace context (`traceparent`) and an OTLP/HTTP
-//! exporter (JSON encoding) that sends finished spans to `OTEL_EXPORTER_OTLP_ENDPOINT`
-//! when one is configured. The trace context is ours end to end — parsed from requests,
-//! written into outbox rows and NATS headers, continued by consumers — so one trace spans
-//! request → event → consumer whether or not an exporter is running.
+//! Tracing across HTTP and events. Spans are ordinary `tracing` spans; the
+//! tracing-opentelemetry layer (`layer()`) backs each with an OpenTelemetry span from one
+//! process-wide SDK provider, installed whether or not anything is exported, so every
+//! request, publish and consume has real trace and span ids for logs, problem details and
+//! outbox rows. `TraceParent` is the W3C wire form those ids travel in — HTTP headers,
+//! outbox rows, NATS headers — and `continue_trace` / `traceparent` move a span's context
+//! in and out of it, so one trace spans request → publish → consume. Exporting over
+//! OTLP/HTTP is attached once configuration is known (`init_exporter`).
 
-use std::{
-    sync::OnceLock,
-    time::{Duration, SystemTime, UNIX_EPOCH},
+mod export;
+
+pub use export::{ExporterBuildError, ExporterGuard, Protocol, flush, init_exporter, layer};
+
+use opentelemetry::{
+    Context,
+    trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState},
 };
-
 use rand::RngCore;
-use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// A W3C trace context (`traceparent`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,18 +48,40 @@ impl TraceParent {
         Some(Self { trace_id: parts[1].into(), parent_id: parts[2].into(), flags: parts[3].into() })
     }
 
-    /// A new root trace.
+    /// A new root trace, for when no span context is to be had (no subscriber installed).
     pub fn new_root() -> Self {
         Self { trace_id: random_hex(16), parent_id: random_hex(8), flags: "01".into() }
     }
 
-    /// A new span in the same trace.
+    /// A new span id in the same trace, for the same case.
     pub fn child(&self) -> Self {
         Self { trace_id: self.trace_id.clone(), parent_id: random_hex(8), flags: self.flags.clone() }
     }
 
     pub fn header(&self) -> String {
         format!("00-{}-{}-{}", self.trace_id, self.parent_id, self.flags)
+    }
+
+    /// The context naming `cx`'s span; `None` when it has no valid span.
+    pub fn from_context(cx: &Context) -> Option<Self> {
+        let span = cx.span();
+        let sc = span.span_context();
+        sc.is_valid().then(|| Self {
+            trace_id: sc.trace_id().to_string(),
+            parent_id: sc.span_id().to_string(),
+            flags: format!("{:02x}", sc.trace_flags().to_u8()),
+        })
+    }
+
+    /// A context whose (remote) span is the one this names, for a span to continue.
+    pub fn to_context(&self) -> Context {
+        let (Ok(trace_id), Ok(span_id), Ok(flags)) =
+            (TraceId::from_hex(&self.trace_id), SpanId::from_hex(&self.parent_id), u8::from_str_radix(&self.flags, 16))
+        else {
+            return Context::new();
+        };
+        let remote = SpanContext::new(trace_id, span_id, TraceFlags::new(flags), true, TraceState::NONE);
+        Context::new().with_remote_span_context(remote)
     }
 }
 
@@ -64,160 +91,72 @@ fn random_hex(bytes: usize) -> String {
     hex::encode(b)
 }
 
-/// OTLP span kinds we emit.
-#[derive(Debug, Clone, Copy)]
-pub enum SpanKind {
-    Server = 2,
-    Producer = 4,
-    Consumer = 5,
+/// Makes `span` a child of the (remote) span `parent` names. Call it right after creating
+/// the span: once the span has started (entered, or asked for its context) its parent is
+/// fixed, and the call changes nothing.
+pub fn continue_trace(span: &tracing::Span, parent: &TraceParent) {
+    // Fails only without the layer or on a started span; the span then keeps its parent.
+    let _ = span.set_parent(parent.to_context());
 }
 
-/// A finished span.
-#[derive(Debug, Clone)]
-pub struct Span {
-    pub context: TraceParent,
-    pub parent_span_id: Option<String>,
-    pub name: String,
-    pub kind: SpanKind,
-    pub start: SystemTime,
-    pub end: SystemTime,
-    pub attributes: Vec<(&'static str, Value)>,
-    pub error: bool,
+/// The W3C context naming `span`, starting it if it had not started. `None` without the
+/// OpenTelemetry layer, or for a span the layer does not see.
+pub fn traceparent(span: &tracing::Span) -> Option<TraceParent> {
+    TraceParent::from_context(&span.context())
 }
 
-impl Span {
-    /// Starts a span that continues `parent` (or a new trace).
-    pub fn start(name: impl Into<String>, kind: SpanKind, parent: Option<&TraceParent>) -> Self {
-        let context = parent.map(TraceParent::child).unwrap_or_else(TraceParent::new_root);
-        Self {
-            context,
-            parent_span_id: parent.map(|p| p.parent_id.clone()),
-            name: name.into(),
-            kind,
-            start: SystemTime::now(),
-            end: SystemTime::now(),
-            attributes: vec![],
-            error: false,
-        }
-    }
-
-    pub fn attr(&mut self, key: &'static str, value: impl Into<Value>) {
-        self.attributes.push((key, value.into()));
-    }
-
-    /// Ends the span and hands it to the exporter (a no-op without one).
-    pub fn finish(mut self) {
-        self.end = SystemTime::now();
-        if let Some(tx) = EXPORTER.get() {
-            // A full queue drops spans rather than slowing requests down.
-            let _ = tx.try_send(self);
-        }
-    }
-
-    fn to_otlp(&self) -> Value {
-        let nanos = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos().to_string();
-        let attributes: Vec<Value> = self
-            .attributes
-            .iter()
-            .map(|(k, v)| {
-                let value = match v {
-                    Value::String(s) => json!({ "stringValue": s }),
-                    Value::Bool(b) => json!({ "boolValue": b }),
-                    Value::Number(n) if n.is_i64() => json!({ "intValue": n.to_string() }),
-                    Value::Number(n) => json!({ "doubleValue": n.as_f64() }),
-                    other => json!({ "stringValue": other.to_string() }),
-                };
-                json!({ "key": k, "value": value })
-            })
-            .collect();
-        let mut span = json!({
-            "traceId": self.context.trace_id,
-            "spanId": self.context.parent_id,
-            "name": self.name,
-            "kind": self.kind as u8,
-            "startTimeUnixNano": nanos(self.start),
-            "endTimeUnixNano": nanos(self.end),
-            "attributes": attributes,
-            "status": { "code": if self.error { 2 } else { 1 } },
-        });
-        if let Some(p) = &self.parent_span_id {
-            span["parentSpanId"] = json!(p);
-        }
-        span
-    }
+/// The W3C context of the innermost span being executed. The current OpenTelemetry
+/// context backs up the current `tracing` span, which may be one the layer filters out.
+pub fn current_traceparent() -> Option<TraceParent> {
+    traceparent(&tracing::Span::current()).or_else(|| TraceParent::from_context(&Context::current()))
 }
 
-static EXPORTER: OnceLock<mpsc::Sender<Span>> = OnceLock::new();
-
-/// Starts the exporter once per process if `endpoint` (the OTLP/HTTP base URL, e.g.
-/// `http://otel-collector:4318`) is given. Spans are batched (up to 512, or every second)
-/// and POSTed as OTLP JSON to `<endpoint>/v1/traces`. Returns whether an exporter runs.
-pub fn init_exporter(endpoint: Option<&str>, service_name: &str) -> bool {
-    let Some(endpoint) = endpoint.filter(|e| !e.is_empty()) else {
-        return EXPORTER.get().is_some();
-    };
-    let url = format!("{}/v1/traces", endpoint.trim_end_matches('/'));
-    let service = service_name.to_owned();
-    let mut started = false;
-    EXPORTER.get_or_init(|| {
-        let (tx, rx) = mpsc::channel(8192);
-        tokio::spawn(export_loop(rx, url, service));
-        started = true;
-        tx
-    });
-    started || EXPORTER.get().is_some()
+/// Renames `span`'s OpenTelemetry span. Needed once the span has started: the layer reads
+/// `otel.name` (and `otel.kind`) only until then, and ignores later records of them.
+pub fn rename(span: &tracing::Span, name: String) {
+    span.context().span().update_name(name);
 }
 
-async fn export_loop(mut rx: mpsc::Receiver<Span>, url: String, service: String) {
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("http client");
-    let mut batch = Vec::new();
-    loop {
-        let more = tokio::select! {
-            s = rx.recv() => match s {
-                Some(s) => { batch.push(s); true }
-                None => false,
-            },
-            _ = tokio::time::sleep(Duration::from_millis(200)), if !batch.is_empty() => true,
-        };
-        if !batch.is_empty() && (batch.len() >= 512 || !more || rx.is_empty()) {
-            let spans: Vec<Value> = batch.drain(..).map(|s| s.to_otlp()).collect();
-            let body = json!({ "resourceSpans": [{
-                "resource": { "attributes": [{ "key": "service.name", "value": { "stringValue": service } }] },
-                "scopeSpans": [{ "scope": { "name": "mirai" }, "spans": spans }],
-            }]});
-            if let Err(e) = http.post(&url).json(&body).send().await.and_then(|r| r.error_for_status()) {
-                tracing::debug!(error = %e, "otlp export failed; spans dropped");
-            }
-        }
-        if !more {
-            return;
-        }
-    }
+/// Marks `span` failed, with `reason` as the status description.
+pub fn set_error(span: &tracing::Span, reason: &dyn std::fmt::Display) {
+    span.context().span().set_status(opentelemetry::trace::Status::error(reason.to_string()));
 }
 
 #[cfg(test)]
 mod tests {
+    use tracing_subscriber::layer::SubscriberExt;
+
     use super::*;
+
+    const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
     #[test]
     fn traceparent_round_trips_and_rejects_garbage() {
-        let tp = TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+        let tp = TraceParent::parse(TP).unwrap();
         assert_eq!(tp.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
         assert_eq!(tp.child().trace_id, tp.trace_id);
         assert!(TraceParent::parse("00-00000000000000000000000000000000-00f067aa0ba902b7-01").is_none());
         assert!(TraceParent::parse("garbage").is_none());
         assert!(TraceParent::parse(&TraceParent::new_root().header()).is_some());
+        assert_eq!(TraceParent::from_context(&tp.to_context()), Some(tp));
+        assert_eq!(TraceParent::from_context(&Context::new()), None);
     }
 
     #[test]
-    fn spans_encode_as_otlp_json() {
-        let parent = TraceParent::new_root();
-        let mut s = Span::start("GET /x", SpanKind::Server, Some(&parent));
-        s.attr("http.response.status_code", 200);
-        let v = s.to_otlp();
-        assert_eq!(v["traceId"], parent.trace_id);
-        assert_eq!(v["parentSpanId"], parent.parent_id);
-        assert_eq!(v["kind"], 2);
-        assert_eq!(v["attributes"][0]["value"]["intValue"], "200");
+    fn spans_continue_a_remote_trace_with_ids_of_their_own() {
+        let subscriber = tracing_subscriber::registry().with(layer());
+        tracing::subscriber::with_default(subscriber, || {
+            let parent = TraceParent::parse(TP).unwrap();
+            let span = tracing::info_span!("request", otel.kind = "server");
+            continue_trace(&span, &parent);
+            let own = traceparent(&span).unwrap();
+            assert_eq!(own.trace_id, parent.trace_id, "the trace continues");
+            assert_ne!(own.parent_id, parent.parent_id, "with a span of its own");
+            assert_eq!(span.in_scope(current_traceparent), Some(own.clone()));
+
+            // Without a parent a span starts a trace of its own.
+            let root = traceparent(&tracing::info_span!("job")).unwrap();
+            assert_ne!(root.trace_id, own.trace_id);
+        });
     }
 }
