@@ -123,6 +123,10 @@ id_type!(
     /// An xAPI statement stored by the LRS.
     StatementId
 );
+id_type!(
+    /// A note of the template service (the service to copy).
+    NoteId
+);
 
 #[cfg(test)]
 mod tests {

@@ -55,6 +55,7 @@ typed![
     events::lrs::StatementPurged,
     events::lrs::StatementStored,
     events::lrs::StatementVoided,
+    events::template::NoteCreated,
     events::tenant::DataSubjectErasureCompleted,
     events::tenant::DataSubjectErasureRequested,
     events::tenant::FeatureFlagChanged,

@@ -4,4 +4,5 @@
 
 pub mod identity;
 pub mod lrs;
+pub mod template;
 pub mod tenant;
