@@ -47,6 +47,7 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	@bash scripts/lint-openapi.sh
+	@bash scripts/deny.sh
 
 fmt:
 	$(CARGO) fmt --all
