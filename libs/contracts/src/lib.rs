@@ -93,7 +93,7 @@ impl Contract {
             None => Ok(()),
             Some(e) => Err(ContractError::Invalid {
                 subject: self.subject.to_owned(),
-                path: e.instance_path.to_string(),
+                path: e.instance_path().to_string(),
                 message: e.to_string(),
             }),
         }
@@ -151,7 +151,7 @@ pub fn validate_envelope(envelope: &Value) -> Result<(), ContractError> {
         None => Ok(()),
         Some(e) => Err(ContractError::Invalid {
             subject: "envelope.v1".to_owned(),
-            path: e.instance_path.to_string(),
+            path: e.instance_path().to_string(),
             message: e.to_string(),
         }),
     }
