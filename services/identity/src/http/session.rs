@@ -32,6 +32,7 @@ pub struct LoginRequest {
     responses(
         (status = 200, description = "Tokens", body = TokenResponse),
         (status = 401, description = "Wrong email or password", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a member of the requested tenant", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed attempts", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn login(
