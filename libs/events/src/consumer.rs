@@ -24,11 +24,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
 
-pub use crate::handler::{Cx, HandleError, On};
+pub use crate::handler::{Batch, Cx, HandleError, On, OnBatch};
 use crate::{
     Bus, Envelope,
     bus::DLQ_CONTEXT,
-    handler::{Route, Typed},
+    handler::{Route, Typed, TypedBatch},
     tenancy::set_tenant,
 };
 
@@ -77,12 +77,34 @@ impl ConsumerSpec {
     }
 
     /// Routes `E::SUBJECT` to `handler`, an `async fn(Cx<'_, S>, E)` that sees `state`.
-    pub fn on_with<S, E, F>(mut self, state: &Arc<S>, handler: F) -> Self
+    pub fn on_with<S, E, F>(self, state: &Arc<S>, handler: F) -> Self
     where
         S: Send + Sync + 'static,
         E: Event,
         F: for<'a> On<'a, S, E>,
     {
+        let route = Typed { state: state.clone(), handler, _event: std::marker::PhantomData };
+        self.route::<E>(Arc::new(route))
+    }
+
+    /// Routes `E::SUBJECT` to `handler`, an `async fn(Batch<'_>, Vec<E>)` that gets the
+    /// consecutive events of that subject and one tenant from each consumer batch.
+    pub fn on_batch<E: Event, F: for<'a> OnBatch<'a, (), E>>(self, handler: F) -> Self {
+        self.on_batch_with(&Arc::new(()), handler)
+    }
+
+    /// `on_batch` with state.
+    pub fn on_batch_with<S, E, F>(self, state: &Arc<S>, handler: F) -> Self
+    where
+        S: Send + Sync + 'static,
+        E: Event,
+        F: for<'a> OnBatch<'a, S, E>,
+    {
+        let route = TypedBatch { state: state.clone(), handler, _event: std::marker::PhantomData };
+        self.route::<E>(Arc::new(route))
+    }
+
+    fn route<E: Event>(mut self, route: Arc<dyn Route>) -> Self {
         let context = E::SUBJECT.split('.').next().unwrap_or_default();
         assert!(
             self.context.is_empty() || self.context == context,
@@ -92,8 +114,7 @@ impl ConsumerSpec {
             self.context
         );
         self.context = context.to_owned();
-        let route = Typed { state: state.clone(), handler, _event: std::marker::PhantomData };
-        assert!(self.routes.insert(E::SUBJECT, Arc::new(route)).is_none(), "{} routed twice", E::SUBJECT);
+        assert!(self.routes.insert(E::SUBJECT, route).is_none(), "{} routed twice", E::SUBJECT);
         self
     }
 
@@ -123,6 +144,14 @@ impl ConsumerSpec {
     pub fn observe(mut self, f: impl Fn(&Envelope) + Send + Sync + 'static) -> Self {
         self.observer = Some(Arc::new(f));
         self
+    }
+
+    async fn dispatch_run(&self, tx: &mut PgConnection, envelopes: &[&Envelope]) -> Result<(), HandleError> {
+        let kind = envelopes.first().map(|e| e.kind.as_str()).unwrap_or_default();
+        match self.routes.get(kind) {
+            Some(route) => route.handle_run(tx, envelopes).await,
+            None => Err(HandleError::Permanent(format!("consumer {} has no handler for {kind}", self.name))),
+        }
     }
 
     async fn dispatch(&self, tx: &mut PgConnection, envelope: &Envelope) -> Result<(), HandleError> {
@@ -275,20 +304,38 @@ async fn apply_batch(pool: &PgPool, spec: &ConsumerSpec, batch: &[Decoded]) -> R
     .into_iter()
     .collect();
     let applied = fresh.clone();
+    // A repeated id within the batch is applied once.
+    let pending: Vec<&Decoded> = batch.iter().filter(|d| fresh.remove(&d.envelope.id)).collect();
     let mut tenant: Option<Option<Uuid>> = None;
-    let mut spans: Vec<tracing::Span> = Vec::with_capacity(batch.len());
-    for d in batch {
-        // A repeated id within the batch is applied once.
-        if !fresh.remove(&d.envelope.id) {
-            continue;
+    let mut spans: Vec<tracing::Span> = Vec::with_capacity(pending.len());
+    let mut i = 0;
+    while i < pending.len() {
+        let first = &pending[i].envelope;
+        if tenant != Some(first.tenantid) {
+            set_tenant(&mut tx, first.tenantid).await?;
+            tenant = Some(first.tenantid);
         }
-        if tenant != Some(d.envelope.tenantid) {
-            set_tenant(&mut tx, d.envelope.tenantid).await?;
-            tenant = Some(d.envelope.tenantid);
-        }
-        let span = consume_span(spec, d);
+        // A batch route takes the run of consecutive events of its subject and tenant;
+        // any other route takes one event. Either way events apply in stream order.
+        let batches = spec.routes.get(first.kind.as_str()).is_some_and(|r| r.batches());
+        let len = if batches {
+            pending[i..]
+                .iter()
+                .take_while(|d| d.envelope.kind == first.kind && d.envelope.tenantid == first.tenantid)
+                .count()
+        } else {
+            1
+        };
+        let run = &pending[i..i + len];
+        let span = if batches { run_span(spec, run) } else { consume_span(spec, run[0]) };
         let started = Instant::now();
-        if let Err(e) = spec.dispatch(&mut tx, &d.envelope).instrument(span.clone()).await {
+        let outcome = if batches {
+            let envelopes: Vec<&Envelope> = run.iter().map(|d| &d.envelope).collect();
+            spec.dispatch_run(&mut tx, &envelopes).instrument(span.clone()).await
+        } else {
+            spec.dispatch(&mut tx, first).instrument(span.clone()).await
+        };
+        if let Err(e) = outcome {
             // The whole batch rolls back; `handle_batch` replays it one message at a time.
             mirai_trace::set_error(&span, &e);
             spans.iter().for_each(|s| mirai_trace::set_error(s, &"rolled back with its batch"));
@@ -297,6 +344,7 @@ async fn apply_batch(pool: &PgPool, spec: &ConsumerSpec, batch: &[Decoded]) -> R
         metrics::histogram!("mirai_consumer_handler_seconds", "consumer" => spec.name.clone())
             .record(started.elapsed().as_secs_f64());
         spans.push(span);
+        i += len;
     }
     if let Err(e) = tx.commit().await {
         spans.iter().for_each(|s| mirai_trace::set_error(s, &e));
@@ -362,6 +410,13 @@ async fn apply_one(pool: &PgPool, spec: &ConsumerSpec, envelope: &Envelope) -> R
     Ok(true)
 }
 
+/// The trace context a message continues: the relay's producer span (the NATS
+/// `traceparent` header), else the span its envelope names.
+fn parent_of(d: &Decoded) -> Option<TraceParent> {
+    let header = d.msg.headers.as_ref().and_then(|h| h.get("traceparent")).and_then(|v| TraceParent::parse(v.as_str()));
+    header.or_else(|| d.envelope.traceparent.as_deref().and_then(TraceParent::parse))
+}
+
 /// The handler's span: a consumer span under the relay's producer span (the NATS
 /// `traceparent` header) or, for a message without one, under the span the envelope
 /// names, so one trace runs request → publish → consume.
@@ -376,16 +431,29 @@ fn consume_span(spec: &ConsumerSpec, d: &Decoded) -> tracing::Span {
         messaging.destination.name = envelope.kind.as_str(),
         messaging.consumer.group.name = spec.name.as_str(),
         messaging.message.id = %envelope.id,
+        messaging.batch.message_count = tracing::field::Empty,
         trace_id = tracing::field::Empty,
         event_id = %envelope.id,
         consumer = spec.name.as_str(),
     );
-    let header = d.msg.headers.as_ref().and_then(|h| h.get("traceparent")).and_then(|v| TraceParent::parse(v.as_str()));
-    if let Some(parent) = header.or_else(|| envelope.traceparent.as_deref().and_then(TraceParent::parse)) {
+    if let Some(parent) = parent_of(d) {
         mirai_trace::continue_trace(&span, &parent);
     }
     if let Some(own) = mirai_trace::traceparent(&span) {
         span.record("trace_id", own.trace_id.as_str());
+    }
+    span
+}
+
+/// The span of a run handed to a batch handler: it continues the first message's trace
+/// and links the others' (OpenTelemetry's messaging conventions for batch processing).
+fn run_span(spec: &ConsumerSpec, run: &[&Decoded]) -> tracing::Span {
+    let span = consume_span(spec, run[0]);
+    span.record("messaging.batch.message_count", run.len() as i64);
+    for d in &run[1..] {
+        if let Some(parent) = parent_of(d) {
+            mirai_trace::link(&span, &parent);
+        }
     }
     span
 }

@@ -1,6 +1,8 @@
-//! Handlers: plain async functions of a typed payload (`async fn(Cx<'_, S>, E)`), and the
-//! erased route the consumer runtime dispatches to, which decodes the payload and checks
-//! that its tenant is the envelope's before calling the function.
+//! Handlers: plain async functions of a typed payload (`async fn(Cx<'_, S>, E)`), or of
+//! the run of payloads that arrived together (`async fn(Batch<'_, S>, Vec<E>)`, for
+//! projections that write many rows in one statement), and the erased route the consumer
+//! runtime dispatches to, which decodes each payload and checks that its tenant is the
+//! envelope's before calling the function.
 
 use std::{future::Future, sync::Arc};
 
@@ -61,11 +63,70 @@ where
     }
 }
 
+/// What a batch handler gets: the consumer's transaction (tenant context already set: every
+/// event of the run has that tenant) and the run's envelopes in stream order, one per
+/// event, plus the consumer's state.
+pub struct Batch<'a, S = ()> {
+    pub tx: &'a mut PgConnection,
+    pub envelopes: &'a [&'a Envelope],
+    pub state: &'a S,
+}
+
+/// A batch handler: any `async fn(Batch<'_, S>, Vec<E>) -> Result<(), HandleError>`.
+/// It gets consecutive events of one subject and one tenant; an error rolls the whole
+/// consumer batch back, which is then replayed one event at a time (runs of one).
+pub trait OnBatch<'a, S, E>: Send + Sync + 'static {
+    type Fut: Future<Output = Result<(), HandleError>> + Send + 'a;
+    fn call(&self, batch: Batch<'a, S>, events: Vec<E>) -> Self::Fut;
+}
+
+impl<'a, S: 'a, E, F, Fut> OnBatch<'a, S, E> for F
+where
+    F: Fn(Batch<'a, S>, Vec<E>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), HandleError>> + Send + 'a,
+{
+    type Fut = Fut;
+    fn call(&self, batch: Batch<'a, S>, events: Vec<E>) -> Fut {
+        self(batch, events)
+    }
+}
+
 /// A route's handler with its payload type erased: decodes the payload, checks that the
 /// payload's tenant is the envelope's, and calls the typed function.
 pub(crate) trait Route: Send + Sync {
     fn handle<'a>(&'a self, tx: &'a mut PgConnection, envelope: &'a Envelope)
     -> BoxFuture<'a, Result<(), HandleError>>;
+
+    /// Whether runs of events go to the handler together (`handle_run`).
+    fn batches(&self) -> bool {
+        false
+    }
+
+    /// Handles consecutive events of this route's subject and one tenant.
+    fn handle_run<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        envelopes: &'a [&'a Envelope],
+    ) -> BoxFuture<'a, Result<(), HandleError>> {
+        async move {
+            for envelope in envelopes {
+                self.handle(tx, envelope).await?;
+            }
+            Ok(())
+        }
+        .boxed()
+    }
+}
+
+/// Decodes an envelope's payload as `E` and checks its tenant against the envelope's.
+fn payload<E: Event>(envelope: &Envelope) -> Result<E, HandleError> {
+    let event: E = envelope
+        .data_as()
+        .map_err(|e| HandleError::Permanent(format!("{}: payload does not match its type: {e}", E::SUBJECT)))?;
+    if event.tenant_id() != envelope.tenantid {
+        return Err(HandleError::Permanent("envelope tenantid does not match the payload's tenant_id".into()));
+    }
+    Ok(event)
 }
 
 pub(crate) struct Typed<S, E, F> {
@@ -86,13 +147,50 @@ where
         envelope: &'a Envelope,
     ) -> BoxFuture<'a, Result<(), HandleError>> {
         async move {
-            let event: E = envelope
-                .data_as()
-                .map_err(|e| HandleError::Permanent(format!("{}: payload does not match its type: {e}", E::SUBJECT)))?;
-            if event.tenant_id() != envelope.tenantid {
-                return Err(HandleError::Permanent("envelope tenantid does not match the payload's tenant_id".into()));
-            }
+            let event = payload::<E>(envelope)?;
             self.handler.call(Cx { tx, envelope, state: &self.state }, event).await
+        }
+        .boxed()
+    }
+}
+
+pub(crate) struct TypedBatch<S, E, F> {
+    pub(crate) state: Arc<S>,
+    pub(crate) handler: F,
+    pub(crate) _event: std::marker::PhantomData<fn() -> E>,
+}
+
+impl<S, E, F> Route for TypedBatch<S, E, F>
+where
+    S: Send + Sync + 'static,
+    E: Event,
+    F: for<'a> OnBatch<'a, S, E>,
+{
+    fn handle<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        envelope: &'a Envelope,
+    ) -> BoxFuture<'a, Result<(), HandleError>> {
+        async move {
+            let event = payload::<E>(envelope)?;
+            let envelopes = [envelope];
+            self.handler.call(Batch { tx: &mut *tx, envelopes: &envelopes[..], state: &self.state }, vec![event]).await
+        }
+        .boxed()
+    }
+
+    fn batches(&self) -> bool {
+        true
+    }
+
+    fn handle_run<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        envelopes: &'a [&'a Envelope],
+    ) -> BoxFuture<'a, Result<(), HandleError>> {
+        async move {
+            let events = envelopes.iter().map(|e| payload::<E>(e)).collect::<Result<Vec<_>, _>>()?;
+            self.handler.call(Batch { tx, envelopes, state: &self.state }, events).await
         }
         .boxed()
     }

@@ -14,5 +14,5 @@ pub mod relay;
 pub mod tenancy;
 
 pub use bus::Bus;
-pub use consumer::{ConsumerSpec, Cx, HandleError};
+pub use consumer::{Batch, ConsumerSpec, Cx, HandleError};
 pub use envelope::{Envelope, EventMeta, NewEvent};

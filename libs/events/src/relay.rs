@@ -49,6 +49,9 @@ impl Relay {
             }
         };
         let mut failures = 0u32;
+        // The pending gauge is a count over the outbox: once a second is enough for a
+        // dashboard, and under load the relay comes here after every partial batch.
+        let mut gauge_at = tokio::time::Instant::now() - Duration::from_secs(1);
         loop {
             if cancel.is_cancelled() {
                 break;
@@ -70,7 +73,10 @@ impl Relay {
                     continue;
                 }
             }
-            self.record_pending().await;
+            if gauge_at.elapsed() >= Duration::from_secs(1) {
+                self.record_pending().await;
+                gauge_at = tokio::time::Instant::now();
+            }
             let wait = async {
                 match listener.as_mut() {
                     Some(l) => {

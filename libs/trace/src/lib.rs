@@ -99,6 +99,13 @@ pub fn continue_trace(span: &tracing::Span, parent: &TraceParent) {
     let _ = span.set_parent(parent.to_context());
 }
 
+/// Links `span` to the span `other` names: a batch's span to each message it handled
+/// besides the one it continues (OpenTelemetry's messaging conventions for batches).
+pub fn link(span: &tracing::Span, other: &TraceParent) {
+    let cx = other.to_context();
+    span.add_link(cx.span().span_context().clone());
+}
+
 /// The W3C context naming `span`, starting it if it had not started. `None` without the
 /// OpenTelemetry layer, or for a span the layer does not see.
 pub fn traceparent(span: &tracing::Span) -> Option<TraceParent> {
