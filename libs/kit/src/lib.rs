@@ -17,6 +17,7 @@ pub mod pagination;
 pub mod serve;
 pub mod service;
 pub mod telemetry;
+pub mod validated;
 
 pub use auth::{Principal, Role};
 pub use config::Config;
@@ -24,3 +25,4 @@ pub use db::{Db, Migration};
 pub use error::{AppError, FieldError};
 pub use extract::{Json, Path, Query};
 pub use service::{ServiceCtx, ServiceDef, Started};
+pub use validated::{Email, Slug};

@@ -15,7 +15,11 @@ use crate::{AppState, store};
 /// A note as the API shows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Note {
+    // Typed in Rust, a plain uuid in the document (a `$ref` to an id type would name a
+    // component nothing registers).
+    #[schema(value_type = uuid::Uuid)]
     pub id: NoteId,
+    #[schema(value_type = uuid::Uuid)]
     pub tenant_id: TenantId,
     pub title: String,
     pub created_by: String,

@@ -9,7 +9,7 @@ use crate::app::data_subjects;
 async fn on_lrs_erased(cx: Cx<'_>, e: lrs::DataSubjectErased) -> Result<(), HandleError> {
     let outcome = serde_json::to_value(&e.outcome).map_err(|e| HandleError::Permanent(e.to_string()))?;
     let meta = cx.following();
-    data_subjects::step_reported(cx.tx, &meta, e.tenant_id.into(), e.request_id.into(), "lrs", &outcome).await?;
+    data_subjects::step_reported(cx.tx, &meta, e.tenant_id, e.request_id, "lrs", &outcome).await?;
     Ok(())
 }
 

@@ -21,7 +21,7 @@ pub struct CreateNote {
 
 /// Create a note (org admin or manager). Send `Idempotency-Key` to retry safely.
 #[utoipa::path(post, path = "/tenants/{tenant_id}/notes", tag = "notes",
-    params(("tenant_id" = TenantId, Path, description = "The tenant")),
+    params(("tenant_id" = uuid::Uuid, Path, description = "The tenant")),
     request_body = CreateNote, security(("bearer" = [])),
     responses((status = 201, description = "Created", body = Note),
               (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
@@ -39,7 +39,7 @@ async fn create_note(
 
 /// Read a note.
 #[utoipa::path(get, path = "/tenants/{tenant_id}/notes/{note_id}", tag = "notes",
-    params(("tenant_id" = TenantId, Path, description = "The tenant"), ("note_id" = NoteId, Path, description = "The note")),
+    params(("tenant_id" = uuid::Uuid, Path, description = "The tenant"), ("note_id" = uuid::Uuid, Path, description = "The note")),
     security(("bearer" = [])),
     responses((status = 200, description = "The note", body = Note),
               (status = 404, description = "No such note", body = Problem, content_type = "application/problem+json")))]

@@ -76,6 +76,16 @@ async fn notes_are_written_once_per_key_read_in_their_tenant_only_and_announced(
     let learner = app.token(Some(a), &[Role::Learner]);
     assert_eq!(app.get(&format!("{notes}/{id}"), &learner).await.0, 200);
     assert_problem(&app.post(&notes, Some(&learner), json!({ "title": "x" })).await, 403, "forbidden");
+
+    // Its OpenAPI document has full paths and every `$ref` names a component it carries.
+    let (s, doc) = app.call(Method::GET, "/api/v1/template/openapi.json", None, None).await;
+    assert_eq!(s, 200);
+    assert!(doc["paths"]["/api/v1/template/tenants/{tenant_id}/notes/{note_id}"]["get"].is_object(), "{doc}");
+    let text = doc.to_string();
+    for r in text.split("\"#/components/schemas/").skip(1) {
+        let name = &r[..r.find('"').unwrap()];
+        assert!(doc["components"]["schemas"][name].is_object(), "dangling $ref to {name}");
+    }
     app.stop().await;
 }
 

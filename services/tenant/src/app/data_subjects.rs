@@ -8,8 +8,9 @@
 //! `tenant.data_subject.erasure_completed.v1` — the audit record of the whole erasure.
 
 use chrono::{DateTime, Utc};
-use mirai_contracts::events::tenant::{
-    DataSubject, DataSubjectErasureCompleted, DataSubjectErasureRequested, ErasureStep,
+use mirai_contracts::{
+    events::tenant::{DataSubject, DataSubjectErasureCompleted, DataSubjectErasureRequested, ErasureStep},
+    ids::{DataSubjectRequestId, TenantId},
 };
 use mirai_events::{EventMeta, outbox};
 use mirai_kit::{
@@ -20,7 +21,6 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, types::Json};
-use uuid::Uuid;
 
 use crate::{AppState, NAME, store::data_subjects as store};
 
@@ -33,7 +33,8 @@ const MAX_IDENTIFIERS: usize = 20;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DataSubjectRequest {
-    pub id: Uuid,
+    #[schema(value_type = uuid::Uuid)]
+    pub id: DataSubjectRequestId,
     /// `erasure`.
     pub kind: String,
     /// `pending` or `completed`.
@@ -131,11 +132,11 @@ fn normalize(mut s: DataSubject) -> Result<DataSubject, AppError> {
 pub async fn request_erasure(
     state: &AppState,
     principal: &Principal,
-    tenant: Uuid,
+    tenant: TenantId,
     subject: DataSubject,
     reason: Option<String>,
 ) -> Result<DataSubjectRequest, AppError> {
-    principal.require_in_tenant(tenant, &[Role::OrgAdmin])?;
+    principal.require_in_tenant(tenant.into(), &[Role::OrgAdmin])?;
     super::tenants::ensure_exists(state, tenant).await?;
     let subject = normalize(subject)?;
     let reason = reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
@@ -144,7 +145,7 @@ pub async fn request_erasure(
     }
     let subject_json = serde_json::to_value(&subject).map_err(|e| AppError::Internal(e.into()))?;
     let row = store::RequestRow {
-        id: Uuid::now_v7(),
+        id: DataSubjectRequestId::new(),
         kind: "erasure".into(),
         subject_digest: hex::encode(Sha256::digest(subject_json.to_string().as_bytes())),
         subject: Json(subject_json),
@@ -154,14 +155,10 @@ pub async fn request_erasure(
         created_at: Utc::now(),
         completed_at: None,
     };
-    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let row = store::request_insert(&mut tx, tenant, &row, ERASURE_STEPS).await?;
-    let event = DataSubjectErasureRequested {
-        tenant_id: tenant.into(),
-        request_id: row.id.into(),
-        subject,
-        requested_at: row.created_at,
-    };
+    let event =
+        DataSubjectErasureRequested { tenant_id: tenant, request_id: row.id, subject, requested_at: row.created_at };
     state.ctx.publish(&mut tx, principal, event.into()).await?;
     let steps = store::steps_of(&mut tx, &[row.id]).await?;
     tx.commit().await?;
@@ -171,11 +168,11 @@ pub async fn request_erasure(
 pub async fn get(
     state: &AppState,
     principal: &Principal,
-    tenant: Uuid,
-    id: Uuid,
+    tenant: TenantId,
+    id: DataSubjectRequestId,
 ) -> Result<DataSubjectRequest, AppError> {
-    principal.require_in_tenant(tenant, &[Role::OrgAdmin])?;
-    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    principal.require_in_tenant(tenant.into(), &[Role::OrgAdmin])?;
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let row =
         store::request_get(&mut tx, id, false).await?.ok_or_else(|| AppError::not_found("data-subject request", id))?;
     let steps = store::steps_of(&mut tx, &[id]).await?;
@@ -185,17 +182,17 @@ pub async fn get(
 pub async fn list(
     state: &AppState,
     principal: &Principal,
-    tenant: Uuid,
+    tenant: TenantId,
     page: &PageParams,
 ) -> Result<Page<DataSubjectRequest>, AppError> {
-    principal.require_in_tenant(tenant, &[Role::OrgAdmin])?;
+    principal.require_in_tenant(tenant.into(), &[Role::OrgAdmin])?;
     let limit = page.limit()?;
-    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let rows = store::request_list(&mut tx, page.cursor()?, limit).await?;
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let ids: Vec<DataSubjectRequestId> = rows.iter().map(|r| r.id).collect();
     let steps = store::steps_of(&mut tx, &ids).await?;
     let items = rows.into_iter().map(|r| to_api(r, &steps)).collect();
-    Ok(Page::from_rows(items, limit, |r: &DataSubjectRequest| Cursor { created_at: r.created_at, id: r.id }))
+    Ok(Page::from_rows(items, limit, |r: &DataSubjectRequest| Cursor { created_at: r.created_at, id: r.id.into() }))
 }
 
 /// A participant reported its step done (inside the consumer's transaction). When it was
@@ -203,8 +200,8 @@ pub async fn list(
 pub async fn step_reported(
     tx: &mut PgConnection,
     meta: &EventMeta,
-    tenant: Uuid,
-    request: Uuid,
+    tenant: TenantId,
+    request: DataSubjectRequestId,
     service: &str,
     outcome: &Value,
 ) -> Result<(), anyhow::Error> {
@@ -221,8 +218,8 @@ pub async fn step_reported(
         .map(|s| ErasureStep { service: s.service, outcome: s.outcome.and_then(|o| o.0.as_object().cloned()) })
         .collect();
     let event = DataSubjectErasureCompleted {
-        tenant_id: tenant.into(),
-        request_id: request.into(),
+        tenant_id: tenant,
+        request_id: request,
         subject_digest: row.subject_digest,
         requested_by: row.requested_by,
         completed_at,

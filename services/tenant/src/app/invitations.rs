@@ -4,12 +4,14 @@
 //! that tenant's RLS context.
 
 use chrono::{DateTime, Duration, Utc};
-use mirai_contracts::events::tenant::InvitationCreated;
-use mirai_kit::{AppError, Principal, Role, auth::CredentialKind};
+use mirai_contracts::{
+    events::tenant::InvitationCreated,
+    ids::{InvitationId, TenantId, UserId},
+};
+use mirai_kit::{AppError, Email, Principal, Role, auth::CredentialKind};
 use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use crate::{AppState, store::invitations as store};
 
@@ -17,8 +19,10 @@ const TOKEN_PREFIX: &str = "mi_";
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Invitation {
-    pub id: Uuid,
-    pub tenant_id: Uuid,
+    #[schema(value_type = uuid::Uuid)]
+    pub id: InvitationId,
+    #[schema(value_type = uuid::Uuid)]
+    pub tenant_id: TenantId,
     pub email: String,
     pub roles: Vec<String>,
     pub expires_at: DateTime<Utc>,
@@ -53,34 +57,32 @@ fn hash(token: &str) -> Vec<u8> {
 pub async fn create(
     state: &AppState,
     principal: &Principal,
-    tenant: Uuid,
+    tenant: TenantId,
     email: &str,
     roles: &[String],
 ) -> Result<CreatedInvitation, AppError> {
-    principal.require_in_tenant(tenant, &[Role::OrgAdmin])?;
+    // Authorize, then validate roles, then the email: the order of the problems callers see.
+    principal.require_in_tenant(tenant.into(), &[Role::OrgAdmin])?;
     let roles = super::parse_roles("roles", roles)?;
-    let email = email.trim().to_lowercase();
-    if !email.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.')) || email.len() > 254 {
-        return Err(AppError::invalid("email", "is not an email address"));
-    }
+    let email = Email::parse("email", email)?;
     super::tenants::ensure_exists(state, tenant).await?;
     let mut secret = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut secret);
-    let token = format!("{TOKEN_PREFIX}{}_{}", tenant.simple(), hex::encode(secret));
+    let token = format!("{TOKEN_PREFIX}{}_{}", tenant.as_uuid().simple(), hex::encode(secret));
     let row = store::InvitationRow {
-        id: Uuid::now_v7(),
+        id: InvitationId::new(),
         tenant_id: tenant,
-        email_norm: email,
+        email_norm: email.into_string(),
         roles,
         expires_at: Utc::now() + Duration::days(7),
         accepted_at: None,
         created_at: Utc::now(),
     };
-    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let row = store::invitation_insert(&mut tx, &row, &hash(&token), &principal.subject).await?;
     let event = InvitationCreated {
-        invitation_id: row.id.into(),
-        tenant_id: tenant.into(),
+        invitation_id: row.id,
+        tenant_id: tenant,
         email: row.email_norm.clone(),
         roles: row.roles.clone(),
         expires_at: row.expires_at,
@@ -99,11 +101,12 @@ pub async fn accept(
     let (Some(user_id), CredentialKind::User) = (principal.user_id, principal.kind) else {
         return Err(AppError::Forbidden("invitations are accepted by a logged-in user".into()));
     };
+    let user_id = UserId::from(user_id);
     let invalid = || AppError::invalid("token", "is not a valid invitation token");
     let rest = token.strip_prefix(TOKEN_PREFIX).ok_or_else(invalid)?;
     let (tenant_hex, _) = rest.split_once('_').ok_or_else(invalid)?;
-    let tenant = Uuid::parse_str(tenant_hex).map_err(|_| invalid())?;
-    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let tenant: TenantId = tenant_hex.parse().map_err(|_| invalid())?;
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let inv = store::invitation_get_by_token_for_update(&mut tx, &hash(token)).await?.ok_or_else(invalid)?;
     if inv.accepted_at.is_some() {
         return Err(AppError::Conflict("this invitation was already accepted".into()));

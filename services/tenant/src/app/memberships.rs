@@ -2,14 +2,16 @@
 //! (`tenant.membership.*`) that identity projects into the roles it puts in tokens.
 
 use chrono::{DateTime, Utc};
-use mirai_contracts::events::tenant::{MembershipGranted, MembershipRevoked};
+use mirai_contracts::{
+    events::tenant::{MembershipGranted, MembershipRevoked},
+    ids::{MembershipId, OrgUnitId, TenantId, UserId},
+};
 use mirai_kit::{
     AppError, Principal, Role,
     pagination::{Cursor, Page, PageParams},
 };
 use serde::Serialize;
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use crate::{
     AppState,
@@ -18,11 +20,15 @@ use crate::{
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Membership {
-    pub id: Uuid,
-    pub tenant_id: Uuid,
-    pub user_id: Uuid,
+    #[schema(value_type = uuid::Uuid)]
+    pub id: MembershipId,
+    #[schema(value_type = uuid::Uuid)]
+    pub tenant_id: TenantId,
+    #[schema(value_type = uuid::Uuid)]
+    pub user_id: UserId,
     pub roles: Vec<String>,
-    pub org_unit_id: Option<Uuid>,
+    #[schema(value_type = Option<uuid::Uuid>)]
+    pub org_unit_id: Option<OrgUnitId>,
     pub active: bool,
     pub created_at: DateTime<Utc>,
 }
@@ -44,15 +50,15 @@ impl From<store::MembershipRow> for Membership {
 pub async fn grant(
     state: &AppState,
     principal: &Principal,
-    tenant: Uuid,
-    user_id: Uuid,
+    tenant: TenantId,
+    user_id: UserId,
     roles: &[String],
-    org_unit_id: Option<Uuid>,
+    org_unit_id: Option<OrgUnitId>,
 ) -> Result<Membership, AppError> {
-    principal.require_in_tenant(tenant, &[Role::OrgAdmin])?;
+    principal.require_in_tenant(tenant.into(), &[Role::OrgAdmin])?;
     let roles = super::parse_roles("roles", roles)?;
     super::tenants::ensure_exists(state, tenant).await?;
-    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let row = grant_in_txn(state, &mut tx, principal, tenant, user_id, roles, org_unit_id).await?;
     tx.commit().await?;
     Ok(row.into())
@@ -63,10 +69,10 @@ pub(crate) async fn grant_in_txn(
     state: &AppState,
     tx: &mut PgConnection,
     principal: &Principal,
-    tenant: Uuid,
-    user_id: Uuid,
+    tenant: TenantId,
+    user_id: UserId,
     roles: Vec<String>,
-    org_unit_id: Option<Uuid>,
+    org_unit_id: Option<OrgUnitId>,
 ) -> Result<store::MembershipRow, AppError> {
     if let Some(ou) = org_unit_id
         && !org_units::org_unit_exists(tx, ou).await?
@@ -76,7 +82,7 @@ pub(crate) async fn grant_in_txn(
     let row = store::membership_upsert(
         tx,
         &store::MembershipRow {
-            id: Uuid::now_v7(),
+            id: MembershipId::new(),
             tenant_id: tenant,
             user_id,
             roles,
@@ -88,11 +94,11 @@ pub(crate) async fn grant_in_txn(
     )
     .await?;
     let event = MembershipGranted {
-        membership_id: row.id.into(),
-        tenant_id: tenant.into(),
-        user_id: row.user_id.into(),
+        membership_id: row.id,
+        tenant_id: tenant,
+        user_id: row.user_id,
         roles: row.roles.clone(),
-        org_unit_id: row.org_unit_id.map(Into::into),
+        org_unit_id: row.org_unit_id,
         revision: row.revision,
     };
     state.ctx.publish(tx, principal, event.into()).await?;
@@ -102,34 +108,34 @@ pub(crate) async fn grant_in_txn(
 pub async fn list(
     state: &AppState,
     principal: &Principal,
-    tenant: Uuid,
+    tenant: TenantId,
     page: &PageParams,
 ) -> Result<Page<Membership>, AppError> {
-    principal.require_in_tenant(tenant, &[Role::OrgAdmin, Role::OrgManager, Role::ComplianceOfficer])?;
+    principal.require_in_tenant(tenant.into(), &[Role::OrgAdmin, Role::OrgManager, Role::ComplianceOfficer])?;
     let limit = page.limit()?;
-    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let rows = store::membership_list(&mut tx, page.cursor()?, limit).await?;
     Ok(Page::from_rows(rows.into_iter().map(Membership::from).collect(), limit, |m| Cursor {
         created_at: m.created_at,
-        id: m.id,
+        id: m.id.into(),
     }))
 }
 
-pub async fn revoke(state: &AppState, principal: &Principal, tenant: Uuid, user_id: Uuid) -> Result<(), AppError> {
-    principal.require_in_tenant(tenant, &[Role::OrgAdmin])?;
-    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+pub async fn revoke(
+    state: &AppState,
+    principal: &Principal,
+    tenant: TenantId,
+    user_id: UserId,
+) -> Result<(), AppError> {
+    principal.require_in_tenant(tenant.into(), &[Role::OrgAdmin])?;
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let Some(row) = store::membership_deactivate(&mut tx, user_id).await? else {
         return match store::membership_get_by_user(&mut tx, user_id).await? {
             Some(_) => Ok(()),
             None => Err(AppError::not_found("membership", user_id)),
         };
     };
-    let event = MembershipRevoked {
-        membership_id: row.id.into(),
-        tenant_id: tenant.into(),
-        user_id: user_id.into(),
-        revision: row.revision,
-    };
+    let event = MembershipRevoked { membership_id: row.id, tenant_id: tenant, user_id, revision: row.revision };
     state.ctx.publish(&mut tx, principal, event.into()).await?;
     tx.commit().await?;
     Ok(())

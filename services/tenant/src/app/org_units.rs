@@ -1,17 +1,21 @@
 //! Org units: a tree per tenant.
 
 use chrono::{DateTime, Utc};
-use mirai_contracts::events::tenant::OrgUnitCreated;
+use mirai_contracts::{
+    events::tenant::OrgUnitCreated,
+    ids::{OrgUnitId, TenantId},
+};
 use mirai_kit::{AppError, Principal, Role};
 use serde::Serialize;
-use uuid::Uuid;
 
 use crate::{AppState, store::org_units as store};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrgUnit {
-    pub id: Uuid,
-    pub parent_id: Option<Uuid>,
+    #[schema(value_type = uuid::Uuid)]
+    pub id: OrgUnitId,
+    #[schema(value_type = Option<uuid::Uuid>)]
+    pub parent_id: Option<OrgUnitId>,
     pub name: String,
     pub created_at: DateTime<Utc>,
 }
@@ -25,17 +29,17 @@ impl From<store::OrgUnitRow> for OrgUnit {
 pub async fn create(
     state: &AppState,
     principal: &Principal,
-    tenant: Uuid,
+    tenant: TenantId,
     name: String,
-    parent_id: Option<Uuid>,
+    parent_id: Option<OrgUnitId>,
 ) -> Result<OrgUnit, AppError> {
-    principal.require_in_tenant(tenant, &[Role::OrgAdmin])?;
+    principal.require_in_tenant(tenant.into(), &[Role::OrgAdmin])?;
     super::tenants::ensure_exists(state, tenant).await?;
     let name = name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(AppError::invalid("name", "must be 1 to 200 characters"));
     }
-    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     if let Some(p) = parent_id
         && !store::org_unit_exists(&mut tx, p).await?
     {
@@ -43,7 +47,7 @@ pub async fn create(
     }
     let row = store::org_unit_insert(
         &mut tx,
-        &store::OrgUnitRow { id: Uuid::now_v7(), tenant_id: tenant, parent_id, name, created_at: Utc::now() },
+        &store::OrgUnitRow { id: OrgUnitId::new(), tenant_id: tenant, parent_id, name, created_at: Utc::now() },
     )
     .await
     .map_err(|e| match AppError::from(e) {
@@ -52,19 +56,15 @@ pub async fn create(
         }
         other => other,
     })?;
-    let event = OrgUnitCreated {
-        org_unit_id: row.id.into(),
-        tenant_id: tenant.into(),
-        parent_id: row.parent_id.map(Into::into),
-        name: row.name.clone(),
-    };
+    let event =
+        OrgUnitCreated { org_unit_id: row.id, tenant_id: tenant, parent_id: row.parent_id, name: row.name.clone() };
     state.ctx.publish(&mut tx, principal, event.into()).await?;
     tx.commit().await?;
     Ok(row.into())
 }
 
-pub async fn list(state: &AppState, principal: &Principal, tenant: Uuid) -> Result<Vec<OrgUnit>, AppError> {
-    principal.require_in_tenant(tenant, &Role::ALL)?;
-    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+pub async fn list(state: &AppState, principal: &Principal, tenant: TenantId) -> Result<Vec<OrgUnit>, AppError> {
+    principal.require_in_tenant(tenant.into(), &Role::ALL)?;
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     Ok(store::org_unit_list(&mut tx).await?.into_iter().map(OrgUnit::from).collect())
 }

@@ -3,11 +3,10 @@
 //! data key is stored only wrapped by the KMS's key-encryption key.
 
 use chrono::{DateTime, Utc};
-use mirai_contracts::events::tenant::SecretChanged;
+use mirai_contracts::{events::tenant::SecretChanged, ids::TenantId};
 use mirai_kit::{AppError, Principal, Role};
 use serde::Serialize;
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use mirai_kit::kms;
 
@@ -39,13 +38,13 @@ fn validate_name(name: &str) -> Result<(), AppError> {
     if ok { Ok(()) } else { Err(AppError::invalid("name", "must be 1-100 of A-Z, a-z, 0-9, `.`, `_`, `-`")) }
 }
 
-fn aad(tenant: Uuid, name: &str) -> Vec<u8> {
+fn aad(tenant: TenantId, name: &str) -> Vec<u8> {
     format!("mirai-tenant-secret/{tenant}/{name}").into_bytes()
 }
 
 /// The tenant's data key, created (and wrapped) on first use.
-async fn data_key(state: &AppState, tx: &mut PgConnection, tenant: Uuid) -> Result<[u8; 32], AppError> {
-    let context = tenant.as_bytes().to_vec();
+async fn data_key(state: &AppState, tx: &mut PgConnection, tenant: TenantId) -> Result<[u8; 32], AppError> {
+    let context = tenant.as_uuid().as_bytes().to_vec();
     let (kek_id, wrapped) = match store::data_key_get(tx, tenant).await? {
         Some(k) => k,
         None => {
@@ -61,29 +60,29 @@ async fn data_key(state: &AppState, tx: &mut PgConnection, tenant: Uuid) -> Resu
 pub async fn put(
     state: &AppState,
     principal: &Principal,
-    tenant: Uuid,
+    tenant: TenantId,
     name: &str,
     value: &str,
 ) -> Result<SecretMeta, AppError> {
-    principal.require_in_tenant(tenant, &[Role::OrgAdmin, Role::ProviderAdmin])?;
+    principal.require_in_tenant(tenant.into(), &[Role::OrgAdmin, Role::ProviderAdmin])?;
     validate_name(name)?;
     if value.is_empty() || value.len() > MAX_SECRET_BYTES {
         return Err(AppError::invalid("value", "must be 1 byte to 16 KiB"));
     }
     super::tenants::ensure_exists(state, tenant).await?;
-    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let dek = data_key(state, &mut tx, tenant).await?;
     let (nonce, ct) = kms::seal(&dek, value.as_bytes(), &aad(tenant, name)).map_err(AppError::Internal)?;
     let row = store::secret_put(&mut tx, tenant, name, &nonce, &ct, &principal.subject).await?;
-    let event = SecretChanged { tenant_id: tenant.into(), name: name.to_owned(), version: row.version, deleted: false };
+    let event = SecretChanged { tenant_id: tenant, name: name.to_owned(), version: row.version, deleted: false };
     state.ctx.publish(&mut tx, principal, event.into()).await?;
     tx.commit().await?;
     Ok(meta(&row))
 }
 
-pub async fn list(state: &AppState, principal: &Principal, tenant: Uuid) -> Result<Vec<SecretMeta>, AppError> {
-    principal.require_in_tenant(tenant, &[Role::OrgAdmin, Role::ProviderAdmin])?;
-    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+pub async fn list(state: &AppState, principal: &Principal, tenant: TenantId) -> Result<Vec<SecretMeta>, AppError> {
+    principal.require_in_tenant(tenant.into(), &[Role::OrgAdmin, Role::ProviderAdmin])?;
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     Ok(store::secret_list(&mut tx).await?.iter().map(meta).collect())
 }
 
@@ -91,12 +90,12 @@ pub async fn list(state: &AppState, principal: &Principal, tenant: Uuid) -> Resu
 pub async fn reveal(
     state: &AppState,
     principal: &Principal,
-    tenant: Uuid,
+    tenant: TenantId,
     name: &str,
 ) -> Result<SecretValue, AppError> {
-    principal.require_in_tenant(tenant, &[Role::OrgAdmin, Role::ProviderAdmin])?;
+    principal.require_in_tenant(tenant.into(), &[Role::OrgAdmin, Role::ProviderAdmin])?;
     validate_name(name)?;
-    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let row = store::secret_get(&mut tx, name).await?.ok_or_else(|| AppError::not_found("secret", name))?;
     let dek = data_key(state, &mut tx, tenant).await?;
     let plain = kms::open(&dek, &row.nonce, &row.ciphertext, &aad(tenant, name)).map_err(AppError::Internal)?;
@@ -104,12 +103,12 @@ pub async fn reveal(
     Ok(SecretValue { meta: meta(&row), value: String::from_utf8(plain).map_err(|e| AppError::Internal(e.into()))? })
 }
 
-pub async fn delete(state: &AppState, principal: &Principal, tenant: Uuid, name: &str) -> Result<(), AppError> {
-    principal.require_in_tenant(tenant, &[Role::OrgAdmin, Role::ProviderAdmin])?;
+pub async fn delete(state: &AppState, principal: &Principal, tenant: TenantId, name: &str) -> Result<(), AppError> {
+    principal.require_in_tenant(tenant.into(), &[Role::OrgAdmin, Role::ProviderAdmin])?;
     validate_name(name)?;
-    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let version = store::secret_delete(&mut tx, name).await?.ok_or_else(|| AppError::not_found("secret", name))?;
-    let event = SecretChanged { tenant_id: tenant.into(), name: name.to_owned(), version: version + 1, deleted: true };
+    let event = SecretChanged { tenant_id: tenant, name: name.to_owned(), version: version + 1, deleted: true };
     state.ctx.publish(&mut tx, principal, event.into()).await?;
     tx.commit().await?;
     Ok(())

@@ -2,11 +2,13 @@
 //! with defaults; AI features default off until a tenant turns them on).
 
 use chrono::{DateTime, Utc};
-use mirai_contracts::events::tenant::{FeatureFlagChanged, SettingsUpdated};
+use mirai_contracts::{
+    events::tenant::{FeatureFlagChanged, SettingsUpdated},
+    ids::TenantId,
+};
 use mirai_kit::{AppError, Principal, Role};
 use serde::Serialize;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use crate::{AppState, store::settings as store};
 
@@ -39,17 +41,22 @@ pub struct FeatureFlag {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-pub async fn get(state: &AppState, principal: &Principal, tenant: Uuid) -> Result<Settings, AppError> {
-    principal.require_in_tenant(tenant, &Role::ALL)?;
-    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+pub async fn get(state: &AppState, principal: &Principal, tenant: TenantId) -> Result<Settings, AppError> {
+    principal.require_in_tenant(tenant.into(), &Role::ALL)?;
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     Ok(match store::settings_get(&mut tx, tenant).await? {
         Some((s, revision)) => Settings { settings: s.0, revision },
         None => Settings { settings: json!({}), revision: 0 },
     })
 }
 
-pub async fn put(state: &AppState, principal: &Principal, tenant: Uuid, settings: Value) -> Result<Settings, AppError> {
-    principal.require_in_tenant(tenant, &[Role::OrgAdmin, Role::ProviderAdmin])?;
+pub async fn put(
+    state: &AppState,
+    principal: &Principal,
+    tenant: TenantId,
+    settings: Value,
+) -> Result<Settings, AppError> {
+    principal.require_in_tenant(tenant.into(), &[Role::OrgAdmin, Role::ProviderAdmin])?;
     let Value::Object(map) = &settings else {
         return Err(AppError::invalid("settings", "must be a JSON object"));
     };
@@ -58,17 +65,17 @@ pub async fn put(state: &AppState, principal: &Principal, tenant: Uuid, settings
     }
     let keys: Vec<String> = map.keys().cloned().collect();
     super::tenants::ensure_exists(state, tenant).await?;
-    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let revision = store::settings_put(&mut tx, tenant, &settings).await?;
-    let event = SettingsUpdated { tenant_id: tenant.into(), revision, keys };
+    let event = SettingsUpdated { tenant_id: tenant, revision, keys };
     state.ctx.publish(&mut tx, principal, event.into()).await?;
     tx.commit().await?;
     Ok(Settings { settings, revision })
 }
 
-pub async fn flags(state: &AppState, principal: &Principal, tenant: Uuid) -> Result<Vec<FeatureFlag>, AppError> {
-    principal.require_in_tenant(tenant, &Role::ALL)?;
-    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+pub async fn flags(state: &AppState, principal: &Principal, tenant: TenantId) -> Result<Vec<FeatureFlag>, AppError> {
+    principal.require_in_tenant(tenant.into(), &Role::ALL)?;
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let set = store::flag_list(&mut tx).await?;
     Ok(FLAGS
         .iter()
@@ -89,18 +96,18 @@ pub async fn flags(state: &AppState, principal: &Principal, tenant: Uuid) -> Res
 pub async fn set_flag(
     state: &AppState,
     principal: &Principal,
-    tenant: Uuid,
+    tenant: TenantId,
     key: &str,
     enabled: bool,
 ) -> Result<FeatureFlag, AppError> {
-    principal.require_in_tenant(tenant, &[Role::OrgAdmin, Role::ProviderAdmin])?;
+    principal.require_in_tenant(tenant.into(), &[Role::OrgAdmin, Role::ProviderAdmin])?;
     if !FLAGS.iter().any(|(k, _, _)| *k == key) {
         return Err(AppError::not_found("feature flag", key));
     }
     super::tenants::ensure_exists(state, tenant).await?;
-    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     store::flag_put(&mut tx, tenant, key, enabled, &principal.subject).await?;
-    let event = FeatureFlagChanged { tenant_id: tenant.into(), key: key.to_owned(), enabled };
+    let event = FeatureFlagChanged { tenant_id: tenant, key: key.to_owned(), enabled };
     state.ctx.publish(&mut tx, principal, event.into()).await?;
     tx.commit().await?;
     flags(state, principal, tenant)

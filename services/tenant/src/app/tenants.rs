@@ -1,13 +1,15 @@
 //! Tenants: created by platform admins; seen by their members.
 
 use chrono::{DateTime, Utc};
-use mirai_contracts::events::tenant::{self as contract, TenantCreated};
+use mirai_contracts::{
+    events::tenant::{self as contract, TenantCreated},
+    ids::TenantId,
+};
 use mirai_kit::{
-    AppError, Principal, Role,
+    AppError, Principal, Role, Slug,
     pagination::{Cursor, Page, PageParams},
 };
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::{AppState, store::tenants as store};
 
@@ -41,7 +43,8 @@ impl From<TenantKind> for contract::TenantKind {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Tenant {
-    pub id: Uuid,
+    #[schema(value_type = uuid::Uuid)]
+    pub id: TenantId,
     /// `org`, `provider` or `individual`.
     pub kind: String,
     pub name: String,
@@ -55,18 +58,12 @@ impl From<store::TenantRow> for Tenant {
     }
 }
 
+/// A tenant as asked for, unchecked: `create` authorizes before it validates (name, then
+/// slug), so a caller who may not create tenants gets 403 whatever they sent.
 pub struct NewTenant {
     pub kind: TenantKind,
     pub name: String,
     pub slug: String,
-}
-
-fn validate_slug(slug: &str) -> Result<(), AppError> {
-    let ok = (2..=63).contains(&slug.len())
-        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !slug.starts_with('-')
-        && !slug.ends_with('-');
-    if ok { Ok(()) } else { Err(AppError::invalid("slug", "must be 2-63 of a-z, 0-9 and inner hyphens")) }
 }
 
 pub async fn create(state: &AppState, principal: &Principal, input: NewTenant) -> Result<Tenant, AppError> {
@@ -75,12 +72,12 @@ pub async fn create(state: &AppState, principal: &Principal, input: NewTenant) -
     if name.is_empty() || name.chars().count() > 200 {
         return Err(AppError::invalid("name", "must be 1 to 200 characters"));
     }
-    validate_slug(&input.slug)?;
+    let slug = Slug::parse("slug", &input.slug)?;
     let row = store::TenantRow {
-        id: Uuid::now_v7(),
+        id: TenantId::new(),
         kind: input.kind.as_str().into(),
         name: name.into(),
-        slug: input.slug,
+        slug: slug.into_string(),
         created_by: principal.subject.clone(),
         created_at: Utc::now(),
     };
@@ -90,19 +87,15 @@ pub async fn create(state: &AppState, principal: &Principal, input: NewTenant) -
         other => other,
     })?;
     // `row.kind` is `input.kind.as_str()`, stored and read back.
-    let event = TenantCreated {
-        tenant_id: row.id.into(),
-        kind: input.kind.into(),
-        name: row.name.clone(),
-        slug: row.slug.clone(),
-    };
+    let event =
+        TenantCreated { tenant_id: row.id, kind: input.kind.into(), name: row.name.clone(), slug: row.slug.clone() };
     state.ctx.publish(&mut tx, principal, event.into()).await?;
     tx.commit().await?;
     Ok(row.into())
 }
 
-pub async fn get(state: &AppState, principal: &Principal, id: Uuid) -> Result<Tenant, AppError> {
-    principal.require_in_tenant(id, &Role::ALL)?;
+pub async fn get(state: &AppState, principal: &Principal, id: TenantId) -> Result<Tenant, AppError> {
+    principal.require_in_tenant(id.into(), &Role::ALL)?;
     let mut tx = state.ctx.db.platform_tx().await?;
     let row = store::tenant_get(&mut tx, id).await?.ok_or_else(|| AppError::not_found("tenant", id))?;
     Ok(row.into())
@@ -112,19 +105,19 @@ pub async fn get(state: &AppState, principal: &Principal, id: Uuid) -> Result<Te
 pub async fn list(state: &AppState, principal: &Principal, page: &PageParams) -> Result<Page<Tenant>, AppError> {
     let limit = page.limit()?;
     if !principal.is_platform_admin() {
-        let tenant = get(state, principal, principal.tenant()?).await?;
+        let tenant = get(state, principal, principal.tenant()?.into()).await?;
         return Ok(Page { data: vec![tenant], next_cursor: None });
     }
     let mut tx = state.ctx.db.platform_tx().await?;
     let rows = store::tenant_list(&mut tx, page.cursor()?, limit).await?;
     Ok(Page::from_rows(rows.into_iter().map(Tenant::from).collect(), limit, |t| Cursor {
         created_at: t.created_at,
-        id: t.id,
+        id: t.id.into(),
     }))
 }
 
 /// The tenant must exist before anything is created inside it.
-pub async fn ensure_exists(state: &AppState, id: Uuid) -> Result<(), AppError> {
+pub async fn ensure_exists(state: &AppState, id: TenantId) -> Result<(), AppError> {
     let mut tx = state.ctx.db.platform_tx().await?;
     store::tenant_get(&mut tx, id).await?.map(|_| ()).ok_or_else(|| AppError::not_found("tenant", id))
 }

@@ -1,7 +1,10 @@
 //! Data-subject requests (GDPR erasure).
 
 use axum::{extract::State, http::StatusCode};
-use mirai_contracts::events::tenant::DataSubject;
+use mirai_contracts::{
+    events::tenant::DataSubject,
+    ids::{DataSubjectRequestId, TenantId},
+};
 use mirai_kit::{
     AppError, Json, Path, Principal, Query,
     error::Problem,
@@ -10,7 +13,6 @@ use mirai_kit::{
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
 use crate::{
     AppState,
@@ -31,14 +33,14 @@ pub struct CreateDataSubjectRequest {
 /// each service that holds personal data erases it and reports back, and the request
 /// completes when all have.
 #[utoipa::path(post, path = "/tenants/{tenant_id}/data-subject-requests", tag = "data-subjects",
-    params(("tenant_id" = Uuid, Path)), request_body = CreateDataSubjectRequest, security(("bearer" = [])),
+    params(("tenant_id" = uuid::Uuid, Path)), request_body = CreateDataSubjectRequest, security(("bearer" = [])),
     responses((status = 202, description = "Accepted; poll the request for completion", body = DataSubjectRequest),
               (status = 403, description = "Not an org admin", body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json")))]
 async fn create_request(
     State(state): State<AppState>,
     principal: Principal,
-    Path(tenant): Path<Uuid>,
+    Path(tenant): Path<TenantId>,
     Json(req): Json<CreateDataSubjectRequest>,
 ) -> Result<(StatusCode, Json<DataSubjectRequest>), AppError> {
     if req.kind != "erasure" {
@@ -50,12 +52,12 @@ async fn create_request(
 
 /// The tenant's data-subject requests, newest first (org admin).
 #[utoipa::path(get, path = "/tenants/{tenant_id}/data-subject-requests", tag = "data-subjects",
-    params(("tenant_id" = Uuid, Path), PageParams), security(("bearer" = [])),
+    params(("tenant_id" = uuid::Uuid, Path), PageParams), security(("bearer" = [])),
     responses((status = 200, description = "A page of requests", body = Page<DataSubjectRequest>)))]
 async fn list_requests(
     State(state): State<AppState>,
     principal: Principal,
-    Path(tenant): Path<Uuid>,
+    Path(tenant): Path<TenantId>,
     Query(page): Query<PageParams>,
 ) -> Result<Json<Page<DataSubjectRequest>>, AppError> {
     Ok(Json(data_subjects::list(&state, &principal, tenant, &page).await?))
@@ -63,13 +65,13 @@ async fn list_requests(
 
 /// One data-subject request with each service's step (org admin).
 #[utoipa::path(get, path = "/tenants/{tenant_id}/data-subject-requests/{request_id}", tag = "data-subjects",
-    params(("tenant_id" = Uuid, Path), ("request_id" = Uuid, Path)), security(("bearer" = [])),
+    params(("tenant_id" = uuid::Uuid, Path), ("request_id" = uuid::Uuid, Path)), security(("bearer" = [])),
     responses((status = 200, description = "The request", body = DataSubjectRequest),
               (status = 404, description = "Not found", body = Problem, content_type = "application/problem+json")))]
 async fn get_request(
     State(state): State<AppState>,
     principal: Principal,
-    Path((tenant, id)): Path<(Uuid, Uuid)>,
+    Path((tenant, id)): Path<(TenantId, DataSubjectRequestId)>,
 ) -> Result<Json<DataSubjectRequest>, AppError> {
     Ok(Json(data_subjects::get(&state, &principal, tenant, id).await?))
 }

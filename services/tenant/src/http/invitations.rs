@@ -1,11 +1,11 @@
 //! Invitations.
 
 use axum::{extract::State, http::StatusCode};
+use mirai_contracts::ids::TenantId;
 use mirai_kit::{AppError, Json, Path, Principal, error::Problem};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
 use crate::{
     AppState,
@@ -23,14 +23,14 @@ pub struct CreateInvitation {
 }
 
 /// Invite someone to the tenant (org admin). The token is in this response only.
-#[utoipa::path(post, path = "/tenants/{tenant_id}/invitations", tag = "invitations", params(("tenant_id" = Uuid, Path)),
+#[utoipa::path(post, path = "/tenants/{tenant_id}/invitations", tag = "invitations", params(("tenant_id" = uuid::Uuid, Path)),
     request_body = CreateInvitation, security(("bearer" = [])),
     responses((status = 201, description = "Invited", body = CreatedInvitation),
               (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json")))]
 async fn create_invitation(
     State(state): State<AppState>,
     principal: Principal,
-    Path(tenant): Path<Uuid>,
+    Path(tenant): Path<TenantId>,
     Json(req): Json<CreateInvitation>,
 ) -> Result<(StatusCode, Json<CreatedInvitation>), AppError> {
     Ok((StatusCode::CREATED, Json(invitations::create(&state, &principal, tenant, &req.email, &req.roles).await?)))

@@ -1,6 +1,7 @@
 //! Memberships.
 
 use axum::{extract::State, http::StatusCode};
+use mirai_contracts::ids::{OrgUnitId, TenantId, UserId};
 use mirai_kit::{
     AppError, Json, Path, Principal, Query,
     error::Problem,
@@ -9,7 +10,6 @@ use mirai_kit::{
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
 use crate::{
     AppState,
@@ -19,21 +19,23 @@ use crate::{
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantMembership {
-    user_id: Uuid,
+    #[schema(value_type = uuid::Uuid)]
+    user_id: UserId,
     /// Tenant roles, e.g. `org_admin`, `learner`.
     roles: Vec<String>,
-    org_unit_id: Option<Uuid>,
+    #[schema(value_type = Option<uuid::Uuid>)]
+    org_unit_id: Option<OrgUnitId>,
 }
 
 /// Grant a user roles in the tenant (replaces their roles if already a member).
-#[utoipa::path(post, path = "/tenants/{tenant_id}/memberships", tag = "memberships", params(("tenant_id" = Uuid, Path)),
+#[utoipa::path(post, path = "/tenants/{tenant_id}/memberships", tag = "memberships", params(("tenant_id" = uuid::Uuid, Path)),
     request_body = GrantMembership, security(("bearer" = [])),
     responses((status = 201, description = "Granted", body = Membership),
               (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json")))]
 async fn grant_membership(
     State(state): State<AppState>,
     principal: Principal,
-    Path(tenant): Path<Uuid>,
+    Path(tenant): Path<TenantId>,
     Json(req): Json<GrantMembership>,
 ) -> Result<(StatusCode, Json<Membership>), AppError> {
     let m = memberships::grant(&state, &principal, tenant, req.user_id, &req.roles, req.org_unit_id).await?;
@@ -41,12 +43,12 @@ async fn grant_membership(
 }
 
 /// List the tenant's active members.
-#[utoipa::path(get, path = "/tenants/{tenant_id}/memberships", tag = "memberships", params(("tenant_id" = Uuid, Path), PageParams),
+#[utoipa::path(get, path = "/tenants/{tenant_id}/memberships", tag = "memberships", params(("tenant_id" = uuid::Uuid, Path), PageParams),
     security(("bearer" = [])), responses((status = 200, description = "A page of memberships", body = Page<Membership>)))]
 async fn list_memberships(
     State(state): State<AppState>,
     principal: Principal,
-    Path(tenant): Path<Uuid>,
+    Path(tenant): Path<TenantId>,
     Query(page): Query<PageParams>,
 ) -> Result<Json<Page<Membership>>, AppError> {
     Ok(Json(memberships::list(&state, &principal, tenant, &page).await?))
@@ -54,13 +56,13 @@ async fn list_memberships(
 
 /// Remove a user from the tenant.
 #[utoipa::path(delete, path = "/tenants/{tenant_id}/memberships/{user_id}", tag = "memberships",
-    params(("tenant_id" = Uuid, Path), ("user_id" = Uuid, Path)), security(("bearer" = [])),
+    params(("tenant_id" = uuid::Uuid, Path), ("user_id" = uuid::Uuid, Path)), security(("bearer" = [])),
     responses((status = 204, description = "Revoked"),
               (status = 404, description = "Not a member", body = Problem, content_type = "application/problem+json")))]
 async fn revoke_membership(
     State(state): State<AppState>,
     principal: Principal,
-    Path((tenant, user)): Path<(Uuid, Uuid)>,
+    Path((tenant, user)): Path<(TenantId, UserId)>,
 ) -> Result<StatusCode, AppError> {
     memberships::revoke(&state, &principal, tenant, user).await?;
     Ok(StatusCode::NO_CONTENT)

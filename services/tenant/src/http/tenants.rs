@@ -1,6 +1,7 @@
 //! Tenants.
 
 use axum::{extract::State, http::StatusCode};
+use mirai_contracts::ids::TenantId;
 use mirai_kit::{
     AppError, Json, Path, Principal, Query,
     error::Problem,
@@ -9,7 +10,6 @@ use mirai_kit::{
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
 use crate::{
     AppState,
@@ -51,13 +51,13 @@ async fn list_tenants(
 }
 
 /// Get a tenant you belong to.
-#[utoipa::path(get, path = "/tenants/{tenant_id}", tag = "tenants", params(("tenant_id" = Uuid, Path)), security(("bearer" = [])),
+#[utoipa::path(get, path = "/tenants/{tenant_id}", tag = "tenants", params(("tenant_id" = uuid::Uuid, Path)), security(("bearer" = [])),
     responses((status = 200, description = "The tenant", body = Tenant),
               (status = 404, description = "Not found", body = Problem, content_type = "application/problem+json")))]
 async fn get_tenant(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<Uuid>,
+    Path(id): Path<TenantId>,
 ) -> Result<Json<Tenant>, AppError> {
     Ok(Json(tenants::get(&state, &principal, id).await?))
 }

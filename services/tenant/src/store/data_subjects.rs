@@ -1,14 +1,14 @@
 //! `data_subject_requests` and their per-service steps (tenant rows, RLS).
 
 use chrono::{DateTime, Utc};
+use mirai_contracts::ids::{DataSubjectRequestId, TenantId};
 use mirai_kit::pagination::Cursor;
 use serde_json::Value;
 use sqlx::{FromRow, PgConnection, types::Json};
-use uuid::Uuid;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct RequestRow {
-    pub id: Uuid,
+    pub id: DataSubjectRequestId,
     pub kind: String,
     pub subject: Json<Value>,
     pub subject_digest: String,
@@ -21,7 +21,7 @@ pub struct RequestRow {
 
 #[derive(Debug, Clone, FromRow)]
 pub struct StepRow {
-    pub request_id: Uuid,
+    pub request_id: DataSubjectRequestId,
     pub service: String,
     pub status: String,
     pub outcome: Option<Json<Value>>,
@@ -32,7 +32,7 @@ const COLUMNS: &str = "id, kind, subject, subject_digest, reason, status, reques
 
 pub async fn request_insert(
     tx: &mut PgConnection,
-    tenant: Uuid,
+    tenant: TenantId,
     r: &RequestRow,
     steps: &[&str],
 ) -> Result<RequestRow, sqlx::Error> {
@@ -63,7 +63,11 @@ pub async fn request_insert(
 }
 
 /// The request, locked for the rest of the transaction when `lock`.
-pub async fn request_get(tx: &mut PgConnection, id: Uuid, lock: bool) -> Result<Option<RequestRow>, sqlx::Error> {
+pub async fn request_get(
+    tx: &mut PgConnection,
+    id: DataSubjectRequestId,
+    lock: bool,
+) -> Result<Option<RequestRow>, sqlx::Error> {
     let lock = if lock { " FOR UPDATE" } else { "" };
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM data_subject_requests WHERE id = $1{lock}"))
         .bind(id)
@@ -87,7 +91,7 @@ pub async fn request_list(
     .await
 }
 
-pub async fn steps_of(tx: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<StepRow>, sqlx::Error> {
+pub async fn steps_of(tx: &mut PgConnection, ids: &[DataSubjectRequestId]) -> Result<Vec<StepRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT request_id, service, status, outcome, completed_at FROM data_subject_request_steps \
          WHERE request_id = ANY($1) ORDER BY service",
@@ -100,7 +104,7 @@ pub async fn steps_of(tx: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<StepRow
 /// Marks a service's step done (once); returns whether every step is now done.
 pub async fn step_done(
     tx: &mut PgConnection,
-    request: Uuid,
+    request: DataSubjectRequestId,
     service: &str,
     outcome: &Value,
 ) -> Result<bool, sqlx::Error> {
@@ -122,7 +126,10 @@ pub async fn step_done(
 }
 
 /// Completes the request and redacts the subject's identifiers (the digest remains).
-pub async fn request_complete(tx: &mut PgConnection, request: Uuid) -> Result<DateTime<Utc>, sqlx::Error> {
+pub async fn request_complete(
+    tx: &mut PgConnection,
+    request: DataSubjectRequestId,
+) -> Result<DateTime<Utc>, sqlx::Error> {
     sqlx::query_scalar(
         "UPDATE data_subject_requests SET status = 'completed', completed_at = now(), subject = '{}'::jsonb \
          WHERE id = $1 RETURNING completed_at",

@@ -1,13 +1,13 @@
 //! `invitations`: pending invitations (tenant rows, RLS); only the token's hash is kept.
 
 use chrono::{DateTime, Utc};
+use mirai_contracts::ids::{InvitationId, TenantId, UserId};
 use sqlx::{FromRow, PgConnection};
-use uuid::Uuid;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct InvitationRow {
-    pub id: Uuid,
-    pub tenant_id: Uuid,
+    pub id: InvitationId,
+    pub tenant_id: TenantId,
     pub email_norm: String,
     pub roles: Vec<String>,
     pub expires_at: DateTime<Utc>,
@@ -48,7 +48,11 @@ pub async fn invitation_get_by_token_for_update(
         .await
 }
 
-pub async fn invitation_mark_accepted(tx: &mut PgConnection, id: Uuid, user: Uuid) -> Result<(), sqlx::Error> {
+pub async fn invitation_mark_accepted(
+    tx: &mut PgConnection,
+    id: InvitationId,
+    user: UserId,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE invitations SET accepted_at = now(), accepted_by = $2 WHERE id = $1")
         .bind(id)
         .bind(user)

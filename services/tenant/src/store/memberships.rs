@@ -1,17 +1,17 @@
 //! `memberships`: who belongs to a tenant with which roles (tenant rows, RLS).
 
 use chrono::{DateTime, Utc};
+use mirai_contracts::ids::{MembershipId, OrgUnitId, TenantId, UserId};
 use mirai_kit::pagination::Cursor;
 use sqlx::{FromRow, PgConnection};
-use uuid::Uuid;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct MembershipRow {
-    pub id: Uuid,
-    pub tenant_id: Uuid,
-    pub user_id: Uuid,
+    pub id: MembershipId,
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
     pub roles: Vec<String>,
-    pub org_unit_id: Option<Uuid>,
+    pub org_unit_id: Option<OrgUnitId>,
     pub active: bool,
     pub revision: i64,
     pub created_at: DateTime<Utc>,
@@ -36,11 +36,11 @@ pub async fn membership_upsert(tx: &mut PgConnection, m: &MembershipRow) -> Resu
     .await
 }
 
-pub async fn membership_get_by_user(tx: &mut PgConnection, user: Uuid) -> Result<Option<MembershipRow>, sqlx::Error> {
+pub async fn membership_get_by_user(tx: &mut PgConnection, user: UserId) -> Result<Option<MembershipRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM memberships WHERE user_id = $1")).bind(user).fetch_optional(tx).await
 }
 
-pub async fn membership_deactivate(tx: &mut PgConnection, user: Uuid) -> Result<Option<MembershipRow>, sqlx::Error> {
+pub async fn membership_deactivate(tx: &mut PgConnection, user: UserId) -> Result<Option<MembershipRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "UPDATE memberships SET active = false, revision = revision + 1, updated_at = now() \
          WHERE user_id = $1 AND active RETURNING {COLUMNS}"

@@ -1,14 +1,14 @@
 //! `org_units`: each tenant's tree (tenant rows, RLS).
 
 use chrono::{DateTime, Utc};
+use mirai_contracts::ids::{OrgUnitId, TenantId};
 use sqlx::{FromRow, PgConnection};
-use uuid::Uuid;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct OrgUnitRow {
-    pub id: Uuid,
-    pub tenant_id: Uuid,
-    pub parent_id: Option<Uuid>,
+    pub id: OrgUnitId,
+    pub tenant_id: TenantId,
+    pub parent_id: Option<OrgUnitId>,
     pub name: String,
     pub created_at: DateTime<Utc>,
 }
@@ -26,7 +26,7 @@ pub async fn org_unit_insert(tx: &mut PgConnection, u: &OrgUnitRow) -> Result<Or
     .await
 }
 
-pub async fn org_unit_exists(tx: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
+pub async fn org_unit_exists(tx: &mut PgConnection, id: OrgUnitId) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM org_units WHERE id = $1)").bind(id).fetch_one(tx).await
 }
 

@@ -2,10 +2,10 @@
 //! wrapped keys are stored.
 
 use chrono::{DateTime, Utc};
+use mirai_contracts::ids::TenantId;
 use sqlx::{FromRow, PgConnection};
-use uuid::Uuid;
 
-pub async fn data_key_get(tx: &mut PgConnection, tenant: Uuid) -> Result<Option<(String, Vec<u8>)>, sqlx::Error> {
+pub async fn data_key_get(tx: &mut PgConnection, tenant: TenantId) -> Result<Option<(String, Vec<u8>)>, sqlx::Error> {
     sqlx::query_as("SELECT kek_id, wrapped_dek FROM tenant_data_keys WHERE tenant_id = $1")
         .bind(tenant)
         .fetch_optional(tx)
@@ -15,7 +15,7 @@ pub async fn data_key_get(tx: &mut PgConnection, tenant: Uuid) -> Result<Option<
 /// Inserts the tenant's data key unless a concurrent writer already did; returns the stored one.
 pub async fn data_key_insert(
     tx: &mut PgConnection,
-    tenant: Uuid,
+    tenant: TenantId,
     kek_id: &str,
     wrapped: &[u8],
 ) -> Result<(String, Vec<u8>), sqlx::Error> {
@@ -47,7 +47,7 @@ const COLUMNS: &str = "name, nonce, ciphertext, version, updated_by, updated_at"
 
 pub async fn secret_put(
     tx: &mut PgConnection,
-    tenant: Uuid,
+    tenant: TenantId,
     name: &str,
     nonce: &[u8],
     ct: &[u8],

@@ -1,12 +1,12 @@
 //! `tenant_settings` and `feature_flags` (tenant rows, RLS).
 
 use chrono::{DateTime, Utc};
+use mirai_contracts::ids::TenantId;
 use sqlx::{FromRow, PgConnection, types::Json};
-use uuid::Uuid;
 
 pub async fn settings_get(
     tx: &mut PgConnection,
-    tenant: Uuid,
+    tenant: TenantId,
 ) -> Result<Option<(Json<serde_json::Value>, i64)>, sqlx::Error> {
     sqlx::query_as("SELECT settings, revision FROM tenant_settings WHERE tenant_id = $1")
         .bind(tenant)
@@ -16,7 +16,7 @@ pub async fn settings_get(
 
 pub async fn settings_put(
     tx: &mut PgConnection,
-    tenant: Uuid,
+    tenant: TenantId,
     settings: &serde_json::Value,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
@@ -44,7 +44,7 @@ pub async fn flag_list(tx: &mut PgConnection) -> Result<Vec<FlagRow>, sqlx::Erro
 
 pub async fn flag_put(
     tx: &mut PgConnection,
-    tenant: Uuid,
+    tenant: TenantId,
     key: &str,
     enabled: bool,
     by: &str,

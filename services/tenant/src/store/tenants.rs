@@ -1,13 +1,13 @@
 //! `tenants`: a platform table (the tenant row is not inside any tenant).
 
 use chrono::{DateTime, Utc};
+use mirai_contracts::ids::TenantId;
 use mirai_kit::pagination::Cursor;
 use sqlx::{FromRow, PgConnection};
-use uuid::Uuid;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct TenantRow {
-    pub id: Uuid,
+    pub id: TenantId,
     pub kind: String,
     pub name: String,
     pub slug: String,
@@ -30,7 +30,7 @@ pub async fn tenant_insert(tx: &mut PgConnection, t: &TenantRow) -> Result<Tenan
     .await
 }
 
-pub async fn tenant_get(tx: &mut PgConnection, id: Uuid) -> Result<Option<TenantRow>, sqlx::Error> {
+pub async fn tenant_get(tx: &mut PgConnection, id: TenantId) -> Result<Option<TenantRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM tenants WHERE id = $1")).bind(id).fetch_optional(tx).await
 }
 
