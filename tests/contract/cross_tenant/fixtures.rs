@@ -1,0 +1,326 @@
+//! Tenants A and B: creating them, seeding A with one of everything, and what of A's
+//! B must never learn.
+
+use super::*;
+
+/// Tenant A and one of everything it owns that an operation can name.
+pub(super) struct Alpha {
+    pub(super) tenant: Tenant,
+    pub(super) org_unit_id: Uuid,
+    pub(super) member_id: Uuid,
+    pub(super) member_membership_id: String,
+    pub(super) invitation_id: String,
+    pub(super) invitation_token: String,
+    pub(super) reporting_key_id: String,
+    pub(super) reporting_key_password: String,
+    pub(super) request_id: String,
+    pub(super) statement_id: String,
+    pub(super) voided_statement_id: String,
+    pub(super) voiding_statement_id: String,
+}
+
+/// Everything of A's that B must not learn, by what it is.
+pub(super) fn needles(a: &Alpha) -> Vec<(&'static str, String)> {
+    let fixed = [
+        ("tenant name", ALPHA_NAME),
+        ("tenant slug", ALPHA_SLUG),
+        ("admin's email", ALPHA_ADMIN),
+        ("member's email", ALPHA_MEMBER),
+        ("member's name", ALPHA_MEMBER_NAME),
+        ("invitee's email", ALPHA_INVITEE),
+        ("org unit name", ALPHA_UNIT),
+        ("reporting API key name", ALPHA_REPORTING_KEY),
+        ("settings", ALPHA_SETTINGS),
+        ("secret name", ALPHA_SECRET_NAME),
+        ("secret value", ALPHA_SECRET_VALUE),
+        ("erased person's email", ALPHA_FORMER),
+        ("erasure reason", ALPHA_ERASURE_REASON),
+        ("learner's email", ALPHA_LEARNER),
+        ("learner's name", ALPHA_LEARNER_NAME),
+        ("activity id", ALPHA_ACTIVITY),
+        ("activity name", ALPHA_ACTIVITY_NAME),
+        ("state id", ALPHA_STATE_ID),
+        ("state document", ALPHA_STATE),
+        ("activity profile id", ALPHA_ACTIVITY_PROFILE_ID),
+        ("activity profile", ALPHA_ACTIVITY_PROFILE),
+        ("agent profile id", ALPHA_AGENT_PROFILE_ID),
+        ("agent profile", ALPHA_AGENT_PROFILE),
+    ];
+    let t = &a.tenant;
+    let mut out: Vec<(&'static str, String)> = fixed.iter().map(|(what, v)| (*what, (*v).to_owned())).collect();
+    out.extend([
+        ("tenant id", t.id.to_string()),
+        ("admin's user id", t.admin_id.to_string()),
+        ("admin's membership id", t.admin_membership_id.clone()),
+        ("admin's API key id", t.key_id.clone()),
+        ("admin's API key secret", t.key_password.clone()),
+        ("member's user id", a.member_id.to_string()),
+        ("member's membership id", a.member_membership_id.clone()),
+        ("org unit id", a.org_unit_id.to_string()),
+        ("invitation id", a.invitation_id.clone()),
+        ("invitation token", a.invitation_token.clone()),
+        ("reporting API key id", a.reporting_key_id.clone()),
+        ("reporting API key secret", a.reporting_key_password.clone()),
+        ("data-subject request id", a.request_id.clone()),
+        ("statement id", a.statement_id.clone()),
+        ("voided statement id", a.voided_statement_id.clone()),
+        ("voiding statement id", a.voiding_statement_id.clone()),
+    ]);
+    out
+}
+
+fn id_of(v: &Value) -> String {
+    v["id"].as_str().unwrap_or_else(|| panic!("no id in {v}")).to_owned()
+}
+
+/// Creates a tenant (as platform admin) with an org admin who logs in and makes an API key.
+pub(super) async fn create_tenant(app: &TestApp, name: &str, slug: &str, admin_email: &str) -> Tenant {
+    let root = app.platform_admin();
+    let (s, tenant) =
+        app.post("/api/v1/tenant/tenants", Some(&root), json!({ "kind": "org", "name": name, "slug": slug })).await;
+    assert_eq!(s, 201, "{tenant}");
+    let id: Uuid = id_of(&tenant).parse().unwrap();
+    let (s, admin) = app
+        .post(
+            "/api/v1/identity/users",
+            Some(&root),
+            json!({ "email": admin_email, "password": PASSWORD, "display_name": format!("{name} Admin") }),
+        )
+        .await;
+    assert_eq!(s, 201, "{admin}");
+    let admin_id: Uuid = id_of(&admin).parse().unwrap();
+    let (s, membership) = app
+        .post(
+            &format!("/api/v1/tenant/tenants/{id}/memberships"),
+            Some(&root),
+            json!({ "user_id": admin_id, "roles": ["org_admin"] }),
+        )
+        .await;
+    assert_eq!(s, 201, "{membership}");
+
+    let login = json!({ "email": admin_email, "password": PASSWORD, "tenant_id": id });
+    wait_until("identity learns the org admin's membership", Duration::from_secs(10), || async {
+        let (s, b) = app.post("/api/v1/identity/login", None, login.clone()).await;
+        s == 200 && b["roles"] == json!(["org_admin"])
+    })
+    .await;
+    let (s, session) = app.post("/api/v1/identity/login", None, login).await;
+    assert_eq!(s, 200, "{session}");
+    let jwt = session["access_token"].as_str().unwrap().to_owned();
+
+    let (s, key) = app
+        .post(
+            "/api/v1/identity/api-keys",
+            Some(&jwt),
+            json!({ "name": format!("{name} admin key"), "scopes": ["all"] }),
+        )
+        .await;
+    assert_eq!(s, 201, "{key}");
+    let key_bearer = key["secret"].as_str().unwrap().to_owned();
+    let probe = format!("/api/v1/tenant/tenants/{id}");
+    wait_until("the fleet learns the org admin's API key", Duration::from_secs(10), || async {
+        app.get(&probe, &key_bearer).await.0 == 200
+    })
+    .await;
+    Tenant {
+        id,
+        admin_id,
+        admin_membership_id: id_of(&membership),
+        jwt,
+        key_id: id_of(&key),
+        key_password: key["basic_password"].as_str().unwrap().to_owned(),
+        key_bearer,
+    }
+}
+
+/// Tenant A with an org unit, a second member, an open invitation, a second API key,
+/// settings, a flag, a secret, a completed erasure request, statements (one voided) and
+/// one document of each xAPI kind.
+pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
+    let tenant = create_tenant(app, ALPHA_NAME, ALPHA_SLUG, ALPHA_ADMIN).await;
+    let base = format!("/api/v1/tenant/tenants/{}", tenant.id);
+
+    let (s, unit) = app.post(&format!("{base}/org-units"), Some(&tenant.jwt), json!({ "name": ALPHA_UNIT })).await;
+    assert_eq!(s, 201, "{unit}");
+    let org_unit_id: Uuid = id_of(&unit).parse().unwrap();
+
+    let (s, member) = app
+        .post(
+            "/api/v1/identity/users",
+            Some(&tenant.jwt),
+            json!({ "email": ALPHA_MEMBER, "password": PASSWORD, "display_name": ALPHA_MEMBER_NAME }),
+        )
+        .await;
+    assert_eq!(s, 201, "{member}");
+    let member_id: Uuid = id_of(&member).parse().unwrap();
+    let (s, membership) = app
+        .post(
+            &format!("{base}/memberships"),
+            Some(&tenant.jwt),
+            json!({ "user_id": member_id, "roles": ["learner"], "org_unit_id": org_unit_id }),
+        )
+        .await;
+    assert_eq!(s, 201, "{membership}");
+
+    let (s, invitation) = app
+        .post(
+            &format!("{base}/invitations"),
+            Some(&tenant.jwt),
+            json!({ "email": ALPHA_INVITEE, "roles": ["learner"] }),
+        )
+        .await;
+    assert_eq!(s, 201, "{invitation}");
+
+    let (s, reporting_key) = app
+        .post(
+            "/api/v1/identity/api-keys",
+            Some(&tenant.jwt),
+            json!({ "name": ALPHA_REPORTING_KEY, "scopes": ["statements/read"] }),
+        )
+        .await;
+    assert_eq!(s, 201, "{reporting_key}");
+
+    for (path, body) in [
+        (format!("{base}/settings"), json!({ "settings": { "branding": ALPHA_SETTINGS } })),
+        (format!("{base}/feature-flags/{FLAG}"), json!({ "enabled": true })),
+        (format!("{base}/secrets/{ALPHA_SECRET_NAME}"), json!({ "value": ALPHA_SECRET_VALUE })),
+    ] {
+        let (s, stored) = app.call(Method::PUT, &path, Some(&tenant.jwt), Some(body)).await;
+        assert_eq!(s, 200, "PUT {path}: {stored}");
+    }
+
+    let (s, request) = app
+        .post(
+            &format!("{base}/data-subject-requests"),
+            Some(&tenant.jwt),
+            json!({ "kind": "erasure", "subject": { "emails": [ALPHA_FORMER] }, "reason": ALPHA_ERASURE_REASON }),
+        )
+        .await;
+    assert_eq!(s, 202, "{request}");
+    let request_id = id_of(&request);
+
+    // The LRS: a completed and an attempted statement, the attempt voided, and documents.
+    let learner =
+        json!({ "objectType": "Agent", "mbox": format!("mailto:{ALPHA_LEARNER}"), "name": ALPHA_LEARNER_NAME });
+    let course = json!({ "objectType": "Activity", "id": ALPHA_ACTIVITY,
+        "definition": { "name": { "en-US": ALPHA_ACTIVITY_NAME } } });
+    let completed = json!({ "actor": learner, "verb": verb("completed"), "object": course });
+    let attempted = json!({ "actor": learner, "verb": verb("attempted"),
+        "object": { "objectType": "Activity", "id": ALPHA_ACTIVITY } });
+    let statements = format!("{XAPI}/statements");
+    let stored = send(
+        app,
+        &tenant,
+        Credential::ApiKeyBasic,
+        Method::POST,
+        &statements,
+        &[],
+        Some(&json!([completed, attempted])),
+    )
+    .await;
+    assert_eq!(stored.status, 200, "{}", stored.body);
+    let ids: Vec<String> = serde_json::from_str(&stored.body).unwrap();
+    let voiding =
+        json!({ "actor": learner, "verb": verb("voided"), "object": { "objectType": "StatementRef", "id": ids[1] } });
+    let stored = send(app, &tenant, Credential::ApiKeyBasic, Method::POST, &statements, &[], Some(&voiding)).await;
+    assert_eq!(stored.status, 200, "{}", stored.body);
+    let voiding_ids: Vec<String> = serde_json::from_str(&stored.body).unwrap();
+    put_document(app, &tenant, "activities/state", &state_params(), "text/plain", ALPHA_STATE).await;
+    let activity_profile = json!({ "marker": ALPHA_ACTIVITY_PROFILE }).to_string();
+    put_document(app, &tenant, "activities/profile", &activity_profile_params(), "application/json", &activity_profile)
+        .await;
+    let agent_profile = json!({ "marker": ALPHA_AGENT_PROFILE }).to_string();
+    put_document(app, &tenant, "agents/profile", &agent_profile_params(), "application/json", &agent_profile).await;
+
+    // Settle what moves by itself, so that A's view of its data only changes if B changes it.
+    let request_path = format!("{base}/data-subject-requests/{request_id}");
+    wait_until("A's erasure request completes", Duration::from_secs(20), || async {
+        app.get(&request_path, &tenant.jwt).await.1["status"] == "completed"
+    })
+    .await;
+    let member_path = format!("/api/v1/identity/users/{member_id}");
+    wait_until("identity learns A's member's membership", Duration::from_secs(10), || async {
+        app.get(&member_path, &tenant.jwt).await.0 == 200
+    })
+    .await;
+
+    Alpha {
+        org_unit_id,
+        member_id,
+        member_membership_id: id_of(&membership),
+        invitation_id: id_of(&invitation),
+        invitation_token: invitation["token"].as_str().unwrap().to_owned(),
+        reporting_key_id: id_of(&reporting_key),
+        reporting_key_password: reporting_key["basic_password"].as_str().unwrap().to_owned(),
+        request_id,
+        statement_id: ids[0].clone(),
+        voided_statement_id: ids[1].clone(),
+        voiding_statement_id: voiding_ids[0].clone(),
+        tenant,
+    }
+}
+
+pub(super) fn verb(name: &str) -> Value {
+    json!({ "id": format!("http://adlnet.gov/expapi/verbs/{name}"), "display": { "en-US": name } })
+}
+
+pub(super) fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
+/// A's learner as the xAPI `agent` parameter.
+pub(super) fn learner_agent() -> String {
+    json!({ "mbox": format!("mailto:{ALPHA_LEARNER}") }).to_string()
+}
+
+pub(super) fn state_params() -> Vec<(String, String)> {
+    pairs(&[("activityId", ALPHA_ACTIVITY), ("agent", learner_agent().as_str()), ("stateId", ALPHA_STATE_ID)])
+}
+
+pub(super) fn activity_profile_params() -> Vec<(String, String)> {
+    pairs(&[("activityId", ALPHA_ACTIVITY), ("profileId", ALPHA_ACTIVITY_PROFILE_ID)])
+}
+
+pub(super) fn agent_profile_params() -> Vec<(String, String)> {
+    pairs(&[("agent", learner_agent().as_str()), ("profileId", ALPHA_AGENT_PROFILE_ID)])
+}
+
+async fn put_document(
+    app: &TestApp,
+    t: &Tenant,
+    resource: &str,
+    params: &[(String, String)],
+    content_type: &str,
+    content: &str,
+) {
+    let req = app
+        .http
+        .request(Method::PUT, app.url(&format!("{XAPI}/{resource}")))
+        .query(params)
+        .header("x-experience-api-version", "1.0.3")
+        .header("content-type", content_type)
+        .body(content.to_owned());
+    let res = t.authorize(req, Credential::ApiKeyBasic).send().await.expect("request sent");
+    let status = res.status();
+    let text = res.text().await.unwrap_or_default();
+    assert_eq!(status, 204, "A stores its {resource} document: {text}");
+}
+
+/// Each of the tenant's credentials works on each service (else the walk proves nothing).
+pub(super) async fn assert_credentials_work(app: &TestApp, t: &Tenant, whose: &str) {
+    let tenant_path = format!("/api/v1/tenant/tenants/{}", t.id);
+    let statements = format!("{XAPI}/statements");
+    let probes = [
+        ("/api/v1/identity/api-keys", Credential::Jwt),
+        ("/api/v1/identity/api-keys", Credential::ApiKeyBearer),
+        (tenant_path.as_str(), Credential::Jwt),
+        (tenant_path.as_str(), Credential::ApiKeyBearer),
+        (statements.as_str(), Credential::Jwt),
+        (statements.as_str(), Credential::ApiKeyBearer),
+        (statements.as_str(), Credential::ApiKeyBasic),
+    ];
+    for (path, how) in probes {
+        let res = send(app, t, how, Method::GET, path, &[], None).await;
+        assert_eq!(res.status, 200, "{whose}: the {how} works on {path}: {}", res.body);
+    }
+}

@@ -1,0 +1,203 @@
+//! Turning each documented operation into calls aimed at A's ids.
+
+use super::*;
+
+/// What a call's path names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Aim {
+    /// Every path parameter is tenant A or one of A's resources.
+    Theirs,
+    /// `{tenant_id}` is B's own tenant; the other path parameters are still A's ids.
+    OwnTenant,
+    /// No path parameters: A's ids travel in the query and the body.
+    Unaddressed,
+}
+
+impl fmt::Display for Aim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Aim::Theirs => "A's ids in the path",
+            Aim::OwnTenant => "B's own tenant with A's ids in the rest of the path",
+            Aim::Unaddressed => "A's ids in the query and body",
+        })
+    }
+}
+
+/// One request of the walk (sent once per credential).
+pub(super) struct Call {
+    pub(super) method: Method,
+    pub(super) path: String,
+    pub(super) query: Vec<(String, String)>,
+    pub(super) body: Option<Value>,
+    pub(super) aim: Aim,
+    /// Why B must be refused, when it must.
+    pub(super) must_refuse: Option<&'static str>,
+    /// Why B must succeed, when it must.
+    pub(super) must_succeed: Option<&'static str>,
+}
+
+impl Call {
+    pub(super) fn target(&self) -> String {
+        if self.query.is_empty() {
+            return self.path.clone();
+        }
+        let query: Vec<String> = self.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!("{}?{}", self.path, query.join("&"))
+    }
+
+    /// What B tells the server: anything of A's in it is not news to B.
+    pub(super) fn sent(&self) -> String {
+        format!("{}\n{}\n", self.target(), self.body.as_ref().map(|b| b.to_string()).unwrap_or_default())
+    }
+}
+
+/// Turns documented operations into calls aimed at A's ids.
+pub(super) struct Plan<'a> {
+    pub(super) alpha: &'a Alpha,
+    pub(super) beta: &'a Tenant,
+}
+
+impl Plan<'_> {
+    pub(super) fn calls(&self, op: &Operation) -> Result<Vec<Call>, String> {
+        let params = placeholders(&op.template);
+        let aims: &[Aim] = if params.contains(&"tenant_id") {
+            &[Aim::Theirs, Aim::OwnTenant]
+        } else if params.is_empty() {
+            &[Aim::Unaddressed]
+        } else {
+            &[Aim::Theirs]
+        };
+        let queries = self.queries(op)?;
+        let body = self.body(op);
+        let listed = MUST_REFUSE.iter().find(|(m, p, _)| op.is(m, p)).map(|(_, _, why)| *why);
+        let must_succeed = MUST_SUCCEED.iter().find(|(m, p, _)| op.is(m, p)).map(|(_, _, why)| *why);
+        let mut calls = vec![];
+        for &aim in aims {
+            let mut path = op.template.clone();
+            for param in &params {
+                let value = self.path_value(&op.template, param, aim).ok_or_else(|| {
+                    format!("no value for the path parameter `{param}`: add it to `Plan::path_value`")
+                })?;
+                path = path.replace(&format!("{{{param}}}"), &value);
+            }
+            let must_refuse = if aim == Aim::Theirs { Some("its path names A's resource") } else { listed };
+            for query in &queries {
+                calls.push(Call {
+                    method: op.method.clone(),
+                    path: path.clone(),
+                    query: query.clone(),
+                    body: body.clone(),
+                    aim,
+                    must_refuse,
+                    must_succeed,
+                });
+            }
+        }
+        Ok(calls)
+    }
+
+    /// A path parameter's value: A's id of that kind (or B's own tenant).
+    fn path_value(&self, template: &str, param: &str, aim: Aim) -> Option<String> {
+        let a = self.alpha;
+        let value = match param {
+            "tenant_id" if aim == Aim::OwnTenant => self.beta.id.to_string(),
+            "tenant_id" => a.tenant.id.to_string(),
+            "id" if template.contains("/api-keys/") => a.reporting_key_id.clone(),
+            "id" if template.contains("/users/") => a.member_id.to_string(),
+            "user_id" => a.member_id.to_string(),
+            "request_id" => a.request_id.clone(),
+            "statement_id" => a.statement_id.clone(),
+            "name" if template.contains("/secrets/") => ALPHA_SECRET_NAME.to_owned(),
+            "key" if template.contains("/feature-flags/") => FLAG.to_owned(),
+            _ => return None,
+        };
+        Some(value)
+    }
+
+    /// The query strings to call an operation with, naming A's xAPI data.
+    fn queries(&self, op: &Operation) -> Result<Vec<Vec<(String, String)>>, String> {
+        let a = self.alpha;
+        let agent = learner_agent();
+        let get = op.method == Method::GET;
+        let by_activity_and_agent = pairs(&[("activityId", ALPHA_ACTIVITY), ("agent", agent.as_str())]);
+        match op.template.split_once("/xapi/").map(|(_, resource)| resource) {
+            Some("statements") if get => {
+                return Ok(vec![
+                    pairs(&[("statementId", a.statement_id.as_str())]),
+                    pairs(&[("voidedStatementId", a.voided_statement_id.as_str())]),
+                    pairs(&[("agent", agent.as_str())]),
+                    pairs(&[("activity", ALPHA_ACTIVITY), ("related_activities", "true")]),
+                    vec![],
+                ]);
+            }
+            Some("activities/state") => {
+                return Ok(if get { vec![state_params(), by_activity_and_agent] } else { vec![state_params()] });
+            }
+            Some("activities/profile") => {
+                let ids = pairs(&[("activityId", ALPHA_ACTIVITY)]);
+                return Ok(if get { vec![activity_profile_params(), ids] } else { vec![activity_profile_params()] });
+            }
+            Some("agents/profile") => {
+                let ids = pairs(&[("agent", agent.as_str())]);
+                return Ok(if get { vec![agent_profile_params(), ids] } else { vec![agent_profile_params()] });
+            }
+            _ => {}
+        }
+        let mut query = vec![];
+        for name in &op.required_query {
+            let value = match name.as_str() {
+                "statementId" => a.statement_id.clone(),
+                "activityId" => ALPHA_ACTIVITY.to_owned(),
+                "agent" => agent.clone(),
+                other => {
+                    return Err(format!(
+                        "no value for the required query parameter `{other}`: add it to `Plan::queries`"
+                    ));
+                }
+            };
+            query.push((name.clone(), value));
+        }
+        Ok(vec![query])
+    }
+
+    /// A body that would succeed if B were allowed, referring to A's resources where it can.
+    fn body(&self, op: &Operation) -> Option<Value> {
+        let a = self.alpha;
+        let beta_learner = json!({ "objectType": "Agent", "mbox": format!("mailto:{BETA_LEARNER}") });
+        let body = match op.operation_id.as_str() {
+            "login" => json!({ "email": BETA_ADMIN, "password": PASSWORD, "tenant_id": a.tenant.id }),
+            "create_user" => {
+                json!({ "email": "made-by-beta@beta.example", "password": PASSWORD, "display_name": "Made by Beta" })
+            }
+            "create_api_key" => json!({ "name": "beta walk key", "scopes": ["all"] }),
+            "create_tenant" => json!({ "kind": "org", "name": "Made by Beta", "slug": "made-by-beta" }),
+            "accept_invitation" => json!({ "token": a.invitation_token }),
+            "grant_membership" => {
+                json!({ "user_id": a.member_id, "roles": ["org_admin"], "org_unit_id": a.org_unit_id })
+            }
+            "create_org_unit" => json!({ "name": "Beta unit", "parent_id": a.org_unit_id }),
+            "create_invitation" => json!({ "email": "invitee@beta.example", "roles": ["org_admin"] }),
+            "put_settings" => json!({ "settings": { "written_by": "beta" } }),
+            "put_flag" => json!({ "enabled": false }),
+            "put_secret" => json!({ "value": "written-by-beta" }),
+            "create_request" => {
+                json!({ "kind": "erasure", "subject": { "emails": [ALPHA_LEARNER] }, "reason": "cross-tenant walk" })
+            }
+            "purge_statement" => json!({ "reason": "cross-tenant walk" }),
+            // Under A's statement id.
+            "put_statement" => json!({ "actor": beta_learner, "verb": verb("completed"),
+                "object": { "objectType": "Activity", "id": ALPHA_ACTIVITY } }),
+            // Voiding A's statement.
+            "post_statements" => json!({ "actor": beta_learner, "verb": verb("voided"),
+                "object": { "objectType": "StatementRef", "id": a.statement_id } }),
+            "put_state"
+            | "post_state"
+            | "put_activity_profile"
+            | "post_activity_profile"
+            | "put_agent_profile"
+            | "post_agent_profile" => json!({ "written_by": "beta" }),
+            _ => return op.schema_body.clone(),
+        };
+        Some(body)
+    }
+}
