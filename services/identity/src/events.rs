@@ -7,14 +7,13 @@ use mirai_events::{ConsumerSpec, Cx, HandleError};
 use crate::store::{memberships, users};
 
 async fn on_granted(cx: Cx<'_>, g: MembershipGranted) -> Result<(), HandleError> {
-    let (tenant, user) = (g.tenant_id.into(), g.user_id.into());
-    memberships::membership_upsert_in_txn(cx.tx, tenant, user, &g.roles, true, g.revision).await?;
-    users::user_set_default_tenant_if_unset(cx.tx, user, tenant).await?;
+    memberships::membership_upsert_in_txn(cx.tx, g.tenant_id, g.user_id, &g.roles, true, g.revision).await?;
+    users::user_set_default_tenant_if_unset(cx.tx, g.user_id, g.tenant_id).await?;
     Ok(())
 }
 
 async fn on_revoked(cx: Cx<'_>, r: MembershipRevoked) -> Result<(), HandleError> {
-    memberships::membership_upsert_in_txn(cx.tx, r.tenant_id.into(), r.user_id.into(), &[], false, r.revision).await?;
+    memberships::membership_upsert_in_txn(cx.tx, r.tenant_id, r.user_id, &[], false, r.revision).await?;
     Ok(())
 }
 

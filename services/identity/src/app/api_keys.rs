@@ -2,7 +2,10 @@
 //! random secret needs no slow hash); every service learns the key from its events.
 
 use chrono::{DateTime, Utc};
-use mirai_contracts::events::identity::{ApiKeyCreated, ApiKeyRevoked};
+use mirai_contracts::{
+    events::identity::{ApiKeyCreated, ApiKeyRevoked},
+    ids::TenantId,
+};
 use mirai_kit::{
     AppError, Principal, Role,
     pagination::{Cursor, Page, PageParams},
@@ -20,7 +23,8 @@ pub const KNOWN_SCOPES: &[&str] =
 pub struct ApiKey {
     /// The key id (`mk_…`); also the HTTP Basic user name and OAuth `client_id`.
     pub id: String,
-    pub tenant_id: Uuid,
+    #[schema(value_type = uuid::Uuid)]
+    pub tenant_id: TenantId,
     pub name: String,
     pub roles: Vec<String>,
     pub scopes: Vec<String>,
@@ -66,8 +70,10 @@ pub struct NewApiKey {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+#[tracing::instrument(skip_all, fields(tenant = tracing::field::Empty, key = tracing::field::Empty))]
 pub async fn create(state: &AppState, principal: &Principal, input: NewApiKey) -> Result<CreatedApiKey, AppError> {
-    let tenant = principal.tenant()?;
+    let tenant = TenantId::from(principal.tenant()?);
+    tracing::Span::current().record("tenant", tracing::field::display(tenant));
     principal.require_any(&[Role::OrgAdmin, Role::ProviderAdmin])?;
     let name = input.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
@@ -92,6 +98,7 @@ pub async fn create(state: &AppState, principal: &Principal, input: NewApiKey) -
         return Err(AppError::invalid("expires_at", "must be in the future"));
     }
     let id = format!("mk_{}", Uuid::now_v7().simple());
+    tracing::Span::current().record("key", id.as_str());
     let secret = crypto::random_token(32);
     let mut roles: Vec<String> = roles.iter().map(|r| r.as_str().to_owned()).collect();
     roles.sort();
@@ -110,11 +117,11 @@ pub async fn create(state: &AppState, principal: &Principal, input: NewApiKey) -
         revision: 1,
         created_at: Utc::now(),
     };
-    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let row = store::api_key_insert(&mut tx, &row).await?;
     let event = ApiKeyCreated {
         key_id: row.id.clone(),
-        tenant_id: tenant.into(),
+        tenant_id: tenant,
         name: row.name.clone(),
         secret_sha256: row.secret_sha256.clone(),
         roles: row.roles.clone(),
@@ -128,8 +135,10 @@ pub async fn create(state: &AppState, principal: &Principal, input: NewApiKey) -
     Ok(CreatedApiKey { secret: format!("{id}_{secret}"), basic_password: secret, key: row.into() })
 }
 
+#[tracing::instrument(skip_all, fields(tenant = tracing::field::Empty))]
 pub async fn list(state: &AppState, principal: &Principal, page: &PageParams) -> Result<Page<ApiKey>, AppError> {
     let tenant = principal.tenant()?;
+    tracing::Span::current().record("tenant", tracing::field::display(tenant));
     principal.require_any(&[Role::OrgAdmin, Role::ProviderAdmin])?;
     let limit = page.limit()?;
     let mut tx = state.ctx.db.tenant_tx(tenant).await?;
@@ -141,8 +150,10 @@ pub async fn list(state: &AppState, principal: &Principal, page: &PageParams) ->
     }))
 }
 
+#[tracing::instrument(skip_all, fields(tenant = tracing::field::Empty, key = %id))]
 pub async fn get(state: &AppState, principal: &Principal, id: &str) -> Result<ApiKey, AppError> {
     let tenant = principal.tenant()?;
+    tracing::Span::current().record("tenant", tracing::field::display(tenant));
     principal.require_any(&[Role::OrgAdmin, Role::ProviderAdmin])?;
     let mut tx = state.ctx.db.tenant_tx(tenant).await?;
     let row = store::api_key_get(&mut tx, id).await?.ok_or_else(|| AppError::not_found("api key", id))?;
@@ -150,8 +161,10 @@ pub async fn get(state: &AppState, principal: &Principal, id: &str) -> Result<Ap
 }
 
 /// Revokes the key (idempotent: revoking a revoked key returns it unchanged).
+#[tracing::instrument(skip_all, fields(tenant = tracing::field::Empty, key = %id))]
 pub async fn revoke(state: &AppState, principal: &Principal, id: &str) -> Result<ApiKey, AppError> {
     let tenant = principal.tenant()?;
+    tracing::Span::current().record("tenant", tracing::field::display(tenant));
     principal.require_any(&[Role::OrgAdmin, Role::ProviderAdmin])?;
     let mut tx = state.ctx.db.tenant_tx(tenant).await?;
     let Some(row) = store::api_key_revoke(&mut tx, id).await? else {

@@ -52,7 +52,7 @@ pub async fn seed_user(
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        return Ok(u.id);
+        return Ok(u.id.into());
     }
     tx.commit().await?;
     let input = NewUser { email: email.to_owned(), password: password.to_owned(), display_name: None };
@@ -60,5 +60,5 @@ pub async fn seed_user(
     let row = super::users::insert(state, &meta, "system:demo", &input, platform_admin)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(row.id)
+    Ok(row.id.into())
 }

@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 
 use chrono::{Duration as ChronoDuration, Utc};
+use mirai_contracts::ids::{TenantId, UserId};
 use mirai_kit::{
     AppError, Principal, Role,
     auth::{CredentialKind, jwt},
@@ -28,14 +29,15 @@ pub struct TokenResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
     /// The tenant the token acts in, if any.
-    pub tenant_id: Option<Uuid>,
+    #[schema(value_type = Option<uuid::Uuid>)]
+    pub tenant_id: Option<TenantId>,
     pub roles: Vec<String>,
 }
 
 pub struct LoginInput {
     pub email: String,
     pub password: String,
-    pub tenant_id: Option<Uuid>,
+    pub tenant_id: Option<TenantId>,
     pub ip: Option<IpAddr>,
 }
 
@@ -47,6 +49,7 @@ fn bad_login() -> AppError {
     AppError::Unauthenticated("invalid email or password".into())
 }
 
+#[tracing::instrument(skip_all, fields(user = tracing::field::Empty, tenant = tracing::field::Empty))]
 pub async fn login(state: &AppState, input: LoginInput) -> Result<TokenResponse, AppError> {
     let s = &state.settings;
     let window = s.login_window.as_secs() as i64;
@@ -85,6 +88,8 @@ pub async fn login(state: &AppState, input: LoginInput) -> Result<TokenResponse,
     };
     throttle::throttle_clear(&mut tx, &account_key).await?;
     tx.commit().await?;
+    let span = tracing::Span::current();
+    span.record("user", tracing::field::display(user.id));
     let wanted = input.tenant_id.or(user.default_tenant_id);
     let (tenant, roles) = match session_roles(state, &user, wanted).await? {
         Some(roles) => (wanted, roles),
@@ -94,6 +99,7 @@ pub async fn login(state: &AppState, input: LoginInput) -> Result<TokenResponse,
         // No longer a member of the default tenant: a session without one.
         None => (None, vec![]),
     };
+    span.record("tenant", tenant.map(tracing::field::display));
     let family = Uuid::now_v7();
     let mut tx = state.ctx.db.platform_tx().await?;
     let refresh = new_refresh_in_txn(state, &mut tx, family, user.id, tenant).await?;
@@ -108,12 +114,12 @@ pub async fn login(state: &AppState, input: LoginInput) -> Result<TokenResponse,
 async fn session_roles(
     state: &AppState,
     user: &users::UserRow,
-    tenant: Option<Uuid>,
+    tenant: Option<TenantId>,
 ) -> Result<Option<Vec<String>>, AppError> {
     let mut roles = match tenant {
         None => Some(vec![]),
         Some(t) => {
-            let mut tx = state.ctx.db.tenant_tx(t).await?;
+            let mut tx = state.ctx.db.tenant_tx(t.into()).await?;
             let roles = memberships::membership_roles(&mut tx, t, user.id).await?;
             tx.commit().await?;
             roles
@@ -132,8 +138,8 @@ async fn new_refresh_in_txn(
     state: &AppState,
     tx: &mut PgConnection,
     family: Uuid,
-    user: Uuid,
-    tenant: Option<Uuid>,
+    user: UserId,
+    tenant: Option<TenantId>,
 ) -> Result<String, AppError> {
     let token = format!("mr_{}", crypto::random_token(32));
     let expires = Utc::now() + ChronoDuration::from_std(state.settings.refresh_ttl).unwrap_or_default();
@@ -145,7 +151,7 @@ async fn new_refresh_in_txn(
 async fn access_response(
     state: &AppState,
     sub: &str,
-    tenant: Option<Uuid>,
+    tenant: Option<TenantId>,
     roles: Vec<String>,
     scopes: Vec<String>,
     email: Option<String>,
@@ -163,7 +169,7 @@ async fn access_response(
         iat: now,
         nbf: None,
         jti: Uuid::now_v7().to_string(),
-        tid: tenant,
+        tid: tenant.map(TenantId::into_uuid),
         roles: roles.clone(),
         scopes,
         email,
@@ -181,11 +187,15 @@ async fn access_response(
 
 /// Rotates a refresh token. Presenting one that was already used (or belongs to a
 /// revoked family) revokes the whole family: a stolen token dies with the real one.
+#[tracing::instrument(skip_all, fields(user = tracing::field::Empty, tenant = tracing::field::Empty))]
 pub async fn refresh(state: &AppState, token: &str) -> Result<TokenResponse, AppError> {
     let mut tx = state.ctx.db.platform_tx().await?;
     let row = refresh_tokens::refresh_get_for_update(&mut tx, &crypto::sha256(token))
         .await?
         .ok_or_else(|| invalid_grant("the refresh token is not recognized"))?;
+    let span = tracing::Span::current();
+    span.record("user", tracing::field::display(row.user_id));
+    span.record("tenant", row.tenant_id.map(tracing::field::display));
     if row.used_at.is_some() || row.revoked_at.is_some() {
         let n = refresh_tokens::refresh_revoke_family(&mut tx, row.family_id).await?;
         tx.commit().await?;
@@ -209,9 +219,11 @@ pub async fn refresh(state: &AppState, token: &str) -> Result<TokenResponse, App
 }
 
 /// Ends the session the refresh token belongs to (idempotent).
+#[tracing::instrument(skip_all, fields(user = tracing::field::Empty))]
 pub async fn logout(state: &AppState, token: &str) -> Result<(), AppError> {
     let mut tx = state.ctx.db.platform_tx().await?;
     if let Some(row) = refresh_tokens::refresh_get_for_update(&mut tx, &crypto::sha256(token)).await? {
+        tracing::Span::current().record("user", tracing::field::display(row.user_id));
         refresh_tokens::refresh_revoke_family(&mut tx, row.family_id).await?;
     }
     tx.commit().await?;
@@ -220,6 +232,7 @@ pub async fn logout(state: &AppState, token: &str) -> Result<(), AppError> {
 
 /// OAuth2 client credentials: an API key's id and secret buy a short-lived access token
 /// carrying the key's tenant, roles and (optionally narrowed) scopes.
+#[tracing::instrument(skip_all, fields(client = %client_id, tenant = tracing::field::Empty))]
 pub async fn client_credentials(
     state: &AppState,
     client_id: &str,
@@ -232,6 +245,8 @@ pub async fn client_credentials(
         .verify_api_key(client_id, client_secret)
         .map_err(|_| AppError::Unauthenticated("invalid client credentials".into()))?;
     debug_assert_eq!(p.kind, CredentialKind::ApiKey);
+    let tenant = p.tenant_id.map(TenantId::from);
+    tracing::Span::current().record("tenant", tenant.map(tracing::field::display));
     let scopes = match scope {
         None => p.scopes.clone(),
         Some(s) => {
@@ -248,5 +263,5 @@ pub async fn client_credentials(
         }
     };
     let roles = p.roles.iter().map(|r| r.as_str().to_owned()).collect();
-    access_response(state, &format!("client:{client_id}"), p.tenant_id, roles, scopes, None, "client", None).await
+    access_response(state, &format!("client:{client_id}"), tenant, roles, scopes, None, "client", None).await
 }

@@ -45,6 +45,7 @@ async fn create_in_txn(
 
 /// Rotates: publishes a new key now that signs after the publish delay; every older key
 /// retires then and verifies for one access-token lifetime more.
+#[tracing::instrument(skip_all, fields(kid = tracing::field::Empty))]
 pub async fn rotate(state: &AppState, principal: &Principal) -> Result<String, AppError> {
     principal.require_platform_admin()?;
     let mut tx = state.ctx.db.platform_tx().await?;
@@ -53,6 +54,7 @@ pub async fn rotate(state: &AppState, principal: &Principal) -> Result<String, A
     let switch_at = Utc::now() + ChronoDuration::from_std(state.settings.key_publish_delay).unwrap_or_default();
     let old = store::signing_key_list_unretired(&mut tx).await?;
     let kid = create_in_txn(state, &mut tx, &meta, switch_at).await?;
+    tracing::Span::current().record("kid", kid.as_str());
     let verify_until = switch_at + ChronoDuration::from_std(state.settings.access_ttl).unwrap_or_default();
     for k in old {
         let revision = store::signing_key_retire(&mut tx, &k.kid, switch_at, verify_until).await?;

@@ -1,16 +1,16 @@
 //! Users: created by a platform admin or a tenant's org admin (who then grants the
 //! membership in tenant). Passwords are argon2id hashes.
 
-use mirai_contracts::events::identity::UserCreated;
+use mirai_contracts::{events::identity::UserCreated, ids::UserId};
 use mirai_kit::{AppError, Principal, Role};
 use serde::Serialize;
-use uuid::Uuid;
 
 use crate::{AppState, crypto, store::users as store};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct User {
-    pub id: Uuid,
+    #[schema(value_type = uuid::Uuid)]
+    pub id: UserId,
     pub email: String,
     pub display_name: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
@@ -28,6 +28,7 @@ pub struct NewUser {
     pub display_name: Option<String>,
 }
 
+#[tracing::instrument(skip_all, fields(user = tracing::field::Empty))]
 pub async fn create(state: &AppState, principal: &Principal, input: NewUser) -> Result<User, AppError> {
     principal.require_any(&[Role::OrgAdmin])?;
     super::validate_email(&input.email)?;
@@ -38,6 +39,7 @@ pub async fn create(state: &AppState, principal: &Principal, input: NewUser) -> 
         return Err(AppError::invalid("display_name", "must be 1 to 200 characters"));
     }
     let row = insert(state, &principal.event_meta(), &principal.subject, &input, false).await?;
+    tracing::Span::current().record("user", tracing::field::display(row.id));
     Ok(row.into())
 }
 
@@ -77,14 +79,14 @@ pub(crate) async fn insert_in_txn(
     platform_admin: bool,
 ) -> Result<store::UserRow, AppError> {
     let row =
-        store::user_insert(&mut *tx, Uuid::now_v7(), &input.email, input.display_name.as_deref(), hash, platform_admin)
+        store::user_insert(&mut *tx, UserId::new(), &input.email, input.display_name.as_deref(), hash, platform_admin)
             .await
             .map_err(|e| match AppError::from(e) {
                 AppError::Conflict(_) => AppError::Conflict("a user with this email already exists".into()),
                 other => other,
             })?;
     let event = UserCreated {
-        user_id: row.id.into(),
+        user_id: row.id,
         email: row.email.clone(),
         display_name: row.display_name.clone(),
         created_by: created_by.to_owned(),
@@ -96,12 +98,13 @@ pub(crate) async fn insert_in_txn(
 /// Yourself; or, as an org admin or manager, a user who is an active member of your
 /// tenant: the user's record (email included) is the tenant's to see only while they
 /// belong to it. Anyone else's id is not found, whether or not it exists.
-pub async fn get(state: &AppState, principal: &Principal, id: Uuid) -> Result<User, AppError> {
-    if principal.user_id != Some(id) && !principal.is_platform_admin() {
+#[tracing::instrument(skip_all, fields(user = %id))]
+pub async fn get(state: &AppState, principal: &Principal, id: UserId) -> Result<User, AppError> {
+    if principal.user_id != Some(id.into_uuid()) && !principal.is_platform_admin() {
         principal.require_any(&[Role::OrgAdmin, Role::OrgManager])?;
         let tenant = principal.tenant()?;
         let mut tx = state.ctx.db.tenant_tx(tenant).await?;
-        if crate::store::memberships::membership_roles(&mut tx, tenant, id).await?.is_none() {
+        if crate::store::memberships::membership_roles(&mut tx, tenant.into(), id).await?.is_none() {
             return Err(AppError::not_found("user", id));
         }
     }

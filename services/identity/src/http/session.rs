@@ -7,6 +7,7 @@ use axum::{
     extract::{ConnectInfo, State},
     http::{HeaderMap, StatusCode, header},
 };
+use mirai_contracts::ids::TenantId;
 use mirai_kit::{AppError, Json, Principal, error::Problem};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -24,7 +25,8 @@ pub struct LoginRequest {
     email: String,
     password: String,
     /// Tenant to act in; defaults to the user's first tenant.
-    tenant_id: Option<Uuid>,
+    #[schema(value_type = Option<uuid::Uuid>)]
+    tenant_id: Option<TenantId>,
 }
 
 /// Log in with email and password.

@@ -1,11 +1,11 @@
 //! Users.
 
 use axum::{extract::State, http::StatusCode};
+use mirai_contracts::ids::UserId;
 use mirai_kit::{AppError, Json, Path, Principal, error::Problem};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
 use crate::{
     AppState,
@@ -36,13 +36,13 @@ async fn create_user(
 }
 
 /// Get a user (yourself, or as an org admin/manager).
-#[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = Uuid, Path)), security(("bearer" = [])),
+#[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = uuid::Uuid, Path)), security(("bearer" = [])),
     responses((status = 200, description = "The user", body = User),
               (status = 404, description = "Not found", body = Problem, content_type = "application/problem+json")))]
 async fn get_user(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<Uuid>,
+    Path(id): Path<UserId>,
 ) -> Result<Json<User>, AppError> {
     Ok(Json(users::get(&state, &principal, id).await?))
 }

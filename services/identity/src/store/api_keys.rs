@@ -1,14 +1,14 @@
 //! `api_keys`: per-tenant API keys (tenant rows, RLS). Only the secret's SHA-256 is kept.
 
 use chrono::{DateTime, Utc};
+use mirai_contracts::ids::TenantId;
 use mirai_kit::pagination::Cursor;
 use sqlx::{FromRow, PgConnection};
-use uuid::Uuid;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct ApiKeyRow {
     pub id: String,
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
     pub name: String,
     pub secret_sha256: String,
     pub roles: Vec<String>,
@@ -23,6 +23,7 @@ pub struct ApiKeyRow {
 
 const COLUMNS: &str = "id, tenant_id, name, secret_sha256, roles, scopes, expires_at, revoked_at, last_used_at, created_by, revision, created_at";
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %k.tenant_id, key = %k.id))]
 pub async fn api_key_insert(tx: &mut PgConnection, k: &ApiKeyRow) -> Result<ApiKeyRow, sqlx::Error> {
     sqlx::query_as(&format!(
         "INSERT INTO api_keys (id, tenant_id, name, secret_sha256, roles, scopes, expires_at, created_by) \
@@ -40,10 +41,12 @@ pub async fn api_key_insert(tx: &mut PgConnection, k: &ApiKeyRow) -> Result<ApiK
     .await
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(key = %id))]
 pub async fn api_key_get(tx: &mut PgConnection, id: &str) -> Result<Option<ApiKeyRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1")).bind(id).fetch_optional(tx).await
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn api_key_list(
     tx: &mut PgConnection,
     after: Option<Cursor>,
@@ -63,6 +66,7 @@ pub async fn api_key_list(
 }
 
 /// Marks the key revoked; returns the row with its new revision, None if already revoked.
+#[tracing::instrument(level = "debug", skip_all, fields(key = %id))]
 pub async fn api_key_revoke(tx: &mut PgConnection, id: &str) -> Result<Option<ApiKeyRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "UPDATE api_keys SET revoked_at = now(), revision = revision + 1 WHERE id = $1 AND revoked_at IS NULL RETURNING {COLUMNS}"
@@ -73,6 +77,7 @@ pub async fn api_key_revoke(tx: &mut PgConnection, id: &str) -> Result<Option<Ap
 }
 
 /// Moves `last_used_at` forward (never back: reports arrive out of order).
+#[tracing::instrument(level = "debug", skip_all, fields(key = %id))]
 pub async fn api_key_touch(tx: &mut PgConnection, id: &str, at: DateTime<Utc>) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE api_keys SET last_used_at = GREATEST(last_used_at, $2) WHERE id = $1")
         .bind(id)

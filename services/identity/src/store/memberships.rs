@@ -1,13 +1,14 @@
 //! `memberships`: identity's read model of tenant roles (tenant rows, RLS).
 
+use mirai_contracts::ids::{TenantId, UserId};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 /// Applies a projected membership if it is newer than what we hold.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, user = %user))]
 pub async fn membership_upsert_in_txn(
     tx: &mut PgConnection,
-    tenant: Uuid,
-    user: Uuid,
+    tenant: TenantId,
+    user: UserId,
     roles: &[String],
     active: bool,
     revision: i64,
@@ -29,10 +30,11 @@ pub async fn membership_upsert_in_txn(
 }
 
 /// The user's roles in the transaction's tenant, if they are an active member.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, user = %user))]
 pub async fn membership_roles(
     tx: &mut PgConnection,
-    tenant: Uuid,
-    user: Uuid,
+    tenant: TenantId,
+    user: UserId,
 ) -> Result<Option<Vec<String>>, sqlx::Error> {
     sqlx::query_scalar("SELECT roles FROM memberships WHERE tenant_id = $1 AND user_id = $2 AND active")
         .bind(tenant)

@@ -1,6 +1,7 @@
 //! `refresh_tokens`: rotating refresh tokens grouped in families (one per login).
 
 use chrono::{DateTime, Utc};
+use mirai_contracts::ids::{TenantId, UserId};
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
@@ -8,18 +9,23 @@ use uuid::Uuid;
 pub struct RefreshRow {
     pub id: Uuid,
     pub family_id: Uuid,
-    pub user_id: Uuid,
-    pub tenant_id: Option<Uuid>,
+    pub user_id: UserId,
+    pub tenant_id: Option<TenantId>,
     pub expires_at: DateTime<Utc>,
     pub used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+#[tracing::instrument(
+    level = "debug",
+    skip_all,
+    fields(family = %family, user = %user, tenant = tenant.map(tracing::field::display))
+)]
 pub async fn refresh_insert(
     tx: &mut PgConnection,
     family: Uuid,
-    user: Uuid,
-    tenant: Option<Uuid>,
+    user: UserId,
+    tenant: Option<TenantId>,
     hash: &[u8],
     expires_at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
@@ -38,6 +44,7 @@ pub async fn refresh_insert(
 }
 
 /// Locks the token's row for rotation.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn refresh_get_for_update(tx: &mut PgConnection, hash: &[u8]) -> Result<Option<RefreshRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, family_id, user_id, tenant_id, expires_at, used_at, revoked_at FROM refresh_tokens \
@@ -48,10 +55,12 @@ pub async fn refresh_get_for_update(tx: &mut PgConnection, hash: &[u8]) -> Resul
     .await
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(token = %id))]
 pub async fn refresh_mark_used(tx: &mut PgConnection, id: Uuid) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE refresh_tokens SET used_at = now() WHERE id = $1").bind(id).execute(tx).await.map(|_| ())
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(family = %family))]
 pub async fn refresh_revoke_family(tx: &mut PgConnection, family: Uuid) -> Result<u64, sqlx::Error> {
     sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL")
         .bind(family)

@@ -15,6 +15,7 @@ pub struct SigningKeyRow {
 
 const COLUMNS: &str = "kid, kek_id, sealed_key, public_jwk";
 
+#[tracing::instrument(level = "debug", skip_all, fields(kid = %kid))]
 pub async fn signing_key_insert(
     tx: &mut PgConnection,
     kid: &str,
@@ -37,6 +38,7 @@ pub async fn signing_key_insert(
 }
 
 /// The key that signs now: the newest whose `not_before` has passed and that is not retired.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn signing_key_current(tx: &mut PgConnection) -> Result<Option<SigningKeyRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM signing_keys WHERE not_before <= now() AND (retired_at IS NULL OR retired_at > now()) \
@@ -47,6 +49,7 @@ pub async fn signing_key_current(tx: &mut PgConnection) -> Result<Option<Signing
 }
 
 /// Keys not yet retired (the current one and any published but not yet signing).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn signing_key_list_unretired(tx: &mut PgConnection) -> Result<Vec<SigningKeyRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM signing_keys WHERE retired_at IS NULL ORDER BY not_before"))
         .fetch_all(tx)
@@ -54,6 +57,7 @@ pub async fn signing_key_list_unretired(tx: &mut PgConnection) -> Result<Vec<Sig
 }
 
 /// Keys whose tokens may still be valid: what JWKS publishes.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn signing_key_list_verifiable(tx: &mut PgConnection) -> Result<Vec<SigningKeyRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM signing_keys WHERE verify_until IS NULL OR verify_until > now() ORDER BY not_before DESC"
@@ -62,6 +66,7 @@ pub async fn signing_key_list_verifiable(tx: &mut PgConnection) -> Result<Vec<Si
     .await
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(kid = %kid))]
 pub async fn signing_key_retire(
     tx: &mut PgConnection,
     kid: &str,

@@ -1,9 +1,10 @@
 //! `login_attempts`: failed-login counters per account and per client IP, shared by all
-//! replicas, in fixed windows.
+//! replicas, in fixed windows. Spans carry no key: it names an email or a client IP.
 
 use sqlx::PgConnection;
 
 /// Seconds until the key may try again, if it is over `max` failures in the window.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn throttle_blocked_for(
     tx: &mut PgConnection,
     key: &str,
@@ -21,6 +22,7 @@ pub async fn throttle_blocked_for(
     .await
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn throttle_record_failure(tx: &mut PgConnection, key: &str, window_secs: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO login_attempts (key, failures, window_start) VALUES ($1, 1, now()) \
@@ -35,6 +37,7 @@ pub async fn throttle_record_failure(tx: &mut PgConnection, key: &str, window_se
     .map(|_| ())
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn throttle_clear(tx: &mut PgConnection, key: &str) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM login_attempts WHERE key = $1").bind(key).execute(tx).await.map(|_| ())
 }

@@ -6,10 +6,10 @@
 
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use mirai_contracts::ids::TenantId;
 use mirai_kit::{AppError, Principal};
 use serde_json::Value;
 use sha1::Digest;
-use uuid::Uuid;
 
 use super::{bad, statement::XapiVersion};
 use crate::{
@@ -22,8 +22,8 @@ fn precondition(detail: &str) -> AppError {
 }
 
 /// The caller's tenant, if its credential may use documents of this kind.
-pub fn authorize(p: &Principal, kind: &str, write: bool) -> Result<Uuid, AppError> {
-    let tenant = p.tenant()?;
+pub fn authorize(p: &Principal, kind: &str, write: bool) -> Result<TenantId, AppError> {
+    let tenant = TenantId::from(p.tenant()?);
     let scope = if kind == "state" { "state" } else { "profile" };
     if write { p.require_any_scope(&[scope, "all"]) } else { p.require_any_scope(&[scope, "all", "all/read"]) }?;
     Ok(tenant)
@@ -64,11 +64,11 @@ fn check(pre: &Preconditions, existing: Option<&DocRow>) -> Result<(), AppError>
 /// Opens the tenant's transaction with the document locked, and checks the preconditions.
 async fn locked(
     state: &AppState,
-    tenant: Uuid,
+    tenant: TenantId,
     key: &DocKey,
     pre: &Preconditions,
 ) -> Result<(mirai_kit::db::Tx, Option<DocRow>), AppError> {
-    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let existing = store::document_get(&mut tx, key).await?;
     check(pre, existing.as_ref())?;
     Ok((tx, existing))
@@ -79,9 +79,10 @@ pub struct Stored {
 }
 
 /// PUT: replaces the document.
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
 pub async fn put(
     state: &AppState,
-    tenant: Uuid,
+    tenant: TenantId,
     key: &DocKey,
     version: XapiVersion,
     pre: &Preconditions,
@@ -102,9 +103,10 @@ pub async fn put(
 }
 
 /// POST: merges a JSON object into the document (or creates it).
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
 pub async fn post(
     state: &AppState,
-    tenant: Uuid,
+    tenant: TenantId,
     key: &DocKey,
     pre: &Preconditions,
     content_type: &str,
@@ -142,33 +144,36 @@ pub async fn post(
     Ok(Stored { etag })
 }
 
-pub async fn get(state: &AppState, tenant: Uuid, key: &DocKey) -> Result<DocRow, AppError> {
-    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
+pub async fn get(state: &AppState, tenant: TenantId, key: &DocKey) -> Result<DocRow, AppError> {
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let doc = store::document_get(&mut tx, key).await?.ok_or_else(|| AppError::not_found("document", &key.doc_id))?;
     tx.commit().await?;
     Ok(doc)
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
 pub async fn ids(
     state: &AppState,
-    tenant: Uuid,
+    tenant: TenantId,
     key: &DocKey,
     since: Option<DateTime<Utc>>,
 ) -> Result<Vec<String>, AppError> {
-    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     Ok(store::document_ids(&mut tx, key, since).await?)
 }
 
 /// DELETE one document (If-Match honoured), or every State document under the key.
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
 pub async fn delete(
     state: &AppState,
-    tenant: Uuid,
+    tenant: TenantId,
     key: &DocKey,
     all: bool,
     pre: &Preconditions,
 ) -> Result<(), AppError> {
     let tx = if all {
-        let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+        let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
         store::document_delete_all(&mut tx, key).await?;
         tx
     } else {
@@ -180,8 +185,9 @@ pub async fn delete(
     Ok(())
 }
 
-pub async fn activity(state: &AppState, tenant: Uuid, id: &str) -> Result<Value, AppError> {
-    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+#[tracing::instrument(skip_all, fields(tenant = %tenant, activity = id))]
+pub async fn activity(state: &AppState, tenant: TenantId, id: &str) -> Result<Value, AppError> {
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let definition = store::activity_get(&mut tx, id).await?;
     let mut out = serde_json::json!({ "objectType": "Activity", "id": id });
     if let Some(d) = definition {

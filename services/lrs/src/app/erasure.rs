@@ -19,15 +19,17 @@
 use std::{collections::HashSet, sync::Arc};
 
 use chrono::Utc;
-use mirai_contracts::events::{
-    lrs::{DataSubjectErased, ErasureOutcome},
-    tenant::{DataSubject, DataSubjectErasureRequested},
+use mirai_contracts::{
+    events::{
+        lrs::{DataSubjectErased, ErasureOutcome},
+        tenant::{DataSubject, DataSubjectErasureRequested},
+    },
+    ids::DataSubjectRequestId,
 };
 use mirai_events::{ConsumerSpec, Cx, HandleError, outbox};
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use super::{
     statement::{self, IFI_KEYS, XapiVersion},
@@ -104,7 +106,7 @@ fn strip_attachments(v: &mut Value) {
 
 async fn erase(
     tx: &mut PgConnection,
-    request: Uuid,
+    request: DataSubjectRequestId,
     subject: &DataSubject,
     public_url: &str,
 ) -> Result<ErasureOutcome, HandleError> {
@@ -150,9 +152,10 @@ struct Erasures {
     public_url: String,
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %r.tenant_id, request = %r.request_id))]
 async fn on_requested(cx: Cx<'_, Erasures>, r: DataSubjectErasureRequested) -> Result<(), HandleError> {
     let (tenant, request) = (r.tenant_id, r.request_id);
-    let outcome = erase(cx.tx, request.into(), &r.subject, &cx.state.public_url).await?;
+    let outcome = erase(cx.tx, request, &r.subject, &cx.state.public_url).await?;
     tracing::info!(tenant = %tenant, request = %request, statements = outcome.statements_anonymized,
         documents = outcome.documents_deleted, attachments = outcome.attachments_deleted, "data subject erased");
     let reply = DataSubjectErased { tenant_id: tenant, request_id: request, outcome };

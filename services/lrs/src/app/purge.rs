@@ -2,17 +2,20 @@
 //! as personal data sent by mistake). The purge is audited: `lrs.statement.purged.v1`
 //! carries who, when and why. A purged voiding statement leaves its target voided.
 
-use mirai_contracts::events::lrs::StatementPurged;
+use mirai_contracts::{
+    events::lrs::StatementPurged,
+    ids::{StatementId, TenantId},
+};
 use mirai_kit::{AppError, Principal};
-use uuid::Uuid;
 
 use crate::{AppState, store::statements as store};
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant, statement = %id))]
 pub async fn purge(
     state: &AppState,
     principal: &Principal,
-    tenant: Uuid,
-    id: Uuid,
+    tenant: TenantId,
+    id: StatementId,
     reason: &str,
 ) -> Result<(), AppError> {
     principal.require_platform_admin()?;
@@ -20,13 +23,13 @@ pub async fn purge(
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(AppError::invalid("reason", "must be 1 to 500 characters"));
     }
-    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     if !store::statement_purge(&mut tx, id).await? {
         return Err(AppError::not_found("statement", id));
     }
     let event = StatementPurged {
-        tenant_id: tenant.into(),
-        statement_id: id.into(),
+        tenant_id: tenant,
+        statement_id: id,
         purged_by: principal.subject.clone(),
         reason: reason.to_owned(),
     };

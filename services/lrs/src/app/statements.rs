@@ -7,7 +7,10 @@ use std::collections::HashSet;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 use chrono::{DateTime, Utc};
-use mirai_contracts::events::lrs::{ResultSummary, StatementStored, StatementVoided, StoredStatement};
+use mirai_contracts::{
+    events::lrs::{ResultSummary, StatementStored, StatementVoided, StoredStatement},
+    ids::{StatementId, TenantId},
+};
 use mirai_events::NewEvent;
 use mirai_kit::{AppError, Principal};
 use serde_json::{Value, json};
@@ -30,7 +33,7 @@ pub const STORE_TIMEOUT_SECS: i64 = 5;
 
 /// Who is calling, as the LRS sees it.
 pub struct Caller {
-    pub tenant: Uuid,
+    pub tenant: TenantId,
     /// The authority agent written into stored statements.
     pub authority: Value,
     pub authority_ifi: String,
@@ -43,7 +46,7 @@ impl Caller {
     /// Scoped credentials (API keys, client tokens) need xAPI scopes; user sessions of
     /// first-party apps act with their tenant role.
     pub fn from(state: &AppState, p: &Principal, write: bool) -> Result<Self, AppError> {
-        let tenant = p.tenant()?;
+        let tenant = TenantId::from(p.tenant()?);
         let read_mine_only = if write {
             p.require_any_scope(&["statements/write", "all"])?;
             false
@@ -68,14 +71,15 @@ impl Caller {
 
 /// Validates and stores statements (a PUT passes its `statementId`). Returns their ids
 /// in request order (generated where the statement had none).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant, statement = put_id.map(tracing::field::display)))]
 pub async fn store(
     state: &AppState,
     caller: &Caller,
     version: XapiVersion,
     statements: Vec<Value>,
-    put_id: Option<Uuid>,
+    put_id: Option<StatementId>,
     parts: Vec<Part>,
-) -> Result<Vec<Uuid>, AppError> {
+) -> Result<Vec<StatementId>, AppError> {
     if statements.is_empty() {
         return Err(bad("the request holds no statements"));
     }
@@ -88,7 +92,7 @@ pub async fn store(
         if let Some(id) = put_id {
             match submitted.get("id") {
                 None => submitted["id"] = json!(id.to_string()),
-                Some(v) if v.as_str().and_then(|v| Uuid::parse_str(v).ok()) == Some(id) => {}
+                Some(v) if v.as_str().and_then(|v| Uuid::parse_str(v).ok()) == Some(id.into_uuid()) => {}
                 Some(_) => {
                     return Err(bad("the statement's id differs from the statementId parameter"));
                 }
@@ -118,7 +122,7 @@ pub async fn store(
         super::signature::verify(submitted, &parts)
             .map_err(|e| bad(if checked.len() == 1 { e } else { format!("statement {i}: {e}") }))?;
     }
-    let mut tx = state.ctx.db.tenant_tx(caller.tenant).await?;
+    let mut tx = state.ctx.db.tenant_tx(caller.tenant.into()).await?;
     store::mark_storing(&mut tx).await?;
     for p in &parts {
         crate::store::attachments::attachment_put(&mut tx, caller.tenant, p).await?;
@@ -144,11 +148,7 @@ pub async fn store(
             if !store::statement_void(&mut tx, target).await? {
                 return Err(bad(format!("statement {target} is a voiding statement and cannot be voided")));
             }
-            let voided = StatementVoided {
-                tenant_id: caller.tenant.into(),
-                statement_id: target.into(),
-                voided_by: n.id.into(),
-            };
+            let voided = StatementVoided { tenant_id: caller.tenant, statement_id: target, voided_by: n.id };
             voided_events.push(voided.into());
         }
         store::statement_insert(
@@ -167,7 +167,7 @@ pub async fn store(
         }
         // `timestamp` and `stored` serialize as `format_ts` writes them (RFC 3339, ms, `Z`).
         stored_events.push(StoredStatement {
-            id: n.id.into(),
+            id: n.id,
             actor: n.actor,
             verb: n.verb,
             object_activity: n.object_activity,
@@ -179,7 +179,7 @@ pub async fn store(
     }
     let mut events = voided_events;
     if !stored_events.is_empty() {
-        events.push(StatementStored { tenant_id: caller.tenant.into(), statements: stored_events }.into());
+        events.push(StatementStored { tenant_id: caller.tenant, statements: stored_events }.into());
     }
     state.ctx.emit(&mut tx, &caller.principal.event_meta(), events).await?;
     tx.commit().await?;
@@ -260,13 +260,14 @@ pub struct Read<T> {
 }
 
 /// One statement by id (`voided` = fetched as `voidedStatementId`), with its `stored`.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant, statement = %id))]
 pub async fn get(
     state: &AppState,
     caller: &Caller,
-    id: Uuid,
+    id: StatementId,
     voided: bool,
 ) -> Result<Read<(Value, DateTime<Utc>)>, AppError> {
-    let mut tx = state.ctx.db.tenant_tx(caller.tenant).await?;
+    let mut tx = state.ctx.db.tenant_tx(caller.tenant.into()).await?;
     let consistent_through = store::consistent_through(&mut tx).await?;
     let row = store::statement_get(&mut tx, id).await?.ok_or_else(|| AppError::not_found("statement", id))?;
     if row.voided != voided {
@@ -278,16 +279,20 @@ pub async fn get(
     Ok(Read { found: (row.body.0, row.stored), consistent_through })
 }
 
+/// A page of statements and the `more` link to the next page, if any.
+pub type StatementPage = (Vec<Value>, Option<String>);
+
 /// A page of statements and the cursor for the next one. Only statements stored through
 /// the Consistent-Through instant are listed, so the header is never before a listed
 /// `stored` and every statement stored through it is visible.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
 pub async fn query(
     state: &AppState,
     caller: &Caller,
     mut filter: Filter,
     limit: i64,
     more: Option<&str>,
-) -> Result<Read<(Vec<Value>, Option<String>)>, AppError> {
+) -> Result<Read<StatementPage>, AppError> {
     let limit = if limit == 0 { MAX_LIMIT } else { limit.min(MAX_LIMIT) };
     if let Some(m) = more {
         filter.after = Some(decode_more(m)?);
@@ -295,7 +300,7 @@ pub async fn query(
     if caller.read_mine_only {
         filter.authority = Some(caller.authority_ifi.clone());
     }
-    let mut tx = state.ctx.db.tenant_tx(caller.tenant).await?;
+    let mut tx = state.ctx.db.tenant_tx(caller.tenant.into()).await?;
     let consistent_through = store::consistent_through(&mut tx).await?;
     filter.through = Some(consistent_through);
     let mut rows = store::statement_query(&mut tx, &filter, limit).await?;
@@ -309,13 +314,14 @@ pub async fn query(
 }
 
 /// The contents of the given attachments (deduplicated), for `attachments=true`.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
 pub async fn attachments(state: &AppState, caller: &Caller, mut hashes: Vec<String>) -> Result<Vec<Part>, AppError> {
     hashes.sort();
     hashes.dedup();
     if hashes.is_empty() {
         return Ok(vec![]);
     }
-    let mut tx = state.ctx.db.tenant_tx(caller.tenant).await?;
+    let mut tx = state.ctx.db.tenant_tx(caller.tenant.into()).await?;
     Ok(crate::store::attachments::attachment_get_many(&mut tx, &hashes).await?)
 }
 

@@ -230,7 +230,7 @@ async fn get_activity(
     }
     let id =
         p.get("activityId").filter(|a| statement::is_iri(a)).ok_or_else(|| bad("activityId (an IRI) is required"))?;
-    Ok(axum::Json(documents::activity(&state, tenant, id).await?).into_response())
+    Ok(axum::Json(documents::activity(&state, tenant.into(), id).await?).into_response())
 }
 
 /// The Person object for an agent (the identifiers this LRS knows it by).

@@ -7,6 +7,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
+use mirai_contracts::ids::StatementId;
 use mirai_kit::{AppError, Json, Principal, Query, error::Problem};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -51,7 +52,8 @@ async fn put_statement(
     req: Request,
 ) -> Result<StatusCode, AppError> {
     let v = version(req.extensions());
-    let id = Uuid::parse_str(&params.statement_id).map_err(|_| bad("statementId must be a UUID"))?;
+    // The client's id, of whatever UUID version it chose: wrapped, never replaced.
+    let id = StatementId::from(Uuid::parse_str(&params.statement_id).map_err(|_| bad("statementId must be a UUID"))?);
     let (body, parts) = statement_body(req).await?;
     if body.is_array() {
         return Err(bad("PUT takes a single statement"));
@@ -79,7 +81,7 @@ async fn post_statements(
     };
     let caller = Caller::from(&state, &principal, true)?;
     let ids = statements::store(&state, &caller, v, batch, None, parts).await?;
-    Ok(Json(ids.iter().map(Uuid::to_string).collect()))
+    Ok(Json(ids.iter().map(StatementId::to_string).collect()))
 }
 
 /// The statement JSON, and the attachment parts when the request is `multipart/mixed`.
@@ -166,7 +168,7 @@ async fn get_statements(
         if others.into_iter().any(|x| x) {
             return Err(bad("statementId and voidedStatementId take no other parameters than format and attachments"));
         }
-        let id = Uuid::parse_str(id).map_err(|_| bad("statementId must be a UUID"))?;
+        let id = StatementId::from(Uuid::parse_str(id).map_err(|_| bad("statementId must be a UUID"))?);
         let read = statements::get(&state, &caller, id, voided).await?;
         let (consistent, (body, stored)) = (read.consistent_through, read.found);
         let hashes = statements::attachment_hashes(&body, true);

@@ -1,11 +1,12 @@
 //! `attachments` (tenant rows, RLS): attachment contents by SHA-2.
 
+use mirai_contracts::ids::TenantId;
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use crate::app::multipart::Part;
 
-pub async fn attachment_put(tx: &mut PgConnection, tenant: Uuid, p: &Part) -> Result<(), sqlx::Error> {
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, attachment = %p.sha2))]
+pub async fn attachment_put(tx: &mut PgConnection, tenant: TenantId, p: &Part) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO attachments (tenant_id, sha2, content_type, content) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
         .bind(tenant)
         .bind(&p.sha2)
@@ -16,6 +17,7 @@ pub async fn attachment_put(tx: &mut PgConnection, tenant: Uuid, p: &Part) -> Re
         .map(|_| ())
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn attachment_get_many(tx: &mut PgConnection, sha2s: &[String]) -> Result<Vec<Part>, sqlx::Error> {
     let rows: Vec<(String, String, Vec<u8>)> =
         sqlx::query_as("SELECT sha2, content_type, content FROM attachments WHERE sha2 = ANY($1) ORDER BY sha2")
@@ -26,6 +28,7 @@ pub async fn attachment_get_many(tx: &mut PgConnection, sha2s: &[String]) -> Res
 }
 
 /// Deletes the contents among `sha2s` that no statement references any more.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn attachments_delete_unreferenced(tx: &mut PgConnection, sha2s: &[String]) -> Result<u64, sqlx::Error> {
     sqlx::query(
         "DELETE FROM attachments a WHERE a.sha2 = ANY($1) AND NOT EXISTS ( \

@@ -1,9 +1,9 @@
 //! `documents` (State, Activity Profile, Agent Profile) and `activities` (tenant rows, RLS).
 
 use chrono::{DateTime, Utc};
+use mirai_contracts::ids::TenantId;
 use serde_json::Value;
 use sqlx::{FromRow, PgConnection, types::Json};
-use uuid::Uuid;
 
 /// Where a document lives: its resource and the parameters that name it.
 #[derive(Debug, Clone)]
@@ -25,6 +25,7 @@ pub struct DocRow {
 
 const WHERE_KEY: &str = "kind = $1 AND activity_id = $2 AND agent = $3 AND registration = $4";
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn document_get(tx: &mut PgConnection, k: &DocKey) -> Result<Option<DocRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT content_type, content, etag, updated FROM documents WHERE {WHERE_KEY} AND doc_id = $5 FOR UPDATE"
@@ -38,9 +39,10 @@ pub async fn document_get(tx: &mut PgConnection, k: &DocKey) -> Result<Option<Do
     .await
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant))]
 pub async fn document_put(
     tx: &mut PgConnection,
-    tenant: Uuid,
+    tenant: TenantId,
     k: &DocKey,
     content_type: &str,
     content: &[u8],
@@ -68,6 +70,7 @@ pub async fn document_put(
     .map(|_| ())
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn document_delete(tx: &mut PgConnection, k: &DocKey) -> Result<u64, sqlx::Error> {
     sqlx::query(&format!("DELETE FROM documents WHERE {WHERE_KEY} AND doc_id = $5"))
         .bind(k.kind)
@@ -81,6 +84,7 @@ pub async fn document_delete(tx: &mut PgConnection, k: &DocKey) -> Result<u64, s
 }
 
 /// Deletes every document under the key's resource parameters (State's "delete all").
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn document_delete_all(tx: &mut PgConnection, k: &DocKey) -> Result<u64, sqlx::Error> {
     sqlx::query(&format!("DELETE FROM documents WHERE {WHERE_KEY}"))
         .bind(k.kind)
@@ -92,6 +96,7 @@ pub async fn document_delete_all(tx: &mut PgConnection, k: &DocKey) -> Result<u6
         .map(|r| r.rows_affected())
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn document_ids(
     tx: &mut PgConnection,
     k: &DocKey,
@@ -110,9 +115,10 @@ pub async fn document_ids(
 }
 
 /// Keeps the newest definition an activity was sent with (the canonical one).
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, activity = id))]
 pub async fn activity_upsert(
     tx: &mut PgConnection,
-    tenant: Uuid,
+    tenant: TenantId,
     id: &str,
     definition: &Value,
 ) -> Result<(), sqlx::Error> {
@@ -128,6 +134,7 @@ pub async fn activity_upsert(
     .map(|_| ())
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(activity = id))]
 pub async fn activity_get(tx: &mut PgConnection, id: &str) -> Result<Option<Value>, sqlx::Error> {
     sqlx::query_scalar::<_, Json<Value>>("SELECT definition FROM activities WHERE id = $1")
         .bind(id)
@@ -137,6 +144,7 @@ pub async fn activity_get(tx: &mut PgConnection, id: &str) -> Result<Option<Valu
 }
 
 /// Deletes every State and Agent Profile document of the agents `ifis`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn documents_delete_for_agents(tx: &mut PgConnection, ifis: &[String]) -> Result<u64, sqlx::Error> {
     sqlx::query("DELETE FROM documents WHERE kind IN ('state', 'agent_profile') AND agent = ANY($1)")
         .bind(ifis)

@@ -2,6 +2,7 @@
 //! normalized columns for the xAPI filters.
 
 use chrono::{DateTime, Utc};
+use mirai_contracts::ids::{StatementId, TenantId};
 use serde_json::Value;
 use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder, types::Json};
 use uuid::Uuid;
@@ -17,7 +18,8 @@ pub struct StoredRow {
     pub voided: bool,
 }
 
-pub async fn statement_get(tx: &mut PgConnection, id: Uuid) -> Result<Option<StoredRow>, sqlx::Error> {
+#[tracing::instrument(level = "debug", skip_all, fields(statement = %id))]
+pub async fn statement_get(tx: &mut PgConnection, id: StatementId) -> Result<Option<StoredRow>, sqlx::Error> {
     sqlx::query_as("SELECT body, submitted, stored, seq, voided FROM statements WHERE id = $1")
         .bind(id)
         .fetch_optional(tx)
@@ -25,9 +27,10 @@ pub async fn statement_get(tx: &mut PgConnection, id: Uuid) -> Result<Option<Sto
 }
 
 #[allow(clippy::too_many_arguments)]
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, statement = %n.id))]
 pub async fn statement_insert(
     tx: &mut PgConnection,
-    tenant: Uuid,
+    tenant: TenantId,
     n: &Normalized,
     version: &str,
     authority: &str,
@@ -67,6 +70,7 @@ pub const STORING: &str = "mirai-lrs-store";
 
 /// Marks this transaction as storing statements, before it assigns any `stored`, so
 /// readers can tell how far back statements may still appear ([`consistent_through`]).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn mark_storing(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
     sqlx::query(&format!("SET LOCAL application_name = '{STORING}'")).execute(tx).await.map(|_| ())
 }
@@ -76,6 +80,7 @@ pub async fn mark_storing(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
 /// later), or just before now when none is. A transaction that has not marked itself
 /// yet assigns `stored` after this moment. Statements are `stored` at ms precision, so
 /// the instant is one millisecond before the truncated start.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn consistent_through(tx: &mut PgConnection) -> Result<DateTime<Utc>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT date_trunc('milliseconds', COALESCE( \
@@ -89,7 +94,8 @@ pub async fn consistent_through(tx: &mut PgConnection) -> Result<DateTime<Utc>, 
 }
 
 /// Marks `target` voided; returns false if it is itself a voiding statement.
-pub async fn statement_void(tx: &mut PgConnection, target: Uuid) -> Result<bool, sqlx::Error> {
+#[tracing::instrument(level = "debug", skip_all, fields(statement = %target))]
+pub async fn statement_void(tx: &mut PgConnection, target: StatementId) -> Result<bool, sqlx::Error> {
     let voids: Option<Option<Uuid>> = sqlx::query_scalar("SELECT voids FROM statements WHERE id = $1 FOR UPDATE")
         .bind(target)
         .fetch_optional(&mut *tx)
@@ -191,6 +197,7 @@ const ROW: &str = "s.body, s.submitted, s.stored, s.seq, s.voided";
 /// direct matches through the filter's index, the referring statements through the
 /// partial index of statements that have a StatementRef object, each checked by
 /// `statement_ref_matches` (migration 0004) along its chain of targets.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn statement_query(tx: &mut PgConnection, f: &Filter, limit: i64) -> Result<Vec<StoredRow>, sqlx::Error> {
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new("");
     if !f.matches_content() {
@@ -219,14 +226,15 @@ pub async fn statement_query(tx: &mut PgConnection, f: &Filter, limit: i64) -> R
 }
 
 /// Removes a statement for good (an operator's purge); returns whether it existed.
-pub async fn statement_purge(tx: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
+#[tracing::instrument(level = "debug", skip_all, fields(statement = %id))]
+pub async fn statement_purge(tx: &mut PgConnection, id: StatementId) -> Result<bool, sqlx::Error> {
     sqlx::query("DELETE FROM statements WHERE id = $1").bind(id).execute(tx).await.map(|r| r.rows_affected() == 1)
 }
 
 /// A statement that names one of an erased person's identifiers.
 #[derive(Debug, FromRow)]
 pub struct ErasureRow {
-    pub id: Uuid,
+    pub id: StatementId,
     pub version: String,
     pub actor: String,
     pub authority: String,
@@ -236,6 +244,7 @@ pub struct ErasureRow {
 
 /// Every statement naming one of `ifis` anywhere (actor, object, context, members) or
 /// stored under it as authority, locked for rewriting.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn statements_naming(tx: &mut PgConnection, ifis: &[String]) -> Result<Vec<ErasureRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, version, actor, authority, body, submitted FROM statements \
@@ -248,6 +257,7 @@ pub async fn statements_naming(tx: &mut PgConnection, ifis: &[String]) -> Result
 
 /// Rewrites a statement's content and agent columns (erasure only: statements are
 /// otherwise immutable).
+#[tracing::instrument(level = "debug", skip_all, fields(statement = %n.id))]
 pub async fn statement_rewrite(
     tx: &mut PgConnection,
     n: &Normalized,
@@ -273,6 +283,7 @@ pub async fn statement_rewrite(
 
 /// The names the actor `ifi` was given in its latest 1,000 statements (at most 20, most
 /// used first).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn actor_names(tx: &mut PgConnection, ifi: &str) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT n FROM (SELECT body -> 'actor' ->> 'name' AS n FROM statements WHERE actor = $1 \

@@ -129,6 +129,7 @@ fn normalize(mut s: DataSubject) -> Result<DataSubject, AppError> {
     Ok(s)
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
 pub async fn request_erasure(
     state: &AppState,
     principal: &Principal,
@@ -165,6 +166,7 @@ pub async fn request_erasure(
     Ok(to_api(row, &steps))
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant, request = %id))]
 pub async fn get(
     state: &AppState,
     principal: &Principal,
@@ -179,6 +181,7 @@ pub async fn get(
     Ok(to_api(row, &steps))
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
 pub async fn list(
     state: &AppState,
     principal: &Principal,
@@ -197,6 +200,7 @@ pub async fn list(
 
 /// A participant reported its step done (inside the consumer's transaction). When it was
 /// the last one, the request completes and the completion is published.
+#[tracing::instrument(skip_all, fields(tenant = %tenant, request = %request, service = service))]
 pub async fn step_reported(
     tx: &mut PgConnection,
     meta: &EventMeta,

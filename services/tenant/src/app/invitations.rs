@@ -54,6 +54,7 @@ fn hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
 pub async fn create(
     state: &AppState,
     principal: &Principal,
@@ -93,6 +94,7 @@ pub async fn create(
 }
 
 /// Accepts an invitation for the logged-in user whose email it was sent to.
+#[tracing::instrument(skip_all)]
 pub async fn accept(
     state: &AppState,
     principal: &Principal,

@@ -47,6 +47,7 @@ impl From<store::MembershipRow> for Membership {
     }
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant, user = %user_id))]
 pub async fn grant(
     state: &AppState,
     principal: &Principal,
@@ -105,6 +106,7 @@ pub(crate) async fn grant_in_txn(
     Ok(row)
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
 pub async fn list(
     state: &AppState,
     principal: &Principal,
@@ -121,6 +123,7 @@ pub async fn list(
     }))
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant, user = %user_id))]
 pub async fn revoke(
     state: &AppState,
     principal: &Principal,

@@ -26,6 +26,7 @@ impl From<store::OrgUnitRow> for OrgUnit {
     }
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
 pub async fn create(
     state: &AppState,
     principal: &Principal,
@@ -63,6 +64,7 @@ pub async fn create(
     Ok(row.into())
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
 pub async fn list(state: &AppState, principal: &Principal, tenant: TenantId) -> Result<Vec<OrgUnit>, AppError> {
     principal.require_in_tenant(tenant.into(), &Role::ALL)?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;

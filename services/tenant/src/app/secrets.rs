@@ -57,6 +57,7 @@ async fn data_key(state: &AppState, tx: &mut PgConnection, tenant: TenantId) -> 
     state.kms.unwrap(&kek_id, &wrapped, &context).map_err(AppError::Internal)
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant, secret = name))]
 pub async fn put(
     state: &AppState,
     principal: &Principal,
@@ -80,6 +81,7 @@ pub async fn put(
     Ok(meta(&row))
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
 pub async fn list(state: &AppState, principal: &Principal, tenant: TenantId) -> Result<Vec<SecretMeta>, AppError> {
     principal.require_in_tenant(tenant.into(), &[Role::OrgAdmin, Role::ProviderAdmin])?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
@@ -87,6 +89,7 @@ pub async fn list(state: &AppState, principal: &Principal, tenant: TenantId) -> 
 }
 
 /// Reveals a secret's value to the tenant's admins.
+#[tracing::instrument(skip_all, fields(tenant = %tenant, secret = name))]
 pub async fn reveal(
     state: &AppState,
     principal: &Principal,
@@ -103,6 +106,7 @@ pub async fn reveal(
     Ok(SecretValue { meta: meta(&row), value: String::from_utf8(plain).map_err(|e| AppError::Internal(e.into()))? })
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant, secret = name))]
 pub async fn delete(state: &AppState, principal: &Principal, tenant: TenantId, name: &str) -> Result<(), AppError> {
     principal.require_in_tenant(tenant.into(), &[Role::OrgAdmin, Role::ProviderAdmin])?;
     validate_name(name)?;

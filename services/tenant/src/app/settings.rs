@@ -41,6 +41,7 @@ pub struct FeatureFlag {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
 pub async fn get(state: &AppState, principal: &Principal, tenant: TenantId) -> Result<Settings, AppError> {
     principal.require_in_tenant(tenant.into(), &Role::ALL)?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
@@ -50,6 +51,7 @@ pub async fn get(state: &AppState, principal: &Principal, tenant: TenantId) -> R
     })
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
 pub async fn put(
     state: &AppState,
     principal: &Principal,
@@ -73,6 +75,7 @@ pub async fn put(
     Ok(Settings { settings, revision })
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
 pub async fn flags(state: &AppState, principal: &Principal, tenant: TenantId) -> Result<Vec<FeatureFlag>, AppError> {
     principal.require_in_tenant(tenant.into(), &Role::ALL)?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
@@ -93,6 +96,7 @@ pub async fn flags(state: &AppState, principal: &Principal, tenant: TenantId) ->
         .collect())
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant, flag = key))]
 pub async fn set_flag(
     state: &AppState,
     principal: &Principal,

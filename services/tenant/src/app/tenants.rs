@@ -66,6 +66,7 @@ pub struct NewTenant {
     pub slug: String,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn create(state: &AppState, principal: &Principal, input: NewTenant) -> Result<Tenant, AppError> {
     principal.require_platform_admin()?;
     let name = input.name.trim();
@@ -94,6 +95,7 @@ pub async fn create(state: &AppState, principal: &Principal, input: NewTenant) -
     Ok(row.into())
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %id))]
 pub async fn get(state: &AppState, principal: &Principal, id: TenantId) -> Result<Tenant, AppError> {
     principal.require_in_tenant(id.into(), &Role::ALL)?;
     let mut tx = state.ctx.db.platform_tx().await?;
@@ -102,6 +104,7 @@ pub async fn get(state: &AppState, principal: &Principal, id: TenantId) -> Resul
 }
 
 /// Platform admins see every tenant; anyone else sees their own.
+#[tracing::instrument(skip_all)]
 pub async fn list(state: &AppState, principal: &Principal, page: &PageParams) -> Result<Page<Tenant>, AppError> {
     let limit = page.limit()?;
     if !principal.is_platform_admin() {

@@ -30,6 +30,7 @@ pub struct StepRow {
 
 const COLUMNS: &str = "id, kind, subject, subject_digest, reason, status, requested_by, created_at, completed_at";
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, request = %r.id))]
 pub async fn request_insert(
     tx: &mut PgConnection,
     tenant: TenantId,
@@ -63,6 +64,7 @@ pub async fn request_insert(
 }
 
 /// The request, locked for the rest of the transaction when `lock`.
+#[tracing::instrument(level = "debug", skip_all, fields(request = %id))]
 pub async fn request_get(
     tx: &mut PgConnection,
     id: DataSubjectRequestId,
@@ -75,6 +77,7 @@ pub async fn request_get(
         .await
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn request_list(
     tx: &mut PgConnection,
     after: Option<Cursor>,
@@ -91,6 +94,7 @@ pub async fn request_list(
     .await
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn steps_of(tx: &mut PgConnection, ids: &[DataSubjectRequestId]) -> Result<Vec<StepRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT request_id, service, status, outcome, completed_at FROM data_subject_request_steps \
@@ -102,6 +106,7 @@ pub async fn steps_of(tx: &mut PgConnection, ids: &[DataSubjectRequestId]) -> Re
 }
 
 /// Marks a service's step done (once); returns whether every step is now done.
+#[tracing::instrument(level = "debug", skip_all, fields(request = %request, service = service))]
 pub async fn step_done(
     tx: &mut PgConnection,
     request: DataSubjectRequestId,
@@ -126,6 +131,7 @@ pub async fn step_done(
 }
 
 /// Completes the request and redacts the subject's identifiers (the digest remains).
+#[tracing::instrument(level = "debug", skip_all, fields(request = %request))]
 pub async fn request_complete(
     tx: &mut PgConnection,
     request: DataSubjectRequestId,

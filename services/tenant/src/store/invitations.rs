@@ -17,6 +17,7 @@ pub struct InvitationRow {
 
 const COLUMNS: &str = "id, tenant_id, email_norm, roles, expires_at, accepted_at, created_at";
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %inv.tenant_id, invitation = %inv.id))]
 pub async fn invitation_insert(
     tx: &mut PgConnection,
     inv: &InvitationRow,
@@ -38,6 +39,7 @@ pub async fn invitation_insert(
     .await
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn invitation_get_by_token_for_update(
     tx: &mut PgConnection,
     token_hash: &[u8],
@@ -48,6 +50,7 @@ pub async fn invitation_get_by_token_for_update(
         .await
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(invitation = %id, user = %user))]
 pub async fn invitation_mark_accepted(
     tx: &mut PgConnection,
     id: InvitationId,

@@ -20,6 +20,7 @@ pub struct MembershipRow {
 const COLUMNS: &str = "id, tenant_id, user_id, roles, org_unit_id, active, revision, created_at";
 
 /// Grants (or re-grants, replacing roles) a membership; bumps the revision.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %m.tenant_id, user = %m.user_id))]
 pub async fn membership_upsert(tx: &mut PgConnection, m: &MembershipRow) -> Result<MembershipRow, sqlx::Error> {
     sqlx::query_as(&format!(
         "INSERT INTO memberships (id, tenant_id, user_id, roles, org_unit_id) VALUES ($1, $2, $3, $4, $5) \
@@ -36,10 +37,12 @@ pub async fn membership_upsert(tx: &mut PgConnection, m: &MembershipRow) -> Resu
     .await
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(user = %user))]
 pub async fn membership_get_by_user(tx: &mut PgConnection, user: UserId) -> Result<Option<MembershipRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM memberships WHERE user_id = $1")).bind(user).fetch_optional(tx).await
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(user = %user))]
 pub async fn membership_deactivate(tx: &mut PgConnection, user: UserId) -> Result<Option<MembershipRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "UPDATE memberships SET active = false, revision = revision + 1, updated_at = now() \
@@ -50,6 +53,7 @@ pub async fn membership_deactivate(tx: &mut PgConnection, user: UserId) -> Resul
     .await
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn membership_list(
     tx: &mut PgConnection,
     after: Option<Cursor>,

@@ -13,6 +13,7 @@ pub struct OrgUnitRow {
     pub created_at: DateTime<Utc>,
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %u.tenant_id, org_unit = %u.id))]
 pub async fn org_unit_insert(tx: &mut PgConnection, u: &OrgUnitRow) -> Result<OrgUnitRow, sqlx::Error> {
     sqlx::query_as(
         "INSERT INTO org_units (id, tenant_id, parent_id, name) VALUES ($1, $2, $3, $4) \
@@ -26,11 +27,13 @@ pub async fn org_unit_insert(tx: &mut PgConnection, u: &OrgUnitRow) -> Result<Or
     .await
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(org_unit = %id))]
 pub async fn org_unit_exists(tx: &mut PgConnection, id: OrgUnitId) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM org_units WHERE id = $1)").bind(id).fetch_one(tx).await
 }
 
 /// The whole tree, parents before children (a tenant's tree is small enough to list).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn org_unit_list(tx: &mut PgConnection) -> Result<Vec<OrgUnitRow>, sqlx::Error> {
     sqlx::query_as(
         "WITH RECURSIVE tree AS ( \

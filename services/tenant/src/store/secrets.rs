@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use mirai_contracts::ids::TenantId;
 use sqlx::{FromRow, PgConnection};
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant))]
 pub async fn data_key_get(tx: &mut PgConnection, tenant: TenantId) -> Result<Option<(String, Vec<u8>)>, sqlx::Error> {
     sqlx::query_as("SELECT kek_id, wrapped_dek FROM tenant_data_keys WHERE tenant_id = $1")
         .bind(tenant)
@@ -13,6 +14,7 @@ pub async fn data_key_get(tx: &mut PgConnection, tenant: TenantId) -> Result<Opt
 }
 
 /// Inserts the tenant's data key unless a concurrent writer already did; returns the stored one.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant))]
 pub async fn data_key_insert(
     tx: &mut PgConnection,
     tenant: TenantId,
@@ -45,6 +47,7 @@ pub struct SecretRow {
 
 const COLUMNS: &str = "name, nonce, ciphertext, version, updated_by, updated_at";
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, secret = name))]
 pub async fn secret_put(
     tx: &mut PgConnection,
     tenant: TenantId,
@@ -68,14 +71,17 @@ pub async fn secret_put(
     .await
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(secret = name))]
 pub async fn secret_get(tx: &mut PgConnection, name: &str) -> Result<Option<SecretRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM tenant_secrets WHERE name = $1")).bind(name).fetch_optional(tx).await
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn secret_list(tx: &mut PgConnection) -> Result<Vec<SecretRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM tenant_secrets ORDER BY name")).fetch_all(tx).await
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(secret = name))]
 pub async fn secret_delete(tx: &mut PgConnection, name: &str) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar("DELETE FROM tenant_secrets WHERE name = $1 RETURNING version")
         .bind(name)

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use mirai_contracts::ids::TenantId;
 use sqlx::{FromRow, PgConnection, types::Json};
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant))]
 pub async fn settings_get(
     tx: &mut PgConnection,
     tenant: TenantId,
@@ -14,6 +15,7 @@ pub async fn settings_get(
         .await
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant))]
 pub async fn settings_put(
     tx: &mut PgConnection,
     tenant: TenantId,
@@ -38,10 +40,12 @@ pub struct FlagRow {
     pub updated_at: DateTime<Utc>,
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn flag_list(tx: &mut PgConnection) -> Result<Vec<FlagRow>, sqlx::Error> {
     sqlx::query_as("SELECT key, enabled, updated_by, updated_at FROM feature_flags ORDER BY key").fetch_all(tx).await
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, flag = key))]
 pub async fn flag_put(
     tx: &mut PgConnection,
     tenant: TenantId,

@@ -17,6 +17,7 @@ pub struct TenantRow {
 
 const COLUMNS: &str = "id, kind, name, slug, created_by, created_at";
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %t.id))]
 pub async fn tenant_insert(tx: &mut PgConnection, t: &TenantRow) -> Result<TenantRow, sqlx::Error> {
     sqlx::query_as(&format!(
         "INSERT INTO tenants (id, kind, name, slug, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING {COLUMNS}"
@@ -30,10 +31,12 @@ pub async fn tenant_insert(tx: &mut PgConnection, t: &TenantRow) -> Result<Tenan
     .await
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %id))]
 pub async fn tenant_get(tx: &mut PgConnection, id: TenantId) -> Result<Option<TenantRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM tenants WHERE id = $1")).bind(id).fetch_optional(tx).await
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn tenant_list(
     tx: &mut PgConnection,
     after: Option<Cursor>,

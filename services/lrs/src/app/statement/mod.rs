@@ -2,6 +2,7 @@
 //! reduced to the normalized fields the store indexes. Every failure names the rule.
 
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
+use mirai_contracts::ids::StatementId;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -41,19 +42,20 @@ pub const VOIDED_VERB: &str = "http://adlnet.gov/expapi/verbs/voided";
 /// The inverse functional identifier properties of an Agent or identified Group.
 pub const IFI_KEYS: &[&str] = &["mbox", "mbox_sha1sum", "openid", "account"];
 
-/// What the store indexes of a statement.
+/// What the store indexes of a statement. Statement ids are the client's UUIDs of any
+/// version, wrapped as they came; only a statement sent without one gets a UUIDv7.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Normalized {
-    pub id: Uuid,
+    pub id: StatementId,
     pub timestamp: DateTime<Utc>,
     pub actor: String,
     pub verb: String,
     pub object_activity: Option<String>,
     pub object_agent: Option<String>,
-    pub object_statement: Option<Uuid>,
+    pub object_statement: Option<StatementId>,
     pub registration: Option<Uuid>,
     /// The statement this one voids, when its verb is `voided`.
-    pub voids: Option<Uuid>,
+    pub voids: Option<StatementId>,
     pub agents: Vec<String>,
     pub activities: Vec<String>,
 }
@@ -116,15 +118,16 @@ pub fn validate(v: &Value, version: XapiVersion, now: DateTime<Utc>) -> Result<(
         ],
     )?;
     let mut ctx = Ctx { version, agents: vec![], activities: vec![] };
-    let id = match m.get("id") {
+    let id = StatementId::from(match m.get("id") {
         Some(i) => uuid(i, "statement.id")?,
         None => Uuid::now_v7(),
-    };
+    });
     let actor_id = actor(m.get("actor").ok_or("statement.actor is required")?, "statement.actor", &mut ctx)?
         .ok_or("statement.actor: an anonymous Group cannot be the actor's identity for queries; give it an IFI or use an Agent")?;
     let verb_id = verb(m.get("verb").ok_or("statement.verb is required")?, "statement.verb")?;
     let (object_activity, object_agent, object_statement) =
         object(m.get("object").ok_or("statement.object is required")?, "statement.object", &mut ctx, false)?;
+    let object_statement = object_statement.map(StatementId::from);
     let voids = if verb_id == VOIDED_VERB {
         Some(object_statement.ok_or("a voiding statement's object must be a StatementRef")?)
     } else {
