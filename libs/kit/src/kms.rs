@@ -10,7 +10,7 @@ use aes_gcm::{
     aead::{Aead, Payload},
 };
 use anyhow::{Context, bail};
-use rand::RngCore;
+use rand::Rng;
 use sha2::{Digest, Sha256};
 
 /// Wraps and unwraps data-encryption keys.
@@ -37,7 +37,7 @@ impl LocalKeyFile {
             Ok(k) => k,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut k = [0u8; 32];
-                rand::thread_rng().fill_bytes(&mut k);
+                rand::rng().fill_bytes(&mut k);
                 if let Some(dir) = path.parent() {
                     std::fs::create_dir_all(dir)?;
                 }
@@ -77,7 +77,7 @@ impl Kms for LocalKeyFile {
 
     fn seal(&self, plaintext: &[u8], context: &[u8]) -> anyhow::Result<(String, Vec<u8>)> {
         let mut nonce = [0u8; 12];
-        rand::thread_rng().fill_bytes(&mut nonce);
+        rand::rng().fill_bytes(&mut nonce);
         let ct = self
             .cipher
             .encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad: context })
@@ -144,7 +144,7 @@ pub fn kek_mismatch(service: &str, what: &str, sealed_by: &str, e: &anyhow::Erro
 pub fn seal(dek: &[u8; 32], plaintext: &[u8], aad: &[u8]) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
     let cipher = Aes256Gcm::new_from_slice(dek).expect("32-byte key");
     let mut nonce = [0u8; 12];
-    rand::thread_rng().fill_bytes(&mut nonce);
+    rand::rng().fill_bytes(&mut nonce);
     let ct = cipher
         .encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad })
         .map_err(|_| anyhow::anyhow!("encryption failed"))?;

@@ -13,7 +13,7 @@ use mirai_kit::{
     db,
     fleet::{self, Fleet},
 };
-use p256::ecdsa::SigningKey;
+use p256::{ecdsa::SigningKey, elliptic_curve::Generate};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor, PgConnection};
@@ -173,7 +173,7 @@ impl TestApp {
     async fn start_with(services: &[ServiceDef], database: &str, prefix: &str, cfg: Config) -> anyhow::Result<TestApp> {
         let fleet = fleet::start(cfg, services, false).await?;
         let url = fleet.public_url.clone();
-        let signer = SigningKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
+        let signer = SigningKey::generate();
         // The test signing key is trusted by this instance's key store only.
         let envelope = NewEvent::new(
             SIGNING_KEY_PUBLISHED,

@@ -15,7 +15,7 @@ use opentelemetry::{
     Context,
     trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState},
 };
-use rand::RngCore;
+use rand::Rng;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// A W3C trace context (`traceparent`).
@@ -87,7 +87,7 @@ impl TraceParent {
 
 fn random_hex(bytes: usize) -> String {
     let mut b = vec![0u8; bytes];
-    rand::thread_rng().fill_bytes(&mut b);
+    rand::rng().fill_bytes(&mut b);
     hex::encode(b)
 }
 

@@ -40,7 +40,7 @@ fn rate(label: &str, mut f: impl FnMut() -> bool) -> String {
 
 fn verification_rates() -> Vec<String> {
     let keys = KeyStore::new("https://bench/api/v1/identity", "mirai");
-    let signer = p256::ecdsa::SigningKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
+    let signer = <p256::ecdsa::SigningKey as p256::elliptic_curve::Generate>::generate();
     let publish = |subject: &'static str, data: serde_json::Value| {
         keys.apply(&NewEvent::new(subject, "x", data).into_envelope("identity", &EventMeta::default()));
     };

@@ -124,7 +124,7 @@ pub fn verify(token: &str, key: &VerifyingKey, issuer: &str, audience: &str, now
     validation.set_issuer(&[issuer]);
     validation.set_audience(&[audience]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    let key = DecodingKey::from_ec_der(key.to_encoded_point(false).as_bytes());
+    let key = DecodingKey::from_ec_der(key.to_sec1_point(false).as_bytes());
     let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
         .map_err(|e| match e.into_kind() {
             ErrorKind::InvalidSignature | ErrorKind::InvalidEcdsaKey => JwtError::BadSignature,
@@ -148,7 +148,7 @@ pub use mirai_contracts::events::identity::Jwk;
 
 /// The JWK of a P-256 verifying key.
 pub fn jwk_from_key(kid: &str, key: &VerifyingKey) -> Jwk {
-    let point = key.to_encoded_point(false);
+    let point = key.to_sec1_point(false);
     Jwk {
         kty: "EC".into(),
         crv: "P-256".into(),

@@ -8,6 +8,7 @@ use mirai_events::EventMeta;
 use mirai_kit::{AppError, Principal, auth::jwt};
 use p256::{
     ecdsa::SigningKey,
+    elliptic_curve::Generate,
     pkcs8::{DecodePrivateKey, EncodePrivateKey},
 };
 
@@ -31,7 +32,7 @@ async fn create_in_txn(
     meta: &EventMeta,
     not_before: chrono::DateTime<Utc>,
 ) -> Result<String, AppError> {
-    let key = SigningKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
+    let key = SigningKey::generate();
     let kid = format!("k-{}", uuid::Uuid::now_v7().simple());
     let jwk = jwt::jwk_from_key(&kid, key.verifying_key());
     let pkcs8 = key.to_pkcs8_der().map_err(|e| AppError::Internal(anyhow::anyhow!("pkcs8: {e}")))?;

@@ -1,7 +1,7 @@
 //! Token verification: every malformed or misdirected JWT is a 401 problem.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use mirai_kit::{Role, auth::jwt::Audience};
 use mirai_testkit::assert_problem;
 use sha2::Sha256;
@@ -60,7 +60,7 @@ async fn rejects_expired_early_unknown_kid_none_hs256_wrong_key_and_wrong_audien
     assert!(res.1["detail"].as_str().unwrap().contains("not valid yet"));
 
     // ES256 signed by a key that is not the one its `kid` names.
-    let stranger = p256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng);
+    let stranger = <p256::ecdsa::SigningKey as p256::elliptic_curve::Generate>::generate();
     let wrong_key = mirai_kit::auth::jwt::sign(&stranger, mirai_testkit::TEST_KID, &app.claims(None, &[Role::Learner]));
     let res = app.get(me, &wrong_key).await;
     assert_problem(&res, 401, "unauthenticated");

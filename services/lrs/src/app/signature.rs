@@ -87,7 +87,7 @@ fn verify_jws(jws: &str, statement: &Value) -> Result<(), String> {
             .ok_or("the JWS x5c header must be an array of base64 certificates")?;
         let der = STANDARD.decode(first).map_err(|_| "the first x5c certificate is not base64")?;
         let cert = Certificate::from_der(&der).map_err(|e| format!("the first x5c certificate is not X.509: {e}"))?;
-        let spki = &cert.tbs_certificate.subject_public_key_info;
+        let spki = cert.tbs_certificate().subject_public_key_info();
         if spki.algorithm.oid.to_string() != RSA_ENCRYPTION {
             return Err("the x5c certificate's key is not an RSA key, as RS256/384/512 need".into());
         }

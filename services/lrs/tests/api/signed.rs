@@ -5,7 +5,7 @@
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use mirai_lrs::app::multipart::{self, Part};
 use reqwest::Method;
-use rsa::{Pkcs1v15Sign, RsaPrivateKey, pkcs1::DecodeRsaPrivateKey};
+use rsa::{Pkcs1v15Sign, PrivateKey, pkcs1::DecodeRsaPrivateKey};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256, Sha384};
 use uuid::Uuid;
@@ -35,7 +35,7 @@ impl Jws<'_> {
             URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap()),
             URL_SAFE_NO_PAD.encode(payload)
         );
-        let key = RsaPrivateKey::from_pkcs1_pem(self.key).unwrap();
+        let key = PrivateKey::from_pkcs1_pem(self.key).unwrap();
         let sig = match self.alg {
             "RS384" => key.sign(Pkcs1v15Sign::new::<Sha384>(), &Sha384::digest(signed.as_bytes())).unwrap(),
             // Any other alg label is signed with RS256 underneath: the LRS must refuse the label.

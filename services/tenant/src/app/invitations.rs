@@ -9,7 +9,7 @@ use mirai_contracts::{
     ids::{InvitationId, TenantId, UserId},
 };
 use mirai_kit::{AppError, Email, Principal, Role, auth::CredentialKind};
-use rand::RngCore;
+use rand::Rng;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -68,7 +68,7 @@ pub async fn create(
     let email = Email::parse("email", email)?;
     super::tenants::ensure_exists(state, tenant).await?;
     let mut secret = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut secret);
+    rand::rng().fill_bytes(&mut secret);
     let token = format!("{TOKEN_PREFIX}{}_{}", tenant.as_uuid().simple(), hex::encode(secret));
     let row = store::InvitationRow {
         id: InvitationId::new(),

@@ -49,7 +49,7 @@ async fn data_key(state: &AppState, tx: &mut PgConnection, tenant: TenantId) -> 
         Some(k) => k,
         None => {
             let mut dek = [0u8; 32];
-            rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut dek);
+            rand::Rng::fill_bytes(&mut rand::rng(), &mut dek);
             let (kek_id, wrapped) = state.kms.wrap(&dek, &context).map_err(AppError::Internal)?;
             store::data_key_insert(tx, tenant, &kek_id, &wrapped).await?
         }
