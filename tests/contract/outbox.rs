@@ -137,3 +137,42 @@ async fn thousand_events_across_relay_crashes_take_effect_exactly_once() {
     consumer_task.await.unwrap();
     p.cleanup().await;
 }
+
+/// A trace context stored with stray whitespace or garbage never reaches a NATS header
+/// verbatim (async-nats refuses CR/LF in header values by panicking): the relay
+/// publishes the parsed context, rebuilt, or none.
+#[tokio::test]
+async fn stored_trace_contexts_reach_nats_only_as_parsed() {
+    use async_nats::jetstream::consumer::{DeliverPolicy, pull};
+    use futures::StreamExt;
+
+    let p = probe().await;
+    let tenant = Uuid::now_v7();
+    let good = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let mut tx = p.pool.begin().await.unwrap();
+    for tp in [format!("{good}\r\n"), "garbage\r\nX-Injected: 1".to_owned()] {
+        let meta = EventMeta { traceparent: Some(tp), ..Default::default() };
+        outbox::enqueue(&mut tx, "tenant", &meta, org_unit_created(tenant, 0)).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    assert_eq!(Relay::new(p.pool.clone(), p.bus.clone(), "probe").publish_batch().await.unwrap(), 2);
+
+    let stream = p.bus.ensure_stream("tenant").await.unwrap();
+    let reader = stream
+        .create_consumer(pull::OrderedConfig { deliver_policy: DeliverPolicy::All, ..Default::default() })
+        .await
+        .unwrap();
+    let mut messages = reader.messages().await.unwrap();
+    let mut headers = Vec::new();
+    for _ in 0..2 {
+        let msg =
+            tokio::time::timeout(std::time::Duration::from_secs(10), messages.next()).await.unwrap().unwrap().unwrap();
+        let h = msg.headers.clone().unwrap();
+        assert!(h.get("X-Injected").is_none());
+        headers.push(h.get("traceparent").map(|v| v.as_str().to_owned()));
+    }
+    let first = headers[0].clone().expect("the parsable context travels");
+    assert!(first.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-") && !first.contains(['\r', '\n']), "{first}");
+    assert_eq!(headers[1], None, "garbage is dropped, not forwarded");
+    p.cleanup().await;
+}

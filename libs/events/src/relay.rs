@@ -126,10 +126,12 @@ impl Relay {
             let mut headers = HeaderMap::new();
             headers.insert("Nats-Msg-Id", id.to_string().as_str());
             // Untraced rows get no span: the relay's cost per event stays a header or two.
-            let row_trace: Option<String> = row.get("traceparent");
-            let span = row_trace.as_deref().and_then(TraceParent::parse).map(|p| publish_span(&subject, id, &p));
-            if let Some(tp) = span.as_ref().and_then(mirai_trace::traceparent).map(|t| t.header()).or(row_trace) {
-                headers.insert("traceparent", tp.as_str());
+            // Only a context that parses travels on: the header is rebuilt from it, so no
+            // stored text (a stray newline, say) ever reaches a NATS header verbatim.
+            let row_trace = row.get::<Option<String>, _>("traceparent").as_deref().and_then(TraceParent::parse);
+            let span = row_trace.as_ref().map(|p| publish_span(&subject, id, p));
+            if let Some(tp) = span.as_ref().and_then(mirai_trace::traceparent).or(row_trace) {
+                headers.insert("traceparent", tp.header().as_str());
             }
             let ack = self.bus.js.publish_with_headers(self.bus.subject(&subject), headers, payload.into()).await?;
             acks.push((ack, span));

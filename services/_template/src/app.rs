@@ -32,8 +32,9 @@ impl From<store::NoteRow> for Note {
     }
 }
 
-/// A note title: 1 to 200 characters once trimmed. Built once by `parse`; nothing after
-/// the handler checks it again.
+/// A note title: 1 to 200 characters once trimmed. Built once by `parse`, right after the
+/// caller is authorized (so a caller who may not write gets 403 whatever they sent);
+/// nothing downstream checks it again.
 #[derive(Debug, Clone)]
 pub struct Title(String);
 
@@ -48,8 +49,9 @@ impl Title {
 }
 
 #[tracing::instrument(skip_all, fields(tenant = %tenant))]
-pub async fn create(state: &AppState, principal: &Principal, tenant: TenantId, title: Title) -> Result<Note, AppError> {
+pub async fn create(state: &AppState, principal: &Principal, tenant: TenantId, title: &str) -> Result<Note, AppError> {
     principal.require_in_tenant(tenant.into(), &[Role::OrgAdmin, Role::OrgManager])?;
+    let title = Title::parse(title)?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     if !store::known_tenant_exists(&mut tx, tenant).await? {
         return Err(AppError::not_found("tenant", tenant));

@@ -137,7 +137,7 @@ pub fn verify(token: &str, key: &VerifyingKey, issuer: &str, audience: &str, now
             _ => JwtError::Malformed,
         })?
         .claims;
-    if claims.iat - LEEWAY_SECS > now {
+    if claims.iat.saturating_sub(LEEWAY_SECS) > now {
         return Err(JwtError::NotYetValid);
     }
     Ok(claims)

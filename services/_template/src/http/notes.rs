@@ -9,7 +9,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     AppState,
-    app::{self, Note, Title},
+    app::{self, Note},
 };
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -33,8 +33,7 @@ async fn create_note(
     Path(tenant): Path<TenantId>,
     Json(req): Json<CreateNote>,
 ) -> Result<(StatusCode, Json<Note>), AppError> {
-    let title = Title::parse(&req.title)?;
-    Ok((StatusCode::CREATED, Json(app::create(&state, &principal, tenant, title).await?)))
+    Ok((StatusCode::CREATED, Json(app::create(&state, &principal, tenant, &req.title).await?)))
 }
 
 /// Read a note.

@@ -76,6 +76,8 @@ async fn notes_are_written_once_per_key_read_in_their_tenant_only_and_announced(
     let learner = app.token(Some(a), &[Role::Learner]);
     assert_eq!(app.get(&format!("{notes}/{id}"), &learner).await.0, 200);
     assert_problem(&app.post(&notes, Some(&learner), json!({ "title": "x" })).await, 403, "forbidden");
+    // Authorization comes before validation: an invalid title from a learner is still 403.
+    assert_problem(&app.post(&notes, Some(&learner), json!({ "title": " " })).await, 403, "forbidden");
 
     // Its OpenAPI document has full paths and every `$ref` names a component it carries.
     let (s, doc) = app.call(Method::GET, "/api/v1/template/openapi.json", None, None).await;
