@@ -292,6 +292,10 @@ fn lower_schema(at: &str, schema: &mut Value) -> Result {
         let [only] = others.as_slice() else { return Err(format!("{at}: `type: {types:?}` has no 3.0 form")) };
         s.insert("type".into(), (*only).clone());
         if !nulls.is_empty() {
+            // An enum that does not list null would refuse the null `nullable` allows.
+            if s.get("enum").and_then(Value::as_array).is_some_and(|e| !e.contains(&Value::Null)) {
+                return Err(format!("{at}: a nullable `enum` without null has no faithful 3.0 form"));
+            }
             s.insert("nullable".into(), Value::Bool(true));
         }
     }
@@ -309,6 +313,11 @@ fn lower_schema(at: &str, schema: &mut Value) -> Result {
             continue;
         }
         let mut rest: Vec<Value> = branches.iter().filter(|b| **b != null).cloned().collect();
+        if rest.len() != 1 {
+            // `nullable` beside several branches is ignored by progenitor's typify, and
+            // the client would then refuse the null the document allows.
+            return Err(format!("{at}: `{key}` of null and {} other branches has no faithful 3.0 form", rest.len()));
+        }
         s.insert("nullable".into(), Value::Bool(true));
         if rest.len() == 1 && !s.contains_key("allOf") {
             let mut only = rest.remove(0);
@@ -332,6 +341,9 @@ fn lower_schema(at: &str, schema: &mut Value) -> Result {
     }
     for (exclusive, bound) in [("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")] {
         if let Some(limit) = s.get(exclusive).filter(|v| v.is_number()).cloned() {
+            if s.contains_key(bound) {
+                return Err(format!("{at}: both `{bound}` and a numeric `{exclusive}`: lowering would lose one"));
+            }
             s.insert(bound.into(), limit);
             s.insert(exclusive.into(), Value::Bool(true));
         }

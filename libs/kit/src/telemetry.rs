@@ -4,28 +4,32 @@
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use tracing_subscriber::{EnvFilter, filter::LevelFilter, fmt, prelude::*};
+use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 /// Installs the subscriber once (idempotent; tests call it freely): JSON logs filtered by
-/// `RUST_LOG` (default `info`), and OpenTelemetry spans for every info-level span whatever
-/// `RUST_LOG` says, since span ids are the trace context that responses, problems, outbox
-/// rows and consumers carry. Exporting them is attached later (`fleet::start`).
+/// `RUST_LOG` (default `info`), and OpenTelemetry spans filtered by `MIRAI_OTEL_FILTER`
+/// (same syntax, default `info`) whatever `RUST_LOG` says, since span ids are the trace
+/// context that responses, problems, outbox rows and consumers carry. Exporting them is
+/// attached later (`fleet::start`).
 pub fn init_logging() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
         let filter = EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,async_nats=warn,tower_http=warn"));
-        let _ = tracing_subscriber::registry()
-            .with(
-                fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(true)
-                    .with_span_list(false)
-                    .with_filter(filter),
-            )
-            .with(mirai_trace::layer().with_filter(LevelFilter::INFO))
-            .try_init();
+        let _ =
+            tracing_subscriber::registry()
+                .with(
+                    fmt::layer()
+                        .json()
+                        .flatten_event(true)
+                        .with_current_span(true)
+                        .with_span_list(false)
+                        .with_filter(filter),
+                )
+                .with(mirai_trace::layer().with_filter(
+                    EnvFilter::try_from_env("MIRAI_OTEL_FILTER").unwrap_or_else(|_| EnvFilter::new("info")),
+                ))
+                .try_init();
     });
 }
 
