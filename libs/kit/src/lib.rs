@@ -25,4 +25,4 @@ pub use db::{Db, Migration};
 pub use error::{AppError, FieldError};
 pub use extract::{Json, Path, Query};
 pub use service::{ServiceCtx, ServiceDef, Started};
-pub use validated::{Email, Slug};
+pub use validated::{Email, Iri, Locale, Slug};

@@ -1,6 +1,7 @@
 //! The primitive data rules: objects without unknown properties, strings, IRIs, UUIDs,
 //! language tags and maps, extensions, durations.
 
+use mirai_kit::validated::{Iri, Locale};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -21,15 +22,9 @@ pub(super) fn string<'a>(v: &'a Value, path: &str) -> Result<&'a str, String> {
     v.as_str().ok_or_else(|| format!("{path} must be a string"))
 }
 
-/// An absolute IRI: a scheme, a colon, no whitespace.
+/// An absolute IRI (`mirai_kit::validated::Iri`): a scheme, a colon, no whitespace.
 pub fn is_iri(s: &str) -> bool {
-    let Some((scheme, rest)) = s.split_once(':') else {
-        return false;
-    };
-    !rest.is_empty()
-        && scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+    Iri::is_absolute(s)
 }
 
 pub(super) fn iri(v: &Value, path: &str) -> Result<String, String> {
@@ -46,105 +41,9 @@ pub(super) fn uuid(v: &Value, path: &str) -> Result<Uuid, String> {
     Uuid::parse_str(s).map_err(|_| format!("{path} must be a UUID, got `{s}`"))
 }
 
-/// A language tag per RFC 5646 (shape check: alphanumeric subtags of 1-8, first alpha).
-/// RFC 5646 grandfathered tags (irregular and regular), matched case-insensitively.
-const GRANDFATHERED: &[&str] = &[
-    "en-gb-oed",
-    "i-ami",
-    "i-bnn",
-    "i-default",
-    "i-enochian",
-    "i-hak",
-    "i-klingon",
-    "i-lux",
-    "i-mingo",
-    "i-navajo",
-    "i-pwn",
-    "i-tao",
-    "i-tay",
-    "i-tsu",
-    "sgn-be-fr",
-    "sgn-be-nl",
-    "sgn-ch-de",
-    "art-lojban",
-    "cel-gaulish",
-    "no-bok",
-    "no-nyn",
-    "zh-guoyu",
-    "zh-hakka",
-    "zh-min",
-    "zh-min-nan",
-    "zh-xiang",
-];
-
-/// Whether `t` is a well-formed RFC 5646 language tag (section 2.1 syntax) whose
-/// extensions use distinct singletons and whose variants do not repeat (2.2.5–2.2.6).
+/// Whether `t` is a well-formed RFC 5646 language tag (`mirai_kit::validated::Locale`).
 pub fn is_language_tag(t: &str) -> bool {
-    let lower = t.to_ascii_lowercase();
-    if GRANDFATHERED.contains(&lower.as_str()) {
-        return true;
-    }
-    let subtags: Vec<&str> = lower.split('-').collect();
-    let alpha =
-        |s: &str, n: std::ops::RangeInclusive<usize>| n.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase());
-    let alnum = |s: &str, n: std::ops::RangeInclusive<usize>| {
-        n.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric())
-    };
-    let private = |rest: &[&str]| !rest.is_empty() && rest.iter().all(|s| alnum(s, 1..=8));
-    // privateuse alone: "x-..."
-    if subtags[0] == "x" {
-        return private(&subtags[1..]);
-    }
-    // language: 2-3 letters with up to three extlangs, or 4-8 letters
-    let mut i = 1;
-    if alpha(subtags[0], 2..=3) {
-        let mut extlangs = 0;
-        while i < subtags.len() && extlangs < 3 && alpha(subtags[i], 3..=3) {
-            i += 1;
-            extlangs += 1;
-        }
-    } else if !alpha(subtags[0], 4..=8) {
-        return false;
-    }
-    if i < subtags.len() && alpha(subtags[i], 4..=4) {
-        i += 1; // script
-    }
-    if i < subtags.len()
-        && (alpha(subtags[i], 2..=2) || (subtags[i].len() == 3 && subtags[i].bytes().all(|b| b.is_ascii_digit())))
-    {
-        i += 1; // region
-    }
-    let mut variants = std::collections::HashSet::new();
-    while i < subtags.len() {
-        let v = subtags[i];
-        let is_variant = alnum(v, 5..=8) || (v.len() == 4 && v.as_bytes()[0].is_ascii_digit() && alnum(v, 4..=4));
-        if !is_variant {
-            break;
-        }
-        if !variants.insert(v) {
-            return false;
-        }
-        i += 1;
-    }
-    let mut singletons = std::collections::HashSet::new();
-    while i < subtags.len() && subtags[i].len() == 1 && subtags[i] != "x" {
-        let singleton = subtags[i];
-        if !alnum(singleton, 1..=1) || !singletons.insert(singleton) {
-            return false;
-        }
-        i += 1;
-        let start = i;
-        while i < subtags.len() && alnum(subtags[i], 2..=8) {
-            i += 1;
-        }
-        if i == start {
-            return false;
-        }
-    }
-    if i < subtags.len() && subtags[i] == "x" {
-        return private(&subtags[i + 1..]);
-    }
-    i == subtags.len()
+    Locale::is_well_formed(t)
 }
 
 pub(super) fn language_map(v: &Value, path: &str) -> R {
