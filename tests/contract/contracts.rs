@@ -88,6 +88,21 @@ fn committed_openapi_matches_the_code() {
     }
 }
 
+/// The typed client (clients/mirai-client) is generated for every service in the binary.
+#[test]
+fn the_generated_client_covers_every_service() {
+    let build = fs::read_to_string(root().join("clients/mirai-client/build.rs")).unwrap();
+    let lib = fs::read_to_string(root().join("clients/mirai-client/src/lib.rs")).unwrap();
+    for s in mirai::services() {
+        assert!(build.contains(&format!("\"{}\"", s.name)), "clients/mirai-client/build.rs: SERVICES lacks {}", s.name);
+        let module = s.name.replace('-', "_");
+        assert!(
+            lib.contains(&format!("pub mod {module} ")),
+            "clients/mirai-client/src/lib.rs lacks `pub mod {module}`"
+        );
+    }
+}
+
 /// Services talk through events and HTTP only. A test may start another service next to
 /// the one it tests (a producer of the events it consumes), so dev-dependencies may.
 #[test]
