@@ -146,18 +146,12 @@ impl ConsumerSpec {
         self
     }
 
-    async fn dispatch_run(&self, tx: &mut PgConnection, envelopes: &[&Envelope]) -> Result<(), HandleError> {
+    /// Hands a run (consecutive events of one subject and tenant) to its route.
+    async fn dispatch(&self, tx: &mut PgConnection, envelopes: &[&Envelope]) -> Result<(), HandleError> {
         let kind = envelopes.first().map(|e| e.kind.as_str()).unwrap_or_default();
         match self.routes.get(kind) {
             Some(route) => route.handle_run(tx, envelopes).await,
             None => Err(HandleError::Permanent(format!("consumer {} has no handler for {kind}", self.name))),
-        }
-    }
-
-    async fn dispatch(&self, tx: &mut PgConnection, envelope: &Envelope) -> Result<(), HandleError> {
-        match self.routes.get(envelope.kind.as_str()) {
-            Some(route) => route.handle(tx, envelope).await,
-            None => Err(HandleError::Permanent(format!("consumer {} has no handler for {}", self.name, envelope.kind))),
         }
     }
 }
@@ -329,12 +323,8 @@ async fn apply_batch(pool: &PgPool, spec: &ConsumerSpec, batch: &[Decoded]) -> R
         let run = &pending[i..i + len];
         let span = if batches { run_span(spec, run) } else { consume_span(spec, run[0]) };
         let started = Instant::now();
-        let outcome = if batches {
-            let envelopes: Vec<&Envelope> = run.iter().map(|d| &d.envelope).collect();
-            spec.dispatch_run(&mut tx, &envelopes).instrument(span.clone()).await
-        } else {
-            spec.dispatch(&mut tx, first).instrument(span.clone()).await
-        };
+        let envelopes: Vec<&Envelope> = run.iter().map(|d| &d.envelope).collect();
+        let outcome = spec.dispatch(&mut tx, &envelopes).instrument(span.clone()).await;
         if let Err(e) = outcome {
             // The whole batch rolls back; `handle_batch` replays it one message at a time.
             mirai_trace::set_error(&span, &e);
@@ -405,7 +395,7 @@ async fn apply_one(pool: &PgPool, spec: &ConsumerSpec, envelope: &Envelope) -> R
     if !fresh {
         return Ok(false);
     }
-    spec.dispatch(&mut tx, envelope).await?;
+    spec.dispatch(&mut tx, &[envelope]).await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -94,28 +94,16 @@ where
 /// A route's handler with its payload type erased: decodes the payload, checks that the
 /// payload's tenant is the envelope's, and calls the typed function.
 pub(crate) trait Route: Send + Sync {
-    fn handle<'a>(&'a self, tx: &'a mut PgConnection, envelope: &'a Envelope)
-    -> BoxFuture<'a, Result<(), HandleError>>;
-
-    /// Whether runs of events go to the handler together (`handle_run`).
-    fn batches(&self) -> bool {
-        false
-    }
+    /// Whether a run may hold more than one event (`on_batch`); otherwise the runtime
+    /// hands this route runs of one.
+    fn batches(&self) -> bool;
 
     /// Handles consecutive events of this route's subject and one tenant.
     fn handle_run<'a>(
         &'a self,
         tx: &'a mut PgConnection,
         envelopes: &'a [&'a Envelope],
-    ) -> BoxFuture<'a, Result<(), HandleError>> {
-        async move {
-            for envelope in envelopes {
-                self.handle(tx, envelope).await?;
-            }
-            Ok(())
-        }
-        .boxed()
-    }
+    ) -> BoxFuture<'a, Result<(), HandleError>>;
 }
 
 /// Decodes an envelope's payload as `E` and checks its tenant against the envelope's.
@@ -141,14 +129,21 @@ where
     E: Event,
     F: for<'a> On<'a, S, E>,
 {
-    fn handle<'a>(
+    fn batches(&self) -> bool {
+        false
+    }
+
+    fn handle_run<'a>(
         &'a self,
         tx: &'a mut PgConnection,
-        envelope: &'a Envelope,
+        envelopes: &'a [&'a Envelope],
     ) -> BoxFuture<'a, Result<(), HandleError>> {
         async move {
-            let event = payload::<E>(envelope)?;
-            self.handler.call(Cx { tx, envelope, state: &self.state }, event).await
+            for envelope in envelopes {
+                let event = payload::<E>(envelope)?;
+                self.handler.call(Cx { tx: &mut *tx, envelope, state: &self.state }, event).await?;
+            }
+            Ok(())
         }
         .boxed()
     }
@@ -166,19 +161,6 @@ where
     E: Event,
     F: for<'a> OnBatch<'a, S, E>,
 {
-    fn handle<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        envelope: &'a Envelope,
-    ) -> BoxFuture<'a, Result<(), HandleError>> {
-        async move {
-            let event = payload::<E>(envelope)?;
-            let envelopes = [envelope];
-            self.handler.call(Batch { tx: &mut *tx, envelopes: &envelopes[..], state: &self.state }, vec![event]).await
-        }
-        .boxed()
-    }
-
     fn batches(&self) -> bool {
         true
     }
