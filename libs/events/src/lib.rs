@@ -11,6 +11,7 @@ pub mod handler;
 pub mod jobs;
 pub mod outbox;
 pub mod relay;
+pub mod spec;
 pub mod tenancy;
 
 pub use bus::Bus;
