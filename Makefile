@@ -5,7 +5,7 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= /var/tmp/mirai/target
 CARGO ?= cargo
 
-.PHONY: setup run build test test-rust test-fuzz test-readme test-deploy bench lint fmt openapi clean-test-dbs
+.PHONY: setup run build test test-rust test-fuzz test-readme test-deploy bench lint fmt openapi clean-test-dbs nats-auth
 
 setup:
 	@bash scripts/setup.sh
@@ -56,3 +56,10 @@ fmt:
 openapi: build
 	@for s in $$($(CARGO_TARGET_DIR)/debug/mirai services); do \
 		$(CARGO_TARGET_DIR)/debug/mirai openapi $$s > schemas/openapi/$$s.json; echo "schemas/openapi/$$s.json"; done
+
+# Regenerates the NATS users and permissions (the local server's and the chart's) from
+# the services' declarations; the drift test compares against them. `make setup`
+# restarts the local server when its file changed.
+nats-auth: build
+	$(CARGO_TARGET_DIR)/debug/mirai nats-auth > deploy/nats/auth.dev.conf
+	$(CARGO_TARGET_DIR)/debug/mirai nats-auth --prod > deploy/helm/mirai/files/nats-auth.conf

@@ -71,14 +71,30 @@ CONF
 
 start_nats() {
   if [ -n "${NATS_URL:-}" ]; then log "NATS_URL is set; not starting nats-server"; return; fi
-  if port_open "$NATS_PORT"; then log "nats-server already up on 127.0.0.1:$NATS_PORT"; return; fi
   mkdir -p "$STATE/nats"
+  # Every service is a NATS user with its own permissions (deploy/nats/auth.dev.conf,
+  # generated from the code by `mirai nats-auth`), so tests run under the real ones.
+  local auth
+  auth="$(cd "$(dirname "$0")/.." && pwd)/deploy/nats/auth.dev.conf"
+  local want="$STATE/nats.conf.new"
+  {
+    echo "listen: 127.0.0.1:$NATS_PORT"
+    echo "max_payload: 8MB"
+    echo "pid_file: \"$STATE/nats.pid\""
+    echo "jetstream { store_dir: \"$STATE/nats\", max_file_store: 20GB }"
+    cat "$auth"
+  } >"$want"
+  if port_open "$NATS_PORT"; then
+    if cmp -s "$want" "$STATE/nats.conf"; then
+      rm -f "$want"; log "nats-server already up on 127.0.0.1:$NATS_PORT"; return
+    fi
+    log "nats-server's configuration changed (users or permissions): restarting it"
+    if [ -f "$STATE/nats.pid" ]; then kill "$(cat "$STATE/nats.pid")" 2>/dev/null || true; fi
+    pkill -f "nats-server -c $STATE/nats.conf" 2>/dev/null || true
+    for _ in $(seq 1 50); do port_open "$NATS_PORT" || break; sleep 0.2; done
+  fi
+  mv "$want" "$STATE/nats.conf"
   log "starting nats-server (JetStream) on 127.0.0.1:$NATS_PORT"
-  cat >"$STATE/nats.conf" <<CONF
-listen: 127.0.0.1:$NATS_PORT
-max_payload: 8MB
-jetstream { store_dir: "$STATE/nats", max_file_store: 20GB }
-CONF
   nohup "$VENV/bin/nats-server" -c "$STATE/nats.conf" >"$STATE/nats.log" 2>&1 &
   for _ in $(seq 1 50); do port_open "$NATS_PORT" && return; sleep 0.2; done
   log "nats-server did not start; see $STATE/nats.log"; exit 1

@@ -9,6 +9,12 @@ pub fn services() -> Vec<ServiceDef> {
     vec![mirai_identity::service(), mirai_tenant::service(), mirai_lrs::service()]
 }
 
+/// Services that exist only to be copied and tested (`services/_template`): not run by
+/// the binary, but their tests run under the dev server's NATS permissions.
+pub fn example_services() -> Vec<ServiceDef> {
+    vec![mirai_template::service()]
+}
+
 /// The named services, or an error naming the unknown one.
 pub fn select(names: &[String]) -> anyhow::Result<Vec<ServiceDef>> {
     let all = services();

@@ -37,6 +37,13 @@ enum Command {
     Openapi { service: String },
     /// List the implemented services.
     Services,
+    /// Print the NATS server's `authorization` block: one user per service, allowed only
+    /// its own subjects and the streams it reads (ADR 0006).
+    NatsAuth {
+        /// The chart's block: passwords from `$NATS_PASSWORD_<SERVICE>`, exact stream names.
+        #[arg(long)]
+        prod: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -70,6 +77,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         for s in mirai::services() {
             println!("{}", s.name);
         }
+        return Ok(());
+    }
+    if let Command::NatsAuth { prod } = &cli.command {
+        use mirai_kit::nats_auth::{Mode, render};
+        let out = if *prod {
+            render(&mirai::services(), Mode::Prod)
+        } else {
+            render(&[mirai::services(), mirai::example_services()].concat(), Mode::Dev)
+        };
+        print!("{out}");
         return Ok(());
     }
     let config = Config::from_env()?;
@@ -109,7 +126,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 None => println!("A platform admin already exists; nothing was changed."),
             }
         }
-        Command::Openapi { .. } | Command::Services => unreachable!("handled above"),
+        Command::Openapi { .. } | Command::Services | Command::NatsAuth { .. } => unreachable!("handled above"),
     }
     Ok(())
 }

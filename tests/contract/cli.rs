@@ -56,7 +56,7 @@ async fn a_kek_that_did_not_seal_the_keys_stops_start_up_with_the_way_back() {
     let state = std::env::temp_dir().join(format!("mirai-state-{}", uuid::Uuid::new_v4()));
     let serve = |kek: Option<&std::path::Path>| {
         let mut cmd = mirai();
-        cmd.args(["serve", "identity"])
+        cmd.args(["serve", "identity", "--migrate"])
             .env("DATABASE_URL", url_for_db(&db))
             .env("MIRAI_NATS_PREFIX", &prefix)
             .env("MIRAI_HTTP_ADDR", "127.0.0.1:0")

@@ -191,3 +191,16 @@ fn helm_values_dashboard_and_migrations_name_exactly_the_services_in_code() {
         assert!(!s.migrations.is_empty(), "migrations/{}/ holds the service's migrations", s.name);
     }
 }
+
+/// The NATS permissions the local server and the chart run with are the ones the code
+/// declares (`Service::CONSUMES`, `Service::SUBSCRIBES`): regenerate with `make nats-auth`.
+#[test]
+fn committed_nats_permissions_match_the_code() {
+    use mirai_kit::nats_auth::{Mode, render};
+    let dev = render(&[mirai::services(), mirai::example_services()].concat(), Mode::Dev);
+    let prod = render(&mirai::services(), Mode::Prod);
+    for (path, want) in [("deploy/nats/auth.dev.conf", dev), ("deploy/helm/mirai/files/nats-auth.conf", prod)] {
+        let got = fs::read_to_string(root().join(path)).unwrap_or_default();
+        assert_eq!(got, want, "{path} is stale: run `make nats-auth`");
+    }
+}

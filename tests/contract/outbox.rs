@@ -54,8 +54,9 @@ pub async fn probe() -> Probe {
     let database = scratch_database(&[("probe", PROBE)]).await.unwrap();
     let cfg = config(&database, &nats_prefix());
     let pool = db::connect(&cfg, "probe").await.unwrap();
-    let bus = mirai_events::Bus::connect(&cfg.nats_url, &cfg.nats_prefix, 1).await.unwrap();
+    let bus = mirai_events::Bus::connect_with(&cfg.admin_bus_options()).await.unwrap();
     bus.ensure_stream("tenant").await.unwrap();
+    bus.ensure_stream(mirai_events::bus::DLQ_CONTEXT).await.unwrap();
     Probe { database, pool, bus }
 }
 

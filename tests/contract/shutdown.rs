@@ -35,7 +35,7 @@ async fn shutdown_finishes_in_flight_work_and_flushes_the_outbox() {
     });
     tokio::time::sleep(Duration::from_millis(5)).await;
     let fleet = app.fleet.take().unwrap();
-    let bus = fleet.bus.clone();
+    let bus = mirai_testkit::bus(&app.prefix).await;
     fleet.shutdown().await;
     assert_eq!(in_flight.await.unwrap().unwrap(), 200, "the in-flight request completed");
     assert!(app.http.get(app.url("/healthz")).send().await.is_err(), "no longer accepting connections");

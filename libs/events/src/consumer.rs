@@ -45,8 +45,8 @@ pub async fn run(pool: PgPool, bus: Bus, spec: ConsumerSpec, cancel: Cancellatio
 /// Provisions the consumer (idempotent) and returns it.
 pub async fn provision(bus: &Bus, spec: &ConsumerSpec) -> anyhow::Result<jetstream::consumer::Consumer<pull::Config>> {
     anyhow::ensure!(!spec.routes.is_empty(), "consumer {} has no handlers", spec.name);
-    let stream = bus.ensure_stream(&spec.context).await?;
-    bus.ensure_stream(DLQ_CONTEXT).await?;
+    let stream = bus.stream(&spec.context).await?;
+    bus.stream(DLQ_CONTEXT).await?;
     let consumer = stream
         .get_or_create_consumer(
             &spec.name,

@@ -1,7 +1,9 @@
 //! Configuration: defaults in code, overridden by env, validated at start with an error
 //! that names the variable. Secrets are `SecretString` and never logged.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use mirai_events::bus::{BusOptions, StreamLimits};
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -29,6 +31,9 @@ pub struct Config {
     pub db_app_password: SecretString,
     /// `MIRAI_DB_POOL_SIZE` per service.
     pub db_pool_size: u32,
+    /// `MIRAI_DB_ACQUIRE_TIMEOUT_MS`, default 1500: how long a request waits for a
+    /// database connection before it is answered 503 (an outage answers fast).
+    pub db_acquire_timeout: Duration,
     /// `NATS_URL`, default `nats://127.0.0.1:42229` (what `make setup` starts).
     pub nats_url: String,
     /// `MIRAI_NATS_PREFIX`: prefix for every subject and stream (tests isolate with it).
@@ -54,6 +59,40 @@ pub struct Config {
     pub otlp_protocol: mirai_trace::Protocol,
     /// `OTEL_SERVICE_NAME`, default `mirai`.
     pub otel_service_name: String,
+    /// `MIRAI_NATS_CA_FILE`: PEM CA bundle the NATS server's certificate is checked
+    /// against; set, the connection must be TLS.
+    pub nats_ca_file: Option<PathBuf>,
+    /// `MIRAI_NATS_ADMIN_PASSWORD`: the `admin` NATS user's password, used only by operator
+    /// commands (`mirai migrate` provisions streams with it) and tests.
+    pub nats_admin_password: SecretString,
+    /// `MIRAI_STREAM_MAX_AGE` (`30d`, `12h`, `0` = forever) and `MIRAI_STREAM_MAX_BYTES`
+    /// (-1 = unlimited): every stream's limits, unless `MIRAI_<SERVICE>__STREAM_MAX_*`.
+    pub stream_limits: StreamLimits,
+    /// `MIRAI_TRUSTED_PROXIES`: comma-separated CIDRs whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<crate::client_ip::Cidr>,
+}
+
+/// The `admin` NATS user's password in the server `make setup` starts (dev only).
+pub const DEV_NATS_ADMIN_PASSWORD: &str = "mirai-dev-admin";
+
+/// A service's NATS password in the server `make setup` starts (dev only).
+pub fn dev_nats_password(service: &str) -> String {
+    format!("mirai-dev-{service}")
+}
+
+/// `30d`, `12h`, `90m`, `45s` or a bare number of seconds; `0` is forever.
+fn parse_age(v: &str) -> Result<Duration, String> {
+    let v = v.trim();
+    let (num, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
+    let n: u64 = num.parse().map_err(|_| format!("`{v}` is not a duration like 30d, 12h, 90m or 45s"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("`{v}` is not a duration like 30d, 12h, 90m or 45s")),
+    };
+    Ok(Duration::from_secs(secs))
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:54329/mirai";
@@ -102,6 +141,7 @@ impl Config {
                 var("MIRAI_DB_APP_PASSWORD").unwrap_or_else(|| "mirai-dev-only".into()),
             ),
             db_pool_size: parse_num(&var, "MIRAI_DB_POOL_SIZE", 10)?,
+            db_acquire_timeout: Duration::from_millis(parse_num(&var, "MIRAI_DB_ACQUIRE_TIMEOUT_MS", 1500)?),
             nats_url,
             nats_prefix,
             stream_replicas: parse_num(&var, "MIRAI_STREAM_REPLICAS", 1)?,
@@ -129,7 +169,74 @@ impl Config {
                 None => mirai_trace::Protocol::default(),
             },
             otel_service_name: var("OTEL_SERVICE_NAME").unwrap_or_else(|| "mirai".into()),
+            nats_ca_file: var("MIRAI_NATS_CA_FILE").map(PathBuf::from),
+            nats_admin_password: SecretString::from(
+                var("MIRAI_NATS_ADMIN_PASSWORD").unwrap_or_else(|| DEV_NATS_ADMIN_PASSWORD.into()),
+            ),
+            stream_limits: StreamLimits {
+                max_age: match var("MIRAI_STREAM_MAX_AGE") {
+                    Some(v) => parse_age(&v).map_err(|m| err("MIRAI_STREAM_MAX_AGE", m))?,
+                    None => Duration::ZERO,
+                },
+                max_bytes: parse_num(&var, "MIRAI_STREAM_MAX_BYTES", -1)?,
+            },
+            trusted_proxies: match var("MIRAI_TRUSTED_PROXIES") {
+                Some(v) => v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|c| c.parse().map_err(|m: String| err("MIRAI_TRUSTED_PROXIES", m)))
+                    .collect::<Result<_, _>>()?,
+                None => vec![],
+            },
         })
+    }
+
+    /// How `service` (a NATS user of its own) connects to the bus. Its password is
+    /// `MIRAI_<SERVICE>__NATS_PASSWORD`; without one, the dev-only default `make setup`
+    /// configures.
+    pub fn bus_options(&self, service: &str) -> BusOptions {
+        BusOptions {
+            url: self.nats_url.clone(),
+            user: Some(service.to_owned()),
+            password: Some(Self::service_var(service, "NATS_PASSWORD").unwrap_or_else(|| dev_nats_password(service))),
+            ca_file: self.nats_ca_file.clone(),
+            prefix: self.nats_prefix.clone(),
+            replicas: self.stream_replicas,
+        }
+    }
+
+    /// How operator commands connect: as the `admin` user.
+    pub fn admin_bus_options(&self) -> BusOptions {
+        BusOptions {
+            user: Some("admin".into()),
+            password: Some(self.nats_admin_password.expose_secret().to_owned()),
+            ..self.bus_options("admin")
+        }
+    }
+
+    /// The password of `service`'s runtime database role: `MIRAI_<SERVICE>__DB_PASSWORD`,
+    /// else `MIRAI_DB_APP_PASSWORD` (one per service in production; the chart sets each).
+    pub fn db_password(&self, service: &str) -> SecretString {
+        Self::service_var(service, "DB_PASSWORD")
+            .map(SecretString::from)
+            .unwrap_or_else(|| self.db_app_password.clone())
+    }
+
+    /// The limits of `context`'s stream: `MIRAI_<CONTEXT>__STREAM_MAX_AGE` / `..._BYTES`
+    /// over the fleet-wide ones.
+    pub fn stream_limits_for(&self, context: &str) -> Result<StreamLimits, ConfigError> {
+        let mut limits = self.stream_limits.clone();
+        if let Some(v) = Self::service_var(context, "STREAM_MAX_AGE") {
+            limits.max_age =
+                parse_age(&v).map_err(|m| err(&format!("MIRAI_{}__STREAM_MAX_AGE", context.to_uppercase()), m))?;
+        }
+        if let Some(v) = Self::service_var(context, "STREAM_MAX_BYTES") {
+            limits.max_bytes = v.trim().parse().map_err(|_| {
+                err(&format!("MIRAI_{}__STREAM_MAX_BYTES", context.to_uppercase()), format!("`{v}` is not a number"))
+            })?;
+        }
+        Ok(limits)
     }
 
     /// The admin database URL (migrations, test databases).
@@ -172,5 +279,18 @@ mod tests {
         assert_eq!(c.otlp_protocol, mirai_trace::Protocol::HttpProtobuf);
         let e = Config::from_lookup(|k| (k == "OTEL_EXPORTER_OTLP_PROTOCOL").then(|| "grpc".into())).unwrap_err();
         assert_eq!(e.var, "OTEL_EXPORTER_OTLP_PROTOCOL");
+        let e = Config::from_lookup(|k| (k == "MIRAI_STREAM_MAX_AGE").then(|| "3 weeks".into())).unwrap_err();
+        assert_eq!(e.var, "MIRAI_STREAM_MAX_AGE");
+        let e = Config::from_lookup(|k| (k == "MIRAI_TRUSTED_PROXIES").then(|| "10.0.0.0/33".into())).unwrap_err();
+        assert_eq!(e.var, "MIRAI_TRUSTED_PROXIES");
+        let c = Config::from_lookup(|k| match k {
+            "MIRAI_STREAM_MAX_AGE" => Some("30d".into()),
+            "MIRAI_TRUSTED_PROXIES" => Some("10.0.0.0/8, 192.168.1.7".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.stream_limits.max_age, Duration::from_secs(30 * 86_400));
+        assert_eq!(c.trusted_proxies.len(), 2);
+        assert!(!format!("{:?}", c.admin_bus_options()).is_empty());
     }
 }

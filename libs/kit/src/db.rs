@@ -187,14 +187,14 @@ pub async fn connect(config: &Config, service: &str) -> anyhow::Result<PgPool> {
             PgConnectOptions::from_str(config.admin_url())
                 .context("DATABASE_URL: not a postgres URL")?
                 .username(&app)
-                .password(config.db_app_password.expose_secret())
+                .password(config.db_password(service).expose_secret())
         }
     }
     .options([("search_path", schema(service).as_str())])
     .application_name(&format!("mirai-{service}"));
     PgPoolOptions::new()
         .max_connections(config.db_pool_size)
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(config.db_acquire_timeout)
         .connect_with(opts)
         .await
         .with_context(|| format!("{var} (or DATABASE_URL): cannot connect as the {service} runtime role"))

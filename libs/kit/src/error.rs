@@ -92,6 +92,19 @@ impl AppError {
 /// Database errors: unique violations are conflicts; the rest are internal.
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
+        // The database is away (no connection within the acquire timeout, a connection
+        // lost mid-request, the server shutting down or starting): a fast 503 with
+        // Retry-After, never a 500 or a hang.
+        let unavailable = match &e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+            sqlx::Error::Database(db) => {
+                db.code().is_some_and(|c| c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03"))
+            }
+            _ => false,
+        };
+        if unavailable {
+            return AppError::Unavailable(format!("database: {e}"));
+        }
         if let sqlx::Error::Database(db) = &e {
             match db.code().as_deref() {
                 Some("23505") => {
@@ -184,6 +197,10 @@ impl IntoResponse for AppError {
             Self::TooManyRequests { retry_after_secs, .. } => {
                 res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
+            Self::Unavailable(e) => {
+                res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECS));
+                res.extensions_mut().insert(InternalCause(e.clone()));
+            }
             Self::Unauthenticated(_) => {
                 res.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
@@ -193,13 +210,13 @@ impl IntoResponse for AppError {
             Self::Internal(e) => {
                 res.extensions_mut().insert(InternalCause(format!("{e:#}")));
             }
-            Self::Unavailable(e) => {
-                res.extensions_mut().insert(InternalCause(e.clone()));
-            }
             _ => {}
         }
         res
     }
 }
+
+/// What a 503 tells clients to wait before retrying.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
 
 pub type AppResult<T> = Result<T, AppError>;

@@ -42,12 +42,32 @@ pub struct Fleet {
 /// How long shutdown waits for the last spans to reach the collector.
 const EXPORT_GRACE: Duration = Duration::from_secs(5);
 
-/// Applies every service's migrations (roles, schema, tables).
+/// Applies every service's migrations (roles, schema, tables) and provisions the streams
+/// they write and read, as the operator: the admin database URL and the admin NATS user.
 pub async fn migrate(config: &Config, services: &[ServiceDef]) -> anyhow::Result<()> {
     for s in services {
-        db::migrate(config.admin_url(), s.name, s.migrations, config.db_app_password.expose_secret())
+        db::migrate(config.admin_url(), s.name, s.migrations, config.db_password(s.name).expose_secret())
             .await
             .with_context(|| format!("migrating {}", s.name))?;
+    }
+    provision_streams(config, services).await
+}
+
+/// Creates (or updates the limits of) every stream `services` write or read: their own,
+/// those they consume, identity's (every key store reads it) and the dead letters.
+pub async fn provision_streams(config: &Config, services: &[ServiceDef]) -> anyhow::Result<()> {
+    let admin = Bus::connect_with(&config.admin_bus_options())
+        .await
+        .context("provisioning streams needs the admin NATS user (MIRAI_NATS_ADMIN_PASSWORD)")?;
+    let mut contexts: Vec<&str> = vec!["identity", mirai_events::bus::DLQ_CONTEXT];
+    for s in services {
+        contexts.push(s.name);
+        contexts.extend(s.consumes.iter().copied());
+    }
+    contexts.sort_unstable();
+    contexts.dedup();
+    for context in contexts {
+        admin.provision_stream(context, &config.stream_limits_for(context)?).await?;
     }
     Ok(())
 }
@@ -66,10 +86,16 @@ pub async fn start(config: Config, services: &[ServiceDef], run_migrations: bool
         .with_context(|| format!("MIRAI_HTTP_ADDR: cannot listen on {}", config.http_addr))?;
     let addr = listener.local_addr()?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
-    let bus = Bus::connect(&config.nats_url, &config.nats_prefix, config.stream_replicas).await?;
     if run_migrations {
         migrate(&config, services).await?;
     }
+    // Each service is its own NATS user; the key store reads and reports on the first's
+    // connection (every service may read identity's keys and report key use).
+    let mut buses = Vec::with_capacity(services.len());
+    for def in services {
+        buses.push(Bus::connect_with(&config.bus_options(def.name)).await?);
+    }
+    let bus = buses.first().cloned().context("no services to run")?;
     let config = Arc::new(config);
     let keys = KeyStore::new(&issuer(&public_url), &config.jwt_audience);
     let http_cancel = CancellationToken::new();
@@ -82,10 +108,10 @@ pub async fn start(config: Config, services: &[ServiceDef], run_migrations: bool
     let mut ready: Vec<ReadyCheck> = Vec::new();
     let mut cors_anywhere: Vec<String> = Vec::new();
     let mut contexts = Vec::new();
-    for def in services {
+    for (def, bus) in services.iter().zip(buses) {
         let pool = db::connect(&config, def.name).await?;
         let db = Db::new(pool, def.name, def.migrations);
-        bus.ensure_stream(def.name).await?;
+        bus.stream(def.name).await?;
         tasks.spawn(Relay::new(db.pool().clone(), bus.clone(), db.schema()).run(work_cancel.clone()));
         let ctx = ServiceCtx {
             name: def.name,
@@ -99,6 +125,14 @@ pub async fn start(config: Config, services: &[ServiceDef], run_migrations: bool
         contexts.push(ctx.clone());
         let started = (def.start)(ctx).await.with_context(|| format!("starting {}", def.name))?;
         for spec in started.consumers {
+            anyhow::ensure!(
+                def.consumes.contains(&spec.context.as_str()),
+                "{}: consumer {} reads `{}`, which the service does not declare in Service::CONSUMES \
+                 (the list its NATS permissions are made from)",
+                def.name,
+                spec.name,
+                spec.context
+            );
             consumer::provision(&bus, &spec).await?;
             tasks.spawn(consumer::run(db.pool().clone(), bus.clone(), spec, work_cancel.clone()));
         }
@@ -129,15 +163,14 @@ pub async fn start(config: Config, services: &[ServiceDef], run_migrations: bool
             Box::pin(async move { db.ready().await })
         }));
     }
-    let check_bus = bus.clone();
+    // The bus is not part of readiness: while NATS is away writes still commit to the
+    // outbox and drain on reconnect, so taking every pod out of its Service would turn a
+    // buffered outage into a total one. Its health is a metric (and an alert).
+    tasks.spawn(sample_bus(bus.clone(), work_cancel.clone()));
     let check_keys = keys.clone();
     ready.push(Arc::new(move || {
-        let bus = check_bus.clone();
         let keys = check_keys.clone();
         Box::pin(async move {
-            if bus.client.connection_state() != async_nats::connection::State::Connected {
-                return Err("nats: not connected".to_owned());
-            }
             if !keys.caught_up() {
                 return Err("auth: key store still replaying identity's keys".to_owned());
             }
@@ -205,6 +238,18 @@ async fn sample_pool(service: &'static str, db: Db, cancel: CancellationToken) {
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
+    }
+}
+
+/// Publishes whether the bus is connected (`mirai_nats_connected`, alerted on).
+async fn sample_bus(bus: Bus, cancel: CancellationToken) {
+    loop {
+        let up = bus.client.connection_state() == async_nats::connection::State::Connected;
+        metrics::gauge!("mirai_nats_connected").set(if up { 1.0 } else { 0.0 });
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
         }
     }
 }

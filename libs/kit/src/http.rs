@@ -154,8 +154,15 @@ pub async fn method_not_allowed() -> AppError {
 /// Something `/readyz` asks.
 pub type ReadyCheck = Arc<dyn Fn() -> futures::future::BoxFuture<'static, Result<(), String>> + Send + Sync>;
 
+/// How long readiness waits for each check: a probe gets its answer within its own
+/// deadline even when a dependency hangs.
+const READY_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1000);
+
 async fn readyz(State(checks): State<Arc<Vec<ReadyCheck>>>) -> Response {
-    let results = futures::future::join_all(checks.iter().map(|c| c())).await;
+    let results = futures::future::join_all(checks.iter().map(|c| async move {
+        tokio::time::timeout(READY_CHECK_TIMEOUT, c()).await.unwrap_or_else(|_| Err("check timed out".to_owned()))
+    }))
+    .await;
     let failures: Vec<String> = results.into_iter().filter_map(Result::err).collect();
     if failures.is_empty() {
         (StatusCode::OK, axum::Json(serde_json::json!({ "status": "ready" }))).into_response()
@@ -189,7 +196,11 @@ pub fn app(
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(config.body_limit))
-        .layer(middleware::from_fn_with_state(keys, authenticate));
+        .layer(middleware::from_fn_with_state(keys, authenticate))
+        .layer(middleware::from_fn_with_state(
+            std::sync::Arc::<[crate::client_ip::Cidr]>::from(config.trusted_proxies.clone()),
+            crate::client_ip::layer,
+        ));
     if let Some(cors) = cors(config, cors_anywhere) {
         app = app.layer(cors);
     }

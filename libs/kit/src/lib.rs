@@ -3,6 +3,7 @@
 //! tenant-scoped transactions, idempotent writes, and the fleet runner.
 
 pub mod auth;
+pub mod client_ip;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -12,6 +13,7 @@ pub mod http;
 pub mod idempotency;
 pub mod kms;
 pub mod maintenance;
+pub mod nats_auth;
 pub mod openapi;
 pub mod pagination;
 pub mod serve;

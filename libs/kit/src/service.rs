@@ -22,6 +22,10 @@ use crate::{auth::KeyStore, config::Config, db::Db, db::Migration};
 #[derive(Clone, Copy)]
 pub struct ServiceDef {
     pub name: &'static str,
+    /// The contexts whose streams the service's consumers read (its NATS permissions).
+    pub consumes: &'static [&'static str],
+    /// Core-NATS subjects the service subscribes to outside any stream.
+    pub subscribes: &'static [&'static str],
     pub migrations: &'static [Migration],
     pub openapi: fn() -> utoipa::openapi::OpenApi,
     pub start: fn(ServiceCtx) -> BoxFuture<'static, anyhow::Result<Started>>,
@@ -44,6 +48,14 @@ pub trait Service: Clone + Send + Sync + Sized + 'static {
     /// and role, the stream and the Helm, Kong and dashboard entries.
     const NAME: &'static str;
 
+    /// The contexts whose events the service consumes, e.g. `&["tenant"]`. Its NATS user
+    /// may read only these streams (and identity's keys); the fleet refuses to start a
+    /// consumer of anything else.
+    const CONSUMES: &'static [&'static str] = &[];
+
+    /// Core-NATS subjects (outside every stream) the service subscribes to.
+    const SUBSCRIBES: &'static [&'static str] = &[];
+
     /// The routes relative to `/api/v1/<NAME>`, carrying the document's info and tags
     /// (`OpenApiRouter::with_openapi(ApiDoc::openapi())`).
     fn routes() -> OpenApiRouter<Self>;
@@ -62,6 +74,8 @@ impl ServiceDef {
     pub fn of<S: Service>() -> Self {
         Self {
             name: S::NAME,
+            consumes: S::CONSUMES,
+            subscribes: S::SUBSCRIBES,
             migrations: crate::db::migrations(S::NAME),
             openapi: || {
                 let mut doc = S::routes().into_openapi();

@@ -83,9 +83,10 @@ pub fn nats_prefix() -> String {
     format!("t{}.", &Uuid::new_v4().simple().to_string()[..12])
 }
 
-/// A bus of its own for lower-level tests.
+/// A bus of its own for lower-level tests, as the NATS `admin` user (it may provision
+/// streams and publish anything: tests forge what no service may).
 pub async fn bus(prefix: &str) -> Bus {
-    Bus::connect(&nats_url(), prefix, 1).await.expect("NATS_URL: is `make setup` running?")
+    Bus::connect_with(&config("unused", prefix).admin_bus_options()).await.expect("NATS_URL: is `make setup` running?")
 }
 
 /// The config a test fleet runs with.
@@ -133,7 +134,7 @@ impl Drop for TestApp {
         let cleanup = std::thread::spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
             rt.block_on(async {
-                if let Ok(bus) = Bus::connect(&nats_url(), &prefix, 1).await {
+                if let Ok(bus) = Bus::connect_with(&config("unused", &prefix).admin_bus_options()).await {
                     let _ = bus.delete_prefixed_streams().await;
                 }
                 drop_database(&database).await;
@@ -171,6 +172,7 @@ impl TestApp {
     }
 
     async fn start_with(services: &[ServiceDef], database: &str, prefix: &str, cfg: Config) -> anyhow::Result<TestApp> {
+        fleet::provision_streams(&cfg, services).await?;
         let fleet = fleet::start(cfg, services, false).await?;
         let url = fleet.public_url.clone();
         let signer = SigningKey::generate();
@@ -304,7 +306,7 @@ impl TestApp {
     ) -> mirai_events::Envelope {
         use async_nats::jetstream::consumer::{DeliverPolicy, pull};
         use futures::StreamExt;
-        let bus = &self.fleet().bus;
+        let bus = &bus(&self.prefix).await;
         let context = subject.split('.').next().expect("subject has a context");
         let stream = bus.ensure_stream(context).await.expect("stream");
         let reader = stream
@@ -336,9 +338,8 @@ impl TestApp {
     /// Stops the fleet, drops its database and deletes its streams.
     pub async fn stop(mut self) {
         if let Some(f) = self.fleet.take() {
-            let bus = f.bus.clone();
             f.shutdown().await;
-            let _ = bus.delete_prefixed_streams().await;
+            let _ = bus(&self.prefix).await.delete_prefixed_streams().await;
         }
         drop_database(&self.database).await;
     }

@@ -25,6 +25,7 @@ pub struct AppState {
 
 impl Service for AppState {
     const NAME: &'static str = NAME;
+    const CONSUMES: &'static [&'static str] = &["tenant"];
 
     fn routes() -> OpenApiRouter<Self> {
         http::routes()

@@ -37,6 +37,8 @@ impl AppState {
 
 impl Service for AppState {
     const NAME: &'static str = NAME;
+    const CONSUMES: &'static [&'static str] = &["tenant"];
+    const SUBSCRIBES: &'static [&'static str] = &[mirai_kit::auth::APIKEY_USAGE_SUBJECT];
 
     fn routes() -> utoipa_axum::router::OpenApiRouter<Self> {
         http::routes()
@@ -61,7 +63,7 @@ pub async fn bootstrap(ctx: &ServiceCtx, email: &str) -> anyhow::Result<Option<A
 /// The user-created event waits in the outbox until identity's relay runs.
 pub async fn bootstrap_with_config(config: &mirai_kit::Config, email: &str) -> anyhow::Result<Option<AdminCredential>> {
     let pool = mirai_kit::db::connect(config, NAME).await?;
-    let bus = mirai_events::Bus::connect(&config.nats_url, &config.nats_prefix, config.stream_replicas).await?;
+    let bus = mirai_events::Bus::connect_with(&config.bus_options(NAME)).await?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.http_addr));
     let ctx = ServiceCtx {
         name: NAME,

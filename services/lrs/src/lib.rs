@@ -23,6 +23,7 @@ pub struct AppState {
 
 impl Service for AppState {
     const NAME: &'static str = NAME;
+    const CONSUMES: &'static [&'static str] = &["tenant"];
 
     fn routes() -> utoipa_axum::router::OpenApiRouter<Self> {
         http::routes()

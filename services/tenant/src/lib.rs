@@ -25,6 +25,7 @@ pub struct AppState {
 
 impl Service for AppState {
     const NAME: &'static str = NAME;
+    const CONSUMES: &'static [&'static str] = &["lrs"];
 
     fn routes() -> utoipa_axum::router::OpenApiRouter<Self> {
         http::routes()

@@ -65,7 +65,9 @@ async fn spine(n: usize, rate: Option<u32>, batched: bool) -> anyhow::Result<Run
     let database = scratch_database(&[("bench", PROBE)]).await?;
     let cfg = config(&database, &nats_prefix());
     let pool = db::connect(&cfg, "bench").await?;
-    let bus = mirai_events::Bus::connect(&cfg.nats_url, &cfg.nats_prefix, 1).await?;
+    let bus = mirai_events::Bus::connect_with(&cfg.admin_bus_options()).await?;
+    bus.ensure_stream("bench").await?;
+    bus.ensure_stream(mirai_events::bus::DLQ_CONTEXT).await?;
     let clock = Arc::new(Clock::default());
     let cancel = CancellationToken::new();
     let seen = clock.clone();
@@ -127,7 +129,7 @@ async fn spine(n: usize, rate: Option<u32>, batched: bool) -> anyhow::Result<Run
 /// or at `rate`/s), consumed by a durable pull consumer that acks each one.
 async fn raw(n: usize, rate: Option<u32>) -> anyhow::Result<Run> {
     let prefix = nats_prefix();
-    let bus = mirai_events::Bus::connect(&config("unused", &prefix).nats_url, &prefix, 1).await?;
+    let bus = mirai_events::Bus::connect_with(&config("unused", &prefix).admin_bus_options()).await?;
     let stream = bus.ensure_stream("raw").await?;
     let consumer = stream
         .create_consumer(jetstream::consumer::pull::Config {

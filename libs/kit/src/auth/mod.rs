@@ -6,7 +6,7 @@ pub mod jwt;
 pub mod keystore;
 mod principal;
 
-pub use keystore::KeyStore;
+pub use keystore::{APIKEY_USAGE_SUBJECT, KeyStore};
 pub use principal::{AuthFailure, CredentialKind, Principal, Role};
 
 /// API keys look like `mk_<32 hex key id>_<secret>`; the prefix tells them from JWTs.

@@ -1,14 +1,12 @@
 //! Login, the OAuth2 token endpoint (refresh and client credentials), logout, and `me`.
 
-use std::net::SocketAddr;
-
 use axum::{
     Form,
-    extract::{ConnectInfo, State},
+    extract::State,
     http::{HeaderMap, StatusCode, header},
 };
 use mirai_contracts::ids::TenantId;
-use mirai_kit::{AppError, Json, Principal, error::Problem};
+use mirai_kit::{AppError, Json, Principal, client_ip::ClientIp, error::Problem};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -39,10 +37,10 @@ pub struct LoginRequest {
     ))]
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     Json(req): Json<LoginRequest>,
 ) -> Result<Json<TokenResponse>, AppError> {
-    let input = LoginInput { email: req.email, password: req.password, tenant_id: req.tenant_id, ip: Some(addr.ip()) };
+    let input = LoginInput { email: req.email, password: req.password, tenant_id: req.tenant_id, ip };
     Ok(Json(session::login(&state, input).await?))
 }
 

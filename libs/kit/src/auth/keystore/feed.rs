@@ -60,7 +60,7 @@ impl KeyStore {
     }
 
     async fn follow_once(&self, bus: &Bus, cancel: &CancellationToken, from_seq: &mut u64) -> anyhow::Result<()> {
-        let stream = bus.ensure_stream("identity").await?;
+        let stream = bus.stream("identity").await?;
         let consumer = stream
             .create_consumer(pull::OrderedConfig {
                 filter_subjects: vec![bus.subject("identity.signing_key.>"), bus.subject("identity.apikey.>")],

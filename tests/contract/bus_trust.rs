@@ -1,0 +1,88 @@
+//! The bus is a trust boundary (ADR 0006): the NATS server `make setup` starts runs with
+//! the permissions `mirai nats-auth` makes from the code, and these tests hold it to them.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use mirai_events::Bus;
+use mirai_testkit::{bus, config, nats_prefix};
+
+/// Subscribes as admin to everything under the prefix and collects what arrives.
+async fn watch(admin: &Bus) -> async_nats::Subscriber {
+    let sub = admin.client.subscribe(format!("{}>", admin.prefix())).await.unwrap();
+    admin.client.flush().await.unwrap();
+    sub
+}
+
+async fn received(sub: &mut async_nats::Subscriber) -> Vec<String> {
+    let mut got = Vec::new();
+    while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(400), sub.next()).await {
+        got.push(m.subject.to_string());
+    }
+    got
+}
+
+#[tokio::test]
+async fn a_service_publishes_only_its_own_subjects_and_cannot_touch_streams() {
+    let prefix = nats_prefix();
+    let admin = bus(&prefix).await;
+    admin.ensure_stream("identity").await.unwrap();
+    admin.ensure_stream("tenant").await.unwrap();
+    let cfg = config("unused", &prefix);
+    let tenant = Bus::connect_with(&cfg.bus_options("tenant")).await.expect("tenant connects with its own user");
+    let mut seen = watch(&admin).await;
+
+    // Forging identity's key events: the server drops them.
+    for subject in ["identity.signing_key.published.v1", "identity.apikey.created.v1", "lrs.statement.stored.v1"] {
+        tenant.client.publish(tenant.subject(subject), "{}".into()).await.unwrap();
+    }
+    // Its own subjects flow (the positive control: the watch works).
+    tenant.client.publish(tenant.subject("tenant.org_unit.created.v1"), "{}".into()).await.unwrap();
+    tenant.client.flush().await.unwrap();
+    let got = received(&mut seen).await;
+    assert_eq!(got, vec![tenant.subject("tenant.org_unit.created.v1")], "only tenant's own subject got through");
+    let mut identity = admin.stream("identity").await.unwrap();
+    assert_eq!(identity.info().await.unwrap().state.messages, 0, "nothing reached identity's stream");
+
+    // Stream administration is the operator's: a service that could create or update a
+    // stream could republish into any subject, and one that could delete could erase.
+    let name = tenant.stream_name("tenant");
+    // A refused request gets no answer: wait one second, not the default five.
+    let mut js = tenant.js.clone();
+    js.set_timeout(Duration::from_secs(1));
+    assert!(js.delete_stream(&name).await.is_err(), "a service cannot delete a stream");
+    let own = js.get_stream(&name).await.unwrap();
+    assert!(own.purge().await.is_err(), "a service cannot purge a stream");
+    let evil = async_nats::jetstream::stream::Config {
+        name: tenant.stream_name("evil"),
+        subjects: vec![tenant.subject("tenant.evil.>")],
+        republish: Some(async_nats::jetstream::stream::Republish {
+            source: tenant.subject("tenant.evil.>"),
+            destination: tenant.subject("identity.signing_key.published.v1"),
+            headers_only: false,
+        }),
+        ..Default::default()
+    };
+    assert!(js.create_stream(evil).await.is_err(), "a service cannot create a stream");
+    assert!(admin.stream("tenant").await.is_ok(), "tenant's stream is still there");
+
+    // Its own stream it may read (start-up checks it exists).
+    assert!(tenant.stream("tenant").await.is_ok());
+    let _ = admin.delete_prefixed_streams().await;
+}
+
+#[tokio::test]
+async fn a_process_without_credentials_cannot_connect() {
+    let url = config("unused", "").nats_url;
+    let anonymous = async_nats::ConnectOptions::new().connection_timeout(Duration::from_secs(3)).connect(&url).await;
+    assert!(anonymous.is_err(), "an anonymous client is refused");
+    let wrong = async_nats::ConnectOptions::new()
+        .user_and_password("tenant".into(), "guessed".into())
+        .connection_timeout(Duration::from_secs(3))
+        .connect(&url)
+        .await;
+    assert!(wrong.is_err(), "a wrong password is refused");
+    let mut as_identity = config("unused", "").bus_options("identity");
+    as_identity.user = Some("tenant".into());
+    assert!(Bus::connect_with(&as_identity).await.is_err(), "one service's password is not another's");
+}
