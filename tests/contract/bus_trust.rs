@@ -86,3 +86,78 @@ async fn a_process_without_credentials_cannot_connect() {
     as_identity.user = Some("tenant".into());
     assert!(Bus::connect_with(&as_identity).await.is_err(), "one service's password is not another's");
 }
+
+/// Defence in depth: even a key event that reaches identity's stream (a compromised
+/// admin, a misconfigured server) is applied only if identity's pinned key signed it.
+#[tokio::test]
+async fn the_key_store_ignores_forged_key_events() {
+    use mirai_contracts::events::identity::ApiKeyCreated;
+    use mirai_events::{Envelope, NewEvent, outbox::EnvelopeSigner};
+    use sha2::Digest;
+
+    let app = mirai_testkit::TestApp::spawn(&[mirai_identity::service()]).await;
+    let admin = bus(&app.prefix).await;
+    let tenant = uuid::Uuid::now_v7();
+    let key = |label: &str| {
+        let id = format!("mk_{}", uuid::Uuid::now_v7().simple());
+        let secret = format!("{label}-{}", uuid::Uuid::new_v4().simple());
+        let event = ApiKeyCreated {
+            key_id: id.clone(),
+            tenant_id: tenant.into(),
+            name: label.into(),
+            secret_sha256: hex::encode(sha2::Sha256::digest(secret.as_bytes())),
+            roles: vec!["org_admin".into()],
+            scopes: vec![],
+            expires_at: None,
+            created_by: "attacker".into(),
+            revision: 1,
+        };
+        (id, secret, NewEvent::from(event).into_envelope("identity", &Default::default()))
+    };
+    let publish = |env: Envelope| {
+        let admin = admin.clone();
+        async move {
+            let subject = admin.subject(&env.kind);
+            admin.js.publish(subject, serde_json::to_vec(&env).unwrap().into()).await.unwrap().await.unwrap();
+        }
+    };
+    let works = |id: String, secret: String| {
+        let http = app.http.clone();
+        let url = app.url("/api/v1/identity/me");
+        async move { http.get(url).basic_auth(id, Some(secret)).send().await.unwrap().status().as_u16() }
+    };
+
+    // Unsigned, signed by a key nobody pinned, and signed then altered (roles widened).
+    let (unsigned_id, unsigned_secret, unsigned) = key("unsigned");
+    publish(unsigned).await;
+    let stranger = {
+        use p256::{elliptic_curve::Generate, pkcs8::EncodePrivateKey};
+        let pem = p256::ecdsa::SigningKey::generate().to_pkcs8_pem(Default::default()).unwrap();
+        mirai_kit::auth::bus_signing::BusSigner::from_pem(&pem).unwrap()
+    };
+    let (foreign_id, foreign_secret, mut foreign) = key("foreign");
+    stranger.sign(&mut foreign);
+    publish(foreign).await;
+    let (altered_id, altered_secret, altered) = key("altered");
+    let mut altered = mirai_testkit::signed_by_identity(altered);
+    altered.data["roles"] = serde_json::json!(["platform_admin"]);
+    publish(altered).await;
+    // The control: one signed with identity's key, published after them.
+    let (good_id, good_secret, good) = key("genuine");
+    publish(mirai_testkit::signed_by_identity(good)).await;
+
+    mirai_testkit::wait_until("the genuine key is applied", Duration::from_secs(5), || {
+        let (id, secret) = (good_id.clone(), good_secret.clone());
+        let works = &works;
+        async move { works(id, secret).await == 200 }
+    })
+    .await;
+    for (what, id, secret) in [
+        ("unsigned", unsigned_id, unsigned_secret),
+        ("signed by a stranger", foreign_id, foreign_secret),
+        ("altered after signing", altered_id, altered_secret),
+    ] {
+        assert_eq!(works(id, secret).await, 401, "a key from an event {what} must not work");
+    }
+    app.stop().await;
+}

@@ -27,6 +27,10 @@ pub struct Envelope {
     pub traceparent: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlationid: Option<String>,
+    /// A detached JWS by the producer's bus-signing key (identity's key-distribution
+    /// events; ADR 0006). Absent on events nobody needs to authenticate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
     pub data: Value,
 }
 
@@ -112,6 +116,7 @@ impl NewEvent {
             actor: meta.actor.clone(),
             traceparent: meta.traceparent.clone(),
             correlationid: meta.correlation_id.clone(),
+            signature: None,
             data: self.data,
         }
     }

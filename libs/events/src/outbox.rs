@@ -13,6 +13,11 @@ pub enum OutboxError {
     Db(#[from] sqlx::Error),
 }
 
+/// Signs envelopes before they are stored (identity's bus-signing key).
+pub trait EnvelopeSigner: Send + Sync {
+    fn sign(&self, envelope: &mut Envelope);
+}
+
 /// Validates `event` against its contract and writes it to the outbox inside the
 /// caller's transaction. Returns the envelope as it will be published.
 pub async fn enqueue(
@@ -50,10 +55,25 @@ pub async fn enqueue_all(
     meta: &EventMeta,
     events: impl IntoIterator<Item = NewEvent>,
 ) -> Result<Vec<Envelope>, OutboxError> {
+    enqueue_all_signed(conn, source, meta, events, None).await
+}
+
+/// `enqueue_all`, each envelope signed by `signer` when given.
+pub async fn enqueue_all_signed(
+    conn: &mut PgConnection,
+    source: &str,
+    meta: &EventMeta,
+    events: impl IntoIterator<Item = NewEvent>,
+    signer: Option<&dyn EnvelopeSigner>,
+) -> Result<Vec<Envelope>, OutboxError> {
     let mut envelopes = Vec::new();
     for event in events {
         mirai_contracts::validate(event.subject, &event.data)?;
-        envelopes.push(event.into_envelope(source, meta));
+        let mut envelope = event.into_envelope(source, meta);
+        if let Some(s) = signer {
+            s.sign(&mut envelope);
+        }
+        envelopes.push(envelope);
     }
     match envelopes.len() {
         0 => return Ok(envelopes),

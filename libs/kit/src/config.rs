@@ -5,6 +5,8 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use mirai_events::bus::{BusOptions, StreamLimits};
 
+use crate::auth::bus_signing::{self, BusSigner, BusVerifier};
+
 use secrecy::{ExposeSecret, SecretString};
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +72,11 @@ pub struct Config {
     pub stream_limits: StreamLimits,
     /// `MIRAI_TRUSTED_PROXIES`: comma-separated CIDRs whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<crate::client_ip::Cidr>,
+    /// `MIRAI_BUS_VERIFY_KEYS`: the PEM public key(s) identity's key-distribution events
+    /// must be signed with (ADR 0006); the dev-only key when unset.
+    pub bus_verifier: BusVerifier,
+    /// True when `MIRAI_BUS_VERIFY_KEYS` is unset and the dev-only key is trusted.
+    pub bus_keys_are_dev: bool,
 }
 
 /// The `admin` NATS user's password in the server `make setup` starts (dev only).
@@ -180,6 +187,11 @@ impl Config {
                 },
                 max_bytes: parse_num(&var, "MIRAI_STREAM_MAX_BYTES", -1)?,
             },
+            bus_verifier: BusVerifier::from_pem_bundle(
+                var("MIRAI_BUS_VERIFY_KEYS").as_deref().unwrap_or(bus_signing::DEV_VERIFY_KEY_PEM),
+            )
+            .map_err(|m| err("MIRAI_BUS_VERIFY_KEYS", m))?,
+            bus_keys_are_dev: var("MIRAI_BUS_VERIFY_KEYS").is_none(),
             trusted_proxies: match var("MIRAI_TRUSTED_PROXIES") {
                 Some(v) => v
                     .split(',')
@@ -203,6 +215,19 @@ impl Config {
             ca_file: self.nats_ca_file.clone(),
             prefix: self.nats_prefix.clone(),
             replicas: self.stream_replicas,
+        }
+    }
+
+    /// The key `service` signs its key-distribution events with:
+    /// `MIRAI_<SERVICE>__BUS_SIGNING_KEY` (PKCS#8 PEM), else the dev-only key.
+    pub fn bus_signer(&self, service: &str) -> Result<BusSigner, ConfigError> {
+        let var = format!("MIRAI_{}__BUS_SIGNING_KEY", service.to_uppercase().replace('-', "_"));
+        match Self::service_var(service, "BUS_SIGNING_KEY") {
+            Some(pem) => BusSigner::from_pem(&pem).map_err(|m| err(&var, m)),
+            None => {
+                tracing::warn!("{var} is unset: signing key events with the dev-only key (never in production)");
+                Ok(BusSigner::from_pem(bus_signing::DEV_SIGNING_KEY_PEM).expect("the dev key parses"))
+            }
         }
     }
 

@@ -97,7 +97,10 @@ pub async fn start(config: Config, services: &[ServiceDef], run_migrations: bool
     }
     let bus = buses.first().cloned().context("no services to run")?;
     let config = Arc::new(config);
-    let keys = KeyStore::new(&issuer(&public_url), &config.jwt_audience);
+    if config.bus_keys_are_dev {
+        tracing::warn!("MIRAI_BUS_VERIFY_KEYS is unset: trusting the dev-only bus key (never in production)");
+    }
+    let keys = KeyStore::new(&issuer(&public_url), &config.jwt_audience, config.bus_verifier.clone());
     let http_cancel = CancellationToken::new();
     let work_cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
@@ -121,6 +124,7 @@ pub async fn start(config: Config, services: &[ServiceDef], run_migrations: bool
             keys: keys.clone(),
             public_url: public_url.clone(),
             cancel: work_cancel.clone(),
+            signer: if def.signs_events { Some(Arc::new(config.bus_signer(def.name)?)) } else { None },
         };
         contexts.push(ctx.clone());
         let started = (def.start)(ctx).await.with_context(|| format!("starting {}", def.name))?;

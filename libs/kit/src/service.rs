@@ -26,6 +26,8 @@ pub struct ServiceDef {
     pub consumes: &'static [&'static str],
     /// Core-NATS subjects the service subscribes to outside any stream.
     pub subscribes: &'static [&'static str],
+    /// Whether the service signs its events with a bus-signing key (identity).
+    pub signs_events: bool,
     pub migrations: &'static [Migration],
     pub openapi: fn() -> utoipa::openapi::OpenApi,
     pub start: fn(ServiceCtx) -> BoxFuture<'static, anyhow::Result<Started>>,
@@ -56,6 +58,10 @@ pub trait Service: Clone + Send + Sync + Sized + 'static {
     /// Core-NATS subjects (outside every stream) the service subscribes to.
     const SUBSCRIBES: &'static [&'static str] = &[];
 
+    /// Whether the service's events carry a signature every key store checks: only the
+    /// service whose events mint credentials (identity) sets it (ADR 0006).
+    const SIGNS_EVENTS: bool = false;
+
     /// The routes relative to `/api/v1/<NAME>`, carrying the document's info and tags
     /// (`OpenApiRouter::with_openapi(ApiDoc::openapi())`).
     fn routes() -> OpenApiRouter<Self>;
@@ -76,6 +82,7 @@ impl ServiceDef {
             name: S::NAME,
             consumes: S::CONSUMES,
             subscribes: S::SUBSCRIBES,
+            signs_events: S::SIGNS_EVENTS,
             migrations: crate::db::migrations(S::NAME),
             openapi: || {
                 let mut doc = S::routes().into_openapi();
@@ -115,6 +122,8 @@ pub struct ServiceCtx {
     pub public_url: String,
     /// Fires when background work must stop.
     pub cancel: CancellationToken,
+    /// Signs the service's events (`Service::SIGNS_EVENTS`).
+    pub signer: Option<Arc<crate::auth::bus_signing::BusSigner>>,
 }
 
 impl ServiceCtx {
@@ -130,7 +139,8 @@ impl ServiceCtx {
         meta: &EventMeta,
         events: impl IntoIterator<Item = NewEvent>,
     ) -> Result<(), crate::AppError> {
-        outbox::enqueue_all(tx, self.name, meta, events).await?;
+        let signer = self.signer.as_deref().map(|s| s as &dyn outbox::EnvelopeSigner);
+        outbox::enqueue_all_signed(tx, self.name, meta, events, signer).await?;
         Ok(())
     }
 

@@ -78,6 +78,15 @@ pub async fn drop_database(name: &str) {
     }
 }
 
+/// `envelope` signed with the dev bus key identity signs with in tests (ADR 0006).
+pub fn signed_by_identity(mut envelope: mirai_events::Envelope) -> mirai_events::Envelope {
+    use mirai_events::outbox::EnvelopeSigner;
+    let signer = mirai_kit::auth::bus_signing::BusSigner::from_pem(mirai_kit::auth::bus_signing::DEV_SIGNING_KEY_PEM)
+        .expect("the dev key parses");
+    signer.sign(&mut envelope);
+    envelope
+}
+
 /// A unique NATS prefix, `t<hex>.`.
 pub fn nats_prefix() -> String {
     format!("t{}.", &Uuid::new_v4().simple().to_string()[..12])
@@ -183,7 +192,7 @@ impl TestApp {
             json!({ "kid": TEST_KID, "jwk": jwt::jwk_from_key(TEST_KID, signer.verifying_key()), "not_before": Utc::now(), "revision": 1 }),
         )
         .into_envelope("identity", &Default::default());
-        fleet.keys.apply(&envelope);
+        fleet.keys.receive(&signed_by_identity(envelope)).expect("the dev bus key is trusted");
         let app = TestApp {
             fleet: Some(fleet),
             url,
@@ -259,7 +268,7 @@ impl TestApp {
                 "created_by": "test", "revision": 1 }),
         )
         .into_envelope("identity", &Default::default());
-        self.fleet().keys.apply(&event);
+        self.fleet().keys.receive(&signed_by_identity(event)).expect("the dev bus key is trusted");
         (id, secret)
     }
 

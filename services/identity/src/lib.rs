@@ -38,6 +38,7 @@ impl AppState {
 impl Service for AppState {
     const NAME: &'static str = NAME;
     const CONSUMES: &'static [&'static str] = &["tenant"];
+    const SIGNS_EVENTS: bool = true;
     const SUBSCRIBES: &'static [&'static str] = &[mirai_kit::auth::APIKEY_USAGE_SUBJECT];
 
     fn routes() -> utoipa_axum::router::OpenApiRouter<Self> {
@@ -70,9 +71,14 @@ pub async fn bootstrap_with_config(config: &mirai_kit::Config, email: &str) -> a
         config: std::sync::Arc::new(config.clone()),
         db: mirai_kit::Db::new(pool, NAME, mirai_kit::db::migrations(NAME)),
         bus,
-        keys: mirai_kit::auth::KeyStore::new(&mirai_kit::service::issuer(&public_url), &config.jwt_audience),
+        keys: mirai_kit::auth::KeyStore::new(
+            &mirai_kit::service::issuer(&public_url),
+            &config.jwt_audience,
+            config.bus_verifier.clone(),
+        ),
         public_url,
         cancel: tokio_util::sync::CancellationToken::new(),
+        signer: Some(std::sync::Arc::new(config.bus_signer(NAME)?)),
     };
     bootstrap(&ctx, email).await
 }

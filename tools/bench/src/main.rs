@@ -39,10 +39,18 @@ fn rate(label: &str, mut f: impl FnMut() -> bool) -> String {
 }
 
 fn verification_rates() -> Vec<String> {
-    let keys = KeyStore::new("https://bench/api/v1/identity", "mirai");
+    use mirai_kit::auth::bus_signing::{BusSigner, BusVerifier, DEV_SIGNING_KEY_PEM, DEV_VERIFY_KEY_PEM};
+    let keys = KeyStore::new(
+        "https://bench/api/v1/identity",
+        "mirai",
+        BusVerifier::from_pem_bundle(DEV_VERIFY_KEY_PEM).expect("dev key"),
+    );
+    let bus_signer = BusSigner::from_pem(DEV_SIGNING_KEY_PEM).expect("dev key");
     let signer = <p256::ecdsa::SigningKey as p256::elliptic_curve::Generate>::generate();
     let publish = |subject: &'static str, data: serde_json::Value| {
-        keys.apply(&NewEvent::new(subject, "x", data).into_envelope("identity", &EventMeta::default()));
+        let mut env = NewEvent::new(subject, "x", data).into_envelope("identity", &EventMeta::default());
+        mirai_events::outbox::EnvelopeSigner::sign(&bus_signer, &mut env);
+        keys.receive(&env).expect("signed with the dev key");
     };
     publish(
         SIGNING_KEY_PUBLISHED,

@@ -2,6 +2,7 @@
 //! verified against a local `KeyStore` fed by identity's events; the result is a
 //! `Principal` that handlers authorize with role and scope guards.
 
+pub mod bus_signing;
 pub mod jwt;
 pub mod keystore;
 mod principal;

@@ -80,7 +80,7 @@ impl KeyStore {
             };
             let msg = next.ok_or_else(|| anyhow::anyhow!("key stream ended"))??;
             if let Ok(env) = serde_json::from_slice::<Envelope>(&msg.payload) {
-                self.apply(&env);
+                let _ = self.receive(&env);
             }
             if let Ok(info) = msg.info() {
                 *from_seq = info.stream_sequence + 1;

@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use super::{
     CredentialKind, Principal, Role,
+    bus_signing::{BusVerifier, SignatureError},
     jwt::{self, Jwk, JwtError},
 };
 use mirai_events::Envelope;
@@ -135,6 +136,8 @@ pub struct KeyStore {
     caught_up: Arc<AtomicBool>,
     issuer: Arc<str>,
     audience: Arc<str>,
+    /// The pinned keys identity's events must be signed with.
+    verifier: BusVerifier,
 }
 
 impl std::fmt::Debug for KeyStore {
@@ -144,8 +147,9 @@ impl std::fmt::Debug for KeyStore {
 }
 
 impl KeyStore {
-    pub fn new(issuer: &str, audience: &str) -> Self {
+    pub fn new(issuer: &str, audience: &str, verifier: BusVerifier) -> Self {
         Self {
+            verifier,
             inner: Arc::default(),
             usage: Arc::default(),
             jwt_cache: Arc::default(),
@@ -169,8 +173,20 @@ impl KeyStore {
         self.inner.read().unwrap().signing.len()
     }
 
-    /// Applies one identity event; others are ignored.
-    pub fn apply(&self, event: &Envelope) {
+    /// Applies one of identity's events if its signature verifies under a pinned key
+    /// (ADR 0006); a forged or unsigned one is refused, counted and logged.
+    pub fn receive(&self, event: &Envelope) -> Result<(), SignatureError> {
+        if let Err(e) = self.verifier.verify(event) {
+            metrics::counter!("mirai_key_events_refused_total").increment(1);
+            tracing::error!(event = %event.id, kind = %event.kind, error = %e, "key store: refused an unauthenticated key event");
+            return Err(e);
+        }
+        self.apply(event);
+        Ok(())
+    }
+
+    /// Applies one identity event, already authenticated; others are ignored.
+    fn apply(&self, event: &Envelope) {
         let mut inner = self.inner.write().unwrap();
         match event.kind.as_str() {
             SIGNING_KEY_PUBLISHED => {
