@@ -46,6 +46,7 @@ macro_rules! typed {
 }
 
 typed![
+    events::identity::AccessChanged,
     events::identity::ApiKeyCreated,
     events::identity::ApiKeyRevoked,
     events::identity::SigningKeyPublished,

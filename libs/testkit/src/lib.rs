@@ -180,6 +180,14 @@ impl TestApp {
         Self::start_with(services, database, prefix, config(database, prefix)).await
     }
 
+    /// Another replica of `of` behind the same public URL (one issuer, as behind a load
+    /// balancer): tokens one instance's identity issued verify on the other.
+    pub async fn replica_of(services: &[ServiceDef], of: &TestApp) -> anyhow::Result<TestApp> {
+        let mut cfg = config(&of.database, &of.prefix);
+        cfg.public_url = Some(of.url.clone());
+        Self::start_with(services, &of.database, &of.prefix, cfg).await
+    }
+
     async fn start_with(services: &[ServiceDef], database: &str, prefix: &str, cfg: Config) -> anyhow::Result<TestApp> {
         fleet::provision_streams(&cfg, services).await?;
         let fleet = fleet::start(cfg, services, false).await?;
@@ -241,6 +249,7 @@ impl TestApp {
             scopes: vec![],
             email: None,
             kind: "user".into(),
+            ver: None,
         }
     }
 
@@ -358,6 +367,23 @@ impl TestApp {
         if let Some(f) = self.fleet.take() {
             f.shutdown().await;
         }
+    }
+}
+
+/// Polls `f` until it gives a value, or panics naming `what` after `deadline`.
+pub async fn poll<T, Fut>(what: &str, deadline: Duration, mut f: impl FnMut() -> Fut) -> T
+where
+    Fut: Future<Output = Option<T>>,
+{
+    let end = tokio::time::Instant::now() + deadline;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        if tokio::time::Instant::now() >= end {
+            panic!("timed out after {deadline:?} waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 

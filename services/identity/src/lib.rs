@@ -50,7 +50,8 @@ impl Service for AppState {
         app::signing_keys::check_kek(&state).await?;
         app::signing_keys::ensure_active(&state).await?;
         let usage = app::api_keys::record_usage(state.clone(), state.ctx.cancel.clone());
-        Ok(Started::serve(state).consume([events::memberships_consumer()]).task(usage))
+        let memberships = events::memberships_consumer(&state);
+        Ok(Started::serve(state).consume([memberships]).task(usage))
     }
 }
 

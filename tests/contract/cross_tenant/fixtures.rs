@@ -144,10 +144,12 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
     assert_eq!(s, 201, "{unit}");
     let org_unit_id: Uuid = id_of(&unit).parse().unwrap();
 
+    // Accounts are the platform admin's to create; org admins invite (see `signup`).
+    let root = app.platform_admin();
     let (s, member) = app
         .post(
             "/api/v1/identity/users",
-            Some(&tenant.jwt),
+            Some(&root),
             json!({ "email": ALPHA_MEMBER, "password": PASSWORD, "display_name": ALPHA_MEMBER_NAME }),
         )
         .await;
@@ -156,7 +158,7 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
     let (s, membership) = app
         .post(
             &format!("{base}/memberships"),
-            Some(&tenant.jwt),
+            Some(&root),
             json!({ "user_id": member_id, "roles": ["learner"], "org_unit_id": org_unit_id }),
         )
         .await;

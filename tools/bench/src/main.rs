@@ -70,6 +70,7 @@ fn verification_rates() -> Vec<String> {
         scopes: vec![],
         email: None,
         kind: "user".into(),
+        ver: None,
     };
     let token = jwt::sign(&signer, "k1", &claims);
     // Distinct tokens, each seen once: the full ES256 signature check every time.

@@ -105,6 +105,27 @@ pub struct SigningKeyRetired {
 
 event!(SigningKeyRetired, "identity.signing_key.retired.v1", aggregate = kid, tenant = none);
 
+/// A user's access in a tenant changed (a membership granted, changed or removed, as
+/// identity projected it): every key store refuses that user's access tokens for the
+/// tenant issued under an older revision (their `ver` claim), so a removed member or a
+/// demoted admin loses the old access at once, not when the token expires.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessChanged {
+    /// The user.
+    pub user_id: UserId,
+    /// The tenant the access is in.
+    pub tenant_id: TenantId,
+    /// The membership revision now in force; tokens carrying an older one are refused.
+    pub revision: i64,
+    /// Whether the user is still a member.
+    pub active: bool,
+    /// The roles they now hold there (empty when not a member).
+    pub roles: Vec<String>,
+}
+
+event!(AccessChanged, "identity.access.changed.v1", aggregate = user_id, tenant = tenant_id);
+
 /// A user account was created.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -33,6 +33,10 @@ pub struct Claims {
     /// `user` or `client`.
     #[serde(default = "default_kind")]
     pub kind: String,
+    /// The revision of the user's access in `tid` the token was issued under; a key
+    /// store that has seen a newer one (`identity.access.changed.v1`) refuses it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ver: Option<i64>,
 }
 
 /// `aud`: one audience as a string, or several as an array (RFC 7519 §4.1.3).

@@ -8,6 +8,7 @@ use mirai_contracts::{
 };
 use mirai_kit::{
     AppError, Principal, Role,
+    auth::CredentialKind,
     pagination::{Cursor, Page, PageParams},
 };
 use serde::Serialize;
@@ -94,6 +95,19 @@ pub async fn create(state: &AppState, principal: &Principal, input: NewApiKey) -
     if let Some(s) = input.scopes.iter().find(|s| !KNOWN_SCOPES.contains(&s.as_str())) {
         return Err(AppError::invalid("scopes", format!("unknown scope `{s}`")));
     }
+    // A scoped credential (an API key, a client token) delegates at most what it holds:
+    // a key limited to reading statements cannot mint one that writes them.
+    if principal.kind != CredentialKind::User && !principal.has_scope("all") {
+        if input.scopes.is_empty() && !principal.scopes.is_empty() {
+            return Err(AppError::invalid("scopes", "a scoped credential must name the scopes it delegates"));
+        }
+        if let Some(s) = input.scopes.iter().find(|s| !principal.has_scope(s)) {
+            return Err(AppError::invalid(
+                "scopes",
+                format!("cannot grant `{s}`, which this credential does not hold"),
+            ));
+        }
+    }
     if input.expires_at.is_some_and(|t| t <= Utc::now()) {
         return Err(AppError::invalid("expires_at", "must be in the future"));
     }
@@ -171,17 +185,29 @@ pub async fn revoke(state: &AppState, principal: &Principal, id: &str) -> Result
         let row = store::api_key_get(&mut tx, id).await?.ok_or_else(|| AppError::not_found("api key", id))?;
         return Ok(row.into());
     };
-    // The revoking UPDATE sets `revoked_at = now()`, so the row always carries it.
-    let revoked_at = row.revoked_at.ok_or_else(|| anyhow::anyhow!("revoked api key {} has no revoked_at", row.id))?;
-    let event = ApiKeyRevoked {
-        key_id: row.id.clone(),
-        tenant_id: tenant.into(),
-        revoked_at,
-        revoked_by: principal.subject.clone(),
-        revision: row.revision,
-    };
-    state.ctx.publish(&mut tx, principal, event.into()).await?;
+    // Keys this key created (directly, through its client tokens, or further down) die
+    // with it: a leaked key cannot leave a live descendant behind.
+    let descendants = store::api_key_revoke_descendants(&mut tx, id).await?;
+    let mut events = Vec::with_capacity(1 + descendants.len());
+    for r in std::iter::once(&row).chain(&descendants) {
+        // The revoking UPDATE sets `revoked_at = now()`, so the row always carries it.
+        let revoked_at = r.revoked_at.ok_or_else(|| anyhow::anyhow!("revoked api key {} has no revoked_at", r.id))?;
+        events.push(
+            ApiKeyRevoked {
+                key_id: r.id.clone(),
+                tenant_id: tenant.into(),
+                revoked_at,
+                revoked_by: principal.subject.clone(),
+                revision: r.revision,
+            }
+            .into(),
+        );
+    }
+    state.ctx.emit(&mut tx, &principal.event_meta(), events).await?;
     tx.commit().await?;
+    if !descendants.is_empty() {
+        tracing::info!(descendants = descendants.len(), "api key revoked with the keys it created");
+    }
     Ok(row.into())
 }
 

@@ -91,38 +91,40 @@ pub async fn login(state: &AppState, input: LoginInput) -> Result<TokenResponse,
     let span = tracing::Span::current();
     span.record("user", tracing::field::display(user.id));
     let wanted = input.tenant_id.or(user.default_tenant_id);
-    let (tenant, roles) = match session_roles(state, &user, wanted).await? {
-        Some(roles) => (wanted, roles),
+    let (tenant, (roles, ver)) = match session_roles(state, &user, wanted).await? {
+        Some(access) => (wanted, access),
         None if input.tenant_id.is_some() => {
             return Err(AppError::Forbidden("you are not a member of that tenant".into()));
         }
         // No longer a member of the default tenant: a session without one.
-        None => (None, vec![]),
+        None => (None, (vec![], None)),
     };
     span.record("tenant", tenant.map(tracing::field::display));
     let family = Uuid::now_v7();
     let mut tx = state.ctx.db.platform_tx().await?;
     let refresh = new_refresh_in_txn(state, &mut tx, family, user.id, tenant).await?;
     tx.commit().await?;
-    access_response(state, &format!("user:{}", user.id), tenant, roles, vec![], Some(user.email), "user", Some(refresh))
-        .await
+    let sub = format!("user:{}", user.id);
+    access_response(state, &sub, tenant, roles, ver, vec![], Some(user.email), "user", Some(refresh)).await
 }
 
 /// The roles a session acting in `tenant` carries: the user's roles there (from the
 /// projected memberships), plus `platform_admin` for platform admins, who may act in any
-/// tenant. None when the user is not a member of `tenant`.
+/// tenant. None when the user is not a member of `tenant`. With the roles comes the
+/// revision of the membership they were read from (the token's `ver`): a later access
+/// change makes every key store refuse the token.
 async fn session_roles(
     state: &AppState,
     user: &users::UserRow,
     tenant: Option<TenantId>,
-) -> Result<Option<Vec<String>>, AppError> {
-    let mut roles = match tenant {
-        None => Some(vec![]),
+) -> Result<Option<(Vec<String>, Option<i64>)>, AppError> {
+    let (mut roles, ver) = match tenant {
+        None => (Some(vec![]), None),
         Some(t) => {
             let mut tx = state.ctx.db.tenant_tx(t.into()).await?;
-            let roles = memberships::membership_roles(&mut tx, t, user.id).await?;
+            let access = memberships::membership_access(&mut tx, t, user.id).await?;
             tx.commit().await?;
-            roles
+            access
         }
     };
     if user.is_platform_admin {
@@ -131,7 +133,7 @@ async fn session_roles(
             r.push(Role::PlatformAdmin.as_str().into());
         }
     }
-    Ok(roles)
+    Ok(roles.map(|r| (r, ver)))
 }
 
 async fn new_refresh_in_txn(
@@ -153,6 +155,7 @@ async fn access_response(
     sub: &str,
     tenant: Option<TenantId>,
     roles: Vec<String>,
+    ver: Option<i64>,
     scopes: Vec<String>,
     email: Option<String>,
     kind: &str,
@@ -174,6 +177,7 @@ async fn access_response(
         scopes,
         email,
         kind: kind.to_owned(),
+        ver,
     };
     Ok(TokenResponse {
         access_token: jwt::sign(&key, &kid, &claims),
@@ -210,12 +214,12 @@ pub async fn refresh(state: &AppState, token: &str) -> Result<TokenResponse, App
         users::user_get(&mut tx, row.user_id).await?.ok_or_else(|| invalid_grant("the account no longer exists"))?;
     let next = new_refresh_in_txn(state, &mut tx, row.family_id, row.user_id, row.tenant_id).await?;
     tx.commit().await?;
-    let (tenant, roles) = match session_roles(state, &user, row.tenant_id).await? {
-        Some(roles) => (row.tenant_id, roles),
-        None => (None, vec![]),
+    let (tenant, (roles, ver)) = match session_roles(state, &user, row.tenant_id).await? {
+        Some(access) => (row.tenant_id, access),
+        None => (None, (vec![], None)),
     };
-    access_response(state, &format!("user:{}", user.id), tenant, roles, vec![], Some(user.email), "user", Some(next))
-        .await
+    let sub = format!("user:{}", user.id);
+    access_response(state, &sub, tenant, roles, ver, vec![], Some(user.email), "user", Some(next)).await
 }
 
 /// Ends the session the refresh token belongs to (idempotent).
@@ -263,5 +267,5 @@ pub async fn client_credentials(
         }
     };
     let roles = p.roles.iter().map(|r| r.as_str().to_owned()).collect();
-    access_response(state, &format!("client:{client_id}"), tenant, roles, scopes, None, "client", None).await
+    access_response(state, &format!("client:{client_id}"), tenant, roles, None, scopes, None, "client", None).await
 }

@@ -76,6 +76,23 @@ pub async fn api_key_revoke(tx: &mut PgConnection, id: &str) -> Result<Option<Ap
     .await
 }
 
+/// Revokes every live key created by `id` or, recursively, by a key it created (keys
+/// record their creator as `apikey:<id>` or, through a client token, `client:<id>`).
+#[tracing::instrument(level = "debug", skip_all, fields(key = %id))]
+pub async fn api_key_revoke_descendants(tx: &mut PgConnection, id: &str) -> Result<Vec<ApiKeyRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "WITH RECURSIVE tree(id) AS ( \
+           SELECT id FROM api_keys WHERE created_by IN ('apikey:' || $1, 'client:' || $1) \
+           UNION \
+           SELECT k.id FROM api_keys k JOIN tree t ON k.created_by IN ('apikey:' || t.id, 'client:' || t.id)) \
+         UPDATE api_keys SET revoked_at = now(), revision = revision + 1 \
+         WHERE id IN (SELECT id FROM tree) AND revoked_at IS NULL RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .fetch_all(tx)
+    .await
+}
+
 /// Moves `last_used_at` forward (never back: reports arrive out of order).
 #[tracing::instrument(level = "debug", skip_all, fields(key = %id))]
 pub async fn api_key_touch(tx: &mut PgConnection, id: &str, at: DateTime<Utc>) -> Result<(), sqlx::Error> {

@@ -87,6 +87,7 @@ pub async fn create(
         email: row.email_norm.clone(),
         roles: row.roles.clone(),
         expires_at: row.expires_at,
+        token_sha256: Some(hex::encode(hash(&token))),
     };
     state.ctx.publish(&mut tx, principal, event.into()).await?;
     tx.commit().await?;
@@ -110,6 +111,10 @@ pub async fn accept(
     let tenant: TenantId = tenant_hex.parse().map_err(|_| invalid())?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let inv = store::invitation_get_by_token_for_update(&mut tx, &hash(token)).await?.ok_or_else(invalid)?;
+    // The addressee first: to anyone else the invitation says nothing about its state.
+    if principal.email.as_deref().map(|e| e.trim().to_lowercase()) != Some(inv.email_norm.clone()) {
+        return Err(AppError::Forbidden("this invitation was sent to a different email address".into()));
+    }
     if inv.accepted_at.is_some() {
         return Err(AppError::Conflict("this invitation was already accepted".into()));
     }
@@ -120,9 +125,6 @@ pub async fn accept(
             "Invitation expired",
             "this invitation has expired",
         ));
-    }
-    if principal.email.as_deref().map(|e| e.trim().to_lowercase()) != Some(inv.email_norm.clone()) {
-        return Err(AppError::Forbidden("this invitation was sent to a different email address".into()));
     }
     store::invitation_mark_accepted(&mut tx, inv.id, user_id).await?;
     let row = super::memberships::grant_in_txn(state, &mut tx, principal, tenant, user_id, inv.roles, None).await?;

@@ -60,6 +60,15 @@ pub async fn grant(
     let roles = super::parse_roles("roles", roles)?;
     super::tenants::ensure_exists(state, tenant).await?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
+    // People join a tenant by invitation, which proves they own the address. An org admin
+    // changes the roles of the tenant's members; adding an arbitrary account by its id
+    // would let them pull anyone's profile into their tenant. Platform admins may.
+    if !principal.is_platform_admin() && store::membership_get_by_user(&mut tx, user_id).await?.is_none() {
+        return Err(AppError::invalid(
+            "user_id",
+            "is not a member of this tenant; people join by invitation (POST .../invitations)",
+        ));
+    }
     let row = grant_in_txn(state, &mut tx, principal, tenant, user_id, roles, org_unit_id).await?;
     tx.commit().await?;
     Ok(row.into())

@@ -19,8 +19,13 @@ async fn grant_list_revoke_and_publish_events() {
     let admin = app.token(Some(t), &[Role::OrgAdmin]);
     let path = format!("/api/v1/tenant/tenants/{t}/memberships");
     let user = Uuid::now_v7();
-    let (s, m) =
-        app.post(&path, Some(&admin), json!({ "user_id": user, "roles": ["learner", "author", "learner"] })).await;
+    // People join by invitation: an org admin cannot pull an arbitrary account in by id.
+    let (s, refused) = app.post(&path, Some(&admin), json!({ "user_id": user, "roles": ["learner"] })).await;
+    assert_eq!(s, 422, "{refused}");
+    assert!(refused["detail"].as_str().unwrap().contains("invitation"), "{refused}");
+    let (s, m) = app
+        .post(&path, Some(&app.platform_admin()), json!({ "user_id": user, "roles": ["learner", "author", "learner"] }))
+        .await;
     assert_eq!(s, 201, "{m}");
     assert_eq!(m["roles"], json!(["author", "learner"]), "sorted and deduplicated");
     let (s, _) = app.post(&path, Some(&admin), json!({ "user_id": user, "roles": ["org_manager"] })).await;
@@ -49,7 +54,7 @@ async fn grant_list_revoke_and_publish_events() {
     assert_eq!(app.get(&path, &admin).await.1["data"], json!([]));
 
     // The three changes went out as events with increasing revisions, under the tenant.
-    let bus = &app.fleet().bus;
+    let bus = &mirai_testkit::bus(&app.prefix).await;
     let stream = bus.ensure_stream("tenant").await.unwrap();
     let reader = stream
         .create_consumer(pull::OrderedConfig {

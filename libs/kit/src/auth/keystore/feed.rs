@@ -63,7 +63,11 @@ impl KeyStore {
         let stream = bus.stream("identity").await?;
         let consumer = stream
             .create_consumer(pull::OrderedConfig {
-                filter_subjects: vec![bus.subject("identity.signing_key.>"), bus.subject("identity.apikey.>")],
+                filter_subjects: vec![
+                    bus.subject("identity.signing_key.>"),
+                    bus.subject("identity.apikey.>"),
+                    bus.subject("identity.access.>"),
+                ],
                 deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: *from_seq },
                 ..Default::default()
             })

@@ -32,6 +32,14 @@ pub const SIGNING_KEY_PUBLISHED: &str = "identity.signing_key.published.v1";
 pub const SIGNING_KEY_RETIRED: &str = "identity.signing_key.retired.v1";
 pub const APIKEY_CREATED: &str = "identity.apikey.created.v1";
 pub const APIKEY_REVOKED: &str = "identity.apikey.revoked.v1";
+pub const ACCESS_CHANGED: &str = "identity.access.changed.v1";
+
+#[derive(Debug, Deserialize)]
+struct AccessChanged {
+    user_id: Uuid,
+    tenant_id: Uuid,
+    revision: i64,
+}
 
 #[derive(Debug, Deserialize)]
 struct SigningKeyPublished {
@@ -94,12 +102,16 @@ pub enum AuthError {
     ExpiredApiKey,
     #[error("the Authorization header is not a Bearer token or Basic credential")]
     BadScheme,
+    #[error("the token was issued before a change to your access in this tenant; get a new one")]
+    StaleAccess,
 }
 
 #[derive(Default)]
 struct Inner {
     signing: HashMap<String, SigningKey>,
     apikeys: HashMap<String, ApiKey>,
+    /// (user, tenant) → the newest access revision seen; older tokens are refused.
+    access: HashMap<(Uuid, Uuid), i64>,
 }
 
 /// A verified token, remembered so repeat requests skip the signature check.
@@ -107,6 +119,7 @@ struct CachedJwt {
     principal: Principal,
     exp: i64,
     kid: String,
+    ver: Option<i64>,
 }
 
 /// Verified tokens held at most (cleared when full; a token costs one verify to re-add).
@@ -221,7 +234,13 @@ impl KeyStore {
                         ApiKey {
                             tenant_id: e.tenant_id,
                             secret_sha256: hash,
-                            roles: e.roles.iter().filter_map(|r| Role::parse(r)).collect(),
+                            // Platform roles are never an API key's, whatever an event says.
+                            roles: e
+                                .roles
+                                .iter()
+                                .filter_map(|r| Role::parse(r))
+                                .filter(|r| *r != Role::PlatformAdmin)
+                                .collect(),
                             scopes: e.scopes,
                             expires_at: e.expires_at,
                             revoked: false,
@@ -229,6 +248,13 @@ impl KeyStore {
                         },
                     );
                 }
+            }
+            ACCESS_CHANGED => {
+                let Ok(e) = event.data_as::<AccessChanged>() else {
+                    return;
+                };
+                let current = inner.access.entry((e.user_id, e.tenant_id)).or_insert(e.revision);
+                *current = (*current).max(e.revision);
             }
             APIKEY_REVOKED => {
                 let Ok(e) = event.data_as::<ApiKeyRevoked>() else {
@@ -266,11 +292,13 @@ impl KeyStore {
     pub fn verify_jwt(&self, token: &str) -> Result<Principal, AuthError> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let now = Utc::now();
-        if let Some(c) = self.jwt_cache.lock().unwrap().get(&digest)
-            && c.exp + jwt::LEEWAY_SECS >= now.timestamp()
-            && self.key_verifies(&c.kid, now)
-        {
-            return Ok(c.principal.clone());
+        let cached = self.jwt_cache.lock().unwrap().get(&digest).and_then(|c| {
+            (c.exp + jwt::LEEWAY_SECS >= now.timestamp() && self.key_verifies(&c.kid, now))
+                .then(|| (c.principal.clone(), c.ver))
+        });
+        if let Some((principal, ver)) = cached {
+            self.still_valid(&principal, ver, now)?;
+            return Ok(principal);
         }
         let kid = jwt::header_kid(token)?;
         let key = {
@@ -287,6 +315,7 @@ impl KeyStore {
             _ => (CredentialKind::User, claims.sub.strip_prefix("user:").and_then(|s| s.parse().ok())),
         };
         let exp = claims.exp;
+        let ver = claims.ver;
         let principal = Principal {
             kind,
             subject: claims.sub,
@@ -300,8 +329,35 @@ impl KeyStore {
         if cache.len() >= JWT_CACHE_MAX {
             cache.clear();
         }
-        cache.insert(digest, CachedJwt { principal: principal.clone(), exp, kid });
+        cache.insert(digest, CachedJwt { principal: principal.clone(), exp, kid, ver });
+        drop(cache);
+        self.still_valid(&principal, ver, now)?;
         Ok(principal)
+    }
+
+    /// What is checked on every request, cached or not, so revocation is total: a client
+    /// token dies with its API key, and a user's token dies with the access it was issued
+    /// under (a removed member, a changed role).
+    fn still_valid(&self, p: &Principal, ver: Option<i64>, now: DateTime<Utc>) -> Result<(), AuthError> {
+        let inner = self.inner.read().unwrap();
+        match p.kind {
+            CredentialKind::Client => {
+                let key_id = p.subject.strip_prefix("client:").unwrap_or_default();
+                match inner.apikeys.get(key_id) {
+                    None => Err(AuthError::UnknownApiKey),
+                    Some(k) if k.revoked => Err(AuthError::RevokedApiKey),
+                    Some(k) if k.expires_at.is_some_and(|t| t < now) => Err(AuthError::ExpiredApiKey),
+                    Some(_) => Ok(()),
+                }
+            }
+            _ => match (p.user_id, p.tenant_id) {
+                (Some(user), Some(tenant)) => match inner.access.get(&(user, tenant)) {
+                    Some(current) if ver.is_none_or(|v| v < *current) => Err(AuthError::StaleAccess),
+                    _ => Ok(()),
+                },
+                _ => Ok(()),
+            },
+        }
     }
 
     fn key_verifies(&self, kid: &str, now: DateTime<Utc>) -> bool {
