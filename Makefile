@@ -5,7 +5,7 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= /var/tmp/mirai/target
 CARGO ?= cargo
 
-.PHONY: setup run build test test-rust test-fuzz test-readme test-deploy bench lint fmt openapi clean-test-dbs nats-auth
+.PHONY: setup run build test test-rust test-fuzz test-readme test-deploy bench lint fmt openapi clean-test-dbs cross test-arm64 nats-auth
 
 setup:
 	@bash scripts/setup.sh
@@ -19,7 +19,7 @@ run: setup build
 clean-test-dbs: setup
 	@bash scripts/clean-test-dbs.sh
 
-test: setup clean-test-dbs test-rust test-fuzz test-readme test-deploy
+test: setup clean-test-dbs test-rust test-fuzz test-readme test-deploy test-arm64
 
 test-rust:
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
@@ -38,6 +38,15 @@ test-readme: setup build
 
 test-deploy: setup
 	@bash scripts/check-deploy.sh
+
+# Release binaries for x86_64- and aarch64-unknown-linux-gnu with Debian's cross toolchain
+# (`make cross CROSS=aarch64` for one); staged in $(CARGO_TARGET_DIR)/dist for the Dockerfile.
+cross:
+	@CARGO="$(CARGO)" bash scripts/cross-build.sh $(CROSS)
+
+# The arm64 build (debug) under qemu-user: `mirai --version` and `mirai services` as on the host.
+test-arm64: build
+	@CARGO="$(CARGO)" bash scripts/check-arm64.sh
 
 bench: setup
 	$(CARGO) build --release -p mirai -p mirai-bench --bins

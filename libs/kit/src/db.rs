@@ -76,6 +76,9 @@ pub async fn migrate(
         conn.execute(format!("CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {owner}").as_str()).await?;
         conn.execute(format!("REVOKE ALL ON SCHEMA {schema} FROM PUBLIC").as_str()).await?;
         conn.execute(format!("GRANT USAGE ON SCHEMA {schema} TO {app}").as_str()).await?;
+        // Also set on the role, so a pooler that does not forward the startup option
+        // (PgBouncer) still lands the runtime role in its schema.
+        conn.execute(format!("ALTER ROLE {app} SET search_path = {schema}").as_str()).await?;
         conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC").await?;
         conn.execute(
             format!(

@@ -85,7 +85,7 @@ async fn observe(mut req: Request, next: Next) -> Response {
     metrics::histogram!("mirai_http_request_duration_seconds", "route" => route.clone(), "method" => method.to_string()).record(elapsed);
     if let Some(InternalCause(cause)) = res.extensions().get::<InternalCause>() {
         tracing::error!(trace_id = %traceparent.trace_id, request_id = %request_id, %method, %path, %route, status = status.as_u16(), cause = %cause, "request failed");
-    } else if path != "/healthz" && path != "/readyz" && path != "/metrics" {
+    } else if !matches!(path.as_str(), "/healthz" | "/livez" | "/readyz" | "/metrics") {
         tracing::info!(trace_id = %traceparent.trace_id, request_id = %request_id, %method, %path, %route, status = status.as_u16(), latency_ms = elapsed * 1000.0, "request");
     }
     if let Some(route) = &matched {
@@ -189,6 +189,8 @@ pub fn app(
 ) -> Router {
     let root = Router::new()
         .route("/healthz", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
+        // Liveness (Kubernetes' name for it): the process serves, whatever its dependencies.
+        .route("/livez", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
         .route("/readyz", get(readyz).with_state(Arc::new(ready)))
         .route("/metrics", get(metrics_text));
     let mut app = root

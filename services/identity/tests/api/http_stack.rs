@@ -45,6 +45,7 @@ async fn request_ids_trace_context_cors_health_and_metrics() {
     assert_eq!(pre.headers()["access-control-allow-origin"], "*");
 
     assert_eq!(app.http.get(app.url("/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(app.http.get(app.url("/livez")).send().await.unwrap().status(), 200);
     let ready: serde_json::Value = app.http.get(app.url("/readyz")).send().await.unwrap().json().await.unwrap();
     assert_eq!(ready["status"], "ready");
     let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();

@@ -89,6 +89,60 @@ async fn wrong_passwords_are_throttled_per_account() {
     app.stop().await;
 }
 
+/// Behind Kong every peer is Kong: the per-address throttle must key on the client the
+/// trusted proxy saw (rightmost untrusted `X-Forwarded-For` hop), so one attacker's 50
+/// failures lock out that attacker, not everyone; and a client that is not a trusted
+/// proxy cannot dodge the throttle by sending `X-Forwarded-For` itself.
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_throttle_keys_on_the_client_not_the_proxy() {
+    let app = mirai_testkit::TestApp::spawn_with(&[mirai_identity::service()], |c| {
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await
+    .unwrap();
+    let (email, password, _) = admin_session(&app).await;
+    let login = |xff: &'static str, email: String, password: String| {
+        let req = app.http.post(app.url("/api/v1/identity/login")).header("x-forwarded-for", xff);
+        async move { req.json(&json!({ "email": email, "password": password })).send().await.unwrap().status().as_u16() }
+    };
+    // 50 failures from one client address, each on a different account (so no account
+    // throttle is involved): the next attempt from that address waits.
+    for i in 0..50 {
+        let status = login("6.6.6.6, 203.0.113.9", format!("victim{i}@example.com"), "wrong-password-123".into()).await;
+        assert_eq!(status, 401);
+    }
+    assert_eq!(login("203.0.113.9", "other@example.com".into(), "wrong-password-123".into()).await, 429);
+    // Everyone else behind the same proxy still logs in; a forged leftmost hop changes nothing.
+    assert_eq!(login("198.51.100.7", email.clone(), password.clone()).await, 200);
+    assert_eq!(login("203.0.113.9, 198.51.100.8", email.clone(), password.clone()).await, 200);
+    app.stop().await;
+
+    // Without trusted proxies the header is ignored: the peer is the client.
+    let app = spawn().await;
+    for i in 0..50 {
+        let xff = format!("10.0.0.{i}");
+        let res = app
+            .http
+            .post(app.url("/api/v1/identity/login"))
+            .header("x-forwarded-for", xff)
+            .json(&json!({ "email": format!("victim{i}@example.com"), "password": "wrong-password-123" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+    }
+    let res = app
+        .http
+        .post(app.url("/api/v1/identity/login"))
+        .header("x-forwarded-for", "10.9.9.9")
+        .json(&json!({ "email": "someone@example.com", "password": "wrong-password-123" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429, "a spoofed X-Forwarded-For does not escape the throttle");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn discovery_jwks_and_rotation_publish_before_signing() {
     let app = spawn().await;
