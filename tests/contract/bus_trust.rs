@@ -1,11 +1,22 @@
-//! The bus is a trust boundary (ADR 0006): the NATS server `make setup` starts runs with
-//! the permissions `mirai nats-auth` makes from the code, and these tests hold it to them.
+//! The bus is a trust boundary (ADR 0006). These tests run a NATS server of their own
+//! with the chart's permissions (`mirai nats-auth --prod`, exact stream and consumer
+//! names) and hold it to them; every other test runs on the shared dev server, whose
+//! permissions differ only in allowing test-prefixed stream names.
 
 use std::time::Duration;
 
 use futures::StreamExt;
 use mirai_events::Bus;
-use mirai_testkit::{bus, config, nats_prefix};
+use mirai_testkit::PrivateNats;
+
+/// A NATS server with the production permissions, and an admin bus on it.
+async fn prod_nats() -> (PrivateNats, Bus) {
+    let users: Vec<&str> = mirai::services().iter().map(|s| s.name).collect();
+    let conf = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/helm/mirai/files/nats-auth.conf");
+    let nats = PrivateNats::start(&conf, &users).expect("a private nats-server");
+    let admin = Bus::connect_with(&nats.config().admin_bus_options()).await.expect("admin connects");
+    (nats, admin)
+}
 
 /// Subscribes as admin to everything under the prefix and collects what arrives.
 async fn watch(admin: &Bus) -> async_nats::Subscriber {
@@ -14,39 +25,43 @@ async fn watch(admin: &Bus) -> async_nats::Subscriber {
     sub
 }
 
-/// What arrives up to and including `last` (a publisher's messages arrive in order, so
-/// anything it sent before `last` that got through is in the list).
-async fn received_until(sub: &mut async_nats::Subscriber, last: &str) -> Vec<String> {
+/// Publishes `control` as `publisher` (again every half second: core NATS is at most
+/// once) until `sub` sees it, and returns everything `sub` saw until then. A publisher's
+/// messages arrive in order, so anything it sent before that got through is in the list.
+async fn seen_until_control(publisher: &Bus, sub: &mut async_nats::Subscriber, control: &str) -> Vec<String> {
     let mut got = Vec::new();
-    while let Ok(Some(m)) = tokio::time::timeout(Duration::from_secs(5), sub.next()).await {
-        got.push(m.subject.to_string());
-        if m.subject.as_str() == last {
-            break;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while tokio::time::Instant::now() < deadline {
+        publisher.client.publish(control.to_owned(), "{}".into()).await.unwrap();
+        publisher.client.flush().await.unwrap();
+        while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(500), sub.next()).await {
+            got.push(m.subject.to_string());
+            if m.subject.as_str() == control {
+                return got;
+            }
         }
     }
-    got
+    panic!("the control message never arrived (saw {got:?}; publisher {:?})", publisher.client.connection_state());
 }
 
 #[tokio::test]
 async fn a_service_publishes_only_its_own_subjects_and_cannot_touch_streams() {
-    let prefix = nats_prefix();
-    let admin = bus(&prefix).await;
+    let (nats, admin) = prod_nats().await;
     admin.ensure_stream("identity").await.unwrap();
     admin.ensure_stream("tenant").await.unwrap();
-    let cfg = config("unused", &prefix);
+    let cfg = nats.config();
     let tenant = Bus::connect_with(&cfg.bus_options("tenant")).await.expect("tenant connects with its own user");
     let mut seen = watch(&admin).await;
 
-    // Forging identity's key events: the server drops them.
+    // Its own subjects flow: the positive control shows the watch works.
+    let control = tenant.subject("tenant.org_unit.created.v1");
+    assert_eq!(seen_until_control(&tenant, &mut seen, &control).await.last(), Some(&control));
+    // Forging identity's key events (or anyone else's): the server drops them.
     for subject in ["identity.signing_key.published.v1", "identity.apikey.created.v1", "lrs.statement.stored.v1"] {
         tenant.client.publish(tenant.subject(subject), "{}".into()).await.unwrap();
     }
-    // Its own subjects flow (the positive control: the watch works).
-    tenant.client.publish(tenant.subject("tenant.org_unit.created.v1"), "{}".into()).await.unwrap();
-    tenant.client.flush().await.unwrap();
-    let control = tenant.subject("tenant.org_unit.created.v1");
-    let got = received_until(&mut seen, &control).await;
-    assert_eq!(got, vec![control], "only tenant's own subject got through");
+    let got = seen_until_control(&tenant, &mut seen, &control).await;
+    assert!(got.iter().all(|s| *s == control), "only tenant's own subject got through: {got:?}");
     let mut identity = admin.stream("identity").await.unwrap();
     assert_eq!(identity.info().await.unwrap().state.messages, 0, "nothing reached identity's stream");
 
@@ -74,12 +89,12 @@ async fn a_service_publishes_only_its_own_subjects_and_cannot_touch_streams() {
 
     // Its own stream it may read (start-up checks it exists).
     assert!(tenant.stream("tenant").await.is_ok());
-    let _ = admin.delete_prefixed_streams().await;
 }
 
 #[tokio::test]
 async fn a_process_without_credentials_cannot_connect() {
-    let url = config("unused", "").nats_url;
+    let (nats, _admin) = prod_nats().await;
+    let url = nats.url.clone();
     let anonymous = async_nats::ConnectOptions::new().connection_timeout(Duration::from_secs(3)).connect(&url).await;
     assert!(anonymous.is_err(), "an anonymous client is refused");
     let wrong = async_nats::ConnectOptions::new()
@@ -88,7 +103,7 @@ async fn a_process_without_credentials_cannot_connect() {
         .connect(&url)
         .await;
     assert!(wrong.is_err(), "a wrong password is refused");
-    let mut as_identity = config("unused", "").bus_options("identity");
+    let mut as_identity = nats.config().bus_options("identity");
     as_identity.user = Some("tenant".into());
     assert!(Bus::connect_with(&as_identity).await.is_err(), "one service's password is not another's");
 }
@@ -102,7 +117,7 @@ async fn the_key_store_ignores_forged_key_events() {
     use sha2::Digest;
 
     let app = mirai_testkit::TestApp::spawn(&[mirai_identity::service()]).await;
-    let admin = bus(&app.prefix).await;
+    let admin = mirai_testkit::bus(&app.prefix).await;
     let tenant = uuid::Uuid::now_v7();
     let key = |label: &str| {
         let id = format!("mk_{}", uuid::Uuid::now_v7().simple());
@@ -166,4 +181,40 @@ async fn the_key_store_ignores_forged_key_events() {
         assert_eq!(works(id, secret).await, 401, "a key from an event {what} must not work");
     }
     app.stop().await;
+}
+
+/// NATS has no owner for a consumer name, so the permissions name each service's own:
+/// another service can neither read a consumer's state nor pull (and ack away) its
+/// messages, which would hide, say, a membership revocation from identity.
+#[tokio::test]
+async fn a_service_cannot_read_or_drain_another_services_consumer() {
+    use async_nats::jetstream::consumer::{PullConsumer, pull};
+    let (nats, admin) = prod_nats().await;
+    let stream = admin.ensure_stream("tenant").await.unwrap();
+    let durable = "identity-memberships";
+    let config = pull::Config { durable_name: Some(durable.into()), ..Default::default() };
+    stream.get_or_create_consumer(durable, config).await.unwrap();
+    let subject = admin.subject("tenant.membership.revoked.v1");
+    admin.js.publish(subject, "{}".into()).await.unwrap().await.unwrap();
+    let cfg = nats.config();
+    let name = admin.stream_name("tenant");
+
+    // lrs reads tenant's stream too (its own consumer), but not identity's consumer.
+    let lrs = Bus::connect_with(&cfg.bus_options("lrs")).await.unwrap();
+    let mut js = lrs.js.clone();
+    js.set_timeout(Duration::from_secs(1));
+    let tenant_stream = js.get_stream(&name).await.expect("lrs may look up a stream it consumes");
+    assert!(tenant_stream.get_consumer::<pull::Config>(durable).await.is_err(), "no reading another's consumer");
+    let pull = lrs.client.request(format!("$JS.API.CONSUMER.MSG.NEXT.{name}.{durable}"), r#"{"batch":1}"#.into());
+    let drained = tokio::time::timeout(Duration::from_millis(1500), pull).await;
+    assert!(!matches!(drained, Ok(Ok(_))), "no pulling another's consumer");
+
+    // The owner can, and the message is still there for it.
+    let identity = Bus::connect_with(&cfg.bus_options("identity")).await.unwrap();
+    let consumer: PullConsumer =
+        identity.js.get_stream(&name).await.unwrap().get_consumer(durable).await.expect("identity reads its own");
+    let mut batch = consumer.fetch().max_messages(1).expires(Duration::from_secs(2)).messages().await.unwrap();
+    let msg = batch.next().await.expect("a message").unwrap();
+    assert_eq!(msg.subject.as_str(), admin.subject("tenant.membership.revoked.v1"));
+    msg.ack().await.unwrap();
 }

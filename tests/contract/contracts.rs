@@ -193,7 +193,7 @@ fn helm_values_dashboard_and_migrations_name_exactly_the_services_in_code() {
 }
 
 /// The NATS permissions the local server and the chart run with are the ones the code
-/// declares (`Service::CONSUMES`, `Service::SUBSCRIBES`): regenerate with `make nats-auth`.
+/// declares (`Service::CONSUMERS`, `Service::SUBSCRIBES`): regenerate with `make nats-auth`.
 #[test]
 fn committed_nats_permissions_match_the_code() {
     use mirai_kit::nats_auth::{Mode, render};

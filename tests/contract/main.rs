@@ -14,7 +14,6 @@ mod outbox;
 mod revocation;
 mod rls;
 mod shutdown;
-mod signup;
 mod slow_clients;
 mod tracing;
 mod walkthrough;

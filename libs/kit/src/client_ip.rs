@@ -62,13 +62,14 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[Cidr]) -> IpAddr 
     if !is_trusted(peer) {
         return peer;
     }
-    // Every X-Forwarded-For header, in order, as one list (RFC 7230 §3.2.2).
+    // Every X-Forwarded-For header, in order, as one list (RFC 7230 §3.2.2), split on raw
+    // bytes: a non-ASCII byte a client put in its own entry must not hide the entry the
+    // proxy appended to the same value (it becomes garbage where it stands).
     let hops: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .map(|hop| std::str::from_utf8(hop).map(str::trim).unwrap_or("\u{fffd}"))
         .collect();
     let mut client = peer;
     for hop in hops.iter().rev() {
@@ -144,5 +145,9 @@ mod tests {
         // With no trusted proxies configured, the header never matters.
         assert_eq!(client_ip(ip("10.1.2.3"), &headers(&["198.51.100.7"]), &[]), ip("10.1.2.3"));
         assert!("300.0.0.0/8".parse::<Cidr>().is_err());
+        // A non-ASCII byte in the client's own entry does not hide the hop Kong appended.
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-for", axum::http::HeaderValue::from_bytes(b"\xff\xfe, 198.51.100.7").unwrap());
+        assert_eq!(client_ip(ip("10.1.2.3"), &h, &trusted), ip("198.51.100.7"));
     }
 }

@@ -251,6 +251,15 @@ impl Config {
     /// The limits of `context`'s stream: `MIRAI_<CONTEXT>__STREAM_MAX_AGE` / `..._BYTES`
     /// over the fleet-wide ones.
     pub fn stream_limits_for(&self, context: &str) -> Result<StreamLimits, ConfigError> {
+        // Identity's stream distributes keys: every key store replays it from the start,
+        // so an age or size limit would forget keys still in use (fail closed for every
+        // restarted pod). It keeps everything until keys are compacted per key.
+        if context == "identity" {
+            if self.stream_limits != StreamLimits::default() || Self::service_var(context, "STREAM_MAX_AGE").is_some() {
+                tracing::warn!("stream limits do not apply to identity's key-distribution stream; it keeps everything");
+            }
+            return Ok(StreamLimits::default());
+        }
         let mut limits = self.stream_limits.clone();
         if let Some(v) = Self::service_var(context, "STREAM_MAX_AGE") {
             limits.max_age =

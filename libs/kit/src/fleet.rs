@@ -62,7 +62,7 @@ pub async fn provision_streams(config: &Config, services: &[ServiceDef]) -> anyh
     let mut contexts: Vec<&str> = vec!["identity", mirai_events::bus::DLQ_CONTEXT];
     for s in services {
         contexts.push(s.name);
-        contexts.extend(s.consumes.iter().copied());
+        contexts.extend(s.consumers.iter().map(|(context, _)| *context));
     }
     contexts.sort_unstable();
     contexts.dedup();
@@ -130,9 +130,9 @@ pub async fn start(config: Config, services: &[ServiceDef], run_migrations: bool
         let started = (def.start)(ctx).await.with_context(|| format!("starting {}", def.name))?;
         for spec in started.consumers {
             anyhow::ensure!(
-                def.consumes.contains(&spec.context.as_str()),
-                "{}: consumer {} reads `{}`, which the service does not declare in Service::CONSUMES \
-                 (the list its NATS permissions are made from)",
+                def.consumers.contains(&(spec.context.as_str(), spec.name.as_str())),
+                "{}: consumer {} of `{}` is not declared in Service::CONSUMERS (the list its NATS \
+                 permissions are made from; then run `make nats-auth`)",
                 def.name,
                 spec.name,
                 spec.context
@@ -162,25 +162,31 @@ pub async fn start(config: Config, services: &[ServiceDef], run_migrations: bool
         routers = routers.nest(&format!("/api/v1/{}", def.name), service_router);
         tasks.spawn(sample_pool(def.name, db.clone(), work_cancel.clone()));
         let check_db = db.clone();
-        ready.push(Arc::new(move || {
-            let db = check_db.clone();
-            Box::pin(async move { db.ready().await })
-        }));
+        ready.push((
+            format!("database ({})", def.name),
+            Arc::new(move || {
+                let db = check_db.clone();
+                Box::pin(async move { db.ready().await })
+            }),
+        ));
     }
     // The bus is not part of readiness: while NATS is away writes still commit to the
     // outbox and drain on reconnect, so taking every pod out of its Service would turn a
     // buffered outage into a total one. Its health is a metric (and an alert).
     tasks.spawn(sample_bus(bus.clone(), work_cancel.clone()));
     let check_keys = keys.clone();
-    ready.push(Arc::new(move || {
-        let keys = check_keys.clone();
-        Box::pin(async move {
-            if !keys.caught_up() {
-                return Err("auth: key store still replaying identity's keys".to_owned());
-            }
-            Ok(())
-        })
-    }));
+    ready.push((
+        "key store".to_owned(),
+        Arc::new(move || {
+            let keys = check_keys.clone();
+            Box::pin(async move {
+                if !keys.caught_up() {
+                    return Err("auth: key store still replaying identity's keys".to_owned());
+                }
+                Ok(())
+            })
+        }),
+    ));
 
     let app = http::app(&config, routers, keys.clone(), ready, cors_anywhere);
     let server = tokio::spawn(crate::serve::serve(listener, app, http_cancel.clone(), config.http_read_timeout));

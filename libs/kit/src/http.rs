@@ -84,7 +84,13 @@ async fn observe(mut req: Request, next: Next) -> Response {
     metrics::counter!("mirai_http_requests_total", "route" => route.clone(), "method" => method.to_string(), "status" => status.as_u16().to_string()).increment(1);
     metrics::histogram!("mirai_http_request_duration_seconds", "route" => route.clone(), "method" => method.to_string()).record(elapsed);
     if let Some(InternalCause(cause)) = res.extensions().get::<InternalCause>() {
-        tracing::error!(trace_id = %traceparent.trace_id, request_id = %request_id, %method, %path, %route, status = status.as_u16(), cause = %cause, "request failed");
+        // A 503 is a dependency outage the client was told to retry (Retry-After): a
+        // warning per request; the outage itself is alerted on. A 500 is a bug: an error.
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            tracing::warn!(trace_id = %traceparent.trace_id, request_id = %request_id, %method, %path, %route, status = status.as_u16(), cause = %cause, "request refused: dependency unavailable");
+        } else {
+            tracing::error!(trace_id = %traceparent.trace_id, request_id = %request_id, %method, %path, %route, status = status.as_u16(), cause = %cause, "request failed");
+        }
     } else if !matches!(path.as_str(), "/healthz" | "/livez" | "/readyz" | "/metrics") {
         tracing::info!(trace_id = %traceparent.trace_id, request_id = %request_id, %method, %path, %route, status = status.as_u16(), latency_ms = elapsed * 1000.0, "request");
     }
@@ -152,15 +158,17 @@ pub async fn method_not_allowed() -> AppError {
 }
 
 /// Something `/readyz` asks.
-pub type ReadyCheck = Arc<dyn Fn() -> futures::future::BoxFuture<'static, Result<(), String>> + Send + Sync>;
+pub type ReadyCheck = (String, Arc<dyn Fn() -> futures::future::BoxFuture<'static, Result<(), String>> + Send + Sync>);
 
 /// How long readiness waits for each check: a probe gets its answer within its own
 /// deadline even when a dependency hangs.
 const READY_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1000);
 
 async fn readyz(State(checks): State<Arc<Vec<ReadyCheck>>>) -> Response {
-    let results = futures::future::join_all(checks.iter().map(|c| async move {
-        tokio::time::timeout(READY_CHECK_TIMEOUT, c()).await.unwrap_or_else(|_| Err("check timed out".to_owned()))
+    let results = futures::future::join_all(checks.iter().map(|(name, c)| async move {
+        tokio::time::timeout(READY_CHECK_TIMEOUT, c())
+            .await
+            .unwrap_or_else(|_| Err(format!("{name}: no answer within {READY_CHECK_TIMEOUT:?}")))
     }))
     .await;
     let failures: Vec<String> = results.into_iter().filter_map(Result::err).collect();

@@ -1,7 +1,7 @@
 //! The bus's authorization (ADR 0006), made from the services' own declarations: each
-//! service is a NATS user that may publish only its own subjects (`<name>.>`), dead
-//! letters and key-use reports; may read (create consumers on, pull from, ack) only the
-//! streams it consumes plus identity's keys; may look up only its own stream; may create,
+//! service is a NATS user that may publish only its own subjects (`<name>.>`), its
+//! consumers' dead letters and key-use reports; may create, pull from and ack only its own
+//! durable consumers (by name) and the key store's ephemeral ones on identity's stream; may look up only its own stream; may create,
 //! update or delete no stream at all; and receives replies only on its own inbox prefix.
 //! `admin` (operator commands: `mirai migrate` provisions streams) may do everything.
 //!
@@ -27,8 +27,21 @@ fn stream_token(context: &str) -> String {
     context.replace('-', "_").to_uppercase()
 }
 
-/// The publish and subscribe allow-lists of one service.
-pub fn permissions(def: &ServiceDef, mode: Mode) -> (Vec<String>, Vec<String>) {
+/// A service's permissions: publish allow and deny lists, subscribe allow list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Permissions {
+    pub publish_allow: Vec<String>,
+    pub publish_deny: Vec<String>,
+    pub subscribe_allow: Vec<String>,
+}
+
+/// The permissions of `def` among `all` services.
+///
+/// # Panics
+/// When a service declares a durable consumer on identity's stream: every key store may
+/// pull from that stream's (ephemeral, randomly named) consumers, so a durable there
+/// would be readable by all. Such a service needs its own design first.
+pub fn permissions(def: &ServiceDef, all: &[ServiceDef], mode: Mode) -> Permissions {
     let subjects = |s: &str| match mode {
         Mode::Dev => vec![s.to_owned(), format!("*.{s}")],
         Mode::Prod => vec![s.to_owned()],
@@ -37,37 +50,61 @@ pub fn permissions(def: &ServiceDef, mode: Mode) -> (Vec<String>, Vec<String>) {
         Mode::Dev => "*".to_owned(),
         Mode::Prod => stream_token(c),
     };
+    let dlq = mirai_events::bus::DLQ_CONTEXT;
     let mut publish = Vec::new();
     publish.extend(subjects(&format!("{}.>", def.name)));
-    publish.extend(subjects(&format!("{}.>", mirai_events::bus::DLQ_CONTEXT)));
     publish.extend(subjects(APIKEY_USAGE_SUBJECT));
     publish.push("$JS.API.INFO".into());
-    for own in [def.name, mirai_events::bus::DLQ_CONTEXT] {
+    for own in [def.name, dlq] {
         publish.push(format!("$JS.API.STREAM.INFO.{}", stream(own)));
     }
-    let mut reads: Vec<&str> = def.consumes.to_vec();
-    reads.push("identity");
-    reads.sort_unstable();
-    reads.dedup();
-    for r in reads {
-        let t = stream(r);
+    // Its durable consumers, by name: create, read, pull, ack, dead-letter. Nothing of
+    // another service's consumer on the same stream.
+    for (context, consumer) in def.consumers {
+        assert!(
+            *context != "identity",
+            "{}: a durable consumer on identity's stream would be readable by every key store",
+            def.name
+        );
+        let t = stream(context);
         publish.extend([
             format!("$JS.API.STREAM.INFO.{t}"),
-            format!("$JS.API.CONSUMER.CREATE.{t}"),
-            format!("$JS.API.CONSUMER.CREATE.{t}.>"),
-            format!("$JS.API.CONSUMER.DURABLE.CREATE.{t}.>"),
-            format!("$JS.API.CONSUMER.INFO.{t}.>"),
-            format!("$JS.API.CONSUMER.MSG.NEXT.{t}.>"),
-            format!("$JS.ACK.{t}.>"),
+            format!("$JS.API.CONSUMER.CREATE.{t}.{consumer}"),
+            format!("$JS.API.CONSUMER.CREATE.{t}.{consumer}.>"),
+            format!("$JS.API.CONSUMER.DURABLE.CREATE.{t}.{consumer}"),
+            format!("$JS.API.CONSUMER.INFO.{t}.{consumer}"),
+            format!("$JS.API.CONSUMER.MSG.NEXT.{t}.{consumer}"),
+            format!("$JS.ACK.{t}.{consumer}.>"),
         ]);
+        publish.extend(subjects(&format!("{dlq}.{consumer}")));
     }
+    // Identity's keys, through the key store's ephemeral ordered consumers (no acks).
+    let keys = stream("identity");
+    publish.extend([
+        format!("$JS.API.STREAM.INFO.{keys}"),
+        format!("$JS.API.CONSUMER.CREATE.{keys}"),
+        format!("$JS.API.CONSUMER.CREATE.{keys}.*"),
+        format!("$JS.API.CONSUMER.CREATE.{keys}.*.>"),
+        format!("$JS.API.CONSUMER.INFO.{keys}.*"),
+        format!("$JS.API.CONSUMER.MSG.NEXT.{keys}.*"),
+    ]);
     dedup(&mut publish);
+    // In dev the `*.` forms (for test prefixes) would also let `<other>.<own>.x` through
+    // into the other context's stream: deny every other context's subjects, and any
+    // dead-letter subject that is not one of its consumers'.
+    let mut deny = Vec::new();
+    if mode == Mode::Dev {
+        for other in all.iter().map(|d| d.name).filter(|n| *n != def.name) {
+            deny.extend([format!("{other}.>"), format!("*.{other}.>")]);
+        }
+        deny.extend([format!("{dlq}.*.>"), format!("*.{dlq}.*.>")]);
+    }
     let mut subscribe = vec![format!("{}.>", mirai_events::bus::inbox_prefix(def.name))];
     for s in def.subscribes {
         subscribe.extend(subjects(s));
     }
     dedup(&mut subscribe);
-    (publish, subscribe)
+    Permissions { publish_allow: publish, publish_deny: deny, subscribe_allow: subscribe }
 }
 
 fn dedup(v: &mut Vec<String>) {
@@ -95,13 +132,15 @@ pub fn render(services: &[ServiceDef], mode: Mode) -> String {
          authorization {\n  users = [\n",
     );
     for def in services {
-        let (publish, subscribe) = permissions(def, mode);
+        let p = permissions(def, services, mode);
+        let deny =
+            if p.publish_deny.is_empty() { String::new() } else { format!(", deny: [{}]", list(&p.publish_deny)) };
         out.push_str(&format!(
-            "    {{\n      user: \"{}\", password: {}\n      permissions: {{\n        publish: {{ allow: [{}] }}\n        subscribe: {{ allow: [{}] }}\n      }}\n    }}\n",
+            "    {{\n      user: \"{}\", password: {}\n      permissions: {{\n        publish: {{ allow: [{}]{deny} }}\n        subscribe: {{ allow: [{}] }}\n      }}\n    }}\n",
             def.name,
             password(def.name, mode),
-            list(&publish),
-            list(&subscribe),
+            list(&p.publish_allow),
+            list(&p.subscribe_allow),
         ));
     }
     out.push_str(&format!(

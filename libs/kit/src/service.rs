@@ -22,8 +22,8 @@ use crate::{auth::KeyStore, config::Config, db::Db, db::Migration};
 #[derive(Clone, Copy)]
 pub struct ServiceDef {
     pub name: &'static str,
-    /// The contexts whose streams the service's consumers read (its NATS permissions).
-    pub consumes: &'static [&'static str],
+    /// Its durable consumers as (context read, consumer name): its NATS permissions.
+    pub consumers: &'static [(&'static str, &'static str)],
     /// Core-NATS subjects the service subscribes to outside any stream.
     pub subscribes: &'static [&'static str],
     /// Whether the service signs its events with a bus-signing key (identity).
@@ -50,10 +50,11 @@ pub trait Service: Clone + Send + Sync + Sized + 'static {
     /// and role, the stream and the Helm, Kong and dashboard entries.
     const NAME: &'static str;
 
-    /// The contexts whose events the service consumes, e.g. `&["tenant"]`. Its NATS user
-    /// may read only these streams (and identity's keys); the fleet refuses to start a
-    /// consumer of anything else.
-    const CONSUMES: &'static [&'static str] = &[];
+    /// The service's durable consumers, as (context whose stream it reads, consumer name),
+    /// e.g. `&[("tenant", "identity-memberships")]`. Its NATS user may pull from, ack and
+    /// dead-letter for exactly these consumers (and read identity's keys), so no service
+    /// can drain or retune another's; the fleet refuses to start an undeclared consumer.
+    const CONSUMERS: &'static [(&'static str, &'static str)] = &[];
 
     /// Core-NATS subjects (outside every stream) the service subscribes to.
     const SUBSCRIBES: &'static [&'static str] = &[];
@@ -80,7 +81,7 @@ impl ServiceDef {
     pub fn of<S: Service>() -> Self {
         Self {
             name: S::NAME,
-            consumes: S::CONSUMES,
+            consumers: S::CONSUMERS,
             subscribes: S::SUBSCRIBES,
             signs_events: S::SIGNS_EVENTS,
             migrations: crate::db::migrations(S::NAME),

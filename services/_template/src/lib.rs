@@ -25,7 +25,7 @@ pub struct AppState {
 
 impl Service for AppState {
     const NAME: &'static str = NAME;
-    const CONSUMES: &'static [&'static str] = &["tenant"];
+    const CONSUMERS: &'static [(&'static str, &'static str)] = &[("tenant", "template-tenants")];
 
     fn routes() -> OpenApiRouter<Self> {
         http::routes()

@@ -6,7 +6,7 @@
 use mirai_contracts::{
     events::{
         identity::AccessChanged,
-        tenant::{InvitationCreated, MembershipGranted, MembershipRevoked},
+        tenant::{MembershipGranted, MembershipRevoked},
     },
     ids::{TenantId, UserId},
 };
@@ -15,16 +15,8 @@ use mirai_kit::Role;
 
 use crate::{
     AppState,
-    store::{invitations, memberships, users},
+    store::{memberships, users},
 };
-
-/// Remembers the invitation's token hash, so its holder can sign up (`POST /signup`).
-async fn on_invited(cx: Cx<'_, AppState>, i: InvitationCreated) -> Result<(), HandleError> {
-    if let Some(hash) = &i.token_sha256 {
-        invitations::invitation_insert(cx.tx, hash, i.invitation_id, i.tenant_id, &i.email, i.expires_at).await?;
-    }
-    Ok(())
-}
 
 async fn on_granted(cx: Cx<'_, AppState>, g: MembershipGranted) -> Result<(), HandleError> {
     // Platform roles come from identity alone; the schema refuses them too.
@@ -68,8 +60,5 @@ async fn announce(
 
 pub fn memberships_consumer(state: &AppState) -> ConsumerSpec {
     let state = std::sync::Arc::new(state.clone());
-    ConsumerSpec::new("identity-memberships")
-        .on_with(&state, on_granted)
-        .on_with(&state, on_revoked)
-        .on_with(&state, on_invited)
+    ConsumerSpec::new("identity-memberships").on_with(&state, on_granted).on_with(&state, on_revoked)
 }

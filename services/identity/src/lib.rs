@@ -37,7 +37,7 @@ impl AppState {
 
 impl Service for AppState {
     const NAME: &'static str = NAME;
-    const CONSUMES: &'static [&'static str] = &["tenant"];
+    const CONSUMERS: &'static [(&'static str, &'static str)] = &[("tenant", "identity-memberships")];
     const SIGNS_EVENTS: bool = true;
     const SUBSCRIBES: &'static [&'static str] = &[mirai_kit::auth::APIKEY_USAGE_SUBJECT];
 

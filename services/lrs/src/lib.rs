@@ -23,7 +23,7 @@ pub struct AppState {
 
 impl Service for AppState {
     const NAME: &'static str = NAME;
-    const CONSUMES: &'static [&'static str] = &["tenant"];
+    const CONSUMERS: &'static [(&'static str, &'static str)] = &[("tenant", "lrs-erasures")];
 
     fn routes() -> utoipa_axum::router::OpenApiRouter<Self> {
         http::routes()

@@ -25,7 +25,7 @@ pub struct AppState {
 
 impl Service for AppState {
     const NAME: &'static str = NAME;
-    const CONSUMES: &'static [&'static str] = &["lrs"];
+    const CONSUMERS: &'static [(&'static str, &'static str)] = &[("lrs", "tenant-erasures-lrs")];
 
     fn routes() -> utoipa_axum::router::OpenApiRouter<Self> {
         http::routes()

@@ -127,10 +127,6 @@ pub struct InvitationCreated {
     pub roles: Vec<String>,
     /// When the invitation lapses.
     pub expires_at: DateTime<Utc>,
-    /// Lower-case hex SHA-256 of the invitation token (never the token): identity lets
-    /// the holder of the token create an account for `email` (sign-up by invitation).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_sha256: Option<String>,
 }
 
 event!(InvitationCreated, "tenant.invitation.created.v1", aggregate = invitation_id, tenant = tenant_id);

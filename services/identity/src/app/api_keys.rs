@@ -132,6 +132,15 @@ pub async fn create(state: &AppState, principal: &Principal, input: NewApiKey) -
         created_at: Utc::now(),
     };
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
+    // A key minting a key: lock its row (a concurrent revocation holds it, so the two are
+    // serialized) and refuse if it is revoked, so no child is born during a revocation
+    // that the revocation's sweep of descendants would miss.
+    if let Some(creator) =
+        principal.subject.strip_prefix("apikey:").or_else(|| principal.subject.strip_prefix("client:"))
+        && !store::api_key_live_for_share(&mut tx, creator).await?
+    {
+        return Err(AppError::Unauthenticated("the API key has been revoked".into()));
+    }
     let row = store::api_key_insert(&mut tx, &row).await?;
     let event = ApiKeyCreated {
         key_id: row.id.clone(),
@@ -181,15 +190,19 @@ pub async fn revoke(state: &AppState, principal: &Principal, id: &str) -> Result
     tracing::Span::current().record("tenant", tracing::field::display(tenant));
     principal.require_any(&[Role::OrgAdmin, Role::ProviderAdmin])?;
     let mut tx = state.ctx.db.tenant_tx(tenant).await?;
-    let Some(row) = store::api_key_revoke(&mut tx, id).await? else {
-        let row = store::api_key_get(&mut tx, id).await?.ok_or_else(|| AppError::not_found("api key", id))?;
-        return Ok(row.into());
+    let (row, newly) = match store::api_key_revoke(&mut tx, id).await? {
+        Some(row) => (row, true),
+        None => (store::api_key_get(&mut tx, id).await?.ok_or_else(|| AppError::not_found("api key", id))?, false),
     };
     // Keys this key created (directly, through its client tokens, or further down) die
-    // with it: a leaked key cannot leave a live descendant behind.
+    // with it: a leaked key cannot leave a live descendant behind. Revoking an already
+    // revoked key sweeps again (keys revoked before descendants were swept).
     let descendants = store::api_key_revoke_descendants(&mut tx, id).await?;
+    if !newly && descendants.is_empty() {
+        return Ok(row.into());
+    }
     let mut events = Vec::with_capacity(1 + descendants.len());
-    for r in std::iter::once(&row).chain(&descendants) {
+    for r in std::iter::once(&row).filter(|_| newly).chain(&descendants) {
         // The revoking UPDATE sets `revoked_at = now()`, so the row always carries it.
         let revoked_at = r.revoked_at.ok_or_else(|| anyhow::anyhow!("revoked api key {} has no revoked_at", r.id))?;
         events.push(

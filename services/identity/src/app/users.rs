@@ -30,9 +30,9 @@ pub struct NewUser {
 
 #[tracing::instrument(skip_all, fields(user = tracing::field::Empty))]
 pub async fn create(state: &AppState, principal: &Principal, input: NewUser) -> Result<User, AppError> {
-    // Accounts are platform-wide: only a platform admin creates one for someone else, and
-    // only they learn from the 409 that an address is registered. Everyone else joins by
-    // invitation (`signup`), which tells the existence of an account only to its owner.
+    // Accounts are platform-wide: only a platform admin creates one, and only they learn
+    // from the 409 that an address is registered. Org admins invite; self sign-up waits for
+    // a mailed one-time code (the notification service), since the inviter sees the token.
     principal.require_platform_admin()?;
     super::validate_email(&input.email)?;
     super::validate_password(&input.password)?;
@@ -42,60 +42,6 @@ pub async fn create(state: &AppState, principal: &Principal, input: NewUser) -> 
         return Err(AppError::invalid("display_name", "must be 1 to 200 characters"));
     }
     let row = insert(state, &principal.event_meta(), &principal.subject, &input, false).await?;
-    tracing::Span::current().record("user", tracing::field::display(row.id));
-    Ok(row.into())
-}
-
-/// Sign-up by invitation: the holder of an invitation token creates the account for the
-/// address it was sent to (owning the token proves owning the address). Only the invitee
-/// learns that an account already exists (then they log in and accept instead); the
-/// membership comes from accepting the invitation in tenant, as for existing users.
-#[tracing::instrument(skip_all, fields(user = tracing::field::Empty, tenant = tracing::field::Empty))]
-pub async fn signup(
-    state: &AppState,
-    invitation_token: &str,
-    password: &str,
-    display_name: Option<String>,
-) -> Result<User, AppError> {
-    let invalid = || AppError::invalid("invitation_token", "is not a valid invitation token");
-    // `mi_<tenant uuid, simple>_<secret>`: the tenant scopes the lookup (RLS).
-    let tenant: mirai_contracts::ids::TenantId = invitation_token
-        .strip_prefix("mi_")
-        .and_then(|rest| rest.split_once('_'))
-        .and_then(|(t, _)| t.parse().ok())
-        .ok_or_else(invalid)?;
-    tracing::Span::current().record("tenant", tracing::field::display(tenant));
-    super::validate_password(password)?;
-    if let Some(n) = &display_name
-        && (n.trim().is_empty() || n.chars().count() > 200)
-    {
-        return Err(AppError::invalid("display_name", "must be 1 to 200 characters"));
-    }
-    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
-    let inv = crate::store::invitations::invitation_get(&mut tx, &crypto::sha256_hex(invitation_token))
-        .await?
-        .ok_or_else(invalid)?;
-    tx.commit().await?;
-    if inv.expires_at < chrono::Utc::now() {
-        return Err(AppError::client(
-            axum::http::StatusCode::GONE,
-            "invitation-expired",
-            "Invitation expired",
-            "this invitation has expired; ask for a new one",
-        ));
-    }
-    let input = NewUser { email: inv.email.clone(), password: password.to_owned(), display_name };
-    let meta =
-        mirai_events::EventMeta { actor: Some(format!("invitation:{}", inv.invitation_id)), ..Default::default() };
-    let row =
-        insert(state, &meta, &format!("invitation:{}", inv.invitation_id), &input, false).await.map_err(
-            |e| match e {
-                AppError::Conflict(_) => AppError::Conflict(
-                    "an account already exists for the invited address: log in and accept the invitation".into(),
-                ),
-                other => other,
-            },
-        )?;
     tracing::Span::current().record("user", tracing::field::display(row.id));
     Ok(row.into())
 }

@@ -21,30 +21,7 @@ pub struct CreateUser {
     display_name: Option<String>,
 }
 
-/// Sign up with an invitation: the account is created for the address the invitation was
-/// sent to. Then log in and accept the invitation (`POST /api/v1/tenant/invitations/accept`).
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SignUp {
-    /// The token from the invitation (`mi_...`).
-    invitation_token: String,
-    /// At least 12 characters.
-    password: String,
-    display_name: Option<String>,
-}
-
-/// Create your account with an invitation token (no credential needed: the token is one).
-#[utoipa::path(post, path = "/signup", tag = "users", request_body = SignUp, security(()),
-    responses((status = 201, description = "Created", body = User),
-              (status = 409, description = "An account exists for the invited address: log in and accept", body = Problem, content_type = "application/problem+json"),
-              (status = 410, description = "The invitation expired", body = Problem, content_type = "application/problem+json"),
-              (status = 422, description = "Invalid token or password", body = Problem, content_type = "application/problem+json")))]
-async fn signup(State(state): State<AppState>, Json(req): Json<SignUp>) -> Result<(StatusCode, Json<User>), AppError> {
-    let user = users::signup(&state, &req.invitation_token, &req.password, req.display_name).await?;
-    Ok((StatusCode::CREATED, Json(user)))
-}
-
-/// Create a user account (platform admin; everyone else joins by invitation: `/signup`).
+/// Create a user account (platform admin only; org admins invite people to their tenant).
 #[utoipa::path(post, path = "/users", tag = "users", request_body = CreateUser, security(("bearer" = [])),
     responses((status = 201, description = "Created", body = User),
               (status = 403, description = "Not a platform admin", body = Problem, content_type = "application/problem+json"),
@@ -72,5 +49,5 @@ async fn get_user(
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(create_user)).routes(routes!(get_user)).routes(routes!(signup))
+    OpenApiRouter::new().routes(routes!(create_user)).routes(routes!(get_user))
 }

@@ -76,6 +76,18 @@ pub async fn api_key_revoke(tx: &mut PgConnection, id: &str) -> Result<Option<Ap
     .await
 }
 
+/// Whether key `id` exists and is not revoked, locking its row against a concurrent
+/// revocation until the transaction ends.
+#[tracing::instrument(level = "debug", skip_all, fields(key = %id))]
+pub async fn api_key_live_for_share(tx: &mut PgConnection, id: &str) -> Result<bool, sqlx::Error> {
+    let revoked: Option<Option<chrono::DateTime<chrono::Utc>>> =
+        sqlx::query_scalar("SELECT revoked_at FROM api_keys WHERE id = $1 FOR SHARE")
+            .bind(id)
+            .fetch_optional(tx)
+            .await?;
+    Ok(matches!(revoked, Some(None)))
+}
+
 /// Revokes every live key created by `id` or, recursively, by a key it created (keys
 /// record their creator as `apikey:<id>` or, through a client token, `client:<id>`).
 #[tracing::instrument(level = "debug", skip_all, fields(key = %id))]

@@ -1,7 +1,6 @@
 //! identity's SQL, one module per table; functions are named `<resource>_<verb>`.
 
 pub mod api_keys;
-pub mod invitations;
 pub mod memberships;
 pub mod refresh_tokens;
 pub mod signing_keys;

@@ -87,7 +87,6 @@ pub async fn create(
         email: row.email_norm.clone(),
         roles: row.roles.clone(),
         expires_at: row.expires_at,
-        token_sha256: Some(hex::encode(hash(&token))),
     };
     state.ctx.publish(&mut tx, principal, event.into()).await?;
     tx.commit().await?;

@@ -77,10 +77,24 @@ impl KeyStore {
             self.caught_up.store(true, Ordering::Release);
         }
         let mut messages = consumer.messages().await?;
+        // An ordered consumer is ephemeral: a NATS server restart loses it, and noticing
+        // that through missed heartbeats takes ~15 s, during which revocations would not
+        // arrive. So a reconnect re-creates it at once, from the next sequence.
+        let mut was_disconnected = false;
         loop {
             let next = tokio::select! {
                 _ = cancel.cancelled() => return Ok(()),
                 m = messages.next() => m,
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {
+                    match bus.client.connection_state() {
+                        async_nats::connection::State::Connected if was_disconnected => {
+                            anyhow::bail!("NATS reconnected: re-creating the key consumer");
+                        }
+                        async_nats::connection::State::Connected => {}
+                        _ => was_disconnected = true,
+                    }
+                    continue;
+                }
             };
             let msg = next.ok_or_else(|| anyhow::anyhow!("key stream ended"))??;
             if let Ok(env) = serde_json::from_slice::<Envelope>(&msg.payload) {

@@ -370,7 +370,8 @@ impl KeyStore {
         let k = inner.apikeys.get(key_id).ok_or(AuthError::UnknownApiKey)?;
         let presented: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
         if !bool::from(presented.ct_eq(&k.secret_sha256)) {
-            return Err(if k.revoked { AuthError::RevokedApiKey } else { AuthError::UnknownApiKey });
+            // Whoever lacks the secret learns nothing about the key, revoked or not.
+            return Err(AuthError::UnknownApiKey);
         }
         if k.revoked {
             return Err(AuthError::RevokedApiKey);
