@@ -93,6 +93,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { services, migrate } => {
             let defs = mirai::select(&services)?;
+            // `serve` is how production runs: the dev-only bus key (its private half is in
+            // the source) is never trusted there unless a local run says so explicitly.
+            if config.bus_keys_are_dev && std::env::var("MIRAI_ALLOW_DEV_KEYS").as_deref() != Ok("1") {
+                anyhow::bail!(
+                    "MIRAI_BUS_VERIFY_KEYS: must be set for `mirai serve` (identity's public bus key, ADR 0006); \
+                     for a local run set MIRAI_ALLOW_DEV_KEYS=1 or use `mirai dev`"
+                );
+            }
             let f = fleet::start(config, &defs, migrate).await?;
             fleet::shutdown_signal().await;
             f.shutdown().await;

@@ -23,6 +23,12 @@ fn bad_configuration_names_the_variable() {
     }
     let out = mirai().args(["serve", "nonesuch"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown service `nonesuch`"));
+    // Production (`serve`) never trusts the dev-only bus key by default.
+    let out = mirai().args(["serve", "tenant"]).env_remove("MIRAI_BUS_VERIFY_KEYS").output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MIRAI_BUS_VERIFY_KEYS: must be set"), "{out:?}");
+    let out = mirai().args(["serve", "tenant"]).env("MIRAI_BUS_VERIFY_KEYS", "not a key").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MIRAI_BUS_VERIFY_KEYS: "), "{out:?}");
 }
 
 #[tokio::test]
@@ -57,6 +63,7 @@ async fn a_kek_that_did_not_seal_the_keys_stops_start_up_with_the_way_back() {
     let serve = |kek: Option<&std::path::Path>| {
         let mut cmd = mirai();
         cmd.args(["serve", "identity", "--migrate"])
+            .env("MIRAI_ALLOW_DEV_KEYS", "1")
             .env("DATABASE_URL", url_for_db(&db))
             .env("MIRAI_NATS_PREFIX", &prefix)
             .env("MIRAI_HTTP_ADDR", "127.0.0.1:0")
