@@ -10,6 +10,7 @@ mod demo;
 mod dlq;
 mod erasure;
 mod jobs;
+mod key_stream;
 mod outbox;
 mod revocation;
 mod rls;

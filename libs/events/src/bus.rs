@@ -15,6 +15,31 @@ use async_nats::jetstream::{self, stream};
 /// The dead-letter stream's context name: subjects `dlq.<consumer>`.
 pub const DLQ_CONTEXT: &str = "dlq";
 
+/// Contexts whose streams are compacted per key: each event goes to
+/// `<type>.<aggregate>[.<tenant>]` and the stream keeps the newest message per subject.
+/// Identity's stream distributes keys and access: every key store replays it from the
+/// start, so it must neither grow without bound nor age keys out; compacted per key it
+/// holds one message per (event type, key): a key's creation and its revocation, a
+/// signing key's publication (with its JWK) and its retirement, the newest access
+/// revision per user and tenant.
+pub const COMPACTED_CONTEXTS: &[&str] = &["identity"];
+
+/// The NATS subject of an event of `kind` about `aggregate` in `tenant`: the type itself,
+/// or, in a compacted context, the type keyed by aggregate and tenant.
+pub fn event_subject(kind: &str, aggregate: Option<&str>, tenant: Option<uuid::Uuid>) -> String {
+    let context = kind.split('.').next().unwrap_or_default();
+    match aggregate {
+        Some(agg) if COMPACTED_CONTEXTS.contains(&context) => {
+            let token = |s: &str| s.replace(['.', '*', '>', ' ', '\t', '\r', '\n'], "_");
+            match tenant {
+                Some(t) => format!("{kind}.{}.{}", token(agg), t.simple()),
+                None => format!("{kind}.{}", token(agg)),
+            }
+        }
+        _ => kind.to_owned(),
+    }
+}
+
 /// How a bus connects. `Default` is an anonymous connection to nowhere; fill `url`.
 #[derive(Clone, Default)]
 pub struct BusOptions {
@@ -156,24 +181,46 @@ impl Bus {
             duplicate_window: Duration::from_secs(120),
             max_age: limits.max_age,
             max_bytes: limits.max_bytes,
+            max_messages_per_subject: if COMPACTED_CONTEXTS.contains(&context) { 1 } else { 0 },
             ..Default::default()
         };
         let mut stream =
             self.js.get_or_create_stream(config.clone()).await.with_context(|| format!("creating stream {name}"))?;
-        let current = &stream.info().await.with_context(|| format!("reading stream {name}"))?.config;
+        let current = stream.info().await.with_context(|| format!("reading stream {name}"))?.config.clone();
+        let mut compact = config.max_messages_per_subject;
+        if compact != current.max_messages_per_subject && compact > 0 && self.has_unkeyed_events(&stream).await {
+            // Events from before keyed subjects share one subject per type: compacting
+            // them would keep one key for the whole platform. Leave such a stream alone.
+            tracing::warn!(stream = %name, "the stream holds events from before per-key subjects; \
+                not compacting it (it is compacted when created afresh)");
+            compact = current.max_messages_per_subject;
+        }
         if current.max_age != config.max_age
             || current.max_bytes != config.max_bytes
             || current.subjects != config.subjects
+            || current.max_messages_per_subject != compact
         {
             let mut updated = current.clone();
             updated.max_age = config.max_age;
             updated.max_bytes = config.max_bytes;
             updated.subjects = config.subjects.clone();
+            updated.max_messages_per_subject = compact;
             self.js.update_stream(updated).await.with_context(|| format!("updating stream {name}"))?;
             tracing::info!(stream = %name, max_age = ?limits.max_age, max_bytes = limits.max_bytes, "stream limits updated");
             stream = self.js.get_stream(&name).await?;
         }
         Ok(stream)
+    }
+
+    /// Whether `stream` holds an event on an unkeyed subject (`<context>.<agg>.<event>.vN`,
+    /// four tokens after the prefix).
+    async fn has_unkeyed_events(&self, stream: &stream::Stream) -> bool {
+        use futures::StreamExt;
+        let pattern = format!("{}*.*.*.*", self.prefix);
+        match stream.info_with_subjects(pattern).await {
+            Ok(mut subjects) => subjects.next().await.is_some(),
+            Err(_) => false,
+        }
     }
 
     /// Deletes every stream this bus's prefix owns (tests clean up with it).

@@ -52,7 +52,12 @@ pub async fn provision(bus: &Bus, spec: &ConsumerSpec) -> anyhow::Result<jetstre
             &spec.name,
             pull::Config {
                 durable_name: Some(spec.name.clone()),
-                filter_subjects: spec.subjects().iter().map(|s| bus.subject(s)).collect(),
+                // The type, and the type keyed by aggregate (compacted contexts' subjects).
+                filter_subjects: spec
+                    .subjects()
+                    .iter()
+                    .flat_map(|s| [bus.subject(s), bus.subject(&format!("{s}.>"))])
+                    .collect(),
                 ack_policy: jetstream::consumer::AckPolicy::Explicit,
                 ack_wait: Duration::from_secs(30),
                 max_deliver: spec.max_deliver,

@@ -32,6 +32,11 @@ pub async fn enqueue(
     Ok(envelope)
 }
 
+/// The NATS subject the relay publishes `envelope` to (keyed in compacted contexts).
+fn wire_subject(envelope: &Envelope) -> String {
+    crate::bus::event_subject(&envelope.kind, envelope.subject.as_deref(), envelope.tenantid)
+}
+
 async fn insert(conn: &mut PgConnection, envelope: &Envelope) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO outbox (id, tenant_id, subject, payload, traceparent, created_at) \
@@ -39,7 +44,7 @@ async fn insert(conn: &mut PgConnection, envelope: &Envelope) -> Result<(), sqlx
     )
     .bind(envelope.id)
     .bind(envelope.tenantid)
-    .bind(&envelope.kind)
+    .bind(wire_subject(envelope))
     .bind(sqlx::types::Json(envelope))
     .bind(&envelope.traceparent)
     .bind(envelope.time)
@@ -85,7 +90,7 @@ pub async fn enqueue_all_signed(
     }
     let ids: Vec<_> = envelopes.iter().map(|e| e.id).collect();
     let tenants: Vec<_> = envelopes.iter().map(|e| e.tenantid).collect();
-    let subjects: Vec<_> = envelopes.iter().map(|e| e.kind.as_str()).collect();
+    let subjects: Vec<_> = envelopes.iter().map(wire_subject).collect();
     let payloads: Vec<_> = envelopes.iter().map(sqlx::types::Json).collect();
     let traceparents: Vec<_> = envelopes.iter().map(|e| e.traceparent.as_deref()).collect();
     let times: Vec<_> = envelopes.iter().map(|e| e.time).collect();
