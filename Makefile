@@ -5,7 +5,7 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= /var/tmp/mirai/target
 CARGO ?= cargo
 
-.PHONY: setup run build test test-rust test-fuzz test-readme test-deploy bench lint fmt openapi clean-test-dbs cross test-arm64 nats-auth test-faults
+.PHONY: setup run build test test-rust test-fuzz test-readme test-deploy bench lint fmt openapi clean-test-dbs cross test-arm64 nats-auth test-faults test-pg-tls
 
 setup:
 	@bash scripts/setup.sh
@@ -19,7 +19,7 @@ run: setup build
 clean-test-dbs: setup
 	@bash scripts/clean-test-dbs.sh
 
-test: setup clean-test-dbs test-rust test-fuzz test-readme test-deploy test-arm64 test-faults
+test: setup clean-test-dbs test-rust test-fuzz test-readme test-deploy test-arm64 test-faults test-pg-tls
 
 test-rust:
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
@@ -43,6 +43,11 @@ test-deploy: setup
 # no acknowledged statement lost, readiness and 503s as they should be, recovery automatic.
 test-faults: setup build
 	@bash scripts/fault-test.sh
+
+# Postgres over TLS as the chart connects (sslmode=verify-full, sslrootcert) on a private
+# TLS-only server: migrate and the services' runtime roles over TLS; wrong CA and no TLS refused.
+test-pg-tls: setup build
+	@bash scripts/check-pg-tls.sh
 
 # Release binaries for x86_64- and aarch64-unknown-linux-gnu with Debian's cross toolchain
 # (`make cross CROSS=aarch64` for one); staged in $(CARGO_TARGET_DIR)/dist for the Dockerfile.

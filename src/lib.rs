@@ -15,6 +15,33 @@ pub fn example_services() -> Vec<ServiceDef> {
     vec![mirai_template::service()]
 }
 
+/// The variables `defs` would fall back to a dev-only (public) secret for: the bus
+/// verify keys, identity's bus signing key, each service's NATS and database passwords.
+pub fn dev_secrets_in_use(config: &mirai_kit::Config, defs: &[ServiceDef]) -> Vec<String> {
+    use mirai_kit::Config;
+    let mut missing = Vec::new();
+    if config.bus_keys_are_dev {
+        missing.push("MIRAI_BUS_VERIFY_KEYS".to_owned());
+    }
+    let db_default = std::env::var("MIRAI_DB_APP_PASSWORD").is_err();
+    for d in defs {
+        let var = |key: &str| format!("MIRAI_{}__{key}", d.name.to_uppercase().replace('-', "_"));
+        if d.signs_events && Config::service_var(d.name, "BUS_SIGNING_KEY").is_none() {
+            missing.push(var("BUS_SIGNING_KEY"));
+        }
+        if Config::service_var(d.name, "NATS_PASSWORD").is_none() {
+            missing.push(var("NATS_PASSWORD"));
+        }
+        if db_default
+            && Config::service_var(d.name, "DB_PASSWORD").is_none()
+            && Config::service_var(d.name, "DATABASE_URL").is_none()
+        {
+            missing.push(var("DB_PASSWORD"));
+        }
+    }
+    missing
+}
+
 /// The named services, or an error naming the unknown one.
 pub fn select(names: &[String]) -> anyhow::Result<Vec<ServiceDef>> {
     let all = services();

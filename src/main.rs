@@ -93,13 +93,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { services, migrate } => {
             let defs = mirai::select(&services)?;
-            // `serve` is how production runs: the dev-only bus key (its private half is in
-            // the source) is never trusted there unless a local run says so explicitly.
-            if config.bus_keys_are_dev && std::env::var("MIRAI_ALLOW_DEV_KEYS").as_deref() != Ok("1") {
-                anyhow::bail!(
-                    "MIRAI_BUS_VERIFY_KEYS: must be set for `mirai serve` (identity's public bus key, ADR 0006); \
-                     for a local run set MIRAI_ALLOW_DEV_KEYS=1 or use `mirai dev`"
-                );
+            // `serve` is how production runs: no dev-only secret (in the source, so public)
+            // is used there unless a local run says so explicitly.
+            if std::env::var("MIRAI_ALLOW_DEV_SECRETS").as_deref() != Ok("1") {
+                let missing = mirai::dev_secrets_in_use(&config, &defs);
+                if !missing.is_empty() {
+                    anyhow::bail!(
+                        "{}: must be set for `mirai serve` (their dev defaults are public); for a local run \
+                         set MIRAI_ALLOW_DEV_SECRETS=1 or use `mirai dev`",
+                        missing.join(", ")
+                    );
+                }
             }
             let f = fleet::start(config, &defs, migrate).await?;
             fleet::shutdown_signal().await;

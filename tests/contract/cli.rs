@@ -24,9 +24,23 @@ fn bad_configuration_names_the_variable() {
     let out = mirai().args(["serve", "nonesuch"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown service `nonesuch`"));
     // Production (`serve`) never trusts the dev-only bus key by default.
-    let out = mirai().args(["serve", "tenant"]).env_remove("MIRAI_BUS_VERIFY_KEYS").output().unwrap();
+    let out = mirai()
+        .args(["serve", "identity"])
+        .env_remove("MIRAI_BUS_VERIFY_KEYS")
+        .env_remove("MIRAI_DB_APP_PASSWORD")
+        .env_remove("MIRAI_ALLOW_DEV_SECRETS")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("MIRAI_BUS_VERIFY_KEYS: must be set"), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for var in [
+        "MIRAI_BUS_VERIFY_KEYS",
+        "MIRAI_IDENTITY__BUS_SIGNING_KEY",
+        "MIRAI_IDENTITY__NATS_PASSWORD",
+        "MIRAI_IDENTITY__DB_PASSWORD",
+    ] {
+        assert!(stderr.contains(var), "`serve` names {var}: {stderr}");
+    }
     let out = mirai().args(["serve", "tenant"]).env("MIRAI_BUS_VERIFY_KEYS", "not a key").output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("MIRAI_BUS_VERIFY_KEYS: "), "{out:?}");
 }
@@ -63,7 +77,7 @@ async fn a_kek_that_did_not_seal_the_keys_stops_start_up_with_the_way_back() {
     let serve = |kek: Option<&std::path::Path>| {
         let mut cmd = mirai();
         cmd.args(["serve", "identity", "--migrate"])
-            .env("MIRAI_ALLOW_DEV_KEYS", "1")
+            .env("MIRAI_ALLOW_DEV_SECRETS", "1")
             .env("DATABASE_URL", url_for_db(&db))
             .env("MIRAI_NATS_PREFIX", &prefix)
             .env("MIRAI_HTTP_ADDR", "127.0.0.1:0")

@@ -139,7 +139,7 @@ async fn spans_are_flushed_on_sigterm() {
     let state = std::env::temp_dir().join(format!("mirai-state-{}", Uuid::new_v4()));
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mirai"))
         .args(["serve", "identity", "--migrate"])
-        .env("MIRAI_ALLOW_DEV_KEYS", "1")
+        .env("MIRAI_ALLOW_DEV_SECRETS", "1")
         .env("DATABASE_URL", url_for_db(&db))
         .env("MIRAI_NATS_PREFIX", &prefix)
         .env("MIRAI_HTTP_ADDR", "127.0.0.1:0")
