@@ -18,9 +18,18 @@ use crate::{AppState, store::signing_keys as store};
 pub async fn ensure_active(state: &AppState) -> anyhow::Result<()> {
     let mut tx = state.ctx.db.platform_tx().await?;
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext('identity-signing-key'))").execute(&mut *tx).await?;
+    let meta = EventMeta { actor: Some("system:identity".into()), ..Default::default() };
     if store::signing_key_list_unretired(&mut tx).await?.is_empty() {
-        let meta = EventMeta { actor: Some("system:identity".into()), ..Default::default() };
         create_in_txn(state, &mut tx, &meta, Utc::now()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    } else {
+        // Re-announce the keys that sign, signed: a key store that missed or refused an
+        // earlier announcement (one from before signed key events, say) learns them
+        // again; one that has them ignores the same revision. Identity's stream keeps one
+        // message per key, so this costs nothing over time.
+        let events = store::signing_key_list_unretired_public(&mut tx).await?.into_iter().map(|k| {
+            SigningKeyPublished { kid: k.kid, jwk: k.public_jwk.0, not_before: k.not_before, revision: 1 }.into()
+        });
+        state.ctx.emit(&mut tx, &meta, events).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     tx.commit().await?;
     Ok(())

@@ -56,6 +56,22 @@ pub async fn signing_key_list_unretired(tx: &mut PgConnection) -> Result<Vec<Sig
         .await
 }
 
+/// A key's public half as announced.
+#[derive(Debug, sqlx::FromRow)]
+pub struct PublicKeyRow {
+    pub kid: String,
+    pub public_jwk: Json<Jwk>,
+    pub not_before: chrono::DateTime<chrono::Utc>,
+}
+
+/// The unretired keys' public halves.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn signing_key_list_unretired_public(tx: &mut PgConnection) -> Result<Vec<PublicKeyRow>, sqlx::Error> {
+    sqlx::query_as("SELECT kid, public_jwk, not_before FROM signing_keys WHERE retired_at IS NULL ORDER BY not_before")
+        .fetch_all(tx)
+        .await
+}
+
 /// Keys whose tokens may still be valid: what JWKS publishes.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn signing_key_list_verifiable(tx: &mut PgConnection) -> Result<Vec<SigningKeyRow>, sqlx::Error> {
