@@ -66,8 +66,6 @@ async fn spine(n: usize, rate: Option<u32>, batched: bool) -> anyhow::Result<Run
     let cfg = config(&database, &nats_prefix());
     let pool = db::connect(&cfg, "bench").await?;
     let bus = mirai_events::Bus::connect_with(&cfg.admin_bus_options()).await?;
-    bus.ensure_stream("bench").await?;
-    bus.ensure_stream(mirai_events::bus::DLQ_CONTEXT).await?;
     let clock = Arc::new(Clock::default());
     let cancel = CancellationToken::new();
     let seen = clock.clone();
@@ -82,6 +80,8 @@ async fn spine(n: usize, rate: Option<u32>, batched: bool) -> anyhow::Result<Run
         }
         seen.handled.fetch_add(1, Ordering::Relaxed);
     });
+    bus.ensure_stream(&spec.context).await?;
+    bus.ensure_stream(mirai_events::bus::DLQ_CONTEXT).await?;
     consumer::provision(&bus, &spec).await?;
     let c = tokio::spawn(consumer::run(pool.clone(), bus.clone(), spec, cancel.clone()));
     let r = tokio::spawn(Relay::new(pool.clone(), bus.clone(), "bench").run(cancel.clone()));
