@@ -70,6 +70,10 @@ pub struct Config {
     /// `MIRAI_STREAM_MAX_AGE` (`30d`, `12h`, `0` = forever) and `MIRAI_STREAM_MAX_BYTES`
     /// (-1 = unlimited): every stream's limits, unless `MIRAI_<SERVICE>__STREAM_MAX_*`.
     pub stream_limits: StreamLimits,
+    /// `MIRAI_TENANT_RATE_PER_SEC` (default 2000; 0 = off) and `MIRAI_TENANT_RATE_BURST`
+    /// (default 4000): each instance's ceiling on one tenant's requests.
+    pub tenant_rate_per_sec: u32,
+    pub tenant_rate_burst: u32,
     /// `MIRAI_TRUSTED_PROXIES`: comma-separated CIDRs whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<crate::client_ip::Cidr>,
     /// `MIRAI_BUS_VERIFY_KEYS`: the PEM public key(s) identity's key-distribution events
@@ -187,6 +191,8 @@ impl Config {
                 },
                 max_bytes: parse_num(&var, "MIRAI_STREAM_MAX_BYTES", -1)?,
             },
+            tenant_rate_per_sec: parse_num(&var, "MIRAI_TENANT_RATE_PER_SEC", 2000)?,
+            tenant_rate_burst: parse_num(&var, "MIRAI_TENANT_RATE_BURST", 4000)?,
             bus_verifier: BusVerifier::from_pem_bundle(
                 var("MIRAI_BUS_VERIFY_KEYS").as_deref().unwrap_or(bus_signing::DEV_VERIFY_KEY_PEM),
             )

@@ -47,6 +47,8 @@ async fn observe(mut req: Request, next: Next) -> Response {
     req.extensions_mut().insert(slot.clone());
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    let client = req.extensions().get::<crate::client_ip::ClientIp>().and_then(|c| c.0);
+    let client = client.map(|ip| ip.to_string()).unwrap_or_default();
     // The server span continues the caller's trace (or starts one). Routing has not run
     // yet, so it is named by the method until the route is known.
     let span = tracing::info_span!(
@@ -87,12 +89,12 @@ async fn observe(mut req: Request, next: Next) -> Response {
         // A 503 is a dependency outage the client was told to retry (Retry-After): a
         // warning per request; the outage itself is alerted on. A 500 is a bug: an error.
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            tracing::warn!(trace_id = %traceparent.trace_id, request_id = %request_id, %method, %path, %route, status = status.as_u16(), cause = %cause, "request refused: dependency unavailable");
+            tracing::warn!(trace_id = %traceparent.trace_id, request_id = %request_id, %method, %path, %route, %client, status = status.as_u16(), cause = %cause, "request refused: dependency unavailable");
         } else {
-            tracing::error!(trace_id = %traceparent.trace_id, request_id = %request_id, %method, %path, %route, status = status.as_u16(), cause = %cause, "request failed");
+            tracing::error!(trace_id = %traceparent.trace_id, request_id = %request_id, %method, %path, %route, %client, status = status.as_u16(), cause = %cause, "request failed");
         }
     } else if !matches!(path.as_str(), "/healthz" | "/livez" | "/readyz" | "/metrics") {
-        tracing::info!(trace_id = %traceparent.trace_id, request_id = %request_id, %method, %path, %route, status = status.as_u16(), latency_ms = elapsed * 1000.0, "request");
+        tracing::info!(trace_id = %traceparent.trace_id, request_id = %request_id, %method, %path, %route, %client, status = status.as_u16(), latency_ms = elapsed * 1000.0, "request");
     }
     if let Some(route) = &matched {
         mirai_trace::rename(&span, format!("{method} {route}"));
@@ -205,16 +207,20 @@ pub fn app(
         .merge(services)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(config.body_limit))
-        .layer(middleware::from_fn_with_state(keys, authenticate))
-        .layer(middleware::from_fn_with_state(
-            std::sync::Arc::<[crate::client_ip::Cidr]>::from(config.trusted_proxies.clone()),
-            crate::client_ip::layer,
-        ));
+        .layer(DefaultBodyLimit::max(config.body_limit));
+    // Inside authentication, so the tenant is known whatever the credential.
+    if let Some(limit) = crate::tenant_limit::TenantLimit::new(config.tenant_rate_per_sec, config.tenant_rate_burst) {
+        app = app.layer(middleware::from_fn_with_state(limit, crate::tenant_limit::layer));
+    }
+    let mut app = app.layer(middleware::from_fn_with_state(keys, authenticate));
     if let Some(cors) = cors(config, cors_anywhere) {
         app = app.layer(cors);
     }
-    app.layer(middleware::from_fn(observe))
+    // Outermost: the client address is known to everything, the request log included.
+    app.layer(middleware::from_fn(observe)).layer(middleware::from_fn_with_state(
+        std::sync::Arc::<[crate::client_ip::Cidr]>::from(config.trusted_proxies.clone()),
+        crate::client_ip::layer,
+    ))
 }
 
 /// CORS: the configured origins (`MIRAI_CORS_ORIGINS`) everywhere, and any origin on the

@@ -19,6 +19,7 @@ pub mod pagination;
 pub mod serve;
 pub mod service;
 pub mod telemetry;
+pub mod tenant_limit;
 pub mod validated;
 
 pub use auth::{Principal, Role};

@@ -53,3 +53,34 @@ async fn request_ids_trace_context_cors_health_and_metrics() {
     assert!(metrics.contains("route=\"/api/v1/identity/jwks.json\""), "labelled by route template");
     app.stop().await;
 }
+
+/// Each instance caps one tenant's request rate (after authentication, whatever the
+/// credential): over it, a 429 problem with Retry-After; other tenants are unaffected.
+#[tokio::test]
+async fn a_noisy_tenant_is_capped_and_others_are_not() {
+    let app = mirai_testkit::TestApp::spawn_with(&[mirai_identity::service()], |c| {
+        c.tenant_rate_per_sec = 2;
+        c.tenant_rate_burst = 5;
+    })
+    .await
+    .unwrap();
+    let (noisy, quiet) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let noisy_token = app.token(Some(noisy), &[mirai_kit::Role::Learner]);
+    let mut limited = None;
+    for _ in 0..20 {
+        let res = app.http.get(app.url("/api/v1/identity/me")).bearer_auth(&noisy_token).send().await.unwrap();
+        if res.status() == 429 {
+            limited = Some(res);
+            break;
+        }
+        assert_eq!(res.status(), 200);
+    }
+    let res = limited.expect("the tenant is capped within 20 requests");
+    assert!(res.headers().get("retry-after").is_some());
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["type"], "https://mirai.dev/problems/rate-limited");
+    let quiet_token = app.token(Some(quiet), &[mirai_kit::Role::Learner]);
+    let res = app.http.get(app.url("/api/v1/identity/me")).bearer_auth(&quiet_token).send().await.unwrap();
+    assert_eq!(res.status(), 200, "another tenant is not affected");
+    app.stop().await;
+}
