@@ -296,6 +296,12 @@ def check_migrations(label: str, values: dict, k: dict) -> None:
         check(url.startswith("postgres://$(PGUSER):$(PGPASSWORD)@") and f"@{rw}:5432/mirai?" in url and "sslmode=verify-full" in url,
               f"{label}: migrate {svc} DATABASE_URL names database mirai at {rw} with TLS ({url})")
         check(secret_ref(env.get(f"{svc_var(svc)}__DB_PASSWORD")) == (f"mirai-db-{svc}", "password"), f"{label}: migrate {svc} gets the runtime role's password")
+        # `mirai migrate` provisions the service's streams as the NATS admin user (ADR 0006).
+        container = pod["containers"][0]
+        check(secret_ref(env.get("MIRAI_NATS_ADMIN_PASSWORD")) == ("mirai-nats-users", "admin"),
+              f"{label}: migrate {svc} gets the NATS admin password (it provisions streams)")
+        check(any(e.get("configMapRef", {}).get("name") == "mirai-env" for e in container.get("envFrom", [])),
+              f"{label}: migrate {svc} reads NATS_URL, its CA and the stream limits from the env ConfigMap")
 
 
 def pooler_param(pooler: dict, key: str) -> int:
@@ -446,6 +452,7 @@ def check_network_policies(label: str, values: dict, k: dict) -> None:
     check(values["nats"]["exporter"]["port"] in np_ports(nats.get("ingress", [])), f"{label}: Prometheus -> NATS exporter")
     check(4222 in np_ports(nats.get("ingress", [])), f"{label}: services -> NATS 4222 (ingress side)")
     check(5432 in np_ports(nps.get("migrations", {}).get("egress", [])), f"{label}: migrations -> Postgres 5432")
+    check(4222 in np_ports(nps.get("migrations", {}).get("egress", [])), f"{label}: migrations -> NATS 4222 (stream provisioning)")
     check(5432 in np_ports(nps.get("pooler", {}).get("ingress", [])) and 5432 in np_ports(nps.get("pooler", {}).get("egress", [])), f"{label}: services -> pooler -> Postgres")
     check(5432 in np_ports(nps.get("postgres", {}).get("ingress", [])), f"{label}: Postgres accepts the pooler, the migrations and its replicas")
 
