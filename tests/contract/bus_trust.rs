@@ -301,3 +301,42 @@ async fn services_reach_nats_over_tls_only_with_a_certificate_they_trust() {
     assert!(Bus::connect_with(&cfg.bus_options("tenant")).await.is_err(), "the system roots do not know a private CA");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// In the chart a service's pods start beside the migration Job that provisions its
+/// stream: a fleet that starts first must not fail (a crash loop), and must publish
+/// what it committed meanwhile once the stream exists.
+#[tokio::test]
+async fn a_service_started_before_its_stream_waits_and_then_publishes() {
+    use sqlx::Connection as _;
+    let services = [mirai_tenant::service()];
+    let database = mirai_testkit::scratch_database(&[("tenant", services[0].migrations)]).await.unwrap();
+    let prefix = mirai_testkit::nats_prefix();
+    let cfg = mirai_testkit::config(&database, &prefix);
+    let fleet = mirai_kit::fleet::start(cfg.clone(), &services, false).await.expect("starts without its stream");
+
+    // An event committed while the stream is missing waits in the outbox.
+    let mut conn = sqlx::PgConnection::connect(&mirai_testkit::url_for_db(&database)).await.unwrap();
+    sqlx::query("SET search_path = tenant").execute(&mut conn).await.unwrap();
+    let event = mirai_events::NewEvent::new(
+        "tenant.feature_flag.changed.v1",
+        uuid::Uuid::now_v7(),
+        serde_json::json!({ "tenant_id": uuid::Uuid::now_v7(), "key": "ai.authoring", "enabled": true }),
+    );
+    mirai_events::outbox::enqueue(&mut conn, "tenant", &Default::default(), event).await.unwrap();
+    let pending = || async {
+        let mut c = sqlx::PgConnection::connect(&mirai_testkit::url_for_db(&database)).await.unwrap();
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM tenant.outbox WHERE published_at IS NULL")
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
+    };
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(pending().await, 1, "nothing to publish to yet");
+
+    // The operator provisions; the relay publishes without a restart.
+    mirai_kit::fleet::provision_streams(&cfg, &services).await.unwrap();
+    mirai_testkit::wait_until("the outbox drains", Duration::from_secs(10), || async { pending().await == 0 }).await;
+    fleet.shutdown().await;
+    let _ = mirai_testkit::bus(&prefix).await.delete_prefixed_streams().await;
+    mirai_testkit::drop_database(&database).await;
+}

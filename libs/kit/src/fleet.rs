@@ -114,7 +114,12 @@ pub async fn start(config: Config, services: &[ServiceDef], run_migrations: bool
     for (def, bus) in services.iter().zip(buses) {
         let pool = db::connect(&config, def.name).await?;
         let db = Db::new(pool, def.name, def.migrations);
-        bus.stream(def.name).await?;
+        // In the chart, the migration Job that provisions the stream runs beside the pods:
+        // a pod that starts first waits for it (the relay and consumers retry) instead of
+        // crash-looping.
+        if let Err(e) = bus.stream(def.name).await {
+            tracing::warn!(service = def.name, error = %format!("{e:#}"), "stream not there yet; waiting for `mirai migrate`");
+        }
         tasks.spawn(Relay::new(db.pool().clone(), bus.clone(), db.schema()).run(work_cancel.clone()));
         let ctx = ServiceCtx {
             name: def.name,
@@ -137,7 +142,7 @@ pub async fn start(config: Config, services: &[ServiceDef], run_migrations: bool
                 spec.name,
                 spec.context
             );
-            consumer::provision(&bus, &spec).await?;
+            // `run` provisions the consumer, retrying until the stream exists.
             tasks.spawn(consumer::run(db.pool().clone(), bus.clone(), spec, work_cancel.clone()));
         }
         for task in started.tasks {
