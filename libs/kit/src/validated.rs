@@ -48,7 +48,12 @@ pub struct Email(String);
 impl Email {
     pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
         let email = raw.trim().to_lowercase();
-        if !email.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.')) || email.len() > 254 {
+        let ok = email.len() <= 254
+            && email.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+            })
+            && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !ok {
             return Err(AppError::invalid(field, "is not an email address"));
         }
         Ok(Self(email))
@@ -263,7 +268,16 @@ mod tests {
     #[test]
     fn emails_are_trimmed_and_lower_cased() {
         assert_eq!(Email::parse("email", "  Ada@Example.COM ").unwrap().to_string(), "ada@example.com");
-        for bad in ["not-an-email", "@example.com", "ada@localhost", ""] {
+        for bad in [
+            "not-an-email",
+            "@example.com",
+            "ada@localhost",
+            "",
+            "ada@.example.com",
+            "ada@example.",
+            "a da@x.io",
+            "ada@x\u{7}.io",
+        ] {
             let (field, message) = field_of(Email::parse("email", bad).unwrap_err());
             assert_eq!((field.as_str(), message.as_str()), ("email", "is not an email address"));
         }

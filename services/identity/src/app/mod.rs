@@ -23,11 +23,5 @@ pub fn validate_password(password: &str) -> Result<(), AppError> {
 
 /// A syntactically plausible email address (the mail itself proves the rest).
 pub fn validate_email(email: &str) -> Result<(), AppError> {
-    let e = email.trim();
-    let ok = e.len() <= 254
-        && e.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
-        })
-        && !e.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok { Ok(()) } else { Err(AppError::invalid("email", "is not an email address")) }
+    mirai_kit::Email::parse("email", email).map(|_| ())
 }
