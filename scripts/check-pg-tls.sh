@@ -23,12 +23,12 @@ BIN="${MIRAI_BIN:-${CARGO_TARGET_DIR:-/var/tmp/mirai/target}/debug/mirai}"
 DIR="$STATE/pgtls"
 PG_PORT="${MIRAI_PGTLS_PG_PORT:-54349}"
 NATS_PORT="${MIRAI_PGTLS_NATS_PORT:-42249}"
-PG_USER_OS="mirai-pg"
 READY_SECS="${MIRAI_PGTLS_READY_SECS:-60}"
 
 log() { echo "pg-tls: $*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# shellcheck source=lib/servers.sh
+. "$ROOT/scripts/lib/servers.sh"
 FAILS=0
 pass() { echo "PASS $*"; }
 fail() { echo "FAIL $*"; FAILS=$((FAILS + 1)); }
@@ -60,49 +60,14 @@ PSQL="$PGBIN/psql"
 PGDATA="$DIR/pgdata"
 CERTS="$DIR/certs"
 
-run_as_pg() {
-  if [ "$(id -u)" = 0 ]; then
-    id "$PG_USER_OS" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_USER_OS"
-    runuser -u "$PG_USER_OS" -- "$@"
-  else
-    "$@"
-  fi
-}
-
-# One run at a time (a second one would wipe the first one's servers). Every child is
-# started with fd 9 closed (`9>&-`), so a leftover server never holds the lock.
 mkdir -p "$STATE"
-exec 9>"$STATE/pgtls.lock"
-flock -w 120 9 || die "another run holds $STATE/pgtls.lock"
-
-# A pid file names our process only if that process still runs the command we started.
-kill_pidfile() {
-  local f=$1 pattern=$2 pid
-  [ -f "$f" ] || return 0
-  pid=$(cat "$f" 2>/dev/null || true)
-  if [ -n "$pid" ] && { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -q -- "$pattern"; then
-    kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
-  rm -f "$f"
-}
-
-stop_pg() {
-  if [ -f "$PGDATA/postmaster.pid" ]; then
-    run_as_pg timeout 30 "$PGBIN/pg_ctl" -D "$PGDATA" -m immediate -w -t 20 stop >/dev/null 2>&1 || true
-    kill_pidfile "$PGDATA/postmaster.pid" "$PGDATA"
-  fi
-}
+take_lock "$STATE/pgtls.lock"
 
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
   [ -d "$DIR" ] || exit "$status"
-  if [ -n "${MIRAI_PID:-}" ] && kill -0 "$MIRAI_PID" 2>/dev/null; then
-    kill "$MIRAI_PID" 2>/dev/null || true
-    for _ in $(seq 1 25); do kill -0 "$MIRAI_PID" 2>/dev/null || break; sleep 0.2; done
-    kill -9 "$MIRAI_PID" 2>/dev/null || true
-  fi
+  stop_mirai
   if [ "$status" != 0 ]; then
     if [ -f "$DIR/work/dev.log" ]; then
       log "mirai dev's log (errors and warnings, last 15):"
@@ -115,9 +80,7 @@ cleanup() {
   kill_pidfile "$DIR/mirai.pid" "$BIN"
   kill_pidfile "$DIR/nats.pid" "$DIR/nats.conf"
   stop_pg
-  local pids
-  pids=$(jobs -p 2>/dev/null || true)
-  [ -z "$pids" ] || kill -9 $pids 2>/dev/null || true
+  kill_jobs
   rm -rf "$DIR"
   exit "$status"
 }
@@ -170,9 +133,7 @@ chmod 0600 "$CERTS"/*.key
 chmod 0644 "$CERTS"/*.pem "$CERTS/server.crt"
 
 # --- 2. private Postgres: TLS on, non-TLS TCP refused --------------------------------------
-mkdir -p "$PGDATA"
-[ "$(id -u)" = 0 ] && chown "$PG_USER_OS" "$PGDATA"
-run_as_pg "$PGBIN/initdb" -D "$PGDATA" -U postgres -A trust -E UTF8 --locale=C >/dev/null
+init_pg
 cat >>"$PGDATA/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
 port = $PG_PORT
@@ -191,8 +152,7 @@ cat >"$PGDATA/pg_hba.conf" <<HBA
 hostssl    all       all   127.0.0.1/32  trust
 hostnossl  all       all   0.0.0.0/0     reject
 HBA
-run_as_pg timeout 40 "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w -t 30 start >/dev/null 9>&- ||
-  { tail -n 20 "$PGDATA/server.log" >&2; die "the private Postgres did not start"; }
+start_pg || { tail -n 20 "$PGDATA/server.log" >&2; die "the private Postgres did not start"; }
 PSQL_TLS="sslmode=verify-full&sslrootcert=$CERTS/ca.pem"
 timeout 10 "$PSQL" "postgresql://postgres@127.0.0.1:$PG_PORT/postgres?$PSQL_TLS" -X -qc "CREATE DATABASE mirai" >/dev/null
 psql_mirai() { timeout 10 "$PSQL" "postgresql://postgres@127.0.0.1:$PG_PORT/mirai?$PSQL_TLS" -X -tAc "$1"; }
@@ -202,16 +162,8 @@ if timeout 10 "$PSQL" "postgresql://postgres@127.0.0.1:$PG_PORT/postgres?sslmode
 fi
 
 # --- private NATS (the dev users and permissions) -----------------------------------------
-{
-  echo "listen: 127.0.0.1:$NATS_PORT"
-  echo "max_payload: 8MB"
-  echo "jetstream { store_dir: \"$DIR/nats\", max_file_store: 1GB }"
-  cat "$ROOT/deploy/nats/auth.dev.conf"
-} >"$DIR/nats.conf"
-"$VENV/bin/nats-server" -c "$DIR/nats.conf" >>"$DIR/nats.log" 2>&1 9>&- &
-echo $! >"$DIR/nats.pid"
-for _ in $(seq 1 50); do port_open "$NATS_PORT" && break; sleep 0.2; done
-port_open "$NATS_PORT" || { tail -n 20 "$DIR/nats.log" >&2; die "the private nats-server did not start"; }
+write_nats_conf "$DIR" "$NATS_PORT"
+launch_nats "$DIR" "$NATS_PORT"
 log "private Postgres ($("$PGBIN/postgres" --version | sed 's/^postgres (PostgreSQL) //') from $PGBIN, TLS only) on :$PG_PORT, NATS on :$NATS_PORT"
 
 DB_BASE="postgres://postgres@127.0.0.1:$PG_PORT/mirai"
@@ -254,7 +206,6 @@ else
 fi
 
 # --- d. mirai dev over TLS: /readyz, then pg_stat_ssl for the runtime roles ---------------------
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 HTTP_PORT=$(free_port)
 (cd "$DIR/work" && mirai_env "$URL_OK" env MIRAI_HTTP_ADDR="127.0.0.1:$HTTP_PORT" \
   "$BIN" dev >"$DIR/work/dev.log" 2>&1 9>&-) &

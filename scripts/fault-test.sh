@@ -19,14 +19,14 @@ BIN="${MIRAI_BIN:-${CARGO_TARGET_DIR:-/var/tmp/mirai/target}/debug/mirai}"
 FAULTS="$STATE/faults"
 PG_PORT="${MIRAI_FAULT_PG_PORT:-54339}"
 NATS_PORT="${MIRAI_FAULT_NATS_PORT:-42239}"
-PG_USER_OS="mirai-pg"
 NATS_DOWN_SECS="${MIRAI_FAULT_NATS_DOWN:-7}"
 PG_DOWN_SECS="${MIRAI_FAULT_PG_DOWN:-10}"
 
 log() { echo "fault-test: $*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
 now() { date +%s.%N; }
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# shellcheck source=lib/servers.sh
+. "$ROOT/scripts/lib/servers.sh"
 
 [ -x "$BIN" ] || die "no mirai binary at $BIN (set MIRAI_BIN, or run \`make build\`)"
 [ -x "$VENV/bin/nats-server" ] || die "no nats-server in $VENV (run \`make setup\`)"
@@ -36,39 +36,8 @@ PSQL="$PGBIN/psql"
 PGDATA="$FAULTS/pgdata"
 DB_ADMIN_URL="postgres://postgres@127.0.0.1:$PG_PORT/mirai"
 
-run_as_pg() {
-  if [ "$(id -u)" = 0 ]; then
-    id "$PG_USER_OS" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_USER_OS"
-    runuser -u "$PG_USER_OS" -- "$@"
-  else
-    "$@"
-  fi
-}
-
-# One run at a time (a second one would wipe the first one's servers). Every child is
-# started with fd 9 closed (`9>&-`), so a leftover server never holds the lock.
 mkdir -p "$STATE"
-exec 9>"$STATE/faults.lock"
-flock -w 120 9 || die "another fault test holds $STATE/faults.lock"
-
-# A pid file names our process only if that process still runs the command we started.
-kill_pidfile() {
-  local f=$1 pattern=$2 pid
-  [ -f "$f" ] || return 0
-  pid=$(cat "$f" 2>/dev/null || true)
-  if [ -n "$pid" ] && { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -q -- "$pattern"; then
-    kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
-  rm -f "$f"
-}
-
-stop_pg() {
-  if [ -f "$PGDATA/postmaster.pid" ]; then
-    run_as_pg timeout 30 "$PGBIN/pg_ctl" -D "$PGDATA" -m immediate -w -t 20 stop >/dev/null 2>&1 || true
-    kill_pidfile "$PGDATA/postmaster.pid" "$PGDATA"
-  fi
-}
+take_lock "$STATE/faults.lock"
 
 # Everything this script started, whatever state the run left it in: the load, the fleet,
 # NATS, Postgres. Idempotent (runs again from the EXIT trap after an INT/TERM).
@@ -77,11 +46,7 @@ cleanup() {
   trap - EXIT INT TERM
   [ -d "$FAULTS" ] || exit "$status"
   if [ -n "${LOAD_PID:-}" ]; then kill "$LOAD_PID" 2>/dev/null || true; fi
-  if [ -n "${MIRAI_PID:-}" ] && kill -0 "$MIRAI_PID" 2>/dev/null; then
-    kill "$MIRAI_PID" 2>/dev/null || true
-    for _ in $(seq 1 25); do kill -0 "$MIRAI_PID" 2>/dev/null || break; sleep 0.2; done
-    kill -9 "$MIRAI_PID" 2>/dev/null || true
-  fi
+  stop_mirai
   if [ "$status" != 0 ] && [ -f "$FAULTS/work/dev.log" ]; then
     log "the fleet's log (errors and warnings, last 25):"
     grep -E '"level":"(ERROR|WARN)"|ERROR|WARN|panicked' "$FAULTS/work/dev.log" | tail -n 25 >&2 || true
@@ -95,9 +60,7 @@ cleanup() {
   kill_pidfile "$FAULTS/mirai.pid" "$BIN"
   kill_pidfile "$FAULTS/nats.pid" "$FAULTS/nats.conf"
   stop_pg
-  local pids
-  pids=$(jobs -p 2>/dev/null || true)
-  [ -z "$pids" ] || kill -9 $pids 2>/dev/null || true
+  kill_jobs
   rm -rf "$FAULTS"
   exit "$status"
 }
@@ -125,9 +88,7 @@ mark() { echo "$1 ${2:-$(now)}" >>"$PHASES"; }
 T0=$(now)
 
 # --- private Postgres (as setup.sh makes it, smaller) ------------------------------------
-mkdir -p "$PGDATA"
-[ "$(id -u)" = 0 ] && { run_as_pg true 2>/dev/null || true; chown "$PG_USER_OS" "$PGDATA"; }
-run_as_pg "$PGBIN/initdb" -D "$PGDATA" -U postgres -A trust -E UTF8 --locale=C >/dev/null
+init_pg
 cat >>"$PGDATA/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
 port = $PG_PORT
@@ -139,27 +100,13 @@ synchronous_commit = on
 max_locks_per_transaction = 256
 log_min_messages = warning
 CONF
-start_pg() { run_as_pg timeout 40 "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w -t 30 start >/dev/null 9>&-; }
 start_pg || { tail -n 20 "$PGDATA/server.log" >&2; die "the private Postgres did not start"; }
 timeout 10 "$PSQL" "postgres://postgres@127.0.0.1:$PG_PORT/postgres" -qc "CREATE DATABASE mirai"
 
 # --- private NATS (setup.sh's configuration: JetStream, the dev users and permissions) ---
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 NATS_MON_PORT=$(free_port)  # monitoring, to count what the LRS stream holds
-{
-  echo "listen: 127.0.0.1:$NATS_PORT"
-  echo "http: 127.0.0.1:$NATS_MON_PORT"
-  echo "max_payload: 8MB"
-  echo "jetstream { store_dir: \"$FAULTS/nats\", max_file_store: 2GB }"
-  cat "$ROOT/deploy/nats/auth.dev.conf"
-} >"$FAULTS/nats.conf"
-start_nats() {
-  "$VENV/bin/nats-server" -c "$FAULTS/nats.conf" >>"$FAULTS/nats.log" 2>&1 9>&- &
-  NATS_PID=$!
-  echo "$NATS_PID" >"$FAULTS/nats.pid"
-  for _ in $(seq 1 50); do port_open "$NATS_PORT" && return 0; sleep 0.2; done
-  tail -n 20 "$FAULTS/nats.log" >&2; die "the private nats-server did not start"
-}
+write_nats_conf "$FAULTS" "$NATS_PORT" "http: 127.0.0.1:$NATS_MON_PORT"
+start_nats() { launch_nats "$FAULTS" "$NATS_PORT"; }
 start_nats
 
 # --- the fleet --------------------------------------------------------------------------

