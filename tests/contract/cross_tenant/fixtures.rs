@@ -301,6 +301,8 @@ async fn put_document(
         .query(params)
         .header("x-experience-api-version", "1.0.3")
         .header("content-type", content_type)
+        // A profile PUT names its precondition (xAPI Communication 3.1); State takes it too.
+        .header("if-none-match", "*")
         .body(content.to_owned());
     let res = t.authorize(req, Credential::ApiKeyBasic).send().await.expect("request sent");
     let status = res.status();

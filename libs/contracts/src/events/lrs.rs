@@ -77,7 +77,8 @@ event!(StatementStored, "lrs.statement.stored.v1", aggregate = tenant_id, tenant
 pub struct StoredStatement {
     /// The statement id.
     pub id: StatementId,
-    /// Canonical IFI of the actor, e.g. mbox:mailto:a@b.c.
+    /// Canonical IFI of the actor, e.g. mbox:mailto:a@b.c; for an anonymous Group, `group:`
+    /// and its members' IFIs, sorted and space-separated.
     pub actor: String,
     /// The verb's IRI.
     pub verb: String,

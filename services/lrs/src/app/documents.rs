@@ -1,7 +1,8 @@
 //! The document resources (State, Activity Profile, Agent Profile) with the xAPI
 //! concurrency rules: strong ETags (SHA-1 of the content), `If-Match` (412 on a
-//! mismatch), `If-None-Match: *` (412 if the document exists), and a PUT to an existing
-//! document with neither header refused with 409 (profiles always; State under 2.0).
+//! mismatch), `If-None-Match: *` (412 if the document exists), and a PUT with neither
+//! header refused: 409 when the document exists (profiles always; State under 2.0), 400
+//! for a new profile document (the client MUST send one of them).
 //! POST merges JSON objects into an existing JSON object.
 
 use axum::http::StatusCode;
@@ -11,7 +12,11 @@ use mirai_kit::{AppError, Principal};
 use serde_json::Value;
 use sha1::Digest;
 
-use super::{bad, statement::XapiVersion};
+use super::{
+    access::{self, Reach},
+    bad,
+    statement::XapiVersion,
+};
 use crate::{
     AppState,
     store::documents::{self as store, DocKey, DocRow},
@@ -21,11 +26,33 @@ fn precondition(detail: &str) -> AppError {
     AppError::client(StatusCode::PRECONDITION_FAILED, "xapi-precondition-failed", "Precondition failed", detail)
 }
 
-/// The caller's tenant, if its credential may use documents of this kind.
-pub fn authorize(p: &Principal, kind: &str, write: bool) -> Result<TenantId, AppError> {
+/// The caller's tenant, if it may use the document at `key`: a scoped credential by its
+/// scopes; a person's session by its reach ([`access`]): State and Agent Profile
+/// documents of an agent they reach, Activity Profiles read by all and written by those
+/// who write for the tenant.
+pub fn authorize(public_url: &str, p: &Principal, key: &DocKey, write: bool) -> Result<TenantId, AppError> {
     let tenant = TenantId::from(p.tenant()?);
-    let scope = if kind == "state" { "state" } else { "profile" };
-    if write { p.require_any_scope(&[scope, "all"]) } else { p.require_any_scope(&[scope, "all", "all/read"]) }?;
+    let reach = if write { access::person_writes(public_url, p) } else { access::person_reads(public_url, p) };
+    match reach {
+        None => {
+            let scope = if key.kind == "state" { "state" } else { "profile" };
+            if write {
+                p.require_any_scope(&[scope, "all"])
+            } else {
+                p.require_any_scope(&[scope, "all", "all/read"])
+            }?;
+        }
+        Some(reach) if key.kind == "activity_profile" => {
+            if write && reach != Reach::Tenant {
+                return Err(access::not_yours("activity profiles"));
+            }
+        }
+        Some(reach) => {
+            if !reach.covers(&key.agent) {
+                return Err(access::not_yours("another agent's documents"));
+            }
+        }
+    }
     Ok(tenant)
 }
 
@@ -90,11 +117,22 @@ pub async fn put(
     content: &[u8],
 ) -> Result<Stored, AppError> {
     let (mut tx, existing) = locked(state, tenant, key, pre).await?;
-    let needs_precondition = key.kind != "state" || version == XapiVersion::V20;
-    if existing.is_some() && needs_precondition && pre.if_match.is_none() && pre.if_none_match.is_none() {
-        return Err(AppError::Conflict(
-            "the document exists: send If-Match with its ETag (or If-None-Match: * to create only)".into(),
-        ));
+    if pre.if_match.is_none() && pre.if_none_match.is_none() {
+        let profile = key.kind != "state";
+        // Communication 3.1, both versions: a PUT to an existing document without either
+        // header is a conflict (State exempted in 1.0.3 only).
+        if existing.is_some() && (profile || version == XapiVersion::V20) {
+            return Err(AppError::Conflict(
+                "the document exists: send If-Match with its ETag (or If-None-Match: * to create only)".into(),
+            ));
+        }
+        // A client PUTting a profile document MUST send one of them (3.1): without, the
+        // request is malformed even when there is nothing to overwrite yet.
+        if profile {
+            return Err(bad(
+                "a PUT to a profile document sends If-Match (its current ETag) or If-None-Match: * (create only)",
+            ));
+        }
     }
     let etag = etag_of(content);
     store::document_put(&mut tx, tenant, key, content_type, content, &etag, Utc::now()).await?;

@@ -112,6 +112,8 @@ async fn erase(
 ) -> Result<ErasureOutcome, HandleError> {
     let ifis = identifiers(subject, public_url);
     let set: HashSet<String> = ifis.iter().cloned().collect();
+    // The indexed columns hold identifiers in their key form.
+    let keyed: HashSet<String> = ifis.iter().map(|i| crate::store::key(i)).collect();
     let name = format!("erased-{request}");
     let pseudonym = json!({ "homePage": ERASED_HOME, "name": name });
     let pseudonym_ifi = format!("account:{ERASED_HOME}|{name}");
@@ -122,7 +124,7 @@ async fn erase(
         let (mut body, mut submitted) = (row.body.0.clone(), row.submitted.0.clone());
         anonymize(&mut body, &set, &pseudonym);
         anonymize(&mut submitted, &set, &pseudonym);
-        if set.contains(&row.actor) {
+        if keyed.contains(&row.actor) {
             hashes.extend(attachment_hashes(&body, true));
             strip_attachments(&mut body);
             strip_attachments(&mut submitted);
@@ -131,7 +133,7 @@ async fn erase(
         let (n, _) = statement::validate(&submitted, version, now).map_err(|e| {
             HandleError::Permanent(format!("statement {} does not validate once anonymized: {e}", row.id))
         })?;
-        let authority = if set.contains(&row.authority) { pseudonym_ifi.as_str() } else { row.authority.as_str() };
+        let authority = if keyed.contains(&row.authority) { pseudonym_ifi.as_str() } else { row.authority.as_str() };
         store::statement_rewrite(tx, &n, authority, &body, &submitted).await?;
     }
     hashes.sort();

@@ -24,15 +24,19 @@ impl Format {
     }
 }
 
+/// An Agent or identified Group: its `objectType` and IFI (an identified Group's members
+/// dropped). An anonymous Group: its `objectType` and each member reduced the same way
+/// ("the minimum information needed to identify each member").
 fn agent_ids(v: &Value) -> Value {
     let Some(m) = v.as_object() else {
         return v.clone();
     };
+    let identified = m.keys().any(|k| IFI_KEYS.contains(&k.as_str()));
     let mut out = Map::new();
     for (k, val) in m {
         if k == "objectType" || IFI_KEYS.contains(&k.as_str()) {
             out.insert(k.clone(), val.clone());
-        } else if k == "member" && !m.keys().any(|k| IFI_KEYS.contains(&k.as_str())) {
+        } else if k == "member" && !identified {
             out.insert(
                 k.clone(),
                 Value::Array(val.as_array().map(|a| a.iter().map(agent_ids).collect()).unwrap_or_default()),
@@ -42,17 +46,12 @@ fn agent_ids(v: &Value) -> Value {
     Value::Object(out)
 }
 
+/// An Activity: its `id` alone.
 fn activity_ids(v: &Value) -> Value {
-    let Some(m) = v.as_object() else {
-        return v.clone();
-    };
-    let mut out = Map::new();
-    for k in ["objectType", "id"] {
-        if let Some(x) = m.get(k) {
-            out.insert(k.into(), x.clone());
-        }
+    match v.get("id") {
+        Some(id) => serde_json::json!({ "id": id }),
+        None => v.clone(),
     }
-    Value::Object(out)
 }
 
 fn object_ids(v: &Value) -> Value {
@@ -64,6 +63,9 @@ fn object_ids(v: &Value) -> Value {
     }
 }
 
+/// `format=ids` (Communication 2.1.3): Agents, Groups, Activities and Verbs reduced to
+/// what identifies them, wherever they appear (actor, object, authority, context, and
+/// the same inside a SubStatement).
 fn ids(s: &Value) -> Value {
     let mut out = s.clone();
     for k in ["actor", "authority"] {
@@ -82,6 +84,16 @@ fn ids(s: &Value) -> Value {
         for k in ["instructor", "team"] {
             if let Some(a) = c.get(k).cloned() {
                 c.insert(k.into(), agent_ids(&a));
+            }
+        }
+        // xAPI 2.0's context agents and groups.
+        for (list, inner) in [("contextAgents", "agent"), ("contextGroups", "group")] {
+            if let Some(Value::Array(items)) = c.get_mut(list) {
+                for item in items.iter_mut() {
+                    if let Some(a) = item.get(inner).map(agent_ids) {
+                        item[inner] = a;
+                    }
+                }
             }
         }
         if let Some(Value::Object(ca)) = c.get("contextActivities").cloned() {
@@ -168,5 +180,57 @@ pub fn apply(statement: Value, format: Format, prefs: &[String]) -> Value {
         Format::Exact => statement,
         Format::Ids => ids(&statement),
         Format::Canonical => canonical(&statement, prefs),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn ids_keep_only_identifiers_everywhere() {
+        let s = json!({
+            "id": "6fbd600f-d17c-4c74-801a-2ec2e53231e6",
+            "actor": { "objectType": "Group", "name": "Team", "member": [
+                { "objectType": "Agent", "name": "Ann", "mbox": "mailto:ann@x.org" },
+                { "name": "Bob", "account": { "homePage": "https://x.org", "name": "bob" } }] },
+            "verb": { "id": "http://x.org/v", "display": { "en-US": "did" } },
+            "object": { "objectType": "SubStatement",
+                "actor": { "objectType": "Group", "name": "G", "mbox": "mailto:g@x.org", "member": [{ "mbox": "mailto:m@x.org" }] },
+                "verb": { "id": "http://x.org/w", "display": { "en-US": "w" } },
+                "object": { "objectType": "Activity", "id": "http://x.org/inner", "definition": { "name": { "en-US": "I" } } },
+                "context": { "contextActivities": { "parent": [{ "objectType": "Activity", "id": "http://x.org/p", "definition": {} }] } } },
+            "context": { "instructor": { "name": "Ivy", "mbox": "mailto:ivy@x.org" },
+                "contextAgents": [{ "objectType": "contextAgent", "agent": { "name": "Cy", "mbox": "mailto:cy@x.org" } }],
+                "contextActivities": { "grouping": [{ "objectType": "Activity", "id": "http://x.org/g", "definition": { "name": { "en-US": "G" } } }] } },
+            "authority": { "objectType": "Agent", "name": "LRS", "account": { "homePage": "https://lrs", "name": "k" } },
+        });
+        let out = apply(s, Format::Ids, &[]);
+        assert_eq!(
+            out["actor"],
+            json!({ "objectType": "Group", "member": [
+            { "objectType": "Agent", "mbox": "mailto:ann@x.org" },
+            { "account": { "homePage": "https://x.org", "name": "bob" } }] }),
+            "an anonymous Group keeps its members' IFIs"
+        );
+        assert_eq!(out["verb"], json!({ "id": "http://x.org/v" }));
+        let sub = &out["object"];
+        assert_eq!(
+            sub["actor"],
+            json!({ "objectType": "Group", "mbox": "mailto:g@x.org" }),
+            "an identified Group drops its members"
+        );
+        assert_eq!(sub["verb"], json!({ "id": "http://x.org/w" }));
+        assert_eq!(sub["object"], json!({ "id": "http://x.org/inner" }), "an Activity is its id alone");
+        assert_eq!(sub["context"]["contextActivities"]["parent"], json!([{ "id": "http://x.org/p" }]));
+        assert_eq!(out["context"]["instructor"], json!({ "mbox": "mailto:ivy@x.org" }));
+        assert_eq!(out["context"]["contextAgents"][0]["agent"], json!({ "mbox": "mailto:cy@x.org" }));
+        assert_eq!(out["context"]["contextActivities"]["grouping"], json!([{ "id": "http://x.org/g" }]));
+        assert_eq!(
+            out["authority"],
+            json!({ "objectType": "Agent", "account": { "homePage": "https://lrs", "name": "k" } })
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! lrs use-cases.
 
+pub mod access;
 pub mod documents;
 pub mod erasure;
 pub mod format;

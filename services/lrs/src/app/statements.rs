@@ -3,7 +3,7 @@
 //! identical resend changes nothing, voided statements leave queries but stay fetchable
 //! by `voidedStatementId`, and a voiding statement cannot itself be voided.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 use chrono::{DateTime, Utc};
@@ -17,13 +17,14 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
+    access::{self, Reach},
     bad,
     multipart::Part,
     statement::{self, Normalized, XapiVersion, format_ts},
 };
 use crate::{
     AppState,
-    store::statements::{self as store, Filter},
+    store::statements::{self as store, Filter, Mine},
 };
 
 pub const MAX_LIMIT: i64 = 500;
@@ -37,35 +38,61 @@ pub struct Caller {
     /// The authority agent written into stored statements.
     pub authority: Value,
     pub authority_ifi: String,
-    /// `statements/read/mine`: reads see only what this caller stored.
-    pub read_mine_only: bool,
+    /// Reads see only the caller's own statements (`statements/read/mine`, or a person
+    /// whose role reaches only their own records).
+    pub mine: Option<Mine>,
+    /// Whose statements the caller may write ([`access`]).
+    pub writes: Reach,
     pub principal: Principal,
 }
 
 impl Caller {
-    /// Scoped credentials (API keys, client tokens) need xAPI scopes; user sessions of
-    /// first-party apps act with their tenant role.
+    /// Scoped credentials need xAPI scopes; a person's session acts with what its roles
+    /// reach ([`access`]).
     pub fn from(state: &AppState, p: &Principal, write: bool) -> Result<Self, AppError> {
         let tenant = TenantId::from(p.tenant()?);
-        let read_mine_only = if write {
-            p.require_any_scope(&["statements/write", "all"])?;
-            false
-        } else {
-            match p.require_any_scope(&["statements/read", "all/read", "all"]) {
-                Ok(()) => false,
-                Err(_) if p.has_scope("statements/read/mine") => true,
-                Err(e) => return Err(e),
-            }
-        };
-        let name = p.subject.split_once(':').map(|(_, id)| id).unwrap_or(&p.subject).to_owned();
         let home = state.ctx.public_url.clone();
+        let name = p.subject.split_once(':').map(|(_, id)| id).unwrap_or(&p.subject).to_owned();
+        let authority_ifi = format!("account:{home}|{name}");
+        let (mine, writes) = match (access::person_reads(&home, p), access::person_writes(&home, p)) {
+            (Some(reads), Some(writes)) => {
+                let mine = match reads {
+                    Reach::Tenant => None,
+                    Reach::Own(actors) => Some(Mine { authority: authority_ifi.clone(), actors }),
+                };
+                (mine, writes)
+            }
+            _ if write => {
+                p.require_any_scope(&["statements/write", "all"])?;
+                (None, Reach::Tenant)
+            }
+            _ => match p.require_any_scope(&["statements/read", "all/read", "all"]) {
+                Ok(()) => (None, Reach::Tenant),
+                Err(_) if p.has_scope("statements/read/mine") => {
+                    (Some(Mine { authority: authority_ifi.clone(), actors: vec![] }), Reach::Tenant)
+                }
+                Err(e) => return Err(e),
+            },
+        };
         Ok(Self {
             tenant,
-            authority_ifi: format!("account:{home}|{name}"),
             authority: json!({ "objectType": "Agent", "account": { "homePage": home, "name": name } }),
-            read_mine_only,
+            authority_ifi,
+            mine,
+            writes,
             principal: p.clone(),
         })
+    }
+
+    /// Whether a stored statement (by its actor and authority keys) is the caller's to read.
+    fn may_read(&self, actor_key: &str, authority_key: &str) -> bool {
+        match &self.mine {
+            None => true,
+            Some(m) => {
+                crate::store::key(&m.authority) == authority_key
+                    || m.actors.iter().any(|a| crate::store::key(a) == actor_key)
+            }
+        }
     }
 }
 
@@ -100,6 +127,9 @@ pub async fn store(
         }
         let (n, mut body) = statement::validate(&submitted, version, now)
             .map_err(|e| bad(if i == 0 { e } else { format!("statement {i}: {e}") }))?;
+        if !caller.writes.covers(&n.actor) {
+            return Err(access::not_yours(&if i == 0 { "the statement".to_owned() } else { format!("statement {i}") }));
+        }
         if !seen.insert(n.id) {
             return Err(bad(format!("statement id {} appears twice in the batch", n.id)));
         }
@@ -123,61 +153,95 @@ pub async fn store(
             .map_err(|e| bad(if checked.len() == 1 { e } else { format!("statement {i}: {e}") }))?;
     }
     let mut tx = state.ctx.db.tenant_tx(caller.tenant.into()).await?;
-    store::mark_storing(&mut tx).await?;
+    // Bounded, so that a stuck transaction holds X-Experience-API-Consistent-Through back
+    // by at most five seconds. One `stored` for the batch; `seq` orders it.
+    let stored = store::begin_storing(&mut tx, STORE_TIMEOUT_SECS).await?;
     for p in &parts {
         crate::store::attachments::attachment_put(&mut tx, caller.tenant, p).await?;
     }
-    // Bounded, so that a stuck transaction holds X-Experience-API-Consistent-Through back
-    // by at most five seconds.
-    sqlx::query(&format!("SET LOCAL transaction_timeout = '{STORE_TIMEOUT_SECS}s'")).execute(&mut *tx).await?;
-    let mut stored_events = vec![];
-    let mut voided_events: Vec<NewEvent> = vec![];
-    for (n, mut body, submitted) in checked {
-        if let Some(existing) = store::statement_get(&mut tx, n.id).await? {
-            if statement::equivalent(&existing.submitted.0, &submitted) {
-                continue;
-            }
-            return Err(AppError::Conflict(format!("statement {} already exists with different content", n.id)));
-        }
-        // `stored` is kept at the millisecond precision it is reported with, so `since` and
-        // `until` compare exactly what clients saw; `seq` orders statements within a ms.
-        let stored: DateTime<Utc> =
-            sqlx::query_scalar("SELECT date_trunc('milliseconds', clock_timestamp())").fetch_one(&mut *tx).await?;
-        body["stored"] = json!(format_ts(stored));
-        if let Some(target) = n.voids {
-            if !store::statement_void(&mut tx, target).await? {
-                return Err(bad(format!("statement {target} is a voiding statement and cannot be voided")));
-            }
-            let voided = StatementVoided { tenant_id: caller.tenant, statement_id: target, voided_by: n.id };
-            voided_events.push(voided.into());
-        }
-        store::statement_insert(
-            &mut tx,
-            caller.tenant,
-            &n,
-            version.as_str(),
-            &caller.authority_ifi,
-            stored,
-            &body,
-            &submitted,
-        )
-        .await?;
-        for (id, definition) in activity_definitions(&body) {
-            crate::store::documents::activity_upsert(&mut tx, caller.tenant, &id, &definition).await?;
-        }
-        // `timestamp` and `stored` serialize as `format_ts` writes them (RFC 3339, ms, `Z`).
-        stored_events.push(StoredStatement {
-            id: n.id,
-            actor: n.actor,
-            verb: n.verb,
-            object_activity: n.object_activity,
-            registration: n.registration,
-            timestamp: n.timestamp,
-            stored,
-            result: summarize_result(&body),
-        });
+    let stored_json = json!(format_ts(stored));
+    for (_, body, _) in &mut checked {
+        body["stored"] = stored_json.clone();
     }
-    let mut events = voided_events;
+    // An id already stored: an identical resend changes nothing, anything else conflicts.
+    let all_ids: Vec<Uuid> = checked.iter().map(|(n, _, _)| n.id.into_uuid()).collect();
+    let existing: HashMap<StatementId, Value> =
+        store::statements_submitted(&mut tx, &all_ids).await?.into_iter().map(|(id, s)| (id, s.0)).collect();
+    let fresh = |checked: &[(Normalized, Value, Value)], existing: &HashMap<StatementId, Value>| {
+        let mut keep = vec![];
+        for (i, (n, _, submitted)) in checked.iter().enumerate() {
+            match existing.get(&n.id) {
+                None => keep.push(i),
+                Some(old) if statement::equivalent(old, submitted) => {}
+                Some(_) => {
+                    return Err(AppError::Conflict(format!(
+                        "statement {} already exists with different content",
+                        n.id
+                    )));
+                }
+            }
+        }
+        Ok(keep)
+    };
+    let mut keep = fresh(&checked, &existing)?;
+    if !keep.is_empty() {
+        let rows: Vec<store::NewRow> = keep
+            .iter()
+            .map(|&i| store::NewRow { n: &checked[i].0, body: &checked[i].1, submitted: &checked[i].2 })
+            .collect();
+        let inserted: HashSet<StatementId> =
+            store::statements_insert(&mut tx, caller.tenant, version.as_str(), &caller.authority_ifi, stored, &rows)
+                .await?
+                .into_iter()
+                .collect();
+        if inserted.len() < keep.len() {
+            // Another request stored some of these ids since we looked: judge those now.
+            let raced: Vec<Uuid> = keep
+                .iter()
+                .map(|&i| checked[i].0.id)
+                .filter(|id| !inserted.contains(id))
+                .map(StatementId::into_uuid)
+                .collect();
+            let existing: HashMap<StatementId, Value> =
+                store::statements_submitted(&mut tx, &raced).await?.into_iter().map(|(id, s)| (id, s.0)).collect();
+            fresh(&checked, &existing)?;
+            keep.retain(|&i| inserted.contains(&checked[i].0.id));
+        }
+    }
+    // Voiding after inserting, so a batch may void a statement stored earlier in it.
+    let targets: Vec<(StatementId, StatementId)> =
+        keep.iter().filter_map(|&i| checked[i].0.voids.map(|t| (t, checked[i].0.id))).collect();
+    if !targets.is_empty() {
+        let ids: Vec<Uuid> = targets.iter().map(|(t, _)| t.into_uuid()).collect();
+        if let Some(target) = store::statements_void(&mut tx, &ids).await? {
+            return Err(bad(format!("statement {target} is a voiding statement and cannot be voided")));
+        }
+    }
+    let definitions = merged_definitions(keep.iter().map(|&i| &checked[i].1));
+    if !definitions.is_empty() {
+        crate::store::documents::activities_merge(&mut tx, caller.tenant, &definitions).await?;
+    }
+    let mut events: Vec<NewEvent> = targets
+        .into_iter()
+        .map(|(target, by)| StatementVoided { tenant_id: caller.tenant, statement_id: target, voided_by: by }.into())
+        .collect();
+    // `timestamp` and `stored` serialize as `format_ts` writes them (RFC 3339, ms, `Z`).
+    let stored_events: Vec<StoredStatement> = keep
+        .iter()
+        .map(|&i| {
+            let (n, body, _) = &checked[i];
+            StoredStatement {
+                id: n.id,
+                actor: n.actor.clone(),
+                verb: n.verb.clone(),
+                object_activity: n.object_activity.clone(),
+                registration: n.registration,
+                timestamp: n.timestamp,
+                stored,
+                result: summarize_result(body),
+            }
+        })
+        .collect();
     if !stored_events.is_empty() {
         events.push(StatementStored { tenant_id: caller.tenant, statements: stored_events }.into());
     }
@@ -221,13 +285,13 @@ fn check_attachments<'a>(bodies: impl Iterator<Item = &'a Value>, parts: &[Part]
 }
 
 /// Activities that came with a definition: the object and every context activity.
-fn activity_definitions(body: &Value) -> Vec<(String, Value)> {
+fn activity_definitions<'a>(body: &'a Value) -> Vec<(&'a str, &'a Value)> {
     let mut found = vec![];
-    let mut visit = |a: &Value| {
+    let mut visit = |a: &'a Value| {
         if let (Some(id), Some(def)) = (a.get("id").and_then(Value::as_str), a.get("definition"))
             && a.get("objectType").and_then(Value::as_str).unwrap_or("Activity") == "Activity"
         {
-            found.push((id.to_owned(), def.clone()));
+            found.push((id, def));
         }
     };
     visit(&body["object"]);
@@ -240,6 +304,47 @@ fn activity_definitions(body: &Value) -> Vec<(String, Value)> {
         }
     }
     found
+}
+
+/// The definitions a batch gives its activities, one per activity, each later one merged
+/// into the earlier ([`merge_definition`]).
+fn merged_definitions<'a>(bodies: impl Iterator<Item = &'a Value>) -> Vec<(String, Value)> {
+    let mut out: Vec<(String, Value)> = vec![];
+    let mut at: HashMap<String, usize> = HashMap::new();
+    for body in bodies {
+        for (id, def) in activity_definitions(body) {
+            match at.get(id) {
+                Some(&i) => merge_definition(&mut out[i].1, def),
+                None => {
+                    at.insert(id.to_owned(), out.len());
+                    out.push((id.to_owned(), def.clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Merges a later definition of an activity into what is known (Communication 2.5: the
+/// Activities resource returns everything the LRS knows): a later property replaces an
+/// earlier one, except language maps (`name`, `description`), which gain the later
+/// languages and keep the others. The same rule runs in SQL for the stored definition
+/// (`activities_merge`).
+pub fn merge_definition(known: &mut Value, later: &Value) {
+    let (Some(k), Some(l)) = (known.as_object_mut(), later.as_object()) else {
+        *known = later.clone();
+        return;
+    };
+    for (prop, v) in l {
+        match (k.get_mut(prop), v) {
+            (Some(Value::Object(old)), Value::Object(new)) if prop == "name" || prop == "description" => {
+                old.extend(new.iter().map(|(lang, text)| (lang.clone(), text.clone())));
+            }
+            _ => {
+                k.insert(prop.clone(), v.clone());
+            }
+        }
+    }
 }
 
 /// Validation has made `success` and `completion` booleans and `score.scaled` a number,
@@ -273,7 +378,7 @@ pub async fn get(
     if row.voided != voided {
         return Err(AppError::not_found("statement", id));
     }
-    if caller.read_mine_only && row.body.0["authority"] != caller.authority {
+    if !caller.may_read(&row.actor, &row.authority) {
         return Err(AppError::not_found("statement", id));
     }
     Ok(Read { found: (row.body.0, row.stored), consistent_through })
@@ -297,9 +402,7 @@ pub async fn query(
     if let Some(m) = more {
         filter.after = Some(decode_more(m)?);
     }
-    if caller.read_mine_only {
-        filter.authority = Some(caller.authority_ifi.clone());
-    }
+    filter.mine = caller.mine.clone();
     let mut tx = state.ctx.db.tenant_tx(caller.tenant.into()).await?;
     let consistent_through = store::consistent_through(&mut tx).await?;
     filter.through = Some(consistent_through);

@@ -2,9 +2,9 @@
 //! `?method=GET|PUT|POST|DELETE` whose form body carries the headers (Authorization,
 //! X-Experience-API-Version, Content-Type, If-Match, If-None-Match), the resource
 //! parameters, and the `content`. It is rewritten into the request it stands for before
-//! routing. A header the request really carries wins over its form copy; content
-//! without a Content-Type field is JSON. xAPI 2.0 dropped the syntax: under 2.0 it is a
-//! 400.
+//! routing. The form's header fields are the request's headers: one that contradicts
+//! a real header is a 400, as is an unsupported version in either; content without a
+//! Content-Type field is JSON. xAPI 2.0 dropped the syntax: under 2.0 it is a 400.
 
 use axum::{
     body::{Body, to_bytes},
@@ -15,6 +15,7 @@ use axum::{
 };
 use mirai_kit::AppError;
 
+use super::version::VERSION;
 use crate::{
     AppState,
     app::{self, statement::XapiVersion},
@@ -28,6 +29,16 @@ fn bad(detail: &str) -> Response {
 }
 
 pub async fn rewrite(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let mut res = rewritten(state, req, next).await;
+    // A request refused here never reached the version layer: it is answered in the
+    // newest version this LRS speaks, as any request without a usable version is.
+    if !res.headers().contains_key(&VERSION) {
+        res.headers_mut().insert(VERSION, HeaderValue::from_static(XapiVersion::NEWEST.as_str()));
+    }
+    res
+}
+
+async fn rewritten(state: AppState, req: Request, next: Next) -> Response {
     let query = req.uri().query().unwrap_or("");
     let Some(method) = query.split('&').find_map(|kv| kv.strip_prefix("method=")).map(str::to_uppercase) else {
         return next.run(req).await;
@@ -66,23 +77,45 @@ pub async fn rewrite(State(state): State<AppState>, req: Request, next: Next) ->
     headers.remove(header::CONTENT_LENGTH);
     let mut params = vec![];
     let mut content = String::new();
+    let mut content_length = None;
     for (k, v) in form {
         let lower = k.to_ascii_lowercase();
-        if FORM_HEADERS.contains(&lower.as_str()) {
-            match (HeaderName::try_from(lower.as_str()), HeaderValue::try_from(v.as_str())) {
-                // A header the request really carries wins over its form copy (the form
-                // stands in for headers a browser form cannot send).
-                (Ok(n), Ok(_)) if n != header::CONTENT_TYPE && parts.headers.contains_key(&n) => {}
-                (Ok(n), Ok(val)) => {
-                    headers.insert(n, val);
-                }
-                _ => return bad(&format!("form field `{k}` is not a valid header")),
+        if lower == "content-length" {
+            content_length = Some(v);
+        } else if FORM_HEADERS.contains(&lower.as_str()) {
+            let (Ok(name), Ok(value)) = (HeaderName::try_from(lower.as_str()), HeaderValue::try_from(v.as_str()))
+            else {
+                return bad(&format!("form field `{k}` is not a valid header"));
+            };
+            if name == VERSION && XapiVersion::parse(&v).is_none() {
+                return bad(&format!(
+                    "X-Experience-API-Version `{v}` is not supported; this LRS speaks 2.0.0 and 1.0.3"
+                ));
             }
+            // The form's fields ARE the request's headers (1.3: "The LRS MUST treat the form
+            // parameters listed above as header parameters"), so a real header saying
+            // otherwise makes two values for one header: refused, not resolved by
+            // precedence. The real Content-Type describes the form itself, and the form's
+            // field the content, so those two are expected to differ.
+            if name != header::CONTENT_TYPE
+                && let Some(real) = parts.headers.get(&name)
+                && real != value
+            {
+                return bad(&format!("{k} is sent twice with different values, as a header and as a form field"));
+            }
+            headers.insert(name, value);
         } else if lower == "content" {
             content = v;
-        } else if lower != "content-length" {
+        } else {
             params.push((k, v));
         }
+    }
+    // The form's Content-Length is the content's (1.3.s3.b12): in bytes, or in the
+    // characters a JavaScript client counts.
+    if let Some(len) = content_length
+        && !len.trim().parse::<usize>().is_ok_and(|n| n == content.len() || n == content.chars().count())
+    {
+        return bad(&format!("the form's Content-Length `{len}` is not the content's length ({})", content.len()));
     }
     // The content is JSON unless the form says otherwise (a statement, or a JSON document).
     if !content.is_empty() && !headers.contains_key(header::CONTENT_TYPE) {

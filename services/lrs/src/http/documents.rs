@@ -17,7 +17,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     AppState,
     app::{
-        bad,
+        access, bad,
         documents::{self, Preconditions},
         statement::{self, XapiVersion},
     },
@@ -25,6 +25,10 @@ use crate::{
 };
 
 type Params = HashMap<String, String>;
+
+/// The longest `stateId` / `profileId`, in bytes: the id is part of the documents'
+/// primary key, whose index rows must fit in a third of a page.
+pub const MAX_DOC_ID: usize = 1024;
 
 /// Which parameters a resource takes: (required, optional).
 fn allowed(kind: &str) -> (&'static [&'static str], &'static [&'static str], &'static str) {
@@ -67,6 +71,10 @@ fn parse(kind: &'static str, p: &Params) -> Result<Parsed, AppError> {
     };
     let since = p.get("since").map(|s| statement::timestamp(s).map_err(|e| bad(format!("since: {e}")))).transpose()?;
     let doc_id = p.get(id_param).cloned().unwrap_or_default();
+    // Document ids are returned as they are, so they cannot be hashed into the key.
+    if doc_id.len() > MAX_DOC_ID {
+        return Err(bad(format!("{id_param} is {} bytes; this LRS takes at most {MAX_DOC_ID}", doc_id.len())));
+    }
     Ok(Parsed {
         key: DocKey { kind, activity_id, agent, registration, doc_id },
         has_id: p.contains_key(id_param),
@@ -84,8 +92,8 @@ fn etag_header(etag: &str) -> HeaderValue {
 }
 
 async fn doc_get(state: AppState, principal: Principal, kind: &'static str, p: Params) -> Result<Response, AppError> {
-    let tenant = documents::authorize(&principal, kind, false)?;
     let parsed = parse(kind, &p)?;
+    let tenant = documents::authorize(&state.ctx.public_url, &principal, &parsed.key, false)?;
     if !parsed.has_id {
         let ids = documents::ids(&state, tenant, &parsed.key, parsed.since).await?;
         return Ok(axum::Json(ids).into_response());
@@ -122,8 +130,8 @@ async fn doc_write(
     body: Bytes,
     mode: WriteMode,
 ) -> Result<Response, AppError> {
-    let tenant = documents::authorize(&principal, kind, true)?;
     let parsed = parse(kind, &p)?;
+    let tenant = documents::authorize(&state.ctx.public_url, &principal, &parsed.key, true)?;
     if !parsed.has_id || parsed.since.is_some() {
         return Err(bad("writing a document names it (stateId / profileId) and takes no since"));
     }
@@ -145,8 +153,8 @@ async fn doc_delete(
     p: Params,
     headers: HeaderMap,
 ) -> Result<StatusCode, AppError> {
-    let tenant = documents::authorize(&principal, kind, true)?;
     let parsed = parse(kind, &p)?;
+    let tenant = documents::authorize(&state.ctx.public_url, &principal, &parsed.key, true)?;
     if !parsed.has_id && kind != "state" {
         return Err(bad("profileId is required"));
     }
@@ -225,6 +233,16 @@ async fn get_activity(
     Query(p): Query<Params>,
 ) -> Result<Response, AppError> {
     let tenant = principal.tenant()?;
+    // Activity definitions are the tenant's catalogue, not anyone's record: any xAPI scope.
+    principal.require_any_scope(&[
+        "all",
+        "all/read",
+        "statements/read",
+        "statements/read/mine",
+        "define",
+        "profile",
+        "state",
+    ])?;
     if let Some(k) = p.keys().find(|k| *k != "activityId") {
         return Err(bad(format!("unknown parameter `{k}`")));
     }
@@ -248,6 +266,12 @@ async fn get_agent(
     let raw = p.get("agent").ok_or_else(|| bad("agent is required"))?;
     let agent: Value = serde_json::from_str(raw).map_err(|_| bad("agent must be JSON of an Agent"))?;
     let ifi = statement::agent_ifi(&agent).map_err(bad)?;
+    // The names a person went by are their record: tenant readers, or the person.
+    match access::person_reads(&state.ctx.public_url, &principal) {
+        None => principal.require_any_scope(&["all", "all/read", "statements/read", "profile"])?,
+        Some(reach) if !reach.covers(&ifi) => return Err(access::not_yours("another agent")),
+        Some(_) => {}
+    }
     let mut person = json!({ "objectType": "Person" });
     for k in statement::IFI_KEYS {
         if let Some(v) = agent.get(k) {

@@ -205,7 +205,7 @@ async fn get_statements(
             .transpose()?,
         since: parse_time(&p.since, "since")?,
         until: parse_time(&p.until, "until")?,
-        authority: None,
+        mine: None,
         ascending: p.ascending.unwrap_or(false),
         after: None,
         through: None,

@@ -32,13 +32,13 @@ pub async fn require(req: Request, next: Next) -> Response {
     let (version, mut res) = match header.as_deref().map(XapiVersion::parse) {
         Some(Some(v)) => (v, with_version(req, next, v).await),
         Some(None) => (
-            XapiVersion::V103,
+            XapiVersion::NEWEST,
             AppError::client(
                 StatusCode::BAD_REQUEST,
                 "xapi-version",
                 "Unsupported xAPI version",
                 format!(
-                    "X-Experience-API-Version `{}` is not supported; use 1.0.3 or 2.0.0",
+                    "X-Experience-API-Version `{}` is not supported; this LRS speaks 2.0.0 and 1.0.3",
                     header.unwrap_or_default()
                 ),
             )
@@ -48,18 +48,19 @@ pub async fn require(req: Request, next: Next) -> Response {
             (XapiVersion::V20, with_version(req, next, XapiVersion::V20).await)
         }
         None => (
-            XapiVersion::V103,
+            XapiVersion::NEWEST,
             AppError::client(
                 StatusCode::BAD_REQUEST,
                 "xapi-version",
                 "Missing xAPI version",
-                "send X-Experience-API-Version (1.0.3 or 2.0.0)",
+                "send X-Experience-API-Version: this LRS speaks 2.0.0 and 1.0.3",
             )
             .into_response(),
         ),
     };
-    // Every response says which version answered (a refused version: the one most
-    // clients speak), and every statement read says how consistent it is, whatever its
+    // Every response says which version answered; a request without a version it may
+    // speak is answered in the newest this LRS supports (1.0.3 and 2.0 Communication
+    // 3.3: "set this header to the latest patch version"), and every statement read says how consistent it is, whatever its
     // status (Communication 2.1.3). An error lists no statements, so any past instant
     // is true of it; the transaction cap (five seconds) is a safe one.
     res.headers_mut().insert(VERSION, HeaderValue::from_static(version.as_str()));

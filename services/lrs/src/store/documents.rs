@@ -5,6 +5,8 @@ use mirai_contracts::ids::TenantId;
 use serde_json::Value;
 use sqlx::{FromRow, PgConnection, types::Json};
 
+use super::{key, keys};
+
 /// Where a document lives: its resource and the parameters that name it.
 #[derive(Debug, Clone)]
 pub struct DocKey {
@@ -31,8 +33,8 @@ pub async fn document_get(tx: &mut PgConnection, k: &DocKey) -> Result<Option<Do
         "SELECT content_type, content, etag, updated FROM documents WHERE {WHERE_KEY} AND doc_id = $5 FOR UPDATE"
     ))
     .bind(k.kind)
-    .bind(&k.activity_id)
-    .bind(&k.agent)
+    .bind(key(&k.activity_id))
+    .bind(key(&k.agent))
     .bind(&k.registration)
     .bind(&k.doc_id)
     .fetch_optional(tx)
@@ -57,8 +59,8 @@ pub async fn document_put(
     )
     .bind(tenant)
     .bind(k.kind)
-    .bind(&k.activity_id)
-    .bind(&k.agent)
+    .bind(key(&k.activity_id))
+    .bind(key(&k.agent))
     .bind(&k.registration)
     .bind(&k.doc_id)
     .bind(content_type)
@@ -74,8 +76,8 @@ pub async fn document_put(
 pub async fn document_delete(tx: &mut PgConnection, k: &DocKey) -> Result<u64, sqlx::Error> {
     sqlx::query(&format!("DELETE FROM documents WHERE {WHERE_KEY} AND doc_id = $5"))
         .bind(k.kind)
-        .bind(&k.activity_id)
-        .bind(&k.agent)
+        .bind(key(&k.activity_id))
+        .bind(key(&k.agent))
         .bind(&k.registration)
         .bind(&k.doc_id)
         .execute(tx)
@@ -88,8 +90,8 @@ pub async fn document_delete(tx: &mut PgConnection, k: &DocKey) -> Result<u64, s
 pub async fn document_delete_all(tx: &mut PgConnection, k: &DocKey) -> Result<u64, sqlx::Error> {
     sqlx::query(&format!("DELETE FROM documents WHERE {WHERE_KEY}"))
         .bind(k.kind)
-        .bind(&k.activity_id)
-        .bind(&k.agent)
+        .bind(key(&k.activity_id))
+        .bind(key(&k.agent))
         .bind(&k.registration)
         .execute(tx)
         .await
@@ -106,29 +108,37 @@ pub async fn document_ids(
         "SELECT doc_id FROM documents WHERE {WHERE_KEY} AND ($5::timestamptz IS NULL OR updated > $5) ORDER BY doc_id"
     ))
     .bind(k.kind)
-    .bind(&k.activity_id)
-    .bind(&k.agent)
+    .bind(key(&k.activity_id))
+    .bind(key(&k.agent))
     .bind(&k.registration)
     .bind(since)
     .fetch_all(tx)
     .await
 }
 
-/// Keeps the newest definition an activity was sent with (the canonical one).
-#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, activity = id))]
-pub async fn activity_upsert(
+/// Merges each activity's newly seen definition into the stored one, as
+/// `app::statements::merge_definition` does: later properties win, except the `name`
+/// and `description` language maps, which are merged language by language. One row per
+/// activity (the caller merges a batch first).
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, n = definitions.len()))]
+pub async fn activities_merge(
     tx: &mut PgConnection,
     tenant: TenantId,
-    id: &str,
-    definition: &Value,
+    definitions: &[(String, Value)],
 ) -> Result<(), sqlx::Error> {
+    let ids: Vec<String> = definitions.iter().map(|(id, _)| key(id)).collect();
+    let defs: Vec<Json<&Value>> = definitions.iter().map(|(_, d)| Json(d)).collect();
     sqlx::query(
-        "INSERT INTO activities (tenant_id, id, definition) VALUES ($1, $2, $3) \
-         ON CONFLICT (tenant_id, id) DO UPDATE SET definition = activities.definition || EXCLUDED.definition, updated = now()",
+        "INSERT INTO activities (tenant_id, id, definition) SELECT $1, * FROM unnest($2::text[], $3::jsonb[]) \
+         ON CONFLICT (tenant_id, id) DO UPDATE SET definition = activities.definition || EXCLUDED.definition \
+           || jsonb_strip_nulls(jsonb_build_object( \
+                'name', (activities.definition -> 'name') || (EXCLUDED.definition -> 'name'), \
+                'description', (activities.definition -> 'description') || (EXCLUDED.definition -> 'description'))), \
+           updated = now()",
     )
     .bind(tenant)
-    .bind(id)
-    .bind(Json(definition))
+    .bind(ids)
+    .bind(defs)
     .execute(tx)
     .await
     .map(|_| ())
@@ -137,7 +147,7 @@ pub async fn activity_upsert(
 #[tracing::instrument(level = "debug", skip_all, fields(activity = id))]
 pub async fn activity_get(tx: &mut PgConnection, id: &str) -> Result<Option<Value>, sqlx::Error> {
     sqlx::query_scalar::<_, Json<Value>>("SELECT definition FROM activities WHERE id = $1")
-        .bind(id)
+        .bind(key(id))
         .fetch_optional(tx)
         .await
         .map(|v| v.map(|j| j.0))
@@ -147,7 +157,7 @@ pub async fn activity_get(tx: &mut PgConnection, id: &str) -> Result<Option<Valu
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn documents_delete_for_agents(tx: &mut PgConnection, ifis: &[String]) -> Result<u64, sqlx::Error> {
     sqlx::query("DELETE FROM documents WHERE kind IN ('state', 'agent_profile') AND agent = ANY($1)")
-        .bind(ifis)
+        .bind(keys(ifis))
         .execute(tx)
         .await
         .map(|r| r.rows_affected())

@@ -7,12 +7,15 @@ use serde_json::Value;
 use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder, types::Json};
 use uuid::Uuid;
 
+use super::{key, keys};
 use crate::app::statement::Normalized;
 
 #[derive(Debug, FromRow)]
 pub struct StoredRow {
+    /// The actor's and authority's [`key`]s.
+    pub actor: String,
+    pub authority: String,
     pub body: Json<Value>,
-    pub submitted: Json<Value>,
     pub stored: DateTime<Utc>,
     pub seq: i64,
     pub voided: bool,
@@ -20,59 +23,99 @@ pub struct StoredRow {
 
 #[tracing::instrument(level = "debug", skip_all, fields(statement = %id))]
 pub async fn statement_get(tx: &mut PgConnection, id: StatementId) -> Result<Option<StoredRow>, sqlx::Error> {
-    sqlx::query_as("SELECT body, submitted, stored, seq, voided FROM statements WHERE id = $1")
+    sqlx::query_as("SELECT actor, authority, body, stored, seq, voided FROM statements WHERE id = $1")
         .bind(id)
         .fetch_optional(tx)
         .await
 }
 
-#[allow(clippy::too_many_arguments)]
-#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, statement = %n.id))]
-pub async fn statement_insert(
+/// The submitted form of whichever of `ids` are stored already.
+#[tracing::instrument(level = "debug", skip_all, fields(n = ids.len()))]
+pub async fn statements_submitted(
+    tx: &mut PgConnection,
+    ids: &[Uuid],
+) -> Result<Vec<(StatementId, Json<Value>)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, submitted FROM statements WHERE id = ANY($1)").bind(ids).fetch_all(tx).await
+}
+
+/// One statement to insert: its indexed fields, and both JSON copies.
+pub struct NewRow<'a> {
+    pub n: &'a Normalized,
+    pub body: &'a Value,
+    pub submitted: &'a Value,
+}
+
+/// Inserts the batch in one statement, every indexed value in its [`key`] form. A row
+/// whose id was taken meanwhile (a concurrent store of the same id) is skipped; returns
+/// the ids inserted.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, n = rows.len()))]
+pub async fn statements_insert(
     tx: &mut PgConnection,
     tenant: TenantId,
-    n: &Normalized,
     version: &str,
     authority: &str,
     stored: DateTime<Utc>,
-    body: &Value,
-    submitted: &Value,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    rows: &[NewRow<'_>],
+) -> Result<Vec<StatementId>, sqlx::Error> {
+    let authority = key(authority);
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
         "INSERT INTO statements (tenant_id, id, stored, ts, version, actor, verb, object_activity, object_agent, \
-           object_statement, registration, authority, voids, agents, activities, body, submitted) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-    )
-    .bind(tenant)
-    .bind(n.id)
-    .bind(stored)
-    .bind(n.timestamp)
-    .bind(version)
-    .bind(&n.actor)
-    .bind(&n.verb)
-    .bind(&n.object_activity)
-    .bind(&n.object_agent)
-    .bind(n.object_statement)
-    .bind(n.registration)
-    .bind(authority)
-    .bind(n.voids)
-    .bind(&n.agents)
-    .bind(&n.activities)
-    .bind(Json(body))
-    .bind(Json(submitted))
-    .execute(tx)
-    .await
-    .map(|_| ())
+           object_statement, registration, authority, voids, agents, activities, body, submitted) ",
+    );
+    q.push_values(rows, |mut b, r| {
+        let n = r.n;
+        b.push_bind(tenant)
+            .push_bind(n.id)
+            .push_bind(stored)
+            .push_bind(n.timestamp)
+            .push_bind(version)
+            .push_bind(key(&n.actor))
+            .push_bind(key(&n.verb))
+            .push_bind(n.object_activity.as_deref().map(key))
+            .push_bind(n.object_agent.as_deref().map(key))
+            .push_bind(n.object_statement)
+            .push_bind(n.registration)
+            .push_bind(authority.clone())
+            .push_bind(n.voids)
+            .push_bind(keys(&n.agents))
+            .push_bind(keys(&n.activities))
+            .push_bind(Json(r.body))
+            .push_bind(Json(r.submitted));
+    });
+    q.push(" ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id");
+    q.build_query_scalar().fetch_all(tx).await
+}
+
+/// Marks `targets` voided. Fails (returning the id) if one of them is itself a voiding
+/// statement, which cannot be voided.
+#[tracing::instrument(level = "debug", skip_all, fields(n = targets.len()))]
+pub async fn statements_void(tx: &mut PgConnection, targets: &[Uuid]) -> Result<Option<StatementId>, sqlx::Error> {
+    let voiding: Option<StatementId> =
+        sqlx::query_scalar("SELECT id FROM statements WHERE id = ANY($1) AND voids IS NOT NULL LIMIT 1")
+            .bind(targets)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if voiding.is_some() {
+        return Ok(voiding);
+    }
+    sqlx::query("UPDATE statements SET voided = true WHERE id = ANY($1)").bind(targets).execute(tx).await?;
+    Ok(None)
 }
 
 /// `application_name` of a transaction that stores statements, while it is open.
 pub const STORING: &str = "mirai-lrs-store";
 
 /// Marks this transaction as storing statements, before it assigns any `stored`, so
-/// readers can tell how far back statements may still appear ([`consistent_through`]).
+/// readers can tell how far back statements may still appear ([`consistent_through`]),
+/// and bounds it to `timeout_secs` (the most it can hold Consistent-Through back). Returns
+/// the `stored` instant of its statements, at the millisecond precision it is reported
+/// with, so `since` and `until` compare exactly what clients saw; `seq` orders statements
+/// within a millisecond. Evaluated after the marks, in one round trip.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn mark_storing(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
-    sqlx::query(&format!("SET LOCAL application_name = '{STORING}'")).execute(tx).await.map(|_| ())
+pub async fn begin_storing(tx: &mut PgConnection, timeout_secs: i64) -> Result<DateTime<Utc>, sqlx::Error> {
+    sqlx::query(&format!("SET LOCAL transaction_timeout = '{timeout_secs}s'")).execute(&mut *tx).await?;
+    sqlx::query(&format!("SET LOCAL application_name = '{STORING}'")).execute(&mut *tx).await?;
+    sqlx::query_scalar("SELECT date_trunc('milliseconds', clock_timestamp())").fetch_one(tx).await
 }
 
 /// The latest instant through which every statement is visible: just before the start
@@ -93,20 +136,6 @@ pub async fn consistent_through(tx: &mut PgConnection) -> Result<DateTime<Utc>, 
     .await
 }
 
-/// Marks `target` voided; returns false if it is itself a voiding statement.
-#[tracing::instrument(level = "debug", skip_all, fields(statement = %target))]
-pub async fn statement_void(tx: &mut PgConnection, target: StatementId) -> Result<bool, sqlx::Error> {
-    let voids: Option<Option<Uuid>> = sqlx::query_scalar("SELECT voids FROM statements WHERE id = $1 FOR UPDATE")
-        .bind(target)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if let Some(Some(_)) = voids {
-        return Ok(false);
-    }
-    sqlx::query("UPDATE statements SET voided = true WHERE id = $1").bind(target).execute(tx).await?;
-    Ok(true)
-}
-
 /// The filters of a statement query (already canonicalized).
 #[derive(Debug, Default, Clone)]
 pub struct Filter {
@@ -118,13 +147,21 @@ pub struct Filter {
     pub registration: Option<Uuid>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
-    /// `statements/read/mine`: only what this authority stored.
-    pub authority: Option<String>,
+    /// Only the caller's own statements (`statements/read/mine`, a learner's session).
+    pub mine: Option<Mine>,
     pub ascending: bool,
     /// Continue after this (stored, seq).
     pub after: Option<(DateTime<Utc>, i64)>,
     /// Only statements stored at or before this (the response's Consistent-Through).
     pub through: Option<DateTime<Utc>>,
+}
+
+/// A caller's own statements: stored under its authority, or with one of its
+/// identifiers as actor.
+#[derive(Debug, Default, Clone)]
+pub struct Mine {
+    pub authority: String,
+    pub actors: Vec<String>,
 }
 
 impl Filter {
@@ -139,20 +176,20 @@ impl Filter {
         q.push("(TRUE");
         if let Some(a) = &self.agent {
             if self.related_agents {
-                q.push(format!(" AND {t}.agents @> ARRAY[")).push_bind(a.clone()).push("]::text[]");
+                q.push(format!(" AND {t}.agents @> ARRAY[")).push_bind(key(a)).push("]::text[]");
             } else {
-                q.push(format!(" AND ({t}.actor = ")).push_bind(a.clone());
-                q.push(format!(" OR {t}.object_agent = ")).push_bind(a.clone()).push(")");
+                q.push(format!(" AND ({t}.actor = ")).push_bind(key(a));
+                q.push(format!(" OR {t}.object_agent = ")).push_bind(key(a)).push(")");
             }
         }
         if let Some(v) = &self.verb {
-            q.push(format!(" AND {t}.verb = ")).push_bind(v.clone());
+            q.push(format!(" AND {t}.verb = ")).push_bind(key(v));
         }
         if let Some(a) = &self.activity {
             if self.related_activities {
-                q.push(format!(" AND {t}.activities @> ARRAY[")).push_bind(a.clone()).push("]::text[]");
+                q.push(format!(" AND {t}.activities @> ARRAY[")).push_bind(key(a)).push("]::text[]");
             } else {
-                q.push(format!(" AND {t}.object_activity = ")).push_bind(a.clone());
+                q.push(format!(" AND {t}.object_activity = ")).push_bind(key(a));
             }
         }
         if let Some(r) = self.registration {
@@ -170,8 +207,9 @@ impl Filter {
         if let Some(u) = self.until {
             q.push(" AND s.stored <= ").push_bind(u);
         }
-        if let Some(a) = &self.authority {
-            q.push(" AND s.authority = ").push_bind(a.clone());
+        if let Some(m) = &self.mine {
+            q.push(" AND (s.authority = ").push_bind(key(&m.authority));
+            q.push(" OR s.actor = ANY(").push_bind(keys(&m.actors)).push("))");
         }
         if let Some(t) = self.through {
             q.push(" AND s.stored <= ").push_bind(t);
@@ -188,7 +226,7 @@ impl Filter {
     }
 }
 
-const ROW: &str = "s.body, s.submitted, s.stored, s.seq, s.voided";
+const ROW: &str = "s.actor, s.authority, s.body, s.stored, s.seq, s.voided";
 
 /// A page of statements matching `f`. Per Communication 2.1.3 ("Filter Conditions for
 /// StatementRefs"), a statement whose object is a StatementRef also matches when the
@@ -206,7 +244,7 @@ pub async fn statement_query(tx: &mut PgConnection, f: &Filter, limit: i64) -> R
         q.push(f.order("s.")).push(" LIMIT ").push_bind(limit + 1);
         return q.build_query_as().fetch_all(tx).await;
     }
-    q.push(format!("SELECT body, submitted, stored, seq, voided FROM ((SELECT {ROW} FROM statements s WHERE"));
+    q.push(format!("SELECT actor, authority, body, stored, seq, voided FROM ((SELECT {ROW} FROM statements s WHERE"));
     f.push_window(&mut q);
     q.push(" AND ");
     f.push_match(&mut q, "s");
@@ -216,8 +254,8 @@ pub async fn statement_query(tx: &mut PgConnection, f: &Filter, limit: i64) -> R
     q.push(" AND s.object_statement IS NOT NULL AND NOT COALESCE(");
     f.push_match(&mut q, "s");
     q.push(", false) AND statement_ref_matches(s.object_statement, ");
-    q.push_bind(f.agent.clone()).push(", ").push_bind(f.related_agents).push(", ");
-    q.push_bind(f.verb.clone()).push(", ").push_bind(f.activity.clone()).push(", ");
+    q.push_bind(f.agent.as_deref().map(key)).push(", ").push_bind(f.related_agents).push(", ");
+    q.push_bind(f.verb.as_deref().map(key)).push(", ").push_bind(f.activity.as_deref().map(key)).push(", ");
     q.push_bind(f.related_activities).push(", ").push_bind(f.registration).push(")");
     q.push(f.order("s.")).push(" LIMIT ").push_bind(limit + 1);
     q.push(")) r");
@@ -236,6 +274,7 @@ pub async fn statement_purge(tx: &mut PgConnection, id: StatementId) -> Result<b
 pub struct ErasureRow {
     pub id: StatementId,
     pub version: String,
+    /// The actor's and authority's [`key`]s.
     pub actor: String,
     pub authority: String,
     pub body: Json<Value>,
@@ -250,7 +289,7 @@ pub async fn statements_naming(tx: &mut PgConnection, ifis: &[String]) -> Result
         "SELECT id, version, actor, authority, body, submitted FROM statements \
          WHERE agents && $1::text[] OR authority = ANY($1) ORDER BY stored, seq FOR UPDATE",
     )
-    .bind(ifis)
+    .bind(keys(ifis))
     .fetch_all(tx)
     .await
 }
@@ -270,10 +309,10 @@ pub async fn statement_rewrite(
          WHERE id = $1",
     )
     .bind(n.id)
-    .bind(&n.actor)
-    .bind(&n.object_agent)
-    .bind(&n.agents)
-    .bind(authority)
+    .bind(key(&n.actor))
+    .bind(n.object_agent.as_deref().map(key))
+    .bind(keys(&n.agents))
+    .bind(key(authority))
     .bind(Json(body))
     .bind(Json(submitted))
     .execute(tx)
@@ -290,7 +329,7 @@ pub async fn actor_names(tx: &mut PgConnection, ifi: &str) -> Result<Vec<String>
            ORDER BY stored DESC, seq DESC LIMIT 1000) s \
          WHERE n IS NOT NULL GROUP BY n ORDER BY count(*) DESC, n LIMIT 20",
     )
-    .bind(ifi)
+    .bind(key(ifi))
     .fetch_all(tx)
     .await
 }

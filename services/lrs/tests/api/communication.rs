@@ -17,6 +17,18 @@ async fn versions_about_and_head() {
 
     let res = lrs.req(Method::GET, "statements", None, &lrs.basic).send().await.unwrap();
     assert_eq!(res.status(), 400, "a missing version header is a 400");
+    assert_eq!(res.headers()["x-experience-api-version"], "2.0.0", "answered in the newest version it speaks");
+    let problem: serde_json::Value = res.json().await.unwrap();
+    assert!(problem["detail"].as_str().unwrap().contains("2.0.0"), "{problem}");
+    let res = lrs
+        .req(Method::POST, "statements", None, &lrs.basic)
+        .json(&statement("v@example.com", COMPLETED, "http://example.com/v"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400, "a 2.0 client that forgot the header is refused too");
+    assert_eq!(res.headers()["x-experience-api-version"], "2.0.0");
+    let res = lrs.req(Method::GET, "statements", None, &lrs.basic).send().await.unwrap();
     assert!(res.headers().contains_key("x-experience-api-version"), "every response names a version");
     assert!(
         res.headers().contains_key("x-experience-api-consistent-through"),
@@ -24,6 +36,7 @@ async fn versions_about_and_head() {
     );
     let res = lrs.req(Method::GET, "statements", Some("0.95"), &lrs.basic).send().await.unwrap();
     assert_eq!(res.status(), 400);
+    assert_eq!(res.headers()["x-experience-api-version"], "2.0.0");
     let res = lrs.req(Method::GET, "statements", Some("1.0.2"), &lrs.basic).send().await.unwrap();
     assert_eq!(res.status(), 200, "older 1.0.x clients are served as 1.0.3");
     assert_eq!(res.headers()["x-experience-api-version"], "1.0.3");
@@ -181,19 +194,50 @@ async fn alternate_request_syntax_is_1_0_3_only() {
     assert_eq!(body["id"], id.as_str());
     let v2 = lrs.app.http.post(format!("{url}?method=GET")).form(&form("2.0.0", &[])).send().await.unwrap();
     assert_eq!(v2.status(), 400, "xAPI 2.0 has no alternate request syntax");
-    // Content without a Content-Type field is JSON; real headers win over their form copies.
+    // Content without a Content-Type field is JSON; the form's fields are the request's
+    // headers, so one contradicting a real header is refused, not overridden.
     let id2 = Uuid::now_v7().to_string();
-    let headers_and_form = lrs
+    let both = |form_version: &'static str, id: String| {
+        let content = content.clone();
+        let (http, url, auth) = (lrs.app.http.clone(), url.clone(), lrs.basic.clone());
+        async move {
+            http.post(format!("{url}?method=PUT"))
+                .header("authorization", auth)
+                .header("x-experience-api-version", "1.0.3")
+                .form(&[
+                    ("statementId", id.as_str()),
+                    ("X-Experience-API-Version", form_version),
+                    ("content", &content),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let res = both("0.8", id2.clone()).await;
+    assert_eq!(res.status(), 400, "a form version 0.8 is an unsupported version, whatever the real header says");
+    assert_eq!(res.headers()["x-experience-api-version"], "2.0.0", "answered in the newest version");
+    assert_eq!(both("2.0.0", id2.clone()).await.status(), 400, "two different versions for one request");
+    assert_eq!(both("1.0.3", id2.clone()).await.status(), 204, "the same value twice is one header");
+    let auth_twice = lrs
         .app
         .http
-        .post(format!("{url}?method=PUT"))
-        .header("authorization", &lrs.basic)
-        .header("x-experience-api-version", "1.0.3")
-        .form(&[("statementId", id2.as_str()), ("X-Experience-API-Version", "2.0.0"), ("content", &content)])
+        .post(format!("{url}?method=GET"))
+        .header("authorization", crate::basic(&lrs.app, lrs.tenant, &["all"]))
+        .form(&form("1.0.3", &[("statementId", &id)]))
         .send()
         .await
         .unwrap();
-    assert_eq!(headers_and_form.status(), 204, "served as the real header's 1.0.3, content taken as JSON");
+    assert_eq!(auth_twice.status(), 400, "two credentials for one request");
+    let length = |n: &str| {
+        lrs.app
+            .http
+            .post(format!("{url}?method=PUT"))
+            .form(&form("1.0.3", &[("statementId", &id), ("Content-Length", n), ("content", &content)]))
+            .send()
+    };
+    assert_eq!(length("3").await.unwrap().status(), 400, "a Content-Length field that is not the content's");
+    assert_eq!(length(&content.len().to_string()).await.unwrap().status(), 204);
     let mixed = lrs.app.http.post(format!("{url}?method=GET&limit=1")).form(&form("1.0.3", &[])).send().await.unwrap();
     assert_eq!(mixed.status(), 400, "other parameters belong in the form");
     let unauth = lrs

@@ -161,3 +161,102 @@ async fn duplicate_properties_are_refused() {
     assert_eq!(page["statements"], json!([]));
     lrs.app.stop().await;
 }
+
+#[tokio::test]
+async fn an_anonymous_group_is_a_valid_actor() {
+    // Data 2.4.2.2: an anonymous Group (members, no IFI) may be the actor.
+    let lrs = spawn().await;
+    let mut s = statement("a@example.com", COMPLETED, "http://example.com/group-work");
+    s["actor"] = json!({ "objectType": "Group", "name": "Pair", "member": [
+        { "mbox": "mailto:ann@example.com" }, { "account": { "homePage": "https://example.com", "name": "bob" } }] });
+    let (status, ids) = lrs.post(s.clone()).await;
+    assert_eq!(status, 200, "{ids}");
+    let id = ids[0].as_str().unwrap();
+    let (status, got, _) = lrs.get(&format!("?statementId={id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(got["actor"], s["actor"], "stored as sent");
+    // Its members are related agents; none of them is the actor.
+    let ann = crate::enc(r#"{"mbox":"mailto:ann@example.com"}"#);
+    let (_, related, _) = lrs.get(&format!("?agent={ann}&related_agents=true")).await;
+    assert_eq!(related["statements"][0]["id"], id);
+    let (_, direct, _) = lrs.get(&format!("?agent={ann}")).await;
+    assert_eq!(direct["statements"], json!([]));
+    // Sending it again is the same statement, whatever the member order.
+    let mut again = s.clone();
+    again["id"] = json!(id);
+    again["actor"]["member"] = json!([s["actor"]["member"][1], s["actor"]["member"][0]]);
+    assert_eq!(lrs.post(again).await.0, 200);
+    // In 2.0 too, and in a SubStatement.
+    let mut sub = statement("c@example.com", COMPLETED, "http://example.com/x");
+    sub["object"] = json!({ "objectType": "SubStatement", "actor": s["actor"], "verb": { "id": COMPLETED },
+        "object": { "id": "http://example.com/inner" } });
+    let (status, body) = lrs.post_as(json!([s, sub]), "2.0.0", &lrs.basic.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    lrs.app.stop().await;
+}
+
+/// A deterministic stream of incompressible text (no RNG crate needed).
+fn noise(seed: u64, len: usize) -> String {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~"[(x % 66) as usize])
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn long_incompressible_values_are_stored_and_found_never_a_500() {
+    let lrs = spawn().await;
+    // Every indexed value, long and random: activity, verb, actor account, mbox, object
+    // agent, context activities, authority-free. Each is stored and found again by it.
+    // (A query string stays under 64 kB: the verb is capped so verb + activity fits.)
+    for (i, len) in [300usize, 3_000, 24_072].into_iter().enumerate() {
+        let activity = format!("http://example.com/{}", noise(i as u64 + 1, len));
+        let verb = format!("http://example.com/verbs/{}", noise(i as u64 + 7, len.min(8_000)));
+        let name = noise(i as u64 + 13, len);
+        let s = json!({
+            "actor": { "account": { "homePage": "https://example.com", "name": name } },
+            "verb": { "id": verb },
+            "object": { "id": activity, "definition": { "name": { "en-US": "long" } } },
+            "context": { "contextActivities": { "parent": [{ "id": format!("{activity}/parent") }] },
+                "instructor": { "mbox": format!("mailto:{}@example.com", noise(i as u64 + 21, len)) } },
+        });
+        let (status, ids) = lrs.post(s).await;
+        assert_eq!(status, 200, "{len} bytes: {ids}");
+        let id = ids[0].as_str().unwrap();
+        let agent = crate::enc(&json!({ "account": { "homePage": "https://example.com", "name": name } }).to_string());
+        for query in [
+            format!("?activity={}", crate::enc(&activity)),
+            format!("?verb={}&activity={}", crate::enc(&verb), crate::enc(&activity)),
+            format!("?agent={agent}"),
+            format!("?activity={}&related_activities=true", crate::enc(&format!("{activity}/parent"))),
+        ] {
+            let (status, found, _) = lrs.get(&query).await;
+            assert_eq!(status, 200, "{len}: {found}");
+            assert_eq!(found["statements"][0]["id"], id, "{len} bytes: found again by its own value");
+        }
+        let def: serde_json::Value = lrs.get_json(&format!("activities?activityId={}", crate::enc(&activity))).await;
+        assert_eq!(def["definition"]["name"]["en-US"], "long");
+    }
+    // Far beyond any index row: stored whole.
+    let huge = statement("a@example.com", COMPLETED, &format!("http://example.com/{}", noise(5, 200_000)));
+    assert_eq!(lrs.post(huge).await.0, 200);
+    // A long document key: the agent and activity are hashed into the key; the id (which
+    // is returned as it is) has a limit the 400 names.
+    let agent =
+        crate::enc(&json!({ "account": { "homePage": "https://example.com", "name": noise(99, 10_000) } }).to_string());
+    let activity = crate::enc(&format!("http://example.com/{}", noise(98, 10_000)));
+    let path = format!("activities/state?activityId={activity}&agent={agent}&stateId=s");
+    let put = lrs.req(reqwest::Method::PUT, &path, Some("1.0.3"), &lrs.basic).json(&json!({ "a": 1 })).send().await;
+    assert_eq!(put.unwrap().status(), 204);
+    assert_eq!(lrs.get_json(&path).await, json!({ "a": 1 }));
+    let long_id = format!("activities/state?activityId={activity}&agent={agent}&stateId={}", noise(97, 5_000));
+    let res = lrs.req(reqwest::Method::PUT, &long_id, Some("1.0.3"), &lrs.basic).json(&json!({})).send().await.unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("at most 1024"), "the refusal names the limit");
+    lrs.app.stop().await;
+}

@@ -95,8 +95,23 @@ async fn profiles_need_preconditions_to_overwrite() {
         }
         r.send()
     };
-    assert_eq!(put("1.0.3", None).await.unwrap().status(), 204);
-    assert_eq!(put("1.0.3", None).await.unwrap().status(), 409, "profiles always need If-Match to overwrite");
+    // Communication 3.1: a client PUTting a profile sends If-Match or If-None-Match; an
+    // LRS refuses one without either — 400 while there is nothing to overwrite, 409 once
+    // there is — under both versions.
+    for v in ["1.0.3", "2.0.0"] {
+        let res = put(v, None).await.unwrap();
+        assert_eq!(res.status(), 400, "{v}: a new profile PUT without a precondition");
+        assert!(res.text().await.unwrap().contains("If-None-Match"), "the refusal says what to send");
+    }
+    assert_eq!(
+        lrs.req(Method::GET, &path, Some("1.0.3"), &lrs.basic).send().await.unwrap().status(),
+        404,
+        "not stored"
+    );
+    assert_eq!(put("1.0.3", Some(("if-none-match", "*".into()))).await.unwrap().status(), 204);
+    for v in ["1.0.3", "2.0.0"] {
+        assert_eq!(put(v, None).await.unwrap().status(), 409, "{v}: profiles need If-Match to overwrite");
+    }
     let res = lrs.req(Method::GET, &path, Some("1.0.3"), &lrs.basic).send().await.unwrap();
     assert_eq!(res.headers()["content-type"], "text/plain");
     let etag = res.headers()["etag"].to_str().unwrap().to_owned();
@@ -104,15 +119,26 @@ async fn profiles_need_preconditions_to_overwrite() {
     assert_eq!(put("1.0.3", Some(("if-match", etag))).await.unwrap().status(), 204);
 
     let agent_path = format!("agents/profile?agent={}&profileId=prefs", enc(r#"{"mbox":"mailto:a@example.com"}"#));
-    assert_eq!(
-        lrs.req(Method::PUT, &agent_path, Some("1.0.3"), &lrs.basic)
-            .json(&json!({ "lang": "de" }))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        204
+    let agent_put = |extra: Option<(&str, &str)>| {
+        let mut r = lrs.req(Method::PUT, &agent_path, Some("1.0.3"), &lrs.basic).json(&json!({ "lang": "de" }));
+        if let Some((k, v)) = extra {
+            r = r.header(k, v);
+        }
+        r.send()
+    };
+    assert_eq!(agent_put(None).await.unwrap().status(), 400, "the Agent Profile resource follows the same rule");
+    assert_eq!(agent_put(Some(("if-none-match", "*"))).await.unwrap().status(), 204);
+    assert_eq!(agent_put(None).await.unwrap().status(), 409);
+    // POST (a merge) and State PUTs carry no such requirement.
+    let state = format!(
+        "activities/state?activityId={}&agent={}&stateId=s",
+        enc("http://example.com/a"),
+        enc(r#"{"mbox":"mailto:a@example.com"}"#)
     );
+    for v in ["1.0.3", "2.0.0"] {
+        let res = lrs.req(Method::PUT, &format!("{state}{v}"), Some(v), &lrs.basic).json(&json!({})).send().await;
+        assert_eq!(res.unwrap().status(), 204, "{v}: a new State document needs no precondition");
+    }
     let list: Value =
         lrs.get_json(&format!("agents/profile?agent={}", enc(r#"{"mbox":"mailto:a@example.com"}"#))).await;
     assert_eq!(list, json!(["prefs"]));
@@ -138,5 +164,38 @@ async fn activities_and_agents_resources() {
         json!({ "objectType": "Person", "mbox": ["mailto:a@example.com"], "name": ["Ada", "Ada Lovelace"] }),
         "the requested name and every name statements gave the agent"
     );
+    lrs.app.stop().await;
+}
+
+#[tokio::test]
+async fn the_activities_resource_merges_what_every_statement_said() {
+    // Communication 2.5: the Activity object holds everything the LRS knows of it.
+    let lrs = spawn().await;
+    let course = "http://example.com/merged";
+    let with = |def: Value| {
+        let mut s = statement("a@example.com", COMPLETED, course);
+        s["object"]["definition"] = def;
+        s
+    };
+    let english = with(json!({ "name": { "en-US": "Safety" }, "description": { "en-US": "Basics" } }));
+    assert_eq!(lrs.post(english).await.0, 200);
+    let french = with(json!({ "name": { "fr-FR": "Sécurité" }, "type": "http://adlnet.gov/expapi/activities/course" }));
+    assert_eq!(lrs.post(french).await.0, 200);
+    // Within one batch as well, and through a context activity.
+    let mut parent = statement("a@example.com", COMPLETED, "http://example.com/lesson");
+    parent["context"] = json!({ "contextActivities": { "parent": [{ "id": course, "definition": { "name": { "de-DE": "Sicherheit" } } }] } });
+    let spanish = with(json!({ "name": { "es-ES": "Seguridad", "en-US": "Safety 101" } }));
+    assert_eq!(lrs.post(json!([parent, spanish])).await.0, 200);
+    let a = lrs.get_json(&format!("activities?activityId={}", enc(course))).await;
+    assert_eq!(
+        a["definition"],
+        json!({
+            "name": { "en-US": "Safety 101", "fr-FR": "Sécurité", "de-DE": "Sicherheit", "es-ES": "Seguridad" },
+            "description": { "en-US": "Basics" },
+            "type": "http://adlnet.gov/expapi/activities/course",
+        }),
+        "every language kept, the latest text per language"
+    );
+    assert_eq!(a["objectType"], "Activity");
     lrs.app.stop().await;
 }

@@ -1,6 +1,7 @@
 //! The LRS's black-box tests, by xAPI section: communication (versions, about, auth),
 //! statement data rules, the Statements resource (store, conflict, void, query, paging).
 
+mod access;
 mod attachments;
 mod communication;
 mod data;

@@ -46,7 +46,11 @@ impl Jws<'_> {
 }
 
 /// `statement` with a signature attachment over `payload`, sent as multipart/mixed.
-async fn send(lrs: &Lrs, mut statement: Value, jws: &str, content_type: &str) -> (u16, Value) {
+async fn send(lrs: &Lrs, statement: Value, jws: &str, content_type: &str) -> (u16, Value) {
+    send_as(lrs, "1.0.3", statement, jws, content_type).await
+}
+
+async fn send_as(lrs: &Lrs, version: &str, mut statement: Value, jws: &str, content_type: &str) -> (u16, Value) {
     let bytes = jws.as_bytes().to_vec();
     statement["attachments"] = json!([{
         "usageType": SIGNATURE, "display": { "en-US": "signature" }, "contentType": content_type,
@@ -55,7 +59,7 @@ async fn send(lrs: &Lrs, mut statement: Value, jws: &str, content_type: &str) ->
     let part = Part { content_type: content_type.into(), sha2: hex::encode(Sha256::digest(&bytes)), content: bytes };
     let (ct, body) = multipart::build(&serde_json::to_vec(&statement).unwrap(), &[part]);
     let res = lrs
-        .req(Method::POST, "statements", Some("1.0.3"), &lrs.basic)
+        .req(Method::POST, "statements", Some(version), &lrs.basic)
         .header("content-type", ct)
         .body(body)
         .send()
@@ -106,6 +110,24 @@ async fn signatures_are_checked_against_the_statement_and_certificate() {
     payload["object"].as_object_mut().unwrap().remove("objectType");
     let jws = Jws { alg: "RS384", key: SIGNER_KEY, x5c: false }.sign(&serde_json::to_vec(&payload).unwrap());
     assert_eq!(send(&lrs, s, &jws, "application/octet-stream").await.0, 200);
+
+    // Durations compare at 0.01 s (2.0 Data 4.2.7): a payload's `PT1.2345S` signs a
+    // statement's `PT1.23S`, in both versions; a different hundredth does not.
+    for version in ["2.0.0", "1.0.3"] {
+        let mut s = fresh();
+        s["result"] = json!({ "duration": "PT1.23S" });
+        let mut payload = s.clone();
+        payload["result"]["duration"] = json!("PT1.2345S");
+        let jws = rs256.sign(&serde_json::to_vec(&payload).unwrap());
+        let (status, body) = send_as(&lrs, version, s, &jws, "application/octet-stream").await;
+        assert_eq!(status, 200, "{version}: {body}");
+    }
+    let mut s = fresh();
+    s["result"] = json!({ "duration": "PT1.23S" });
+    let mut payload = s.clone();
+    payload["result"]["duration"] = json!("PT1.2445S");
+    let jws = rs256.sign(&serde_json::to_vec(&payload).unwrap());
+    assert_eq!(send_as(&lrs, "2.0.0", s, &jws, "application/octet-stream").await.0, 400);
 
     // Malformed signatures: each a 400, and nothing is stored.
     let mut refused = vec![];

@@ -57,11 +57,36 @@ fn canonical_statement(s: &Map<String, Value>) -> Value {
             "verb" => verb(v),
             "object" => object(v),
             "context" => context(v),
+            "result" => result(v),
             _ => numbers(v),
         };
         out.insert(k.clone(), c);
     }
     Value::Object(out)
+}
+
+/// A result, its `duration` at the 0.01 s precision statements are compared at.
+fn result(v: &Value) -> Value {
+    let mut v = numbers(v);
+    if let Some(d) = v.get_mut("duration")
+        && let Some(s) = d.as_str()
+    {
+        *d = Value::String(duration_centis(s));
+    }
+    v
+}
+
+/// An ISO 8601 duration with its seconds truncated to hundredths and trailing fraction
+/// zeros dropped: "When making a comparison … of Statements in regard to a Duration, any
+/// precision beyond 0.01 second precision shall not be included" (xAPI 2.0 Data 4.2.7;
+/// 1.0.3 Data 4.6 says the same as a SHOULD*). `PT1.2345S` and `PT1.230S` → `PT1.23S`.
+pub fn duration_centis(s: &str) -> String {
+    let Some(body) = s.strip_suffix('S') else { return s.to_owned() };
+    let start = body.rfind(|c: char| c.is_ascii_alphabetic()).map_or(0, |i| i + 1);
+    let (head, secs) = body.split_at(start);
+    let Some((whole, frac)) = secs.split_once(['.', ',']) else { return s.to_owned() };
+    let kept = frac.get(..frac.len().min(2)).unwrap_or("").trim_end_matches('0');
+    if kept.is_empty() { format!("{head}{whole}S") } else { format!("{head}{whole}.{kept}S") }
 }
 
 fn verb(v: &Value) -> Value {
@@ -207,7 +232,23 @@ fn numbers(v: &Value) -> Value {
 mod tests {
     use serde_json::json;
 
-    use super::equivalent;
+    use super::{duration_centis, equivalent};
+
+    #[test]
+    fn durations_are_cut_to_hundredths() {
+        for (raw, cut) in [
+            ("PT1.2345S", "PT1.23S"),
+            ("PT1.230S", "PT1.23S"),
+            ("PT1.2S", "PT1.2S"),
+            ("PT1.001S", "PT1S"),
+            ("PT1S", "PT1S"),
+            ("P1DT2H3M4,999S", "P1DT2H3M4.99S"),
+            ("PT1H", "PT1H"),
+            ("P2W", "P2W"),
+        ] {
+            assert_eq!(duration_centis(raw), cut, "{raw}");
+        }
+    }
 
     fn base() -> serde_json::Value {
         json!({
@@ -243,6 +284,21 @@ mod tests {
         b["version"] = json!("1.0.3");
         b["attachments"] = json!([]);
         assert!(equivalent(&a, &b));
+        // Durations compare at 0.01 s (in SubStatements too).
+        let (mut c, mut d) = (base(), base());
+        c["result"]["duration"] = json!("PT1.2345S");
+        d["result"]["duration"] = json!("PT1.23S");
+        assert!(equivalent(&c, &d), "precision beyond 0.01 s is not compared");
+        d["result"]["duration"] = json!("PT1.24S");
+        assert!(!equivalent(&c, &d), "a hundredth is");
+        let sub = |dur: &str| {
+            let mut s = base();
+            s["object"] = json!({ "objectType": "SubStatement", "actor": { "mbox": "mailto:a@x.org" },
+                "verb": { "id": "http://x.org/v" }, "object": { "id": "http://x.org/o" }, "result": { "duration": dur } });
+            s
+        };
+        assert!(equivalent(&sub("P1DT2H3M4.567S"), &sub("P1DT2H3M4.56S")));
+        assert!(!equivalent(&sub("PT4.5S"), &sub("PT4.6S")));
         let mut no_id = base();
         no_id.as_object_mut().unwrap().remove("id");
         no_id.as_object_mut().unwrap().remove("timestamp");

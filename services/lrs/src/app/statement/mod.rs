@@ -14,6 +14,9 @@ pub enum XapiVersion {
 }
 
 impl XapiVersion {
+    /// The newest version this LRS speaks.
+    pub const NEWEST: Self = Self::V20;
+
     /// Parses `X-Experience-API-Version`: any 1.0.x is 1.0.3; 2.0.x is 2.0.
     pub fn parse(header: &str) -> Option<Self> {
         let h = header.trim();
@@ -122,8 +125,13 @@ pub fn validate(v: &Value, version: XapiVersion, now: DateTime<Utc>) -> Result<(
         Some(i) => uuid(i, "statement.id")?,
         None => Uuid::now_v7(),
     });
-    let actor_id = actor(m.get("actor").ok_or("statement.actor is required")?, "statement.actor", &mut ctx)?
-        .ok_or("statement.actor: an anonymous Group cannot be the actor's identity for queries; give it an IFI or use an Agent")?;
+    let actor_value = m.get("actor").ok_or("statement.actor is required")?;
+    let actor_id = match actor(actor_value, "statement.actor", &mut ctx)? {
+        Some(ifi) => ifi,
+        // An anonymous Group is a valid actor (Data 2.4.2.2); it has no identifier to be
+        // queried by, so it is keyed by its members (they are related agents).
+        None => anonymous_group_key(actor_value),
+    };
     let verb_id = verb(m.get("verb").ok_or("statement.verb is required")?, "statement.verb")?;
     let (object_activity, object_agent, object_statement) =
         object(m.get("object").ok_or("statement.object is required")?, "statement.object", &mut ctx, false)?;
@@ -211,6 +219,16 @@ pub fn validate(v: &Value, version: XapiVersion, now: DateTime<Utc>) -> Result<(
         },
         out,
     ))
+}
+
+/// The stored key of an anonymous Group: `group:` and its members' IFIs, sorted. No
+/// `agent` query names it (an anonymous Group cannot be a query's agent).
+fn anonymous_group_key(group: &Value) -> String {
+    let mut members: Vec<String> =
+        group["member"].as_array().into_iter().flatten().filter_map(|m| m.as_object().and_then(object_ifi)).collect();
+    members.sort();
+    members.dedup();
+    format!("group:{}", members.join(" "))
 }
 
 /// The canonical IFI of a JSON object carrying exactly one identifier, if it does.
