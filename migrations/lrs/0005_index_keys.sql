@@ -1,12 +1,20 @@
--- Indexed identifiers (IRIs, canonical IFIs) longer than 256 bytes are held in the
--- indexed columns as `sha256:<hex>` of themselves (a B-tree row must fit in a third of
--- a page, and xAPI puts no bound on an IRI). The statement bodies keep the full values;
--- the filters only compare for equality. `store::key` computes the same form.
+-- Indexed identifiers (IRIs, canonical IFIs) longer than 256 bytes, or that look like a
+-- key themselves, are held in the indexed columns as `sha256:<hex>` of themselves (a
+-- B-tree row must fit in a third of a page, and xAPI puts no bound on an IRI). The
+-- statement bodies keep the full values; the filters only compare for equality.
+-- `store::key` computes the same form.
 
 CREATE FUNCTION index_key(v text) RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-    SELECT CASE WHEN octet_length(v) <= 256 THEN v
+    SELECT CASE WHEN octet_length(v) <= 256 AND v NOT LIKE 'sha256:%' THEN v
                 ELSE 'sha256:' || encode(sha256(convert_to(v, 'UTF8')), 'hex') END
 $$;
+
+-- Rows written before this migration are rewritten across tenants: the owner is bound
+-- by the tenant policy (FORCE) and sees no rows without a tenant, so it steps out of
+-- the policy for the rewrite only, inside this migration's transaction.
+ALTER TABLE statements NO FORCE ROW LEVEL SECURITY;
+ALTER TABLE documents NO FORCE ROW LEVEL SECURITY;
+ALTER TABLE activities NO FORCE ROW LEVEL SECURITY;
 
 UPDATE statements SET
     actor = index_key(actor),
@@ -16,11 +24,60 @@ UPDATE statements SET
     authority = index_key(authority),
     agents = ARRAY(SELECT index_key(a) FROM unnest(agents) a),
     activities = ARRAY(SELECT index_key(a) FROM unnest(activities) a)
-WHERE octet_length(actor) > 256 OR octet_length(verb) > 256 OR octet_length(object_activity) > 256
-   OR octet_length(object_agent) > 256 OR octet_length(authority) > 256
-   OR EXISTS (SELECT 1 FROM unnest(agents || activities) x WHERE octet_length(x) > 256);
+WHERE EXISTS (SELECT 1 FROM unnest(ARRAY[actor, verb, object_activity, object_agent, authority] || agents || activities) x
+              WHERE octet_length(x) > 256 OR x LIKE 'sha256:%');
 
 UPDATE documents SET activity_id = index_key(activity_id), agent = index_key(agent)
-WHERE octet_length(activity_id) > 256 OR octet_length(agent) > 256;
+WHERE octet_length(activity_id) > 256 OR octet_length(agent) > 256
+   OR activity_id LIKE 'sha256:%' OR agent LIKE 'sha256:%';
 
-UPDATE activities SET id = index_key(id) WHERE octet_length(id) > 256;
+UPDATE activities SET id = index_key(id) WHERE octet_length(id) > 256 OR id LIKE 'sha256:%';
+
+ALTER TABLE statements FORCE ROW LEVEL SECURITY;
+ALTER TABLE documents FORCE ROW LEVEL SECURITY;
+ALTER TABLE activities FORCE ROW LEVEL SECURITY;
+
+-- `statement_ref_matches` (0004) for a caller whose reach is their own statements: every
+-- statement along the chain must be within that reach (stored under `reach_authority`
+-- or with an actor in `reach_actors`), so a reference cannot reveal what a statement
+-- the caller may not read contains. NULL `reach_authority`: no restriction.
+CREATE FUNCTION statement_ref_matches_within(
+    target uuid,
+    f_agent text,
+    f_related_agents boolean,
+    f_verb text,
+    f_activity text,
+    f_related_activities boolean,
+    f_registration uuid,
+    reach_authority text,
+    reach_actors text[]
+) RETURNS boolean LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    cur uuid := target;
+    r record;
+BEGIN
+    FOR hop IN 1..10 LOOP
+        SELECT actor, authority, object_agent, agents, verb, object_activity, activities, registration, object_statement
+          INTO r FROM statements WHERE id = cur;
+        IF NOT FOUND THEN
+            RETURN false;
+        END IF;
+        IF reach_authority IS NOT NULL AND NOT (r.authority = reach_authority OR r.actor = ANY(reach_actors)) THEN
+            RETURN false;
+        END IF;
+        IF (f_agent IS NULL OR CASE WHEN f_related_agents THEN r.agents @> ARRAY[f_agent]
+                                    ELSE r.actor = f_agent OR r.object_agent IS NOT DISTINCT FROM f_agent END)
+           AND (f_verb IS NULL OR r.verb = f_verb)
+           AND (f_activity IS NULL OR CASE WHEN f_related_activities THEN r.activities @> ARRAY[f_activity]
+                                           ELSE r.object_activity IS NOT DISTINCT FROM f_activity END)
+           AND (f_registration IS NULL OR r.registration IS NOT DISTINCT FROM f_registration) THEN
+            RETURN true;
+        END IF;
+        IF r.object_statement IS NULL THEN
+            RETURN false;
+        END IF;
+        cur := r.object_statement;
+    END LOOP;
+    RETURN false;
+END
+$$;

@@ -9,6 +9,9 @@ pub mod app;
 mod http;
 mod store;
 
+/// The form an identifier takes in the indexes (see `store::key`).
+pub use store::key as index_key;
+
 pub const NAME: &str = "lrs";
 
 pub fn service() -> ServiceDef {

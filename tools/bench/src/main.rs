@@ -17,6 +17,7 @@ use serde_json::json;
 use sha2::Digest;
 use uuid::Uuid;
 
+mod lrs;
 mod spine;
 
 pub(crate) fn pct(sorted: &[f64], p: f64) -> f64 {
@@ -185,143 +186,6 @@ async fn idle_rss() -> anyhow::Result<String> {
     Ok(format!("| idle RSS of `mirai dev` (every implemented service, release build) | {rss} | |"))
 }
 
-/// LRS: statements/s for POSTs of 1, 10 and 100; query latency at 1M stored statements
-/// (loaded in SQL with a realistic spread); bytes stored per statement.
-async fn lrs() -> anyhow::Result<Vec<String>> {
-    use base64::Engine;
-    let app = TestApp::spawn(&[mirai_lrs::service()]).await;
-    let tenant = Uuid::now_v7();
-    let (id, secret) = app.api_key(tenant, &[Role::Learner], &["all"]);
-    let auth = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}")));
-    let url = app.url("/api/v1/lrs/xapi/statements");
-    let stmt = |i: usize| {
-        json!({ "actor": { "mbox": format!("mailto:learner{}@example.com", i % 1000) }, "verb": { "id": "http://adlnet.gov/expapi/verbs/completed" },
-            "object": { "id": format!("http://example.com/activity/{}", i % 100) }, "result": { "score": { "scaled": 0.8 }, "success": true } })
-    };
-    let mut rows = vec![];
-    for batch in [1usize, 10, 100] {
-        let requests = 2000 / batch.max(1);
-        let per_client = requests / 4;
-        let start = Instant::now();
-        let mut lat = vec![];
-        let results = futures::future::join_all((0..4).map(|c| {
-            let (http, url, auth) = (app.http.clone(), url.clone(), auth.clone());
-            async move {
-                let mut l = vec![];
-                for r in 0..per_client {
-                    let body: Vec<_> = (0..batch).map(|k| stmt(c * 100_000 + r * batch + k)).collect();
-                    let t = Instant::now();
-                    let res = http
-                        .post(&url)
-                        .header("authorization", &auth)
-                        .header("x-experience-api-version", "1.0.3")
-                        .json(&body)
-                        .send()
-                        .await
-                        .unwrap();
-                    assert_eq!(res.status(), 200);
-                    l.push(t.elapsed().as_secs_f64() * 1000.0);
-                }
-                l
-            }
-        }))
-        .await;
-        let elapsed = start.elapsed().as_secs_f64();
-        results.into_iter().for_each(|r| lat.extend(r));
-        lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        rows.push(format!(
-            "| LRS POST of {batch} statement(s), 4 clients | {:.0} statements/s | request p50 {:.1} ms, p99 {:.1} ms |",
-            (per_client * 4 * batch) as f64 / elapsed,
-            pct(&lat, 0.5),
-            pct(&lat, 0.99)
-        ));
-        eprintln!("{}", rows.last().unwrap());
-    }
-    // 1M statements, loaded in SQL: 10k actors, 50 verbs, 2k activities, 50k registrations.
-    let mut admin =
-        <sqlx::PgConnection as sqlx::Connection>::connect(&mirai_testkit::url_for_db(&app.database)).await?;
-    let load = Instant::now();
-    sqlx::query(
-        "INSERT INTO lrs.statements (tenant_id, id, stored, ts, version, actor, verb, object_activity, registration, authority, agents, activities, body, submitted) \
-         SELECT $1, gen_random_uuid(), now() - make_interval(secs => 1000000 - g), now() - make_interval(secs => 1000000 - g), '1.0.0', \
-                'mbox:mailto:l' || (g % 10000) || '@example.com', 'http://example.com/verbs/v' || (g % 50), 'http://example.com/act/' || (g % 2000), \
-                md5((g % 50000)::text)::uuid, 'account:bench|k', ARRAY['mbox:mailto:l' || (g % 10000) || '@example.com'], ARRAY['http://example.com/act/' || (g % 2000)], \
-                b.body, b.body \
-         FROM generate_series(1, 1000000) g, LATERAL (SELECT jsonb_build_object( \
-                'id', gen_random_uuid(), 'actor', jsonb_build_object('mbox', 'mailto:l' || (g % 10000) || '@example.com'), \
-                'verb', jsonb_build_object('id', 'http://example.com/verbs/v' || (g % 50), 'display', jsonb_build_object('en-US', 'did')), \
-                'object', jsonb_build_object('id', 'http://example.com/act/' || (g % 2000)), \
-                'result', jsonb_build_object('score', jsonb_build_object('scaled', 0.5), 'success', true), \
-                'context', jsonb_build_object('registration', md5((g % 50000)::text)::uuid), \
-                'timestamp', now(), 'stored', now(), 'version', '1.0.0', \
-                'authority', jsonb_build_object('account', jsonb_build_object('homePage', 'bench', 'name', 'k'))) AS body) b",
-    )
-    .bind(tenant)
-    .execute(&mut admin)
-    .await?;
-    sqlx::query("ANALYZE lrs.statements").execute(&mut admin).await?;
-    let loaded = load.elapsed().as_secs_f64();
-    let (count, bytes): (i64, i64) =
-        sqlx::query_as("SELECT count(*), pg_total_relation_size('lrs.statements') FROM lrs.statements")
-            .fetch_one(&mut admin)
-            .await?;
-    rows.push(format!(
-        "| LRS storage at {count} statements (loaded in {loaded:.0}s) | {} bytes/statement (table + all indexes) | |",
-        bytes / count.max(1)
-    ));
-    let registrations: Vec<Uuid> =
-        sqlx::query_scalar("SELECT DISTINCT registration FROM lrs.statements TABLESAMPLE SYSTEM (1) WHERE registration IS NOT NULL LIMIT 200")
-            .fetch_all(&mut admin)
-            .await?;
-    let enc = mirai_testkit::percent_encode;
-    for (label, make) in [
-        (
-            "by agent",
-            Box::new(|i: usize| {
-                format!("agent={}", enc(&format!("{{\"mbox\":\"mailto:l{}@example.com\"}}", i * 37 % 10000)))
-            }) as Box<dyn Fn(usize) -> String>,
-        ),
-        (
-            "by verb + activity",
-            Box::new(|i: usize| {
-                format!(
-                    "verb={}&activity={}",
-                    enc(&format!("http://example.com/verbs/v{}", i % 50)),
-                    enc(&format!("http://example.com/act/{}", i * 13 % 2000))
-                )
-            }),
-        ),
-        (
-            "by registration",
-            Box::new(move |i: usize| format!("registration={}", registrations[i % registrations.len()])),
-        ),
-    ] {
-        let mut lat = vec![];
-        for i in 0..200 {
-            let t = Instant::now();
-            let res = app
-                .http
-                .get(format!("{url}?{}&limit=25", make(i)))
-                .header("authorization", &auth)
-                .header("x-experience-api-version", "1.0.3")
-                .send()
-                .await?;
-            assert_eq!(res.status(), 200, "{label}");
-            let _ = res.bytes().await?;
-            lat.push(t.elapsed().as_secs_f64() * 1000.0);
-        }
-        lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        rows.push(format!(
-            "| LRS GET query {label}, limit 25, at 1M statements | | p50 {:.1} ms, p99 {:.1} ms |",
-            pct(&lat, 0.5),
-            pct(&lat, 0.99)
-        ));
-        eprintln!("{}", rows.last().unwrap());
-    }
-    app.stop().await;
-    Ok(rows)
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     mirai_kit::telemetry::init_logging();
@@ -349,7 +213,7 @@ async fn main() -> anyhow::Result<()> {
         rows.push(idle_rss().await?);
     }
     if only.is_empty() || only == "lrs" {
-        rows.extend(lrs().await?);
+        rows.extend(lrs::rows().await?);
     }
     println!("{}", rows.join("\n"));
     Ok(())

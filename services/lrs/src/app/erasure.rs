@@ -133,8 +133,9 @@ async fn erase(
         let (n, _) = statement::validate(&submitted, version, now).map_err(|e| {
             HandleError::Permanent(format!("statement {} does not validate once anonymized: {e}", row.id))
         })?;
-        let authority = if keyed.contains(&row.authority) { pseudonym_ifi.as_str() } else { row.authority.as_str() };
-        store::statement_rewrite(tx, &n, authority, &body, &submitted).await?;
+        let authority =
+            if keyed.contains(&row.authority) { crate::store::key(&pseudonym_ifi) } else { row.authority.clone() };
+        store::statement_rewrite(tx, &n, &authority, &body, &submitted).await?;
     }
     hashes.sort();
     hashes.dedup();

@@ -116,6 +116,13 @@ pub async fn store(
     let mut ids = Vec::new();
     for (i, s) in statements.into_iter().enumerate() {
         let mut submitted = s;
+        if !submitted.is_object() {
+            return Err(bad(if i == 0 {
+                "a statement is a JSON object".to_owned()
+            } else {
+                format!("statement {i}: a statement is a JSON object")
+            }));
+        }
         if let Some(id) = put_id {
             match submitted.get("id") {
                 None => submitted["id"] = json!(id.to_string()),
@@ -185,15 +192,21 @@ pub async fn store(
     };
     let mut keep = fresh(&checked, &existing)?;
     if !keep.is_empty() {
-        let rows: Vec<store::NewRow> = keep
+        let mut rows: Vec<store::NewRow> = keep
             .iter()
             .map(|&i| store::NewRow { n: &checked[i].0, body: &checked[i].1, submitted: &checked[i].2 })
             .collect();
-        let inserted: HashSet<StatementId> =
-            store::statements_insert(&mut tx, caller.tenant, version.as_str(), &caller.authority_ifi, stored, &rows)
-                .await?
-                .into_iter()
-                .collect();
+        let inserted: HashSet<StatementId> = store::statements_insert(
+            &mut tx,
+            caller.tenant,
+            version.as_str(),
+            &caller.authority_ifi,
+            stored,
+            &mut rows,
+        )
+        .await?
+        .into_iter()
+        .collect();
         if inserted.len() < keep.len() {
             // Another request stored some of these ids since we looked: judge those now.
             let raced: Vec<Uuid> = keep
@@ -208,13 +221,26 @@ pub async fn store(
             keep.retain(|&i| inserted.contains(&checked[i].0.id));
         }
     }
-    // Voiding after inserting, so a batch may void a statement stored earlier in it.
+    // Voiding after inserting, so a batch may void a statement stored earlier in it. A
+    // person who writes only their own records voids only what they stored (Data 2.3.2:
+    // an LRS refuses a voiding it does not authorize).
     let targets: Vec<(StatementId, StatementId)> =
         keep.iter().filter_map(|&i| checked[i].0.voids.map(|t| (t, checked[i].0.id))).collect();
+    let mut voided = HashSet::new();
     if !targets.is_empty() {
         let ids: Vec<Uuid> = targets.iter().map(|(t, _)| t.into_uuid()).collect();
-        if let Some(target) = store::statements_void(&mut tx, &ids).await? {
-            return Err(bad(format!("statement {target} is a voiding statement and cannot be voided")));
+        let only = match caller.writes {
+            Reach::Tenant => None,
+            Reach::Own(_) => Some(caller.authority_ifi.as_str()),
+        };
+        match store::statements_void(&mut tx, &ids, only).await? {
+            Ok(done) => voided.extend(done),
+            Err(store::VoidRefused::Voiding(target)) => {
+                return Err(bad(format!("statement {target} is a voiding statement and cannot be voided")));
+            }
+            Err(store::VoidRefused::NotYours(target)) => {
+                return Err(access::not_yours(&format!("voiding statement {target}")));
+            }
         }
     }
     let definitions = merged_definitions(keep.iter().map(|&i| &checked[i].1));
@@ -223,6 +249,7 @@ pub async fn store(
     }
     let mut events: Vec<NewEvent> = targets
         .into_iter()
+        .filter(|(target, _)| voided.contains(target))
         .map(|(target, by)| StatementVoided { tenant_id: caller.tenant, statement_id: target, voided_by: by }.into())
         .collect();
     // `timestamp` and `stored` serialize as `format_ts` writes them (RFC 3339, ms, `Z`).
@@ -310,13 +337,15 @@ fn activity_definitions<'a>(body: &'a Value) -> Vec<(&'a str, &'a Value)> {
 /// into the earlier ([`merge_definition`]).
 fn merged_definitions<'a>(bodies: impl Iterator<Item = &'a Value>) -> Vec<(String, Value)> {
     let mut out: Vec<(String, Value)> = vec![];
+    // Keyed as stored, so two ids can never become two upserts of one row.
     let mut at: HashMap<String, usize> = HashMap::new();
     for body in bodies {
         for (id, def) in activity_definitions(body) {
-            match at.get(id) {
+            let k = crate::store::key(id);
+            match at.get(&k) {
                 Some(&i) => merge_definition(&mut out[i].1, def),
                 None => {
-                    at.insert(id.to_owned(), out.len());
+                    at.insert(k, out.len());
                     out.push((id.to_owned(), def.clone()));
                 }
             }

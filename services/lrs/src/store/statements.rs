@@ -45,9 +45,13 @@ pub struct NewRow<'a> {
     pub submitted: &'a Value,
 }
 
-/// Inserts the batch in one statement, every indexed value in its [`key`] form. A row
-/// whose id was taken meanwhile (a concurrent store of the same id) is skipped; returns
-/// the ids inserted.
+/// Rows per INSERT: 17 parameters each stay under the protocol's 65,535.
+const INSERT_CHUNK: usize = 1000;
+
+/// Inserts the batch in multi-row statements, every indexed value in its [`key`] form,
+/// in id order (so two batches sharing ids wait for each other instead of deadlocking).
+/// A row whose id was taken meanwhile (a concurrent store of the same id) is skipped;
+/// returns the ids inserted.
 #[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, n = rows.len()))]
 pub async fn statements_insert(
     tx: &mut PgConnection,
@@ -55,51 +59,76 @@ pub async fn statements_insert(
     version: &str,
     authority: &str,
     stored: DateTime<Utc>,
-    rows: &[NewRow<'_>],
+    rows: &mut [NewRow<'_>],
 ) -> Result<Vec<StatementId>, sqlx::Error> {
     let authority = key(authority);
-    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
-        "INSERT INTO statements (tenant_id, id, stored, ts, version, actor, verb, object_activity, object_agent, \
-           object_statement, registration, authority, voids, agents, activities, body, submitted) ",
-    );
-    q.push_values(rows, |mut b, r| {
-        let n = r.n;
-        b.push_bind(tenant)
-            .push_bind(n.id)
-            .push_bind(stored)
-            .push_bind(n.timestamp)
-            .push_bind(version)
-            .push_bind(key(&n.actor))
-            .push_bind(key(&n.verb))
-            .push_bind(n.object_activity.as_deref().map(key))
-            .push_bind(n.object_agent.as_deref().map(key))
-            .push_bind(n.object_statement)
-            .push_bind(n.registration)
-            .push_bind(authority.clone())
-            .push_bind(n.voids)
-            .push_bind(keys(&n.agents))
-            .push_bind(keys(&n.activities))
-            .push_bind(Json(r.body))
-            .push_bind(Json(r.submitted));
-    });
-    q.push(" ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id");
-    q.build_query_scalar().fetch_all(tx).await
+    rows.sort_by_key(|r| r.n.id);
+    let mut inserted = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+            "INSERT INTO statements (tenant_id, id, stored, ts, version, actor, verb, object_activity, object_agent, \
+               object_statement, registration, authority, voids, agents, activities, body, submitted) ",
+        );
+        q.push_values(chunk, |mut b, r| {
+            let n = r.n;
+            b.push_bind(tenant)
+                .push_bind(n.id)
+                .push_bind(stored)
+                .push_bind(n.timestamp)
+                .push_bind(version)
+                .push_bind(key(&n.actor))
+                .push_bind(key(&n.verb))
+                .push_bind(n.object_activity.as_deref().map(key))
+                .push_bind(n.object_agent.as_deref().map(key))
+                .push_bind(n.object_statement)
+                .push_bind(n.registration)
+                .push_bind(authority.clone())
+                .push_bind(n.voids)
+                .push_bind(keys(&n.agents))
+                .push_bind(keys(&n.activities))
+                .push_bind(Json(r.body))
+                .push_bind(Json(r.submitted));
+        });
+        q.push(" ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id");
+        inserted.extend(q.build_query_scalar::<StatementId>().fetch_all(&mut *tx).await?);
+    }
+    Ok(inserted)
 }
 
-/// Marks `targets` voided. Fails (returning the id) if one of them is itself a voiding
-/// statement, which cannot be voided.
+/// Why a batch's voiding statements cannot void their targets.
+pub enum VoidRefused {
+    /// The target is itself a voiding statement.
+    Voiding(StatementId),
+    /// The target was stored by another authority than `only_authority` allows.
+    NotYours(StatementId),
+}
+
+/// Marks `targets` voided and returns those that were (a target not stored yet voids
+/// nothing). With `only_authority`, every stored target must have been stored under that
+/// authority.
 #[tracing::instrument(level = "debug", skip_all, fields(n = targets.len()))]
-pub async fn statements_void(tx: &mut PgConnection, targets: &[Uuid]) -> Result<Option<StatementId>, sqlx::Error> {
-    let voiding: Option<StatementId> =
-        sqlx::query_scalar("SELECT id FROM statements WHERE id = ANY($1) AND voids IS NOT NULL LIMIT 1")
-            .bind(targets)
-            .fetch_optional(&mut *tx)
-            .await?;
-    if voiding.is_some() {
-        return Ok(voiding);
+pub async fn statements_void(
+    tx: &mut PgConnection,
+    targets: &[Uuid],
+    only_authority: Option<&str>,
+) -> Result<Result<Vec<StatementId>, VoidRefused>, sqlx::Error> {
+    let found: Vec<(StatementId, bool, String)> = sqlx::query_as(
+        "SELECT id, voids IS NOT NULL, authority FROM statements WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+    )
+    .bind(targets)
+    .fetch_all(&mut *tx)
+    .await?;
+    if let Some((id, ..)) = found.iter().find(|(_, voiding, _)| *voiding) {
+        return Ok(Err(VoidRefused::Voiding(*id)));
     }
-    sqlx::query("UPDATE statements SET voided = true WHERE id = ANY($1)").bind(targets).execute(tx).await?;
-    Ok(None)
+    if let Some(a) = only_authority.map(key)
+        && let Some((id, ..)) = found.iter().find(|(.., authority)| *authority != a)
+    {
+        return Ok(Err(VoidRefused::NotYours(*id)));
+    }
+    let ids: Vec<Uuid> = found.iter().map(|(id, ..)| id.into_uuid()).collect();
+    sqlx::query("UPDATE statements SET voided = true WHERE id = ANY($1)").bind(&ids).execute(tx).await?;
+    Ok(Ok(found.into_iter().map(|(id, ..)| id).collect()))
 }
 
 /// `application_name` of a transaction that stores statements, while it is open.
@@ -234,7 +263,8 @@ const ROW: &str = "s.actor, s.authority, s.body, s.stored, s.seq, s.voided";
 /// the time, order and scope parameters. Both halves are index-driven and limited: the
 /// direct matches through the filter's index, the referring statements through the
 /// partial index of statements that have a StatementRef object, each checked by
-/// `statement_ref_matches` (migration 0004) along its chain of targets.
+/// `statement_ref_matches_within` (migration 0005) along its chain of targets, within the
+/// caller's reach.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn statement_query(tx: &mut PgConnection, f: &Filter, limit: i64) -> Result<Vec<StoredRow>, sqlx::Error> {
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new("");
@@ -253,10 +283,14 @@ pub async fn statement_query(tx: &mut PgConnection, f: &Filter, limit: i64) -> R
     f.push_window(&mut q);
     q.push(" AND s.object_statement IS NOT NULL AND NOT COALESCE(");
     f.push_match(&mut q, "s");
-    q.push(", false) AND statement_ref_matches(s.object_statement, ");
+    q.push(", false) AND statement_ref_matches_within(s.object_statement, ");
     q.push_bind(f.agent.as_deref().map(key)).push(", ").push_bind(f.related_agents).push(", ");
     q.push_bind(f.verb.as_deref().map(key)).push(", ").push_bind(f.activity.as_deref().map(key)).push(", ");
-    q.push_bind(f.related_activities).push(", ").push_bind(f.registration).push(")");
+    q.push_bind(f.related_activities).push(", ").push_bind(f.registration).push(", ");
+    // A caller who reads only their own statements learns nothing through a reference
+    // to one they may not read.
+    q.push_bind(f.mine.as_ref().map(|m| key(&m.authority))).push(", ");
+    q.push_bind(f.mine.as_ref().map(|m| keys(&m.actors)).unwrap_or_default()).push(")");
     q.push(f.order("s.")).push(" LIMIT ").push_bind(limit + 1);
     q.push(")) r");
     q.push(f.order("r.")).push(" LIMIT ").push_bind(limit + 1);
@@ -300,7 +334,7 @@ pub async fn statements_naming(tx: &mut PgConnection, ifis: &[String]) -> Result
 pub async fn statement_rewrite(
     tx: &mut PgConnection,
     n: &Normalized,
-    authority: &str,
+    authority_key: &str,
     body: &Value,
     submitted: &Value,
 ) -> Result<(), sqlx::Error> {
@@ -312,7 +346,7 @@ pub async fn statement_rewrite(
     .bind(key(&n.actor))
     .bind(n.object_agent.as_deref().map(key))
     .bind(keys(&n.agents))
-    .bind(key(authority))
+    .bind(authority_key)
     .bind(Json(body))
     .bind(Json(submitted))
     .execute(tx)

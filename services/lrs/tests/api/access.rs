@@ -160,3 +160,49 @@ async fn documents_follow_the_same_reach() {
     assert_eq!(send(Method::GET, activity, &statements_only).await, 403);
     lrs.app.stop().await;
 }
+
+#[tokio::test]
+async fn a_learner_voids_only_what_they_stored_and_references_reveal_nothing() {
+    let lrs = spawn().await;
+    let ann = person(&lrs, &[Role::Learner], None);
+    // The content provider's key records Ann's failure; Ann can read it…
+    let (_, failed) = lrs.post(by(&ann.agent, "http://example.com/exam")).await;
+    let failed = failed[0].as_str().unwrap().to_owned();
+    assert_eq!(get_one(&lrs, &ann.bearer, &failed).await, 200);
+    let void = |target: &str| {
+        json!({ "actor": ann.agent, "verb": { "id": "http://adlnet.gov/expapi/verbs/voided" },
+            "object": { "objectType": "StatementRef", "id": target } })
+    };
+    // …but cannot make it disappear from everyone's queries.
+    let (status, problem) = lrs.post_as(void(&failed), "1.0.3", &ann.bearer).await;
+    assert_eq!(status, 403, "{problem}");
+    assert_eq!(get_one(&lrs, &lrs.basic, &failed).await, 200, "still there");
+    // What she stored herself she may void.
+    let (_, mine) = lrs.post_as(by(&ann.agent, "http://example.com/oops"), "1.0.3", &ann.bearer).await;
+    let mine = mine[0].as_str().unwrap().to_owned();
+    assert_eq!(lrs.post_as(void(&mine), "1.0.3", &ann.bearer).await.0, 200);
+    assert_eq!(get_one(&lrs, &lrs.basic, &mine).await, 404, "voided");
+
+    // A reference to a statement Ann may not read does not match a filter by its content.
+    let bob = person(&lrs, &[Role::Learner], None);
+    let secret_verb = "http://example.com/verbs/secret";
+    let mut secret = by(&bob.agent, "http://example.com/secret");
+    secret["verb"]["id"] = json!(secret_verb);
+    let (_, hidden) = lrs.post_as(secret, "1.0.3", &bob.bearer).await;
+    let mut probe = by(&ann.agent, "http://example.com/x");
+    probe["object"] = json!({ "objectType": "StatementRef", "id": hidden[0] });
+    let (status, _) = lrs.post_as(probe, "1.0.3", &ann.bearer).await;
+    assert_eq!(status, 200);
+    let res: Value = lrs
+        .req(Method::GET, &format!("statements?verb={}", enc(secret_verb)), Some("1.0.3"), &ann.bearer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(res["statements"], json!([]), "no oracle on Bob's statement");
+    let (_, all, _) = lrs.get(&format!("?verb={}", enc(secret_verb))).await;
+    assert_eq!(all["statements"].as_array().unwrap().len(), 2, "a tenant reader sees both (the ref matches through)");
+    lrs.app.stop().await;
+}

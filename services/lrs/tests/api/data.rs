@@ -5,6 +5,42 @@ use serde_json::json;
 use crate::{COMPLETED, spawn, statement};
 
 #[tokio::test]
+async fn a_statement_must_be_a_json_object() {
+    let lrs = spawn().await;
+    for body in [json!("x"), json!(1), json!(null), json!([1]), json!([{}, "x"])] {
+        let res = lrs
+            .req(
+                reqwest::Method::PUT,
+                &format!("statements?statementId={}", uuid::Uuid::now_v7()),
+                Some("1.0.3"),
+                &lrs.basic,
+            )
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status() == 400, "PUT {body}: {}", res.status());
+        assert_eq!(lrs.post(body.clone()).await.0, 400, "POST {body}");
+    }
+    lrs.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_batch_of_thousands_is_one_request() {
+    // More rows than one INSERT can bind (17 parameters each, 65,535 at most).
+    let lrs = spawn().await;
+    let batch: Vec<_> =
+        (0..5_000).map(|i| statement(&format!("l{i}@example.com"), COMPLETED, "http://example.com/big")).collect();
+    let (status, ids) = lrs.post(json!(batch)).await;
+    assert_eq!(status, 200, "{ids}");
+    assert_eq!(ids.as_array().unwrap().len(), 5_000);
+    let (_, page, _) = lrs.get(&format!("?activity={}&limit=0", crate::enc("http://example.com/big"))).await;
+    assert_eq!(page["statements"].as_array().unwrap().len(), 500, "a full page");
+    assert!(!page["more"].as_str().unwrap().is_empty());
+    lrs.app.stop().await;
+}
+
+#[tokio::test]
 async fn invalid_statements_are_rejected_whole() {
     let lrs = spawn().await;
     let good = statement("a@example.com", COMPLETED, "http://example.com/a");
@@ -241,6 +277,30 @@ async fn long_incompressible_values_are_stored_and_found_never_a_500() {
         }
         let def: serde_json::Value = lrs.get_json(&format!("activities?activityId={}", crate::enc(&activity))).await;
         assert_eq!(def["definition"]["name"]["en-US"], "long");
+    }
+    // A value shaped like another's key is not that key: two activities, two definitions
+    // (and one batch holding both is no conflict with itself).
+    let long = format!("http://example.com/{}", noise(61, 1_000));
+    let lookalike = {
+        use sha2::Digest;
+        format!("sha256:{}", hex::encode(sha2::Sha256::digest(long.as_bytes())))
+    };
+    let mut twins = statement("a@example.com", COMPLETED, &long);
+    twins["object"]["definition"] = json!({ "name": { "en-US": "long one" } });
+    twins["context"] = json!({ "contextActivities": { "parent": [{ "id": lookalike, "definition": { "name": { "en-US": "lookalike" } } }] } });
+    assert_eq!(lrs.post(twins).await.0, 200);
+    for (id, name) in [(&long, "long one"), (&lookalike, "lookalike")] {
+        let def: serde_json::Value = lrs.get_json(&format!("activities?activityId={}", crate::enc(id))).await;
+        assert_eq!(def["definition"]["name"]["en-US"], name);
+    }
+    let (_, found, _) = lrs.get(&format!("?activity={}", crate::enc(&lookalike))).await;
+    assert_eq!(found["statements"], json!([]), "the lookalike is not the long IRI's object");
+    // The SQL the migration rewrites old rows with computes the same keys.
+    let mut db =
+        <sqlx::PgConnection as sqlx::Connection>::connect(&mirai_testkit::url_for_db(&lrs.app.database)).await.unwrap();
+    for v in ["http://example.com/a".to_owned(), long.clone(), lookalike.clone(), "é".repeat(200)] {
+        let sql: String = sqlx::query_scalar("SELECT lrs.index_key($1)").bind(&v).fetch_one(&mut db).await.unwrap();
+        assert_eq!(sql, mirai_lrs::index_key(&v), "{v}");
     }
     // Far beyond any index row: stored whole.
     let huge = statement("a@example.com", COMPLETED, &format!("http://example.com/{}", noise(5, 200_000)));
