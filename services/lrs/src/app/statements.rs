@@ -170,57 +170,33 @@ pub async fn store(
     for (_, body, _) in &mut checked {
         body["stored"] = stored_json.clone();
     }
-    // An id already stored: an identical resend changes nothing, anything else conflicts.
-    let all_ids: Vec<Uuid> = checked.iter().map(|(n, _, _)| n.id.into_uuid()).collect();
-    let existing: HashMap<StatementId, Value> =
-        store::statements_submitted(&mut tx, &all_ids).await?.into_iter().map(|(id, s)| (id, s.0)).collect();
-    let fresh = |checked: &[(Normalized, Value, Value)], existing: &HashMap<StatementId, Value>| {
-        let mut keep = vec![];
-        for (i, (n, _, submitted)) in checked.iter().enumerate() {
-            match existing.get(&n.id) {
-                None => keep.push(i),
-                Some(old) if statement::equivalent(old, submitted) => {}
-                Some(_) => {
-                    return Err(AppError::Conflict(format!(
-                        "statement {} already exists with different content",
-                        n.id
-                    )));
-                }
+    // Every statement is inserted unless its id is taken (ON CONFLICT DO NOTHING, which
+    // also waits for a concurrent store of the same id); an id that was taken is then
+    // judged: an identical resend changes nothing, anything else conflicts.
+    let mut rows: Vec<store::NewRow> =
+        checked.iter().map(|(n, body, submitted)| store::NewRow { n, body, submitted }).collect();
+    let inserted: HashSet<StatementId> =
+        store::statements_insert(&mut tx, caller.tenant, version.as_str(), &caller.authority_ifi, stored, &mut rows)
+            .await?
+            .into_iter()
+            .collect();
+    drop(rows);
+    if inserted.len() < checked.len() {
+        let taken: Vec<Uuid> = checked
+            .iter()
+            .map(|(n, _, _)| n.id)
+            .filter(|id| !inserted.contains(id))
+            .map(StatementId::into_uuid)
+            .collect();
+        let existing: HashMap<StatementId, Value> =
+            store::statements_submitted(&mut tx, &taken).await?.into_iter().map(|(id, s)| (id, s.0)).collect();
+        for (n, _, submitted) in checked.iter().filter(|(n, _, _)| !inserted.contains(&n.id)) {
+            if !existing.get(&n.id).is_some_and(|old| statement::equivalent(old, submitted)) {
+                return Err(AppError::Conflict(format!("statement {} already exists with different content", n.id)));
             }
         }
-        Ok(keep)
-    };
-    let mut keep = fresh(&checked, &existing)?;
-    if !keep.is_empty() {
-        let mut rows: Vec<store::NewRow> = keep
-            .iter()
-            .map(|&i| store::NewRow { n: &checked[i].0, body: &checked[i].1, submitted: &checked[i].2 })
-            .collect();
-        let inserted: HashSet<StatementId> = store::statements_insert(
-            &mut tx,
-            caller.tenant,
-            version.as_str(),
-            &caller.authority_ifi,
-            stored,
-            &mut rows,
-        )
-        .await?
-        .into_iter()
-        .collect();
-        if inserted.len() < keep.len() {
-            // Another request stored some of these ids since we looked: judge those now.
-            let raced: Vec<Uuid> = keep
-                .iter()
-                .map(|&i| checked[i].0.id)
-                .filter(|id| !inserted.contains(id))
-                .map(StatementId::into_uuid)
-                .collect();
-            let existing: HashMap<StatementId, Value> =
-                store::statements_submitted(&mut tx, &raced).await?.into_iter().map(|(id, s)| (id, s.0)).collect();
-            fresh(&checked, &existing)?;
-            keep.retain(|&i| inserted.contains(&checked[i].0.id));
-        }
     }
+    let keep: Vec<usize> = (0..checked.len()).filter(|&i| inserted.contains(&checked[i].0.id)).collect();
     // Voiding after inserting, so a batch may void a statement stored earlier in it. A
     // person who writes only their own records voids only what they stored (Data 2.3.2:
     // an LRS refuses a voiding it does not authorize).

@@ -142,9 +142,17 @@ pub const STORING: &str = "mirai-lrs-store";
 /// within a millisecond. Evaluated after the marks, in one round trip.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn begin_storing(tx: &mut PgConnection, timeout_secs: i64) -> Result<DateTime<Utc>, sqlx::Error> {
-    sqlx::query(&format!("SET LOCAL transaction_timeout = '{timeout_secs}s'")).execute(&mut *tx).await?;
-    sqlx::query(&format!("SET LOCAL application_name = '{STORING}'")).execute(&mut *tx).await?;
-    sqlx::query_scalar("SELECT date_trunc('milliseconds', clock_timestamp())").fetch_one(tx).await
+    // A target list is evaluated in order: the marks are in place (and the application
+    // name visible in pg_stat_activity) before the clock is read.
+    let (_, _, stored): (String, String, DateTime<Utc>) = sqlx::query_as(
+        "SELECT set_config('transaction_timeout', $1, true), set_config('application_name', $2, true), \
+                date_trunc('milliseconds', clock_timestamp())",
+    )
+    .bind(format!("{timeout_secs}s"))
+    .bind(STORING)
+    .fetch_one(tx)
+    .await?;
+    Ok(stored)
 }
 
 /// The latest instant through which every statement is visible: just before the start
