@@ -97,6 +97,9 @@ impl From<sqlx::Error> for AppError {
         // Retry-After, never a 500 or a hang.
         let unavailable = match &e {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+            // A server going down or coming up can answer a new connection's handshake
+            // with garbage (seen: a 0x00 byte for the SSLRequest while Postgres restarts).
+            sqlx::Error::Protocol(m) => m.contains("SSLRequest") || m.contains("startup"),
             sqlx::Error::Database(db) => {
                 db.code().is_some_and(|c| c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03"))
             }
@@ -220,3 +223,21 @@ impl IntoResponse for AppError {
 pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
 
 pub type AppResult<T> = Result<T, AppError>;
+
+#[cfg(test)]
+mod tests {
+    use super::AppError;
+
+    #[test]
+    fn a_database_that_is_away_is_a_503_not_a_500() {
+        for e in [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::BrokenPipe)),
+            sqlx::Error::Protocol("unexpected response from SSLRequest: 0x00".into()),
+        ] {
+            let shown = e.to_string();
+            assert!(matches!(AppError::from(e), AppError::Unavailable(_)), "{shown}");
+        }
+        assert!(matches!(AppError::from(sqlx::Error::Protocol("bad row".into())), AppError::Internal(_)));
+    }
+}

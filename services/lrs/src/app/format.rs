@@ -130,30 +130,54 @@ fn pick(map: &Map<String, Value>, prefs: &[String]) -> Map<String, Value> {
     found.map(|(k, v)| Map::from_iter([(k.clone(), v.clone())])).unwrap_or_default()
 }
 
-const LANGUAGE_MAPS: &[&str] = &["display", "name", "description"];
-
-fn canonical(v: &Value, prefs: &[String]) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, val)| {
-                    // An agent's `name` is a string; a definition's `name` is a language map.
-                    let is_map = LANGUAGE_MAPS.contains(&k.as_str())
-                        && val.as_object().is_some_and(|o| o.values().all(Value::is_string));
-                    (
-                        k.clone(),
-                        if is_map {
-                            Value::Object(pick(val.as_object().unwrap(), prefs))
-                        } else {
-                            canonical(val, prefs)
-                        },
-                    )
-                })
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.iter().map(|x| canonical(x, prefs)).collect()),
-        other => other.clone(),
+/// Reduces the language map at `v` (if it is one) to the preferred language.
+fn reduce(v: Option<&mut Value>, prefs: &[String]) {
+    if let Some(Value::Object(m)) = v {
+        *m = pick(m, prefs);
     }
+}
+
+/// An Activity's definition: `name`, `description`, and each interaction component's
+/// `description`.
+fn canonical_activity(a: &mut Value, prefs: &[String]) {
+    let Some(def) = a.get_mut("definition").and_then(Value::as_object_mut) else { return };
+    for k in ["name", "description"] {
+        reduce(def.get_mut(k), prefs);
+    }
+    for list in ["choices", "scale", "source", "target", "steps"] {
+        if let Some(Value::Array(components)) = def.get_mut(list) {
+            for c in components {
+                reduce(c.get_mut("description"), prefs);
+            }
+        }
+    }
+}
+
+/// `format=canonical` (Communication 2.1.3): Activity definitions and Verb displays with
+/// their language maps reduced to the caller's language; everything else (Agents,
+/// extensions, attachments) exactly as stored. In the statement and its SubStatement.
+fn canonical(statement: &Value, prefs: &[String]) -> Value {
+    let mut out = statement.clone();
+    fn visit(s: &mut Value, prefs: &[String], nested: bool) {
+        reduce(s.pointer_mut("/verb/display"), prefs);
+        if let Some(o) = s.get_mut("object") {
+            match o.get("objectType").and_then(Value::as_str).unwrap_or("Activity") {
+                "Activity" => canonical_activity(o, prefs),
+                "SubStatement" if !nested => visit(o, prefs, true),
+                _ => {}
+            }
+        }
+        if let Some(Value::Object(ca)) = s.pointer_mut("/context/contextActivities") {
+            for list in ca.values_mut() {
+                match list {
+                    Value::Array(items) => items.iter_mut().for_each(|a| canonical_activity(a, prefs)),
+                    one => canonical_activity(one, prefs),
+                }
+            }
+        }
+    }
+    visit(&mut out, prefs, false);
+    out
 }
 
 /// Parses `Accept-Language` into tags in preference order.
@@ -167,8 +191,9 @@ pub fn languages(header: Option<&str>) -> Vec<String> {
             if tag.is_empty() || tag == "*" {
                 return None;
             }
-            let q = it.find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse().ok())).unwrap_or(1.0);
-            Some((q, tag.to_owned()))
+            let q: f32 = it.find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse().ok())).unwrap_or(1.0);
+            // q=0: "not acceptable" (RFC 9110 12.4.2).
+            (q > 0.0).then(|| (q, tag.to_owned()))
         })
         .collect();
     tags.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
@@ -188,6 +213,31 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn canonical_reduces_activity_and_verb_language_maps_only() {
+        let s = json!({
+            "actor": { "name": "Ann", "mbox": "mailto:ann@x.org" },
+            "verb": { "id": "http://x.org/v", "display": { "en-US": "did", "de-DE": "tat" } },
+            "object": { "id": "http://x.org/a", "definition": {
+                "name": { "en-US": "A", "de-DE": "Ä" }, "description": { "en-US": "d", "de-DE": "b" },
+                "interactionType": "choice", "choices": [{ "id": "c1", "description": { "en-US": "one", "de-DE": "eins" } }] } },
+            "context": { "contextActivities": { "parent": [{ "id": "http://x.org/p", "definition": { "name": { "en-US": "P", "de-DE": "Q" } } }] },
+                "extensions": { "http://x.org/e": { "name": { "first": "A", "last": "B" } } } },
+            "attachments": [{ "display": { "en-US": "file", "de-DE": "Datei" } }],
+        });
+        let out = apply(s.clone(), Format::Canonical, &languages(Some("de-DE, en-US;q=0.5")));
+        assert_eq!(out["verb"]["display"], json!({ "de-DE": "tat" }));
+        assert_eq!(out["object"]["definition"]["name"], json!({ "de-DE": "Ä" }));
+        assert_eq!(out["object"]["definition"]["description"], json!({ "de-DE": "b" }));
+        assert_eq!(out["object"]["definition"]["choices"][0]["description"], json!({ "de-DE": "eins" }));
+        assert_eq!(out["context"]["contextActivities"]["parent"][0]["definition"]["name"], json!({ "de-DE": "Q" }));
+        assert_eq!(out["context"]["extensions"], s["context"]["extensions"], "extensions are data, not language maps");
+        assert_eq!(out["attachments"], s["attachments"]);
+        assert_eq!(out["actor"], s["actor"]);
+        let refused = apply(s, Format::Canonical, &languages(Some("de-DE;q=0, en-US")));
+        assert_eq!(refused["verb"]["display"], json!({ "en-US": "did" }), "q=0 is not acceptable");
+    }
 
     #[test]
     fn ids_keep_only_identifiers_everywhere() {

@@ -167,8 +167,19 @@ pub async fn store(
         crate::store::attachments::attachment_put(&mut tx, caller.tenant, p).await?;
     }
     let stored_json = json!(format_ts(stored));
-    for (_, body, _) in &mut checked {
+    for (n, body, submitted) in &mut checked {
         body["stored"] = stored_json.clone();
+        // Data 2.4.7 (2.0: shall; 1.0.3: SHOULD*): a statement sent without a timestamp
+        // gets its stored instant.
+        if submitted.get("timestamp").is_none() {
+            body["timestamp"] = stored_json.clone();
+            n.timestamp = stored;
+        }
+        // Related agents include the authority (Communication 2.1.3).
+        let authority = caller.authority_ifi.clone();
+        if let Err(at) = n.agents.binary_search(&authority) {
+            n.agents.insert(at, authority);
+        }
     }
     // Every statement is inserted unless its id is taken (ON CONFLICT DO NOTHING, which
     // also waits for a concurrent store of the same id); an id that was taken is then
@@ -287,7 +298,8 @@ fn check_attachments<'a>(bodies: impl Iterator<Item = &'a Value>, parts: &[Part]
     Ok(())
 }
 
-/// Activities that came with a definition: the object and every context activity.
+/// Activities that came with a definition: the object and every context activity, of
+/// the statement and of its SubStatement.
 fn activity_definitions<'a>(body: &'a Value) -> Vec<(&'a str, &'a Value)> {
     let mut found = vec![];
     let mut visit = |a: &'a Value| {
@@ -297,12 +309,15 @@ fn activity_definitions<'a>(body: &'a Value) -> Vec<(&'a str, &'a Value)> {
             found.push((id, def));
         }
     };
-    visit(&body["object"]);
-    if let Some(ca) = body["context"]["contextActivities"].as_object() {
-        for list in ca.values() {
-            match list {
-                Value::Array(items) => items.iter().for_each(&mut visit),
-                one => visit(one),
+    // The statement, and the SubStatement it may hold.
+    for s in [body, &body["object"]] {
+        visit(&s["object"]);
+        if let Some(ca) = s["context"]["contextActivities"].as_object() {
+            for list in ca.values() {
+                match list {
+                    Value::Array(items) => items.iter().for_each(&mut visit),
+                    one => visit(one),
+                }
             }
         }
     }

@@ -66,7 +66,7 @@ fn parse(kind: &'static str, p: &Params) -> Result<Parsed, AppError> {
         None => String::new(),
     };
     let registration = match p.get("registration") {
-        Some(r) => uuid::Uuid::parse_str(r).map_err(|_| bad("registration must be a UUID"))?.to_string(),
+        Some(r) => statement::parse_uuid(r).ok_or_else(|| bad("registration must be a UUID"))?.to_string(),
         None => String::new(),
     };
     let since = p.get("since").map(|s| statement::timestamp(s).map_err(|e| bad(format!("since: {e}")))).transpose()?;
@@ -155,6 +155,11 @@ async fn doc_delete(
 ) -> Result<StatusCode, AppError> {
     let parsed = parse(kind, &p)?;
     let tenant = documents::authorize(&state.ctx.public_url, &principal, &parsed.key, true)?;
+    // `since` filters a list of ids; a DELETE has none (it would widen a single delete
+    // into deleting every document).
+    if parsed.since.is_some() {
+        return Err(bad("since applies to listing document ids, not to DELETE"));
+    }
     if !parsed.has_id && kind != "state" {
         return Err(bad("profileId is required"));
     }
@@ -265,6 +270,11 @@ async fn get_agent(
     }
     let raw = p.get("agent").ok_or_else(|| bad("agent is required"))?;
     let agent: Value = serde_json::from_str(raw).map_err(|_| bad("agent must be JSON of an Agent"))?;
+    // Communication 2.4: the parameter "is a normal Agent Object … not a Person Object,
+    // nor is it a Group".
+    if agent.get("objectType").and_then(Value::as_str).is_some_and(|t| t != "Agent") {
+        return Err(bad("agent must be an Agent, not a Group or a Person"));
+    }
     let ifi = statement::agent_ifi(&agent).map_err(bad)?;
     // The names a person went by are their record: tenant readers, or the person.
     match access::person_reads(&state.ctx.public_url, &principal) {

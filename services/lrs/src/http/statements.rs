@@ -13,7 +13,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
 use crate::{
     AppState,
@@ -53,7 +52,9 @@ async fn put_statement(
 ) -> Result<StatusCode, AppError> {
     let v = version(req.extensions());
     // The client's id, of whatever UUID version it chose: wrapped, never replaced.
-    let id = StatementId::from(Uuid::parse_str(&params.statement_id).map_err(|_| bad("statementId must be a UUID"))?);
+    let id = StatementId::from(
+        statement::parse_uuid(&params.statement_id).ok_or_else(|| bad("statementId must be a UUID"))?,
+    );
     let (body, parts) = statement_body(req).await?;
     if body.is_array() {
         return Err(bad("PUT takes a single statement"));
@@ -71,8 +72,15 @@ async fn put_statement(
 async fn post_statements(
     State(state): State<AppState>,
     principal: Principal,
+    RawQuery(query): RawQuery,
     req: Request,
 ) -> Result<Json<Vec<String>>, AppError> {
+    // Communication 3.2: a parameter the resource does not recognise is a 400 (a POST
+    // takes none; a statementId belongs to a PUT).
+    if let Some(q) = query.filter(|q| !q.is_empty()) {
+        let name = q.split('&').next().and_then(|kv| kv.split('=').next()).unwrap_or(&q).to_owned();
+        return Err(bad(format!("POST /statements takes no parameters (got `{name}`)")));
+    }
     let v = version(req.extensions());
     let (body, parts) = statement_body(req).await?;
     let batch = match body {
@@ -168,7 +176,7 @@ async fn get_statements(
         if others.into_iter().any(|x| x) {
             return Err(bad("statementId and voidedStatementId take no other parameters than format and attachments"));
         }
-        let id = StatementId::from(Uuid::parse_str(id).map_err(|_| bad("statementId must be a UUID"))?);
+        let id = StatementId::from(statement::parse_uuid(id).ok_or_else(|| bad("statementId must be a UUID"))?);
         let read = statements::get(&state, &caller, id, voided).await?;
         let (consistent, (body, stored)) = (read.consistent_through, read.found);
         let hashes = statements::attachment_hashes(&body, true);
@@ -201,7 +209,7 @@ async fn get_statements(
         registration: p
             .registration
             .as_deref()
-            .map(|r| Uuid::parse_str(r).map_err(|_| bad("registration must be a UUID")))
+            .map(|r| statement::parse_uuid(r).ok_or_else(|| bad("registration must be a UUID")))
             .transpose()?,
         since: parse_time(&p.since, "since")?,
         until: parse_time(&p.until, "until")?,

@@ -4,7 +4,7 @@
 
 use axum::{
     extract::Request,
-    http::{HeaderName, HeaderValue, Method, StatusCode},
+    http::{HeaderName, HeaderValue, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -26,8 +26,8 @@ pub async fn require(req: Request, next: Next) -> Response {
     if !req.uri().path().contains("/xapi/") {
         return next.run(req).await;
     }
-    let statements_read =
-        matches!(*req.method(), Method::GET | Method::HEAD) && req.uri().path().ends_with("/xapi/statements");
+    // Communication 2.1.3: on all responses to Statements resource requests.
+    let statements_resource = req.uri().path().ends_with("/xapi/statements");
     let header = req.headers().get(&VERSION).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let (version, mut res) = match header.as_deref().map(XapiVersion::parse) {
         Some(Some(v)) => (v, with_version(req, next, v).await),
@@ -61,10 +61,10 @@ pub async fn require(req: Request, next: Next) -> Response {
     // Every response says which version answered; a request without a version it may
     // speak is answered in the newest this LRS supports (1.0.3 and 2.0 Communication
     // 3.3: "set this header to the latest patch version"), and every statement read says how consistent it is, whatever its
-    // status (Communication 2.1.3). An error lists no statements, so any past instant
-    // is true of it; the transaction cap (five seconds) is a safe one.
+    // status and method (Communication 2.1.3). A write or an error lists no statements,
+    // so any past instant is true of it; the transaction cap (five seconds) is a safe one.
     res.headers_mut().insert(VERSION, HeaderValue::from_static(version.as_str()));
-    if statements_read
+    if statements_resource
         && !res.headers().contains_key(&CONSISTENT_THROUGH)
         && let Ok(v) = HeaderValue::from_str(&format_ts(Utc::now() - chrono::Duration::seconds(STORE_TIMEOUT_SECS)))
     {

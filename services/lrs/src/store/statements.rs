@@ -45,7 +45,7 @@ pub struct NewRow<'a> {
     pub submitted: &'a Value,
 }
 
-/// Rows per INSERT: 17 parameters each stay under the protocol's 65,535.
+/// Rows per INSERT: 18 parameters each stay under the protocol's 65,535.
 const INSERT_CHUNK: usize = 1000;
 
 /// Inserts the batch in multi-row statements, every indexed value in its [`key`] form,
@@ -67,7 +67,7 @@ pub async fn statements_insert(
     for chunk in rows.chunks(INSERT_CHUNK) {
         let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
             "INSERT INTO statements (tenant_id, id, stored, ts, version, actor, verb, object_activity, object_agent, \
-               object_statement, registration, authority, voids, agents, activities, body, submitted) ",
+               object_statement, registration, authority, voids, agents, activities, members, body, submitted) ",
         );
         q.push_values(chunk, |mut b, r| {
             let n = r.n;
@@ -86,6 +86,7 @@ pub async fn statements_insert(
                 .push_bind(n.voids)
                 .push_bind(keys(&n.agents))
                 .push_bind(keys(&n.activities))
+                .push_bind((!n.members.is_empty()).then(|| keys(&n.members)))
                 .push_bind(Json(r.body))
                 .push_bind(Json(r.submitted));
         });
@@ -215,8 +216,10 @@ impl Filter {
             if self.related_agents {
                 q.push(format!(" AND {t}.agents @> ARRAY[")).push_bind(key(a)).push("]::text[]");
             } else {
+                // The actor or object, or a member of the actor or object Group.
                 q.push(format!(" AND ({t}.actor = ")).push_bind(key(a));
-                q.push(format!(" OR {t}.object_agent = ")).push_bind(key(a)).push(")");
+                q.push(format!(" OR {t}.object_agent = ")).push_bind(key(a));
+                q.push(format!(" OR {t}.members @> ARRAY[")).push_bind(key(a)).push("]::text[])");
             }
         }
         if let Some(v) = &self.verb {
@@ -346,17 +349,24 @@ pub async fn statement_rewrite(
     body: &Value,
     submitted: &Value,
 ) -> Result<(), sqlx::Error> {
+    // Related agents include the authority, as on insert.
+    let mut agents = keys(&n.agents);
+    if !agents.iter().any(|a| a == authority_key) {
+        agents.push(authority_key.to_owned());
+        agents.sort();
+    }
     sqlx::query(
-        "UPDATE statements SET actor = $2, object_agent = $3, agents = $4, authority = $5, body = $6, submitted = $7 \
-         WHERE id = $1",
+        "UPDATE statements SET actor = $2, object_agent = $3, agents = $4, authority = $5, body = $6, submitted = $7, \
+           members = $8 WHERE id = $1",
     )
     .bind(n.id)
     .bind(key(&n.actor))
     .bind(n.object_agent.as_deref().map(key))
-    .bind(keys(&n.agents))
+    .bind(agents)
     .bind(authority_key)
     .bind(Json(body))
     .bind(Json(submitted))
+    .bind((!n.members.is_empty()).then(|| keys(&n.members)))
     .execute(tx)
     .await
     .map(|_| ())

@@ -254,3 +254,45 @@ async fn alternate_request_syntax_is_1_0_3_only() {
     assert_eq!(nope.headers()["content-type"], "application/problem+json");
     lrs.app.stop().await;
 }
+
+#[tokio::test]
+async fn every_statements_response_is_consistent_and_unknown_parameters_are_refused() {
+    let lrs = spawn().await;
+    let s = statement("c@example.com", COMPLETED, "http://example.com/c");
+    // Communication 2.1.3: Consistent-Through "on all responses to Statements Resource
+    // requests" — writes and refusals too.
+    let post = lrs.req(Method::POST, "statements", Some("1.0.3"), &lrs.basic).json(&s).send().await.unwrap();
+    assert_eq!(post.status(), 200);
+    assert!(post.headers().contains_key("x-experience-api-consistent-through"));
+    let put = lrs
+        .req(Method::PUT, &format!("statements?statementId={}", Uuid::now_v7()), Some("1.0.3"), &lrs.basic)
+        .json(&s)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 204);
+    assert!(put.headers().contains_key("x-experience-api-consistent-through"));
+    // Communication 3.2: a parameter the resource does not take is a 400 (and a POST
+    // takes none).
+    for path in ["statements?foo=bar", &format!("statements?statementId={}", Uuid::now_v7())] {
+        let res = lrs.req(Method::POST, path, Some("1.0.3"), &lrs.basic).json(&s).send().await.unwrap();
+        assert_eq!(res.status(), 400, "POST {path}");
+        assert!(res.headers().contains_key("x-experience-api-consistent-through"));
+    }
+    // UUID parameters in the one form xAPI uses.
+    let id = Uuid::now_v7();
+    for odd in [id.simple().to_string(), format!("{{{id}}}"), format!("urn:uuid:{id}")] {
+        let res =
+            lrs.req(Method::GET, &format!("statements?statementId={}", crate::enc(&odd)), Some("1.0.3"), &lrs.basic);
+        assert_eq!(res.send().await.unwrap().status(), 400, "{odd}");
+    }
+    // A DELETE takes no `since`: it would widen one delete into all.
+    let agent = crate::enc(r#"{"mbox":"mailto:c@example.com"}"#);
+    let state = format!("activities/state?activityId={}&agent={agent}", crate::enc("http://example.com/c"));
+    let put = lrs.req(Method::PUT, &format!("{state}&stateId=keep"), Some("1.0.3"), &lrs.basic).json(&json!({}));
+    assert_eq!(put.send().await.unwrap().status(), 204);
+    let del = lrs.req(Method::DELETE, &format!("{state}&since=2020-01-01T00:00:00Z"), Some("1.0.3"), &lrs.basic);
+    assert_eq!(del.send().await.unwrap().status(), 400);
+    assert_eq!(lrs.get_json(&state).await, json!(["keep"]), "nothing deleted");
+    lrs.app.stop().await;
+}

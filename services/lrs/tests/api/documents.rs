@@ -199,3 +199,25 @@ async fn the_activities_resource_merges_what_every_statement_said() {
     assert_eq!(a["objectType"], "Activity");
     lrs.app.stop().await;
 }
+
+#[tokio::test]
+async fn substatement_definitions_count_and_the_agents_resource_takes_only_agents() {
+    let lrs = spawn().await;
+    let inner = "http://example.com/inner";
+    let mut s = statement("a@example.com", COMPLETED, "http://example.com/outer");
+    s["object"] = json!({ "objectType": "SubStatement", "actor": { "mbox": "mailto:a@example.com" }, "verb": { "id": COMPLETED },
+        "object": { "id": inner, "definition": { "name": { "en-US": "Inner" } } },
+        "context": { "contextActivities": { "parent": [{ "id": "http://example.com/inner-parent", "definition": { "name": { "en-US": "IP" } } }] } } });
+    assert_eq!(lrs.post(s).await.0, 200);
+    let a = lrs.get_json(&format!("activities?activityId={}", enc(inner))).await;
+    assert_eq!(a["definition"]["name"]["en-US"], "Inner", "a SubStatement's activity is known too");
+    let p = lrs.get_json(&format!("activities?activityId={}", enc("http://example.com/inner-parent"))).await;
+    assert_eq!(p["definition"]["name"]["en-US"], "IP");
+    let unknown = lrs.get_json(&format!("activities?activityId={}", enc("http://example.com/never"))).await;
+    assert_eq!(unknown, json!({ "objectType": "Activity", "id": "http://example.com/never" }));
+    // Communication 2.4: the Agents resource's parameter is an Agent, "nor is it a Group".
+    let group = enc(r#"{"objectType":"Group","mbox":"mailto:team@example.com"}"#);
+    let res = lrs.req(Method::GET, &format!("agents?agent={group}"), Some("1.0.3"), &lrs.basic).send().await.unwrap();
+    assert_eq!(res.status(), 400);
+    lrs.app.stop().await;
+}

@@ -314,3 +314,59 @@ async fn statement_refs_match_through_their_targets() {
     assert!(ids(&page).is_empty(), "all content filters must hold on the same target");
     lrs.app.stop().await;
 }
+
+#[tokio::test]
+async fn the_agent_filter_reaches_group_members_and_related_agents_the_authority() {
+    let lrs = spawn().await;
+    let ann = r#"{"mbox":"mailto:ann@example.com"}"#;
+    // Communication 2.1.3: "Groups that have members which match the specified Agent …
+    // are considered a match" — as actor (identified or anonymous) and as object.
+    let mut identified = statement("x@example.com", COMPLETED, "http://example.com/g1");
+    identified["actor"] = json!({ "objectType": "Group", "mbox": "mailto:team@example.com",
+        "member": [{ "mbox": "mailto:ann@EXAMPLE.com" }] });
+    let mut anonymous = statement("x@example.com", COMPLETED, "http://example.com/g2");
+    anonymous["actor"] = json!({ "objectType": "Group", "member": [{ "mbox": "mailto:ann@Example.com" }, { "mbox": "mailto:bob@example.com" }] });
+    let mut object = statement("x@example.com", COMPLETED, "http://example.com/g3");
+    object["object"] = json!({ "objectType": "Group", "member": [{ "mbox": "mailto:ann@example.com" }] });
+    let unrelated = statement("bob@example.com", COMPLETED, "http://example.com/g4");
+    let (status, ids) = lrs.post(json!([identified, anonymous, object, unrelated])).await;
+    assert_eq!(status, 200, "{ids}");
+    let (_, found, _) = lrs.get(&format!("?agent={}&ascending=true", enc(ann))).await;
+    let got: Vec<&Value> = found["statements"].as_array().unwrap().iter().map(|s| &s["id"]).collect();
+    assert_eq!(got, [&ids[0], &ids[1], &ids[2]], "every statement with Ann in its actor or object Group");
+    // A member through a StatementRef too.
+    let mut referring = statement("carl@example.com", COMPLETED, "http://example.com/r");
+    referring["object"] = json!({ "objectType": "StatementRef", "id": ids[1] });
+    let (_, r) = lrs.post(referring).await;
+    let (_, found, _) = lrs.get(&format!("?agent={}", enc(ann))).await;
+    assert_eq!(found["statements"][0]["id"], r[0]);
+
+    // related_agents covers the authority (the credential that stored them).
+    let (_, stored, _) = lrs.get(&format!("?statementId={}", ids[3].as_str().unwrap())).await;
+    let authority = stored["authority"].to_string();
+    let (_, by_authority, _) = lrs.get(&format!("?agent={}&related_agents=true", enc(&authority))).await;
+    assert_eq!(by_authority["statements"].as_array().unwrap().len(), 5, "all five were stored with this key");
+    let (_, not_direct, _) = lrs.get(&format!("?agent={}", enc(&authority))).await;
+    assert_eq!(not_direct["statements"], json!([]), "the authority is related, not the actor");
+    lrs.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_statement_without_a_timestamp_is_timestamped_when_stored() {
+    // Data 2.4.7 (2.0: shall, 1.0.3: SHOULD*): the timestamp is set to `stored`.
+    let lrs = spawn().await;
+    for version in ["2.0.0", "1.0.3"] {
+        let (status, ids) = lrs
+            .post_as(statement("t@example.com", COMPLETED, "http://example.com/t"), version, &lrs.basic.clone())
+            .await;
+        assert_eq!(status, 200);
+        let (_, s, _) = lrs.get(&format!("?statementId={}", ids[0].as_str().unwrap())).await;
+        assert_eq!(s["timestamp"], s["stored"], "{version}");
+    }
+    let mut given = statement("t@example.com", COMPLETED, "http://example.com/t");
+    given["timestamp"] = json!("2020-01-01T00:00:00.000Z");
+    let (_, ids) = lrs.post(given).await;
+    let (_, s, _) = lrs.get(&format!("?statementId={}", ids[0].as_str().unwrap())).await;
+    assert_eq!(s["timestamp"], "2020-01-01T00:00:00.000Z", "a given timestamp is kept");
+    lrs.app.stop().await;
+}

@@ -61,6 +61,8 @@ pub struct Normalized {
     pub voids: Option<StatementId>,
     pub agents: Vec<String>,
     pub activities: Vec<String>,
+    /// The members of the actor and object Groups (an `agent` filter matches them).
+    pub members: Vec<String>,
 }
 
 type R = Result<(), String>;
@@ -72,7 +74,7 @@ mod rules;
 pub use compare::{equivalent, mbox as canonical_mbox};
 
 use parts::{actor, context, object, result, verb};
-pub use rules::{is_duration, is_iri, is_language_tag};
+pub use rules::{is_duration, is_iri, is_language_tag, parse_uuid};
 use rules::{obj, only, string, uuid};
 
 struct Ctx {
@@ -197,6 +199,12 @@ pub fn validate(v: &Value, version: XapiVersion, now: DateTime<Utc>) -> Result<(
     if version == XapiVersion::V20 || m.get("timestamp").is_none() {
         out["timestamp"] = Value::String(format_ts(ts));
     }
+    let mut members = group_members(actor_value);
+    if let Some(o) = m.get("object") {
+        members.extend(group_members(o));
+    }
+    members.sort();
+    members.dedup();
     let mut agents = ctx.agents;
     agents.sort();
     agents.dedup();
@@ -216,9 +224,18 @@ pub fn validate(v: &Value, version: XapiVersion, now: DateTime<Utc>) -> Result<(
             voids,
             agents,
             activities,
+            members,
         },
         out,
     ))
+}
+
+/// The IFIs of a Group's members (none for anything else).
+fn group_members(v: &Value) -> Vec<String> {
+    if v.get("objectType").and_then(Value::as_str) != Some("Group") {
+        return vec![];
+    }
+    v["member"].as_array().into_iter().flatten().filter_map(|m| m.as_object().and_then(object_ifi)).collect()
 }
 
 /// The stored key of an anonymous Group: `group:` and its members' IFIs, sorted. No

@@ -34,11 +34,16 @@ pub(super) fn iri(v: &Value, path: &str) -> Result<String, String> {
 
 pub(super) fn uuid(v: &Value, path: &str) -> Result<Uuid, String> {
     let s = string(v, path)?;
-    // xAPI ids are UUIDs in their canonical hyphenated form.
+    parse_uuid(s).ok_or_else(|| format!("{path} must be a UUID, got `{s}`"))
+}
+
+/// A UUID in its canonical hyphenated form (8-4-4-4-12), the only one xAPI uses — in
+/// statements and in parameters (no braces, `urn:uuid:` or bare hex).
+pub fn parse_uuid(s: &str) -> Option<Uuid> {
     if s.len() != 36 {
-        return Err(format!("{path} must be a UUID, got `{s}`"));
+        return None;
     }
-    Uuid::parse_str(s).map_err(|_| format!("{path} must be a UUID, got `{s}`"))
+    Uuid::parse_str(s).ok()
 }
 
 /// Whether `t` is a well-formed RFC 5646 language tag (`mirai_kit::validated::Locale`).
