@@ -321,3 +321,47 @@ async fn long_incompressible_values_are_stored_and_found_never_a_500() {
     assert!(res.text().await.unwrap().contains("at most 1024"), "the refusal names the limit");
     lrs.app.stop().await;
 }
+
+#[tokio::test]
+async fn fuzzed_long_values_in_every_indexed_field_are_stored_and_found() {
+    // 60 statements, each indexed field (actor, verb, object activity or agent, context
+    // activities, instructor, registration-free) a random length from 1 byte to 30 kB.
+    let lrs = spawn().await;
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let lengths = [1usize, 40, 255, 256, 257, 1_000, 2_700, 8_000, 30_000];
+    let mut sent = vec![];
+    for i in 0..60u64 {
+        let mut len = || lengths[(next() % lengths.len() as u64) as usize];
+        let (actor_len, verb_len, object_len, parent_len) = (len(), len().min(8_000), len(), len());
+        let actor = json!({ "account": { "homePage": "https://example.com", "name": format!("{i}-{}", noise(i * 4 + 1, actor_len)) } });
+        // Each value starts with the statement's number: short ones cannot collide.
+        let verb = format!("http://v.example/{i}/{}", noise(i * 4 + 2, verb_len));
+        let object = if i % 3 == 0 {
+            json!({ "objectType": "Agent", "mbox": format!("mailto:{i}-{}@example.com", noise(i * 4 + 3, object_len)) })
+        } else {
+            json!({ "id": format!("http://a.example/{i}/{}", noise(i * 4 + 3, object_len)) })
+        };
+        let s = json!({ "actor": actor, "verb": { "id": verb }, "object": object,
+            "context": { "contextActivities": { "grouping": [{ "id": format!("http://g.example/{i}/{}", noise(i * 4 + 4, parent_len)) }] } } });
+        sent.push(s);
+    }
+    let (status, ids) = lrs.post(json!(sent)).await;
+    assert_eq!(status, 200, "{ids}");
+    for (s, id) in sent.iter().zip(ids.as_array().unwrap()) {
+        let agent = crate::enc(&s["actor"].to_string());
+        let (status, found, _) =
+            lrs.get(&format!("?agent={agent}&verb={}", crate::enc(s["verb"]["id"].as_str().unwrap()))).await;
+        assert_eq!(status, 200);
+        assert_eq!(found["statements"][0]["id"], *id);
+        let grouping = s["context"]["contextActivities"]["grouping"][0]["id"].as_str().unwrap();
+        let (_, related, _) = lrs.get(&format!("?activity={}&related_activities=true", crate::enc(grouping))).await;
+        assert_eq!(related["statements"][0]["id"], *id);
+    }
+    lrs.app.stop().await;
+}
