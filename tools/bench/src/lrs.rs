@@ -139,10 +139,13 @@ pub async fn rows() -> anyhow::Result<Vec<String>> {
     let auth = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}")));
     let db_url = mirai_testkit::url_for_db(&app.database);
     let mut rows = vec![];
+    // `MIRAI_BENCH_LRS=ingest|queries` runs one half (to profile it).
+    let part = std::env::var("MIRAI_BENCH_LRS").unwrap_or_default();
     // Warm the pool, the prepared statements and the tenant's first rows.
     ingest(&app, &auth, 100, 4, 2_000, 900_000_000).await;
     let mut offset = 0;
-    for batch in [1usize, 10, 100, 1000] {
+    let batches: &[usize] = if part == "queries" { &[] } else { &[1, 10, 100, 1000] };
+    for &batch in batches {
         for clients in [4usize, 16] {
             let total = match batch {
                 1 => 3_000,
@@ -168,8 +171,7 @@ pub async fn rows() -> anyhow::Result<Vec<String>> {
             eprintln!("{}", rows.last().unwrap());
         }
     }
-    // `MIRAI_BENCH_LRS_INGEST_ONLY=1` skips the 1M-statement queries (for profiling ingest).
-    if std::env::var("MIRAI_BENCH_LRS_INGEST_ONLY").is_err() {
+    if part != "ingest" {
         rows.extend(queries(&app, &auth, tenant).await?);
     }
     app.stop().await;

@@ -194,6 +194,15 @@ pub struct Filter {
     pub through: Option<DateTime<Utc>>,
 }
 
+/// Which part of an `agent` filter a query arm matches ([`Filter::arms`]).
+#[derive(Debug, Clone, Copy)]
+enum AgentArm {
+    Any,
+    Actor,
+    Object,
+    Member,
+}
+
 /// A caller's own statements: stored under its authority, or with one of its
 /// identifiers as actor.
 #[derive(Debug, Default, Clone)]
@@ -209,17 +218,51 @@ impl Filter {
         self.agent.is_some() || self.verb.is_some() || self.activity.is_some() || self.registration.is_some()
     }
 
-    /// The content filters on the statement aliased `t`, as one boolean expression.
-    fn push_match(&self, q: &mut QueryBuilder<Postgres>, t: &str) {
+    /// The arms a direct match is split into, each driven by its own index: for an
+    /// `agent` (not related), the actor, the object, and a member of either Group —
+    /// disjoint, so their union lists each statement once. One OR over three columns
+    /// would leave the planner walking `stored` order instead.
+    fn arms(&self) -> &'static [AgentArm] {
+        if self.agent.is_some() && !self.related_agents {
+            &[AgentArm::Actor, AgentArm::Object, AgentArm::Member]
+        } else {
+            &[AgentArm::Any]
+        }
+    }
+
+    /// The content filters on the statement aliased `t`, as one boolean expression; the
+    /// `agent` filter limited to `arm`.
+    fn push_match(&self, q: &mut QueryBuilder<Postgres>, t: &str, arm: AgentArm) {
         q.push("(TRUE");
         if let Some(a) = &self.agent {
+            let a = key(a);
             if self.related_agents {
-                q.push(format!(" AND {t}.agents @> ARRAY[")).push_bind(key(a)).push("]::text[]");
+                q.push(format!(" AND {t}.agents @> ARRAY[")).push_bind(a).push("]::text[]");
             } else {
-                // The actor or object, or a member of the actor or object Group.
-                q.push(format!(" AND ({t}.actor = ")).push_bind(key(a));
-                q.push(format!(" OR {t}.object_agent = ")).push_bind(key(a));
-                q.push(format!(" OR {t}.members @> ARRAY[")).push_bind(key(a)).push("]::text[])");
+                match arm {
+                    // The actor or object, or a member of the actor or object Group.
+                    AgentArm::Any => {
+                        q.push(format!(" AND ({t}.actor = ")).push_bind(a.clone());
+                        q.push(format!(" OR {t}.object_agent = ")).push_bind(a.clone());
+                        q.push(format!(" OR {t}.members @> ARRAY[")).push_bind(a).push("]::text[])");
+                    }
+                    AgentArm::Actor => {
+                        q.push(format!(" AND {t}.actor = ")).push_bind(a);
+                    }
+                    AgentArm::Object => {
+                        q.push(format!(" AND {t}.object_agent = ")).push_bind(a.clone());
+                        q.push(format!(" AND {t}.actor <> ")).push_bind(a);
+                    }
+                    AgentArm::Member => {
+                        // Spelled out so that a generic plan, too, sees how rare Group
+                        // statements are (the column's null fraction) and takes the
+                        // partial index instead of walking `stored` order.
+                        q.push(format!(" AND {t}.members IS NOT NULL AND {t}.members @> ARRAY["));
+                        q.push_bind(a.clone()).push("]::text[]");
+                        q.push(format!(" AND {t}.actor <> ")).push_bind(a.clone());
+                        q.push(format!(" AND {t}.object_agent IS DISTINCT FROM ")).push_bind(a);
+                    }
+                }
             }
         }
         if let Some(v) = &self.verb {
@@ -285,15 +328,21 @@ pub async fn statement_query(tx: &mut PgConnection, f: &Filter, limit: i64) -> R
         q.push(f.order("s.")).push(" LIMIT ").push_bind(limit + 1);
         return q.build_query_as().fetch_all(tx).await;
     }
-    q.push(format!("SELECT actor, authority, body, stored, seq, voided FROM ((SELECT {ROW} FROM statements s WHERE"));
-    f.push_window(&mut q);
-    q.push(" AND ");
-    f.push_match(&mut q, "s");
-    q.push(f.order("s.")).push(" LIMIT ").push_bind(limit + 1);
-    q.push(format!(") UNION ALL (SELECT {ROW} FROM statements s WHERE"));
+    q.push("SELECT actor, authority, body, stored, seq, voided FROM (");
+    for (i, arm) in f.arms().iter().enumerate() {
+        if i > 0 {
+            q.push(" UNION ALL ");
+        }
+        q.push(format!("(SELECT {ROW} FROM statements s WHERE"));
+        f.push_window(&mut q);
+        q.push(" AND ");
+        f.push_match(&mut q, "s", *arm);
+        q.push(f.order("s.")).push(" LIMIT ").push_bind(limit + 1).push(")");
+    }
+    q.push(format!(" UNION ALL (SELECT {ROW} FROM statements s WHERE"));
     f.push_window(&mut q);
     q.push(" AND s.object_statement IS NOT NULL AND NOT COALESCE(");
-    f.push_match(&mut q, "s");
+    f.push_match(&mut q, "s", AgentArm::Any);
     q.push(", false) AND statement_ref_matches_within(s.object_statement, ");
     q.push_bind(f.agent.as_deref().map(key)).push(", ").push_bind(f.related_agents).push(", ");
     q.push_bind(f.verb.as_deref().map(key)).push(", ").push_bind(f.activity.as_deref().map(key)).push(", ");
