@@ -5,13 +5,14 @@
 -- it joins `agents` on insert, and rows stored before are given it here.
 
 ALTER TABLE statements ADD COLUMN members text[];
-CREATE INDEX statements_by_member ON statements USING gin (members) WHERE members IS NOT NULL;
 
 -- The canonical IFI of an agent object, as `statement::parts::ifi` writes it.
 CREATE FUNCTION pg_temp.ifi(a jsonb) RETURNS text LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE
+        -- The domain lowercased by Unicode rules (Rust's `to_lowercase`), not the
+        -- database locale's (C lowercases only A–Z).
         WHEN a ? 'mbox' THEN 'mbox:' || substring(a->>'mbox' from '^(.*)@') || '@'
-                                    || lower(substring(a->>'mbox' from '@([^@]*)$'))
+                                    || lower(substring(a->>'mbox' from '@([^@]*)$') COLLATE pg_c_utf8)
         WHEN a ? 'mbox_sha1sum' THEN 'sha1:' || lower(a->>'mbox_sha1sum')
         WHEN a ? 'openid' THEN 'openid:' || (a->>'openid')
         WHEN a ? 'account' THEN 'account:' || (a->'account'->>'homePage') || '|' || (a->'account'->>'name')
@@ -37,6 +38,9 @@ UPDATE statements SET agents = ARRAY(SELECT DISTINCT x FROM unnest(agents || aut
 WHERE NOT agents @> ARRAY[authority];
 
 ALTER TABLE statements FORCE ROW LEVEL SECURITY;
+
+-- Built after the backfill (one pass instead of an index update per row).
+CREATE INDEX statements_by_member ON statements USING gin (members) WHERE members IS NOT NULL;
 
 -- The reference walk matches members too (same signature as 0005's).
 CREATE OR REPLACE FUNCTION statement_ref_matches_within(

@@ -29,11 +29,15 @@ fn bad(detail: &str) -> Response {
 }
 
 pub async fn rewrite(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let statements = req.uri().path().ends_with("/xapi/statements");
     let mut res = rewritten(state, req, next).await;
     // A request refused here never reached the version layer: it is answered in the
     // newest version this LRS speaks, as any request without a usable version is.
     if !res.headers().contains_key(&VERSION) {
         res.headers_mut().insert(VERSION, HeaderValue::from_static(XapiVersion::NEWEST.as_str()));
+    }
+    if statements {
+        super::version::ensure_consistent_through(&mut res);
     }
     res
 }

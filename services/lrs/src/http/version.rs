@@ -64,13 +64,21 @@ pub async fn require(req: Request, next: Next) -> Response {
     // status and method (Communication 2.1.3). A write or an error lists no statements,
     // so any past instant is true of it; the transaction cap (five seconds) is a safe one.
     res.headers_mut().insert(VERSION, HeaderValue::from_static(version.as_str()));
-    if statements_resource
-        && !res.headers().contains_key(&CONSISTENT_THROUGH)
+    if statements_resource {
+        ensure_consistent_through(&mut res);
+    }
+    res
+}
+
+/// Adds `X-Experience-API-Consistent-Through` to a Statements response that lists no
+/// statements (a write or a refusal): any past instant is true of it, and the storing
+/// transactions' cap (five seconds) is a safe one.
+pub fn ensure_consistent_through(res: &mut Response) {
+    if !res.headers().contains_key(&CONSISTENT_THROUGH)
         && let Ok(v) = HeaderValue::from_str(&format_ts(Utc::now() - chrono::Duration::seconds(STORE_TIMEOUT_SECS)))
     {
         res.headers_mut().insert(CONSISTENT_THROUGH, v);
     }
-    res
 }
 
 async fn with_version(mut req: Request, next: Next, version: XapiVersion) -> Response {

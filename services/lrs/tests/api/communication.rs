@@ -217,6 +217,7 @@ async fn alternate_request_syntax_is_1_0_3_only() {
     let res = both("0.8", id2.clone()).await;
     assert_eq!(res.status(), 400, "a form version 0.8 is an unsupported version, whatever the real header says");
     assert_eq!(res.headers()["x-experience-api-version"], "2.0.0", "answered in the newest version");
+    assert!(res.headers().contains_key("x-experience-api-consistent-through"), "a Statements response, refused or not");
     assert_eq!(both("2.0.0", id2.clone()).await.status(), 400, "two different versions for one request");
     assert_eq!(both("1.0.3", id2.clone()).await.status(), 204, "the same value twice is one header");
     let auth_twice = lrs

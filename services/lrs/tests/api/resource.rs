@@ -167,7 +167,11 @@ async fn query_filters_formats_and_stable_paging() {
     let s = &ids_fmt["statements"][0];
     assert_eq!(s["verb"], json!({ "id": s["verb"]["id"] }));
     assert_eq!(s["object"], json!({ "id": s["object"]["id"] }), "an Activity is its id alone, no objectType");
-    assert_eq!(s["actor"], json!({ "objectType": "Agent", "mbox": s["actor"]["mbox"] }), "an Agent keeps IFI and objectType");
+    assert_eq!(
+        s["actor"],
+        json!({ "objectType": "Agent", "mbox": s["actor"]["mbox"] }),
+        "an Agent keeps IFI and objectType"
+    );
     let res = lrs
         .req(Method::GET, "statements?limit=1&format=canonical", Some("1.0.3"), &lrs.basic)
         .header("accept-language", "en-US")
