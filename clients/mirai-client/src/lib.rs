@@ -32,6 +32,12 @@ pub mod lrs {
     include!(concat!(env!("OUT_DIR"), "/lrs.rs"));
 }
 
+/// `/api/v1/authoring`: course drafts (If-Match on every write), published versions, history.
+#[allow(clippy::all)]
+pub mod authoring {
+    include!(concat!(env!("OUT_DIR"), "/authoring.rs"));
+}
+
 /// A request that hangs fails instead of hanging its caller.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -41,6 +47,7 @@ pub struct Clients {
     pub identity: identity::Client,
     pub tenant: tenant::Client,
     pub lrs: lrs::Client,
+    pub authoring: authoring::Client,
 }
 
 impl Clients {
@@ -64,7 +71,8 @@ impl Clients {
         Ok(Self {
             identity: identity::Client::new_with_client(base_url, http.clone()),
             tenant: tenant::Client::new_with_client(base_url, http.clone()),
-            lrs: lrs::Client::new_with_client(base_url, http),
+            lrs: lrs::Client::new_with_client(base_url, http.clone()),
+            authoring: authoring::Client::new_with_client(base_url, http),
         })
     }
 }

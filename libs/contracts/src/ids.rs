@@ -127,6 +127,22 @@ id_type!(
     /// A note of the template service (the service to copy).
     NoteId
 );
+id_type!(
+    /// A course in authoring (its draft and every published version share it).
+    CourseId
+);
+id_type!(
+    /// A module of a course (a group of lessons).
+    ModuleId
+);
+id_type!(
+    /// A lesson of a course.
+    LessonId
+);
+id_type!(
+    /// A content block of a lesson.
+    BlockId
+);
 
 #[cfg(test)]
 mod tests {

@@ -46,6 +46,8 @@ macro_rules! typed {
 }
 
 typed![
+    events::authoring::CoursePublished,
+    events::authoring::CourseRetired,
     events::identity::AccessChanged,
     events::identity::ApiKeyCreated,
     events::identity::ApiKeyRevoked,

@@ -44,6 +44,10 @@ pub enum AppError {
     Forbidden(String),
     #[error("{detail}")]
     TooManyRequests { detail: String, retry_after_secs: u64 },
+    /// A write based on a stale version (`If-Match`): 412 with the current version in the
+    /// problem (`current_version`) and as the `ETag`, so the client can reload and retry.
+    #[error("{detail}")]
+    PreconditionFailed { detail: String, current_version: i64 },
     #[error("unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0:#}")]
@@ -69,6 +73,7 @@ impl AppError {
             Self::Client { status, .. } => *status,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -83,6 +88,7 @@ impl AppError {
             Self::Unauthenticated(_) => ("unauthenticated", "Authentication required"),
             Self::Forbidden(_) => ("forbidden", "Forbidden"),
             Self::TooManyRequests { .. } => ("rate-limited", "Too many requests"),
+            Self::PreconditionFailed { .. } => ("stale-version", "Stale version"),
             Self::Unavailable(_) => ("unavailable", "Service unavailable"),
             Self::Internal(_) => ("internal", "Internal server error"),
         }
@@ -164,6 +170,9 @@ pub struct Problem {
     pub trace_id: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// On a 412: the resource's current version (also its `ETag`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<i64>,
 }
 
 /// The internal cause of a 5xx, for the logging middleware.
@@ -192,6 +201,10 @@ impl IntoResponse for AppError {
             instance: ctx.as_ref().map(|c| c.path.clone()),
             trace_id: ctx.as_ref().map(|c| c.trace_id.clone()),
             errors,
+            current_version: match &self {
+                Self::PreconditionFailed { current_version, .. } => Some(*current_version),
+                _ => None,
+            },
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut res = (status, body).into_response();
@@ -212,6 +225,11 @@ impl IntoResponse for AppError {
             }
             Self::Internal(e) => {
                 res.extensions_mut().insert(InternalCause(format!("{e:#}")));
+            }
+            Self::PreconditionFailed { current_version, .. } => {
+                if let Ok(v) = HeaderValue::from_str(&format!("\"{current_version}\"")) {
+                    res.headers_mut().insert(header::ETAG, v);
+                }
             }
             _ => {}
         }

@@ -17,6 +17,8 @@ pub(super) struct Alpha {
     pub(super) statement_id: String,
     pub(super) voided_statement_id: String,
     pub(super) voiding_statement_id: String,
+    pub(super) course_id: String,
+    pub(super) block_id: String,
 }
 
 /// Everything of A's that B must not learn, by what it is.
@@ -45,6 +47,8 @@ pub(super) fn needles(a: &Alpha) -> Vec<(&'static str, String)> {
         ("activity profile", ALPHA_ACTIVITY_PROFILE),
         ("agent profile id", ALPHA_AGENT_PROFILE_ID),
         ("agent profile", ALPHA_AGENT_PROFILE),
+        ("course title", ALPHA_COURSE_TITLE),
+        ("course text", ALPHA_COURSE_TEXT),
     ];
     let t = &a.tenant;
     let mut out: Vec<(&'static str, String)> = fixed.iter().map(|(what, v)| (*what, (*v).to_owned())).collect();
@@ -57,6 +61,8 @@ pub(super) fn needles(a: &Alpha) -> Vec<(&'static str, String)> {
         ("member's user id", a.member_id.to_string()),
         ("member's membership id", a.member_membership_id.clone()),
         ("org unit id", a.org_unit_id.to_string()),
+        ("course id", a.course_id.clone()),
+        ("block id", a.block_id.clone()),
         ("invitation id", a.invitation_id.clone()),
         ("invitation token", a.invitation_token.clone()),
         ("reporting API key id", a.reporting_key_id.clone()),
@@ -234,6 +240,28 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
     let agent_profile = json!({ "marker": ALPHA_AGENT_PROFILE }).to_string();
     put_document(app, &tenant, "agents/profile", &agent_profile_params(), "application/json", &agent_profile).await;
 
+    // Authoring: a course with an AI block, reviewed, and published as version 1.
+    let course = json!({ "title": ALPHA_COURSE_TITLE, "locale": "en-US", "visibility": "tenant", "modules": [
+        { "title": "Alpha module", "lessons": [{ "title": "Alpha lesson", "blocks": [
+            { "kind": "text", "content": { "markdown": ALPHA_COURSE_TEXT },
+              "ai_provenance": { "model": "m", "prompt_id": "p", "prompt_version": "1", "prompt_hash": format!("sha256:{}", "0".repeat(64)),
+                "generated_at": "2026-11-30T10:00:00Z", "request_id": "r" } }] }] }] });
+    let (s, created) = app.post("/api/v1/authoring/courses", Some(&tenant.jwt), course).await;
+    assert_eq!(s, 201, "{created}");
+    let course_id = id_of(&created);
+    let block_id = created["modules"][0]["lessons"][0]["blocks"][0]["id"].as_str().unwrap().to_owned();
+    for (path, revision) in [(format!("blocks/{block_id}/review"), "\"1\""), ("publish".to_owned(), "\"2\"")] {
+        let res = app
+            .http
+            .post(app.url(&format!("/api/v1/authoring/courses/{course_id}/{path}")))
+            .bearer_auth(&tenant.jwt)
+            .header("if-match", revision)
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "A's course: {path}: {}", res.text().await.unwrap_or_default());
+    }
+
     // Settle what moves by itself, so that A's view of its data only changes if B changes it.
     let request_path = format!("{base}/data-subject-requests/{request_id}");
     wait_until("A's erasure request completes", Duration::from_secs(20), || async {
@@ -258,6 +286,8 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
         statement_id: ids[0].clone(),
         voided_statement_id: ids[1].clone(),
         voiding_statement_id: voiding_ids[0].clone(),
+        course_id,
+        block_id,
         tenant,
     }
 }
@@ -315,6 +345,8 @@ pub(super) async fn assert_credentials_work(app: &TestApp, t: &Tenant, whose: &s
     let tenant_path = format!("/api/v1/tenant/tenants/{}", t.id);
     let statements = format!("{XAPI}/statements");
     let probes = [
+        ("/api/v1/authoring/courses", Credential::Jwt),
+        ("/api/v1/authoring/courses", Credential::ApiKeyBearer),
         ("/api/v1/identity/api-keys", Credential::Jwt),
         ("/api/v1/identity/api-keys", Credential::ApiKeyBearer),
         (tenant_path.as_str(), Credential::Jwt),

@@ -58,6 +58,8 @@ const ALPHA_STATE: &str = "alpha-state-content-page-7";
 const ALPHA_ACTIVITY_PROFILE_ID: &str = "alpha-course-profile";
 const ALPHA_ACTIVITY_PROFILE: &str = "alpha-activity-profile-content";
 const ALPHA_AGENT_PROFILE_ID: &str = "alpha-learner-profile";
+const ALPHA_COURSE_TITLE: &str = "Alpha Confidential Course";
+const ALPHA_COURSE_TEXT: &str = "alpha-course-body-text-do-not-leak";
 const ALPHA_AGENT_PROFILE: &str = "alpha-agent-profile-content";
 
 const BETA_NAME: &str = "Beta Corp";

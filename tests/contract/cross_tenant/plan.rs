@@ -107,6 +107,9 @@ impl Plan<'_> {
             "user_id" => a.member_id.to_string(),
             "request_id" => a.request_id.clone(),
             "statement_id" => a.statement_id.clone(),
+            "course_id" => a.course_id.clone(),
+            "block_id" => a.block_id.clone(),
+            "version" => "1".to_owned(),
             "name" if template.contains("/secrets/") => ALPHA_SECRET_NAME.to_owned(),
             "key" if template.contains("/feature-flags/") => FLAG.to_owned(),
             _ => return None,
@@ -184,6 +187,8 @@ impl Plan<'_> {
                 json!({ "kind": "erasure", "subject": { "emails": [ALPHA_LEARNER] }, "reason": "cross-tenant walk" })
             }
             "purge_statement" => json!({ "reason": "cross-tenant walk" }),
+            // Over A's course (put) or a course of B's own (create).
+            "put_course" | "create_course" => json!({ "title": "Written by Beta", "locale": "en-US", "modules": [] }),
             // Under A's statement id.
             "put_statement" => json!({ "actor": beta_learner, "verb": verb("completed"),
                 "object": { "objectType": "Activity", "id": ALPHA_ACTIVITY } }),

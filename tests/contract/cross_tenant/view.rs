@@ -38,6 +38,10 @@ pub(super) async fn alpha_view(app: &TestApp, a: &Alpha) -> View {
         ("agent profile", format!("{XAPI}/agents/profile"), agent_profile_params()),
         ("activity", format!("{XAPI}/activities"), pairs(&[("activityId", ALPHA_ACTIVITY)])),
         ("person", format!("{XAPI}/agents"), pairs(&[("agent", agent.as_str())])),
+        ("course", format!("/api/v1/authoring/courses/{}", a.course_id), vec![]),
+        ("course version", format!("/api/v1/authoring/courses/{}/versions/1", a.course_id), vec![]),
+        ("course history", format!("/api/v1/authoring/courses/{}/history", a.course_id), vec![]),
+        ("courses", "/api/v1/authoring/courses".to_owned(), vec![]),
     ];
     let mut view = Vec::with_capacity(reads.len());
     for (label, path, query) in reads {

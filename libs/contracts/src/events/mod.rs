@@ -2,6 +2,7 @@
 //! single definition its producer serializes and its consumers deserialize. The tests in
 //! the crate root hold each struct to its JSON Schema and golden example.
 
+pub mod authoring;
 pub mod identity;
 pub mod lrs;
 pub mod template;
