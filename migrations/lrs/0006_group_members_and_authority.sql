@@ -9,10 +9,11 @@ ALTER TABLE statements ADD COLUMN members text[];
 -- The canonical IFI of an agent object, as `statement::parts::ifi` writes it.
 CREATE FUNCTION pg_temp.ifi(a jsonb) RETURNS text LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE
-        -- The domain lowercased by Unicode rules (Rust's `to_lowercase`), not the
-        -- database locale's (C lowercases only A–Z).
+        -- The domain lowercased as the database's collation does; Rust lowercases by
+        -- Unicode, so under a C locale an old row whose member's domain has non-ASCII
+        -- capitals keeps them (a `pg_c_utf8` collation is not on every server).
         WHEN a ? 'mbox' THEN 'mbox:' || substring(a->>'mbox' from '^(.*)@') || '@'
-                                    || lower(substring(a->>'mbox' from '@([^@]*)$') COLLATE pg_c_utf8)
+                                    || lower(substring(a->>'mbox' from '@([^@]*)$'))
         WHEN a ? 'mbox_sha1sum' THEN 'sha1:' || lower(a->>'mbox_sha1sum')
         WHEN a ? 'openid' THEN 'openid:' || (a->>'openid')
         WHEN a ? 'account' THEN 'account:' || (a->'account'->>'homePage') || '|' || (a->'account'->>'name')
