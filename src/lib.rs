@@ -6,7 +6,13 @@ use mirai_kit::ServiceDef;
 
 /// Every implemented service, in start-up order.
 pub fn services() -> Vec<ServiceDef> {
-    vec![mirai_identity::service(), mirai_tenant::service(), mirai_lrs::service(), mirai_authoring::service()]
+    vec![
+        mirai_identity::service(),
+        mirai_tenant::service(),
+        mirai_lrs::service(),
+        mirai_authoring::service(),
+        mirai_catalog::service(),
+    ]
 }
 
 /// Services that exist only to be copied and tested (`services/_template`): not run by

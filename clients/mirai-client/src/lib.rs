@@ -38,6 +38,12 @@ pub mod authoring {
     include!(concat!(env!("OUT_DIR"), "/authoring.rs"));
 }
 
+/// `/api/v1/catalog`: published courses, public and the tenant's own.
+#[allow(clippy::all)]
+pub mod catalog {
+    include!(concat!(env!("OUT_DIR"), "/catalog.rs"));
+}
+
 /// A request that hangs fails instead of hanging its caller.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -48,6 +54,7 @@ pub struct Clients {
     pub tenant: tenant::Client,
     pub lrs: lrs::Client,
     pub authoring: authoring::Client,
+    pub catalog: catalog::Client,
 }
 
 impl Clients {
@@ -72,7 +79,8 @@ impl Clients {
             identity: identity::Client::new_with_client(base_url, http.clone()),
             tenant: tenant::Client::new_with_client(base_url, http.clone()),
             lrs: lrs::Client::new_with_client(base_url, http.clone()),
-            authoring: authoring::Client::new_with_client(base_url, http),
+            authoring: authoring::Client::new_with_client(base_url, http.clone()),
+            catalog: catalog::Client::new_with_client(base_url, http),
         })
     }
 }
