@@ -12,6 +12,7 @@ pub fn services() -> Vec<ServiceDef> {
         mirai_lrs::service(),
         mirai_authoring::service(),
         mirai_catalog::service(),
+        mirai_search::service(),
     ]
 }
 

@@ -44,6 +44,12 @@ pub mod catalog {
     include!(concat!(env!("OUT_DIR"), "/catalog.rs"));
 }
 
+/// `/api/v1/search`: full-text search and autocomplete over published courses.
+#[allow(clippy::all)]
+pub mod search {
+    include!(concat!(env!("OUT_DIR"), "/search.rs"));
+}
+
 /// A request that hangs fails instead of hanging its caller.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -55,6 +61,7 @@ pub struct Clients {
     pub lrs: lrs::Client,
     pub authoring: authoring::Client,
     pub catalog: catalog::Client,
+    pub search: search::Client,
 }
 
 impl Clients {
@@ -80,7 +87,8 @@ impl Clients {
             tenant: tenant::Client::new_with_client(base_url, http.clone()),
             lrs: lrs::Client::new_with_client(base_url, http.clone()),
             authoring: authoring::Client::new_with_client(base_url, http.clone()),
-            catalog: catalog::Client::new_with_client(base_url, http),
+            catalog: catalog::Client::new_with_client(base_url, http.clone()),
+            search: search::Client::new_with_client(base_url, http),
         })
     }
 }

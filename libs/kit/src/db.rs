@@ -80,6 +80,10 @@ pub async fn migrate(
         // (PgBouncer) still lands the runtime role in its schema.
         conn.execute(format!("ALTER ROLE {app} SET search_path = {schema}").as_str()).await?;
         conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC").await?;
+        // Extensions the services share, created by the admin (a service's owner role may
+        // not): pg_trgm for typo-tolerant search. Its objects live in `public`, so a
+        // service names them qualified (`public.gin_trgm_ops`, `OPERATOR(public.<%)`).
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public").await?;
         conn.execute(
             format!(
                 "ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {schema} \

@@ -152,6 +152,8 @@ impl Plan<'_> {
                 "statementId" => a.statement_id.clone(),
                 "activityId" => ALPHA_ACTIVITY.to_owned(),
                 "agent" => agent.clone(),
+                // Searching for A's course by its own words: a hit would name A's course.
+                "q" => ALPHA_COURSE_TEXT.to_owned(),
                 other => {
                     return Err(format!(
                         "no value for the required query parameter `{other}`: add it to `Plan::queries`"

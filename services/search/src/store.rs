@@ -1,0 +1,133 @@
+//! search's documents and queries (the Postgres engine). Reads run in the caller's tenant
+//! transaction: the tenant policy shows its own documents, the public policy the rest.
+
+use mirai_contracts::{events::authoring::CoursePublished, ids::CourseId};
+use sqlx::{FromRow, PgConnection};
+use uuid::Uuid;
+
+/// The text-search configuration for a locale: its language's stemmer, or `simple`.
+pub fn config_for(locale: &str) -> &'static str {
+    match locale.split(['-', '_']).next().unwrap_or("").to_ascii_lowercase().as_str() {
+        "en" => "english",
+        "de" => "german",
+        "fr" => "french",
+        "es" => "spanish",
+        "it" => "italian",
+        "pt" => "portuguese",
+        "nl" => "dutch",
+        "sv" => "swedish",
+        "da" => "danish",
+        "nb" | "nn" | "no" => "norwegian",
+        "fi" => "finnish",
+        "ru" => "russian",
+        _ => "simple",
+    }
+}
+
+pub async fn indexed_version(tx: &mut PgConnection, course: CourseId) -> Result<Option<i32>, sqlx::Error> {
+    sqlx::query_scalar("SELECT max(version) FROM documents WHERE course_id = $1").bind(course).fetch_one(tx).await
+}
+
+pub async fn documents_delete(tx: &mut PgConnection, course: CourseId) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM documents WHERE course_id = $1").bind(course).execute(tx).await.map(|_| ())
+}
+
+/// The course (title; summary, lesson titles and every block's text) and each lesson
+/// (title; its blocks' text).
+pub async fn documents_insert(tx: &mut PgConnection, e: &CoursePublished) -> Result<(), sqlx::Error> {
+    let mut ids: Vec<Uuid> = vec![e.course_id.into()];
+    let mut kinds = vec!["course".to_owned()];
+    let mut titles = vec![e.title.clone()];
+    let mut course_body = vec![e.summary.clone()];
+    let mut bodies = vec![];
+    for l in e.outline.iter().flat_map(|m| &m.lessons) {
+        let text: Vec<&str> = l.blocks.iter().map(|b| b.text.as_str()).filter(|t| !t.is_empty()).collect();
+        course_body.push(l.title.clone());
+        course_body.extend(text.iter().map(|t| (*t).to_owned()));
+        ids.push(l.lesson_id.into());
+        kinds.push("lesson".into());
+        titles.push(l.title.clone());
+        bodies.push(text.join("\n"));
+    }
+    bodies.insert(0, course_body.join("\n"));
+    sqlx::query(
+        "INSERT INTO documents (id, tenant_id, course_id, kind, locale, config, visibility, title, body, version, published_at) \
+         SELECT d.id, $1, $2, d.kind, $3, $4::regconfig, $5, d.title, d.body, $6, $7 \
+         FROM unnest($8::uuid[], $9::text[], $10::text[], $11::text[]) AS d(id, kind, title, body)",
+    )
+    .bind(e.tenant_id)
+    .bind(e.course_id)
+    .bind(&e.locale)
+    .bind(config_for(&e.locale))
+    .bind(&e.visibility)
+    .bind(e.version)
+    .bind(e.published_at)
+    .bind(&ids)
+    .bind(&kinds)
+    .bind(&titles)
+    .bind(&bodies)
+    .execute(tx)
+    .await
+    .map(|_| ())
+}
+
+#[derive(Debug, FromRow)]
+pub struct Hit {
+    pub id: Uuid,
+    pub course_id: CourseId,
+    pub kind: String,
+    pub title: String,
+    pub locale: String,
+    pub highlight: String,
+    pub score: f32,
+}
+
+/// Documents matching `q`: full text in the query's language and in `simple` (exact
+/// words of any language), or — for typos — a word of the title or body within trigram
+/// distance. Ranked by text rank, then closeness; highlighted where the text matched
+/// (every word of the query is marked wherever it is, not only where all of them meet).
+pub async fn search(
+    tx: &mut PgConnection,
+    q: &str,
+    config: &str,
+    kind: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Hit>, sqlx::Error> {
+    sqlx::query_as(
+        "WITH q0 AS (SELECT websearch_to_tsquery($2::regconfig, $1) AS lang, websearch_to_tsquery('simple', $1) AS simple), \
+              q AS (SELECT lang, simple, \
+                      replace((lang || simple)::text, ' & ', ' | ')::tsquery AS marks FROM q0) \
+         SELECT d.id, d.course_id, d.kind, d.title, d.locale, \
+                ts_headline(d.config, d.body, q.marks, \
+                  'StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MaxWords=18, MinWords=6, FragmentDelimiter= … ') AS highlight, \
+                (ts_rank(d.tsv, q.lang || q.simple) \
+                 + public.word_similarity($1, d.title) * 0.5 + public.word_similarity($1, d.body) * 0.2)::real AS score \
+         FROM documents d, q \
+         WHERE (d.tsv @@ q.lang OR d.tsv @@ q.simple \
+                OR $1 OPERATOR(public.<%) d.title OR $1 OPERATOR(public.<%) d.body) \
+           AND ($3::text IS NULL OR d.kind = $3) \
+         ORDER BY score DESC, d.published_at DESC, d.id LIMIT $4",
+    )
+    .bind(q)
+    .bind(config)
+    .bind(kind)
+    .bind(limit)
+    .fetch_all(tx)
+    .await
+}
+
+/// Titles completing `prefix` (or close to it), most similar first.
+pub async fn suggest(tx: &mut PgConnection, prefix: &str, limit: i64) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT title FROM (SELECT DISTINCT ON (lower(title)) title, \
+                  (lower(title) LIKE lower($2) || '%') AS starts, public.word_similarity($1, title) AS sim \
+                FROM documents WHERE lower(title) LIKE '%' || lower($2) || '%' OR $1 OPERATOR(public.<%) title \
+                ORDER BY lower(title), sim DESC) t \
+         ORDER BY starts DESC, sim DESC, title LIMIT $3",
+    )
+    .bind(prefix)
+    .bind(prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
+    .bind(limit)
+    .fetch_all(tx)
+    .await
+}

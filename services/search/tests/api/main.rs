@@ -1,0 +1,130 @@
+//! search's black-box test: authoring publishes, search indexes; a tenant finds its own
+//! and public courses by their body text (stemmed, typo-tolerant), never another
+//! tenant's non-public ones.
+
+use std::time::Duration;
+
+use mirai_kit::Role;
+use mirai_testkit::{TestApp, poll};
+use reqwest::Method;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+async fn publish(
+    app: &TestApp,
+    tenant: Uuid,
+    title: &str,
+    visibility: &str,
+    locale: &str,
+    lessons: &[(&str, &str)],
+) -> String {
+    let admin = app.token(Some(tenant), &[Role::ProviderAdmin]);
+    let lessons: Vec<Value> = lessons
+        .iter()
+        .map(|(t, text)| json!({ "title": t, "blocks": [{ "kind": "text", "content": { "markdown": text } }] }))
+        .collect();
+    let body = json!({ "title": title, "locale": locale, "visibility": visibility, "modules": [{ "title": "M", "lessons": lessons }] });
+    let (s, c) = app.post("/api/v1/authoring/courses", Some(&admin), body).await;
+    assert_eq!(s, 201, "{c}");
+    let id = c["id"].as_str().unwrap().to_owned();
+    let res = app
+        .http
+        .post(app.url(&format!("/api/v1/authoring/courses/{id}/publish")))
+        .bearer_auth(&admin)
+        .header("if-match", "\"1\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    id
+}
+
+async fn search(app: &TestApp, token: &str, query: &str) -> Value {
+    let (s, v) = app.call(Method::GET, &format!("/api/v1/search/search?{query}"), Some(token), None).await;
+    assert_eq!(s, 200, "{v}");
+    v
+}
+
+fn titles(v: &Value) -> Vec<String> {
+    v["hits"].as_array().unwrap().iter().map(|h| h["title"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn a_tenant_finds_its_own_and_public_courses_by_their_words() {
+    let app = TestApp::spawn(&[mirai_authoring::service(), mirai_search::service()]).await;
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let fire = publish(
+        &app,
+        a,
+        "Fire Safety",
+        "public",
+        "en-US",
+        &[
+            ("Evacuation", "When the alarm sounds, walk calmly to the nearest evacuation route. Running causes falls."),
+            ("Extinguishers", "Pull the pin, aim at the base of the fire, squeeze and sweep."),
+        ],
+    )
+    .await;
+    publish(
+        &app,
+        a,
+        "Alpha Ledger Procedures",
+        "tenant",
+        "en-US",
+        &[("Closing", "The quarterly ledger reconciliation checklist.")],
+    )
+    .await;
+    publish(&app, a, "Alpha Private Draft", "private", "en-US", &[("Secret", "zebraword appears only here.")]).await;
+    publish(
+        &app,
+        b,
+        "Brandschutz",
+        "public",
+        "de-DE",
+        &[("Löschen", "Feuerlöscher richtig bedienen und Brände löschen.")],
+    )
+    .await;
+    let (learner_a, learner_b) = (app.token(Some(a), &[Role::Learner]), app.token(Some(b), &[Role::Learner]));
+    poll("search indexes the publications", Duration::from_secs(15), || async {
+        (!titles(&search(&app, &learner_a, "q=reconciliation").await).is_empty()
+            && !titles(&search(&app, &learner_b, "q=Feuerl%C3%B6scher").await).is_empty())
+        .then_some(())
+    })
+    .await;
+
+    // A word from the body finds the lesson and the course, highlighted.
+    let found = search(&app, &learner_b, "q=extinguishers%20squeeze").await;
+    assert!(titles(&found).contains(&"Extinguishers".to_owned()), "{found}");
+    let hit = found["hits"].as_array().unwrap().iter().find(|h| h["kind"] == "lesson").unwrap();
+    assert_eq!(hit["course_id"], fire.as_str());
+    assert!(hit["highlight"].as_str().unwrap().contains("<mark>squeeze</mark>"), "{hit}");
+    // Stemming: "run" finds "Running"; "löschen" finds "Löschen"/"löschen" in German.
+    assert!(titles(&search(&app, &learner_b, "q=run&kind=lesson").await).contains(&"Evacuation".to_owned()));
+    assert!(titles(&search(&app, &learner_b, "q=brand&locale=de-DE").await).contains(&"Brandschutz".to_owned()));
+    // Typos: "evacuaton", "extinguishrs".
+    assert!(titles(&search(&app, &learner_b, "q=evacuaton").await).contains(&"Evacuation".to_owned()));
+    assert!(
+        titles(&search(&app, &learner_b, "q=extinguishrs&kind=lesson").await).contains(&"Extinguishers".to_owned())
+    );
+
+    // Tenants: B never finds A's tenant-only course; A does. Nobody finds a private one.
+    assert!(titles(&search(&app, &learner_b, "q=reconciliation").await).is_empty(), "A's tenant-only course is A's");
+    assert!(
+        titles(&search(&app, &learner_a, "q=reconciliation").await).contains(&"Alpha Ledger Procedures".to_owned())
+    );
+    assert!(titles(&search(&app, &learner_a, "q=zebraword").await).is_empty(), "private courses are not indexed");
+
+    // Autocomplete.
+    let (s, sugg) = app.call(Method::GET, "/api/v1/search/suggest?q=fir", Some(&learner_b), None).await;
+    assert_eq!(s, 200);
+    assert_eq!(sugg[0], "Fire Safety", "{sugg}");
+    let (_, none) = app.call(Method::GET, "/api/v1/search/suggest?q=Alpha%20Led", Some(&learner_b), None).await;
+    assert_eq!(none, json!([]), "suggestions respect tenants too");
+
+    // Bad input is a 422, never a 500 (tsquery syntax is forgiving: websearch).
+    for q in ["q=", "q=%22unclosed", "q=a%20%26%20%7C%20!", "q=((((", "q=x&kind=video", "q=x&limit=0"] {
+        let (s, v) = app.call(Method::GET, &format!("/api/v1/search/search?{q}"), Some(&learner_a), None).await;
+        assert!(s == 200 || s == 422, "{q}: {s} {v}");
+    }
+    app.stop().await;
+}
