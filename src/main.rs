@@ -12,6 +12,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Rebuild a service's read model (catalog, search) by replaying its consumers from
+    /// the start of their streams; the running service picks the replay up by itself.
+    Rebuild { service: String },
     /// Run the named services in this process (production runs one per Deployment).
     Serve {
         #[arg(required = true)]
@@ -120,6 +123,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             fleet::shutdown_signal().await;
             f.shutdown().await;
+        }
+        Command::Rebuild { service } => {
+            let def = mirai::select(std::slice::from_ref(&service))?.remove(0);
+            fleet::rebuild(&config, &def).await?;
+            println!("{service}: read model emptied; its consumers replay from the start of their streams");
         }
         Command::Migrate { services } => {
             let defs = if services.is_empty() { mirai::services() } else { mirai::select(&services)? };

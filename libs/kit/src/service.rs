@@ -28,6 +28,9 @@ pub struct ServiceDef {
     pub subscribes: &'static [&'static str],
     /// Whether the service signs its events with a bus-signing key (identity).
     pub signs_events: bool,
+    /// The tables its consumers project into: `mirai rebuild <service>` empties them and
+    /// replays the consumers from the start of their streams.
+    pub projections: &'static [&'static str],
     pub migrations: &'static [Migration],
     pub openapi: fn() -> utoipa::openapi::OpenApi,
     pub start: fn(ServiceCtx) -> BoxFuture<'static, anyhow::Result<Started>>,
@@ -59,6 +62,11 @@ pub trait Service: Clone + Send + Sync + Sized + 'static {
     /// Core-NATS subjects (outside every stream) the service subscribes to.
     const SUBSCRIBES: &'static [&'static str] = &[];
 
+    /// The tables its consumers project into and nothing else writes (a read model):
+    /// `mirai rebuild <service>` empties them and replays every consumer from the start
+    /// of its stream (`fleet::rebuild`).
+    const PROJECTIONS: &'static [&'static str] = &[];
+
     /// Whether the service's events carry a signature every key store checks: only the
     /// service whose events mint credentials (identity) sets it (ADR 0006).
     const SIGNS_EVENTS: bool = false;
@@ -84,6 +92,7 @@ impl ServiceDef {
             consumers: S::CONSUMERS,
             subscribes: S::SUBSCRIBES,
             signs_events: S::SIGNS_EVENTS,
+            projections: S::PROJECTIONS,
             migrations: crate::db::migrations(S::NAME),
             openapi: || {
                 let mut doc = S::routes().into_openapi();

@@ -25,6 +25,7 @@ pub struct AppState {
 impl Service for AppState {
     const NAME: &'static str = NAME;
     const CONSUMERS: &'static [(&'static str, &'static str)] = &[("authoring", "catalog-courses")];
+    const PROJECTIONS: &'static [&'static str] = &["entries"];
 
     fn routes() -> OpenApiRouter<Self> {
         http::routes()

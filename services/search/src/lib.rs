@@ -28,6 +28,7 @@ pub struct AppState {
 impl Service for AppState {
     const NAME: &'static str = NAME;
     const CONSUMERS: &'static [(&'static str, &'static str)] = &[("authoring", "search-courses")];
+    const PROJECTIONS: &'static [&'static str] = &["documents"];
 
     fn routes() -> OpenApiRouter<Self> {
         http::routes()

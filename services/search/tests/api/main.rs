@@ -128,3 +128,31 @@ async fn a_tenant_finds_its_own_and_public_courses_by_their_words() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_index_is_rebuilt_from_the_event_streams() {
+    let app = TestApp::spawn(&[mirai_authoring::service(), mirai_search::service()]).await;
+    let a = Uuid::now_v7();
+    publish(&app, a, "Ladder Safety", "tenant", "en-US", &[("Climbing", "Three points of contact on every rung.")])
+        .await;
+    let learner = app.token(Some(a), &[Role::Learner]);
+    poll("search indexes it", Duration::from_secs(15), || async {
+        (!titles(&search(&app, &learner, "q=rung").await).is_empty()).then_some(())
+    })
+    .await;
+    let mut db =
+        <sqlx::PgConnection as sqlx::Connection>::connect(&mirai_testkit::url_for_db(&app.database)).await.unwrap();
+    sqlx::query("DELETE FROM search.documents").execute(&mut db).await.unwrap();
+    assert!(titles(&search(&app, &learner, "q=rung").await).is_empty());
+    // `mirai rebuild search`.
+    mirai_kit::fleet::rebuild(&mirai_testkit::config(&app.database, &app.prefix), &mirai_search::service())
+        .await
+        .unwrap();
+    poll("the index is rebuilt from the stream", Duration::from_secs(20), || async {
+        (titles(&search(&app, &learner, "q=rung").await) == ["Climbing", "Ladder Safety"]
+            || titles(&search(&app, &learner, "q=rung").await) == ["Ladder Safety", "Climbing"])
+        .then_some(())
+    })
+    .await;
+    app.stop().await;
+}
