@@ -72,11 +72,13 @@ pub async fn provision_streams(config: &Config, services: &[ServiceDef]) -> anyh
     Ok(())
 }
 
-/// Rebuilds a service's read model from the event streams: deletes its durable consumers
-/// (as the NATS admin), then in one transaction empties its projection tables and its
-/// inbox rows for those consumers. A running instance's consumers fail, re-provision
+/// Rebuilds a service's read model from the event streams: in one transaction empties its
+/// projection tables and its inbox rows for its consumers, then deletes those durable
+/// consumers (as the NATS admin). A running instance's consumers fail, re-provision
 /// themselves and replay from the start of their streams (a new durable consumer
-/// delivers everything); a stopped one does the same when it starts. Streams keep their
+/// delivers everything); a stopped one does the same when it starts. In this order,
+/// whatever a running consumer commits in between keeps its inbox row and its rows, and
+/// the replay skips it; nothing is emptied after the replay has passed it. Streams keep their
 /// events for `MIRAI_STREAM_MAX_AGE`: a rebuild cannot reach further back.
 pub async fn rebuild(config: &Config, def: &ServiceDef) -> anyhow::Result<()> {
     anyhow::ensure!(
@@ -84,6 +86,17 @@ pub async fn rebuild(config: &Config, def: &ServiceDef) -> anyhow::Result<()> {
         "{} has no read model to rebuild (no PROJECTIONS or no CONSUMERS)",
         def.name
     );
+    let schema = db::schema(def.name);
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(config.admin_url())
+        .await
+        .context("DATABASE_URL: cannot connect to Postgres")?;
+    let mut tx = sqlx::Connection::begin(&mut conn).await?;
+    for table in def.projections {
+        sqlx::query(&format!("TRUNCATE {schema}.{table}")).execute(&mut *tx).await?;
+    }
+    let names: Vec<&str> = def.consumers.iter().map(|(_, c)| *c).collect();
+    sqlx::query(&format!("DELETE FROM {schema}.inbox WHERE consumer = ANY($1)")).bind(&names).execute(&mut *tx).await?;
+    tx.commit().await?;
     let admin = Bus::connect_with(&config.admin_bus_options())
         .await
         .context("rebuilding needs the admin NATS user (MIRAI_NATS_ADMIN_PASSWORD)")?;
@@ -96,17 +109,6 @@ pub async fn rebuild(config: &Config, def: &ServiceDef) -> anyhow::Result<()> {
         }
         tracing::info!(service = def.name, consumer, "consumer deleted: it replays from the start");
     }
-    let schema = db::schema(def.name);
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(config.admin_url())
-        .await
-        .context("DATABASE_URL: cannot connect to Postgres")?;
-    let mut tx = sqlx::Connection::begin(&mut conn).await?;
-    for table in def.projections {
-        sqlx::query(&format!("TRUNCATE {schema}.{table}")).execute(&mut *tx).await?;
-    }
-    let names: Vec<&str> = def.consumers.iter().map(|(_, c)| *c).collect();
-    sqlx::query(&format!("DELETE FROM {schema}.inbox WHERE consumer = ANY($1)")).bind(&names).execute(&mut *tx).await?;
-    tx.commit().await?;
     tracing::info!(service = def.name, tables = ?def.projections, "read model emptied");
     Ok(())
 }

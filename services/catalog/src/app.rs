@@ -33,7 +33,8 @@ pub struct Entry {
     /// Estimated minutes: 200 words a minute, three per video, quiz or package.
     pub minutes: i32,
     pub published_at: DateTime<Utc>,
-    /// The outline (modules, lessons, block kinds and text); only on a single entry.
+    /// The outline (modules, lessons and block kinds, without their text); only on a
+    /// single entry.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub outline: Option<Value>,
@@ -149,7 +150,7 @@ pub async fn list(state: &AppState, p: &Principal, params: ListParams) -> Result
     let next = (rows.len() as i64 > limit).then(|| {
         rows.truncate(limit as usize);
         let last = rows.last().expect("a full page has a last row");
-        let k = if by_title { last.title.to_lowercase() } else { last.published_at.to_rfc3339() };
+        let k = if by_title { last.title_key.clone() } else { last.published_at.to_rfc3339() };
         encode_cursor(k, last.course_id)
     });
     Ok(EntryPage { data: rows.into_iter().map(|r| entry(r, false)).collect(), next_cursor: next })

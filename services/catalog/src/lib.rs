@@ -25,7 +25,7 @@ pub struct AppState {
 impl Service for AppState {
     const NAME: &'static str = NAME;
     const CONSUMERS: &'static [(&'static str, &'static str)] = &[("authoring", "catalog-courses")];
-    const PROJECTIONS: &'static [&'static str] = &["entries"];
+    const PROJECTIONS: &'static [&'static str] = &["entries", "courses_seen"];
 
     fn routes() -> OpenApiRouter<Self> {
         http::routes()

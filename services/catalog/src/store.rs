@@ -24,10 +24,12 @@ pub struct EntryRow {
     pub minutes: i32,
     pub outline: Json<Value>,
     pub published_at: DateTime<Utc>,
+    /// `lower(title)` as the database sorts it (the title cursor's key).
+    pub title_key: String,
 }
 
 const ENTRY: &str = "course_id, tenant_id, version, title, summary, locale, tags, visibility, content_hash, lessons, \
-                     minutes, outline, published_at";
+                     minutes, outline, published_at, lower(title) AS title_key";
 
 /// An estimate of the time a course takes: 200 words a minute of its text, and three
 /// minutes per video, quiz and embedded package.
@@ -41,6 +43,22 @@ pub fn minutes(e: &CoursePublished) -> i32 {
         }
     }
     (words.div_ceil(200) + 3 * media).max(1) as i32
+}
+
+/// The outline a catalog shows: modules, lessons and block kinds, without the blocks'
+/// text (a course's content is for those who take it, not for everyone browsing).
+fn listing_outline(e: &CoursePublished) -> Value {
+    let mut v = serde_json::to_value(&e.outline).expect("json serializes");
+    for m in v.as_array_mut().into_iter().flatten() {
+        for l in m["lessons"].as_array_mut().into_iter().flatten() {
+            for b in l["blocks"].as_array_mut().into_iter().flatten() {
+                if let Some(o) = b.as_object_mut() {
+                    o.remove("text");
+                }
+            }
+        }
+    }
+    v
 }
 
 /// The published version, unless a newer one is there already.
@@ -66,7 +84,7 @@ pub async fn entry_upsert(tx: &mut PgConnection, e: &CoursePublished) -> Result<
     .bind(&e.content_hash)
     .bind(lessons as i32)
     .bind(minutes(e))
-    .bind(Json(&e.outline))
+    .bind(Json(listing_outline(e)))
     .bind(e.published_at)
     .execute(tx)
     .await
@@ -144,4 +162,44 @@ pub async fn entry_get(tx: &mut PgConnection, course: CourseId) -> Result<Option
     .bind(course)
     .fetch_optional(tx)
     .await
+}
+
+/// Records a publication; returns whether it is news (newer than every version seen, and
+/// the course not retired).
+pub async fn seen_published(
+    tx: &mut PgConnection,
+    tenant: mirai_contracts::ids::TenantId,
+    course: CourseId,
+    version: i32,
+) -> Result<bool, sqlx::Error> {
+    let news: Option<bool> = sqlx::query_scalar(
+        "INSERT INTO courses_seen (course_id, tenant_id, version) VALUES ($1, $2, $3) \
+         ON CONFLICT (course_id) DO UPDATE SET version = EXCLUDED.version \
+         WHERE courses_seen.version < EXCLUDED.version AND NOT courses_seen.retired RETURNING true",
+    )
+    .bind(course)
+    .bind(tenant)
+    .bind(version)
+    .fetch_optional(tx)
+    .await?;
+    Ok(news.is_some())
+}
+
+/// Records a retirement (for good: a later-arriving publication of it is not news).
+pub async fn seen_retired(
+    tx: &mut PgConnection,
+    tenant: mirai_contracts::ids::TenantId,
+    course: CourseId,
+    last_version: Option<i32>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO courses_seen (course_id, tenant_id, version, retired) VALUES ($1, $2, $3, true) \
+         ON CONFLICT (course_id) DO UPDATE SET retired = true, version = GREATEST(courses_seen.version, EXCLUDED.version)",
+    )
+    .bind(course)
+    .bind(tenant)
+    .bind(last_version.unwrap_or(0))
+    .execute(tx)
+    .await
+    .map(|_| ())
 }

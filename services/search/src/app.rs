@@ -33,8 +33,8 @@ pub struct Hit {
     pub lesson_id: Option<uuid::Uuid>,
     pub title: String,
     pub locale: String,
-    /// Where the text matched, the matches in `<mark>…</mark>` (the rest is the indexed
-    /// plain text, not HTML).
+    /// Where the text matched, HTML-escaped, the matches in `<mark>…</mark>`: safe to
+    /// render as HTML.
     pub highlight: String,
     pub score: f32,
 }

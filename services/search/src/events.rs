@@ -1,6 +1,6 @@
-//! What search consumes: authoring's published and retired courses. A publication
-//! replaces the course's documents (unless a newer version is indexed already); a private
-//! course is not indexed; a retirement removes its documents.
+//! What search consumes: authoring's published and retired courses, in whatever order
+//! they arrive (`courses_seen`): only a newer publication of a course not retired
+//! replaces its documents; a private course is not indexed; a retirement removes them.
 
 use mirai_contracts::events::authoring::{CoursePublished, CourseRetired};
 use mirai_events::{ConsumerSpec, Cx, HandleError};
@@ -8,7 +8,7 @@ use mirai_events::{ConsumerSpec, Cx, HandleError};
 use crate::store;
 
 async fn on_published(cx: Cx<'_>, e: CoursePublished) -> Result<(), HandleError> {
-    if store::indexed_version(cx.tx, e.course_id).await?.is_some_and(|v| v > e.version) {
+    if !store::seen_published(cx.tx, e.tenant_id, e.course_id, e.version).await? {
         return Ok(());
     }
     store::documents_delete(cx.tx, e.course_id).await?;
@@ -19,6 +19,7 @@ async fn on_published(cx: Cx<'_>, e: CoursePublished) -> Result<(), HandleError>
 }
 
 async fn on_retired(cx: Cx<'_>, e: CourseRetired) -> Result<(), HandleError> {
+    store::seen_retired(cx.tx, e.tenant_id, e.course_id, e.last_version).await?;
     store::documents_delete(cx.tx, e.course_id).await?;
     Ok(())
 }

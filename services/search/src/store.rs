@@ -24,10 +24,6 @@ pub fn config_for(locale: &str) -> &'static str {
     }
 }
 
-pub async fn indexed_version(tx: &mut PgConnection, course: CourseId) -> Result<Option<i32>, sqlx::Error> {
-    sqlx::query_scalar("SELECT max(version) FROM documents WHERE course_id = $1").bind(course).fetch_one(tx).await
-}
-
 pub async fn documents_delete(tx: &mut PgConnection, course: CourseId) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM documents WHERE course_id = $1").bind(course).execute(tx).await.map(|_| ())
 }
@@ -98,7 +94,7 @@ pub async fn search(
               q AS (SELECT lang, simple, \
                       replace((lang || simple)::text, ' & ', ' | ')::tsquery AS marks FROM q0) \
          SELECT d.id, d.course_id, d.kind, d.title, d.locale, \
-                ts_headline(d.config, d.body, q.marks, \
+                ts_headline(d.config, replace(replace(replace(d.body, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), q.marks, \
                   'StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MaxWords=18, MinWords=6, FragmentDelimiter= … ') AS highlight, \
                 (ts_rank(d.tsv, q.lang || q.simple) \
                  + public.word_similarity($1, d.title) * 0.5 + public.word_similarity($1, d.body) * 0.2)::real AS score \
@@ -130,4 +126,44 @@ pub async fn suggest(tx: &mut PgConnection, prefix: &str, limit: i64) -> Result<
     .bind(limit)
     .fetch_all(tx)
     .await
+}
+
+/// Records a publication; returns whether it is news (newer than every version seen, and
+/// the course not retired).
+pub async fn seen_published(
+    tx: &mut PgConnection,
+    tenant: mirai_contracts::ids::TenantId,
+    course: CourseId,
+    version: i32,
+) -> Result<bool, sqlx::Error> {
+    let news: Option<bool> = sqlx::query_scalar(
+        "INSERT INTO courses_seen (course_id, tenant_id, version) VALUES ($1, $2, $3) \
+         ON CONFLICT (course_id) DO UPDATE SET version = EXCLUDED.version \
+         WHERE courses_seen.version < EXCLUDED.version AND NOT courses_seen.retired RETURNING true",
+    )
+    .bind(course)
+    .bind(tenant)
+    .bind(version)
+    .fetch_optional(tx)
+    .await?;
+    Ok(news.is_some())
+}
+
+/// Records a retirement (for good: a later-arriving publication of it is not news).
+pub async fn seen_retired(
+    tx: &mut PgConnection,
+    tenant: mirai_contracts::ids::TenantId,
+    course: CourseId,
+    last_version: Option<i32>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO courses_seen (course_id, tenant_id, version, retired) VALUES ($1, $2, $3, true) \
+         ON CONFLICT (course_id) DO UPDATE SET retired = true, version = GREATEST(courses_seen.version, EXCLUDED.version)",
+    )
+    .bind(course)
+    .bind(tenant)
+    .bind(last_version.unwrap_or(0))
+    .execute(tx)
+    .await
+    .map(|_| ())
 }

@@ -17,6 +17,7 @@ use serde_json::json;
 use sha2::Digest;
 use uuid::Uuid;
 
+mod discover;
 mod lrs;
 mod spine;
 
@@ -201,7 +202,7 @@ async fn main() -> anyhow::Result<()> {
         "| what | throughput | latency |".into(),
         "|---|---|---|".into(),
     ];
-    // `MIRAI_BENCH_ONLY=spine|foundation|lrs` runs one group.
+    // `MIRAI_BENCH_ONLY=spine|foundation|lrs|discover` runs one group.
     let only = std::env::var("MIRAI_BENCH_ONLY").unwrap_or_default();
     if only.is_empty() || only == "spine" {
         rows.extend(spine::rows().await?);
@@ -214,6 +215,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if only.is_empty() || only == "lrs" {
         rows.extend(lrs::rows().await?);
+    }
+    if only.is_empty() || only == "discover" {
+        rows.extend(discover::rows().await?);
     }
     println!("{}", rows.join("\n"));
     Ok(())

@@ -93,9 +93,10 @@ pub struct CourseInput {
     /// `private` (default), `tenant` or `public`.
     #[serde(default)]
     pub visibility: Option<String>,
-    /// The outline (modules → lessons → blocks), in order. New items have no `id`.
+    /// The outline (modules → lessons → blocks), in order; new items have no `id`. On a
+    /// write, leaving it out keeps the current outline (a metadata-only edit).
     #[serde(default)]
-    pub modules: Vec<ModuleInput>,
+    pub modules: Option<Vec<ModuleInput>>,
 }
 
 struct CheckedMeta {
@@ -116,6 +117,17 @@ impl CheckedMeta {
             visibility: &self.visibility,
         }
     }
+}
+
+/// Only a provider offers courses to every tenant: an organization's are its own.
+fn check_public(p: &Principal, meta: &CheckedMeta) -> Result<(), AppError> {
+    let provider = p.has_role(Role::ProviderAdmin) || p.has_role(Role::Author) || p.is_platform_admin();
+    if meta.visibility == "public" && !provider {
+        return Err(AppError::Forbidden(
+            "public courses are a provider's; an organization's are private or tenant".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn check_meta(input: &CourseInput) -> Result<CheckedMeta, AppError> {
@@ -163,10 +175,9 @@ fn check_revision(if_match: Option<&str>, current: i64) -> Result<(), AppError> 
             format!("send If-Match with the course's revision (now \"{current}\")"),
         ));
     };
-    let matches = raw.split(',').any(|t| {
-        let t = t.trim().trim_start_matches("W/").trim_matches('"');
-        t == "*" || t.parse::<i64>().ok() == Some(current)
-    });
+    // A revision, compared strongly: `*` (any revision) and weak tags would let a write
+    // land on a draft its author never read.
+    let matches = raw.split(',').any(|t| t.trim().trim_matches('"').parse::<i64>().ok() == Some(current));
     if matches {
         Ok(())
     } else {
@@ -185,7 +196,8 @@ async fn locked(tx: &mut sqlx::PgConnection, id: CourseId) -> Result<CourseRow, 
 pub async fn create(state: &AppState, p: &Principal, input: CourseInput) -> Result<Course, AppError> {
     let tenant = tenant_of(p, EDITORS)?;
     let meta = check_meta(&input)?;
-    let (draft, _) = outline::apply(&Outline::default(), input.modules)?;
+    check_public(p, &meta)?;
+    let (draft, _) = outline::apply(&Outline::default(), input.modules.unwrap_or_default())?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let row = store::course_insert(&mut tx, tenant, &meta.meta(), &draft, &p.subject).await?;
     store::history_add(&mut tx, tenant, row.id, row.revision, &p.subject, "created", json!({ "title": row.title }))
@@ -258,13 +270,17 @@ pub async fn update(
 ) -> Result<Course, AppError> {
     let tenant = tenant_of(p, EDITORS)?;
     let meta = check_meta(&input)?;
+    check_public(p, &meta)?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let current = locked(&mut tx, id).await?;
     check_revision(if_match, current.revision)?;
     if current.status == "retired" {
         return Err(AppError::Conflict("the course is retired; duplicate it to work on it again".into()));
     }
-    let (draft, changed) = outline::apply(&current.draft.0, input.modules)?;
+    let (draft, changed) = match input.modules {
+        Some(modules) => outline::apply(&current.draft.0, modules)?,
+        None => (current.draft.0.clone(), 0),
+    };
     let row =
         store::course_update(&mut tx, id, &meta.meta(), &draft, &current.status, current.latest_version, &p.subject)
             .await?;
@@ -287,6 +303,9 @@ pub async fn review(
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let current = locked(&mut tx, id).await?;
     check_revision(if_match, current.revision)?;
+    if current.status == "retired" {
+        return Err(AppError::Conflict("the course is retired; duplicate it to work on it again".into()));
+    }
     let mut draft = current.draft.0.clone();
     let b = draft.block_mut(block).ok_or_else(|| AppError::not_found("block", block))?;
     if b.review == Review::Human {

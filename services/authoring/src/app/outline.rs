@@ -291,6 +291,8 @@ pub fn apply(current: &Outline, input: Vec<ModuleInput>) -> Result<(Outline, usi
     let known_lessons: HashSet<LessonId> = current.modules.iter().flat_map(|m| &m.lessons).map(|l| l.id).collect();
     let known_blocks: HashMap<BlockId, &Block> =
         current.modules.iter().flat_map(|m| &m.lessons).flat_map(|l| &l.blocks).map(|b| (b.id, b)).collect();
+    let ai_contents: Vec<&Content> =
+        known_blocks.values().filter(|b| b.origin == Origin::Ai).map(|b| &b.content).collect();
     let (mut seen_m, mut seen_l, mut seen_b) = (HashSet::new(), HashSet::new(), HashSet::new());
     let mut errors = vec![];
     let mut changed = 0;
@@ -400,6 +402,14 @@ pub fn apply(current: &Outline, input: Vec<ModuleInput>) -> Result<(Outline, usi
                     errors.push(FieldError::new(
                         format!("{bp}.origin"),
                         "an AI-generated block stays one: review it instead",
+                    ));
+                }
+                // Generated content re-sent as a new human block (copied without its id and
+                // provenance) is still generated.
+                if before.is_none() && origin == Origin::Human && ai_contents.contains(&&content) {
+                    errors.push(FieldError::new(
+                        format!("{bp}.origin"),
+                        "this content was AI-generated in this course: copy the block with its ai_provenance",
                     ));
                 }
                 let same = before.is_some_and(|old| old.content == content && old.ai_provenance == b.ai_provenance);

@@ -284,3 +284,46 @@ async fn courses_stay_in_their_tenant_and_input_is_checked() {
     assert_problem(&a.app.post("/api/v1/authoring/courses", Some(&a.author), bad).await, 422, "validation");
     a.app.stop().await;
 }
+
+#[tokio::test]
+async fn what_a_review_found_stays_fixed() {
+    let a = spawn().await;
+    let generated = course(json!([{ "title": "M", "lessons": [{ "title": "L", "blocks": [
+        { "kind": "text", "content": { "markdown": "Generated." }, "ai_provenance": provenance() }] }] }]));
+    let (_, c, _) = a.send(Method::POST, "/courses", &a.author, None, Some(generated)).await;
+    let path = format!("/courses/{}", c["id"].as_str().unwrap());
+    // `If-Match: *` and weak tags name no revision: refused.
+    for tag in ["*", "W/\"1\""] {
+        let (status, _, _) = a.send(Method::PUT, &path, &a.author, Some(tag), Some(course(c["modules"].clone()))).await;
+        assert_eq!(status, 412, "{tag}");
+    }
+    // Generated text re-sent as a new "human" block (no id, no provenance) is refused.
+    let laundered = json!([{ "id": c["modules"][0]["id"], "title": "M", "lessons": [{ "id": c["modules"][0]["lessons"][0]["id"], "title": "L", "blocks": [
+        { "kind": "text", "content": { "markdown": "Generated." } }] }] }]);
+    let (status, p, _) = a.send(Method::PUT, &path, &a.author, Some("\"1\""), Some(course(laundered))).await;
+    assert_eq!(status, 422, "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("AI-generated"), "{p}");
+    // A write without `modules` changes the metadata only.
+    let mut meta_only = course(json!([]));
+    meta_only.as_object_mut().unwrap().remove("modules");
+    meta_only["title"] = json!("Renamed");
+    let (status, renamed, _) = a.send(Method::PUT, &path, &a.author, Some("\"1\""), Some(meta_only)).await;
+    assert_eq!(status, 200, "{renamed}");
+    assert_eq!(renamed["title"], "Renamed");
+    assert_eq!(renamed["modules"], c["modules"], "the outline is kept");
+    // An organization's admin does not publish to every tenant.
+    let org_admin = a.app.token(Some(a.tenant), &[Role::OrgAdmin]);
+    let (status, _, _) = a.send(Method::POST, "/courses", &org_admin, None, Some(course(json!([])))).await;
+    assert_eq!(status, 403, "course() is public");
+    let mut internal = course(json!([]));
+    internal["visibility"] = json!("tenant");
+    assert_eq!(a.send(Method::POST, "/courses", &org_admin, None, Some(internal)).await.0, 201);
+    // A retired course takes no review either.
+    let block = c["modules"][0]["lessons"][0]["blocks"][0]["id"].as_str().unwrap().to_owned();
+    let (status, _, _) = a.send(Method::POST, &format!("{path}/retire"), &a.publisher, Some("\"2\""), None).await;
+    assert_eq!(status, 200);
+    let (status, _, _) =
+        a.send(Method::POST, &format!("{path}/blocks/{block}/review"), &a.author, Some("\"3\""), None).await;
+    assert_eq!(status, 409);
+    a.app.stop().await;
+}

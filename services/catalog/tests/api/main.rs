@@ -176,3 +176,63 @@ async fn the_catalog_is_rebuilt_from_the_event_streams() {
     assert_eq!(e["version"], 1);
     app.stop().await;
 }
+
+/// Publishes an event on authoring's stream as authoring's relay would (the test stands
+/// in for the relay, so it publishes to JetStream directly).
+#[allow(clippy::disallowed_methods)]
+async fn deliver(app: &TestApp, event: mirai_events::NewEvent) {
+    let bus = mirai_testkit::bus(&app.prefix).await;
+    let envelope = event.into_envelope("authoring", &mirai_events::EventMeta::default());
+    let subject = bus.subject(&envelope.kind);
+    bus.js.publish(subject, serde_json::to_vec(&envelope).unwrap().into()).await.unwrap().await.unwrap();
+}
+
+fn published(tenant: Uuid, course: Uuid, version: i32, title: &str) -> mirai_events::NewEvent {
+    mirai_contracts::events::authoring::CoursePublished {
+        tenant_id: tenant.into(),
+        course_id: course.into(),
+        version,
+        title: title.into(),
+        summary: String::new(),
+        locale: "en-US".into(),
+        tags: vec![],
+        visibility: "public".into(),
+        content_hash: format!("sha256:{}", "0".repeat(64)),
+        outline: vec![],
+        published_at: chrono::Utc::now(),
+    }
+    .into()
+}
+
+#[tokio::test]
+async fn events_out_of_order_never_roll_the_catalog_back() {
+    let app = TestApp::spawn(&[mirai_catalog::service()]).await;
+    let tenant = Uuid::now_v7();
+    let learner = app.token(Some(tenant), &[Role::Learner]);
+    // Version 2 arrives before version 1 (a redelivery, another pod).
+    let course = Uuid::now_v7();
+    deliver(&app, published(tenant, course, 2, "Second edition")).await;
+    deliver(&app, published(tenant, course, 1, "First edition")).await;
+    // A retirement arrives before the publication it follows.
+    let gone = Uuid::now_v7();
+    deliver(
+        &app,
+        mirai_contracts::events::authoring::CourseRetired {
+            tenant_id: tenant.into(),
+            course_id: gone.into(),
+            last_version: Some(1),
+            retired_at: chrono::Utc::now(),
+        }
+        .into(),
+    )
+    .await;
+    deliver(&app, published(tenant, gone, 1, "Retired already")).await;
+    // A marker published last: once it is in, everything before it was handled.
+    deliver(&app, published(tenant, Uuid::now_v7(), 1, "Zz marker")).await;
+    poll("the catalog handles the events", Duration::from_secs(15), || async {
+        titles(&catalog(&app, &learner, "?sort=title").await).contains(&"Zz marker".to_owned()).then_some(())
+    })
+    .await;
+    assert_eq!(titles(&catalog(&app, &learner, "?sort=title").await), ["Second edition", "Zz marker"]);
+    app.stop().await;
+}
