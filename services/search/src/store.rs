@@ -78,10 +78,13 @@ pub struct Hit {
     pub score: f32,
 }
 
-/// Documents matching `q`: full text in the query's language and in `simple` (exact
-/// words of any language), or — for typos — a word of the title or body within trigram
-/// distance. Ranked by text rank, then closeness; highlighted where the text matched
-/// (every word of the query is marked wherever it is, not only where all of them meet).
+/// Documents matching `q`, best first: full text in the query's language and in
+/// `simple` (exact words of any language), ranked by text rank; then, when those are fewer
+/// than `limit`, documents with a word of the title or body within trigram distance (a
+/// typo), ranked by closeness. Each phase is driven by its own index; the trigram phase
+/// (costlier on long bodies) runs only to fill the page; highlights are made for the
+/// page's documents only. Highlighted where the text
+/// matched (every word of the query, HTML-escaped around the `<mark>`s).
 pub async fn search(
     tx: &mut PgConnection,
     q: &str,
@@ -89,27 +92,44 @@ pub async fn search(
     kind: Option<&str>,
     limit: i64,
 ) -> Result<Vec<Hit>, sqlx::Error> {
-    sqlx::query_as(
-        "WITH q0 AS (SELECT websearch_to_tsquery($2::regconfig, $1) AS lang, websearch_to_tsquery('simple', $1) AS simple), \
-              q AS (SELECT lang, simple, \
-                      replace((lang || simple)::text, ' & ', ' | ')::tsquery AS marks FROM q0) \
-         SELECT d.id, d.course_id, d.kind, d.title, d.locale, \
-                ts_headline(d.config, replace(replace(replace(d.body, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), q.marks, \
-                  'StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MaxWords=18, MinWords=6, FragmentDelimiter= … ') AS highlight, \
-                (ts_rank(d.tsv, q.lang || q.simple) \
-                 + public.word_similarity($1, d.title) * 0.5 + public.word_similarity($1, d.body) * 0.2)::real AS score \
-         FROM documents d, q \
-         WHERE (d.tsv @@ q.lang OR d.tsv @@ q.simple \
-                OR $1 OPERATOR(public.<%) d.title OR $1 OPERATOR(public.<%) d.body) \
-           AND ($3::text IS NULL OR d.kind = $3) \
-         ORDER BY score DESC, d.published_at DESC, d.id LIMIT $4",
-    )
+    const QUERY: &str = "WITH q0 AS (SELECT websearch_to_tsquery($2::regconfig, $1) AS lang, websearch_to_tsquery('simple', $1) AS simple), \
+              q AS (SELECT lang, simple, replace((lang || simple)::text, ' & ', ' | ')::tsquery AS marks FROM q0) ";
+    const HEADLINE: &str = "ts_headline(d.config, replace(replace(replace(d.body, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), q.marks, \
+              'StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MaxWords=18, MinWords=6, FragmentDelimiter= … ') AS highlight";
+    let mut hits: Vec<Hit> = sqlx::query_as(&format!(
+        "{QUERY}, top AS (SELECT d.id, ts_rank(d.tsv, q.lang || q.simple) AS score FROM documents d, q \
+           WHERE (d.tsv @@ q.lang OR d.tsv @@ q.simple) AND ($3::text IS NULL OR d.kind = $3) \
+           ORDER BY score DESC, d.published_at DESC, d.id LIMIT $4) \
+         SELECT d.id, d.course_id, d.kind, d.title, d.locale, {HEADLINE}, top.score \
+         FROM top JOIN documents d ON d.id = top.id, q ORDER BY top.score DESC, d.published_at DESC, d.id"
+    ))
     .bind(q)
     .bind(config)
     .bind(kind)
     .bind(limit)
-    .fetch_all(tx)
-    .await
+    .fetch_all(&mut *tx)
+    .await?;
+    if (hits.len() as i64) < limit {
+        let found: Vec<Uuid> = hits.iter().map(|h| h.id).collect();
+        let typos: Vec<Hit> = sqlx::query_as(&format!(
+            "{QUERY}, top AS (SELECT d.id, \
+               (GREATEST(public.word_similarity($1, d.title), public.word_similarity($1, d.body)) * 0.1)::real AS score \
+               FROM documents d WHERE ($1 OPERATOR(public.<%) d.title OR $1 OPERATOR(public.<%) d.body) \
+               AND ($3::text IS NULL OR d.kind = $3) AND d.id <> ALL($5) \
+               ORDER BY score DESC, d.published_at DESC, d.id LIMIT $4) \
+             SELECT d.id, d.course_id, d.kind, d.title, d.locale, {HEADLINE}, top.score \
+             FROM top JOIN documents d ON d.id = top.id, q ORDER BY top.score DESC, d.published_at DESC, d.id"
+        ))
+        .bind(q)
+        .bind(config)
+        .bind(kind)
+        .bind(limit - hits.len() as i64)
+        .bind(&found)
+        .fetch_all(&mut *tx)
+        .await?;
+        hits.extend(typos);
+    }
+    Ok(hits)
 }
 
 /// Titles completing `prefix` (or close to it), most similar first.
