@@ -43,8 +43,12 @@ ALTER TABLE statements FORCE ROW LEVEL SECURITY;
 -- Built after the backfill (one pass instead of an index update per row).
 CREATE INDEX statements_by_member ON statements USING gin (members) WHERE members IS NOT NULL;
 
--- The reference walk matches members too (same signature as 0005's).
-CREATE OR REPLACE FUNCTION statement_ref_matches_within(
+-- `statement_ref_matches` (0004) for a caller whose reach is their own statements: every
+-- statement along the chain must be within that reach (stored under `reach_authority`
+-- or with an actor in `reach_actors`), so a reference cannot reveal what a statement
+-- the caller may not read contains. NULL `reach_authority`: no restriction. It matches
+-- Group members as the `agent` filter does.
+CREATE FUNCTION statement_ref_matches_within(
     target uuid,
     f_agent text,
     f_related_agents boolean,

@@ -317,7 +317,7 @@ const ROW: &str = "s.actor, s.authority, s.body, s.stored, s.seq, s.voided";
 /// the time, order and scope parameters. Both halves are index-driven and limited: the
 /// direct matches through the filter's index, the referring statements through the
 /// partial index of statements that have a StatementRef object, each checked by
-/// `statement_ref_matches_within` (migration 0005) along its chain of targets, within the
+/// `statement_ref_matches_within` (migration 0006) along its chain of targets, within the
 /// caller's reach.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn statement_query(tx: &mut PgConnection, f: &Filter, limit: i64) -> Result<Vec<StoredRow>, sqlx::Error> {
