@@ -3,6 +3,8 @@
 //! a silent overwrite. Each write bumps the revision, records who did what in the
 //! course's history, and emits its events in the same transaction.
 
+mod content;
+mod meta;
 pub mod outline;
 
 use chrono::{DateTime, Utc};
@@ -11,19 +13,21 @@ use mirai_contracts::{
     ids::{BlockId, CourseId, TenantId},
 };
 use mirai_kit::{
-    AppError, FieldError, Locale, Principal, Role,
+    AppError, FieldError, Principal, Role,
     pagination::{Cursor, Page, PageParams},
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::Digest;
 use utoipa::ToSchema;
 
 use crate::{
     AppState,
-    store::{self, CourseRow, Meta, VersionRow},
+    store::{self, CourseRow, VersionRow},
 };
-use outline::{ModuleInput, Outline, Review};
+pub use meta::CourseInput;
+use meta::{check_meta, check_public, meta_of};
+use outline::{Outline, Review};
 
 /// Who writes drafts: a provider's authors and admins, and an organization's admins
 /// (for its internal courses).
@@ -74,89 +78,6 @@ impl From<CourseRow> for Course {
             updated_at: r.updated_at,
         }
     }
-}
-
-/// A course's metadata, as sent to create one or with each draft write.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CourseInput {
-    /// 1 to 200 characters.
-    pub title: String,
-    /// Up to 2,000 characters.
-    #[serde(default)]
-    pub summary: String,
-    /// The course's language (RFC 5646), e.g. `en-US`.
-    pub locale: String,
-    /// Up to 20 tags of 1 to 40 characters.
-    #[serde(default)]
-    pub tags: Vec<String>,
-    /// `private` (default), `tenant` or `public`.
-    #[serde(default)]
-    pub visibility: Option<String>,
-    /// The outline (modules → lessons → blocks), in order; new items have no `id`. On a
-    /// write, leaving it out keeps the current outline (a metadata-only edit).
-    #[serde(default)]
-    pub modules: Option<Vec<ModuleInput>>,
-}
-
-struct CheckedMeta {
-    title: String,
-    summary: String,
-    locale: String,
-    tags: Vec<String>,
-    visibility: String,
-}
-
-impl CheckedMeta {
-    fn meta(&self) -> Meta<'_> {
-        Meta {
-            title: &self.title,
-            summary: &self.summary,
-            locale: &self.locale,
-            tags: &self.tags,
-            visibility: &self.visibility,
-        }
-    }
-}
-
-/// Only a provider offers courses to every tenant: an organization's are its own.
-fn check_public(p: &Principal, meta: &CheckedMeta) -> Result<(), AppError> {
-    let provider = p.has_role(Role::ProviderAdmin) || p.has_role(Role::Author) || p.is_platform_admin();
-    if meta.visibility == "public" && !provider {
-        return Err(AppError::Forbidden(
-            "public courses are a provider's; an organization's are private or tenant".into(),
-        ));
-    }
-    Ok(())
-}
-
-fn check_meta(input: &CourseInput) -> Result<CheckedMeta, AppError> {
-    let mut errors = vec![];
-    let title = input.title.trim().to_owned();
-    if title.is_empty() || title.chars().count() > 200 {
-        errors.push(FieldError::new("title", "1 to 200 characters"));
-    }
-    if input.summary.chars().count() > 2000 {
-        errors.push(FieldError::new("summary", "at most 2,000 characters"));
-    }
-    if Locale::parse("locale", &input.locale).is_err() {
-        errors.push(FieldError::new("locale", "a well-formed language tag (RFC 5646)"));
-    }
-    let mut tags: Vec<String> = input.tags.iter().map(|t| t.trim().to_lowercase()).collect();
-    tags.sort();
-    tags.dedup();
-    if tags.len() > 20 || tags.iter().any(|t| t.is_empty() || t.chars().count() > 40) {
-        errors.push(FieldError::new("tags", "up to 20 tags of 1 to 40 characters"));
-    }
-    let visibility = input.visibility.clone().unwrap_or_else(|| "private".into());
-    if !matches!(visibility.as_str(), "private" | "tenant" | "public") {
-        errors.push(FieldError::new("visibility", "private, tenant or public"));
-    }
-    if !errors.is_empty() {
-        let detail = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
-        return Err(AppError::Invalid { detail, errors });
-    }
-    Ok(CheckedMeta { title, summary: input.summary.trim().to_owned(), locale: input.locale.clone(), tags, visibility })
 }
 
 fn tenant_of(p: &Principal, roles: &[Role]) -> Result<TenantId, AppError> {
@@ -319,16 +240,6 @@ pub async fn review(
     store::history_add(&mut tx, tenant, id, row.revision, &p.subject, "reviewed", json!({ "block_id": block })).await?;
     tx.commit().await?;
     Ok(row.into())
-}
-
-fn meta_of(r: &CourseRow) -> CheckedMeta {
-    CheckedMeta {
-        title: r.title.clone(),
-        summary: r.summary.clone(),
-        locale: r.locale.clone(),
-        tags: r.tags.clone(),
-        visibility: r.visibility.clone(),
-    }
 }
 
 /// A published version: immutable.
