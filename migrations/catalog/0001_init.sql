@@ -22,14 +22,14 @@ CREATE TABLE entries (
 CREATE INDEX entries_by_published ON entries (published_at DESC, course_id DESC) WHERE retired_at IS NULL;
 CREATE INDEX entries_by_tags ON entries USING gin (tags);
 
--- What the events have said of each course, whatever order they arrive in (a consumer
--- has many messages in flight and redelivers a failed one later): the newest version
--- seen, and whether the course was retired. Only news changes the read model.
+-- What the events have said of each course, whatever order they arrive in: the newest
+-- version seen, and whether it was retired (`mirai_kit::projection`). Only news changes
+-- the read model.
 CREATE TABLE courses_seen (
-    course_id uuid PRIMARY KEY,
-    tenant_id uuid NOT NULL,
-    version   integer NOT NULL,
-    retired   boolean NOT NULL DEFAULT false
+    aggregate_id uuid PRIMARY KEY,
+    tenant_id    uuid NOT NULL,
+    version      integer NOT NULL,
+    ended        boolean NOT NULL DEFAULT false
 );
 SELECT enable_tenant_rls('courses_seen');
 

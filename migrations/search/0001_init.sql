@@ -23,14 +23,14 @@ CREATE INDEX documents_fts ON documents USING gin (tsv);
 CREATE INDEX documents_title_trgm ON documents USING gin (title public.gin_trgm_ops);
 CREATE INDEX documents_body_trgm ON documents USING gin (body public.gin_trgm_ops);
 
--- What the events have said of each course, whatever order they arrive in (a consumer
--- has many messages in flight and redelivers a failed one later): the newest version
--- seen, and whether the course was retired. Only news changes the read model.
+-- What the events have said of each course, whatever order they arrive in: the newest
+-- version seen, and whether it was retired (`mirai_kit::projection`). Only news changes
+-- the read model.
 CREATE TABLE courses_seen (
-    course_id uuid PRIMARY KEY,
-    tenant_id uuid NOT NULL,
-    version   integer NOT NULL,
-    retired   boolean NOT NULL DEFAULT false
+    aggregate_id uuid PRIMARY KEY,
+    tenant_id    uuid NOT NULL,
+    version      integer NOT NULL,
+    ended        boolean NOT NULL DEFAULT false
 );
 SELECT enable_tenant_rls('courses_seen');
 

@@ -16,6 +16,7 @@ pub mod maintenance;
 pub mod nats_auth;
 pub mod openapi;
 pub mod pagination;
+pub mod projection;
 pub mod serve;
 pub mod service;
 pub mod telemetry;

@@ -4,11 +4,12 @@
 
 use mirai_contracts::events::authoring::{CoursePublished, CourseRetired};
 use mirai_events::{ConsumerSpec, Cx, HandleError};
+use mirai_kit::projection;
 
 use crate::store;
 
 async fn on_published(cx: Cx<'_>, e: CoursePublished) -> Result<(), HandleError> {
-    if !store::seen_published(cx.tx, e.tenant_id, e.course_id, e.version).await? {
+    if !projection::seen(cx.tx, "courses_seen", e.tenant_id.into(), e.course_id.into(), e.version).await? {
         return Ok(());
     }
     store::documents_delete(cx.tx, e.course_id).await?;
@@ -19,7 +20,7 @@ async fn on_published(cx: Cx<'_>, e: CoursePublished) -> Result<(), HandleError>
 }
 
 async fn on_retired(cx: Cx<'_>, e: CourseRetired) -> Result<(), HandleError> {
-    store::seen_retired(cx.tx, e.tenant_id, e.course_id, e.last_version).await?;
+    projection::ended(cx.tx, "courses_seen", e.tenant_id.into(), e.course_id.into(), e.last_version).await?;
     store::documents_delete(cx.tx, e.course_id).await?;
     Ok(())
 }
