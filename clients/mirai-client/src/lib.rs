@@ -50,6 +50,18 @@ pub mod search {
     include!(concat!(env!("OUT_DIR"), "/search.rs"));
 }
 
+/// `/api/v1/media`: uploads and downloads through signed URLs.
+#[allow(clippy::all)]
+pub mod media {
+    include!(concat!(env!("OUT_DIR"), "/media.rs"));
+}
+
+/// `/api/v1/content`: SCORM and cmi5 packages in, SCORM 1.2 out.
+#[allow(clippy::all)]
+pub mod content {
+    include!(concat!(env!("OUT_DIR"), "/content.rs"));
+}
+
 /// A request that hangs fails instead of hanging its caller.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -62,6 +74,8 @@ pub struct Clients {
     pub authoring: authoring::Client,
     pub catalog: catalog::Client,
     pub search: search::Client,
+    pub media: media::Client,
+    pub content: content::Client,
 }
 
 impl Clients {
@@ -88,7 +102,9 @@ impl Clients {
             lrs: lrs::Client::new_with_client(base_url, http.clone()),
             authoring: authoring::Client::new_with_client(base_url, http.clone()),
             catalog: catalog::Client::new_with_client(base_url, http.clone()),
-            search: search::Client::new_with_client(base_url, http),
+            search: search::Client::new_with_client(base_url, http.clone()),
+            media: media::Client::new_with_client(base_url, http.clone()),
+            content: content::Client::new_with_client(base_url, http),
         })
     }
 }

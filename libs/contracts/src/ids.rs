@@ -143,6 +143,14 @@ id_type!(
     /// A content block of a lesson.
     BlockId
 );
+id_type!(
+    /// A media asset: one uploaded file (image, video, document).
+    AssetId
+);
+id_type!(
+    /// An imported SCORM or cmi5 package.
+    PackageId
+);
 
 #[cfg(test)]
 mod tests {

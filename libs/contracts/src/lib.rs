@@ -48,6 +48,7 @@ macro_rules! typed {
 typed![
     events::authoring::CoursePublished,
     events::authoring::CourseRetired,
+    events::content::PackageImported,
     events::identity::AccessChanged,
     events::identity::ApiKeyCreated,
     events::identity::ApiKeyRevoked,
@@ -58,6 +59,8 @@ typed![
     events::lrs::StatementPurged,
     events::lrs::StatementStored,
     events::lrs::StatementVoided,
+    events::media::AssetDeleted,
+    events::media::AssetReady,
     events::template::NoteCreated,
     events::tenant::DataSubjectErasureCompleted,
     events::tenant::DataSubjectErasureRequested,

@@ -81,7 +81,33 @@ pub struct Config {
     pub bus_verifier: BusVerifier,
     /// True when `MIRAI_BUS_VERIFY_KEYS` is unset and the dev-only key is trusted.
     pub bus_keys_are_dev: bool,
+    /// Where media and imported packages are stored (`MIRAI_BLOB_*`).
+    pub blobs: BlobSettings,
 }
+
+/// The object store media and content write to: a local directory by default, any
+/// S3-compatible bucket in production.
+#[derive(Debug, Clone)]
+pub struct BlobSettings {
+    /// `MIRAI_BLOB_STORE`: `file:///<dir>` (default `file:///var/tmp/mirai/blobs`) or
+    /// `s3://<bucket>`.
+    pub store: String,
+    /// `MIRAI_BLOB_S3_ENDPOINT`: an S3-compatible server's URL; unset, AWS's.
+    pub s3_endpoint: Option<String>,
+    /// `MIRAI_BLOB_S3_REGION`, default `us-east-1`.
+    pub s3_region: String,
+    /// `MIRAI_BLOB_S3_ACCESS_KEY_ID` / `MIRAI_BLOB_S3_SECRET_ACCESS_KEY`; unset, the
+    /// usual AWS chain (`AWS_*`, web identity, instance metadata).
+    pub s3_access_key_id: Option<String>,
+    pub s3_secret_access_key: Option<SecretString>,
+    /// `MIRAI_BLOB_SIGNING_KEY`: the HMAC key of the short-lived URLs a file store's
+    /// uploads and downloads go through (S3 signs its own); the dev-only key when unset.
+    pub signing_key: SecretString,
+    pub signing_key_is_dev: bool,
+}
+
+/// The file store's URL-signing key when `MIRAI_BLOB_SIGNING_KEY` is unset (dev only).
+pub const DEV_BLOB_SIGNING_KEY: &str = "mirai-dev-only-blob-signing-key";
 
 /// The `admin` NATS user's password in the server `make setup` starts (dev only).
 pub const DEV_NATS_ADMIN_PASSWORD: &str = "mirai-dev-admin";
@@ -206,6 +232,23 @@ impl Config {
                     .map(|c| c.parse().map_err(|m: String| err("MIRAI_TRUSTED_PROXIES", m)))
                     .collect::<Result<_, _>>()?,
                 None => vec![],
+            },
+            blobs: BlobSettings {
+                store: match var("MIRAI_BLOB_STORE") {
+                    Some(s) if !(s.starts_with("file:///") || s.starts_with("s3://")) => {
+                        return Err(err("MIRAI_BLOB_STORE", "must be file:///<dir> or s3://<bucket>"));
+                    }
+                    Some(s) => s,
+                    None => "file:///var/tmp/mirai/blobs".into(),
+                },
+                s3_endpoint: var("MIRAI_BLOB_S3_ENDPOINT"),
+                s3_region: var("MIRAI_BLOB_S3_REGION").unwrap_or_else(|| "us-east-1".into()),
+                s3_access_key_id: var("MIRAI_BLOB_S3_ACCESS_KEY_ID"),
+                s3_secret_access_key: var("MIRAI_BLOB_S3_SECRET_ACCESS_KEY").map(SecretString::from),
+                signing_key: SecretString::from(
+                    var("MIRAI_BLOB_SIGNING_KEY").unwrap_or_else(|| DEV_BLOB_SIGNING_KEY.into()),
+                ),
+                signing_key_is_dev: var("MIRAI_BLOB_SIGNING_KEY").is_none(),
             },
         })
     }

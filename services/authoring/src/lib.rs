@@ -10,6 +10,7 @@ use mirai_kit::{ServiceCtx, ServiceDef, Started, service::Service};
 use utoipa_axum::router::OpenApiRouter;
 
 pub mod app;
+mod events;
 mod http;
 mod store;
 
@@ -27,12 +28,13 @@ pub struct AppState {
 
 impl Service for AppState {
     const NAME: &'static str = NAME;
+    const CONSUMERS: &'static [(&'static str, &'static str)] = &[("content", "authoring-packages")];
 
     fn routes() -> OpenApiRouter<Self> {
         http::routes()
     }
 
     async fn start(ctx: ServiceCtx) -> anyhow::Result<Started> {
-        Ok(Started::serve(AppState { ctx }))
+        Ok(Started::serve(AppState { ctx }).consume([events::consumer()]))
     }
 }

@@ -41,6 +41,7 @@ pub struct Meta<'a> {
 
 pub async fn course_insert(
     tx: &mut PgConnection,
+    id: CourseId,
     tenant: TenantId,
     meta: &Meta<'_>,
     draft: &Outline,
@@ -50,7 +51,7 @@ pub async fn course_insert(
         "INSERT INTO courses (id, tenant_id, title, summary, locale, tags, visibility, draft, created_by, updated_by) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING {COURSE}"
     ))
-    .bind(CourseId::new())
+    .bind(id)
     .bind(tenant)
     .bind(meta.title)
     .bind(meta.summary)

@@ -19,6 +19,9 @@ pub(super) struct Alpha {
     pub(super) voiding_statement_id: String,
     pub(super) course_id: String,
     pub(super) block_id: String,
+    pub(super) asset_id: String,
+    pub(super) asset_key: String,
+    pub(super) package_id: String,
 }
 
 /// Everything of A's that B must not learn, by what it is.
@@ -63,6 +66,8 @@ pub(super) fn needles(a: &Alpha) -> Vec<(&'static str, String)> {
         ("org unit id", a.org_unit_id.to_string()),
         ("course id", a.course_id.clone()),
         ("block id", a.block_id.clone()),
+        ("asset id", a.asset_id.clone()),
+        ("package id", a.package_id.clone()),
         ("invitation id", a.invitation_id.clone()),
         ("invitation token", a.invitation_token.clone()),
         ("reporting API key id", a.reporting_key_id.clone()),
@@ -262,6 +267,50 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
         assert!(res.status().is_success(), "A's course: {path}: {}", res.text().await.unwrap_or_default());
     }
 
+    // Media: an image uploaded through its signed URL and completed.
+    let png = [b"\x89PNG\r\n\x1a\n".as_slice(), &[7u8; 600]].concat();
+    let (s, upload) = app
+        .post(
+            "/api/v1/media/uploads",
+            Some(&tenant.jwt),
+            json!({ "filename": "alpha-plan.png", "content_type": "image/png", "size": png.len() }),
+        )
+        .await;
+    assert_eq!(s, 201, "{upload}");
+    let asset_id = upload["asset"]["id"].as_str().unwrap().to_owned();
+    let put = app.http.put(upload["upload"]["url"].as_str().unwrap()).header("content-type", "image/png").body(png);
+    assert!(put.send().await.unwrap().status().is_success());
+    let (s, ready) = app.post(&format!("/api/v1/media/assets/{asset_id}/complete"), Some(&tenant.jwt), json!({})).await;
+    assert_eq!(s, 200, "{ready}");
+    let asset_key = format!("tenants/{}/media/{asset_id}", tenant.id);
+
+    // Content: a SCORM 1.2 package, imported as a new draft course.
+    let manifest = r#"<manifest identifier="alpha"><metadata><schema>ADL SCORM</schema><schemaversion>1.2</schemaversion></metadata>
+        <organizations default="o"><organization identifier="o"><title>Alpha package</title>
+        <item identifier="i" identifierref="r"><title>Alpha SCO</title></item></organization></organizations>
+        <resources><resource identifier="r" type="webcontent" adlcp:scormtype="sco" href="index.html" xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_rootv1p2"/></resources></manifest>"#;
+    let zip = {
+        use std::io::Write;
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let o = zip::write::SimpleFileOptions::default();
+        z.start_file("imsmanifest.xml", o).unwrap();
+        z.write_all(manifest.as_bytes()).unwrap();
+        z.start_file("index.html", o).unwrap();
+        z.write_all(b"<html>alpha</html>").unwrap();
+        z.finish().unwrap().into_inner()
+    };
+    let res = app
+        .http
+        .post(app.url("/api/v1/content/packages"))
+        .bearer_auth(&tenant.jwt)
+        .header("content-type", "application/zip")
+        .body(zip)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let package_id = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+
     // Settle what moves by itself, so that A's view of its data only changes if B changes it.
     let request_path = format!("{base}/data-subject-requests/{request_id}");
     wait_until("A's erasure request completes", Duration::from_secs(20), || async {
@@ -288,6 +337,9 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
         voiding_statement_id: voiding_ids[0].clone(),
         course_id,
         block_id,
+        asset_id,
+        asset_key,
+        package_id,
         tenant,
     }
 }

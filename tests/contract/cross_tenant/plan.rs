@@ -109,6 +109,10 @@ impl Plan<'_> {
             "statement_id" => a.statement_id.clone(),
             "course_id" => a.course_id.clone(),
             "block_id" => a.block_id.clone(),
+            "asset_id" => a.asset_id.clone(),
+            "package_id" => a.package_id.clone(),
+            // A's object, without the signature only A's URLs carry.
+            "key" if template.contains("/blobs/") => a.asset_key.clone(),
             "version" => "1".to_owned(),
             "name" if template.contains("/secrets/") => ALPHA_SECRET_NAME.to_owned(),
             "key" if template.contains("/feature-flags/") => FLAG.to_owned(),
@@ -191,6 +195,7 @@ impl Plan<'_> {
             "purge_statement" => json!({ "reason": "cross-tenant walk" }),
             // Over A's course (put) or a course of B's own (create).
             "put_course" | "create_course" => json!({ "title": "Written by Beta", "locale": "en-US", "modules": [] }),
+            "declare_upload" => json!({ "filename": "beta.png", "content_type": "image/png", "size": 10 }),
             // Under A's statement id.
             "put_statement" => json!({ "actor": beta_learner, "verb": verb("completed"),
                 "object": { "objectType": "Activity", "id": ALPHA_ACTIVITY } }),

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     event::event,
-    ids::{BlockId, CourseId, LessonId, ModuleId, TenantId},
+    ids::{AssetId, BlockId, CourseId, LessonId, ModuleId, PackageId, TenantId},
 };
 
 /// A block in a published outline: its id, kind and plain text (for search).
@@ -18,6 +18,14 @@ pub struct OutlineBlock {
     pub kind: String,
     /// The block's readable text (rich text without markup, a caption, code), for search.
     pub text: String,
+    /// The media asset an image, video or file block shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_id: Option<AssetId>,
+    /// The imported package a package block launches, and which of its items.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_id: Option<PackageId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
 }
 
 /// A lesson in a published outline.

@@ -3,7 +3,9 @@
 //! the crate root hold each struct to its JSON Schema and golden example.
 
 pub mod authoring;
+pub mod content;
 pub mod identity;
 pub mod lrs;
+pub mod media;
 pub mod template;
 pub mod tenant;

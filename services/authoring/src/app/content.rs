@@ -46,6 +46,9 @@ pub enum Content {
     Package {
         #[schema(value_type = uuid::Uuid)]
         package_id: uuid::Uuid,
+        /// Which item (SCO, AU) of the package; none: its first.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         title: Option<String>,
     },
@@ -75,6 +78,24 @@ impl Content {
             Self::Package { .. } => "package",
             Self::Code { .. } => "code",
             Self::Callout { .. } => "callout",
+        }
+    }
+
+    /// The media asset an image, video or file block shows.
+    pub fn media_id(&self) -> Option<uuid::Uuid> {
+        match self {
+            Self::Image { media_id, .. } | Self::Video { media_id, .. } | Self::File { media_id, .. } => {
+                Some(*media_id)
+            }
+            _ => None,
+        }
+    }
+
+    /// The package a package block launches, and which item.
+    pub fn package(&self) -> Option<(uuid::Uuid, Option<&str>)> {
+        match self {
+            Self::Package { package_id, item, .. } => Some((*package_id, item.as_deref())),
+            _ => None,
         }
     }
 

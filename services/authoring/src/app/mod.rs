@@ -3,7 +3,7 @@
 //! a silent overwrite. Each write bumps the revision, records who did what in the
 //! course's history, and emits its events in the same transaction.
 
-mod content;
+pub mod content;
 mod meta;
 pub mod outline;
 
@@ -120,7 +120,7 @@ pub async fn create(state: &AppState, p: &Principal, input: CourseInput) -> Resu
     check_public(p, &meta)?;
     let (draft, _) = outline::apply(&Outline::default(), input.modules.unwrap_or_default())?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
-    let row = store::course_insert(&mut tx, tenant, &meta.meta(), &draft, &p.subject).await?;
+    let row = store::course_insert(&mut tx, CourseId::new(), tenant, &meta.meta(), &draft, &p.subject).await?;
     store::history_add(&mut tx, tenant, row.id, row.revision, &p.subject, "created", json!({ "title": row.title }))
         .await?;
     tx.commit().await?;
@@ -393,7 +393,7 @@ pub async fn duplicate(state: &AppState, p: &Principal, id: CourseId) -> Result<
     let mut meta = meta_of(&source);
     meta.title = format!("{} (copy)", source.title).chars().take(200).collect();
     let draft = source.draft.0.with_new_ids();
-    let row = store::course_insert(&mut tx, tenant, &meta.meta(), &draft, &p.subject).await?;
+    let row = store::course_insert(&mut tx, CourseId::new(), tenant, &meta.meta(), &draft, &p.subject).await?;
     store::history_add(&mut tx, tenant, row.id, row.revision, &p.subject, "duplicated", json!({ "from": id })).await?;
     tx.commit().await?;
     Ok(row.into())

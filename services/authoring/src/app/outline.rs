@@ -355,6 +355,9 @@ impl Outline {
                                 block_id: b.id,
                                 kind: b.content.kind().to_owned(),
                                 text: b.content.text(),
+                                media_id: b.content.media_id().map(Into::into),
+                                package_id: b.content.package().map(|(p, _)| p.into()),
+                                item: b.content.package().and_then(|(_, i)| i.map(str::to_owned)),
                             })
                             .collect(),
                     })

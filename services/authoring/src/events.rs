@@ -1,0 +1,87 @@
+//! What authoring consumes: content's imported packages. Each launchable item becomes a
+//! lesson with a package block; the package's groups become modules, added to the named
+//! draft (a new revision, in its history) or made into a new private draft course.
+
+use mirai_contracts::{
+    events::content::PackageImported,
+    ids::{BlockId, CourseId, LessonId, ModuleId},
+};
+use mirai_events::{ConsumerSpec, Cx, HandleError};
+use serde_json::json;
+
+use crate::{
+    app::{
+        content::Content,
+        outline::{Block, Lesson, Module, Origin, Outline, Review},
+    },
+    store::{self, Meta},
+};
+
+fn modules(e: &PackageImported) -> Vec<Module> {
+    e.modules
+        .iter()
+        .map(|m| Module {
+            id: ModuleId::new(),
+            title: m.title.chars().take(200).collect(),
+            lessons: m
+                .lessons
+                .iter()
+                .map(|l| Lesson {
+                    id: LessonId::new(),
+                    title: l.title.chars().take(200).collect(),
+                    blocks: vec![Block {
+                        id: BlockId::new(),
+                        content: Content::Package {
+                            package_id: e.package_id.into(),
+                            item: Some(l.item.clone()),
+                            title: Some(l.title.clone()),
+                        },
+                        origin: Origin::Human,
+                        ai_provenance: None,
+                        review: Review::Human,
+                    }],
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+async fn on_imported(cx: Cx<'_>, e: PackageImported) -> Result<(), HandleError> {
+    let actor = cx.envelope.actor.clone().unwrap_or_else(|| "content".into());
+    let detail = json!({ "package_id": e.package_id, "standard": e.standard, "title": e.title });
+    if e.into_existing
+        && let Some(course) = store::course_get(cx.tx, e.course_id, true).await?
+        && course.status != "retired"
+    {
+        let mut draft = course.draft.0.clone();
+        draft.modules.extend(modules(&e));
+        let meta = Meta {
+            title: &course.title,
+            summary: &course.summary,
+            locale: &course.locale,
+            tags: &course.tags,
+            visibility: &course.visibility,
+        };
+        let row = store::course_update(cx.tx, course.id, &meta, &draft, &course.status, course.latest_version, &actor)
+            .await?;
+        store::history_add(cx.tx, row.tenant_id, row.id, row.revision, &actor, "package_imported", detail).await?;
+        return Ok(());
+    }
+    // A new draft: under the id content announced, or (the named course is gone or
+    // retired) a fresh one, so the import is never lost.
+    let id = if e.into_existing { CourseId::new() } else { e.course_id };
+    let title: String = e.title.chars().take(200).collect();
+    let tags: Vec<String> = vec![];
+    let meta = Meta { title: &title, summary: "", locale: "en", tags: &tags, visibility: "private" };
+    let draft = Outline { modules: modules(&e) };
+    if store::course_get(cx.tx, id, false).await?.is_some() {
+        return Ok(());
+    }
+    let row = store::course_insert(cx.tx, id, e.tenant_id, &meta, &draft, &actor).await?;
+    store::history_add(cx.tx, row.tenant_id, row.id, row.revision, &actor, "package_imported", detail).await?;
+    Ok(())
+}
+
+pub fn consumer() -> ConsumerSpec {
+    ConsumerSpec::new("authoring-packages").on(on_imported)
+}

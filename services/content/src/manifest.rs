@@ -1,0 +1,497 @@
+//! Reading a package's manifest: `imsmanifest.xml` (SCORM 1.2, SCORM 2004 2nd–4th
+//! edition) or `cmi5.xml`, parsed with quick-xml into a small tree, then into what a
+//! course needs: the organization's items as modules and lessons, each launchable item's
+//! URL (with `xml:base` and `parameters` applied), its mastery score, and the sequencing
+//! basics (choice and flow). Every way a manifest can be wrong is a [`Broken`] naming it.
+
+use std::collections::{HashMap, HashSet};
+
+use quick_xml::events::Event;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Why a manifest cannot be imported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broken(pub String);
+
+fn broken<T>(msg: impl Into<String>) -> Result<T, Broken> {
+    Err(Broken(msg.into()))
+}
+
+/// An element: its local name (namespace prefix dropped), attributes by local name
+/// (`xml:base` keeps its prefix), children and text.
+#[derive(Debug, Default)]
+struct El {
+    name: String,
+    attrs: HashMap<String, String>,
+    children: Vec<El>,
+    text: String,
+}
+
+impl El {
+    fn child(&self, name: &str) -> Option<&El> {
+        self.children.iter().find(|c| c.name == name)
+    }
+    fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a El> + 'a {
+        self.children.iter().filter(move |c| c.name == name)
+    }
+    fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs.get(name).map(String::as_str).map(str::trim).filter(|v| !v.is_empty())
+    }
+    /// The text of `<title>`, or of a cmi5 `<title><langstring>`.
+    fn title(&self) -> Option<String> {
+        let t = self.child("title")?;
+        let text = t.child("langstring").map(|l| l.text.trim()).unwrap_or(t.text.trim());
+        (!text.is_empty()).then(|| text.to_owned())
+    }
+}
+
+const MAX_DEPTH: usize = 64;
+const MAX_ELEMENTS: usize = 100_000;
+
+/// Parses XML into a tree; not well-formed is a [`Broken`] with the position.
+fn parse(file: &str, xml: &[u8]) -> Result<El, Broken> {
+    let text = std::str::from_utf8(xml.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(xml))
+        .map_err(|e| Broken(format!("{file} is not UTF-8 (byte {})", e.valid_up_to())))?;
+    let mut reader = quick_xml::Reader::from_str(text);
+    reader.config_mut().trim_text(false);
+    let mut stack: Vec<El> = vec![El::default()];
+    let mut count = 0usize;
+    let bad = |r: &quick_xml::Reader<&[u8]>, e: &dyn std::fmt::Display| {
+        Broken(format!("{file} is not well-formed XML at byte {}: {e}", r.buffer_position()))
+    };
+    loop {
+        let event = reader.read_event().map_err(|e| bad(&reader, &e))?;
+        match event {
+            Event::Start(ref s) | Event::Empty(ref s) => {
+                count += 1;
+                if count > MAX_ELEMENTS || stack.len() > MAX_DEPTH {
+                    return broken(format!("{file} is too large or too deeply nested"));
+                }
+                let mut el =
+                    El { name: String::from_utf8_lossy(s.local_name().as_ref()).into_owned(), ..El::default() };
+                for a in s.attributes() {
+                    let a = a.map_err(|e| bad(&reader, &e))?;
+                    let key = a.key;
+                    let name = match key.prefix() {
+                        Some(p) if p.as_ref() == b"xml" => {
+                            format!("xml:{}", String::from_utf8_lossy(key.local_name().as_ref()))
+                        }
+                        Some(p) if p.as_ref() == b"xmlns" => continue,
+                        _ if key.as_ref() == b"xmlns" => continue,
+                        _ => String::from_utf8_lossy(key.local_name().as_ref()).into_owned(),
+                    };
+                    let value = a.unescape_value().map_err(|e| bad(&reader, &e))?.into_owned();
+                    el.attrs.insert(name, value);
+                }
+                if matches!(event, Event::Start(_)) {
+                    stack.push(el);
+                } else {
+                    stack.last_mut().expect("the root holder").children.push(el);
+                }
+            }
+            Event::End(_) => {
+                let el = stack.pop().expect("quick-xml checks end names");
+                stack.last_mut().ok_or_else(|| Broken(format!("{file}: unbalanced elements")))?.children.push(el);
+            }
+            Event::Text(t) => {
+                let s = t.xml_content().map_err(|e| bad(&reader, &e))?;
+                if let Some(top) = stack.last_mut() {
+                    top.text.push_str(&s);
+                }
+            }
+            Event::CData(t) => {
+                if let Some(top) = stack.last_mut() {
+                    top.text.push_str(&String::from_utf8_lossy(&t));
+                }
+            }
+            Event::GeneralRef(r) => {
+                let resolved = match r.resolve_char_ref().map_err(|e| bad(&reader, &e))? {
+                    Some(c) => c.to_string(),
+                    None => {
+                        let name = r.decode().map_err(|e| bad(&reader, &e))?;
+                        quick_xml::escape::resolve_xml_entity(&name)
+                            .ok_or_else(|| Broken(format!("{file}: unknown entity &{name};")))?
+                            .to_owned()
+                    }
+                };
+                if let Some(top) = stack.last_mut() {
+                    top.text.push_str(&resolved);
+                }
+            }
+            Event::DocType(_) => return broken(format!("{file}: a DOCTYPE is not accepted in a manifest")),
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if stack.len() != 1 {
+        return broken(format!(
+            "{file} is not well-formed XML: it ends inside <{}>",
+            stack.last().map_or("", |e| &e.name)
+        ));
+    }
+    let mut holder = stack.pop().expect("one holder");
+    if holder.children.len() != 1 {
+        return broken(format!("{file} must have exactly one root element"));
+    }
+    Ok(holder.children.remove(0))
+}
+
+/// A launchable item of the package.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Item {
+    /// Its identifier in the manifest.
+    pub item: String,
+    pub title: String,
+    /// Launch URL relative to the package root (or absolute, for an external AU).
+    pub launch: String,
+    /// `sco` (talks to the LMS), `asset` (a plain page) or `au` (cmi5).
+    pub kind: String,
+    /// The score (0 to 1) that passes it, when the manifest sets one.
+    pub mastery_score: Option<f64>,
+}
+
+/// A group of items, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Group {
+    pub title: String,
+    pub items: Vec<Item>,
+}
+
+/// What the manifest says.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Manifest {
+    /// `scorm_1.2`, `scorm_2004` or `cmi5`.
+    pub standard: String,
+    /// The SCORM 2004 edition's schema version, e.g. `2004 4th Edition`.
+    pub schema_version: Option<String>,
+    pub title: String,
+    pub groups: Vec<Group>,
+    /// Sequencing basics of the organization (SCORM 2004): may the learner choose any
+    /// item, and does the flow go forward on its own.
+    pub choice: bool,
+    pub flow: bool,
+}
+
+impl Manifest {
+    pub fn items(&self) -> impl Iterator<Item = &Item> {
+        self.groups.iter().flat_map(|g| &g.items)
+    }
+}
+
+/// Joins `xml:base` values and an href the way a browser resolves them against the
+/// package root; refuses anything that climbs out of it.
+fn join(bases: &[Option<&str>], href: &str) -> Result<String, Broken> {
+    if href.starts_with("http://") || href.starts_with("https://") {
+        return Ok(href.to_owned());
+    }
+    let mut path = String::new();
+    for b in bases.iter().flatten() {
+        if b.starts_with("http://") || b.starts_with("https://") {
+            path = b.to_string();
+            continue;
+        }
+        path.push_str(b);
+        if !path.ends_with('/') {
+            path.push('/');
+        }
+    }
+    path.push_str(href);
+    if path.starts_with("http://") || path.starts_with("https://") {
+        return Ok(path);
+    }
+    let (file, rest) = path.split_at(path.find(['?', '#']).unwrap_or(path.len()));
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in file.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return broken(format!("`{href}` points outside the package"));
+                }
+            }
+            s => parts.push(s),
+        }
+    }
+    if file.starts_with('/') || file.contains('\\') {
+        return broken(format!("`{href}` is not a path inside the package"));
+    }
+    Ok(format!("{}{rest}", parts.join("/")))
+}
+
+/// Appends an item's `parameters` to its resource's URL (IMS CP's rules: `?` and `#`
+/// start a query or fragment, a query joins an existing one with `&`).
+fn with_parameters(url: &str, params: Option<&str>) -> String {
+    let Some(p) = params.map(str::trim).filter(|p| !p.is_empty()) else {
+        return url.to_owned();
+    };
+    if let Some(frag) = p.strip_prefix('#') {
+        return format!("{url}#{frag}");
+    }
+    let p = p.strip_prefix('?').or_else(|| p.strip_prefix('&')).unwrap_or(p);
+    if url.contains('?') { format!("{url}&{p}") } else { format!("{url}?{p}") }
+}
+
+/// Reads the manifest the package has. `files` are the package's file paths (to check
+/// that what is launched is there).
+pub fn read(files: &HashSet<String>, read_file: impl Fn(&str) -> Option<Vec<u8>>) -> Result<Manifest, Broken> {
+    if let Some(xml) = read_file("imsmanifest.xml") {
+        return scorm(&parse("imsmanifest.xml", &xml)?, files);
+    }
+    if let Some(xml) = read_file("cmi5.xml") {
+        return cmi5(&parse("cmi5.xml", &xml)?, files);
+    }
+    broken("the package has neither imsmanifest.xml (SCORM) nor cmi5.xml (cmi5) at its root")
+}
+
+fn file_exists(files: &HashSet<String>, url: &str) -> bool {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        return true;
+    }
+    let path = &url[..url.find(['?', '#']).unwrap_or(url.len())];
+    let decoded = percent_decode(path);
+    files.contains(path) || files.contains(&decoded)
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(v) = u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or(""), 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn scorm(root: &El, files: &HashSet<String>) -> Result<Manifest, Broken> {
+    if root.name != "manifest" {
+        return broken(format!("imsmanifest.xml's root is <{}>, not <manifest>", root.name));
+    }
+    let version = root.child("metadata").and_then(|m| m.child("schemaversion")).map(|v| v.text.trim().to_owned());
+    let standard = match version.as_deref() {
+        Some("1.2") => "scorm_1.2",
+        Some(v) if v.starts_with("2004") || v == "CAM 1.3" => "scorm_2004",
+        Some(v) => return broken(format!("imsmanifest.xml's schemaversion `{v}` is not SCORM 1.2 or 2004")),
+        // Without metadata: the adlcp namespace's version decides, SCORM 1.2 by default.
+        None => "scorm_1.2",
+    };
+    let resources_el = root.child("resources").ok_or_else(|| Broken("imsmanifest.xml has no <resources>".into()))?;
+    let mut resources: HashMap<&str, &El> = HashMap::new();
+    for r in resources_el.all("resource") {
+        let id = r.attr("identifier").ok_or_else(|| Broken("a <resource> has no identifier".into()))?;
+        if resources.insert(id, r).is_some() {
+            return broken(format!("two resources share the identifier `{id}`"));
+        }
+    }
+    for r in resources.values() {
+        for d in r.all("dependency") {
+            let to = d.attr("identifierref").unwrap_or("");
+            if !resources.contains_key(to) {
+                return broken(format!(
+                    "resource `{}` depends on `{to}`, which is not in <resources>",
+                    r.attr("identifier").unwrap_or("")
+                ));
+            }
+        }
+    }
+    let orgs = root.child("organizations").ok_or_else(|| Broken("imsmanifest.xml has no <organizations>".into()))?;
+    let org = match orgs.attr("default") {
+        Some(d) => orgs
+            .all("organization")
+            .find(|o| o.attr("identifier") == Some(d))
+            .ok_or_else(|| Broken(format!("the default organization `{d}` is not in <organizations>")))?,
+        None => orgs.child("organization").ok_or_else(|| Broken("imsmanifest.xml has no <organization>".into()))?,
+    };
+    let control = org.child("sequencing").and_then(|s| s.child("controlMode"));
+    let choice = control.and_then(|c| c.attr("choice")).is_none_or(|v| v == "true");
+    let flow = control.and_then(|c| c.attr("flow")).is_some_and(|v| v == "true");
+    let title = org.title().unwrap_or_else(|| "Imported package".into());
+    let base = root.attr("xml:base");
+    let res_base = resources_el.attr("xml:base");
+
+    let mut seen = HashSet::new();
+    let launch_of = |item: &El| -> Result<Option<Item>, Broken> {
+        let id = item.attr("identifier").ok_or_else(|| Broken("an <item> has no identifier".into()))?;
+        let Some(rref) = item.attr("identifierref") else { return Ok(None) };
+        let r = resources
+            .get(rref)
+            .ok_or_else(|| Broken(format!("item `{id}` refers to resource `{rref}`, which is not in <resources>")))?;
+        let href =
+            r.attr("href").ok_or_else(|| Broken(format!("resource `{rref}` (item `{id}`) has no href to launch")))?;
+        let url = join(&[base, res_base, r.attr("xml:base")], href)?;
+        if !file_exists(files, &url) {
+            return broken(format!("item `{id}` launches `{url}`, which is not in the package"));
+        }
+        let kind = r.attr("scormtype").or_else(|| r.attr("scormType")).unwrap_or("asset").to_ascii_lowercase();
+        let mastery = match item.child("masteryscore") {
+            Some(m) => Some(
+                m.text.trim().parse::<f64>().ok().filter(|v| (0.0..=100.0).contains(v)).ok_or_else(|| {
+                    Broken(format!("item `{id}`: masteryscore `{}` is not a number from 0 to 100", m.text.trim()))
+                })? / 100.0,
+            ),
+            None => item
+                .child("sequencing")
+                .and_then(|s| s.child("objectives"))
+                .and_then(|o| o.child("primaryObjective"))
+                .filter(|p| p.attr("satisfiedByMeasure") == Some("true"))
+                .and_then(|p| p.child("minNormalizedMeasure"))
+                .and_then(|m| m.text.trim().parse::<f64>().ok()),
+        };
+        Ok(Some(Item {
+            item: id.to_owned(),
+            title: item.title().unwrap_or_else(|| id.to_owned()),
+            launch: with_parameters(&url, item.attr("parameters")),
+            kind,
+            mastery_score: mastery,
+        }))
+    };
+    // Depth-first: an item with children is a group (its launchable descendants, in
+    // order); top-level leaves gather under the organization's title.
+    fn collect<'a>(
+        el: &'a El,
+        out: &mut Vec<Item>,
+        seen: &mut HashSet<String>,
+        launch_of: &dyn Fn(&El) -> Result<Option<Item>, Broken>,
+    ) -> Result<(), Broken> {
+        if let Some(id) = el.attr("identifier")
+            && !seen.insert(id.to_owned())
+        {
+            return broken(format!("two items share the identifier `{id}`"));
+        }
+        if let Some(i) = launch_of(el)? {
+            out.push(i);
+        }
+        for c in el.all("item") {
+            collect(c, out, seen, launch_of)?;
+        }
+        Ok(())
+    }
+    let mut groups: Vec<Group> = Vec::new();
+    let mut loose = Vec::new();
+    for top in org.all("item") {
+        if top.all("item").next().is_some() {
+            let mut items = Vec::new();
+            collect(top, &mut items, &mut seen, &launch_of)?;
+            if !items.is_empty() {
+                let t = top.title().unwrap_or_else(|| title.clone());
+                groups.push(Group { title: t, items });
+            }
+        } else {
+            collect(top, &mut loose, &mut seen, &launch_of)?;
+            if !loose.is_empty() && groups.last().is_some_and(|g| g.title == title) {
+                groups.last_mut().expect("checked").items.append(&mut loose);
+            } else if !loose.is_empty() {
+                groups.push(Group { title: title.clone(), items: std::mem::take(&mut loose) });
+            }
+        }
+    }
+    if groups.is_empty() {
+        return broken("the organization has no item that launches anything");
+    }
+    Ok(Manifest { standard: standard.into(), schema_version: version, title, groups, choice, flow })
+}
+
+/// Reads one AU, remembering its id (ids are unique in a course structure).
+type ReadAu<'a> = dyn Fn(&El, &mut HashSet<String>) -> Result<Item, Broken> + 'a;
+
+fn cmi5(root: &El, files: &HashSet<String>) -> Result<Manifest, Broken> {
+    if root.name != "courseStructure" {
+        return broken(format!("cmi5.xml's root is <{}>, not <courseStructure>", root.name));
+    }
+    let course = root.child("course").ok_or_else(|| Broken("cmi5.xml has no <course>".into()))?;
+    let title = course.title().unwrap_or_else(|| "Imported course".into());
+    let mut seen = HashSet::new();
+    let au = |el: &El, seen: &mut HashSet<String>| -> Result<Item, Broken> {
+        let id = el.attr("id").ok_or_else(|| Broken("an <au> has no id".into()))?;
+        if !seen.insert(id.to_owned()) {
+            return broken(format!("two AUs share the id `{id}`"));
+        }
+        let url = el.child("url").map(|u| u.text.trim()).filter(|u| !u.is_empty());
+        let url = url.ok_or_else(|| Broken(format!("AU `{id}` has no <url>")))?;
+        let launch = join(&[], url)?;
+        if !file_exists(files, &launch) {
+            return broken(format!("AU `{id}` launches `{launch}`, which is not in the package"));
+        }
+        let mastery = match el.attr("masteryScore") {
+            Some(m) => Some(
+                m.parse::<f64>()
+                    .ok()
+                    .filter(|v| (0.0..=1.0).contains(v))
+                    .ok_or_else(|| Broken(format!("AU `{id}`: masteryScore `{m}` is not a number from 0 to 1")))?,
+            ),
+            None => None,
+        };
+        Ok(Item {
+            item: id.to_owned(),
+            title: el.title().unwrap_or_else(|| id.to_owned()),
+            launch,
+            kind: "au".into(),
+            mastery_score: mastery,
+        })
+    };
+    fn walk(
+        el: &El,
+        out: &mut Vec<Item>,
+        seen: &mut HashSet<String>,
+        au: &ReadAu<'_>,
+    ) -> Result<(), Broken> {
+        for c in &el.children {
+            match c.name.as_str() {
+                "au" => out.push(au(c, seen)?),
+                "block" => walk(c, out, seen, au)?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+    let mut groups = Vec::new();
+    let mut loose = Vec::new();
+    for c in &root.children {
+        match c.name.as_str() {
+            "au" => loose.push(au(c, &mut seen)?),
+            "block" => {
+                let mut items = Vec::new();
+                walk(c, &mut items, &mut seen, &au)?;
+                if !loose.is_empty() {
+                    groups.push(Group { title: title.clone(), items: std::mem::take(&mut loose) });
+                }
+                if !items.is_empty() {
+                    groups.push(Group { title: c.title().unwrap_or_else(|| title.clone()), items });
+                }
+            }
+            _ => {}
+        }
+    }
+    if !loose.is_empty() {
+        groups.push(Group { title: title.clone(), items: loose });
+    }
+    if groups.is_empty() {
+        return broken("cmi5.xml has no <au>");
+    }
+    Ok(Manifest { standard: "cmi5".into(), schema_version: None, title, groups, choice: true, flow: false })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_base_and_parameters_resolve_inside_the_package() {
+        assert_eq!(join(&[Some("course/"), Some("sco1")], "index.html").unwrap(), "course/sco1/index.html");
+        assert_eq!(join(&[Some("a/b/")], "../c.html?x=1").unwrap(), "a/c.html?x=1");
+        assert!(join(&[Some("a/")], "../../etc/passwd").is_err());
+        assert_eq!(with_parameters("a.html", Some("?lesson=2")), "a.html?lesson=2");
+        assert_eq!(with_parameters("a.html?x=1", Some("?lesson=2")), "a.html?x=1&lesson=2");
+        assert_eq!(with_parameters("a.html", Some("#p3")), "a.html#p3");
+        assert_eq!(percent_decode("my%20page.html"), "my page.html");
+    }
+}
