@@ -154,12 +154,131 @@ pub async fn seed(fleet: &Fleet, path: &Path) -> anyhow::Result<()> {
             json!({ "endpoint": lrs_endpoint, "key": body["id"], "secret": body["basic_password"] })
         }
     };
-    let doc = json!({ "fleet_url": base, "tenant_id": tenant_id, "users": users, "api_key": api_key, "lrs": lrs });
+    let course_id = seed_course(&http, &base, &org_admin).await.context("the demo course")?;
+    let doc = json!({ "fleet_url": base, "tenant_id": tenant_id, "users": users, "api_key": api_key, "lrs": lrs,
+        "demo_course_id": course_id });
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
     std::fs::write(path, serde_json::to_vec_pretty(&doc)?)?;
     Ok(())
+}
+
+const DEMO_COURSE: &str = "Welcome to Mirai";
+
+/// A 1×1 PNG: the demo lesson's image.
+const PIXEL_PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
+
+/// The demo's SCORM 1.2 package: one SCO that reports completion.
+fn demo_package() -> anyhow::Result<Vec<u8>> {
+    use std::io::Write;
+    let manifest = r#"<?xml version="1.0" encoding="UTF-8"?>
+<manifest identifier="mirai-demo-orientation" version="1" xmlns="http://www.imsproject.org/xsd/imscp_rootv1p1p2"
+  xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_rootv1p2">
+  <metadata><schema>ADL SCORM</schema><schemaversion>1.2</schemaversion></metadata>
+  <organizations default="org"><organization identifier="org"><title>Orientation</title>
+    <item identifier="tour" identifierref="tour_res"><title>A tour of the building</title></item>
+  </organization></organizations>
+  <resources><resource identifier="tour_res" type="webcontent" adlcp:scormtype="sco" href="tour/index.html">
+    <file href="tour/index.html"/></resource></resources>
+</manifest>"#;
+    let page = r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>A tour of the building</title><script>
+function api(w){var n=0;while(w&&!w.API&&w.parent&&w.parent!==w&&n++<500)w=w.parent;return w&&w.API}
+var API=api(window);if(API){API.LMSInitialize("");API.LMSSetValue("cmi.core.lesson_status","completed");API.LMSCommit("");}
+window.addEventListener("pagehide",function(){if(API)API.LMSFinish("");});
+</script></head><body><h1>A tour of the building</h1><p>Reception, the library, the meeting rooms.</p></body></html>"#;
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let o = zip::write::SimpleFileOptions::default();
+    z.start_file("imsmanifest.xml", o)?;
+    z.write_all(manifest.as_bytes())?;
+    z.start_file("tour/index.html", o)?;
+    z.write_all(page.as_bytes())?;
+    Ok(z.finish()?.into_inner())
+}
+
+/// The demo course, published once: two lessons (text, and text with an image uploaded
+/// through media's signed URL) and a third imported from a SCORM 1.2 package. Each step
+/// is safe to repeat: an existing course is found by its title, the package import is
+/// idempotent by its bytes, and a published course is left alone.
+async fn seed_course(http: &reqwest::Client, base: &str, token: &str) -> anyhow::Result<String> {
+    use base64::Engine as _;
+    let api = |path: &str| format!("{base}/api/v1/{path}");
+    let (_, page) = call(http, reqwest::Method::GET, &api("authoring/courses?limit=200"), token, Value::Null).await?;
+    let existing = page["data"].as_array().and_then(|cs| cs.iter().find(|c| c["title"] == DEMO_COURSE)).cloned();
+    let id = match existing {
+        Some(c) if !c["latest_version"].is_null() => return Ok(c["id"].as_str().context("course id")?.to_owned()),
+        Some(c) => c["id"].as_str().context("course id")?.to_owned(),
+        None => {
+            let png = base64::engine::general_purpose::STANDARD.decode(PIXEL_PNG)?;
+            let (s, up) = call(
+                http,
+                reqwest::Method::POST,
+                &api("media/uploads"),
+                token,
+                json!({ "filename": "campus-map.png", "content_type": "image/png", "size": png.len() }),
+            )
+            .await?;
+            if s != 201 {
+                bail!("declaring the demo image: {s} {up}");
+            }
+            let put = http.put(up["upload"]["url"].as_str().context("upload url")?).header("content-type", "image/png");
+            let res = put.body(png).send().await?;
+            if !res.status().is_success() {
+                bail!("uploading the demo image: {}", res.status());
+            }
+            let asset = up["asset"]["id"].as_str().context("asset id")?;
+            let (s, done) =
+                call(http, reqwest::Method::POST, &api(&format!("media/assets/{asset}/complete")), token, Value::Null)
+                    .await?;
+            if s != 200 {
+                bail!("completing the demo image: {s} {done}");
+            }
+            let course = json!({ "title": DEMO_COURSE, "summary": "Your first course: how Mirai works, with a map and a tour.",
+                "locale": "en", "tags": ["onboarding"], "visibility": "tenant", "modules": [{ "title": "Getting started", "lessons": [
+                    { "title": "How learning works here", "blocks": [{ "kind": "text", "content": { "markdown":
+                        "Courses are made of **modules** and **lessons**. Your progress is recorded as you learn, online or offline." } }] },
+                    { "title": "Finding your way", "blocks": [
+                        { "kind": "text", "content": { "markdown": "The campus map shows the library, the cafeteria and the exits." } },
+                        { "kind": "image", "content": { "media_id": asset, "alt": "Campus map" } }] }] }] });
+            let (s, c) = call(http, reqwest::Method::POST, &api("authoring/courses"), token, course).await?;
+            if s != 201 {
+                bail!("creating the demo course: {s} {c}");
+            }
+            c["id"].as_str().context("course id")?.to_owned()
+        }
+    };
+    let res = http
+        .post(api(&format!("content/packages?course_id={id}")))
+        .bearer_auth(token)
+        .header("content-type", "application/zip")
+        .body(demo_package()?)
+        .send()
+        .await?;
+    if !res.status().is_success() {
+        bail!("importing the demo package: {} {}", res.status(), res.text().await.unwrap_or_default());
+    }
+    // Authoring adds the package's lesson from content's event: wait for it.
+    let mut revision = None;
+    for _ in 0..200 {
+        let (_, c) =
+            call(http, reqwest::Method::GET, &api(&format!("authoring/courses/{id}")), token, Value::Null).await?;
+        if c["modules"].as_array().is_some_and(|m| m.len() >= 2) {
+            revision = c["revision"].as_i64();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let revision = revision.context("the demo package's lesson did not reach the draft")?;
+    let res = http
+        .post(api(&format!("authoring/courses/{id}/publish")))
+        .bearer_auth(token)
+        .header("if-match", format!("\"{revision}\""))
+        .send()
+        .await?;
+    if !res.status().is_success() {
+        bail!("publishing the demo course: {} {}", res.status(), res.text().await.unwrap_or_default());
+    }
+    Ok(id)
 }
 
 async fn lrs_works(http: &reqwest::Client, endpoint: &str, key: &str, secret: &str) -> bool {

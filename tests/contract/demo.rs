@@ -1,5 +1,7 @@
 //! `mirai dev --demo`: the seed is idempotent and its credentials work.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -45,6 +47,32 @@ async fn demo_seed_is_idempotent_and_its_credentials_work() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+    // The demo course is published: the catalog lists it and search finds it by a word of
+    // its body text, with its image and its imported SCORM lesson.
+    let course = second["demo_course_id"].as_str().unwrap();
+    assert_eq!(first["demo_course_id"], second["demo_course_id"]);
+    let entry = mirai_testkit::poll("the catalog to list the demo course", Duration::from_secs(15), || async {
+        let (_, page) = app.get("/api/v1/catalog/courses", key).await;
+        page["data"].as_array().and_then(|d| d.iter().find(|e| e["course_id"] == course).cloned())
+    })
+    .await;
+    assert_eq!(entry["lessons"], 3);
+    assert_eq!(entry["version"], 1, "re-seeding does not publish again");
+    mirai_testkit::poll("search to find the demo course", Duration::from_secs(15), || async {
+        let (_, r) = app.get("/api/v1/search/search?q=cafeteria", key).await;
+        r["hits"].as_array().is_some_and(|h| h.iter().any(|h| h["course_id"] == course)).then_some(())
+    })
+    .await;
+    let (_, c) = app.get(&format!("/api/v1/authoring/courses/{course}"), key).await;
+    let kinds: Vec<&str> = c["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|m| m["lessons"].as_array().unwrap())
+        .flat_map(|l| l["blocks"].as_array().unwrap())
+        .map(|b| b["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["text", "text", "image", "package"]);
     std::fs::remove_dir_all(dir).unwrap();
     app.stop().await;
 }

@@ -438,12 +438,7 @@ fn cmi5(root: &El, files: &HashSet<String>) -> Result<Manifest, Broken> {
             mastery_score: mastery,
         })
     };
-    fn walk(
-        el: &El,
-        out: &mut Vec<Item>,
-        seen: &mut HashSet<String>,
-        au: &ReadAu<'_>,
-    ) -> Result<(), Broken> {
+    fn walk(el: &El, out: &mut Vec<Item>, seen: &mut HashSet<String>, au: &ReadAu<'_>) -> Result<(), Broken> {
         for c in &el.children {
             match c.name.as_str() {
                 "au" => out.push(au(c, seen)?),

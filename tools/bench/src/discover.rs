@@ -1,6 +1,8 @@
 //! Author → publish → discover: publish-to-searchable and publish-to-catalog latency
 //! (authoring's commit → the search index / catalog answers), search queries/s and p99
-//! at 10k and 100k indexed lessons (loaded in SQL), catalog list p99 under 8 clients.
+//! at 10k and 100k indexed lessons (loaded in SQL), catalog list p99 under 8 clients, and
+//! a 50 MB SCORM import. Each beside its raw figure in the same run: the same SQL on bare
+//! Postgres connections, and the same zip inflated by the zip crate alone.
 
 use std::time::{Duration, Instant};
 
@@ -62,8 +64,98 @@ async fn load(
     (per_sec, lat)
 }
 
+/// `clients` connections, each running `per_client` executions of `sql` (bound to one of
+/// `args` in turn): executions/s and sorted latencies in ms.
+async fn raw_sql(
+    url: &str,
+    clients: usize,
+    per_client: usize,
+    sql: &str,
+    args: &[&str],
+) -> anyhow::Result<(f64, Vec<f64>)> {
+    let mut conns = Vec::new();
+    for _ in 0..clients {
+        conns.push(<sqlx::PgConnection as sqlx::Connection>::connect(url).await?);
+    }
+    let start = Instant::now();
+    let results = futures::future::join_all(conns.into_iter().enumerate().map(|(c, mut conn)| async move {
+        let mut lat = Vec::with_capacity(per_client);
+        for i in 0..per_client {
+            let t = Instant::now();
+            let q = sqlx::query(sql);
+            let q = if args.is_empty() { q } else { q.bind(args[(c + i) % args.len()]) };
+            q.fetch_all(&mut conn).await.unwrap();
+            lat.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        lat
+    }))
+    .await;
+    let per_sec = (clients * per_client) as f64 / start.elapsed().as_secs_f64();
+    let mut lat: Vec<f64> = results.into_iter().flatten().collect();
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    Ok((per_sec, lat))
+}
+
+/// A SCORM 1.2 package of about `mb` MB: 100 SCOs, each a page and an incompressible
+/// "video", like a real media-heavy course; `seed` makes each one's bytes its own.
+fn big_package(mb: usize, seed: u64) -> Vec<u8> {
+    use std::io::Write;
+    let scos = 100;
+    let mut items = String::new();
+    let mut resources = String::new();
+    for i in 0..scos {
+        items.push_str(&format!("<item identifier=\"i{i}\" identifierref=\"r{i}\"><title>Lesson {i}</title></item>"));
+        resources.push_str(&format!(
+            "<resource identifier=\"r{i}\" type=\"webcontent\" adlcp:scormtype=\"sco\" href=\"sco{i}/index.html\">\
+             <file href=\"sco{i}/index.html\"/><file href=\"sco{i}/clip.mp4\"/></resource>"
+        ));
+    }
+    let manifest = format!(
+        "<manifest identifier=\"bench\" xmlns:adlcp=\"http://www.adlnet.org/xsd/adlcp_rootv1p2\"><metadata><schema>ADL SCORM</schema>\
+         <schemaversion>1.2</schemaversion></metadata><organizations default=\"o\"><organization identifier=\"o\"><title>Bench</title>\
+         {items}</organization></organizations><resources>{resources}</resources></manifest>"
+    );
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let o = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    z.start_file("imsmanifest.xml", o).unwrap();
+    z.write_all(manifest.as_bytes()).unwrap();
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ (seed + 1).wrapping_mul(0xD1B5_4A32_D192_ED03);
+    let clip = mb * (1 << 20) / scos;
+    for i in 0..scos {
+        z.start_file(format!("sco{i}/index.html"), o).unwrap();
+        z.write_all(format!("<html><body>Lesson {i}: {}</body></html>", "words of the lesson ".repeat(200)).as_bytes())
+            .unwrap();
+        z.start_file(format!("sco{i}/clip.mp4"), o).unwrap();
+        let bytes: Vec<u8> = (0..clip)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        z.write_all(&bytes).unwrap();
+    }
+    z.finish().unwrap().into_inner()
+}
+
+/// The process's peak resident memory so far, in MiB (`VmHWM`).
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_owned))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
 pub async fn rows() -> anyhow::Result<Vec<String>> {
-    let app = TestApp::spawn(&[mirai_authoring::service(), mirai_catalog::service(), mirai_search::service()]).await;
+    let app = TestApp::spawn(&[
+        mirai_authoring::service(),
+        mirai_catalog::service(),
+        mirai_search::service(),
+        mirai_content::service(),
+    ])
+    .await;
     let tenant = Uuid::now_v7();
     let admin = app.token(Some(tenant), &[Role::ProviderAdmin]);
     let learner = app.token(Some(tenant), &[Role::Learner]);
@@ -162,6 +254,24 @@ pub async fn rows() -> anyhow::Result<Vec<String>> {
                 pct(&lat, 0.99)
             ));
             eprintln!("{}", rows.last().unwrap());
+            // Raw: the bare full-text (or trigram) match on 4 plain connections, no HTTP,
+            // no tenant transaction, no highlight.
+            let sql = if label == "a word" {
+                "SELECT id FROM search.documents WHERE tsv @@ websearch_to_tsquery('english', $1) \
+                 ORDER BY ts_rank(tsv, websearch_to_tsquery('english', $1)) DESC LIMIT 20"
+            } else {
+                "SELECT id FROM search.documents WHERE $1 OPERATOR(public.<%) body \
+                 ORDER BY public.word_similarity($1, body) DESC LIMIT 20"
+            };
+            let (raw_per_sec, raw) =
+                raw_sql(&mirai_testkit::url_for_db(&app.database), 4, n / 4, sql, &queries).await?;
+            rows.push(format!(
+                "| raw Postgres: the same match in SQL at {target}, 4 connections | {raw_per_sec:.0} queries/s (service at {:.2}×) | p50 {:.1} ms, p99 {:.1} ms |",
+                per_sec / raw_per_sec,
+                pct(&raw, 0.5),
+                pct(&raw, 0.99)
+            ));
+            eprintln!("{}", rows.last().unwrap());
         }
     }
     // Catalog list under 8 clients (50 public courses).
@@ -172,6 +282,66 @@ pub async fn rows() -> anyhow::Result<Vec<String>> {
         "| catalog list (20 per page), 8 clients | {per_sec:.0} requests/s | p50 {:.1} ms, p99 {:.1} ms |",
         pct(&lat, 0.5),
         pct(&lat, 0.99)
+    ));
+    eprintln!("{}", rows.last().unwrap());
+    let (raw_per_sec, raw) = raw_sql(
+        &mirai_testkit::url_for_db(&app.database),
+        8,
+        100,
+        "SELECT course_id, title, summary, outline FROM catalog.entries WHERE retired_at IS NULL \
+         ORDER BY published_at DESC, course_id DESC LIMIT 20",
+        &[],
+    )
+    .await?;
+    rows.push(format!(
+        "| raw Postgres: the same page in SQL, 8 connections | {raw_per_sec:.0} queries/s (service at {:.2}×) | p50 {:.1} ms, p99 {:.1} ms |",
+        per_sec / raw_per_sec,
+        pct(&raw, 0.5),
+        pct(&raw, 0.99)
+    ));
+    eprintln!("{}", rows.last().unwrap());
+
+    // A 50 MB SCORM 1.2 import (the request sent → 201: inspect, inflate, store 201 files,
+    // commit), three times (different bytes each, so none is a repeat), beside the zip
+    // crate inflating the same archive alone.
+    let author = app.token(Some(tenant), &[Role::Author]);
+    let (mut took, mut raw_took, mut size) = (vec![], vec![], 0);
+    for run in 0..3 {
+        let zip = big_package(50, run);
+        size = zip.len();
+        let raw_zip = zip.clone();
+        let t = Instant::now();
+        tokio::task::spawn_blocking(move || {
+            let mut a = zip::ZipArchive::new(std::io::Cursor::new(raw_zip)).unwrap();
+            for i in 0..a.len() {
+                let mut f = a.by_index(i).unwrap();
+                std::io::copy(&mut f, &mut std::io::sink()).unwrap();
+            }
+        })
+        .await?;
+        raw_took.push(t.elapsed().as_secs_f64() * 1000.0);
+        let t = Instant::now();
+        let res = app
+            .http
+            .post(app.url("/api/v1/content/packages"))
+            .bearer_auth(&author)
+            .header("content-type", "application/zip")
+            .body(zip)
+            .send()
+            .await?;
+        anyhow::ensure!(res.status() == 201, "bench import: {}", res.status());
+        took.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    took.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    raw_took.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    rows.push(format!(
+        "| SCORM 1.2 import, {:.0} MB zip (100 SCOs, 201 files) to the local store, 3 runs | median {:.0} ms ({:.0} MB/s); peak RSS of the bench process {:.0} MiB | raw: the zip crate inflating it alone, median {:.0} ms (import at {:.1}×) |",
+        size as f64 / 1e6,
+        pct(&took, 0.5),
+        size as f64 / 1e6 / (pct(&took, 0.5) / 1000.0),
+        peak_rss_mib(),
+        pct(&raw_took, 0.5),
+        pct(&took, 0.5) / pct(&raw_took, 0.5)
     ));
     eprintln!("{}", rows.last().unwrap());
     app.stop().await;

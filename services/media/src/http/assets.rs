@@ -1,8 +1,8 @@
 //! Assets: declare an upload, complete it, read, list, sign a download, delete.
 
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{extract::State, http::StatusCode};
 use mirai_contracts::ids::AssetId;
-use mirai_kit::{AppError, Path, Principal, Query, error::Problem, pagination::Page};
+use mirai_kit::{AppError, Json, Path, Principal, Query, error::Problem, pagination::Page};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{

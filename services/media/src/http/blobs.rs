@@ -63,6 +63,7 @@ fn too_large(size: u64) -> AppError {
 /// with the declared `Content-Type`.
 #[utoipa::path(put, path = "/blobs/{key}", tag = "media",
     params(("key" = String, Path, description = "The object key, as in the signed URL (it contains slashes)")),
+    security(()),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file's bytes"),
     responses((status = 200, description = "Stored; complete the upload next"),
               (status = 400, description = "Not a signed URL, the wrong type, or fewer bytes than declared", body = Problem, content_type = "application/problem+json"),
@@ -137,6 +138,7 @@ fn blob_error(e: object_store::Error) -> AppError {
 /// Download an object through its signed URL.
 #[utoipa::path(get, path = "/blobs/{key}", tag = "media",
     params(("key" = String, Path, description = "The object key, as in the signed URL (it contains slashes)")),
+    security(()),
     responses((status = 200, description = "The bytes", content_type = "application/octet-stream"),
               (status = 400, description = "Not a signed URL", body = Problem, content_type = "application/problem+json"),
               (status = 403, description = "Signature invalid or expired", body = Problem, content_type = "application/problem+json"),

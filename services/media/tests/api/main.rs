@@ -176,7 +176,7 @@ async fn bytes_that_are_not_what_was_declared_are_refused_and_limits_hold() {
         let res = m.declare(name, kind, size).await;
         assert_problem(&res, 422, "validation");
     }
-    let res = m.declare("huge.mp4", "video/mp4", (3usize << 30) as usize).await;
+    let res = m.declare("huge.mp4", "video/mp4", 3usize << 30).await;
     assert_problem(&res, 422, "validation");
     // A learner cannot upload; another tenant sees nothing of this one's assets.
     let learner = m.app.token(Some(m.tenant), &[Role::Learner]);
