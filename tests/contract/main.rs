@@ -15,6 +15,7 @@ mod key_stream;
 mod outbox;
 mod revocation;
 mod rls;
+mod search_opensearch;
 mod shutdown;
 mod slow_clients;
 mod tracing;

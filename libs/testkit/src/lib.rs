@@ -224,6 +224,24 @@ impl TestApp {
         Ok(app)
     }
 
+    /// Shares the test signing key on the bus, signed as identity's key events are: another
+    /// process on this prefix (a `mirai serve …` a test started, with `MIRAI_PUBLIC_URL`
+    /// set to this app's URL) then trusts the tokens this app mints.
+    pub async fn share_signing_key(&self) {
+        let envelope = NewEvent::new(
+            SIGNING_KEY_PUBLISHED,
+            TEST_KID,
+            json!({ "kid": TEST_KID, "jwk": jwt::jwk_from_key(TEST_KID, self.signer.verifying_key()), "not_before": Utc::now(), "revision": 1 }),
+        )
+        .into_envelope("identity", &Default::default());
+        let envelope = signed_by_identity(envelope);
+        let bus = bus(&self.prefix).await;
+        bus.ensure_stream("identity").await.expect("identity's stream");
+        let subject = bus.subject(&envelope.kind);
+        let payload = serde_json::to_vec(&envelope).expect("an envelope serializes");
+        bus.js.publish(subject, payload.into()).await.expect("published").await.expect("acknowledged");
+    }
+
     fn clone_http(&self) -> reqwest::Client {
         self.http.clone()
     }

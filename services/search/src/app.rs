@@ -5,7 +5,12 @@ use mirai_kit::{AppError, Locale, Principal};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::{AppState, store};
+use crate::{AppState, engine::Engine, store};
+
+/// The search engine did not answer: a 503, retryable.
+fn unavailable(e: impl std::fmt::Display) -> AppError {
+    AppError::Unavailable(e.to_string())
+}
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -71,8 +76,13 @@ pub async fn search(state: &AppState, p: &Principal, params: SearchParams) -> Re
         Some(n) if (1..=50).contains(&n) => n,
         Some(_) => return Err(AppError::invalid("limit", "must be between 1 and 50")),
     };
-    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
-    let hits = store::search(&mut tx, &q, store::config_for(&locale), kind, limit).await?;
+    let hits = match &state.engine {
+        Engine::Postgres => {
+            let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
+            store::search(&mut tx, &q, store::config_for(&locale), kind, limit).await?
+        }
+        Engine::OpenSearch(os) => os.search(tenant, &q, &locale, kind, limit).await.map_err(unavailable)?,
+    };
     Ok(Results {
         hits: hits
             .into_iter()
@@ -111,6 +121,11 @@ pub async fn suggest(state: &AppState, p: &Principal, params: SuggestParams) -> 
         Some(n) if (1..=20).contains(&n) => n,
         Some(_) => return Err(AppError::invalid("limit", "must be between 1 and 20")),
     };
-    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
-    Ok(store::suggest(&mut tx, q, limit).await?)
+    match &state.engine {
+        Engine::Postgres => {
+            let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
+            Ok(store::suggest(&mut tx, q, limit).await?)
+        }
+        Engine::OpenSearch(os) => os.suggest(tenant, q, limit).await.map_err(unavailable),
+    }
 }

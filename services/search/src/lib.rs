@@ -2,16 +2,17 @@
 //! events (a course and each of its lessons, with their text); queries run full text in
 //! the document's language (stemming per locale), tolerate typos (trigrams), highlight
 //! what matched, and complete prefixes. Every query sees the caller's tenant and what is
-//! public, nothing else. Postgres is the engine (`store.rs` is the port a semantic or
-//! OpenSearch engine plugs in behind).
+//! public, nothing else. Postgres is the default engine; OpenSearch plugs in behind the
+//! same port (`engine`), and so will semantic ranking.
 
 use mirai_kit::{ServiceCtx, ServiceDef, Started, service::Service};
 use utoipa_axum::router::OpenApiRouter;
 
 pub mod app;
+pub mod engine;
 mod events;
 mod http;
-mod store;
+pub mod store;
 
 pub const NAME: &str = "search";
 
@@ -23,18 +24,25 @@ pub fn service() -> ServiceDef {
 #[derive(Clone)]
 pub struct AppState {
     pub ctx: ServiceCtx,
+    pub engine: engine::Engine,
 }
 
 impl Service for AppState {
     const NAME: &'static str = NAME;
     const CONSUMERS: &'static [(&'static str, &'static str)] = &[("authoring", "search-courses")];
-    const PROJECTIONS: &'static [&'static str] = &["documents", "courses_seen"];
+    const PROJECTIONS: &'static [&'static str] = &["documents", "courses_seen", "index_epoch"];
 
     fn routes() -> OpenApiRouter<Self> {
         http::routes()
     }
 
     async fn start(ctx: ServiceCtx) -> anyhow::Result<Started> {
-        Ok(Started::serve(AppState { ctx }).consume([events::consumer()]))
+        let engine = engine::Engine::from_env()?;
+        if let engine::Engine::OpenSearch(os) = &engine {
+            os.ensure().await?;
+        }
+        let state = AppState { ctx, engine };
+        let consumer = events::consumer(&state);
+        Ok(Started::serve(state).consume([consumer]))
     }
 }

@@ -1,8 +1,10 @@
 //! search's documents and queries (the Postgres engine). Reads run in the caller's tenant
 //! transaction: the tenant policy shows its own documents, the public policy the rest.
 
-use mirai_contracts::{events::authoring::CoursePublished, ids::CourseId};
-use sqlx::{FromRow, PgConnection};
+use mirai_contracts::ids::CourseId;
+use sqlx::PgConnection;
+
+use crate::engine::{Doc, Hit};
 use uuid::Uuid;
 
 /// The text-search configuration for a locale: its language's stemmer, or `simple`.
@@ -28,36 +30,33 @@ pub async fn documents_delete(tx: &mut PgConnection, course: CourseId) -> Result
     sqlx::query("DELETE FROM documents WHERE course_id = $1").bind(course).execute(tx).await.map(|_| ())
 }
 
-/// The course (title; summary, lesson titles and every block's text) and each lesson
-/// (title; its blocks' text).
-pub async fn documents_insert(tx: &mut PgConnection, e: &CoursePublished) -> Result<(), sqlx::Error> {
-    let mut ids: Vec<Uuid> = vec![e.course_id.into()];
-    let mut kinds = vec!["course".to_owned()];
-    let mut titles = vec![e.title.clone()];
-    let mut course_body = vec![e.summary.clone()];
-    let mut bodies = vec![];
-    for l in e.outline.iter().flat_map(|m| &m.lessons) {
-        let text: Vec<&str> = l.blocks.iter().map(|b| b.text.as_str()).filter(|t| !t.is_empty()).collect();
-        course_body.push(l.title.clone());
-        course_body.extend(text.iter().map(|t| (*t).to_owned()));
-        ids.push(l.lesson_id.into());
-        kinds.push("lesson".into());
-        titles.push(l.title.clone());
-        bodies.push(text.join("\n"));
-    }
-    bodies.insert(0, course_body.join("\n"));
+/// Claims the external engine's epoch: true when this transaction started it (the table
+/// was empty), and the engine must be emptied before anything is written to it. A
+/// concurrent claimer waits for this one's commit and then sees the row.
+pub async fn epoch_claim(tx: &mut PgConnection) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query("INSERT INTO index_epoch (id) VALUES (1) ON CONFLICT DO NOTHING").execute(tx).await?.rows_affected()
+        == 1)
+}
+
+/// Indexes the documents (of one course).
+pub async fn documents_insert(tx: &mut PgConnection, docs: &[Doc]) -> Result<(), sqlx::Error> {
+    let Some(first) = docs.first() else { return Ok(()) };
+    let ids: Vec<Uuid> = docs.iter().map(|d| d.id).collect();
+    let kinds: Vec<&str> = docs.iter().map(|d| d.kind).collect();
+    let titles: Vec<&str> = docs.iter().map(|d| d.title.as_str()).collect();
+    let bodies: Vec<&str> = docs.iter().map(|d| d.body.as_str()).collect();
     sqlx::query(
         "INSERT INTO documents (id, tenant_id, course_id, kind, locale, config, visibility, title, body, version, published_at) \
          SELECT d.id, $1, $2, d.kind, $3, $4::regconfig, $5, d.title, d.body, $6, $7 \
          FROM unnest($8::uuid[], $9::text[], $10::text[], $11::text[]) AS d(id, kind, title, body)",
     )
-    .bind(e.tenant_id)
-    .bind(e.course_id)
-    .bind(&e.locale)
-    .bind(config_for(&e.locale))
-    .bind(&e.visibility)
-    .bind(e.version)
-    .bind(e.published_at)
+    .bind(first.tenant_id)
+    .bind(first.course_id)
+    .bind(&first.locale)
+    .bind(config_for(&first.locale))
+    .bind(&first.visibility)
+    .bind(first.version)
+    .bind(first.published_at)
     .bind(&ids)
     .bind(&kinds)
     .bind(&titles)
@@ -65,17 +64,6 @@ pub async fn documents_insert(tx: &mut PgConnection, e: &CoursePublished) -> Res
     .execute(tx)
     .await
     .map(|_| ())
-}
-
-#[derive(Debug, FromRow)]
-pub struct Hit {
-    pub id: Uuid,
-    pub course_id: CourseId,
-    pub kind: String,
-    pub title: String,
-    pub locale: String,
-    pub highlight: String,
-    pub score: f32,
 }
 
 /// Documents matching `q`, best first: full text in the query's language and in

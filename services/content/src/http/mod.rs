@@ -40,16 +40,16 @@ pub struct ImportParams {
 }
 
 /// Import a SCORM 1.2, SCORM 2004 (2nd–4th edition) or cmi5 package: the zip is the
-/// body (`Content-Type: application/zip`). Unzipped safely, its manifest read, its files
+/// body (`Content-Type: application/zip`, or `application/octet-stream`). Unzipped safely, its manifest read, its files
 /// stored; authoring turns the structure into draft lessons (`content.package.imported.v1`).
 /// The same bytes again answer the package already imported (200).
 #[utoipa::path(post, path = "/packages", tag = "content", params(ImportParams), security(("bearer" = [])),
-    request_body(content = Vec<u8>, content_type = "application/zip", description = "The package zip"),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The package zip (sent as application/zip or application/octet-stream)"),
     responses((status = 201, description = "Imported", body = Package),
               (status = 200, description = "These bytes were imported before: that package", body = Package),
               (status = 403, description = "Not an author", body = Problem, content_type = "application/problem+json"),
               (status = 413, description = "Larger than the package limit", body = Problem, content_type = "application/problem+json"),
-              (status = 415, description = "Not application/zip", body = Problem, content_type = "application/problem+json"),
+              (status = 415, description = "Not application/zip or application/octet-stream", body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "Not importable: traversal, link, bomb, limits, or a broken manifest (the reason is in `detail`)", body = Problem, content_type = "application/problem+json")))]
 async fn import_package(
     State(state): State<AppState>,

@@ -2,6 +2,8 @@
 //! and public courses by their body text (stemmed, typo-tolerant), never another
 //! tenant's non-public ones.
 
+mod opensearch;
+
 use std::time::Duration;
 
 use mirai_kit::Role;
