@@ -38,6 +38,7 @@ async fn on_published(mut cx: Cx<'_, AppState>, e: CoursePublished) -> Result<()
         None => {
             store::documents_delete(cx.tx, e.course_id).await?;
             store::documents_insert(cx.tx, &docs).await?;
+            store::words_insert(cx.tx, &docs).await?;
         }
         Some(os) => os.replace_course(e.tenant_id, e.course_id, &docs).await.map_err(transient)?,
     }

@@ -115,6 +115,11 @@ async fn a_tenant_finds_its_own_and_public_courses_by_their_words() {
         titles(&search(&app, &learner_a, "q=reconciliation").await).contains(&"Alpha Ledger Procedures".to_owned())
     );
     assert!(titles(&search(&app, &learner_a, "q=zebraword").await).is_empty(), "private courses are not indexed");
+    // Corrections come only from what the caller can see: A's typo finds A's course, B's
+    // same typo finds nothing (A's words are not B's dictionary).
+    assert!(titles(&search(&app, &learner_a, "q=reconcilation").await).contains(&"Alpha Ledger Procedures".to_owned()));
+    assert!(titles(&search(&app, &learner_b, "q=reconcilation").await).is_empty());
+    assert!(titles(&search(&app, &learner_a, "q=zebrawrd").await).is_empty(), "nor from private courses");
 
     // Autocomplete.
     let (s, sugg) = app.call(Method::GET, "/api/v1/search/suggest?q=fir", Some(&learner_b), None).await;
