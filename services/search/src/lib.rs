@@ -30,7 +30,7 @@ pub struct AppState {
 impl Service for AppState {
     const NAME: &'static str = NAME;
     const CONSUMERS: &'static [(&'static str, &'static str)] = &[("authoring", "search-courses")];
-    const PROJECTIONS: &'static [&'static str] = &["documents", "courses_seen", "index_epoch", "words"];
+    const PROJECTIONS: &'static [&'static str] = &["documents", "courses_seen", "index_epoch", "words", "lexicon"];
 
     fn routes() -> OpenApiRouter<Self> {
         http::routes()

@@ -67,12 +67,12 @@ pub async fn documents_insert(tx: &mut PgConnection, docs: &[Doc]) -> Result<(),
 }
 
 /// Documents matching `q`, best first: full text in the query's language and in
-/// `simple` (exact words of any language), ranked by text rank; then, when those are fewer
-/// than `limit`, typos: each query word that is no word of the index is replaced by its
-/// closest words of `words` (trigram similarity on the distinct words, not on every
-/// body), and the corrected query runs on the full-text index again, its hits ranked
-/// below. Highlights are made for the page's documents only, where the text matched
-/// (every word of the query, HTML-escaped around the `<mark>`s).
+/// `simple` (exact words of any language), ranked by text rank; and typos: each query
+/// word that is no word of the index brings its closest words of the index (trigram
+/// similarity on the distinct words, not on every body), which match too, ranked at a
+/// tenth. One pass over the full-text index either way. Highlights are made for the
+/// page's documents only, where the text matched (every word of the query and of its
+/// corrections, HTML-escaped around the `<mark>`s).
 pub async fn search(
     tx: &mut PgConnection,
     q: &str,
@@ -80,35 +80,19 @@ pub async fn search(
     kind: Option<&str>,
     limit: i64,
 ) -> Result<Vec<Hit>, sqlx::Error> {
-    let mut hits = full_text(tx, q, config, kind, limit, &[], 1.0).await?;
-    if (hits.len() as i64) < limit {
-        let corrected = corrections(tx, q).await?;
-        if !corrected.is_empty() {
-            let found: Vec<Uuid> = hits.iter().map(|h| h.id).collect();
-            let more =
-                full_text(tx, &corrected.join(" or "), config, kind, limit - hits.len() as i64, &found, 0.1).await?;
-            hits.extend(more);
-        }
-    }
-    Ok(hits)
-}
-
-/// The full-text phase: `q` in websearch syntax, documents not in `exclude`, scores
-/// times `scale`.
-async fn full_text(
-    tx: &mut PgConnection,
-    q: &str,
-    config: &str,
-    kind: Option<&str>,
-    limit: i64,
-    exclude: &[Uuid],
-    scale: f32,
-) -> Result<Vec<Hit>, sqlx::Error> {
+    let corrected = corrections(tx, q).await?;
+    let corrected = (!corrected.is_empty()).then(|| corrected.join(" or "));
     sqlx::query_as(
-        "WITH q0 AS (SELECT websearch_to_tsquery($2::regconfig, $1) AS lang, websearch_to_tsquery('simple', $1) AS simple), \
-              q AS (SELECT lang, simple, replace((lang || simple)::text, ' & ', ' | ')::tsquery AS marks FROM q0), \
-              top AS (SELECT d.id, ts_rank(d.tsv, q.lang || q.simple) * $6 AS score FROM documents d, q \
-                WHERE (d.tsv @@ q.lang OR d.tsv @@ q.simple) AND ($3::text IS NULL OR d.kind = $3) AND d.id <> ALL($5) \
+        "WITH q0 AS (SELECT websearch_to_tsquery($2::regconfig, $1) AS lang, websearch_to_tsquery('simple', $1) AS simple, \
+                      CASE WHEN $5::text IS NULL THEN NULL \
+                           ELSE websearch_to_tsquery($2::regconfig, $5) || websearch_to_tsquery('simple', $5) END AS fixed), \
+              q AS (SELECT lang, simple, fixed, \
+                      replace((lang || simple || coalesce(fixed, ''::tsquery))::text, ' & ', ' | ')::tsquery AS marks FROM q0), \
+              top AS (SELECT d.id, ts_rank(d.tsv, q.lang || q.simple) \
+                        + CASE WHEN q.fixed IS NULL THEN 0 ELSE 0.1 * ts_rank(d.tsv, q.fixed) END AS score \
+                FROM documents d, q \
+                WHERE (d.tsv @@ q.lang OR d.tsv @@ q.simple OR (q.fixed IS NOT NULL AND d.tsv @@ q.fixed)) \
+                  AND ($3::text IS NULL OR d.kind = $3) \
                 ORDER BY score DESC, d.published_at DESC, d.id LIMIT $4) \
          SELECT d.id, d.course_id, d.kind, d.title, d.locale, \
            ts_headline(d.config, replace(replace(replace(d.body, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), q.marks, \
@@ -120,35 +104,38 @@ async fn full_text(
     .bind(config)
     .bind(kind)
     .bind(limit)
-    .bind(exclude)
-    .bind(scale)
+    .bind(corrected)
     .fetch_all(&mut *tx)
     .await
 }
 
 /// For each word of `q` (three letters or more) that no visible document has, its closest
-/// words (up to three, trigram similarity at least 0.3) among those the caller can see.
+/// words (up to three, trigram similarity at least 0.3) among those the caller can see:
+/// candidates from the lexicon's trigram index, kept when `words` (under RLS) has them.
 async fn corrections(tx: &mut PgConnection, q: &str) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
         "WITH qw AS (SELECT DISTINCT w FROM unnest(tsvector_to_array(to_tsvector('simple', $1))) w WHERE length(w) >= 3), \
               missing AS (SELECT w FROM qw WHERE NOT EXISTS (SELECT 1 FROM words x WHERE x.word = qw.w)) \
          SELECT DISTINCT c.word FROM missing m CROSS JOIN LATERAL ( \
-             SELECT x.word FROM words x WHERE x.word OPERATOR(public.%) m.w \
-             ORDER BY public.similarity(x.word, m.w) DESC, x.word LIMIT 3) c",
+             SELECT l.word FROM lexicon l WHERE l.word OPERATOR(public.%) m.w \
+               AND EXISTS (SELECT 1 FROM words x WHERE x.word = l.word) \
+             ORDER BY public.similarity(l.word, m.w) DESC, l.word LIMIT 3) c",
     )
     .bind(q)
     .fetch_all(tx)
     .await
 }
 
-/// Records the words of the documents (of one course), for typo corrections.
+/// Records the words of the documents (of one course), for typo corrections: in the
+/// tenant's `words` and in the lexicon.
 pub async fn words_insert(tx: &mut PgConnection, docs: &[Doc]) -> Result<(), sqlx::Error> {
     let Some(first) = docs.first() else { return Ok(()) };
     let text: Vec<String> = docs.iter().map(|d| format!("{} {}", d.title, d.body)).collect();
     sqlx::query(
-        "INSERT INTO words (tenant_id, visibility, word) \
-         SELECT DISTINCT $1::uuid, $2::text, w FROM unnest($3::text[]) t, unnest(tsvector_to_array(to_tsvector('simple', t))) w \
-         WHERE length(w) BETWEEN 3 AND 40 ON CONFLICT DO NOTHING",
+        "WITH w AS (SELECT DISTINCT w FROM unnest($3::text[]) t, unnest(tsvector_to_array(to_tsvector('simple', t))) w \
+                    WHERE length(w) BETWEEN 3 AND 40), \
+              lex AS (INSERT INTO lexicon (word) SELECT w FROM w ON CONFLICT DO NOTHING) \
+         INSERT INTO words (tenant_id, visibility, word) SELECT $1::uuid, $2::text, w FROM w ON CONFLICT DO NOTHING",
     )
     .bind(first.tenant_id)
     .bind(&first.visibility)

@@ -240,8 +240,12 @@ pub async fn rows() -> anyhow::Result<Vec<String>> {
         )
         .execute(&mut db)
         .await?;
+        sqlx::query("INSERT INTO search.lexicon (word) SELECT DISTINCT word FROM search.words ON CONFLICT DO NOTHING")
+            .execute(&mut db)
+            .await?;
         sqlx::query("ANALYZE search.documents").execute(&mut db).await?;
         sqlx::query("ANALYZE search.words").execute(&mut db).await?;
+        sqlx::query("ANALYZE search.lexicon").execute(&mut db).await?;
         // A fresh session for each measurement (test tokens live five minutes).
         let learner = app.token(Some(tenant), &[Role::Learner]);
         for (label, queries) in [
@@ -269,7 +273,7 @@ pub async fn rows() -> anyhow::Result<Vec<String>> {
                 "SELECT id FROM search.documents WHERE tsv @@ websearch_to_tsquery('english', $1) \
                  ORDER BY ts_rank(tsv, websearch_to_tsquery('english', $1)) DESC LIMIT 20"
             } else {
-                "WITH c AS (SELECT word FROM search.words WHERE word OPERATOR(public.%) $1 \
+                "WITH c AS (SELECT word FROM search.lexicon WHERE word OPERATOR(public.%) $1 \
                    ORDER BY public.similarity(word, $1) DESC LIMIT 3) \
                  SELECT id FROM search.documents, (SELECT websearch_to_tsquery('english', string_agg(word, ' or ')) AS q FROM c) c \
                  WHERE tsv @@ c.q ORDER BY ts_rank(tsv, c.q) DESC LIMIT 20"
