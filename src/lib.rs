@@ -25,12 +25,20 @@ pub fn example_services() -> Vec<ServiceDef> {
 }
 
 /// The variables `defs` would fall back to a dev-only (public) secret for: the bus
-/// verify keys, identity's bus signing key, each service's NATS and database passwords.
+/// verify keys, identity's bus signing key, media's URL-signing key on a file store, each
+/// service's NATS and database passwords.
 pub fn dev_secrets_in_use(config: &mirai_kit::Config, defs: &[ServiceDef]) -> Vec<String> {
     use mirai_kit::Config;
     let mut missing = Vec::new();
     if config.bus_keys_are_dev {
         missing.push("MIRAI_BUS_VERIFY_KEYS".to_owned());
+    }
+    // A file store's URLs are signed with this key (S3 signs its own).
+    if config.blobs.signing_key_is_dev
+        && config.blobs.store.starts_with("file://")
+        && defs.iter().any(|d| d.name == "media")
+    {
+        missing.push("MIRAI_BLOB_SIGNING_KEY".to_owned());
     }
     let db_default = std::env::var("MIRAI_DB_APP_PASSWORD").is_err();
     for d in defs {

@@ -41,6 +41,15 @@ fn bad_configuration_names_the_variable() {
     ] {
         assert!(stderr.contains(var), "`serve` names {var}: {stderr}");
     }
+    // Media on a file store signs its URLs with a key that must not be the dev one.
+    let out = mirai()
+        .args(["serve", "media"])
+        .env_remove("MIRAI_BLOB_SIGNING_KEY")
+        .env_remove("MIRAI_ALLOW_DEV_SECRETS")
+        .env("MIRAI_BLOB_STORE", "file:///tmp/mirai-blobs")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MIRAI_BLOB_SIGNING_KEY"), "{out:?}");
     let out = mirai().args(["serve", "tenant"]).env("MIRAI_BUS_VERIFY_KEYS", "not a key").output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("MIRAI_BUS_VERIFY_KEYS: "), "{out:?}");
 }

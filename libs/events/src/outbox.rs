@@ -9,8 +9,21 @@ use crate::{Envelope, EventMeta, NewEvent};
 pub enum OutboxError {
     #[error(transparent)]
     Contract(#[from] mirai_contracts::ContractError),
+    /// Larger than the bus carries: stored, it would sit at the head of the outbox and
+    /// stop the relay for every event behind it, so it is refused here.
+    #[error("event {subject} is {bytes} bytes; an event carries at most {MAX_EVENT_BYTES}")]
+    TooLarge { subject: &'static str, bytes: usize },
     #[error(transparent)]
     Db(#[from] sqlx::Error),
+}
+
+/// The largest event payload (`data`) the outbox accepts: well under NATS's max_payload
+/// (1 MiB by default, 8 MiB in the dev server), with room for the envelope.
+pub const MAX_EVENT_BYTES: usize = 768 * 1024;
+
+fn check_size(event: &NewEvent) -> Result<(), OutboxError> {
+    let bytes = serde_json::to_vec(&event.data).map_or(usize::MAX, |v| v.len());
+    if bytes > MAX_EVENT_BYTES { Err(OutboxError::TooLarge { subject: event.subject, bytes }) } else { Ok(()) }
 }
 
 /// Signs envelopes before they are stored (identity's bus-signing key).
@@ -27,6 +40,7 @@ pub async fn enqueue(
     event: NewEvent,
 ) -> Result<Envelope, OutboxError> {
     mirai_contracts::validate(event.subject, &event.data)?;
+    check_size(&event)?;
     let envelope = event.into_envelope(source, meta);
     insert(conn, &envelope).await?;
     Ok(envelope)
@@ -74,6 +88,7 @@ pub async fn enqueue_all_signed(
     let mut envelopes = Vec::new();
     for event in events {
         mirai_contracts::validate(event.subject, &event.data)?;
+        check_size(&event)?;
         let mut envelope = event.into_envelope(source, meta);
         if let Some(s) = signer {
             s.sign(&mut envelope);

@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::{
     app::{
         content::Content,
-        outline::{Block, Lesson, Module, Origin, Outline, Review},
+        outline::{Block, Lesson, MAX_BLOCKS, MAX_LESSONS, MAX_MODULES, Module, Origin, Outline, Review},
     },
     store::{self, Meta},
 };
@@ -55,6 +55,28 @@ async fn on_imported(cx: Cx<'_>, e: PackageImported) -> Result<(), HandleError> 
     {
         let mut draft = course.draft.0.clone();
         draft.modules.extend(modules(&e));
+        // The draft's limits hold whatever writes it: over them, the import is recorded as
+        // not added (the package stays importable into a course of its own).
+        let lessons: usize = draft.modules.iter().map(|m| m.lessons.len()).sum();
+        let blocks: usize = draft.modules.iter().flat_map(|m| &m.lessons).map(|l| l.blocks.len()).sum();
+        if draft.modules.len() > MAX_MODULES || lessons > MAX_LESSONS || blocks > MAX_BLOCKS {
+            let reason = format!(
+                "the draft would have {} modules, {lessons} lessons, {blocks} blocks: at most {MAX_MODULES}, {MAX_LESSONS}, {MAX_BLOCKS}",
+                draft.modules.len()
+            );
+            let detail = json!({ "package_id": e.package_id, "title": e.title, "reason": reason });
+            store::history_add(
+                cx.tx,
+                course.tenant_id,
+                course.id,
+                course.revision,
+                &actor,
+                "package_not_added",
+                detail,
+            )
+            .await?;
+            return Ok(());
+        }
         let meta = Meta {
             title: &course.title,
             summary: &course.summary,

@@ -90,6 +90,15 @@ fn blob_error(e: impl std::fmt::Display) -> AppError {
     AppError::Unavailable(format!("object store: {e}"))
 }
 
+fn quota_exceeded(held: i64, quota: i64, needs: i64) -> AppError {
+    AppError::client(
+        axum::http::StatusCode::INSUFFICIENT_STORAGE,
+        "quota-exceeded",
+        "Storage quota exceeded",
+        format!("the tenant's packages hold {held} of its {quota} bytes; this one needs {needs}"),
+    )
+}
+
 fn prefix(tenant: TenantId, id: PackageId) -> String {
     format!("tenants/{tenant}/packages/{id}")
 }
@@ -112,6 +121,10 @@ pub async fn import(
     course_id: Option<CourseId>,
 ) -> Result<(bool, Package), AppError> {
     let tenant = tenant_of(p, EDITORS)?;
+    let _permit = state.imports.clone().try_acquire_owned().map_err(|_| AppError::TooManyRequests {
+        detail: "this instance is importing as many packages as it runs at once; retry shortly".into(),
+        retry_after_secs: 5,
+    })?;
     if zip.len() as u64 > state.limits.max_package {
         return Err(AppError::client(
             axum::http::StatusCode::PAYLOAD_TOO_LARGE,
@@ -135,6 +148,14 @@ pub async fn import(
         .map_err(|e| AppError::Internal(anyhow::anyhow!("import task: {e}")))?
         .map_err(invalid_package)?;
 
+    // The quota, before any work (and again, under the tenant's lock, when recording).
+    {
+        let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
+        let held = store::unpacked_held(&mut tx).await?;
+        if held + plan.unpacked as i64 > state.tenant_quota {
+            return Err(quota_exceeded(held, state.tenant_quota, plan.unpacked as i64));
+        }
+    }
     let id = PackageId::new();
     let root = prefix(tenant, id);
     let files = plan.entries.len() as i32;
@@ -152,17 +173,55 @@ pub async fn import(
         .buffer_unordered(8)
         .try_collect::<Vec<()>>()
         .await;
-    let inflated = inflate.await.map_err(|e| AppError::Internal(anyhow::anyhow!("import task: {e}")))?;
+    let inflated = match inflate.await {
+        Ok(r) => r.map_err(invalid_package),
+        Err(e) => Err(AppError::Internal(anyhow::anyhow!("import task: {e}"))),
+    };
     if let Err(e) = inflated {
         discard(state, &root).await;
-        return Err(invalid_package(e));
+        return Err(e);
     }
     if let Err(e) = stored {
         discard(state, &root).await;
         return Err(blob_error(e));
     }
 
-    let manifest: Manifest = plan.manifest;
+    // From here on the files are stored: any failure removes them again.
+    let recorded =
+        record(state, p, tenant, id, plan.manifest, plan.unpacked, files, zip_bytes, sha256, course_id).await;
+    match recorded {
+        Ok(Recorded::New(row)) => Ok((true, row.into())),
+        Ok(Recorded::Existing(row)) => {
+            discard(state, &root).await;
+            Ok((false, row.into()))
+        }
+        Err(e) => {
+            discard(state, &root).await;
+            Err(e)
+        }
+    }
+}
+
+enum Recorded {
+    New(PackageRow),
+    /// The same bytes were imported concurrently: that import stands.
+    Existing(PackageRow),
+}
+
+/// The package's row and event, in one transaction, within the tenant's quota.
+#[allow(clippy::too_many_arguments)]
+async fn record(
+    state: &AppState,
+    p: &Principal,
+    tenant: TenantId,
+    id: PackageId,
+    manifest: Manifest,
+    unpacked: u64,
+    files: i32,
+    zip_bytes: i64,
+    sha256: String,
+    course_id: Option<CourseId>,
+) -> Result<Recorded, AppError> {
     let (course_id, into_existing) = match course_id {
         Some(c) => (c, true),
         None => (CourseId::new(), false),
@@ -174,7 +233,7 @@ pub async fn import(
         title: manifest.title.clone(),
         sha256: sha256.clone(),
         bytes: zip_bytes,
-        unpacked: plan.unpacked as i64,
+        unpacked: unpacked as i64,
         files,
         manifest: Json(serde_json::to_value(&manifest).expect("the manifest serializes")),
         course_id,
@@ -183,13 +242,15 @@ pub async fn import(
         created_at: Utc::now(),
     };
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
+    store::lock_tenant(&mut tx, tenant).await?;
+    let held = store::unpacked_held(&mut tx).await?;
+    if held + row.unpacked > state.tenant_quota {
+        return Err(quota_exceeded(held, state.tenant_quota, row.unpacked));
+    }
     let Some(inserted) = store::package_insert(&mut tx, &row).await? else {
-        // The same bytes were imported concurrently: that import stands.
         let existing =
             store::package_by_sha(&mut tx, &sha256).await?.ok_or_else(|| AppError::not_found("package", id))?;
-        drop(tx);
-        discard(state, &root).await;
-        return Ok((false, existing.into()));
+        return Ok(Recorded::Existing(existing));
     };
     let event = PackageImported {
         tenant_id: tenant,
@@ -215,7 +276,7 @@ pub async fn import(
     };
     state.ctx.publish(&mut tx, p, event.into()).await?;
     tx.commit().await?;
-    Ok((true, inserted.into()))
+    Ok(Recorded::New(inserted))
 }
 
 #[tracing::instrument(skip_all, fields(package = %id))]
@@ -269,14 +330,16 @@ pub async fn export_scorm12(
     let mut media = Vec::new();
     let mut total = 0usize;
     for (id, kind, key) in known {
-        let bytes = match state.blobs.store().get(&Path::from(key.as_str())).await {
-            Ok(g) => g.bytes().await.map_err(blob_error)?,
+        // Sizes first: nothing is read once the export would be too large.
+        let path = Path::from(key.as_str());
+        let size = match state.blobs.store().head(&path).await {
+            Ok(m) => m.size as usize,
             Err(e) => {
                 tracing::warn!(error = %e, asset = %id, "content: an exported version's media is missing");
                 continue;
             }
         };
-        total += bytes.len();
+        total += size;
         if total > MAX_EXPORT_MEDIA {
             return Err(AppError::client(
                 axum::http::StatusCode::UNPROCESSABLE_ENTITY,
@@ -285,8 +348,9 @@ pub async fn export_scorm12(
                 format!("the version's media exceed {MAX_EXPORT_MEDIA} bytes"),
             ));
         }
+        let bytes = state.blobs.store().get(&path).await.map_err(blob_error)?.bytes().await.map_err(blob_error)?;
         let ext = kind.rsplit('/').next().unwrap_or("bin").replace(['+', '.'], "-");
-        media.push((id, format!("{}.{ext}", id.simple()), bytes.to_vec()));
+        media.push((id, format!("{}.{ext}", id.simple()), bytes));
     }
     let title = v.title.clone();
     let zip = tokio::task::spawn_blocking(move || {

@@ -16,7 +16,7 @@ pub struct Course<'a> {
     pub locale: &'a str,
     pub outline: &'a [OutlineModule],
     /// Media the lessons show: `(asset id, file name inside media/, bytes)`.
-    pub media: Vec<(uuid::Uuid, String, Vec<u8>)>,
+    pub media: Vec<(uuid::Uuid, String, bytes::Bytes)>,
 }
 
 fn esc(s: &str) -> String {

@@ -29,6 +29,11 @@ pub struct AppState {
     pub ctx: ServiceCtx,
     pub blobs: Blobs,
     pub limits: package::Limits,
+    /// Imports this instance runs at once (each holds a package and its files in flight).
+    pub imports: std::sync::Arc<tokio::sync::Semaphore>,
+    /// `MIRAI_CONTENT__TENANT_QUOTA_BYTES`: what one tenant's packages may inflate to in
+    /// all, default 50 GiB.
+    pub tenant_quota: i64,
 }
 
 impl Service for AppState {
@@ -44,7 +49,18 @@ impl Service for AppState {
     async fn start(ctx: ServiceCtx) -> anyhow::Result<Started> {
         let blobs = Blobs::open(&ctx.config.blobs, &format!("{}/api/v1/media/blobs", ctx.public_url))?;
         let limits = limits()?;
-        Ok(Started::serve(AppState { ctx, blobs, limits }).consume([events::versions(), events::media()]))
+        let imports = std::sync::Arc::new(tokio::sync::Semaphore::new(num("MAX_CONCURRENT_IMPORTS", 2)? as usize));
+        let tenant_quota = num("TENANT_QUOTA_BYTES", 50 << 30)? as i64;
+        let state = AppState { ctx, blobs, limits, imports, tenant_quota };
+        Ok(Started::serve(state).consume([events::versions(), events::media()]))
+    }
+}
+
+/// `MIRAI_CONTENT__<key>` as a number, or `default`.
+fn num(key: &str, default: u64) -> anyhow::Result<u64> {
+    match mirai_kit::Config::service_var(NAME, key) {
+        None => Ok(default),
+        Some(v) => v.parse().map_err(|_| anyhow::anyhow!("MIRAI_CONTENT__{key}: `{v}` is not a number")),
     }
 }
 
@@ -52,12 +68,6 @@ impl Service for AppState {
 /// `MAX_RATIO` over the defaults of [`package::Limits`].
 fn limits() -> anyhow::Result<package::Limits> {
     let mut l = package::Limits::default();
-    let num = |key: &str, default: u64| -> anyhow::Result<u64> {
-        match mirai_kit::Config::service_var(NAME, key) {
-            None => Ok(default),
-            Some(v) => v.parse().map_err(|_| anyhow::anyhow!("MIRAI_CONTENT__{key}: `{v}` is not a number")),
-        }
-    };
     l.max_package = num("MAX_PACKAGE_BYTES", l.max_package)?;
     l.max_files = num("MAX_FILES", l.max_files as u64)? as usize;
     l.max_unpacked = num("MAX_UNPACKED_BYTES", l.max_unpacked)?;

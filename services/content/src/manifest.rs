@@ -42,12 +42,34 @@ impl El {
     fn title(&self) -> Option<String> {
         let t = self.child("title")?;
         let text = t.child("langstring").map(|l| l.text.trim()).unwrap_or(t.text.trim());
-        (!text.is_empty()).then(|| text.to_owned())
+        (!text.is_empty()).then(|| text.chars().take(MAX_TITLE).collect())
     }
 }
 
 const MAX_DEPTH: usize = 64;
 const MAX_ELEMENTS: usize = 100_000;
+/// The longest attribute value (an href, an xml:base, parameters, an identifier).
+const MAX_ATTRIBUTE: usize = 2048;
+/// The most text one element holds.
+const MAX_TEXT: usize = 64 * 1024;
+/// The most launchable items and groups a package makes (authoring's limits on lessons
+/// and modules), and the longest title and launch URL kept.
+pub const MAX_ITEMS: usize = 1000;
+pub const MAX_GROUPS: usize = 200;
+const MAX_TITLE: usize = 200;
+const MAX_LAUNCH: usize = 2048;
+
+/// Text a manifest may hold: no control characters but tab, newline and return (the
+/// database stores no NUL, and nothing legitimate needs the rest).
+fn clean(file: &str, what: &str, s: &str, max: usize) -> Result<(), Broken> {
+    if s.len() > max {
+        return broken(format!("{file}: {what} is longer than {max} bytes"));
+    }
+    if s.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
+        return broken(format!("{file}: {what} holds a control character"));
+    }
+    Ok(())
+}
 
 /// Parses XML into a tree; not well-formed is a [`Broken`] with the position.
 fn parse(file: &str, xml: &[u8]) -> Result<El, Broken> {
@@ -82,6 +104,7 @@ fn parse(file: &str, xml: &[u8]) -> Result<El, Broken> {
                         _ => String::from_utf8_lossy(key.local_name().as_ref()).into_owned(),
                     };
                     let value = a.unescape_value().map_err(|e| bad(&reader, &e))?.into_owned();
+                    clean(file, &format!("attribute `{name}`"), &value, MAX_ATTRIBUTE)?;
                     el.attrs.insert(name, value);
                 }
                 if matches!(event, Event::Start(_)) {
@@ -98,11 +121,13 @@ fn parse(file: &str, xml: &[u8]) -> Result<El, Broken> {
                 let s = t.xml_content().map_err(|e| bad(&reader, &e))?;
                 if let Some(top) = stack.last_mut() {
                     top.text.push_str(&s);
+                    clean(file, &format!("the text of <{}>", top.name), &top.text, MAX_TEXT)?;
                 }
             }
             Event::CData(t) => {
                 if let Some(top) = stack.last_mut() {
                     top.text.push_str(&String::from_utf8_lossy(&t));
+                    clean(file, &format!("the text of <{}>", top.name), &top.text, MAX_TEXT)?;
                 }
             }
             Event::GeneralRef(r) => {
@@ -272,6 +297,34 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A course made of the manifest must fit authoring's limits; titles are already cut to
+/// 200 characters, and identifiers and launch URLs must fit what an event carries.
+fn within_limits(mut m: Manifest) -> Result<Manifest, Broken> {
+    let items = m.items().count();
+    if items > MAX_ITEMS {
+        return broken(format!("the package has {items} launchable items; a course holds at most {MAX_ITEMS} lessons"));
+    }
+    if m.groups.len() > MAX_GROUPS {
+        return broken(format!("the package makes {} modules; a course holds at most {MAX_GROUPS}", m.groups.len()));
+    }
+    for i in m.items() {
+        if i.launch.len() > MAX_LAUNCH || i.item.chars().count() > MAX_TITLE {
+            return broken(format!(
+                "item `{}`: its identifier or launch URL is too long",
+                i.item.chars().take(40).collect::<String>()
+            ));
+        }
+    }
+    for g in &mut m.groups {
+        g.title = g.title.chars().take(MAX_TITLE).collect();
+        for i in &mut g.items {
+            i.title = i.title.chars().take(MAX_TITLE).collect();
+        }
+    }
+    m.title = m.title.chars().take(MAX_TITLE).collect();
+    Ok(m)
+}
+
 fn scorm(root: &El, files: &HashSet<String>) -> Result<Manifest, Broken> {
     if root.name != "manifest" {
         return broken(format!("imsmanifest.xml's root is <{}>, not <manifest>", root.name));
@@ -367,6 +420,9 @@ fn scorm(root: &El, files: &HashSet<String>) -> Result<Manifest, Broken> {
         {
             return broken(format!("two items share the identifier `{id}`"));
         }
+        if seen.len() > 5 * MAX_ITEMS {
+            return broken(format!("the organization has more than {} items", 5 * MAX_ITEMS));
+        }
         if let Some(i) = launch_of(el)? {
             out.push(i);
         }
@@ -397,7 +453,7 @@ fn scorm(root: &El, files: &HashSet<String>) -> Result<Manifest, Broken> {
     if groups.is_empty() {
         return broken("the organization has no item that launches anything");
     }
-    Ok(Manifest { standard: standard.into(), schema_version: version, title, groups, choice, flow })
+    within_limits(Manifest { standard: standard.into(), schema_version: version, title, groups, choice, flow })
 }
 
 /// Reads one AU, remembering its id (ids are unique in a course structure).
@@ -414,6 +470,11 @@ fn cmi5(root: &El, files: &HashSet<String>) -> Result<Manifest, Broken> {
         let id = el.attr("id").ok_or_else(|| Broken("an <au> has no id".into()))?;
         if !seen.insert(id.to_owned()) {
             return broken(format!("two AUs share the id `{id}`"));
+        }
+        if seen.len() > MAX_ITEMS {
+            return broken(format!(
+                "cmi5.xml has more than {MAX_ITEMS} AUs; a course holds at most {MAX_ITEMS} lessons"
+            ));
         }
         let url = el.child("url").map(|u| u.text.trim()).filter(|u| !u.is_empty());
         let url = url.ok_or_else(|| Broken(format!("AU `{id}` has no <url>")))?;
@@ -472,7 +533,7 @@ fn cmi5(root: &El, files: &HashSet<String>) -> Result<Manifest, Broken> {
     if groups.is_empty() {
         return broken("cmi5.xml has no <au>");
     }
-    Ok(Manifest { standard: "cmi5".into(), schema_version: None, title, groups, choice: true, flow: false })
+    within_limits(Manifest { standard: "cmi5".into(), schema_version: None, title, groups, choice: true, flow: false })
 }
 
 #[cfg(test)]

@@ -77,6 +77,7 @@ fn safe_path(name: &str) -> Result<String, Broken> {
 
 /// The first pass: every entry checked, the manifest read.
 pub fn inspect(zip: Bytes, limits: &Limits) -> Result<Plan, Broken> {
+    let packed_total = zip.len() as u64;
     let mut archive = ZipArchive::new(Cursor::new(zip))
         .map_err(|e| Broken(format!("the upload is not a readable zip archive: {e}")))?;
     if archive.len() > limits.max_files {
@@ -116,6 +117,14 @@ pub fn inspect(zip: Bytes, limits: &Limits) -> Result<Plan, Broken> {
             return broken(format!("`{path}` appears twice in the package"));
         }
         entries.push(Entry { index, path, size });
+    }
+    // Many small files each under the per-file threshold add up: the archive as a whole
+    // is held to the same ratio.
+    if unpacked > (64 << 20) && unpacked / packed_total.max(1) > limits.max_ratio {
+        return broken(format!(
+            "the package inflates {}-fold ({packed_total} to {unpacked} bytes): refused as a zip bomb",
+            unpacked / packed_total.max(1)
+        ));
     }
     let mut manifests = HashMap::new();
     for name in ["imsmanifest.xml", "cmi5.xml"] {

@@ -28,6 +28,20 @@ pub struct PackageRow {
 const PACKAGE: &str = "id, tenant_id, standard, title, sha256, bytes, unpacked, files, manifest, course_id, into_existing, \
                        created_by, created_at";
 
+/// Serializes a tenant's quota check and insert.
+pub async fn lock_tenant(tx: &mut PgConnection, tenant: TenantId) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('content:' || $1::text, 0))")
+        .bind(tenant)
+        .execute(tx)
+        .await
+        .map(drop)
+}
+
+/// What the tenant's packages inflate to, in all.
+pub async fn unpacked_held(tx: &mut PgConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT coalesce(sum(unpacked), 0)::bigint FROM packages").fetch_one(tx).await
+}
+
 pub async fn package_by_sha(tx: &mut PgConnection, sha256: &str) -> Result<Option<PackageRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {PACKAGE} FROM packages WHERE sha256 = $1")).bind(sha256).fetch_optional(tx).await
 }

@@ -135,11 +135,17 @@ fn object_key(tenant: TenantId, id: AssetId) -> String {
     format!("tenants/{tenant}/media/{id}")
 }
 
-/// Where the upload URL writes. Completing moves the bytes to the asset's own key, so
-/// an upload URL still within its time can never change a completed asset.
-fn upload_key(tenant: TenantId, id: AssetId) -> String {
-    format!("tenants/{tenant}/uploads/{id}")
+/// Where the upload URL writes (staging, outside the tenants' assets: an S3 lifecycle
+/// rule on `uploads/` and media's sweeper clear what is never completed). Completing
+/// moves the bytes to the asset's own key, so an upload URL still within its time can
+/// never change a completed asset.
+pub fn upload_key(tenant: TenantId, id: AssetId) -> String {
+    format!("uploads/{tenant}/{id}")
 }
+
+/// How long after its upload URL expires an upload may still be completed (its declared
+/// size counts against the quota until then).
+pub const COMPLETION_GRACE: chrono::Duration = chrono::Duration::hours(1);
 
 fn blob_error(e: impl std::fmt::Display) -> AppError {
     AppError::Unavailable(format!("object store: {e}"))
@@ -245,17 +251,25 @@ async fn inspect(state: &AppState, key: &str) -> Result<Option<(u64, String, Vec
 #[tracing::instrument(skip_all, fields(asset = %id))]
 pub async fn complete(state: &AppState, p: &Principal, id: AssetId) -> Result<Asset, AppError> {
     let tenant = tenant_of(p, EDITORS)?;
-    let row = {
-        let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
-        store::asset_get(&mut tx, id, false).await?.ok_or_else(|| AppError::not_found("asset", id))?
-    };
+    // The asset's row stays locked until it is ready or refused: a second completion
+    // waits, then finds it ready, and never moves or checks bytes concurrently.
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
+    let row = store::asset_get(&mut tx, id, true).await?.ok_or_else(|| AppError::not_found("asset", id))?;
     if row.status == "ready" {
         return Ok(row.into());
     }
-    // The uploaded bytes move to the asset's key first (a retry after a crash finds them
-    // there already), and are checked where they stay. Hashing a large file takes a
-    // while: outside any transaction.
     let store = state.blobs.store();
+    if Utc::now() > row.upload_expires_at + COMPLETION_GRACE {
+        let _ = store.delete(&Path::from(upload_key(tenant, id))).await;
+        return Err(AppError::client(
+            axum::http::StatusCode::GONE,
+            "upload-expired",
+            "Upload expired",
+            format!("asset {id} was not completed in time; declare the upload again"),
+        ));
+    }
+    // The uploaded bytes move to the asset's key first (a retry after a crash finds them
+    // there already), and are checked where they stay.
     match store.rename(&Path::from(upload_key(tenant, id)), &Path::from(row.object_key.as_str())).await {
         Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
         Err(e) => return Err(blob_error(e)),
@@ -288,11 +302,8 @@ pub async fn complete(state: &AppState, p: &Principal, id: AssetId) -> Result<As
         ))
         .await;
     }
-    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let Some(ready) = store::asset_ready(&mut tx, id, &sha256).await? else {
-        // Completed concurrently (or deleted): answer what is there now.
-        let now = store::asset_get(&mut tx, id, false).await?.ok_or_else(|| AppError::not_found("asset", id))?;
-        return Ok(now.into());
+        return Err(AppError::Internal(anyhow::anyhow!("asset {id} was locked pending and is not")));
     };
     let event = AssetReady {
         tenant_id: tenant,
@@ -395,8 +406,11 @@ pub async fn delete(state: &AppState, p: &Principal, id: AssetId) -> Result<(), 
     state.ctx.publish(&mut tx, p, event.into()).await?;
     tx.commit().await?;
     // After the commit: a failure here leaves an orphaned object, never a row without one.
-    if let Err(e) = state.blobs.store().delete(&Path::from(row.object_key.as_str())).await {
-        tracing::warn!(error = %e, key = %row.object_key, "media: deleting the object failed; it is orphaned");
+    for key in [row.object_key.clone(), upload_key(tenant, id)] {
+        match state.blobs.store().delete(&Path::from(key.as_str())).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => tracing::warn!(error = %e, key = %key, "media: deleting the object failed; it is orphaned"),
+        }
     }
     Ok(())
 }

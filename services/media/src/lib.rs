@@ -15,6 +15,7 @@ mod events;
 mod http;
 pub mod settings;
 mod store;
+pub mod sweeper;
 
 pub const NAME: &str = "media";
 
@@ -42,6 +43,9 @@ impl Service for AppState {
     async fn start(ctx: ServiceCtx) -> anyhow::Result<Started> {
         let blobs = Blobs::open(&ctx.config.blobs, &format!("{}/api/v1/media/blobs", ctx.public_url))?;
         let settings = settings::Settings::from_env()?;
-        Ok(Started::serve(AppState { ctx, blobs, settings }).consume([events::consumer()]))
+        let age =
+            chrono::Duration::from_std(settings.upload_ttl)? + app::COMPLETION_GRACE + chrono::Duration::minutes(10);
+        let sweep = sweeper::run(blobs.clone(), age, std::time::Duration::from_secs(600), ctx.cancel.clone());
+        Ok(Started::serve(AppState { ctx, blobs, settings }).consume([events::consumer()]).task(sweep))
     }
 }

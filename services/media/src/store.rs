@@ -32,10 +32,12 @@ pub async fn lock_tenant(tx: &mut PgConnection, tenant: TenantId) -> Result<(), 
         .map(drop)
 }
 
-/// Bytes the tenant holds: ready assets and uploads still allowed to arrive.
+/// Bytes the tenant holds: ready assets and uploads that may still be completed (until
+/// an hour after their URL expired: `app::COMPLETION_GRACE`).
 pub async fn bytes_held(tx: &mut PgConnection) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT coalesce(sum(size), 0)::bigint FROM assets WHERE status = 'ready' OR upload_expires_at > now()",
+        "SELECT coalesce(sum(size), 0)::bigint FROM assets \
+         WHERE status = 'ready' OR upload_expires_at + interval '1 hour' > now()",
     )
     .fetch_one(tx)
     .await

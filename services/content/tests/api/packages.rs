@@ -157,13 +157,20 @@ pub fn broken() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         z.finish().unwrap().into_inner()
     };
     let zeros = vec![0u8; 8 << 20];
+    let small_zeros = vec![0u8; 1 << 20];
+    let many: Vec<(String, &[u8])> = (0..70).map(|i| (format!("pad/{i}.bin"), small_zeros.as_slice())).collect();
+    let mut many_files: Vec<(&str, &[u8])> = vec![("imsmanifest.xml", ok)];
+    many_files.extend(many.iter().map(|(n, b)| (n.as_str(), *b)));
     vec![
         ("path traversal", zip_of(&[("imsmanifest.xml", ok), ("../../evil.html", b"x")]), "path traversal"),
         ("absolute path", zip_of(&[("imsmanifest.xml", ok), ("/etc/cron.d/evil", b"x")]), "path traversal"),
         ("windows traversal", zip_of(&[("imsmanifest.xml", ok), ("..\\evil.html", b"x")]), "path traversal"),
         ("symbolic link", symlink, "symbolic link"),
         ("zip bomb", zip_of(&[("imsmanifest.xml", ok), ("bomb.bin", &zeros)]), "zip bomb"),
+        ("many small files that add up to a bomb", zip_of(&many_files), "zip bomb"),
         ("not a zip", b"PK but not really a zip archive".to_vec(), "not a readable zip archive"),
+        ("NUL in a title", golf_with(&GOLF_MANIFEST.replace("<title>Par</title>", "<title>P\0ar</title>")), "control character"),
+        ("a huge attribute", golf_with(&GOLF_MANIFEST.replace("parameters=\"x=1\"", &format!("parameters=\"{}\"", "x".repeat(3000)))), "longer than 2048 bytes"),
         ("no manifest", zip_of(&[("index.html", b"<html></html>")]), "neither imsmanifest.xml"),
         ("malformed XML", golf_with("<manifest><organizations></manifest>"), "not well-formed"),
         ("DOCTYPE", golf_with("<!DOCTYPE manifest [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><manifest/>"), "DOCTYPE"),

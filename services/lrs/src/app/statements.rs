@@ -256,8 +256,21 @@ pub async fn store(
             }
         })
         .collect();
-    if !stored_events.is_empty() {
-        events.push(StatementStored { tenant_id: caller.tenant, statements: stored_events }.into());
+    // One event per ~256 KB of summaries: a batch of thousands becomes several events, each
+    // well inside what the bus carries (the outbox refuses larger ones).
+    let mut chunk: Vec<StoredStatement> = Vec::new();
+    let mut bytes = 0;
+    for s in stored_events {
+        let size = serde_json::to_vec(&s).map_or(0, |v| v.len());
+        if !chunk.is_empty() && bytes + size > 256 * 1024 {
+            events.push(StatementStored { tenant_id: caller.tenant, statements: std::mem::take(&mut chunk) }.into());
+            bytes = 0;
+        }
+        bytes += size;
+        chunk.push(s);
+    }
+    if !chunk.is_empty() {
+        events.push(StatementStored { tenant_id: caller.tenant, statements: chunk }.into());
     }
     state.ctx.emit(&mut tx, &caller.principal.event_meta(), events).await?;
     tx.commit().await?;

@@ -34,6 +34,17 @@ async fn a_batch_of_thousands_is_one_request() {
     let (status, ids) = lrs.post(json!(batch)).await;
     assert_eq!(status, 200, "{ids}");
     assert_eq!(ids.as_array().unwrap().len(), 5_000);
+    // Announced in events the bus carries (the outbox refuses one over 768 KB): the last
+    // statement's summary is in an event of its own chunk.
+    let last = ids[4_999].clone();
+    let env = lrs
+        .app
+        .wait_for_event("lrs.statement.stored.v1", std::time::Duration::from_secs(10), |e| {
+            e.data["statements"].as_array().is_some_and(|s| s.iter().any(|s| s["id"] == last))
+        })
+        .await;
+    let n = env.data["statements"].as_array().unwrap().len();
+    assert!(n < 5_000, "{n} statements in one event");
     let (_, page, _) = lrs.get(&format!("?activity={}&limit=0", crate::enc("http://example.com/big"))).await;
     assert_eq!(page["statements"].as_array().unwrap().len(), 500, "a full page");
     assert!(!page["more"].as_str().unwrap().is_empty());

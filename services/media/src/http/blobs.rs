@@ -50,6 +50,22 @@ fn grant(state: &AppState, access: Access, key: &str, query: Option<String>) -> 
     state.blobs.verify(access, key, query.as_deref().unwrap_or("")).map_err(refused)
 }
 
+/// `<prefix>/<uuid>/<uuid>` (and for assets, `tenants/<uuid>/media/<uuid>`): the only
+/// keys media signs. Anything else is no object of ours.
+fn key_ids(key: &str, prefix: &str, middle: Option<&str>) -> Option<(uuid::Uuid, uuid::Uuid)> {
+    let rest = key.strip_prefix(prefix)?.strip_prefix('/')?;
+    let (tenant, rest) = rest.split_once('/')?;
+    let id = match middle {
+        Some(m) => rest.strip_prefix(m)?.strip_prefix('/')?,
+        None => rest,
+    };
+    Some((tenant.parse().ok()?, id.parse().ok()?))
+}
+
+fn no_such_object(key: &str) -> AppError {
+    AppError::not_found("object", key)
+}
+
 fn too_large(size: u64) -> AppError {
     AppError::client(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -78,6 +94,23 @@ pub async fn put_blob(
 ) -> Result<StatusCode, AppError> {
     let grant = grant(&state, Access::Put, &key, query)?;
     let size = grant.size.ok_or(refused(Refused::Malformed("no size")))?;
+    // Only a declared upload, still open, takes bytes: not one deleted, completed or
+    // past its URL's time (the signature alone would outlive all three).
+    let (tenant, id) = key_ids(&key, "uploads", None).ok_or_else(|| no_such_object(&key))?;
+    {
+        let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+        let open = crate::store::asset_get(&mut tx, id.into(), false)
+            .await?
+            .is_some_and(|a| a.status == "pending" && a.upload_expires_at > chrono::Utc::now());
+        if !open {
+            return Err(AppError::client(
+                StatusCode::FORBIDDEN,
+                "upload-closed",
+                "Upload closed",
+                "this upload was completed, deleted or has expired: declare a new one",
+            ));
+        }
+    }
     if let Some(t) = &grant.content_type {
         let sent = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         if sent != t {
@@ -149,6 +182,7 @@ pub async fn get_blob(
     RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
     let grant = grant(&state, Access::Get, &key, query)?;
+    key_ids(&key, "tenants", Some("media")).ok_or_else(|| no_such_object(&key))?;
     let got = match state.blobs.store().get(&Path::from(key.as_str())).await {
         Ok(g) => g,
         Err(object_store::Error::NotFound { .. }) => return Err(AppError::not_found("object", &key)),

@@ -78,7 +78,7 @@ async fn an_upload_is_declared_put_to_its_signed_url_checked_and_announced() {
     assert_eq!(u["asset"]["status"], "pending");
     let id = u["asset"]["id"].as_str().unwrap().to_owned();
     let url = u["upload"]["url"].as_str().unwrap().to_owned();
-    assert!(url.contains(&format!("tenants/{}/uploads/{id}", m.tenant)), "{url}");
+    assert!(url.contains(&format!("/uploads/{}/{id}?", m.tenant)), "{url}");
 
     // Nothing uploaded yet: completing is a conflict.
     let res = m.call(Method::POST, &format!("/assets/{id}/complete"), &m.author, None).await;
@@ -118,7 +118,8 @@ async fn an_upload_is_declared_put_to_its_signed_url_checked_and_announced() {
 
     // The upload URL, still within its time, cannot change the completed asset.
     let res = m.put(&u["upload"], png(70_000).into_iter().map(|b| b ^ 1).collect()).await;
-    assert_eq!(res.status(), 200);
+    assert_eq!(res.status(), 403);
+    assert!(res.text().await.unwrap().contains("upload-closed"));
     // A learner of the tenant downloads through a signed URL for this object only.
     let learner = m.app.token(Some(m.tenant), &[Role::Learner]);
     let (status, d) = m.call(Method::GET, &format!("/assets/{id}/download"), &learner, None).await;
@@ -203,6 +204,54 @@ async fn bytes_that_are_not_what_was_declared_are_refused_and_limits_hold() {
     assert_eq!(page["data"], json!([]));
     let (_, page) = m.call(Method::GET, "/assets?status=ready", &m.author, None).await;
     assert_eq!(page["data"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn uploads_close_when_deleted_or_late_and_what_is_never_completed_is_swept() {
+    let m = spawn_with(&[mirai_media::service()], None).await;
+    let blobs = Blobs::open(&m.app.fleet().services[0].config.blobs, "unused").unwrap();
+    let staged = |id: &str| mirai_blobs::object_store::path::Path::from(format!("uploads/{}/{id}", m.tenant));
+    use mirai_blobs::object_store::ObjectStoreExt;
+
+    // A deleted intent's URL takes no bytes (nothing would count or clean them).
+    let (_, u) = m.declare("a.png", "image/png", 100).await;
+    let id = u["asset"]["id"].as_str().unwrap().to_owned();
+    let (s, _) = m.call(Method::DELETE, &format!("/assets/{id}"), &m.author, None).await;
+    assert_eq!(s, 204);
+    let res = m.put(&u["upload"], png(100)).await;
+    assert_eq!(res.status(), 403);
+    assert!(blobs.store().head(&staged(&id)).await.is_err(), "nothing staged");
+
+    // An upload not completed within an hour of its URL's expiry is refused and its bytes
+    // go; it no longer counts against the quota.
+    let (_, u) = m.declare("b.png", "image/png", 200).await;
+    let id = u["asset"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(m.put(&u["upload"], png(200)).await.status(), 200);
+    let mut db =
+        <sqlx::PgConnection as sqlx::Connection>::connect(&mirai_testkit::url_for_db(&m.app.database)).await.unwrap();
+    sqlx::query("UPDATE media.assets SET upload_expires_at = now() - interval '2 hours' WHERE id = $1")
+        .bind(Uuid::parse_str(&id).unwrap())
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let res = m.call(Method::POST, &format!("/assets/{id}/complete"), &m.author, None).await;
+    assert_problem(&res, 410, "upload-expired");
+    assert!(blobs.store().head(&staged(&id)).await.is_err(), "its bytes are gone");
+
+    // The sweeper clears staged bytes older than the upload window, and only those.
+    let (_, u) = m.declare("c.png", "image/png", 300).await;
+    let id = u["asset"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(m.put(&u["upload"], png(300)).await.status(), 200);
+    // (Only this tenant's staging: tests share the local store.)
+    let mine = format!("uploads/{}", m.tenant);
+    mirai_media::sweeper::sweep(&blobs, &mine, chrono::Duration::hours(2)).await.unwrap();
+    assert!(blobs.store().head(&staged(&id)).await.is_ok(), "a fresh upload stays");
+    let removed = mirai_media::sweeper::sweep(&blobs, &mine, chrono::Duration::zero()).await.unwrap();
+    assert_eq!(removed, 1);
+    assert!(blobs.store().head(&staged(&id)).await.is_err());
+    // Completing it now finds no bytes.
+    let res = m.call(Method::POST, &format!("/assets/{id}/complete"), &m.author, None).await;
+    assert_problem(&res, 409, "conflict");
 }
 
 #[tokio::test]
