@@ -127,8 +127,10 @@ pub async fn entry_list(tx: &mut PgConnection, f: &Filter, limit: i64) -> Result
         }
         _ => {}
     }
+    // BCP 47 tags compare case-insensitively; `en` takes every English (`en-US`, `en-GB`).
     if let Some(l) = &f.locale {
-        q.push(" AND locale = ").push_bind(l.clone());
+        q.push(" AND (lower(locale) = lower(").push_bind(l.clone()).push(") OR lower(locale) LIKE lower(");
+        q.push_bind(l.replace('\\', "").replace('%', "").replace('_', "")).push(") || '-%')");
     }
     if let Some(t) = &f.tag {
         q.push(" AND tags @> ARRAY[").push_bind(t.clone()).push("]::text[]");

@@ -80,6 +80,9 @@ async fn each_tenant_sees_the_public_catalog_and_its_own_courses() {
     );
     assert_eq!(titles(&catalog(&app, &learner_a, "?scope=public&sort=title").await), ["Brandschutz", "Fire Safety"]);
     assert_eq!(titles(&catalog(&app, &learner_a, "?locale=de-DE").await), ["Brandschutz"]);
+    // Tags compare case-insensitively, and a language takes its regions.
+    assert_eq!(titles(&catalog(&app, &learner_a, "?locale=de-de").await), ["Brandschutz"]);
+    assert_eq!(titles(&catalog(&app, &learner_a, "?locale=de").await), ["Brandschutz"]);
     assert_eq!(titles(&catalog(&app, &learner_a, "?tag=SAFETY&sort=title").await), ["Brandschutz", "Fire Safety"]);
     assert_eq!(titles(&catalog(&app, &learner_a, &format!("?provider={b}")).await), ["Brandschutz"]);
     assert_eq!(
