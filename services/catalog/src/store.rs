@@ -130,7 +130,7 @@ pub async fn entry_list(tx: &mut PgConnection, f: &Filter, limit: i64) -> Result
     // BCP 47 tags compare case-insensitively; `en` takes every English (`en-US`, `en-GB`).
     if let Some(l) = &f.locale {
         q.push(" AND (lower(locale) = lower(").push_bind(l.clone()).push(") OR lower(locale) LIKE lower(");
-        q.push_bind(l.replace('\\', "").replace('%', "").replace('_', "")).push(") || '-%')");
+        q.push_bind(l.replace(['\\', '%', '_'], "")).push(") || '-%')");
     }
     if let Some(t) = &f.tag {
         q.push(" AND tags @> ARRAY[").push_bind(t.clone()).push("]::text[]");

@@ -173,6 +173,8 @@ fn blob_error(e: object_store::Error) -> AppError {
     params(("key" = String, Path, description = "The object key, as in the signed URL (it contains slashes)")),
     security(()),
     responses((status = 200, description = "The bytes", content_type = "application/octet-stream"),
+              (status = 206, description = "The requested byte range (`Range: bytes=…`)", content_type = "application/octet-stream"),
+              (status = 416, description = "The range starts past the end", body = Problem, content_type = "application/problem+json"),
               (status = 400, description = "Not a signed URL", body = Problem, content_type = "application/problem+json"),
               (status = 403, description = "Signature invalid or expired", body = Problem, content_type = "application/problem+json"),
               (status = 404, description = "No such object", body = Problem, content_type = "application/problem+json")))]
@@ -180,17 +182,48 @@ pub async fn get_blob(
     State(state): State<AppState>,
     mirai_kit::Path(key): mirai_kit::Path<String>,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let grant = grant(&state, Access::Get, &key, query)?;
     key_ids(&key, "tenants", Some("media")).ok_or_else(|| no_such_object(&key))?;
-    let got = match state.blobs.store().get(&Path::from(key.as_str())).await {
+    let path = Path::from(key.as_str());
+    let size = match state.blobs.store().head(&path).await {
+        Ok(m) => m.size,
+        Err(object_store::Error::NotFound { .. }) => return Err(AppError::not_found("object", &key)),
+        Err(e) => return Err(blob_error(e)),
+    };
+    // One byte range (a video seeking); several, or a malformed one, get the whole object.
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).and_then(|v| byte_range(v, size));
+    if let Some(Err(())) = range {
+        let mut res = AppError::client(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "range-not-satisfiable",
+            "Range not satisfiable",
+            format!("the object has {size} bytes; the range starts past them"),
+        )
+        .into_response();
+        res.headers_mut()
+            .insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes */{size}")).expect("ascii"));
+        return Ok(res);
+    }
+    let range = range.and_then(Result::ok);
+    let opts =
+        object_store::GetOptions { range: range.clone().map(object_store::GetRange::Bounded), ..Default::default() };
+    let got = match state.blobs.store().get_opts(&path, opts).await {
         Ok(g) => g,
         Err(object_store::Error::NotFound { .. }) => return Err(AppError::not_found("object", &key)),
         Err(e) => return Err(blob_error(e)),
     };
-    let len = got.meta.size;
+    let len = range.as_ref().map_or(size, |r| r.end - r.start);
     let mut res = Body::from_stream(got.into_stream()).into_response();
     let h = res.headers_mut();
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Some(r) = &range {
+        h.insert(
+            header::CONTENT_RANGE,
+            HeaderValue::from_str(&format!("bytes {}-{}/{size}", r.start, r.end - 1)).expect("ascii"),
+        );
+    }
     let kind = grant.content_type.as_deref().unwrap_or("application/octet-stream");
     if let Ok(v) = HeaderValue::from_str(kind) {
         h.insert(header::CONTENT_TYPE, v);
@@ -210,7 +243,37 @@ pub async fn get_blob(
     if let Ok(v) = HeaderValue::from_str(&disposition) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
+    if range.is_some() {
+        *res.status_mut() = StatusCode::PARTIAL_CONTENT;
+    }
     Ok(res)
+}
+
+/// A single `bytes=` range of an object of `size` bytes (RFC 9110 §14.1.2): `a-b`, `a-`
+/// or `-n`. `None`: no single range to honor (serve the whole object); `Some(Err)`: it
+/// starts at or past the end (416).
+fn byte_range(v: &str, size: u64) -> Option<Result<std::ops::Range<u64>, ()>> {
+    let spec = v.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None;
+    }
+    let (a, b) = spec.split_once('-')?;
+    let (a, b) = (a.trim(), b.trim());
+    let range = if a.is_empty() {
+        let n: u64 = b.parse().ok()?;
+        if n == 0 {
+            return Some(Err(()));
+        }
+        size.saturating_sub(n)..size
+    } else {
+        let start: u64 = a.parse().ok()?;
+        let end = if b.is_empty() { size } else { b.parse::<u64>().ok()?.saturating_add(1).min(size) };
+        if end <= start && start < size {
+            return None;
+        }
+        start..end
+    };
+    if range.start >= size { Some(Err(())) } else { Some(Ok(range)) }
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -130,6 +130,19 @@ async fn an_upload_is_declared_put_to_its_signed_url_checked_and_announced() {
     assert_eq!(res.headers()["x-content-type-options"], "nosniff");
     assert!(res.headers()["content-disposition"].to_str().unwrap().contains("floor plan.png"));
     assert_eq!(res.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    // Byte ranges, as a video player seeks: a slice, an open end, a suffix, past the end.
+    let url = d["url"].as_str().unwrap();
+    for (range, want) in [("bytes=100-199", 100..200), ("bytes=69990-", 69_990..70_000), ("bytes=-10", 69_990..70_000)]
+    {
+        let res = m.app.http.get(url).header("range", range).send().await.unwrap();
+        assert_eq!(res.status(), 206, "{range}");
+        let cr = format!("bytes {}-{}/70000", want.start, want.end - 1);
+        assert_eq!(res.headers()["content-range"], cr.as_str());
+        assert_eq!(res.bytes().await.unwrap().as_ref(), &bytes[want]);
+    }
+    let res = m.app.http.get(url).header("range", "bytes=70000-").send().await.unwrap();
+    assert_eq!(res.status(), 416);
+    assert_eq!(res.headers()["content-range"], "bytes */70000");
     // The same URL for another object, or with its signature changed: refused.
     let other = d["url"].as_str().unwrap().replace(&id, &Uuid::now_v7().to_string());
     assert_eq!(m.app.http.get(other).send().await.unwrap().status(), 403);
