@@ -50,7 +50,9 @@ pub struct ImportParams {
               (status = 403, description = "Not an author", body = Problem, content_type = "application/problem+json"),
               (status = 413, description = "Larger than the package limit", body = Problem, content_type = "application/problem+json"),
               (status = 415, description = "Not application/zip or application/octet-stream", body = Problem, content_type = "application/problem+json"),
-              (status = 422, description = "Not importable: traversal, link, bomb, limits, or a broken manifest (the reason is in `detail`)", body = Problem, content_type = "application/problem+json")))]
+              (status = 422, description = "Not importable: traversal, link, bomb, limits, or a broken manifest (the reason is in `detail`)", body = Problem, content_type = "application/problem+json"),
+              (status = 429, description = "As many imports as this instance runs at once are running; `Retry-After`", body = Problem, content_type = "application/problem+json"),
+              (status = 507, description = "The tenant's package storage quota would be exceeded", body = Problem, content_type = "application/problem+json")))]
 async fn import_package(
     State(state): State<AppState>,
     principal: Principal,
