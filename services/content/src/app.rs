@@ -111,6 +111,16 @@ async fn discard(state: &AppState, prefix: &str) {
     let _ = store.delete_stream(paths).try_collect::<Vec<_>>().await;
 }
 
+/// A place among the imports this instance runs at once, taken before the package is
+/// read (each holds a package and its files in flight); none free is a 429.
+pub fn import_slot(state: &AppState, p: &Principal) -> Result<tokio::sync::OwnedSemaphorePermit, AppError> {
+    tenant_of(p, EDITORS)?;
+    state.imports.clone().try_acquire_owned().map_err(|_| AppError::TooManyRequests {
+        detail: "this instance is importing as many packages as it runs at once; retry shortly".into(),
+        retry_after_secs: 5,
+    })
+}
+
 /// Imports a package zip (whole, as the request body). `course_id`: add its lessons to
 /// that draft; none: a new draft course.
 #[tracing::instrument(skip_all, fields(bytes = zip.len()))]
@@ -121,10 +131,6 @@ pub async fn import(
     course_id: Option<CourseId>,
 ) -> Result<(bool, Package), AppError> {
     let tenant = tenant_of(p, EDITORS)?;
-    let _permit = state.imports.clone().try_acquire_owned().map_err(|_| AppError::TooManyRequests {
-        detail: "this instance is importing as many packages as it runs at once; retry shortly".into(),
-        retry_after_secs: 5,
-    })?;
     if zip.len() as u64 > state.limits.max_package {
         return Err(AppError::client(
             axum::http::StatusCode::PAYLOAD_TOO_LARGE,

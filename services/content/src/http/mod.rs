@@ -70,6 +70,7 @@ async fn import_package(
             format!("send the package zip as the body with Content-Type: application/zip (not `{kind}`)"),
         ));
     }
+    let _slot = app::import_slot(&state, &principal)?;
     let max = state.limits.max_package;
     let body: Bytes =
         axum::body::to_bytes(body, max as usize).await.map_err(|e| mirai_kit::extract::body_read_error(&e))?;
