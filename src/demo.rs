@@ -269,16 +269,22 @@ async fn seed_course(http: &reqwest::Client, base: &str, token: &str) -> anyhow:
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let revision = revision.context("the demo package's lesson did not reach the draft")?;
-    let res = http
-        .post(api(&format!("authoring/courses/{id}/publish")))
-        .bearer_auth(token)
-        .header("if-match", format!("\"{revision}\""))
-        .send()
-        .await?;
-    if !res.status().is_success() {
-        bail!("publishing the demo course: {} {}", res.status(), res.text().await.unwrap_or_default());
+    // Publishable once authoring has learnt the image is a ready asset (an event too).
+    let mut last = String::new();
+    for _ in 0..200 {
+        let res = http
+            .post(api(&format!("authoring/courses/{id}/publish")))
+            .bearer_auth(token)
+            .header("if-match", format!("\"{revision}\""))
+            .send()
+            .await?;
+        if res.status().is_success() {
+            return Ok(id);
+        }
+        last = format!("{} {}", res.status(), res.text().await.unwrap_or_default());
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Ok(id)
+    bail!("publishing the demo course: {last}")
 }
 
 async fn lrs_works(http: &reqwest::Client, endpoint: &str, key: &str, secret: &str) -> bool {

@@ -1,9 +1,13 @@
-//! What authoring consumes: content's imported packages. Each launchable item becomes a
+//! What authoring consumes: content's imported packages — each launchable item becomes a
 //! lesson with a package block; the package's groups become modules, added to the named
-//! draft (a new revision, in its history) or made into a new private draft course.
+//! draft (a new revision, in its history) or made into a new private draft course — and
+//! media's ready and deleted assets; both are recorded as what blocks may point at.
 
 use mirai_contracts::{
-    events::content::PackageImported,
+    events::{
+        content::PackageImported,
+        media::{AssetDeleted, AssetReady},
+    },
     ids::{BlockId, CourseId, LessonId, ModuleId},
 };
 use mirai_events::{ConsumerSpec, Cx, HandleError};
@@ -47,6 +51,7 @@ fn modules(e: &PackageImported) -> Vec<Module> {
 }
 
 async fn on_imported(cx: Cx<'_>, e: PackageImported) -> Result<(), HandleError> {
+    store::ref_add(cx.tx, e.tenant_id, "package", e.package_id.into()).await?;
     let actor = cx.envelope.actor.clone().unwrap_or_else(|| "content".into());
     let detail = json!({ "package_id": e.package_id, "standard": e.standard, "title": e.title });
     if e.into_existing
@@ -106,4 +111,19 @@ async fn on_imported(cx: Cx<'_>, e: PackageImported) -> Result<(), HandleError> 
 
 pub fn consumer() -> ConsumerSpec {
     ConsumerSpec::new("authoring-packages").on(on_imported)
+}
+
+/// Media's ready and deleted assets: what image, video and file blocks may show.
+async fn on_asset_ready(cx: Cx<'_>, e: AssetReady) -> Result<(), HandleError> {
+    store::ref_add(cx.tx, e.tenant_id, "asset", e.asset_id.into()).await?;
+    Ok(())
+}
+
+async fn on_asset_deleted(cx: Cx<'_>, e: AssetDeleted) -> Result<(), HandleError> {
+    store::ref_remove(cx.tx, "asset", e.asset_id.into()).await?;
+    Ok(())
+}
+
+pub fn media_consumer() -> ConsumerSpec {
+    ConsumerSpec::new("authoring-media").on(on_asset_ready).on(on_asset_deleted)
 }

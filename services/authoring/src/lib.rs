@@ -28,13 +28,14 @@ pub struct AppState {
 
 impl Service for AppState {
     const NAME: &'static str = NAME;
-    const CONSUMERS: &'static [(&'static str, &'static str)] = &[("content", "authoring-packages")];
+    const CONSUMERS: &'static [(&'static str, &'static str)] =
+        &[("content", "authoring-packages"), ("media", "authoring-media")];
 
     fn routes() -> OpenApiRouter<Self> {
         http::routes()
     }
 
     async fn start(ctx: ServiceCtx) -> anyhow::Result<Started> {
-        Ok(Started::serve(AppState { ctx }).consume([events::consumer()]))
+        Ok(Started::serve(AppState { ctx }).consume([events::consumer(), events::media_consumer()]))
     }
 }

@@ -197,3 +197,27 @@ pub async fn history_list(tx: &mut PgConnection, course: CourseId) -> Result<Vec
         .fetch_all(tx)
         .await
 }
+
+/// Records that the tenant has this asset or package.
+pub async fn ref_add(tx: &mut PgConnection, tenant: TenantId, kind: &str, id: uuid::Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO known_refs (tenant_id, kind, id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        .bind(tenant)
+        .bind(kind)
+        .bind(id)
+        .execute(tx)
+        .await
+        .map(drop)
+}
+
+pub async fn ref_remove(tx: &mut PgConnection, kind: &str, id: uuid::Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM known_refs WHERE kind = $1 AND id = $2").bind(kind).bind(id).execute(tx).await.map(drop)
+}
+
+/// Which of `ids` (of `kind`) the tenant has.
+pub async fn refs_known(tx: &mut PgConnection, kind: &str, ids: &[uuid::Uuid]) -> Result<Vec<uuid::Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM known_refs WHERE kind = $1 AND id = ANY($2)")
+        .bind(kind)
+        .bind(ids)
+        .fetch_all(tx)
+        .await
+}

@@ -302,6 +302,7 @@ pub async fn publish(
     if draft.lesson_count() == 0 {
         return Err(AppError::invalid("modules", "a course needs at least one lesson to be published"));
     }
+    check_refs(&mut tx, draft).await?;
     let number = current.latest_version.unwrap_or(0) + 1;
     let snapshot = json!({
         "title": current.title, "summary": current.summary, "locale": current.locale, "tags": current.tags,
@@ -348,6 +349,51 @@ pub async fn publish(
     state.ctx.publish(&mut tx, p, event.into()).await?;
     tx.commit().await?;
     Ok(version.into())
+}
+
+/// Every image, video, file and package block must point at an asset or package of this
+/// tenant (ready, not deleted): a published version never shows what is not there.
+async fn check_refs(tx: &mut sqlx::PgConnection, draft: &Outline) -> Result<(), AppError> {
+    let mut refs = vec![];
+    for (mi, m) in draft.modules.iter().enumerate() {
+        for (li, l) in m.lessons.iter().enumerate() {
+            for (bi, b) in l.blocks.iter().enumerate() {
+                let at = format!("modules[{mi}].lessons[{li}].blocks[{bi}]");
+                if let Some(a) = b.content.media_id() {
+                    refs.push((at, b.id, "asset", a));
+                } else if let Some((p, _)) = b.content.package() {
+                    refs.push((at, b.id, "package", p));
+                }
+            }
+        }
+    }
+    let mut missing = vec![];
+    for kind in ["asset", "package"] {
+        let ids: Vec<uuid::Uuid> = refs.iter().filter(|r| r.2 == kind).map(|r| r.3).collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let known = store::refs_known(tx, kind, &ids).await?;
+        missing.extend(refs.iter().filter(|r| r.2 == kind && !known.contains(&r.3)));
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let errors = missing
+        .iter()
+        .map(|(at, b, kind, id)| {
+            FieldError::new(format!("{at}.content"), format!("block {b}: no {kind} {id} in this tenant"))
+        })
+        .collect();
+    let list: Vec<String> = missing.iter().map(|(_, b, kind, id)| format!("block {b} ({kind} {id})")).collect();
+    Err(AppError::Invalid {
+        detail: format!(
+            "blocks point at media or packages this tenant does not have (never completed, deleted, or completed a \
+             moment ago: retry): {}",
+            list.join(", ")
+        ),
+        errors,
+    })
 }
 
 /// Retires the course: no version is offered any longer (those who have it keep it).

@@ -118,7 +118,7 @@ async fn review_block(
               (status = 404, description = "No such course", body = Problem, content_type = "application/problem+json"),
               (status = 409, description = "The course is retired", body = Problem, content_type = "application/problem+json"),
               (status = 412, description = "Stale revision", body = Problem, content_type = "application/problem+json"),
-              (status = 422, description = "Unreviewed AI blocks (each named) or no lesson", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "Unreviewed AI blocks, or blocks showing media or packages the tenant does not have (each named), or no lesson", body = Problem, content_type = "application/problem+json"),
               (status = 428, description = "No If-Match", body = Problem, content_type = "application/problem+json")))]
 async fn publish_course(
     State(state): State<AppState>,

@@ -49,6 +49,28 @@ impl Authoring {
     }
 }
 
+/// Announces an asset as media's relay would (the test stands in for media, so it
+/// publishes to JetStream directly).
+#[allow(clippy::disallowed_methods)]
+async fn asset_ready(app: &TestApp, tenant: Uuid, asset: Uuid) {
+    let event: mirai_events::NewEvent = mirai_contracts::events::media::AssetReady {
+        tenant_id: tenant.into(),
+        asset_id: asset.into(),
+        filename: "plan.png".into(),
+        content_type: "image/png".into(),
+        size: 10,
+        sha256: format!("sha256:{}", "0".repeat(64)),
+        object_key: format!("tenants/{tenant}/media/{asset}"),
+        ready_at: chrono::Utc::now(),
+    }
+    .into();
+    let bus = mirai_testkit::bus(&app.prefix).await;
+    bus.ensure_stream("media").await.unwrap();
+    let envelope = event.into_envelope("media", &mirai_events::EventMeta::default());
+    let subject = bus.subject(&envelope.kind);
+    bus.js.publish(subject, serde_json::to_vec(&envelope).unwrap().into()).await.unwrap().await.unwrap();
+}
+
 fn provenance() -> Value {
     json!({ "model": "claude-sonnet-4", "prompt_id": "lesson-draft", "prompt_version": "3",
         "prompt_hash": format!("sha256:{}", "ab".repeat(32)), "sources": ["media:42"],
@@ -124,8 +146,26 @@ async fn drafts_are_written_under_if_match_and_published_as_immutable_versions()
     // Publish: a numbered, immutable version with its hash, announced with the outline.
     let (status, v1, _) = a.send(Method::POST, &format!("{path}/publish"), &a.author, Some("\"3\""), None).await;
     assert_eq!(status, 403, "authors draft; admins publish: {v1}");
-    let (status, v1, _) = a.send(Method::POST, &format!("{path}/publish"), &a.publisher, Some("\"3\""), None).await;
-    assert_eq!(status, 201, "{v1}");
+    // The image is no asset of this tenant yet: publishing names the block.
+    let (status, p, _) = a.send(Method::POST, &format!("{path}/publish"), &a.publisher, Some("\"3\""), None).await;
+    assert_eq!(status, 422, "{p}");
+    assert!(p["detail"].as_str().unwrap().contains(&format!("asset {image}")), "{p}");
+    // Media announces it ready (the test stands in for media); then it publishes.
+    asset_ready(&a.app, a.tenant, image).await;
+    let v1 = mirai_testkit::poll("authoring to learn the asset", Duration::from_secs(10), || async {
+        let (status, v1, _) = a.send(Method::POST, &format!("{path}/publish"), &a.publisher, Some("\"3\""), None).await;
+        (status == 201).then_some(v1)
+    })
+    .await;
+    // Another tenant's course cannot show this tenant's asset.
+    let other = a.app.token(Some(Uuid::now_v7()), &[Role::ProviderAdmin]);
+    let theirs = course(json!([{ "title": "M", "lessons": [{ "title": "L", "blocks": [
+        { "kind": "image", "content": { "media_id": image, "alt": "Borrowed" } }] }] }]));
+    let (status, t, _) = a.send(Method::POST, "/courses", &other, None, Some(theirs)).await;
+    assert_eq!(status, 201, "{t}");
+    let tpath = format!("/courses/{}/publish", t["id"].as_str().unwrap());
+    let (status, p, _) = a.send(Method::POST, &tpath, &other, Some("\"1\""), None).await;
+    assert_eq!(status, 422, "{p}");
     assert_eq!(v1["version"], 1);
     assert!(v1["content_hash"].as_str().unwrap().starts_with("sha256:"));
     let event = a

@@ -280,16 +280,13 @@ async fn an_asset_a_published_version_shows_cannot_be_deleted() {
     let (status, c) = m.app.post("/api/v1/authoring/courses", Some(&m.author), course).await;
     assert_eq!(status, 201, "{c}");
     let publisher = m.app.token(Some(m.tenant), &[Role::ProviderAdmin]);
-    let res = m
-        .app
-        .http
-        .post(m.app.url(&format!("/api/v1/authoring/courses/{}/publish", c["id"].as_str().unwrap())))
-        .bearer_auth(&publisher)
-        .header("if-match", "\"1\"")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    // Publishable once authoring has learnt the asset is ready (an event, milliseconds).
+    let publish = m.app.url(&format!("/api/v1/authoring/courses/{}/publish", c["id"].as_str().unwrap()));
+    poll("the course to publish", Duration::from_secs(10), || async {
+        let res = m.app.http.post(&publish).bearer_auth(&publisher).header("if-match", "\"1\"").send().await.unwrap();
+        (res.status() == 201).then_some(())
+    })
+    .await;
 
     let a = poll("media to learn the published version", Duration::from_secs(10), || async {
         let (_, a) = m.call(Method::GET, &format!("/assets/{used_id}"), &m.author, None).await;
