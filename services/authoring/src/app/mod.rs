@@ -373,7 +373,8 @@ async fn check_refs(tx: &mut sqlx::PgConnection, draft: &Outline) -> Result<(), 
         if ids.is_empty() {
             continue;
         }
-        let known = store::refs_known(tx, kind, &ids).await?;
+        let known: std::collections::HashSet<uuid::Uuid> =
+            store::refs_known(tx, kind, &ids).await?.into_iter().collect();
         missing.extend(refs.iter().filter(|r| r.2 == kind && !known.contains(&r.3)));
     }
     if missing.is_empty() {
