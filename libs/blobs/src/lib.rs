@@ -212,6 +212,11 @@ impl Blobs {
     }
 }
 
+/// The object store did not do what was asked: a 503 (retryable), never a 500.
+pub fn unavailable(e: impl std::fmt::Display) -> mirai_kit::AppError {
+    mirai_kit::AppError::Unavailable(format!("object store: {e}"))
+}
+
 fn mac(secret: &[u8], key: &str, params: &[(&str, &str)]) -> String {
     let mut m = hmac::Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
     m.update(key.as_bytes());

@@ -329,10 +329,24 @@ impl Config {
 
     /// A service-specific setting: `MIRAI_<SERVICE>__<KEY>`.
     pub fn service_var(service: &str, key: &str) -> Option<String> {
-        std::env::var(format!("MIRAI_{}__{}", service.to_uppercase().replace('-', "_"), key))
-            .ok()
-            .filter(|v| !v.is_empty())
+        std::env::var(service_var_name(service, key)).ok().filter(|v| !v.is_empty())
     }
+
+    /// A service-specific number, `default` when unset; not a number is an error naming
+    /// the variable.
+    pub fn service_num(service: &str, key: &str, default: u64) -> Result<u64, ConfigError> {
+        match Self::service_var(service, key) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| ConfigError {
+                var: service_var_name(service, key),
+                message: format!("`{v}` is not a number"),
+            }),
+        }
+    }
+}
+
+fn service_var_name(service: &str, key: &str) -> String {
+    format!("MIRAI_{}__{}", service.to_uppercase().replace('-', "_"), key)
 }
 
 fn parse_num<T: std::str::FromStr>(

@@ -27,6 +27,12 @@ include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
 
 /// A service's migrations, embedded from `migrations/<service>/` at build time (empty
 /// for a service without that directory).
+/// Serializes whoever holds `key` until the transaction ends (a transaction-level
+/// advisory lock): e.g. `media:<tenant>` around a tenant's quota check and insert.
+pub async fn xact_lock(tx: &mut sqlx::PgConnection, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))").bind(key).execute(tx).await.map(drop)
+}
+
 pub fn migrations(service: &str) -> &'static [Migration] {
     EMBEDDED.iter().find(|(s, _)| *s == service).map(|(_, m)| *m).unwrap_or(&[])
 }

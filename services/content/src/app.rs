@@ -76,18 +76,8 @@ impl From<PackageRow> for Package {
     }
 }
 
-fn tenant_of(p: &Principal, roles: &[Role]) -> Result<TenantId, AppError> {
-    let tenant = p.tenant()?;
-    p.require_in_tenant(tenant, roles)?;
-    Ok(TenantId::from(tenant))
-}
-
 fn invalid_package(b: Broken) -> AppError {
     AppError::client(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "package-invalid", "Package not importable", b.0)
-}
-
-fn blob_error(e: impl std::fmt::Display) -> AppError {
-    AppError::Unavailable(format!("object store: {e}"))
 }
 
 fn quota_exceeded(held: i64, quota: i64, needs: i64) -> AppError {
@@ -114,7 +104,7 @@ async fn discard(state: &AppState, prefix: &str) {
 /// A place among the imports this instance runs at once, taken before the package is
 /// read (each holds a package and its files in flight); none free is a 429.
 pub fn import_slot(state: &AppState, p: &Principal) -> Result<tokio::sync::OwnedSemaphorePermit, AppError> {
-    tenant_of(p, EDITORS)?;
+    p.own_tenant(EDITORS)?;
     state.imports.clone().try_acquire_owned().map_err(|_| AppError::TooManyRequests {
         detail: "this instance is importing as many packages as it runs at once; retry shortly".into(),
         retry_after_secs: 5,
@@ -130,7 +120,7 @@ pub async fn import(
     zip: Bytes,
     course_id: Option<CourseId>,
 ) -> Result<(bool, Package), AppError> {
-    let tenant = tenant_of(p, EDITORS)?;
+    let tenant = p.own_tenant(EDITORS)?;
     if zip.len() as u64 > state.limits.max_package {
         return Err(AppError::client(
             axum::http::StatusCode::PAYLOAD_TOO_LARGE,
@@ -189,7 +179,7 @@ pub async fn import(
     }
     if let Err(e) = stored {
         discard(state, &root).await;
-        return Err(blob_error(e));
+        return Err(mirai_blobs::unavailable(e));
     }
 
     // From here on the files are stored: any failure removes them again.
@@ -287,24 +277,20 @@ async fn record(
 
 #[tracing::instrument(skip_all, fields(package = %id))]
 pub async fn get(state: &AppState, p: &Principal, id: PackageId) -> Result<Package, AppError> {
-    let tenant = tenant_of(p, EDITORS)?;
+    let tenant = p.own_tenant(EDITORS)?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     Ok(store::package_get(&mut tx, id).await?.ok_or_else(|| AppError::not_found("package", id))?.into())
 }
 
 #[tracing::instrument(skip_all)]
 pub async fn list(state: &AppState, p: &Principal, page: &PageParams) -> Result<Page<Package>, AppError> {
-    let tenant = tenant_of(p, EDITORS)?;
+    let tenant = p.own_tenant(EDITORS)?;
     let limit = page.limit()?;
     let after = page.cursor()?.map(|c| (c.created_at, PackageId::from(c.id)));
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
-    let mut rows = store::package_list(&mut tx, after, limit + 1).await?;
-    let next = (rows.len() as i64 > limit).then(|| {
-        rows.truncate(limit as usize);
-        let last = rows.last().expect("a full page has a last row");
-        Cursor { created_at: last.created_at, id: last.id.into() }.encode()
-    });
-    Ok(Page { data: rows.into_iter().map(Package::from).collect(), next_cursor: next })
+    let rows = store::package_list(&mut tx, after, limit + 1).await?;
+    let data = rows.into_iter().map(Package::from).collect();
+    Ok(Page::from_rows(data, limit, |p: &Package| Cursor { created_at: p.created_at, id: p.id.into() }))
 }
 
 /// The most media bytes one export carries.
@@ -318,7 +304,7 @@ pub async fn export_scorm12(
     course: CourseId,
     version: i32,
 ) -> Result<(String, Vec<u8>), AppError> {
-    let tenant = tenant_of(p, EDITORS)?;
+    let tenant = p.own_tenant(EDITORS)?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let v = store::version_get(&mut tx, course, version)
         .await?
@@ -354,7 +340,15 @@ pub async fn export_scorm12(
                 format!("the version's media exceed {MAX_EXPORT_MEDIA} bytes"),
             ));
         }
-        let bytes = state.blobs.store().get(&path).await.map_err(blob_error)?.bytes().await.map_err(blob_error)?;
+        let bytes = state
+            .blobs
+            .store()
+            .get(&path)
+            .await
+            .map_err(mirai_blobs::unavailable)?
+            .bytes()
+            .await
+            .map_err(mirai_blobs::unavailable)?;
         let ext = kind.rsplit('/').next().unwrap_or("bin").replace(['+', '.'], "-");
         media.push((id, format!("{}.{ext}", id.simple()), bytes));
     }

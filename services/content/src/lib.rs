@@ -58,10 +58,7 @@ impl Service for AppState {
 
 /// `MIRAI_CONTENT__<key>` as a number, or `default`.
 fn num(key: &str, default: u64) -> anyhow::Result<u64> {
-    match mirai_kit::Config::service_var(NAME, key) {
-        None => Ok(default),
-        Some(v) => v.parse().map_err(|_| anyhow::anyhow!("MIRAI_CONTENT__{key}: `{v}` is not a number")),
-    }
+    Ok(mirai_kit::Config::service_num(NAME, key, default)?)
 }
 
 /// `MIRAI_CONTENT__MAX_PACKAGE_BYTES`, `MAX_FILES`, `MAX_UNPACKED_BYTES`, `MAX_FILE_BYTES`,

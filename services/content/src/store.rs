@@ -30,11 +30,7 @@ const PACKAGE: &str = "id, tenant_id, standard, title, sha256, bytes, unpacked, 
 
 /// Serializes a tenant's quota check and insert.
 pub async fn lock_tenant(tx: &mut PgConnection, tenant: TenantId) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('content:' || $1::text, 0))")
-        .bind(tenant)
-        .execute(tx)
-        .await
-        .map(drop)
+    mirai_kit::db::xact_lock(tx, &format!("content:{tenant}")).await
 }
 
 /// What the tenant's packages inflate to, in all.

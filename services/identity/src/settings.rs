@@ -27,15 +27,7 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let num = |key: &str, default: u64| -> Result<u64, ConfigError> {
-            match Config::service_var(crate::NAME, key) {
-                None => Ok(default),
-                Some(v) => v.parse().map_err(|_| ConfigError {
-                    var: format!("MIRAI_IDENTITY__{key}"),
-                    message: format!("`{v}` is not a number"),
-                }),
-            }
-        };
+        let num = |key: &str, default: u64| Config::service_num(crate::NAME, key, default);
         Ok(Self {
             access_ttl: Duration::from_secs(num("ACCESS_TTL_SECS", 900)?),
             refresh_ttl: Duration::from_secs(num("REFRESH_TTL_SECS", 30 * 24 * 3600)?),

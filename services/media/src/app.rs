@@ -124,12 +124,6 @@ pub struct Upload {
     pub upload: SignedRequest,
 }
 
-fn tenant_of(p: &Principal, roles: &[Role]) -> Result<TenantId, AppError> {
-    let tenant = p.tenant()?;
-    p.require_in_tenant(tenant, roles)?;
-    Ok(TenantId::from(tenant))
-}
-
 /// Where an asset's bytes live once it is complete.
 fn object_key(tenant: TenantId, id: AssetId) -> String {
     format!("tenants/{tenant}/media/{id}")
@@ -146,10 +140,6 @@ pub fn upload_key(tenant: TenantId, id: AssetId) -> String {
 /// How long after its upload URL expires an upload may still be completed (its declared
 /// size counts against the quota until then).
 pub const COMPLETION_GRACE: chrono::Duration = chrono::Duration::hours(1);
-
-fn blob_error(e: impl std::fmt::Display) -> AppError {
-    AppError::Unavailable(format!("object store: {e}"))
-}
 
 fn check_upload(state: &AppState, input: &UploadInput) -> Result<(), AppError> {
     let mut errors = Vec::new();
@@ -184,7 +174,7 @@ fn check_upload(state: &AppState, input: &UploadInput) -> Result<(), AppError> {
 /// asset and signs a PUT for exactly its object.
 #[tracing::instrument(skip_all)]
 pub async fn declare(state: &AppState, p: &Principal, input: UploadInput) -> Result<Upload, AppError> {
-    let tenant = tenant_of(p, EDITORS)?;
+    let tenant = p.own_tenant(EDITORS)?;
     check_upload(state, &input)?;
     let id = AssetId::new();
     let key = object_key(tenant, id);
@@ -193,7 +183,7 @@ pub async fn declare(state: &AppState, p: &Principal, input: UploadInput) -> Res
         .blobs
         .sign(Access::Put, &upload_key(tenant, id), ttl, Some(input.size as u64), Some(&input.content_type), None)
         .await
-        .map_err(blob_error)?;
+        .map_err(mirai_blobs::unavailable)?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     store::lock_tenant(&mut tx, tenant).await?;
     let held = store::bytes_held(&mut tx).await?;
@@ -230,12 +220,12 @@ async fn inspect(state: &AppState, key: &str) -> Result<Option<(u64, String, Vec
     let got = match state.blobs.store().get(&Path::from(key)).await {
         Ok(g) => g,
         Err(object_store::Error::NotFound { .. }) => return Ok(None),
-        Err(e) => return Err(blob_error(e)),
+        Err(e) => return Err(mirai_blobs::unavailable(e)),
     };
     let mut stream = got.into_stream();
     let (mut size, mut hash, mut head) = (0u64, sha2::Sha256::new(), Vec::new());
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(blob_error)?;
+        let chunk = chunk.map_err(mirai_blobs::unavailable)?;
         size += chunk.len() as u64;
         hash.update(&chunk);
         if head.len() < 8192 {
@@ -250,7 +240,7 @@ async fn inspect(state: &AppState, key: &str) -> Result<Option<(u64, String, Vec
 /// a ready asset again answers the same.
 #[tracing::instrument(skip_all, fields(asset = %id))]
 pub async fn complete(state: &AppState, p: &Principal, id: AssetId) -> Result<Asset, AppError> {
-    let tenant = tenant_of(p, EDITORS)?;
+    let tenant = p.own_tenant(EDITORS)?;
     // The asset's row stays locked until it is ready or refused: a second completion
     // waits, then finds it ready, and never moves or checks bytes concurrently.
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
@@ -272,7 +262,7 @@ pub async fn complete(state: &AppState, p: &Principal, id: AssetId) -> Result<As
     // there already), and are checked where they stay.
     match store.rename(&Path::from(upload_key(tenant, id)), &Path::from(row.object_key.as_str())).await {
         Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-        Err(e) => return Err(blob_error(e)),
+        Err(e) => return Err(mirai_blobs::unavailable(e)),
     }
     let Some((size, sha256, head)) = inspect(state, &row.object_key).await? else {
         return Err(AppError::Conflict(format!(
@@ -322,7 +312,7 @@ pub async fn complete(state: &AppState, p: &Principal, id: AssetId) -> Result<As
 
 #[tracing::instrument(skip_all, fields(asset = %id))]
 pub async fn get(state: &AppState, p: &Principal, id: AssetId) -> Result<Asset, AppError> {
-    let tenant = tenant_of(p, &Role::ALL)?;
+    let tenant = p.own_tenant(&Role::ALL)?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let row = store::asset_get(&mut tx, id, false).await?.ok_or_else(|| AppError::not_found("asset", id))?;
     let uses = store::uses_of(&mut tx, id).await?;
@@ -346,7 +336,7 @@ pub struct ListParams {
 
 #[tracing::instrument(skip_all)]
 pub async fn list(state: &AppState, p: &Principal, params: ListParams) -> Result<Page<Asset>, AppError> {
-    let tenant = tenant_of(p, EDITORS)?;
+    let tenant = p.own_tenant(EDITORS)?;
     if let Some(s) = params.status.as_deref().filter(|s| !matches!(*s, "pending" | "ready")) {
         return Err(AppError::invalid("status", format!("`{s}` is not pending or ready")));
     }
@@ -354,19 +344,15 @@ pub async fn list(state: &AppState, p: &Principal, params: ListParams) -> Result
     let limit = page.limit()?;
     let after = page.cursor()?.map(|c| (c.created_at, AssetId::from(c.id)));
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
-    let mut rows = store::asset_list(&mut tx, params.status.as_deref(), after, limit + 1).await?;
-    let next = (rows.len() as i64 > limit).then(|| {
-        rows.truncate(limit as usize);
-        let last = rows.last().expect("a full page has a last row");
-        Cursor { created_at: last.created_at, id: last.id.into() }.encode()
-    });
-    Ok(Page { data: rows.into_iter().map(Asset::from).collect(), next_cursor: next })
+    let rows = store::asset_list(&mut tx, params.status.as_deref(), after, limit + 1).await?;
+    let data = rows.into_iter().map(Asset::from).collect();
+    Ok(Page::from_rows(data, limit, |a: &Asset| Cursor { created_at: a.created_at, id: a.id.into() }))
 }
 
 /// A short-lived URL to download a ready asset, for any member of its tenant.
 #[tracing::instrument(skip_all, fields(asset = %id))]
 pub async fn download(state: &AppState, p: &Principal, id: AssetId) -> Result<SignedRequest, AppError> {
-    let tenant = tenant_of(p, &Role::ALL)?;
+    let tenant = p.own_tenant(&Role::ALL)?;
     let row = {
         let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
         store::asset_get(&mut tx, id, false).await?.ok_or_else(|| AppError::not_found("asset", id))?
@@ -385,7 +371,7 @@ pub async fn download(state: &AppState, p: &Principal, id: AssetId) -> Result<Si
             Some(&row.filename),
         )
         .await
-        .map_err(blob_error)?;
+        .map_err(mirai_blobs::unavailable)?;
     Ok(SignedRequest { method: "GET".into(), url, headers: Default::default(), expires_at })
 }
 
@@ -393,7 +379,7 @@ pub async fn download(state: &AppState, p: &Principal, id: AssetId) -> Result<Si
 /// versions that use it), and its bytes.
 #[tracing::instrument(skip_all, fields(asset = %id))]
 pub async fn delete(state: &AppState, p: &Principal, id: AssetId) -> Result<(), AppError> {
-    let tenant = tenant_of(p, EDITORS)?;
+    let tenant = p.own_tenant(EDITORS)?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let row = store::asset_get(&mut tx, id, true).await?.ok_or_else(|| AppError::not_found("asset", id))?;
     let uses = store::uses_of(&mut tx, id).await?;

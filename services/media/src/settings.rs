@@ -19,15 +19,7 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let num = |key: &str, default: u64| -> Result<u64, ConfigError> {
-            match Config::service_var(crate::NAME, key) {
-                None => Ok(default),
-                Some(v) => v.parse().map_err(|_| ConfigError {
-                    var: format!("MIRAI_MEDIA__{key}"),
-                    message: format!("`{v}` is not a number"),
-                }),
-            }
-        };
+        let num = |key: &str, default: u64| Config::service_num(crate::NAME, key, default);
         Ok(Self {
             max_asset_bytes: num("MAX_ASSET_BYTES", 2 << 30)? as i64,
             tenant_quota_bytes: num("TENANT_QUOTA_BYTES", 50 << 30)? as i64,

@@ -25,11 +25,7 @@ const ASSET: &str = "id, tenant_id, status, filename, content_type, size, sha256
 
 /// Serializes a tenant's quota checks: one upload intent at a time sums and inserts.
 pub async fn lock_tenant(tx: &mut PgConnection, tenant: TenantId) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('media:' || $1::text, 0))")
-        .bind(tenant)
-        .execute(tx)
-        .await
-        .map(drop)
+    mirai_kit::db::xact_lock(tx, &format!("media:{tenant}")).await
 }
 
 /// Bytes the tenant holds: ready assets and uploads that may still be completed (until

@@ -113,6 +113,14 @@ impl Principal {
         self.require_any(roles)
     }
 
+    /// The caller's own tenant, acting in it with one of `roles` (or as a platform admin
+    /// holding a tenant-scoped credential): what most tenant-scoped writes and reads need.
+    pub fn own_tenant(&self, roles: &[Role]) -> Result<mirai_contracts::ids::TenantId, AppError> {
+        let tenant = self.tenant()?;
+        self.require_in_tenant(tenant, roles)?;
+        Ok(tenant.into())
+    }
+
     pub fn require_platform_admin(&self) -> Result<(), AppError> {
         if self.is_platform_admin() {
             Ok(())

@@ -10,7 +10,7 @@ pub mod outline;
 use chrono::{DateTime, Utc};
 use mirai_contracts::{
     events::authoring::{CoursePublished, CourseRetired},
-    ids::{BlockId, CourseId, TenantId},
+    ids::{BlockId, CourseId},
 };
 use mirai_kit::{
     AppError, FieldError, Principal, Role,
@@ -80,12 +80,6 @@ impl From<CourseRow> for Course {
     }
 }
 
-fn tenant_of(p: &Principal, roles: &[Role]) -> Result<TenantId, AppError> {
-    let tenant = p.tenant()?;
-    p.require_in_tenant(tenant, roles)?;
-    Ok(TenantId::from(tenant))
-}
-
 /// `If-Match` against the course's revision: required (428), and current (412).
 fn check_revision(if_match: Option<&str>, current: i64) -> Result<(), AppError> {
     let Some(raw) = if_match else {
@@ -115,7 +109,7 @@ async fn locked(tx: &mut sqlx::PgConnection, id: CourseId) -> Result<CourseRow, 
 
 #[tracing::instrument(skip_all)]
 pub async fn create(state: &AppState, p: &Principal, input: CourseInput) -> Result<Course, AppError> {
-    let tenant = tenant_of(p, EDITORS)?;
+    let tenant = p.own_tenant(EDITORS)?;
     let meta = check_meta(&input)?;
     check_public(p, &meta)?;
     let (draft, _) = outline::apply(&Outline::default(), input.modules.unwrap_or_default())?;
@@ -129,7 +123,7 @@ pub async fn create(state: &AppState, p: &Principal, input: CourseInput) -> Resu
 
 #[tracing::instrument(skip_all, fields(course = %id))]
 pub async fn get(state: &AppState, p: &Principal, id: CourseId) -> Result<Course, AppError> {
-    let tenant = tenant_of(p, EDITORS)?;
+    let tenant = p.own_tenant(EDITORS)?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let row = store::course_get(&mut tx, id, false).await?.ok_or_else(|| AppError::not_found("course", id))?;
     Ok(row.into())
@@ -152,16 +146,11 @@ pub struct CourseSummary {
 
 #[tracing::instrument(skip_all)]
 pub async fn list(state: &AppState, p: &Principal, page: &PageParams) -> Result<Page<CourseSummary>, AppError> {
-    let tenant = tenant_of(p, EDITORS)?;
+    let tenant = p.own_tenant(EDITORS)?;
     let limit = page.limit()?;
     let after = page.cursor()?.map(|c| (c.created_at, CourseId::from(c.id)));
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
-    let mut rows = store::course_list(&mut tx, after, limit + 1).await?;
-    let next = (rows.len() as i64 > limit).then(|| {
-        rows.truncate(limit as usize);
-        let last = rows.last().expect("a full page has a last row");
-        Cursor { created_at: last.created_at, id: last.id.into() }.encode()
-    });
+    let rows = store::course_list(&mut tx, after, limit + 1).await?;
     let data = rows
         .into_iter()
         .map(|r| CourseSummary {
@@ -176,7 +165,7 @@ pub async fn list(state: &AppState, p: &Principal, page: &PageParams) -> Result<
             updated_at: r.updated_at,
         })
         .collect();
-    Ok(Page { data, next_cursor: next })
+    Ok(Page::from_rows(data, limit, |c: &CourseSummary| Cursor { created_at: c.created_at, id: c.id.into() }))
 }
 
 /// Replaces the draft (metadata and outline) — reordering, moving blocks between
@@ -189,7 +178,7 @@ pub async fn update(
     if_match: Option<&str>,
     input: CourseInput,
 ) -> Result<Course, AppError> {
-    let tenant = tenant_of(p, EDITORS)?;
+    let tenant = p.own_tenant(EDITORS)?;
     let meta = check_meta(&input)?;
     check_public(p, &meta)?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
@@ -220,7 +209,7 @@ pub async fn review(
     block: BlockId,
     if_match: Option<&str>,
 ) -> Result<Course, AppError> {
-    let tenant = tenant_of(p, EDITORS)?;
+    let tenant = p.own_tenant(EDITORS)?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let current = locked(&mut tx, id).await?;
     check_revision(if_match, current.revision)?;
@@ -279,7 +268,7 @@ pub async fn publish(
     id: CourseId,
     if_match: Option<&str>,
 ) -> Result<Version, AppError> {
-    let tenant = tenant_of(p, PUBLISHERS)?;
+    let tenant = p.own_tenant(PUBLISHERS)?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let current = locked(&mut tx, id).await?;
     check_revision(if_match, current.revision)?;
@@ -400,7 +389,7 @@ async fn check_refs(tx: &mut sqlx::PgConnection, draft: &Outline) -> Result<(), 
 /// Retires the course: no version is offered any longer (those who have it keep it).
 #[tracing::instrument(skip_all, fields(course = %id))]
 pub async fn retire(state: &AppState, p: &Principal, id: CourseId, if_match: Option<&str>) -> Result<Course, AppError> {
-    let tenant = tenant_of(p, PUBLISHERS)?;
+    let tenant = p.own_tenant(PUBLISHERS)?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let current = locked(&mut tx, id).await?;
     check_revision(if_match, current.revision)?;
@@ -434,7 +423,7 @@ pub async fn retire(state: &AppState, p: &Principal, id: CourseId, if_match: Opt
 /// review states kept).
 #[tracing::instrument(skip_all, fields(course = %id))]
 pub async fn duplicate(state: &AppState, p: &Principal, id: CourseId) -> Result<Course, AppError> {
-    let tenant = tenant_of(p, EDITORS)?;
+    let tenant = p.own_tenant(EDITORS)?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let source = store::course_get(&mut tx, id, false).await?.ok_or_else(|| AppError::not_found("course", id))?;
     let mut meta = meta_of(&source);
@@ -448,7 +437,7 @@ pub async fn duplicate(state: &AppState, p: &Principal, id: CourseId) -> Result<
 
 #[tracing::instrument(skip_all, fields(course = %id, version = number))]
 pub async fn version(state: &AppState, p: &Principal, id: CourseId, number: i32) -> Result<Version, AppError> {
-    let tenant = tenant_of(p, EDITORS)?;
+    let tenant = p.own_tenant(EDITORS)?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let v =
         store::version_get(&mut tx, id, number).await?.ok_or_else(|| AppError::not_found("course version", number))?;
@@ -471,7 +460,7 @@ pub struct HistoryEntry {
 
 #[tracing::instrument(skip_all, fields(course = %id))]
 pub async fn history(state: &AppState, p: &Principal, id: CourseId) -> Result<Vec<HistoryEntry>, AppError> {
-    let tenant = tenant_of(p, EDITORS)?;
+    let tenant = p.own_tenant(EDITORS)?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     store::course_get(&mut tx, id, false).await?.ok_or_else(|| AppError::not_found("course", id))?;
     Ok(store::history_list(&mut tx, id)

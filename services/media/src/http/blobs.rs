@@ -126,7 +126,8 @@ pub async fn put_blob(
     if declared_len.is_some_and(|n: u64| n > size) {
         return Err(too_large(size));
     }
-    let upload = state.blobs.store().put_multipart(&Path::from(key.as_str())).await.map_err(blob_error)?;
+    let upload =
+        state.blobs.store().put_multipart(&Path::from(key.as_str())).await.map_err(mirai_blobs::unavailable)?;
     let mut writer = WriteMultipart::new(upload);
     let mut received = 0u64;
     let mut stream = body.into_data_stream();
@@ -148,7 +149,7 @@ pub async fn put_blob(
             let _ = writer.abort().await;
             return Err(too_large(size));
         }
-        writer.wait_for_capacity(4).await.map_err(blob_error)?;
+        writer.wait_for_capacity(4).await.map_err(mirai_blobs::unavailable)?;
         writer.put(chunk);
     }
     if received != size {
@@ -160,12 +161,8 @@ pub async fn put_blob(
             format!("received {received} of the {size} bytes the upload declared"),
         ));
     }
-    writer.finish().await.map_err(blob_error)?;
+    writer.finish().await.map_err(mirai_blobs::unavailable)?;
     Ok(StatusCode::OK)
-}
-
-fn blob_error(e: object_store::Error) -> AppError {
-    AppError::Unavailable(format!("object store: {e}"))
 }
 
 /// Download an object through its signed URL.
@@ -190,7 +187,7 @@ pub async fn get_blob(
     let size = match state.blobs.store().head(&path).await {
         Ok(m) => m.size,
         Err(object_store::Error::NotFound { .. }) => return Err(AppError::not_found("object", &key)),
-        Err(e) => return Err(blob_error(e)),
+        Err(e) => return Err(mirai_blobs::unavailable(e)),
     };
     // One byte range (a video seeking); several, or a malformed one, get the whole object.
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).and_then(|v| byte_range(v, size));
@@ -212,7 +209,7 @@ pub async fn get_blob(
     let got = match state.blobs.store().get_opts(&path, opts).await {
         Ok(g) => g,
         Err(object_store::Error::NotFound { .. }) => return Err(AppError::not_found("object", &key)),
-        Err(e) => return Err(blob_error(e)),
+        Err(e) => return Err(mirai_blobs::unavailable(e)),
     };
     let len = range.as_ref().map_or(size, |r| r.end - r.start);
     let mut res = Body::from_stream(got.into_stream()).into_response();
