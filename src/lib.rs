@@ -15,6 +15,7 @@ pub fn services() -> Vec<ServiceDef> {
         mirai_search::service(),
         mirai_media::service(),
         mirai_content::service(),
+        mirai_ai_gateway::service(),
     ]
 }
 

@@ -62,6 +62,13 @@ pub mod content {
     include!(concat!(env!("OUT_DIR"), "/content.rs"));
 }
 
+/// `/api/v1/ai-gateway`: model calls (chat, SSE chat, structured generation, embeddings),
+/// the prompt registry, and a tenant's providers, routes, budgets and safety policy.
+#[allow(clippy::all)]
+pub mod ai_gateway {
+    include!(concat!(env!("OUT_DIR"), "/ai-gateway.rs"));
+}
+
 /// A request that hangs fails instead of hanging its caller.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -76,6 +83,7 @@ pub struct Clients {
     pub search: search::Client,
     pub media: media::Client,
     pub content: content::Client,
+    pub ai_gateway: ai_gateway::Client,
 }
 
 impl Clients {
@@ -104,7 +112,8 @@ impl Clients {
             catalog: catalog::Client::new_with_client(base_url, http.clone()),
             search: search::Client::new_with_client(base_url, http.clone()),
             media: media::Client::new_with_client(base_url, http.clone()),
-            content: content::Client::new_with_client(base_url, http),
+            content: content::Client::new_with_client(base_url, http.clone()),
+            ai_gateway: ai_gateway::Client::new_with_client(base_url, http),
         })
     }
 }

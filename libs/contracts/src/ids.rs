@@ -151,6 +151,10 @@ id_type!(
     /// An imported SCORM or cmi5 package.
     PackageId
 );
+id_type!(
+    /// One model call through the ai-gateway.
+    CallId
+);
 
 #[cfg(test)]
 mod tests {

@@ -46,6 +46,7 @@ macro_rules! typed {
 }
 
 typed![
+    events::ai_gateway::CallCompleted,
     events::authoring::CoursePublished,
     events::authoring::CourseRetired,
     events::content::PackageImported,

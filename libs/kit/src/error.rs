@@ -50,6 +50,16 @@ pub enum AppError {
     PreconditionFailed { detail: String, current_version: i64 },
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// A dependency outside the platform (a model vendor) failed or refused: a problem
+    /// type of its own, a detail the caller may read, and when to retry.
+    #[error("{detail}")]
+    Upstream {
+        status: StatusCode,
+        slug: &'static str,
+        title: &'static str,
+        detail: String,
+        retry_after_secs: Option<u64>,
+    },
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
 }
@@ -70,7 +80,7 @@ impl AppError {
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Client { status, .. } => *status,
+            Self::Client { status, .. } | Self::Upstream { status, .. } => *status,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
@@ -84,7 +94,7 @@ impl AppError {
             Self::NotFound { .. } => ("not-found", "Resource not found"),
             Self::Conflict(_) => ("conflict", "Conflict"),
             Self::Invalid { .. } => ("validation", "Request validation failed"),
-            Self::Client { slug, title, .. } => (slug, title),
+            Self::Client { slug, title, .. } | Self::Upstream { slug, title, .. } => (slug, title),
             Self::Unauthenticated(_) => ("unauthenticated", "Authentication required"),
             Self::Forbidden(_) => ("forbidden", "Forbidden"),
             Self::TooManyRequests { .. } => ("rate-limited", "Too many requests"),
@@ -210,7 +220,8 @@ impl IntoResponse for AppError {
         let mut res = (status, body).into_response();
         res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         match &self {
-            Self::TooManyRequests { retry_after_secs, .. } => {
+            Self::TooManyRequests { retry_after_secs, .. }
+            | Self::Upstream { retry_after_secs: Some(retry_after_secs), .. } => {
                 res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
             Self::Unavailable(e) => {

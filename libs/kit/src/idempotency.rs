@@ -133,6 +133,20 @@ pub async fn layer(State(state): State<IdempotencyState>, req: Request, next: Ne
     let slot: Parked = Arc::default();
     let res = PARKED.scope(slot.clone(), next.run(Request::from_parts(parts, Body::from(bytes)))).await;
     let parked = slot.lock().expect("parking lot").take();
+    // A stream (server-sent events) is not replayable: what the handler committed stands,
+    // the key is released, and the response streams through unbuffered.
+    let streamed =
+        res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    if streamed {
+        if let Some(tx) = parked
+            && let Err(e) = tx.commit().await
+        {
+            let _ = release(&state.db, &principal, &key).await;
+            return AppError::Unavailable(format!("the change could not be committed: {e}")).into_response();
+        }
+        let _ = release(&state.db, &principal, &key).await;
+        return res;
+    }
     let (res_parts, res_body) = res.into_parts();
     let res_bytes = match to_bytes(res_body, MAX_RESPONSE_BYTES).await {
         Ok(b) if !res_parts.status.is_server_error() => b,

@@ -52,6 +52,10 @@ pub(super) fn needles(a: &Alpha) -> Vec<(&'static str, String)> {
         ("agent profile", ALPHA_AGENT_PROFILE),
         ("course title", ALPHA_COURSE_TITLE),
         ("course text", ALPHA_COURSE_TEXT),
+        ("AI provider URL", ALPHA_AI_URL),
+        ("AI provider key", ALPHA_AI_KEY),
+        ("AI model", ALPHA_AI_MODEL),
+        ("AI blocked term", ALPHA_AI_TERM),
     ];
     let t = &a.tenant;
     let mut out: Vec<(&'static str, String)> = fixed.iter().map(|(what, v)| (*what, (*v).to_owned())).collect();
@@ -310,6 +314,26 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
         .unwrap();
     assert_eq!(res.status(), 201);
     let package_id = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+
+    // AI: a provider (its key sealed), a route, a budget and a policy of A's.
+    for (path, body) in [
+        (
+            format!("/api/v1/ai-gateway/providers/{ALPHA_AI_PROVIDER}"),
+            json!({ "kind": "openai", "base_url": ALPHA_AI_URL, "api_key": ALPHA_AI_KEY }),
+        ),
+        (
+            format!("/api/v1/ai-gateway/routes/{ALPHA_AI_FEATURE}"),
+            json!({ "targets": [{ "provider": ALPHA_AI_PROVIDER, "model": ALPHA_AI_MODEL }], "prompt": "course-outline@1.0.0" }),
+        ),
+        (format!("/api/v1/ai-gateway/budgets/{ALPHA_AI_FEATURE}/day"), json!({ "max_tokens": 50000 })),
+        (
+            "/api/v1/ai-gateway/policy".to_owned(),
+            json!({ "blocked_categories": ["violence/graphic"], "blocked_terms": [ALPHA_AI_TERM], "redact_pii": true, "moderate_output": true }),
+        ),
+    ] {
+        let (s, b) = app.call(Method::PUT, &path, Some(&tenant.jwt), Some(body)).await;
+        assert_eq!(s, 200, "A's {path}: {b}");
+    }
 
     // Settle what moves by itself, so that A's view of its data only changes if B changes it.
     let request_path = format!("{base}/data-subject-requests/{request_id}");

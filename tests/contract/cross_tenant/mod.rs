@@ -61,6 +61,12 @@ const ALPHA_AGENT_PROFILE_ID: &str = "alpha-learner-profile";
 const ALPHA_COURSE_TITLE: &str = "Alpha Confidential Course";
 const ALPHA_COURSE_TEXT: &str = "alpha-course-body-text-do-not-leak";
 const ALPHA_AGENT_PROFILE: &str = "alpha-agent-profile-content";
+const ALPHA_AI_PROVIDER: &str = "alpha-vendor";
+const ALPHA_AI_URL: &str = "https://alpha-llm.example/v1";
+const ALPHA_AI_KEY: &str = "alpha-ai-key-do-not-leak";
+const ALPHA_AI_FEATURE: &str = "authoring.alpha_outline";
+const ALPHA_AI_MODEL: &str = "alpha-model-7b";
+const ALPHA_AI_TERM: &str = "alpha-blocked-term";
 
 const BETA_NAME: &str = "Beta Corp";
 const BETA_SLUG: &str = "beta-corp";
@@ -103,6 +109,19 @@ const MUST_REFUSE: &[(&str, &str, &str)] = &[
 const MUST_SUCCEED: &[(&str, &str, &str)] = &[
     ("PUT", "/api/v1/lrs/xapi/statements", "a statement under A's statement id is new in B's LRS"),
     ("POST", "/api/v1/lrs/xapi/statements", "voiding A's statement id voids nothing in B's LRS"),
+];
+
+/// Operations whose path names a per-tenant name rather than an id (ai-gateway's provider,
+/// route and budget names): B's call acts on B's own namespace, so B may succeed or be
+/// refused; what must hold is the rest (no 5xx, nothing of A's revealed, A's view
+/// unchanged).
+const OWN_NAMES: &[(&str, &str)] = &[
+    ("PUT", "/api/v1/ai-gateway/providers/{name}"),
+    ("DELETE", "/api/v1/ai-gateway/providers/{name}"),
+    ("PUT", "/api/v1/ai-gateway/routes/{feature}"),
+    ("DELETE", "/api/v1/ai-gateway/routes/{feature}"),
+    ("PUT", "/api/v1/ai-gateway/budgets/{scope}/{period}"),
+    ("DELETE", "/api/v1/ai-gateway/budgets/{scope}/{period}"),
 ];
 
 #[tokio::test]

@@ -80,7 +80,14 @@ impl Plan<'_> {
                 })?;
                 path = path.replace(&format!("{{{param}}}"), &value);
             }
-            let must_refuse = if aim == Aim::Theirs { Some("its path names A's resource") } else { listed };
+            let own_names = OWN_NAMES.iter().any(|(m, p)| op.is(m, p));
+            let must_refuse = if own_names {
+                None
+            } else if aim == Aim::Theirs {
+                Some("its path names A's resource")
+            } else {
+                listed
+            };
             for query in &queries {
                 calls.push(Call {
                     method: op.method.clone(),
@@ -116,6 +123,9 @@ impl Plan<'_> {
             "version" => "1".to_owned(),
             "name" if template.contains("/secrets/") => ALPHA_SECRET_NAME.to_owned(),
             "key" if template.contains("/feature-flags/") => FLAG.to_owned(),
+            "name" if template.contains("/providers/") => ALPHA_AI_PROVIDER.to_owned(),
+            "feature" | "scope" => ALPHA_AI_FEATURE.to_owned(),
+            "period" => "day".to_owned(),
             _ => return None,
         };
         Some(value)
@@ -195,6 +205,10 @@ impl Plan<'_> {
             "purge_statement" => json!({ "reason": "cross-tenant walk" }),
             // Over A's course (put) or a course of B's own (create).
             "put_course" | "create_course" => json!({ "title": "Written by Beta", "locale": "en-US", "modules": [] }),
+            // B's own provider, route and budget under A's names.
+            "put_provider" => json!({ "kind": "openai", "base_url": "https://beta-llm.example/v1" }),
+            "put_route" => json!({ "targets": [{ "provider": ALPHA_AI_PROVIDER, "model": "beta-model" }] }),
+            "put_budget" => json!({ "max_tokens": 1000 }),
             "declare_upload" => json!({ "filename": "beta.png", "content_type": "image/png", "size": 10 }),
             // Under A's statement id.
             "put_statement" => json!({ "actor": beta_learner, "verb": verb("completed"),

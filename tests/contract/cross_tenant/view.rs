@@ -46,6 +46,10 @@ pub(super) async fn alpha_view(app: &TestApp, a: &Alpha) -> View {
         ("assets", "/api/v1/media/assets".to_owned(), vec![]),
         ("package", format!("/api/v1/content/packages/{}", a.package_id), vec![]),
         ("packages", "/api/v1/content/packages".to_owned(), vec![]),
+        ("AI providers", "/api/v1/ai-gateway/providers".to_owned(), vec![]),
+        ("AI routes", "/api/v1/ai-gateway/routes".to_owned(), vec![]),
+        ("AI budgets", "/api/v1/ai-gateway/budgets".to_owned(), vec![]),
+        ("AI policy", "/api/v1/ai-gateway/policy".to_owned(), vec![]),
     ];
     let mut view = Vec::with_capacity(reads.len());
     for (label, path, query) in reads {

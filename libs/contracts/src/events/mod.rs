@@ -2,6 +2,7 @@
 //! single definition its producer serializes and its consumers deserialize. The tests in
 //! the crate root hold each struct to its JSON Schema and golden example.
 
+pub mod ai_gateway;
 pub mod authoring;
 pub mod content;
 pub mod identity;

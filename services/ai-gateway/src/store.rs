@@ -1,0 +1,359 @@
+//! ai-gateway's tables. Every function takes the caller's transaction, already scoped to
+//! a tenant, so RLS holds.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use mirai_contracts::ids::TenantId;
+use sqlx::{FromRow, PgConnection, types::Json};
+use uuid::Uuid;
+
+use crate::app::config::{Target, TargetList};
+
+pub async fn feature_set(tx: &mut PgConnection, tenant: TenantId, key: &str, enabled: bool) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO features (tenant_id, key, enabled) VALUES ($1, $2, $3) \
+         ON CONFLICT (tenant_id, key) DO UPDATE SET enabled = EXCLUDED.enabled",
+    )
+    .bind(tenant)
+    .bind(key)
+    .bind(enabled)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn feature_enabled(tx: &mut PgConnection, key: &str) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query_scalar::<_, bool>("SELECT enabled FROM features WHERE key = $1")
+        .bind(key)
+        .fetch_optional(tx)
+        .await?
+        .unwrap_or(false))
+}
+
+pub async fn data_key_get(tx: &mut PgConnection) -> Result<Option<(String, Vec<u8>)>, sqlx::Error> {
+    sqlx::query_as("SELECT kek_id, wrapped FROM data_keys").fetch_optional(tx).await
+}
+
+/// Inserts the tenant's wrapped data key unless a concurrent call did first; returns the
+/// one that is stored.
+pub async fn data_key_insert(
+    tx: &mut PgConnection,
+    tenant: TenantId,
+    kek_id: &str,
+    wrapped: &[u8],
+) -> Result<(String, Vec<u8>), sqlx::Error> {
+    sqlx::query("INSERT INTO data_keys (tenant_id, kek_id, wrapped) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        .bind(tenant)
+        .bind(kek_id)
+        .bind(wrapped)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query_as("SELECT kek_id, wrapped FROM data_keys").fetch_one(tx).await
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct ProviderRow {
+    pub name: String,
+    pub kind: String,
+    pub base_url: String,
+    pub key_nonce: Option<Vec<u8>>,
+    pub key_ciphertext: Option<Vec<u8>>,
+    pub timeout_ms: i32,
+    pub cloud: bool,
+    pub version: i64,
+    pub updated_by: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+const PROVIDER_COLS: &str =
+    "name, kind, base_url, key_nonce, key_ciphertext, timeout_ms, cloud, version, updated_by, updated_at";
+
+pub struct ProviderPut<'a> {
+    pub name: &'a str,
+    pub kind: &'a str,
+    pub base_url: &'a str,
+    /// `None` keeps the stored key.
+    pub key: Option<(Vec<u8>, Vec<u8>)>,
+    pub timeout_ms: i32,
+    pub cloud: bool,
+    pub by: &'a str,
+}
+
+pub async fn provider_put(
+    tx: &mut PgConnection,
+    tenant: TenantId,
+    p: ProviderPut<'_>,
+) -> Result<ProviderRow, sqlx::Error> {
+    let (nonce, ct) = p.key.map_or((None, None), |(n, c)| (Some(n), Some(c)));
+    sqlx::query_as(&format!(
+        "INSERT INTO providers (tenant_id, name, kind, base_url, key_nonce, key_ciphertext, timeout_ms, cloud, updated_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (tenant_id, name) DO UPDATE SET kind = EXCLUDED.kind, base_url = EXCLUDED.base_url, \
+           key_nonce = COALESCE(EXCLUDED.key_nonce, providers.key_nonce), \
+           key_ciphertext = COALESCE(EXCLUDED.key_ciphertext, providers.key_ciphertext), \
+           timeout_ms = EXCLUDED.timeout_ms, cloud = EXCLUDED.cloud, updated_by = EXCLUDED.updated_by, \
+           updated_at = now(), version = providers.version + 1 \
+         RETURNING {PROVIDER_COLS}"
+    ))
+    .bind(tenant)
+    .bind(p.name)
+    .bind(p.kind)
+    .bind(p.base_url)
+    .bind(nonce)
+    .bind(ct)
+    .bind(p.timeout_ms)
+    .bind(p.cloud)
+    .bind(p.by)
+    .fetch_one(tx)
+    .await
+}
+
+pub async fn provider_list(tx: &mut PgConnection) -> Result<Vec<ProviderRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {PROVIDER_COLS} FROM providers ORDER BY name")).fetch_all(tx).await
+}
+
+pub async fn provider_delete(tx: &mut PgConnection, name: &str) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM providers WHERE name = $1").bind(name).execute(tx).await?.rows_affected() > 0)
+}
+
+/// Routes that send to `provider`.
+pub async fn routes_using(tx: &mut PgConnection, provider: &str) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT feature FROM routes WHERE targets @> jsonb_build_array(jsonb_build_object('provider', $1::text)) \
+         OR degrade @> jsonb_build_object('provider', $1::text) ORDER BY feature",
+    )
+    .bind(provider)
+    .fetch_all(tx)
+    .await
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct RouteRow {
+    pub feature: String,
+    pub targets: Json<TargetList>,
+    pub degrade: Option<Json<Target>>,
+    pub prompt: Option<String>,
+    pub updated_by: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+const ROUTE_COLS: &str = "feature, targets, degrade, prompt, updated_by, updated_at";
+
+pub async fn route_put(
+    tx: &mut PgConnection,
+    tenant: TenantId,
+    feature: &str,
+    targets: &TargetList,
+    degrade: Option<&Target>,
+    prompt: Option<&str>,
+    by: &str,
+) -> Result<RouteRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "INSERT INTO routes (tenant_id, feature, targets, degrade, prompt, updated_by) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (tenant_id, feature) DO UPDATE SET targets = EXCLUDED.targets, degrade = EXCLUDED.degrade, \
+           prompt = EXCLUDED.prompt, updated_by = EXCLUDED.updated_by, updated_at = now() \
+         RETURNING {ROUTE_COLS}"
+    ))
+    .bind(tenant)
+    .bind(feature)
+    .bind(Json(targets))
+    .bind(degrade.map(Json))
+    .bind(prompt)
+    .bind(by)
+    .fetch_one(tx)
+    .await
+}
+
+pub async fn route_list(tx: &mut PgConnection) -> Result<Vec<RouteRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {ROUTE_COLS} FROM routes ORDER BY feature")).fetch_all(tx).await
+}
+
+pub async fn route_get(tx: &mut PgConnection, feature: &str) -> Result<Option<RouteRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {ROUTE_COLS} FROM routes WHERE feature = $1"))
+        .bind(feature)
+        .fetch_optional(tx)
+        .await
+}
+
+pub async fn route_delete(tx: &mut PgConnection, feature: &str) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM routes WHERE feature = $1").bind(feature).execute(tx).await?.rows_affected() > 0)
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct BudgetRow {
+    pub scope: String,
+    pub period: String,
+    pub max_tokens: Option<i64>,
+    pub max_cost_micros: Option<i64>,
+    pub degrade_at_percent: i32,
+    pub updated_by: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+const BUDGET_COLS: &str = "scope, period, max_tokens, max_cost_micros, degrade_at_percent, updated_by, updated_at";
+
+pub async fn budget_put(tx: &mut PgConnection, tenant: TenantId, b: &BudgetRow) -> Result<BudgetRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "INSERT INTO budgets (tenant_id, scope, period, max_tokens, max_cost_micros, degrade_at_percent, updated_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (tenant_id, scope, period) DO UPDATE SET max_tokens = EXCLUDED.max_tokens, \
+           max_cost_micros = EXCLUDED.max_cost_micros, degrade_at_percent = EXCLUDED.degrade_at_percent, \
+           updated_by = EXCLUDED.updated_by, updated_at = now() \
+         RETURNING {BUDGET_COLS}"
+    ))
+    .bind(tenant)
+    .bind(&b.scope)
+    .bind(&b.period)
+    .bind(b.max_tokens)
+    .bind(b.max_cost_micros)
+    .bind(b.degrade_at_percent)
+    .bind(&b.updated_by)
+    .fetch_one(tx)
+    .await
+}
+
+pub async fn budget_list(tx: &mut PgConnection) -> Result<Vec<BudgetRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {BUDGET_COLS} FROM budgets ORDER BY scope, period")).fetch_all(tx).await
+}
+
+pub async fn budget_delete(tx: &mut PgConnection, scope: &str, period: &str) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM budgets WHERE scope = $1 AND period = $2")
+        .bind(scope)
+        .bind(period)
+        .execute(tx)
+        .await?
+        .rows_affected()
+        > 0)
+}
+
+/// The budgets that apply to `feature` (its own and the tenant's), locked until the
+/// transaction ends so concurrent calls check them one at a time.
+pub async fn budgets_locked(tx: &mut PgConnection, feature: &str) -> Result<Vec<BudgetRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {BUDGET_COLS} FROM budgets WHERE scope IN ('*', $1) ORDER BY scope, period FOR UPDATE"
+    ))
+    .bind(feature)
+    .fetch_all(tx)
+    .await
+}
+
+/// Settled tokens and cost of a scope in the period starting `start`.
+pub async fn usage_of(
+    tx: &mut PgConnection,
+    scope: &str,
+    period: &str,
+    start: NaiveDate,
+) -> Result<(i64, i64), sqlx::Error> {
+    Ok(sqlx::query_as("SELECT tokens, cost_micros FROM usage WHERE scope = $1 AND period = $2 AND period_start = $3")
+        .bind(scope)
+        .bind(period)
+        .bind(start)
+        .fetch_optional(tx)
+        .await?
+        .unwrap_or((0, 0)))
+}
+
+pub async fn usage_add(
+    tx: &mut PgConnection,
+    tenant: TenantId,
+    scope: &str,
+    period: &str,
+    start: NaiveDate,
+    tokens: i64,
+    cost: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO usage (tenant_id, scope, period, period_start, tokens, cost_micros, calls) \
+         VALUES ($1, $2, $3, $4, $5, $6, 1) \
+         ON CONFLICT (tenant_id, scope, period, period_start) DO UPDATE SET \
+           tokens = usage.tokens + EXCLUDED.tokens, cost_micros = usage.cost_micros + EXCLUDED.cost_micros, \
+           calls = usage.calls + 1",
+    )
+    .bind(tenant)
+    .bind(scope)
+    .bind(period)
+    .bind(start)
+    .bind(tokens)
+    .bind(cost)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Reserved (unsettled, unexpired) tokens and cost: the tenant's, or one feature's.
+pub async fn reserved(tx: &mut PgConnection, feature: Option<&str>) -> Result<(i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT COALESCE(sum(tokens), 0)::bigint, COALESCE(sum(cost_micros), 0)::bigint FROM reservations \
+         WHERE expires_at > now() AND ($1::text IS NULL OR feature = $1)",
+    )
+    .bind(feature)
+    .fetch_one(tx)
+    .await
+}
+
+pub async fn reservation_insert(
+    tx: &mut PgConnection,
+    tenant: TenantId,
+    id: Uuid,
+    feature: &str,
+    tokens: i64,
+    cost: i64,
+    ttl_secs: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO reservations (id, tenant_id, feature, tokens, cost_micros, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))",
+    )
+    .bind(id)
+    .bind(tenant)
+    .bind(feature)
+    .bind(tokens)
+    .bind(cost)
+    .bind(ttl_secs as f64)
+    .execute(&mut *tx)
+    .await?;
+    // Expired reservations of crashed calls are cleared as new ones are made.
+    sqlx::query("DELETE FROM reservations WHERE expires_at < now() - interval '1 hour'").execute(tx).await?;
+    Ok(())
+}
+
+pub async fn reservation_delete(tx: &mut PgConnection, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM reservations WHERE id = $1").bind(id).execute(tx).await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct PolicyRow {
+    pub blocked_categories: Vec<String>,
+    pub blocked_terms: Vec<String>,
+    pub redact_pii: bool,
+    pub moderate_output: bool,
+    pub updated_by: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub async fn policy_get(tx: &mut PgConnection) -> Result<Option<PolicyRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT blocked_categories, blocked_terms, redact_pii, moderate_output, updated_by, updated_at FROM policies",
+    )
+    .fetch_optional(tx)
+    .await
+}
+
+pub async fn policy_put(tx: &mut PgConnection, tenant: TenantId, p: &PolicyRow) -> Result<PolicyRow, sqlx::Error> {
+    sqlx::query_as(
+        "INSERT INTO policies (tenant_id, blocked_categories, blocked_terms, redact_pii, moderate_output, updated_by) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (tenant_id) DO UPDATE SET blocked_categories = EXCLUDED.blocked_categories, \
+           blocked_terms = EXCLUDED.blocked_terms, redact_pii = EXCLUDED.redact_pii, \
+           moderate_output = EXCLUDED.moderate_output, updated_by = EXCLUDED.updated_by, updated_at = now() \
+         RETURNING blocked_categories, blocked_terms, redact_pii, moderate_output, updated_by, updated_at",
+    )
+    .bind(tenant)
+    .bind(&p.blocked_categories)
+    .bind(&p.blocked_terms)
+    .bind(p.redact_pii)
+    .bind(p.moderate_output)
+    .bind(&p.updated_by)
+    .fetch_one(tx)
+    .await
+}
