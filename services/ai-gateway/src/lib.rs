@@ -6,7 +6,9 @@
 //! from a registered prompt, or embeddings. Each call is checked (feature flag, input
 //! policy, budget reservation), redacted, sent with timeouts, retries, circuit breakers
 //! and fallback, checked again (output policy), settled against the budget and audited as
-//! `ai-gateway.call.completed.v1` in the same transaction.
+//! `ai-gateway.call.completed.v1` in the same transaction. The vector store keeps the
+//! lessons of published courses embedded by the local model (`mirai_embed`) for
+//! similarity queries.
 
 use std::sync::Arc;
 
@@ -41,8 +43,9 @@ pub struct AppState {
 
 impl Service for AppState {
     const NAME: &'static str = NAME;
-    const CONSUMERS: &'static [(&'static str, &'static str)] = &[("tenant", "ai-gateway-flags")];
-    const PROJECTIONS: &'static [&'static str] = &["features"];
+    const CONSUMERS: &'static [(&'static str, &'static str)] =
+        &[("tenant", "ai-gateway-flags"), ("authoring", "ai-gateway-courses")];
+    const PROJECTIONS: &'static [&'static str] = &["features", "chunks", "courses_seen"];
 
     fn routes() -> OpenApiRouter<Self> {
         http::routes()
@@ -56,6 +59,8 @@ impl Service for AppState {
             .build()?;
         let breakers = breaker::Breakers::new(settings.breaker_failures, settings.breaker_cooldown);
         let state = AppState { kms: mirai_kit::kms::for_service(NAME)?, ctx, settings, http, breakers };
-        Ok(Started::serve(state).consume([events::flags_consumer()]))
+        Ok(Started::serve(state)
+            .consume([events::flags_consumer(), events::courses_consumer()])
+            .job(app::vectors::REEMBED_JOB, std::sync::Arc::new(app::vectors::Reembed)))
     }
 }

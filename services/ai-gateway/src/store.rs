@@ -357,3 +357,111 @@ pub async fn policy_put(tx: &mut PgConnection, tenant: TenantId, p: &PolicyRow) 
     .fetch_one(tx)
     .await
 }
+
+// ---- vector store ------------------------------------------------------------------
+
+pub async fn chunks_delete_course(tx: &mut PgConnection, course: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM chunks WHERE course_id = $1").bind(course).execute(tx).await?;
+    Ok(())
+}
+
+pub async fn chunk_insert(
+    tx: &mut PgConnection,
+    tenant: TenantId,
+    source_type: &str,
+    c: &crate::app::vectors::NewChunk,
+    course: Option<Uuid>,
+    model: &str,
+    vector: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO chunks (tenant_id, source_type, source_id, chunk, course_id, title, text, model, embedding) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::public.vector) \
+         ON CONFLICT (tenant_id, source_type, source_id, chunk) DO UPDATE SET course_id = EXCLUDED.course_id, \
+           title = EXCLUDED.title, text = EXCLUDED.text, model = EXCLUDED.model, embedding = EXCLUDED.embedding, \
+           updated_at = now()",
+    )
+    .bind(tenant)
+    .bind(source_type)
+    .bind(c.source_id)
+    .bind(c.chunk)
+    .bind(course)
+    .bind(&c.title)
+    .bind(&c.text)
+    .bind(model)
+    .bind(vector)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn chunks_stale_exist(tx: &mut PgConnection, model: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM chunks WHERE model <> $1)").bind(model).fetch_one(tx).await
+}
+
+#[derive(Debug, FromRow)]
+pub struct StaleChunk {
+    pub source_type: String,
+    pub source_id: Uuid,
+    pub chunk: i32,
+    pub title: String,
+    pub text: String,
+}
+
+pub async fn chunks_stale(tx: &mut PgConnection, model: &str, limit: i64) -> Result<Vec<StaleChunk>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT source_type, source_id, chunk, title, text FROM chunks WHERE model <> $1 \
+         ORDER BY source_type, source_id, chunk LIMIT $2 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(model)
+    .bind(limit)
+    .fetch_all(tx)
+    .await
+}
+
+pub async fn chunk_reembed(
+    tx: &mut PgConnection,
+    c: &StaleChunk,
+    model: &str,
+    vector: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE chunks SET model = $4, embedding = $5::public.vector, updated_at = now() \
+         WHERE source_type = $1 AND source_id = $2 AND chunk = $3",
+    )
+    .bind(&c.source_type)
+    .bind(c.source_id)
+    .bind(c.chunk)
+    .bind(model)
+    .bind(vector)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// The `limit` chunks nearest to `vector` (cosine) among the tenant's, made by `model`.
+/// The iterative scan keeps HNSW finding neighbours until enough pass the tenant filter.
+pub async fn chunks_nearest(
+    tx: &mut PgConnection,
+    vector: &str,
+    model: &str,
+    source_type: Option<&str>,
+    limit: i64,
+) -> Result<Vec<crate::app::vectors::SimilarChunk>, sqlx::Error> {
+    sqlx::query("SET LOCAL hnsw.iterative_scan = relaxed_order").execute(&mut *tx).await?;
+    sqlx::query("SET LOCAL hnsw.ef_search = 100").execute(&mut *tx).await?;
+    sqlx::query_as(
+        "SELECT source_type, source_id, chunk, course_id, title, text, score FROM ( \
+           SELECT source_type, source_id, chunk, course_id, title, text, \
+                  1 - (embedding OPERATOR(public.<=>) $1::public.vector) AS score, \
+                  embedding OPERATOR(public.<=>) $1::public.vector AS distance \
+           FROM chunks WHERE model = $2 AND ($3::text IS NULL OR source_type = $3) \
+           ORDER BY embedding OPERATOR(public.<=>) $1::public.vector LIMIT $4) nearest ORDER BY distance",
+    )
+    .bind(vector)
+    .bind(model)
+    .bind(source_type)
+    .bind(limit)
+    .fetch_all(tx)
+    .await
+}

@@ -5,7 +5,10 @@
 //! before the watermark commits: a failure rolls the watermark back and the event is
 //! retried, and writing the same documents again changes nothing.
 
-use mirai_contracts::events::authoring::{CoursePublished, CourseRetired};
+use mirai_contracts::events::{
+    authoring::{CoursePublished, CourseRetired},
+    tenant::FeatureFlagChanged,
+};
 use mirai_events::{ConsumerSpec, Cx, HandleError};
 use mirai_kit::projection;
 
@@ -34,6 +37,12 @@ async fn on_published(mut cx: Cx<'_, AppState>, e: CoursePublished) -> Result<()
         return Ok(());
     }
     let docs = if e.visibility == "private" { vec![] } else { docs_of(&e) };
+    // Vectors for semantic search (in Postgres whatever the lexical engine): the local
+    // model, so a failure is this process's (not installed yet) and worth a retry.
+    let texts = docs.iter().map(|d| format!("{}\n{}", d.title, d.body)).collect();
+    let vectors = mirai_embed::embed(texts).await.map_err(|e| transient(anyhow::anyhow!(e)))?;
+    store::vectors_delete(cx.tx, e.course_id).await?;
+    store::vectors_insert(cx.tx, &docs, &vectors).await?;
     match opensearch(&mut cx).await? {
         None => {
             store::documents_delete(cx.tx, e.course_id).await?;
@@ -47,6 +56,7 @@ async fn on_published(mut cx: Cx<'_, AppState>, e: CoursePublished) -> Result<()
 
 async fn on_retired(mut cx: Cx<'_, AppState>, e: CourseRetired) -> Result<(), HandleError> {
     projection::ended(cx.tx, "courses_seen", e.tenant_id.into(), e.course_id.into(), e.last_version).await?;
+    store::vectors_delete(cx.tx, e.course_id).await?;
     match opensearch(&mut cx).await? {
         None => store::documents_delete(cx.tx, e.course_id).await?,
         Some(os) => os.delete_course(e.tenant_id, e.course_id).await.map_err(transient)?,
@@ -57,4 +67,16 @@ async fn on_retired(mut cx: Cx<'_, AppState>, e: CourseRetired) -> Result<(), Ha
 pub fn consumer(state: &AppState) -> ConsumerSpec {
     let state = std::sync::Arc::new(state.clone());
     ConsumerSpec::new("search-courses").on_with(&state, on_published).on_with(&state, on_retired)
+}
+
+async fn on_flag_changed(cx: Cx<'_>, f: FeatureFlagChanged) -> Result<(), HandleError> {
+    if f.key == "ai.semantic_search" {
+        store::feature_set(cx.tx, f.tenant_id, &f.key, f.enabled).await?;
+    }
+    Ok(())
+}
+
+/// The tenant's `ai.semantic_search` flag: semantic and hybrid results need it on.
+pub fn flags_consumer() -> ConsumerSpec {
+    ConsumerSpec::new("search-flags").on(on_flag_changed)
 }

@@ -3,7 +3,9 @@
 //! the document's language (stemming per locale), tolerate typos (trigrams), highlight
 //! what matched, and complete prefixes. Every query sees the caller's tenant and what is
 //! public, nothing else. Postgres is the default engine; OpenSearch plugs in behind the
-//! same port (`engine`), and so will semantic ranking.
+//! same port (`engine`). Semantic and hybrid ranking (reciprocal-rank fusion of the
+//! lexical hits and the nearest vectors of the local embedding model) are on where the
+//! tenant has `ai.semantic_search` on.
 
 use mirai_kit::{ServiceCtx, ServiceDef, Started, service::Service};
 use utoipa_axum::router::OpenApiRouter;
@@ -29,8 +31,10 @@ pub struct AppState {
 
 impl Service for AppState {
     const NAME: &'static str = NAME;
-    const CONSUMERS: &'static [(&'static str, &'static str)] = &[("authoring", "search-courses")];
-    const PROJECTIONS: &'static [&'static str] = &["documents", "courses_seen", "index_epoch", "words", "lexicon"];
+    const CONSUMERS: &'static [(&'static str, &'static str)] =
+        &[("authoring", "search-courses"), ("tenant", "search-flags")];
+    const PROJECTIONS: &'static [&'static str] =
+        &["documents", "courses_seen", "index_epoch", "words", "lexicon", "vectors", "features"];
 
     fn routes() -> OpenApiRouter<Self> {
         http::routes()
@@ -43,6 +47,6 @@ impl Service for AppState {
         }
         let state = AppState { ctx, engine };
         let consumer = events::consumer(&state);
-        Ok(Started::serve(state).consume([consumer]))
+        Ok(Started::serve(state).consume([consumer, events::flags_consumer()]))
     }
 }

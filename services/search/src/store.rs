@@ -1,7 +1,7 @@
 //! search's documents and queries (the Postgres engine). Reads run in the caller's tenant
 //! transaction: the tenant policy shows its own documents, the public policy the rest.
 
-use mirai_contracts::ids::CourseId;
+use mirai_contracts::ids::{CourseId, TenantId};
 use sqlx::PgConnection;
 
 use crate::engine::{Doc, Hit};
@@ -159,4 +159,83 @@ pub async fn suggest(tx: &mut PgConnection, prefix: &str, limit: i64) -> Result<
     .bind(limit)
     .fetch_all(tx)
     .await
+}
+
+// ---- semantic ----------------------------------------------------------------------
+
+/// Stores the documents' vectors (one per document, in order).
+pub async fn vectors_insert(tx: &mut PgConnection, docs: &[Doc], vectors: &[Vec<f32>]) -> Result<(), sqlx::Error> {
+    for (d, v) in docs.iter().zip(vectors) {
+        let snippet: String = d.body.chars().take(240).collect();
+        sqlx::query(
+            "INSERT INTO vectors (id, tenant_id, course_id, kind, locale, visibility, title, snippet, model, embedding) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::public.vector) \
+             ON CONFLICT (id) DO UPDATE SET course_id = EXCLUDED.course_id, kind = EXCLUDED.kind, \
+               locale = EXCLUDED.locale, visibility = EXCLUDED.visibility, title = EXCLUDED.title, \
+               snippet = EXCLUDED.snippet, model = EXCLUDED.model, embedding = EXCLUDED.embedding",
+        )
+        .bind(d.id)
+        .bind(d.tenant_id)
+        .bind(d.course_id)
+        .bind(d.kind)
+        .bind(&d.locale)
+        .bind(&d.visibility)
+        .bind(&d.title)
+        .bind(snippet)
+        .bind(mirai_embed::MODEL)
+        .bind(mirai_embed::to_pg(v))
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn vectors_delete(tx: &mut PgConnection, course: CourseId) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM vectors WHERE course_id = $1").bind(course).execute(tx).await.map(|_| ())
+}
+
+/// The documents nearest to `vector` that the caller may see (RLS: its tenant's and the
+/// public ones), with an escaped snippet for a highlight and the cosine as the score.
+pub async fn nearest(
+    tx: &mut PgConnection,
+    vector: &str,
+    kind: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Hit>, sqlx::Error> {
+    sqlx::query("SET LOCAL hnsw.iterative_scan = relaxed_order").execute(&mut *tx).await?;
+    sqlx::query("SET LOCAL hnsw.ef_search = 100").execute(&mut *tx).await?;
+    sqlx::query_as(
+        "SELECT id, course_id, kind, title, locale, \
+           replace(replace(replace(snippet, '&', '&amp;'), '<', '&lt;'), '>', '&gt;') AS highlight, \
+           (1 - (embedding OPERATOR(public.<=>) $1::public.vector))::real AS score \
+         FROM vectors WHERE model = $2 AND ($3::text IS NULL OR kind = $3) \
+         ORDER BY embedding OPERATOR(public.<=>) $1::public.vector LIMIT $4",
+    )
+    .bind(vector)
+    .bind(mirai_embed::MODEL)
+    .bind(kind)
+    .bind(limit)
+    .fetch_all(tx)
+    .await
+}
+
+pub async fn feature_set(tx: &mut PgConnection, tenant: TenantId, key: &str, enabled: bool) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO features (tenant_id, key, enabled) VALUES ($1, $2, $3) \
+         ON CONFLICT (tenant_id, key) DO UPDATE SET enabled = EXCLUDED.enabled",
+    )
+    .bind(tenant)
+    .bind(key)
+    .bind(enabled)
+    .execute(tx)
+    .await
+    .map(|_| ())
+}
+
+pub async fn feature_enabled(tx: &mut PgConnection, key: &str) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query_scalar::<_, bool>("SELECT enabled FROM features WHERE key = $1")
+        .bind(key)
+        .fetch_optional(tx)
+        .await?
+        .unwrap_or(false))
 }

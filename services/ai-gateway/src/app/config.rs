@@ -20,6 +20,9 @@ use crate::{
 
 const ADMINS: &[Role] = &[Role::OrgAdmin, Role::ProviderAdmin];
 
+/// The built-in provider: the local embedding model.
+pub const LOCAL: &str = "local";
+
 /// One model behind a provider, with its prices.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -161,6 +164,12 @@ pub async fn put_provider(
 ) -> Result<Provider, AppError> {
     let tenant = principal.own_tenant(ADMINS)?;
     check_name(name)?;
+    if name == LOCAL || input.kind == Kind::Local {
+        return Err(AppError::invalid(
+            "kind",
+            "the local embedding model is built in as provider `local`; it needs no configuration",
+        ));
+    }
     let base_url = check_base_url(&input.base_url, state.settings.block_private_hosts)?;
     let timeout_ms = input.timeout_ms.unwrap_or(30_000);
     if !(100..=600_000).contains(&timeout_ms) {
@@ -246,6 +255,16 @@ pub async fn endpoints(
             };
             Ok((r.name, ep, r.cloud))
         })
+        .chain(std::iter::once(Ok((
+            LOCAL.to_owned(),
+            Endpoint {
+                kind: Kind::Local,
+                base_url: LOCAL.to_owned(),
+                api_key: None,
+                timeout: std::time::Duration::from_secs(60),
+            },
+            false,
+        ))))
         .collect()
 }
 
@@ -311,7 +330,7 @@ pub async fn put_route(
     let providers = store::provider_list(&mut tx).await?;
     for (i, t) in input.targets.iter().chain(input.degrade.iter()).enumerate() {
         let field = if i < input.targets.len() { format!("targets/{i}") } else { "degrade".to_owned() };
-        if !providers.iter().any(|p| p.name == t.provider) {
+        if t.provider != LOCAL && !providers.iter().any(|p| p.name == t.provider) {
             return Err(AppError::invalid(&format!("{field}/provider"), format!("no provider `{}`", t.provider)));
         }
         if t.model.trim().is_empty()

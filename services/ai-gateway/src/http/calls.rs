@@ -9,7 +9,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     AppState,
-    app::calls::{self, ChatAnswer, ChatInput, Embeddings, EmbeddingsInput, GenerateInput, Generation},
+    app::{
+        calls::{self, ChatAnswer, ChatInput, Embeddings, EmbeddingsInput, GenerateInput, Generation},
+        vectors::{self, Similar, SimilarInput},
+    },
     prompts::{self, PromptInfo},
 };
 
@@ -86,6 +89,21 @@ async fn embeddings(
     Ok(Json(calls::embeddings(&state, &principal, req).await?))
 }
 
+/// The tenant's lesson chunks nearest in meaning to a text (the local embedding model;
+/// needs `ai.semantic_search`).
+#[utoipa::path(post, path = "/similar", tag = "calls", request_body = SimilarInput, security(("bearer" = [])),
+    responses((status = 200, description = "Nearest first", body = Similar),
+              (status = 403, description = "AI is off for the tenant (`ai-disabled`)", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json"),
+              (status = 503, description = "The local model is not installed", body = Problem, content_type = "application/problem+json")))]
+async fn similar(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(req): Json<SimilarInput>,
+) -> Result<Json<Similar>, AppError> {
+    Ok(Json(vectors::similar(&state, &principal, req).await?))
+}
+
 /// Every registered prompt version, with its input and output schemas.
 #[utoipa::path(get, path = "/prompts", tag = "prompts", security(("bearer" = [])),
     responses((status = 200, description = "The registry", body = Vec<PromptInfo>),
@@ -100,5 +118,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(chat_stream))
         .routes(routes!(generate))
         .routes(routes!(embeddings))
+        .routes(routes!(similar))
         .routes(routes!(list_prompts))
 }

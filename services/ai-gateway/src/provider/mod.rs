@@ -24,6 +24,9 @@ pub enum Kind {
     Anthropic,
     /// Google Gemini (Generative Language API).
     Gemini,
+    /// The built-in local embedding model (`mirai_embed`): provider `local`, embeddings
+    /// only, nothing leaves the platform.
+    Local,
 }
 
 impl Kind {
@@ -32,6 +35,7 @@ impl Kind {
             Kind::Openai => "openai",
             Kind::Anthropic => "anthropic",
             Kind::Gemini => "gemini",
+            Kind::Local => "local",
         }
     }
 
@@ -40,6 +44,7 @@ impl Kind {
             "openai" => Some(Kind::Openai),
             "anthropic" => Some(Kind::Anthropic),
             "gemini" => Some(Kind::Gemini),
+            "local" => Some(Kind::Local),
             _ => None,
         }
     }
@@ -145,11 +150,16 @@ impl ProviderError {
 
 pub type ChunkStream = BoxStream<'static, Result<Chunk, ProviderError>>;
 
+fn embeddings_only() -> ProviderError {
+    ProviderError::Rejected { status: 400, message: "the local model only makes embeddings".into() }
+}
+
 pub async fn chat(http: &reqwest::Client, ep: &Endpoint, req: &ChatRequest) -> Result<Completion, ProviderError> {
     match ep.kind {
         Kind::Openai => openai::chat(http, ep, req).await,
         Kind::Anthropic => anthropic::chat(http, ep, req).await,
         Kind::Gemini => gemini::chat(http, ep, req).await,
+        Kind::Local => Err(embeddings_only()),
     }
 }
 
@@ -164,6 +174,7 @@ pub async fn chat_stream(
         Kind::Openai => openai::chat_stream(http, ep, req).await,
         Kind::Anthropic => anthropic::chat_stream(http, ep, req).await,
         Kind::Gemini => gemini::chat_stream(http, ep, req).await,
+        Kind::Local => Err(embeddings_only()),
     }
 }
 
@@ -179,6 +190,16 @@ pub async fn embed(
         Kind::Gemini => gemini::embed(http, ep, model, inputs).await,
         Kind::Anthropic => {
             Err(ProviderError::Rejected { status: 400, message: "Anthropic has no embeddings API".into() })
+        }
+        Kind::Local => {
+            if model != mirai_embed::MODEL {
+                return Err(ProviderError::Rejected {
+                    status: 400,
+                    message: format!("the local provider has one model, `{}`", mirai_embed::MODEL),
+                });
+            }
+            let vectors = mirai_embed::embed(inputs.to_vec()).await.map_err(ProviderError::Retryable)?;
+            Ok((vectors, inputs.iter().map(|t| crate::safety::estimate_tokens(t)).sum()))
         }
     }
 }

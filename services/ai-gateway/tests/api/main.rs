@@ -87,7 +87,10 @@ impl Gw {
     async fn route(&self, feature: &str, targets: &[(&str, &str)], extra: Value) {
         let targets: Vec<Value> = targets
             .iter()
-            .map(|(p, m)| json!({ "provider": p, "model": m, "input_micros_per_1k": 1000, "output_micros_per_1k": 2000 }))
+            .map(|(p, m)| {
+                let price = if *p == "local" { 0 } else { 1000 };
+                json!({ "provider": p, "model": m, "input_micros_per_1k": price, "output_micros_per_1k": 2 * price })
+            })
             .collect();
         let mut body = json!({ "targets": targets });
         for (k, v) in extra.as_object().cloned().unwrap_or_default() {
@@ -490,4 +493,71 @@ async fn provider_keys_are_sealed_never_shown_and_configuration_is_the_admins_al
     // Without a route, a call says how to set one.
     let res = gw.chat("authoring.unrouted", "hi").await;
     assert_problem(&res, 409, "ai-no-route");
+}
+
+/// Publishes a course of `lessons` (title, text) for `tenant` on authoring's stream, as
+/// authoring would.
+#[allow(clippy::disallowed_methods)]
+async fn publish_course(app: &TestApp, tenant: Uuid, lessons: &[(&str, &str)]) -> Vec<Uuid> {
+    let ids: Vec<Uuid> = lessons.iter().map(|_| Uuid::now_v7()).collect();
+    let outline = json!([{ "module_id": Uuid::now_v7(), "title": "Module", "lessons": lessons.iter().zip(&ids).map(|((title, text), id)| json!({
+        "lesson_id": id, "title": title, "blocks": [{ "block_id": Uuid::now_v7(), "kind": "text", "text": text }]
+    })).collect::<Vec<_>>() }]);
+    let data = json!({ "tenant_id": tenant, "course_id": Uuid::now_v7(), "version": 1, "title": "Mixed course",
+        "summary": "Several topics", "locale": "en-US", "tags": [], "visibility": "tenant",
+        "content_hash": format!("sha256:{}", "3f".repeat(32)), "outline": outline, "published_at": "2026-12-01T10:00:00Z" });
+    let event: mirai_events::NewEvent =
+        serde_json::from_value::<mirai_contracts::events::authoring::CoursePublished>(data).unwrap().into();
+    let bus = mirai_testkit::bus(&app.prefix).await;
+    bus.ensure_stream("authoring").await.unwrap();
+    let envelope = event.into_envelope("authoring", &mirai_events::EventMeta::default());
+    let subject = bus.subject(&envelope.kind);
+    bus.js.publish(subject, serde_json::to_vec(&envelope).unwrap().into()).await.unwrap().await.unwrap();
+    ids
+}
+
+#[tokio::test]
+async fn semantic_search_with_the_local_model_ranks_the_related_lesson_first_in_the_tenant_only() {
+    let gw = Gw::start().await;
+    let lessons = [
+        ("Revenue recognition", "Recognise revenue when control of goods passes to the customer, under IFRS 15."),
+        (
+            "Fire evacuation",
+            "When the alarm sounds, leave by the nearest marked exit and gather at the assembly point outside.",
+        ),
+        ("Strong passwords", "Use a password manager and a long passphrase; never reuse a password across sites."),
+        ("Giving feedback", "Describe the situation, the behaviour and its impact; keep it specific and kind."),
+    ];
+    let ids = publish_course(&gw.app, gw.tenant, &lessons).await;
+    // Another tenant's lesson on the very same topic must never show up.
+    let other = tenant(&gw.app, &format!("ai-other-{}", &Uuid::now_v7().simple().to_string()[20..])).await;
+    let other_ids =
+        publish_course(&gw.app, other, &[("Fire drill", "When the fire alarm rings, walk out by the nearest exit.")])
+            .await;
+
+    let body = json!({ "query": "what should I do if there is a fire in the building?" });
+    let res = gw.call(Method::POST, "/similar", &gw.author, Some(body.clone())).await;
+    assert_problem(&res, 403, "ai-disabled");
+    enable(&gw.app, gw.tenant, "ai.semantic_search").await;
+    let hits = poll("the lessons are embedded", Duration::from_secs(60), || async {
+        let (s, b) = gw.call(Method::POST, "/similar", &gw.author, Some(body.clone())).await;
+        (s == 200 && b["data"].as_array().is_some_and(|d| d.len() == lessons.len())).then_some(b)
+    })
+    .await;
+    assert_eq!(hits["model"], "all-MiniLM-L6-v2");
+    let data = hits["data"].as_array().unwrap();
+    assert_eq!(data[0]["source_id"], json!(ids[1]), "the fire lesson first: {hits}");
+    assert!(data[0]["score"].as_f64().unwrap() > data[1]["score"].as_f64().unwrap() + 0.1, "by a margin: {hits}");
+    assert!(!hits.to_string().contains(&other_ids[0].to_string()), "only the caller's tenant");
+    let body = json!({ "query": "how do I pick a secure password", "limit": 1 });
+    let (_, b) = gw.call(Method::POST, "/similar", &gw.author, Some(body)).await;
+    assert_eq!(b["data"][0]["source_id"], json!(ids[2]), "{b}");
+
+    // The local model also serves the embeddings API with no vendor configured.
+    gw.route("search.semantic", &[("local", "all-MiniLM-L6-v2")], json!({})).await;
+    let body = json!({ "feature": "search.semantic", "input": ["fire exit"] });
+    let (s, b) = gw.call(Method::POST, "/embeddings", &gw.author, Some(body)).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["data"][0].as_array().unwrap().len(), 384);
+    assert_eq!(b["cost_micros"], 0);
 }

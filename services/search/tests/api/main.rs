@@ -163,3 +163,63 @@ async fn the_index_is_rebuilt_from_the_event_streams() {
     .await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn semantic_and_hybrid_results_rank_by_meaning_once_the_tenant_turns_them_on() {
+    let app = TestApp::spawn(&[mirai_tenant::service(), mirai_authoring::service(), mirai_search::service()]).await;
+    let body = json!({ "kind": "org", "name": "Semantic Co", "slug": format!("sem-{}", &Uuid::now_v7().simple().to_string()[20..]) });
+    let (s, t) = app.post("/api/v1/tenant/tenants", Some(&app.platform_admin()), body).await;
+    assert_eq!(s, 201, "{t}");
+    let a: Uuid = t["id"].as_str().unwrap().parse().unwrap();
+    let b = Uuid::now_v7();
+    let reader = app.token(Some(a), &[Role::Learner]);
+    publish(
+        &app,
+        a,
+        "Workplace Basics",
+        "tenant",
+        "en-US",
+        &[
+            ("Ledger closing", "Reconcile the accounts payable ledger against supplier statements every quarter."),
+            ("Evacuation", "When the alarm sounds, walk calmly to the nearest exit and gather at the assembly point."),
+            ("Password hygiene", "Use a password manager and a long passphrase for every account."),
+        ],
+    )
+    .await;
+    // Another tenant's course on the same topic, visible to that tenant only.
+    publish(
+        &app,
+        b,
+        "Beta Safety",
+        "tenant",
+        "en-US",
+        &[("Beta drill", "When the fire alarm rings, leave by the exit.")],
+    )
+    .await;
+    // Meaning, not words: no word of this query is in the evacuation lesson.
+    let q = "q=leaving+the+premises+during+an+emergency+blaze";
+
+    let (s, v) = app.call(Method::GET, &format!("/api/v1/search/search?{q}&mode=hybrid"), Some(&reader), None).await;
+    assert_eq!(s, 403, "off until the tenant turns it on: {v}");
+    assert!(v["type"].as_str().unwrap().ends_with("/ai-disabled"));
+    let admin = app.token(Some(a), &[Role::OrgAdmin]);
+    let flag = format!("/api/v1/tenant/tenants/{a}/feature-flags/ai.semantic_search");
+    let (s, f) = app.call(Method::PUT, &flag, Some(&admin), Some(json!({ "enabled": true }))).await;
+    assert_eq!(s, 200, "{f}");
+    let hybrid = poll("hybrid results", Duration::from_secs(60), || async {
+        let v = search(&app, &reader, q).await;
+        (v["mode"] == "hybrid" && !v["hits"].as_array().unwrap().is_empty()).then_some(v)
+    })
+    .await;
+    assert_eq!(titles(&hybrid)[0], "Evacuation", "{hybrid}");
+    let semantic = search(&app, &reader, &format!("{q}&mode=semantic&kind=lesson")).await;
+    assert_eq!(titles(&semantic)[0], "Evacuation", "{semantic}");
+    assert!(!titles(&semantic).contains(&"Beta drill".to_owned()), "never another tenant's: {semantic}");
+    let lexical = search(&app, &reader, &format!("{q}&mode=lexical")).await;
+    assert!(!titles(&lexical).contains(&"Evacuation".to_owned()), "words alone miss it: {lexical}");
+    // Both sides count in the fusion: a word match that is also the nearest in meaning wins.
+    let both = search(&app, &reader, "q=password+manager&mode=hybrid&kind=lesson").await;
+    assert_eq!(titles(&both)[0], "Password hygiene", "{both}");
+    let res = app.call(Method::GET, "/api/v1/search/search?q=x&mode=vibes", Some(&reader), None).await;
+    assert_eq!(res.0, 422);
+}
