@@ -2,6 +2,7 @@
 //! grants, revocation across instances, the outbox under a relay crash, dead letters,
 //! and the contracts (event schemas, OpenAPI drift, service independence).
 
+mod ai_authoring;
 mod author_to_discover;
 mod bus_trust;
 mod cli;

@@ -155,6 +155,10 @@ id_type!(
     /// One model call through the ai-gateway.
     CallId
 );
+id_type!(
+    /// An asynchronous generation (authoring asks, the ai-gateway answers).
+    GenerationId
+);
 
 #[cfg(test)]
 mod tests {

@@ -47,6 +47,10 @@ macro_rules! typed {
 
 typed![
     events::ai_gateway::CallCompleted,
+    events::ai_gateway::CancelGeneration,
+    events::ai_gateway::Generate,
+    events::ai_gateway::GenerationCompleted,
+    events::ai_gateway::GenerationProgressed,
     events::authoring::CoursePublished,
     events::authoring::CourseRetired,
     events::content::PackageImported,

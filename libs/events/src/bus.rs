@@ -15,6 +15,11 @@ use async_nats::jetstream::{self, stream};
 /// The dead-letter stream's context name: subjects `dlq.<consumer>`.
 pub const DLQ_CONTEXT: &str = "dlq";
 
+/// The commands' context: `cmd.<receiver>.<command>.vN`, one stream with work-queue
+/// retention (a command is removed once its receiver acked it; each receiver's consumer
+/// filters its own subjects, so no two overlap).
+pub const COMMANDS_CONTEXT: &str = "cmd";
+
 /// Contexts whose streams are compacted per key: each event goes to
 /// `<type>.<aggregate>[.<tenant>]` and the stream keeps the newest message per subject.
 /// Identity's stream distributes keys and access: every key store replays it from the
@@ -182,6 +187,11 @@ impl Bus {
             max_age: limits.max_age,
             max_bytes: limits.max_bytes,
             max_messages_per_subject: if COMPACTED_CONTEXTS.contains(&context) { 1 } else { 0 },
+            retention: if context == COMMANDS_CONTEXT {
+                stream::RetentionPolicy::WorkQueue
+            } else {
+                stream::RetentionPolicy::Limits
+            },
             ..Default::default()
         };
         let mut stream =

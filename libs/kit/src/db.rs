@@ -90,8 +90,11 @@ pub async fn migrate(
         // not): pg_trgm for typo-tolerant search. Its objects live in `public`, so a
         // service names them qualified (`public.gin_trgm_ops`, `OPERATOR(public.<%)`).
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public").await?;
-        // pgvector for embeddings (`public.vector`, `OPERATOR(public.<=>)`).
-        conn.execute("CREATE EXTENSION IF NOT EXISTS vector WITH SCHEMA public").await?;
+        // pgvector for embeddings (`public.vector`, `OPERATOR(public.<=>)`), for the
+        // services that keep vectors: a Postgres without it still runs the others.
+        if migrations.iter().any(|m| m.sql.contains("public.vector")) {
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector WITH SCHEMA public").await?;
+        }
         conn.execute(
             format!(
                 "ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {schema} \

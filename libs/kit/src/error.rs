@@ -189,21 +189,23 @@ pub struct Problem {
 #[derive(Debug, Clone)]
 pub struct InternalCause(pub String);
 
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
+impl AppError {
+    /// The problem document this error answers with, for an error reported elsewhere than
+    /// in this response (an event, an SSE frame): a 5xx reveals nothing.
+    pub fn to_problem(&self) -> Problem {
         let status = self.status();
         let (slug, title) = self.slug_title();
         let ctx = RequestContext::current();
-        let detail = match &self {
+        let detail = match self {
             Self::Internal(_) => "an unexpected error occurred; quote the trace_id when reporting it".to_owned(),
             Self::Unavailable(_) => "the service is temporarily unavailable; retry later".to_owned(),
             other => other.to_string(),
         };
-        let errors = match &self {
+        let errors = match self {
             Self::Invalid { errors, .. } => errors.clone(),
             _ => vec![],
         };
-        let problem = Problem {
+        Problem {
             kind: format!("{PROBLEM_BASE}{slug}"),
             title: title.to_owned(),
             status: status.as_u16(),
@@ -211,11 +213,18 @@ impl IntoResponse for AppError {
             instance: ctx.as_ref().map(|c| c.path.clone()),
             trace_id: ctx.as_ref().map(|c| c.trace_id.clone()),
             errors,
-            current_version: match &self {
+            current_version: match self {
                 Self::PreconditionFailed { current_version, .. } => Some(*current_version),
                 _ => None,
             },
-        };
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let problem = self.to_problem();
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut res = (status, body).into_response();
         res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));

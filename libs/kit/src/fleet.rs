@@ -63,6 +63,9 @@ pub async fn provision_streams(config: &Config, services: &[ServiceDef]) -> anyh
     for s in services {
         contexts.push(s.name);
         contexts.extend(s.consumers.iter().map(|(context, _)| *context));
+        if !s.sends.is_empty() {
+            contexts.push(mirai_events::bus::COMMANDS_CONTEXT);
+        }
     }
     contexts.sort_unstable();
     contexts.dedup();

@@ -54,6 +54,10 @@ pub fn permissions(def: &ServiceDef, all: &[ServiceDef], mode: Mode) -> Permissi
     let mut publish = Vec::new();
     publish.extend(subjects(&format!("{}.>", def.name)));
     publish.extend(subjects(APIKEY_USAGE_SUBJECT));
+    // The commands it sends (onto the commands' work-queue stream).
+    for command in def.sends {
+        publish.extend(subjects(command));
+    }
     publish.push("$JS.API.INFO".into());
     for own in [def.name, dlq] {
         publish.push(format!("$JS.API.STREAM.INFO.{}", stream(own)));

@@ -26,6 +26,8 @@ pub struct ServiceDef {
     pub consumers: &'static [(&'static str, &'static str)],
     /// Core-NATS subjects the service subscribes to outside any stream.
     pub subscribes: &'static [&'static str],
+    /// The commands it sends (`cmd.<context>.<command>.vN`, through its outbox).
+    pub sends: &'static [&'static str],
     /// Whether the service signs its events with a bus-signing key (identity).
     pub signs_events: bool,
     /// The tables its consumers project into: `mirai rebuild <service>` empties them and
@@ -62,6 +64,11 @@ pub trait Service: Clone + Send + Sync + Sized + 'static {
     /// Core-NATS subjects (outside every stream) the service subscribes to.
     const SUBSCRIBES: &'static [&'static str] = &[];
 
+    /// The commands it sends another service (`cmd.<context>.<command>.vN`): written to its
+    /// outbox like events, published on the commands' work-queue stream, which only the
+    /// receiving service consumes. Its NATS user may publish exactly these subjects.
+    const SENDS: &'static [&'static str] = &[];
+
     /// The tables its consumers project into and nothing else writes (a read model):
     /// `mirai rebuild <service>` empties them and replays every consumer from the start
     /// of its stream (`fleet::rebuild`).
@@ -91,6 +98,7 @@ impl ServiceDef {
             name: S::NAME,
             consumers: S::CONSUMERS,
             subscribes: S::SUBSCRIBES,
+            sends: S::SENDS,
             signs_events: S::SIGNS_EVENTS,
             projections: S::PROJECTIONS,
             migrations: crate::db::migrations(S::NAME),

@@ -2,7 +2,7 @@
 //! flags, projected into `features` (AI is off for a tenant until its admin turns a
 //! feature on); authoring's published and retired courses, whose lessons the vector store
 //! keeps in embedded chunks (`app::vectors`), in whatever order the events arrive
-//! (`courses_seen`).
+//! (`courses_seen`); and the commands authoring sends it (`app::generations`).
 
 use mirai_contracts::events::{
     authoring::{CoursePublished, CourseRetired},
@@ -40,4 +40,12 @@ async fn on_retired(cx: Cx<'_>, e: CourseRetired) -> Result<(), HandleError> {
 
 pub fn courses_consumer() -> ConsumerSpec {
     ConsumerSpec::new("ai-gateway-courses").on(on_published).on(on_retired)
+}
+
+/// Commands to the gateway (`cmd.ai-gateway.*`, from authoring): generate, cancel.
+pub fn commands_consumer(state: &crate::AppState) -> ConsumerSpec {
+    let state = std::sync::Arc::new(state.clone());
+    ConsumerSpec::new("ai-gateway-commands")
+        .on_with(&state, crate::app::generations::on_generate)
+        .on_with(&state, crate::app::generations::on_cancel)
 }

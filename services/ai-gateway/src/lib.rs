@@ -44,7 +44,7 @@ pub struct AppState {
 impl Service for AppState {
     const NAME: &'static str = NAME;
     const CONSUMERS: &'static [(&'static str, &'static str)] =
-        &[("tenant", "ai-gateway-flags"), ("authoring", "ai-gateway-courses")];
+        &[("tenant", "ai-gateway-flags"), ("authoring", "ai-gateway-courses"), ("cmd", "ai-gateway-commands")];
     const PROJECTIONS: &'static [&'static str] = &["features", "chunks", "courses_seen"];
 
     fn routes() -> OpenApiRouter<Self> {
@@ -59,8 +59,11 @@ impl Service for AppState {
             .build()?;
         let breakers = breaker::Breakers::new(settings.breaker_failures, settings.breaker_cooldown);
         let state = AppState { kms: mirai_kit::kms::for_service(NAME)?, ctx, settings, http, breakers };
+        let commands = events::commands_consumer(&state);
+        let generate = std::sync::Arc::new(app::generations::Run { state: state.clone() });
         Ok(Started::serve(state)
-            .consume([events::flags_consumer(), events::courses_consumer()])
-            .job(app::vectors::REEMBED_JOB, std::sync::Arc::new(app::vectors::Reembed)))
+            .consume([events::flags_consumer(), events::courses_consumer(), commands])
+            .job(app::vectors::REEMBED_JOB, std::sync::Arc::new(app::vectors::Reembed))
+            .job(app::generations::JOB, generate))
     }
 }

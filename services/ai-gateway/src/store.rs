@@ -465,3 +465,83 @@ pub async fn chunks_nearest(
     .fetch_all(tx)
     .await
 }
+
+// ---- generations -------------------------------------------------------------------
+
+#[derive(Debug, Clone, FromRow)]
+pub struct GenerationRow {
+    pub tenant_id: TenantId,
+    pub feature: String,
+    pub prompt: Option<String>,
+    pub input: serde_json::Value,
+    pub actor: String,
+    pub status: String,
+}
+
+/// Records a requested generation; false when one with that id is already known (a
+/// redelivered command, or a cancel that came first).
+pub async fn generation_insert(
+    tx: &mut PgConnection,
+    c: &mirai_contracts::events::ai_gateway::Generate,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "INSERT INTO generations (request_id, tenant_id, feature, prompt, input, actor, status) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'queued') ON CONFLICT (request_id) DO NOTHING",
+    )
+    .bind(c.request_id)
+    .bind(c.tenant_id)
+    .bind(&c.feature)
+    .bind(&c.prompt)
+    .bind(&c.input)
+    .bind(&c.actor)
+    .execute(tx)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+pub async fn generation_get(tx: &mut PgConnection, id: Uuid) -> Result<Option<GenerationRow>, sqlx::Error> {
+    sqlx::query_as("SELECT tenant_id, feature, prompt, input, actor, status FROM generations WHERE request_id = $1")
+        .bind(id)
+        .fetch_optional(tx)
+        .await
+}
+
+/// Marks a generation cancelled unless it already ended; a cancel for an unknown id
+/// leaves a cancelled row so the generation never starts. Returns the status before.
+pub async fn generation_cancel(
+    tx: &mut PgConnection,
+    tenant: TenantId,
+    id: Uuid,
+    actor: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    let before: Option<String> = sqlx::query_scalar("SELECT status FROM generations WHERE request_id = $1")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO generations (request_id, tenant_id, feature, input, actor, status) \
+         VALUES ($1, $2, '', '{}', $3, 'cancelled') \
+         ON CONFLICT (request_id) DO UPDATE SET status = 'cancelled', updated_at = now() \
+         WHERE generations.status IN ('queued', 'running')",
+    )
+    .bind(id)
+    .bind(tenant)
+    .bind(actor)
+    .execute(tx)
+    .await?;
+    Ok(before)
+}
+
+/// Moves a generation on, unless it was cancelled (or already ended) meanwhile: true when
+/// it moved.
+pub async fn generation_set(tx: &mut PgConnection, id: Uuid, from: &str, to: &str) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query("UPDATE generations SET status = $3, updated_at = now() WHERE request_id = $1 AND status = $2")
+        .bind(id)
+        .bind(from)
+        .bind(to)
+        .execute(tx)
+        .await?
+        .rows_affected()
+        == 1)
+}

@@ -5,8 +5,10 @@
 
 use mirai_contracts::{
     events::{
+        ai_gateway::{GenerationCompleted, GenerationProgressed},
         content::PackageImported,
         media::{AssetDeleted, AssetReady},
+        tenant::FeatureFlagChanged,
     },
     ids::{BlockId, CourseId, LessonId, ModuleId},
 };
@@ -126,4 +128,31 @@ async fn on_asset_deleted(cx: Cx<'_>, e: AssetDeleted) -> Result<(), HandleError
 
 pub fn media_consumer() -> ConsumerSpec {
     ConsumerSpec::new("authoring-media").on(on_asset_ready).on(on_asset_deleted)
+}
+
+/// The tenant's `ai.authoring` flag: generations are refused (403) until it is on.
+async fn on_flag_changed(cx: Cx<'_>, f: FeatureFlagChanged) -> Result<(), HandleError> {
+    if f.key == crate::app::generations::FLAG {
+        store::feature_set(cx.tx, f.tenant_id, &f.key, f.enabled).await?;
+    }
+    Ok(())
+}
+
+pub fn flags_consumer() -> ConsumerSpec {
+    ConsumerSpec::new("authoring-flags").on(on_flag_changed)
+}
+
+/// The ai-gateway's answers to the generations authoring asked for.
+async fn on_generation_progressed(cx: Cx<'_>, e: GenerationProgressed) -> Result<(), HandleError> {
+    crate::app::generations::on_progressed(cx.tx, &e).await?;
+    Ok(())
+}
+
+async fn on_generation_completed(cx: Cx<'_>, e: GenerationCompleted) -> Result<(), HandleError> {
+    crate::app::generations::on_completed(cx.tx, &e).await?;
+    Ok(())
+}
+
+pub fn generations_consumer() -> ConsumerSpec {
+    ConsumerSpec::new("authoring-generations").on(on_generation_progressed).on(on_generation_completed)
 }

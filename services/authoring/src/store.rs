@@ -221,3 +221,113 @@ pub async fn refs_known(tx: &mut PgConnection, kind: &str, ids: &[uuid::Uuid]) -
         .fetch_all(tx)
         .await
 }
+
+// ---- AI generations ----------------------------------------------------------------
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct GenerationRow {
+    pub id: uuid::Uuid,
+    pub tenant_id: TenantId,
+    pub course_id: CourseId,
+    pub kind: String,
+    pub lesson_id: Option<uuid::Uuid>,
+    pub block_id: Option<uuid::Uuid>,
+    pub status: String,
+    pub stage: String,
+    pub sources: Vec<String>,
+    pub blocks_added: i32,
+    pub error: Option<Json<Value>>,
+    pub requested_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const GENERATION: &str = "id, tenant_id, course_id, kind, lesson_id, block_id, status, stage, sources, blocks_added, \
+                          error, requested_by, created_at, updated_at";
+
+#[allow(clippy::too_many_arguments)]
+pub async fn generation_insert(
+    tx: &mut PgConnection,
+    id: uuid::Uuid,
+    tenant: TenantId,
+    course: CourseId,
+    kind: &str,
+    lesson: Option<uuid::Uuid>,
+    block: Option<uuid::Uuid>,
+    sources: &[String],
+    by: &str,
+) -> Result<GenerationRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "INSERT INTO generations (id, tenant_id, course_id, kind, lesson_id, block_id, status, stage, sources, requested_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'queued', 'requested', $7, $8) RETURNING {GENERATION}"
+    ))
+    .bind(id)
+    .bind(tenant)
+    .bind(course)
+    .bind(kind)
+    .bind(lesson)
+    .bind(block)
+    .bind(sources)
+    .bind(by)
+    .fetch_one(tx)
+    .await
+}
+
+pub async fn generation_get(
+    tx: &mut PgConnection,
+    id: uuid::Uuid,
+    lock: bool,
+) -> Result<Option<GenerationRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {GENERATION} FROM generations WHERE id = $1{}",
+        if lock { " FOR UPDATE" } else { "" }
+    ))
+    .bind(id)
+    .fetch_optional(tx)
+    .await
+}
+
+/// Moves a generation that has not ended on (status, stage, what it added, why it failed).
+pub async fn generation_update(
+    tx: &mut PgConnection,
+    id: uuid::Uuid,
+    status: &str,
+    stage: &str,
+    blocks_added: i32,
+    error: Option<&Value>,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE generations SET status = $2, stage = $3, blocks_added = $4, error = $5, updated_at = now() \
+         WHERE id = $1 AND status IN ('queued', 'running')",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(stage)
+    .bind(blocks_added)
+    .bind(error.map(Json))
+    .execute(tx)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+pub async fn feature_set(tx: &mut PgConnection, tenant: TenantId, key: &str, enabled: bool) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO features (tenant_id, key, enabled) VALUES ($1, $2, $3) \
+         ON CONFLICT (tenant_id, key) DO UPDATE SET enabled = EXCLUDED.enabled",
+    )
+    .bind(tenant)
+    .bind(key)
+    .bind(enabled)
+    .execute(tx)
+    .await
+    .map(|_| ())
+}
+
+pub async fn feature_enabled(tx: &mut PgConnection, key: &str) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query_scalar::<_, bool>("SELECT enabled FROM features WHERE key = $1")
+        .bind(key)
+        .fetch_optional(tx)
+        .await?
+        .unwrap_or(false))
+}

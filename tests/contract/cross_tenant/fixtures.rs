@@ -22,6 +22,7 @@ pub(super) struct Alpha {
     pub(super) asset_id: String,
     pub(super) asset_key: String,
     pub(super) package_id: String,
+    pub(super) generation_id: String,
 }
 
 /// Everything of A's that B must not learn, by what it is.
@@ -315,6 +316,20 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
     assert_eq!(res.status(), 201);
     let package_id = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
 
+    // AI-assisted authoring: A turns it on and asks for a rewrite of its block; with no
+    // route for the feature the gateway refuses it, and the generation ends failed.
+    let admin_flags = format!("{base}/feature-flags/ai.authoring");
+    let (s, b) = app.call(Method::PUT, &admin_flags, Some(&tenant.jwt), Some(json!({ "enabled": true }))).await;
+    assert_eq!(s, 200, "{b}");
+    let generations = format!("/api/v1/authoring/courses/{course_id}/generations");
+    let ask = json!({ "kind": "rewrite", "block_id": block_id, "instruction": "Simpler." });
+    let generation = poll("authoring learns A's AI flag", Duration::from_secs(15), || async {
+        let (s, g) = app.post(&generations, Some(&tenant.jwt), ask.clone()).await;
+        (s == 202).then_some(g)
+    })
+    .await;
+    let generation_id = id_of(&generation);
+
     // AI: a provider (its key sealed), a route, a budget and a policy of A's.
     for (path, body) in [
         (
@@ -336,6 +351,11 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
     }
 
     // Settle what moves by itself, so that A's view of its data only changes if B changes it.
+    let generation_path = format!("{generations}/{generation_id}");
+    wait_until("A's generation ends", Duration::from_secs(30), || async {
+        app.get(&generation_path, &tenant.jwt).await.1["status"] == "failed"
+    })
+    .await;
     let request_path = format!("{base}/data-subject-requests/{request_id}");
     wait_until("A's erasure request completes", Duration::from_secs(20), || async {
         app.get(&request_path, &tenant.jwt).await.1["status"] == "completed"
@@ -364,6 +384,7 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
         asset_id,
         asset_key,
         package_id,
+        generation_id,
         tenant,
     }
 }

@@ -13,7 +13,7 @@ mod walk;
 
 use std::{fmt, fs, path::Path, time::Duration};
 
-use mirai_testkit::{TestApp, wait_until};
+use mirai_testkit::{TestApp, poll, wait_until};
 use reqwest::{Method, RequestBuilder};
 use serde_json::{Value, json};
 use uuid::Uuid;

@@ -118,6 +118,7 @@ impl Plan<'_> {
             "block_id" => a.block_id.clone(),
             "asset_id" => a.asset_id.clone(),
             "package_id" => a.package_id.clone(),
+            "generation_id" => a.generation_id.clone(),
             // A's object, without the signature only A's URLs carry.
             "key" if template.contains("/blobs/") => a.asset_key.clone(),
             "version" => "1".to_owned(),
@@ -209,6 +210,10 @@ impl Plan<'_> {
             "put_provider" => json!({ "kind": "openai", "base_url": "https://beta-llm.example/v1" }),
             "put_route" => json!({ "targets": [{ "provider": ALPHA_AI_PROVIDER, "model": "beta-model" }] }),
             "put_budget" => json!({ "max_tokens": 1000 }),
+            // A rewrite of A's block, in A's course.
+            "request_generation" => {
+                json!({ "kind": "rewrite", "block_id": a.block_id, "instruction": "Written by Beta." })
+            }
             "declare_upload" => json!({ "filename": "beta.png", "content_type": "image/png", "size": 10 }),
             // Under A's statement id.
             "put_statement" => json!({ "actor": beta_learner, "verb": verb("completed"),

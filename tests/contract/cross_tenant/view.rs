@@ -42,6 +42,7 @@ pub(super) async fn alpha_view(app: &TestApp, a: &Alpha) -> View {
         ("course version", format!("/api/v1/authoring/courses/{}/versions/1", a.course_id), vec![]),
         ("course history", format!("/api/v1/authoring/courses/{}/history", a.course_id), vec![]),
         ("courses", "/api/v1/authoring/courses".to_owned(), vec![]),
+        ("generation", format!("/api/v1/authoring/courses/{}/generations/{}", a.course_id, a.generation_id), vec![]),
         ("asset", format!("/api/v1/media/assets/{}", a.asset_id), vec![]),
         ("assets", "/api/v1/media/assets".to_owned(), vec![]),
         ("package", format!("/api/v1/content/packages/{}", a.package_id), vec![]),

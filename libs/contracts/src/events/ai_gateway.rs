@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     event::event,
-    ids::{CallId, TenantId},
+    ids::{CallId, GenerationId, TenantId},
 };
 
 /// What the gateway decided about a call.
@@ -69,3 +69,97 @@ pub struct CallCompleted {
 }
 
 event!(CallCompleted, "ai-gateway.call.completed.v1", aggregate = call_id, tenant = tenant_id);
+
+/// A command to the gateway (authoring sends it): generate structured content from a
+/// registered prompt for `feature`, on behalf of `actor`. Answered by
+/// `ai-gateway.generation.progressed.v1` and `ai-gateway.generation.completed.v1`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Generate {
+    pub tenant_id: TenantId,
+    pub request_id: GenerationId,
+    /// e.g. `authoring.outline`.
+    pub feature: String,
+    /// `id@version` or `id`; the feature's route may pin one instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    /// The prompt's variables.
+    pub input: serde_json::Value,
+    /// Who asked (`user:<id>`): the call's actor in the audit.
+    pub actor: String,
+    pub requested_at: DateTime<Utc>,
+}
+
+event!(Generate, "cmd.ai-gateway.generate.v1", aggregate = request_id, tenant = tenant_id);
+
+/// A command to the gateway: stop a generation (one not started never starts; the answer
+/// of one running is dropped).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelGeneration {
+    pub tenant_id: TenantId,
+    pub request_id: GenerationId,
+    pub actor: String,
+    pub cancelled_at: DateTime<Utc>,
+}
+
+event!(CancelGeneration, "cmd.ai-gateway.cancel.v1", aggregate = request_id, tenant = tenant_id);
+
+/// A generation moved on: `queued`, `calling` (the model), `validating`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerationProgressed {
+    pub tenant_id: TenantId,
+    pub request_id: GenerationId,
+    pub stage: String,
+    pub at: DateTime<Utc>,
+}
+
+event!(GenerationProgressed, "ai-gateway.generation.progressed.v1", aggregate = request_id, tenant = tenant_id);
+
+/// Where a generated answer came from: enough to reproduce and audit it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerationProvenance {
+    pub call_id: CallId,
+    pub provider: String,
+    pub model: String,
+    pub prompt_id: String,
+    pub prompt_version: String,
+    /// `sha256:<hex>` of the messages sent.
+    pub prompt_hash: String,
+    pub tokens_in: i64,
+    pub tokens_out: i64,
+    pub cost_micros: i64,
+}
+
+/// Why a generation failed, as the problem the gateway would have answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerationError {
+    /// The problem type URI, e.g. `https://mirai.dev/problems/ai-disabled`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+}
+
+/// A generation ended: `succeeded` (with the validated output and its provenance),
+/// `failed` (with the problem) or `cancelled`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerationCompleted {
+    pub tenant_id: TenantId,
+    pub request_id: GenerationId,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<GenerationProvenance>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<GenerationError>,
+    pub completed_at: DateTime<Utc>,
+}
+
+event!(GenerationCompleted, "ai-gateway.generation.completed.v1", aggregate = request_id, tenant = tenant_id);

@@ -4,6 +4,7 @@
 pub mod budget;
 pub mod calls;
 pub mod config;
+pub mod generations;
 pub mod vectors;
 
 use mirai_kit::{AppError, Role};

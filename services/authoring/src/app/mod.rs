@@ -4,6 +4,7 @@
 //! course's history, and emits its events in the same transaction.
 
 pub mod content;
+pub mod generations;
 mod meta;
 pub mod outline;
 
