@@ -99,7 +99,14 @@ pub fn permissions(def: &ServiceDef, all: &[ServiceDef], mode: Mode) -> Permissi
     let mut deny = Vec::new();
     if mode == Mode::Dev {
         for other in all.iter().map(|d| d.name).filter(|n| *n != def.name) {
-            deny.extend([format!("{other}.>"), format!("*.{other}.>")]);
+            deny.push(format!("{other}.>"));
+            // `*.{other}.>` would also match the commands this service sends `other`
+            // (`cmd.{other}.…`), and a deny beats every allow: for a sender, the prefixed
+            // forms of `other`'s subjects stay allowed, on this dev server only.
+            let sends_to_other = def.sends.iter().any(|c| c.starts_with(&format!("cmd.{other}.")));
+            if !sends_to_other {
+                deny.push(format!("*.{other}.>"));
+            }
         }
         deny.extend([format!("{dlq}.*.>"), format!("*.{dlq}.*.>")]);
     }

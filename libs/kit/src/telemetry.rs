@@ -72,4 +72,21 @@ impl RequestContext {
     pub async fn scope<F: std::future::Future>(self, f: F) -> F::Output {
         CURRENT.scope(self, f).await
     }
+
+    /// Runs `f` on a task of its own, in the current request's context and span. It runs
+    /// to the end even when the caller is dropped (a client that went away mid-call), so
+    /// what it started (a reservation, a paid model call) is always settled; and its
+    /// commits are its own, never parked by the idempotency layer (so no transaction is
+    /// held open across what `f` waits for).
+    pub async fn detached<T: Send + 'static>(
+        f: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> Result<T, tokio::task::JoinError> {
+        use tracing::Instrument;
+        let span = tracing::Span::current();
+        let task = match Self::current() {
+            Some(ctx) => tokio::spawn(ctx.scope(f).instrument(span)),
+            None => tokio::spawn(f.instrument(span)),
+        };
+        task.await
+    }
 }

@@ -14,9 +14,17 @@ use mirai_contracts::ids::TenantId;
 
 #[derive(Debug, Clone, Copy)]
 enum State {
-    Closed { failures: u32 },
-    Open { until: Instant },
-    HalfOpen,
+    Closed {
+        failures: u32,
+    },
+    Open {
+        until: Instant,
+    },
+    /// One trial is out; if it never reports (its caller vanished), another is let
+    /// through after the cooldown.
+    HalfOpen {
+        since: Instant,
+    },
 }
 
 #[derive(Clone)]
@@ -46,14 +54,22 @@ impl Breakers {
             Some(State::Open { until }) => {
                 let now = Instant::now();
                 if now >= until {
-                    map.insert(key, State::HalfOpen);
+                    map.insert(key, State::HalfOpen { since: now });
                     Admit::Yes
                 } else {
                     Admit::Open(until - now)
                 }
             }
-            // One trial is in flight: the rest wait for its outcome.
-            Some(State::HalfOpen) => Admit::Open(Duration::from_secs(1)),
+            // One trial is in flight: the rest wait for its outcome (or its cooldown).
+            Some(State::HalfOpen { since }) => {
+                let now = Instant::now();
+                if now >= since + self.cooldown {
+                    map.insert(key, State::HalfOpen { since: now });
+                    Admit::Yes
+                } else {
+                    Admit::Open(Duration::from_secs(1))
+                }
+            }
             _ => Admit::Yes,
         }
     }
@@ -66,7 +82,7 @@ impl Breakers {
         let mut map = self.inner.lock().expect("breakers");
         let key = (tenant, provider.to_owned());
         let next = match map.get(&key).copied() {
-            Some(State::HalfOpen) => State::Open { until: Instant::now() + self.cooldown },
+            Some(State::HalfOpen { .. }) => State::Open { until: Instant::now() + self.cooldown },
             Some(State::Closed { failures }) if failures + 1 >= self.failures => {
                 tracing::warn!(%tenant, provider, "circuit opened after {} consecutive failures", failures + 1);
                 State::Open { until: Instant::now() + self.cooldown }
@@ -107,5 +123,13 @@ mod tests {
         assert_eq!(b.admit(t, "p"), Admit::Yes);
         b.success(t, "p");
         assert_eq!(b.admit(t, "p"), Admit::Yes);
+        // A trial that never reports does not keep the circuit half-open for ever.
+        for _ in 0..3 {
+            b.failure(t, "p");
+        }
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(b.admit(t, "p"), Admit::Yes, "the trial");
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(b.admit(t, "p"), Admit::Yes, "another trial after the cooldown");
     }
 }

@@ -133,13 +133,29 @@ pub async fn search(state: &AppState, p: &Principal, params: SearchParams) -> Re
     let hits = if mode == "lexical" {
         lexical
     } else {
-        let vector = mirai_embed::embed(vec![q.clone()]).await.map_err(|e| AppError::Upstream {
-            status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            slug: "ai-unavailable",
-            title: "The local embedding model is unavailable",
-            detail: e,
-            retry_after_secs: Some(30),
-        })?;
+        let vector = match mirai_embed::embed(vec![q.clone()]).await {
+            Ok(v) => Some(v),
+            // Hybrid by default only: without the model, the words still answer.
+            Err(e) if params.mode.is_none() => {
+                tracing::warn!(error = %e, "search: no local embedding model; answering by words alone");
+                None
+            }
+            Err(e) => {
+                return Err(AppError::Upstream {
+                    status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    slug: "ai-unavailable",
+                    title: "The local embedding model is unavailable",
+                    detail: e,
+                    retry_after_secs: Some(30),
+                });
+            }
+        };
+        let Some(vector) = vector else {
+            return Ok(Results {
+                hits: lexical.into_iter().take(limit as usize).map(hit).collect(),
+                mode: "lexical".into(),
+            });
+        };
         let semantic = store::nearest(&mut tx, &mirai_embed::to_pg(&vector[0]), kind, wanted).await?;
         if mode == "semantic" {
             semantic.into_iter().take(limit as usize).collect()
@@ -147,21 +163,19 @@ pub async fn search(state: &AppState, p: &Principal, params: SearchParams) -> Re
             fuse(&[lexical, semantic], limit as usize)
         }
     };
-    Ok(Results {
-        hits: hits
-            .into_iter()
-            .map(|h| Hit {
-                lesson_id: (h.kind == "lesson").then_some(h.id),
-                kind: h.kind,
-                course_id: h.course_id,
-                title: h.title,
-                locale: h.locale,
-                highlight: h.highlight,
-                score: h.score,
-            })
-            .collect(),
-        mode: mode.to_owned(),
-    })
+    Ok(Results { hits: hits.into_iter().map(hit).collect(), mode: mode.to_owned() })
+}
+
+fn hit(h: crate::engine::Hit) -> Hit {
+    Hit {
+        lesson_id: (h.kind == "lesson").then_some(h.id),
+        kind: h.kind,
+        course_id: h.course_id,
+        title: h.title,
+        locale: h.locale,
+        highlight: h.highlight,
+        score: h.score,
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

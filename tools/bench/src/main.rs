@@ -17,6 +17,7 @@ use serde_json::json;
 use sha2::Digest;
 use uuid::Uuid;
 
+mod ai;
 mod discover;
 mod lrs;
 mod spine;
@@ -202,7 +203,7 @@ async fn main() -> anyhow::Result<()> {
         "| what | throughput | latency |".into(),
         "|---|---|---|".into(),
     ];
-    // `MIRAI_BENCH_ONLY=spine|foundation|lrs|discover` runs one group.
+    // `MIRAI_BENCH_ONLY=spine|foundation|lrs|discover|ai` runs one group.
     let only = std::env::var("MIRAI_BENCH_ONLY").unwrap_or_default();
     if only.is_empty() || only == "spine" {
         rows.extend(spine::rows().await?);
@@ -218,6 +219,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if only.is_empty() || only == "discover" {
         rows.extend(discover::rows().await?);
+    }
+    if only.is_empty() || only == "ai" {
+        rows.extend(ai::rows().await?);
     }
     println!("{}", rows.join("\n"));
     Ok(())

@@ -67,18 +67,31 @@ pub async fn reserve(
             (b.max_cost_micros, used_cost, held_cost, cost, "cost"),
         ] {
             let Some(max) = max else { continue };
+            // Wide integers: a limit near i64::MAX times a percentage must not wrap.
+            let (max, used, held, want) = (i128::from(max), i128::from(used), i128::from(held), i128::from(want));
+            let scope = if b.scope == "*" { "all AI features" } else { b.scope.as_str() };
+            if want > max {
+                // No reset makes room for it: a call this size never fits this budget.
+                return Err(AppError::client(
+                    axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                    "ai-over-budget",
+                    "The call is larger than the budget",
+                    format!(
+                        "{name} for {scope} is {max} {what}; this call needs up to {want}: ask for less (max_tokens, shorter input)"
+                    ),
+                ));
+            }
             if used + held + want > max {
                 let retry_after_secs = if used + want > max { seconds_to_reset(period, now) } else { 2 };
                 return Err(AppError::TooManyRequests {
                     detail: format!(
-                        "{name} for {} is spent ({what}: {used} used, {held} reserved by calls in flight, \
+                        "{name} for {scope} is spent ({what}: {used} used, {held} reserved by calls in flight, \
                          this call needs up to {want}, the limit is {max})",
-                        if b.scope == "*" { "all AI features" } else { b.scope.as_str() },
                     ),
                     retry_after_secs,
                 });
             }
-            if (used + held + want) * 100 > max * i64::from(b.degrade_at_percent) && verdict == Verdict::Allowed {
+            if (used + held + want) * 100 > max * i128::from(b.degrade_at_percent) && verdict == Verdict::Allowed {
                 verdict = Verdict::Degraded(format!("budget:{}:{}:{what}", b.scope, b.period));
             }
         }
@@ -96,6 +109,9 @@ pub async fn settle(
     tokens: i64,
     cost: i64,
 ) -> Result<(), AppError> {
+    // The budget rows first, as `reserve` takes them: a settlement never lands between a
+    // check's read of the usage and its read of the reservations.
+    store::budgets_locked(tx, feature).await?;
     store::reservation_delete(tx, id).await?;
     let now = Utc::now();
     for scope in ["*", feature] {

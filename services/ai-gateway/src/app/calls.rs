@@ -237,6 +237,17 @@ async fn guard(state: &AppState, b: &Begun, texts: &[&str], stage: &str) -> Resu
     }
     let flagged = match provider::moderate(&state.http, ep, model, &text).await {
         Ok(f) => f,
+        Err(ProviderError::Rejected { status, message }) => {
+            return Err((
+                "moderation-rejected".into(),
+                problem(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "ai-moderation-rejected",
+                    "Moderation refused the text",
+                    format!("the tenant's moderation route answered {status}: {}", scrub(&message)),
+                ),
+            ));
+        }
         Err(e) => {
             // Fail closed: a tenant that asked for moderation gets no unmoderated call.
             return Err((
@@ -322,6 +333,16 @@ fn outgoing(b: &Begun, cloud: bool, messages: &[Message], redactor: &mut Redacto
     messages.iter().map(|m| Message { role: m.role, content: redactor.redact(&m.content) }).collect()
 }
 
+/// A vendor's message without anything that looks like a key (`sk-…`, long tokens): a
+/// 401's text may quote part of the key it refused.
+fn scrub(message: &str) -> String {
+    static KEYISH: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?i)\b(sk|pk|rk|key|api[_-]?key)[-_][A-Za-z0-9_*.-]{6,}|[A-Za-z0-9_-]{32,}")
+            .expect("scrub pattern")
+    });
+    KEYISH.replace_all(message, "[redacted]").into_owned()
+}
+
 /// Why no target answered.
 enum Failure {
     Open(Duration),
@@ -345,8 +366,11 @@ where
                 return Ok(v);
             }
             Err(e) => {
+                // A rejection is an answer: the provider is up (and a half-open circuit closes).
                 if e.retryable() {
                     state.breakers.failure(tenant, name);
+                } else {
+                    state.breakers.success(tenant, name);
                 }
                 if !e.retryable() || tries >= state.settings.retries {
                     return Err(Failure::Provider(e));
@@ -379,7 +403,11 @@ fn failed(last: Option<Failure>, tried: &[String]) -> (String, AppError) {
                 StatusCode::BAD_GATEWAY,
                 "ai-upstream-rejected",
                 "The model provider rejected the request",
-                format!("{} answered {status}: {message}", tried.last().map(String::as_str).unwrap_or("the provider")),
+                format!(
+                    "{} answered {status}: {}",
+                    tried.last().map(String::as_str).unwrap_or("the provider"),
+                    scrub(&message)
+                ),
                 None,
             ),
         ),
@@ -395,7 +423,7 @@ fn failed(last: Option<Failure>, tried: &[String]) -> (String, AppError) {
         ),
         other => {
             let why = match other {
-                Some(Failure::Provider(e)) => e.to_string(),
+                Some(Failure::Provider(e)) => scrub(&e.to_string()),
                 _ => "no target is configured".into(),
             };
             (
@@ -504,8 +532,24 @@ async fn complete(
     Err((tried, last))
 }
 
-#[tracing::instrument(skip_all, fields(feature = %input.feature))]
+/// Runs a call on a task of its own (`RequestContext::detached`): a client that goes away
+/// mid-call does not cancel it, so its reservation is always settled and the call audited,
+/// and no transaction is held open (parked for an idempotent request) across the model.
+async fn detached<T: Send + 'static>(
+    f: impl std::future::Future<Output = Result<T, AppError>> + Send + 'static,
+) -> Result<T, AppError> {
+    mirai_kit::telemetry::RequestContext::detached(f)
+        .await
+        .unwrap_or_else(|e| Err(AppError::Internal(anyhow::anyhow!("the call's task failed: {e}"))))
+}
+
 pub async fn chat(state: &AppState, principal: &Principal, input: ChatInput) -> Result<ChatAnswer, AppError> {
+    let (state, principal) = (state.clone(), principal.clone());
+    detached(async move { chat_call(&state, &principal, input).await }).await
+}
+
+#[tracing::instrument(skip_all, fields(feature = %input.feature))]
+async fn chat_call(state: &AppState, principal: &Principal, input: ChatInput) -> Result<ChatAnswer, AppError> {
     let b = begin(state, principal, &input.feature, "chat").await?;
     let max_tokens = check_chat(state, &input)?;
     let texts: Vec<&str> = input.messages.iter().map(|m| m.content.as_str()).collect();
@@ -572,25 +616,24 @@ fn sse(name: &str, data: Value) -> Result<SseEvent, Infallible> {
 }
 
 fn sse_problem(e: &AppError) -> Value {
-    let (slug, title) = match e {
-        AppError::Client { slug, title, .. } | AppError::Upstream { slug, title, .. } => (*slug, *title),
-        AppError::Unavailable(_) => ("unavailable", "Service unavailable"),
-        _ => ("internal", "Internal server error"),
-    };
-    serde_json::json!({
-        "type": format!("{}{slug}", mirai_kit::error::PROBLEM_BASE),
-        "title": title,
-        "status": e.status().as_u16(),
-        "detail": e.to_string(),
-    })
+    serde_json::to_value(e.to_problem()).unwrap_or_default()
 }
 
 /// Starts a streamed chat: everything up to the first provider byte happens before the
 /// response (so a refusal is an ordinary problem); the answer then streams as SSE
 /// `meta`, `delta`…, and `done` (or `error`) events. The stream is driven by a task of
 /// its own, so the call is settled and audited even when the client goes away.
-#[tracing::instrument(skip_all, fields(feature = %input.feature))]
 pub async fn chat_stream(
+    state: &AppState,
+    principal: &Principal,
+    input: ChatInput,
+) -> Result<impl Stream<Item = Result<SseEvent, Infallible>> + use<>, AppError> {
+    let (state, principal) = (state.clone(), principal.clone());
+    detached(async move { chat_stream_call(&state, &principal, input).await }).await
+}
+
+#[tracing::instrument(skip_all, fields(feature = %input.feature))]
+async fn chat_stream_call(
     state: &AppState,
     principal: &Principal,
     input: ChatInput,
@@ -658,7 +701,8 @@ pub async fn chat_stream(
             "call_id": b.call_id, "provider": t.provider, "model": t.model,
             "decision": if decision == CallDecision::Degraded { "degraded" } else { "allowed" }, "fallback": fallback,
         });
-        let mut client = tx.send(sse("meta", meta)).await.is_ok();
+        let longest_term = b.policy.blocked_terms.iter().map(String::len).max().unwrap_or(0) + 4;
+        let mut client = send(&tx, sse("meta", meta)).await;
         let mut restorer = redactor.stream();
         let mut text = String::new();
         let (mut tokens_in, mut tokens_out) = (None, None);
@@ -679,8 +723,12 @@ pub async fn chat_stream(
                 None => break,
                 Some(Ok(Chunk::Text(t))) => {
                     let shown = restorer.push(&t);
+                    // Only the new text and the longest term's length before it can hold a
+                    // new match: no rescan of the whole answer per chunk.
+                    let window_start = text.len().saturating_sub(longest_term);
+                    let window_start = (0..=window_start).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
                     text.push_str(&shown);
-                    if let Some(term) = safety::blocked_term(&text, &b.policy.blocked_terms) {
+                    if let Some(term) = safety::blocked_term(&text[window_start..], &b.policy.blocked_terms) {
                         stop = Some((
                             "blocked-term:answer".into(),
                             problem(
@@ -693,7 +741,15 @@ pub async fn chat_stream(
                         break;
                     }
                     if client && !shown.is_empty() {
-                        client = tx.send(sse("delta", serde_json::json!({ "text": shown }))).await.is_ok();
+                        client = send(&tx, sse("delta", serde_json::json!({ "text": shown }))).await;
+                    }
+                    if !client {
+                        // Nobody reads any more: stop paying for tokens; settle what was used.
+                        stop = Some((
+                            "client-gone".into(),
+                            problem(StatusCode::BAD_REQUEST, "client-gone", "The client went away", ""),
+                        ));
+                        break;
                     }
                 }
                 Some(Ok(Chunk::Usage { tokens_in: i, tokens_out: o })) => {
@@ -726,7 +782,7 @@ pub async fn chat_stream(
             let rest = restorer.finish();
             text.push_str(&rest);
             if client && !rest.is_empty() {
-                client = tx.send(sse("delta", serde_json::json!({ "text": rest }))).await.is_ok();
+                client = send(&tx, sse("delta", serde_json::json!({ "text": rest }))).await;
             }
             if let Err(blocked) = guard(&state, &b, &[&text], "answer").await {
                 stop = Some(blocked);
@@ -737,6 +793,7 @@ pub async fn chat_stream(
         let cost = t.cost(tokens_in, tokens_out);
         let (final_decision, reason) = match &stop {
             Some((r, e)) if e.status().is_server_error() => (CallDecision::Failed, Some(r.clone())),
+            Some((r, _)) if r == "client-gone" => (decision, Some(r.clone())),
             Some((r, _)) => (CallDecision::Blocked, Some(r.clone())),
             None => (decision, why),
         };
@@ -771,6 +828,14 @@ pub async fn chat_stream(
         }
     });
     Ok(tokio_stream_from(rx))
+}
+
+/// Hands an event to the response; a client that has not read for 30 s is gone.
+async fn send(
+    tx: &tokio::sync::mpsc::Sender<Result<SseEvent, Infallible>>,
+    event: Result<SseEvent, Infallible>,
+) -> bool {
+    matches!(tokio::time::timeout(Duration::from_secs(30), tx.send(event)).await, Ok(Ok(())))
 }
 
 fn tokio_stream_from<T: Send + 'static>(mut rx: tokio::sync::mpsc::Receiver<T>) -> impl Stream<Item = T> + use<T> {
@@ -821,8 +886,13 @@ fn parse_json(text: &str) -> Result<Value, String> {
     serde_json::from_str(t).map_err(|e| format!("not a JSON object: {e}"))
 }
 
-#[tracing::instrument(skip_all, fields(feature = %input.feature))]
 pub async fn generate(state: &AppState, principal: &Principal, input: GenerateInput) -> Result<Generation, AppError> {
+    let (state, principal) = (state.clone(), principal.clone());
+    detached(async move { generate_call(&state, &principal, input).await }).await
+}
+
+#[tracing::instrument(skip_all, fields(feature = %input.feature))]
+async fn generate_call(state: &AppState, principal: &Principal, input: GenerateInput) -> Result<Generation, AppError> {
     let b = begin(state, principal, &input.feature, "generate").await?;
     let reference =
         b.pinned.clone().or(input.prompt.clone()).ok_or_else(|| {
@@ -913,7 +983,9 @@ pub async fn generate(state: &AppState, principal: &Principal, input: GenerateIn
             }
             Err(p) => vec![p],
         };
-        tracing::info!(round, ?problems, "a generation did not meet its schema");
+        // The paths only: a schema message quotes the (restored) value, which may be PII.
+        let paths: Vec<&str> = problems.iter().map(|p| p.split(':').next().unwrap_or_default()).collect();
+        tracing::info!(round, ?paths, "a generation did not meet its schema");
         if round == 1 {
             o.reason = Some("invalid-output".into());
             settle_and_audit(state, principal, &b, CallDecision::Failed, o).await?;

@@ -41,7 +41,9 @@ pub struct Target {
 
 impl Target {
     pub fn cost(&self, tokens_in: i64, tokens_out: i64) -> i64 {
-        (tokens_in * self.input_micros_per_1k + tokens_out * self.output_micros_per_1k + 999) / 1000
+        let micros = i128::from(tokens_in.max(0)) * i128::from(self.input_micros_per_1k)
+            + i128::from(tokens_out.max(0)) * i128::from(self.output_micros_per_1k);
+        i64::try_from((micros + 999) / 1000).unwrap_or(i64::MAX)
     }
 }
 
@@ -114,6 +116,7 @@ fn check_base_url(raw: &str, block_private: bool) -> Result<String, AppError> {
     }
     let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']);
     if let Ok(ip) = host.parse::<IpAddr>() {
+        let ip = ip.to_canonical();
         let link_local = match ip {
             IpAddr::V4(v4) => v4.is_link_local(),
             IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
@@ -124,16 +127,32 @@ fn check_base_url(raw: &str, block_private: bool) -> Result<String, AppError> {
         }
         let private = ip.is_loopback()
             || match ip {
-                IpAddr::V4(v4) => v4.is_private(),
+                IpAddr::V4(v4) => v4.is_private() || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64),
                 IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00,
             };
         if block_private && private {
             return Err(bad("private and loopback addresses are not allowed here"));
         }
-    } else if block_private && (host == "localhost" || host.ends_with(".localhost")) {
+    } else if block_private && {
+        let h = host.trim_end_matches('.').to_ascii_lowercase();
+        h == "localhost"
+            || h.ends_with(".localhost")
+            || h.ends_with(".local")
+            || h.ends_with(".internal")
+            || !h.contains('.')
+    } {
         return Err(bad("private and loopback addresses are not allowed here"));
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// A vendor's model name, as it goes into a URL path (Gemini) or a JSON body: no path,
+/// query or fragment characters, no `..`.
+fn model_name_ok(model: &str) -> bool {
+    let name = model.strip_prefix("models/").unwrap_or(model);
+    (1..=200).contains(&name.len())
+        && !name.contains("..")
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-:@".contains(&b))
 }
 
 fn key_aad(tenant: TenantId, name: &str) -> Vec<u8> {
@@ -181,6 +200,15 @@ pub async fn put_provider(
         return Err(AppError::invalid("api_key", "must be 1 to 4096 printable characters"));
     }
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
+    // A stored key goes only where it was sent for: moving a provider elsewhere needs the
+    // key again, so an admin session cannot redirect it to a host of its choosing.
+    if input.api_key.is_none()
+        && let Some(old) = store::provider_list(&mut tx).await?.into_iter().find(|p| p.name == name)
+        && old.key_ciphertext.is_some()
+        && (old.base_url != base_url || old.kind != input.kind.as_str())
+    {
+        return Err(AppError::invalid("api_key", "send the API key again when changing base_url or kind"));
+    }
     let key = match &input.api_key {
         None => None,
         Some(k) => {
@@ -333,11 +361,11 @@ pub async fn put_route(
         if t.provider != LOCAL && !providers.iter().any(|p| p.name == t.provider) {
             return Err(AppError::invalid(&format!("{field}/provider"), format!("no provider `{}`", t.provider)));
         }
-        if t.model.trim().is_empty()
-            || t.model.len() > 200
-            || t.model.contains(['/', '?', '#']) && !t.model.starts_with("models/")
-        {
-            return Err(AppError::invalid(&format!("{field}/model"), "1-200 characters, no `/`, `?` or `#`"));
+        if !model_name_ok(&t.model) {
+            return Err(AppError::invalid(
+                &format!("{field}/model"),
+                "1-200 of A-Z, a-z, 0-9, `.`, `_`, `-`, `:`, `@` (optionally after `models/`)",
+            ));
         }
         if !(0..=100_000_000).contains(&t.input_micros_per_1k) || !(0..=100_000_000).contains(&t.output_micros_per_1k) {
             return Err(AppError::invalid(&field, "prices are 0 to 100000000 micros per 1k tokens"));
@@ -456,8 +484,8 @@ pub async fn put_budget(
         return Err(AppError::invalid("max_tokens", "set max_tokens, max_cost_micros or both"));
     }
     for (field, v) in [("max_tokens", input.max_tokens), ("max_cost_micros", input.max_cost_micros)] {
-        if v.is_some_and(|v| !(1..=i64::MAX / 4).contains(&v)) {
-            return Err(AppError::invalid(field, "must be positive"));
+        if v.is_some_and(|v| !(1..=1_000_000_000_000_000).contains(&v)) {
+            return Err(AppError::invalid(field, "must be 1 to 10^18"));
         }
     }
     let degrade = input.degrade_at_percent.unwrap_or(80);

@@ -96,14 +96,29 @@ impl Run {
         if g.status == "cancelled" {
             return emit(&self.state, tx, &meta, completed(tenant, request, "cancelled").into()).await;
         }
-        if g.status != "queued" && g.status != "running" {
+        if g.status == "running" {
+            // An earlier attempt got as far as the model and was cut off (a crash, a lost
+            // lease): running it again could pay twice. It ends as failed; ask again.
+            store::generation_set(tx, id, "running", "failed").await?;
+            let event = GenerationCompleted {
+                error: Some(GenerationError {
+                    kind: format!("{}ai-interrupted", mirai_kit::error::PROBLEM_BASE),
+                    title: "The generation was interrupted".into(),
+                    status: 503,
+                    detail: "the gateway stopped while the model was answering; ask again".into(),
+                }),
+                ..completed(tenant, request, "failed")
+            };
+            return emit(&self.state, tx, &meta, event.into()).await;
+        }
+        if g.status != "queued" {
             return Ok(());
         }
         // Announce the call in a transaction of its own, so a follower sees it now.
         {
             let mut own =
                 self.state.ctx.db.tenant_tx(tenant.into()).await.map_err(|e| HandleError::Transient(e.into()))?;
-            if !store::generation_set(&mut own, id, "queued", "running").await? && g.status != "running" {
+            if !store::generation_set(&mut own, id, "queued", "running").await? {
                 return Ok(());
             }
             emit(&self.state, &mut own, &meta, progressed(tenant, request, "calling")).await?;

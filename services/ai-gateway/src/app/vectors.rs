@@ -78,9 +78,10 @@ fn embedded_text(title: &str, text: &str) -> String {
     format!("{title}\n{text}")
 }
 
-/// Replaces a course's chunks with those of its new publication.
+/// Replaces a course's chunks with those of its new publication (none for a private one).
 pub async fn index_course(tx: &mut PgConnection, e: &CoursePublished) -> anyhow::Result<()> {
-    let chunks = lesson_chunks(e);
+    // A private course is for its authors only: every member may query the store.
+    let chunks = if e.visibility == "private" { vec![] } else { lesson_chunks(e) };
     let texts: Vec<String> = chunks.iter().map(|c| embedded_text(&c.title, &c.text)).collect();
     let vectors = mirai_embed::embed(texts).await.map_err(anyhow::Error::msg)?;
     store::chunks_delete_course(tx, e.course_id.into()).await?;

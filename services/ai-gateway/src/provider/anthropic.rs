@@ -34,7 +34,8 @@ fn body(req: &ChatRequest, stream: bool) -> Value {
         b["system"] = json!(system);
     }
     if let Some(t) = req.temperature {
-        b["temperature"] = json!(t);
+        // Anthropic takes 0 to 1.
+        b["temperature"] = json!(t.clamp(0.0, 1.0));
     }
     if stream {
         b["stream"] = json!(true);

@@ -60,6 +60,16 @@ fn refusal(v: &Value) -> Option<String> {
     }
 }
 
+/// What Gemini bills as output: the answer's tokens and the thinking tokens.
+fn output_tokens(usage: &Value) -> Option<i64> {
+    let answer = usage["candidatesTokenCount"].as_i64();
+    let thoughts = usage["thoughtsTokenCount"].as_i64();
+    match (answer, thoughts) {
+        (None, None) => None,
+        (a, t) => Some(a.unwrap_or(0).max(0).saturating_add(t.unwrap_or(0).max(0))),
+    }
+}
+
 fn text_of(v: &Value) -> String {
     v["candidates"][0]["content"]["parts"]
         .as_array()
@@ -77,7 +87,7 @@ pub async fn chat(http: &reqwest::Client, ep: &Endpoint, req: &ChatRequest) -> R
     Ok(Completion {
         text: text_of(&v),
         tokens_in: v["usageMetadata"]["promptTokenCount"].as_i64().unwrap_or(0),
-        tokens_out: v["usageMetadata"]["candidatesTokenCount"].as_i64().unwrap_or(0),
+        tokens_out: output_tokens(&v["usageMetadata"]).unwrap_or(0),
         refusal: refusal(&v),
     })
 }
@@ -108,7 +118,7 @@ fn chunk(_event: Option<&str>, data: &str) -> Result<Vec<Chunk>, ProviderError> 
     if v["usageMetadata"].is_object() {
         out.push(Chunk::Usage {
             tokens_in: v["usageMetadata"]["promptTokenCount"].as_i64(),
-            tokens_out: v["usageMetadata"]["candidatesTokenCount"].as_i64(),
+            tokens_out: output_tokens(&v["usageMetadata"]),
         });
     }
     Ok(out)

@@ -239,7 +239,8 @@ async fn send(
     if status.is_success() {
         return Ok(res);
     }
-    let body = tokio::time::timeout(timeout, res.bytes()).await.ok().and_then(Result::ok).unwrap_or_default();
+    let body =
+        tokio::time::timeout(timeout, capped(res, 64 * 1024)).await.ok().and_then(Result::ok).unwrap_or_default();
     let message = serde_json::from_slice::<Value>(&body)
         .ok()
         .and_then(|v| message_of(&v))
@@ -253,9 +254,29 @@ async fn send(
     }
 }
 
+/// The most an answer may be: a provider (a tenant's own URL) cannot fill the gateway's
+/// memory.
+const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+
+/// A body, up to `max` bytes (more is an error).
+async fn capped(res: reqwest::Response, max: usize) -> Result<Vec<u8>, reqwest::Error> {
+    use futures::StreamExt;
+    let mut body = Vec::new();
+    let mut stream = res.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        if body.len() + chunk.len() > max {
+            body.extend_from_slice(&chunk[..max - body.len()]);
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// Reads a whole JSON answer within the timeout.
 async fn json_body(res: reqwest::Response, timeout: Duration) -> Result<Value, ProviderError> {
-    match tokio::time::timeout(timeout, res.bytes()).await {
+    match tokio::time::timeout(timeout, capped(res, MAX_ANSWER_BYTES)).await {
         Err(_) => Err(ProviderError::Retryable(format!("answer not complete within {} ms", timeout.as_millis()))),
         Ok(Err(e)) => Err(ProviderError::Retryable(format!("reading the answer failed: {}", describe(&e)))),
         Ok(Ok(b)) => serde_json::from_slice(&b).map_err(|e| ProviderError::Malformed(e.to_string())),
@@ -293,7 +314,19 @@ fn sse_chunks(
 ) -> ChunkStream {
     use eventsource_stream::Eventsource;
     use futures::StreamExt;
-    let events = res.bytes_stream().eventsource();
+    // A stream ends at MAX_ANSWER_BYTES (a provider cannot fill the gateway's memory, even
+    // with one endless event).
+    let bytes = res.bytes_stream().scan(0usize, |seen, chunk| {
+        let next = match chunk {
+            Ok(c) => {
+                *seen += c.len();
+                (*seen <= MAX_ANSWER_BYTES).then_some(Ok(c))
+            }
+            Err(e) => Some(Err(e)),
+        };
+        futures::future::ready(next)
+    });
+    let events = bytes.eventsource();
     let stream = futures::stream::unfold((events, false), move |(mut events, finished)| async move {
         if finished {
             return None;

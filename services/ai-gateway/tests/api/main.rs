@@ -466,11 +466,30 @@ async fn provider_keys_are_sealed_never_shown_and_configuration_is_the_admins_al
         .await;
     assert_problem(&res, 403, "forbidden");
     // A URL to a metadata endpoint or with credentials is refused.
-    for bad in ["http://169.254.169.254/latest", "https://user:pw@api.openai.com/v1", "ftp://x"] {
+    for bad in [
+        "http://169.254.169.254/latest",
+        "http://[::ffff:169.254.169.254]/",
+        "https://user:pw@api.openai.com/v1",
+        "ftp://x",
+    ] {
         let res =
             gw.call(Method::PUT, "/providers/bad", &gw.admin, Some(json!({ "kind": "openai", "base_url": bad }))).await;
         assert_problem(&res, 422, "validation");
     }
+    // A stored key is not sent to a new place without being sent again.
+    let moved = json!({ "kind": "openai", "base_url": "https://collector.example/v1" });
+    let res = gw.call(Method::PUT, "/providers/openai", &gw.admin, Some(moved)).await;
+    assert_problem(&res, 422, "validation");
+    // A model name cannot climb out of the vendor's path.
+    let res = gw
+        .call(
+            Method::PUT,
+            "/routes/authoring.x",
+            &gw.admin,
+            Some(json!({ "targets": [{ "provider": "openai", "model": "models/../../v1/files?x#" }] })),
+        )
+        .await;
+    assert_problem(&res, 422, "validation");
     // A route names existing providers and a registered prompt.
     let res = gw
         .call(
@@ -499,12 +518,17 @@ async fn provider_keys_are_sealed_never_shown_and_configuration_is_the_admins_al
 /// authoring would.
 #[allow(clippy::disallowed_methods)]
 async fn publish_course(app: &TestApp, tenant: Uuid, lessons: &[(&str, &str)]) -> Vec<Uuid> {
+    publish_course_as(app, tenant, "tenant", lessons).await
+}
+
+#[allow(clippy::disallowed_methods)]
+async fn publish_course_as(app: &TestApp, tenant: Uuid, visibility: &str, lessons: &[(&str, &str)]) -> Vec<Uuid> {
     let ids: Vec<Uuid> = lessons.iter().map(|_| Uuid::now_v7()).collect();
     let outline = json!([{ "module_id": Uuid::now_v7(), "title": "Module", "lessons": lessons.iter().zip(&ids).map(|((title, text), id)| json!({
         "lesson_id": id, "title": title, "blocks": [{ "block_id": Uuid::now_v7(), "kind": "text", "text": text }]
     })).collect::<Vec<_>>() }]);
     let data = json!({ "tenant_id": tenant, "course_id": Uuid::now_v7(), "version": 1, "title": "Mixed course",
-        "summary": "Several topics", "locale": "en-US", "tags": [], "visibility": "tenant",
+        "summary": "Several topics", "locale": "en-US", "tags": [], "visibility": visibility,
         "content_hash": format!("sha256:{}", "3f".repeat(32)), "outline": outline, "published_at": "2026-12-01T10:00:00Z" });
     let event: mirai_events::NewEvent =
         serde_json::from_value::<mirai_contracts::events::authoring::CoursePublished>(data).unwrap().into();
@@ -529,6 +553,14 @@ async fn semantic_search_with_the_local_model_ranks_the_related_lesson_first_in_
         ("Giving feedback", "Describe the situation, the behaviour and its impact; keep it specific and kind."),
     ];
     let ids = publish_course(&gw.app, gw.tenant, &lessons).await;
+    // A private course is for its authors: never in what every member may query.
+    let private = publish_course_as(
+        &gw.app,
+        gw.tenant,
+        "private",
+        &[("Fire wardens only", "Wardens sweep each floor when the fire alarm sounds.")],
+    )
+    .await;
     // Another tenant's lesson on the very same topic must never show up.
     let other = tenant(&gw.app, &format!("ai-other-{}", &Uuid::now_v7().simple().to_string()[20..])).await;
     let other_ids =
@@ -549,6 +581,7 @@ async fn semantic_search_with_the_local_model_ranks_the_related_lesson_first_in_
     assert_eq!(data[0]["source_id"], json!(ids[1]), "the fire lesson first: {hits}");
     assert!(data[0]["score"].as_f64().unwrap() > data[1]["score"].as_f64().unwrap() + 0.1, "by a margin: {hits}");
     assert!(!hits.to_string().contains(&other_ids[0].to_string()), "only the caller's tenant");
+    assert!(!hits.to_string().contains(&private[0].to_string()), "no private course");
     let body = json!({ "query": "how do I pick a secure password", "limit": 1 });
     let (_, b) = gw.call(Method::POST, "/similar", &gw.author, Some(body)).await;
     assert_eq!(b["data"][0]["source_id"], json!(ids[2]), "{b}");

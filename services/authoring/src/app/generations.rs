@@ -32,6 +32,10 @@ use crate::{
     store::{self, GenerationRow, Meta},
 };
 
+/// How long one `…/events` stream follows a generation before asking the client to
+/// reconnect.
+const FOLLOW_FOR: Duration = Duration::from_secs(600);
+
 /// The flag a tenant turns on for AI drafting.
 pub const FLAG: &str = "ai.authoring";
 
@@ -385,6 +389,7 @@ pub async fn follow(
     let tenant = p.own_tenant(EDITORS)?;
     let first = row_of(state, tenant, course, id).await?;
     let state = state.clone();
+    let until = tokio::time::Instant::now() + FOLLOW_FOR;
     let stream =
         futures::stream::unfold((Some(first), None::<(String, String, i32)>, false), move |(next, last, done)| {
             let state = state.clone();
@@ -394,6 +399,16 @@ pub async fn follow(
                 }
                 let mut row = next;
                 loop {
+                    if tokio::time::Instant::now() >= until {
+                        let p = AppError::client(
+                            StatusCode::REQUEST_TIMEOUT,
+                            "follow-again",
+                            "Still running",
+                            "the generation has not ended yet; follow it again",
+                        );
+                        let data = serde_json::to_string(&p.to_problem()).unwrap_or_default();
+                        return Some((Ok(SseEvent::default().event("error").data(data)), (None, last, true)));
+                    }
                     if let Some(r) = row.take() {
                         let key = (r.status.clone(), r.stage.clone(), r.blocks_added);
                         if last.as_ref() != Some(&key) {
