@@ -396,7 +396,14 @@ pub async fn chunk_insert(
 }
 
 pub async fn chunks_stale_exist(tx: &mut PgConnection, model: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM chunks WHERE model <> $1)").bind(model).fetch_one(tx).await
+    // Two ranges rather than `<>`: each is a probe of the (tenant, model) index, not a scan
+    // of every chunk the tenant has (this runs on every similarity query).
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM chunks WHERE model < $1) OR EXISTS (SELECT 1 FROM chunks WHERE model > $1)",
+    )
+    .bind(model)
+    .fetch_one(tx)
+    .await
 }
 
 #[derive(Debug, FromRow)]
@@ -410,7 +417,7 @@ pub struct StaleChunk {
 
 pub async fn chunks_stale(tx: &mut PgConnection, model: &str, limit: i64) -> Result<Vec<StaleChunk>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT source_type, source_id, chunk, title, text FROM chunks WHERE model <> $1 \
+        "SELECT source_type, source_id, chunk, title, text FROM chunks WHERE (model < $1 OR model > $1) \
          ORDER BY source_type, source_id, chunk LIMIT $2 FOR UPDATE SKIP LOCKED",
     )
     .bind(model)

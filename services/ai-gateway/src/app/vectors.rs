@@ -209,7 +209,11 @@ pub async fn similar(state: &AppState, principal: &Principal, input: SimilarInpu
         limit,
     )
     .await?;
-    enqueue_reembed_if_stale(&mut tx, tenant).await?;
+    // Fewer neighbours than asked for may mean chunks of another model wait for a
+    // re-embedding: only then look (the look costs a scan of the tenant's chunks).
+    if (data.len() as i64) < limit {
+        enqueue_reembed_if_stale(&mut tx, tenant).await?;
+    }
     tx.commit().await?;
     Ok(Similar { model: mirai_embed::MODEL.to_owned(), data })
 }
