@@ -696,7 +696,11 @@ async fn chat_stream_call(
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<SseEvent, Infallible>>(64);
     let state = state.clone();
     let principal = principal.clone();
-    tokio::spawn(async move {
+    // The stream's own task keeps the request's context and span, so its audit event
+    // carries the request's trace like every other call's.
+    let ctx = mirai_kit::telemetry::RequestContext::current();
+    let span = tracing::Span::current();
+    let task = async move {
         let meta = serde_json::json!({
             "call_id": b.call_id, "provider": t.provider, "model": t.model,
             "decision": if decision == CallDecision::Degraded { "degraded" } else { "allowed" }, "fallback": fallback,
@@ -826,7 +830,14 @@ async fn chat_stream_call(
                 }
             };
         }
-    });
+    };
+    let task = async move {
+        match ctx {
+            Some(ctx) => ctx.scope(task).await,
+            None => task.await,
+        }
+    };
+    tokio::spawn(tracing::Instrument::instrument(task, span));
     Ok(tokio_stream_from(rx))
 }
 

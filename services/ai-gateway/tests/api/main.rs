@@ -414,6 +414,7 @@ async fn anthropic_and_gemini_answer_in_their_own_wire_formats_and_stream_over_s
         assert_eq!((done.1["tokens_in"].as_i64(), done.1["tokens_out"].as_i64()), (Some(10), Some(20)), "{feature}");
         let e = gw.audit(done.1["call_id"].as_str().unwrap()).await;
         assert_eq!(e.data["tokens_out"], 20);
+        assert!(e.traceparent.is_some(), "{feature}: the stream's audit carries the request's trace");
     }
     // Anthropic takes the system prompt apart from the turns.
     let (_, sent) = gw.fake.requests_to("/v1/messages").pop().unwrap();
