@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod extract;
+pub mod features;
 pub mod fleet;
 pub mod http;
 pub mod idempotency;

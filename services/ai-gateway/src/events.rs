@@ -4,24 +4,14 @@
 //! keeps in embedded chunks (`app::vectors`), in whatever order the events arrive
 //! (`courses_seen`); and the commands authoring sends it (`app::generations`).
 
-use mirai_contracts::events::{
-    authoring::{CoursePublished, CourseRetired},
-    tenant::FeatureFlagChanged,
-};
+use mirai_contracts::events::authoring::{CoursePublished, CourseRetired};
 use mirai_events::{ConsumerSpec, Cx, HandleError};
 use mirai_kit::projection;
 
 use crate::{app::vectors, store};
 
-async fn on_flag_changed(cx: Cx<'_>, f: FeatureFlagChanged) -> Result<(), HandleError> {
-    if f.key.starts_with("ai.") {
-        store::feature_set(cx.tx, f.tenant_id, &f.key, f.enabled).await?;
-    }
-    Ok(())
-}
-
 pub fn flags_consumer() -> ConsumerSpec {
-    ConsumerSpec::new("ai-gateway-flags").on(on_flag_changed)
+    mirai_kit::features::consumer("ai-gateway-flags", |key| key.starts_with("ai."))
 }
 
 async fn on_published(cx: Cx<'_>, e: CoursePublished) -> Result<(), HandleError> {

@@ -8,7 +8,6 @@ use mirai_contracts::{
         ai_gateway::{GenerationCompleted, GenerationProgressed},
         content::PackageImported,
         media::{AssetDeleted, AssetReady},
-        tenant::FeatureFlagChanged,
     },
     ids::{BlockId, CourseId, LessonId, ModuleId},
 };
@@ -131,15 +130,8 @@ pub fn media_consumer() -> ConsumerSpec {
 }
 
 /// The tenant's `ai.authoring` flag: generations are refused (403) until it is on.
-async fn on_flag_changed(cx: Cx<'_>, f: FeatureFlagChanged) -> Result<(), HandleError> {
-    if f.key == crate::app::generations::FLAG {
-        store::feature_set(cx.tx, f.tenant_id, &f.key, f.enabled).await?;
-    }
-    Ok(())
-}
-
 pub fn flags_consumer() -> ConsumerSpec {
-    ConsumerSpec::new("authoring-flags").on(on_flag_changed)
+    mirai_kit::features::consumer("authoring-flags", |key| key == crate::app::generations::FLAG)
 }
 
 /// The ai-gateway's answers to the generations authoring asked for.

@@ -310,24 +310,3 @@ pub async fn generation_update(
     .rows_affected()
         == 1)
 }
-
-pub async fn feature_set(tx: &mut PgConnection, tenant: TenantId, key: &str, enabled: bool) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO features (tenant_id, key, enabled) VALUES ($1, $2, $3) \
-         ON CONFLICT (tenant_id, key) DO UPDATE SET enabled = EXCLUDED.enabled",
-    )
-    .bind(tenant)
-    .bind(key)
-    .bind(enabled)
-    .execute(tx)
-    .await
-    .map(|_| ())
-}
-
-pub async fn feature_enabled(tx: &mut PgConnection, key: &str) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query_scalar::<_, bool>("SELECT enabled FROM features WHERE key = $1")
-        .bind(key)
-        .fetch_optional(tx)
-        .await?
-        .unwrap_or(false))
-}

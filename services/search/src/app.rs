@@ -106,19 +106,12 @@ pub async fn search(state: &AppState, p: &Principal, params: SearchParams) -> Re
         Some(_) => return Err(AppError::invalid("limit", "must be between 1 and 50")),
     };
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
-    let semantic_on = store::feature_enabled(&mut tx, "ai.semantic_search").await?;
+    let semantic_on = mirai_kit::features::enabled(&mut tx, "ai.semantic_search").await?;
     let mode = match params.mode.as_deref() {
         None if semantic_on => "hybrid",
         None | Some("lexical") => "lexical",
         Some(m @ ("semantic" | "hybrid")) if semantic_on => m,
-        Some("semantic" | "hybrid") => {
-            return Err(AppError::client(
-                axum::http::StatusCode::FORBIDDEN,
-                "ai-disabled",
-                "AI is turned off",
-                "semantic search needs the tenant's `ai.semantic_search` feature flag on",
-            ));
-        }
+        Some("semantic" | "hybrid") => return Err(mirai_kit::features::off("ai.semantic_search")),
         Some(_) => return Err(AppError::invalid("mode", "lexical, semantic or hybrid")),
     };
     let wanted = if mode == "lexical" { limit } else { CANDIDATES.max(limit) };

@@ -5,10 +5,7 @@
 //! before the watermark commits: a failure rolls the watermark back and the event is
 //! retried, and writing the same documents again changes nothing.
 
-use mirai_contracts::events::{
-    authoring::{CoursePublished, CourseRetired},
-    tenant::FeatureFlagChanged,
-};
+use mirai_contracts::events::authoring::{CoursePublished, CourseRetired};
 use mirai_events::{ConsumerSpec, Cx, HandleError};
 use mirai_kit::projection;
 
@@ -69,14 +66,7 @@ pub fn consumer(state: &AppState) -> ConsumerSpec {
     ConsumerSpec::new("search-courses").on_with(&state, on_published).on_with(&state, on_retired)
 }
 
-async fn on_flag_changed(cx: Cx<'_>, f: FeatureFlagChanged) -> Result<(), HandleError> {
-    if f.key == "ai.semantic_search" {
-        store::feature_set(cx.tx, f.tenant_id, &f.key, f.enabled).await?;
-    }
-    Ok(())
-}
-
 /// The tenant's `ai.semantic_search` flag: semantic and hybrid results need it on.
 pub fn flags_consumer() -> ConsumerSpec {
-    ConsumerSpec::new("search-flags").on(on_flag_changed)
+    mirai_kit::features::consumer("search-flags", |key| key == "ai.semantic_search")
 }

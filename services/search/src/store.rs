@@ -1,7 +1,7 @@
 //! search's documents and queries (the Postgres engine). Reads run in the caller's tenant
 //! transaction: the tenant policy shows its own documents, the public policy the rest.
 
-use mirai_contracts::ids::{CourseId, TenantId};
+use mirai_contracts::ids::CourseId;
 use sqlx::PgConnection;
 
 use crate::engine::{Doc, Hit};
@@ -217,25 +217,4 @@ pub async fn nearest(
     .bind(limit)
     .fetch_all(tx)
     .await
-}
-
-pub async fn feature_set(tx: &mut PgConnection, tenant: TenantId, key: &str, enabled: bool) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO features (tenant_id, key, enabled) VALUES ($1, $2, $3) \
-         ON CONFLICT (tenant_id, key) DO UPDATE SET enabled = EXCLUDED.enabled",
-    )
-    .bind(tenant)
-    .bind(key)
-    .bind(enabled)
-    .execute(tx)
-    .await
-    .map(|_| ())
-}
-
-pub async fn feature_enabled(tx: &mut PgConnection, key: &str) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query_scalar::<_, bool>("SELECT enabled FROM features WHERE key = $1")
-        .bind(key)
-        .fetch_optional(tx)
-        .await?
-        .unwrap_or(false))
 }

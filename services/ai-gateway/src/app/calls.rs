@@ -110,11 +110,8 @@ async fn begin(
         trace_id: mirai_trace::current_traceparent().map(|t| t.trace_id),
     };
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
-    if !store::feature_enabled(&mut tx, flag).await? {
+    if !mirai_kit::features::enabled(&mut tx, flag).await? {
         drop(tx);
-        let detail = format!(
-            "AI feature `{flag}` is off for this tenant; an admin can turn it on in the tenant's feature flags"
-        );
         audit(
             state,
             principal,
@@ -123,7 +120,7 @@ async fn begin(
             Outcome { reason: Some("feature-disabled".into()), ..Outcome::default() },
         )
         .await?;
-        return Err(problem(StatusCode::FORBIDDEN, "ai-disabled", "AI is turned off", detail));
+        return Err(mirai_kit::features::off(flag));
     }
     let route = store::route_get(&mut tx, feature).await?.ok_or_else(|| {
         problem(
@@ -275,6 +272,23 @@ async fn guard(state: &AppState, b: &Begun, texts: &[&str], stage: &str) -> Resu
                 format!("the {stage} was flagged for {}, which this tenant's policy blocks", names.join(", ")),
             ),
         ));
+    }
+    Ok(())
+}
+
+/// The tenant's input policy on `texts`; a refusal is audited as blocked and returned.
+async fn check_input(
+    state: &AppState,
+    principal: &Principal,
+    b: &Begun,
+    texts: &[&str],
+    hash: &str,
+    prompt: Option<(String, String)>,
+) -> Result<(), AppError> {
+    if let Err((reason, e)) = guard(state, b, texts, "request").await {
+        let o = Outcome { reason: Some(reason), prompt_hash: Some(hash.to_owned()), prompt, ..Outcome::default() };
+        audit(state, principal, b, CallDecision::Blocked, o).await?;
+        return Err(e);
     }
     Ok(())
 }
@@ -554,11 +568,7 @@ async fn chat_call(state: &AppState, principal: &Principal, input: ChatInput) ->
     let max_tokens = check_chat(state, &input)?;
     let texts: Vec<&str> = input.messages.iter().map(|m| m.content.as_str()).collect();
     let hash = hash_messages(&input.messages);
-    if let Err((reason, e)) = guard(state, &b, &texts, "request").await {
-        let o = Outcome { reason: Some(reason), prompt_hash: Some(hash), ..Outcome::default() };
-        audit(state, principal, &b, CallDecision::Blocked, o).await?;
-        return Err(e);
-    }
+    check_input(state, principal, &b, &texts, &hash, None).await?;
     let verdict = reserve(state, principal, &b, estimate(&input.messages, max_tokens), &hash).await?;
     let (targets, decision, why) = plan(&b, &verdict);
     let (c, t, sent, redactor, fallback) =
@@ -642,11 +652,7 @@ async fn chat_stream_call(
     let max_tokens = check_chat(state, &input)?;
     let texts: Vec<&str> = input.messages.iter().map(|m| m.content.as_str()).collect();
     let hash = hash_messages(&input.messages);
-    if let Err((reason, e)) = guard(state, &b, &texts, "request").await {
-        let o = Outcome { reason: Some(reason), prompt_hash: Some(hash), ..Outcome::default() };
-        audit(state, principal, &b, CallDecision::Blocked, o).await?;
-        return Err(e);
-    }
+    check_input(state, principal, &b, &texts, &hash, None).await?;
     let verdict = reserve(state, principal, &b, estimate(&input.messages, max_tokens), &hash).await?;
     let (targets, decision, why) = plan(&b, &verdict);
 
@@ -917,11 +923,7 @@ async fn generate_call(state: &AppState, principal: &Principal, input: GenerateI
     let hash = hash_messages(&messages);
     let pinfo = Some((prompt.id.clone(), prompt.version.clone()));
     let texts: Vec<&str> = messages.iter().map(|m| m.content.as_str()).collect();
-    if let Err((reason, e)) = guard(state, &b, &texts, "request").await {
-        let o = Outcome { reason: Some(reason), prompt_hash: Some(hash), prompt: pinfo, ..Outcome::default() };
-        audit(state, principal, &b, CallDecision::Blocked, o).await?;
-        return Err(e);
-    }
+    check_input(state, principal, &b, &texts, &hash, pinfo.clone()).await?;
     // Room for the one retry a bad answer gets.
     let verdict = reserve(state, principal, &b, estimate(&messages, max_tokens) * 2, &hash).await?;
     let (targets, decision, why) = plan(&b, &verdict);
@@ -1059,11 +1061,7 @@ pub async fn embeddings(
         input.input.iter().map(|t| Message { role: provider::Role::User, content: t.clone() }).collect();
     let hash = hash_messages(&as_messages);
     let texts: Vec<&str> = input.input.iter().map(String::as_str).collect();
-    if let Err((reason, e)) = guard(state, &b, &texts, "request").await {
-        let o = Outcome { reason: Some(reason), prompt_hash: Some(hash), ..Outcome::default() };
-        audit(state, principal, &b, CallDecision::Blocked, o).await?;
-        return Err(e);
-    }
+    check_input(state, principal, &b, &texts, &hash, None).await?;
     let verdict = reserve(state, principal, &b, estimate(&as_messages, 0), &hash).await?;
     let (targets, decision, why) = plan(&b, &verdict);
     let mut tried = Vec::new();

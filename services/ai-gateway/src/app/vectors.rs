@@ -186,13 +186,8 @@ pub async fn similar(state: &AppState, principal: &Principal, input: SimilarInpu
         return Err(AppError::invalid("limit", "1 to 50"));
     }
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
-    if !store::feature_enabled(&mut tx, "ai.semantic_search").await? {
-        return Err(AppError::client(
-            axum::http::StatusCode::FORBIDDEN,
-            "ai-disabled",
-            "AI is turned off",
-            "AI feature `ai.semantic_search` is off for this tenant; an admin can turn it on in the tenant's feature flags",
-        ));
+    if !mirai_kit::features::enabled(&mut tx, "ai.semantic_search").await? {
+        return Err(mirai_kit::features::off("ai.semantic_search"));
     }
     let vector = mirai_embed::embed(vec![query.to_owned()]).await.map_err(|e| AppError::Upstream {
         status: axum::http::StatusCode::SERVICE_UNAVAILABLE,

@@ -287,15 +287,8 @@ pub async fn request(
 ) -> Result<Generation, AppError> {
     let tenant = p.own_tenant(EDITORS)?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
-    if !store::feature_enabled(&mut tx, FLAG).await? {
-        return Err(AppError::client(
-            StatusCode::FORBIDDEN,
-            "ai-disabled",
-            "AI is turned off",
-            format!(
-                "AI feature `{FLAG}` is off for this tenant; an admin can turn it on in the tenant's feature flags"
-            ),
-        ));
+    if !mirai_kit::features::enabled(&mut tx, FLAG).await? {
+        return Err(mirai_kit::features::off(FLAG));
     }
     let course =
         store::course_get(&mut tx, course_id, false).await?.ok_or_else(|| AppError::not_found("course", course_id))?;
