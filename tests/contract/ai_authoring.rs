@@ -259,3 +259,120 @@ async fn an_author_generates_an_outline_and_lessons_that_publish_only_once_revie
     let (_, g3) = app.get(&format!("{generations}/{}", g3["id"].as_str().unwrap()), &author).await;
     assert_eq!(g3["status"], "cancelled");
 }
+
+/// Uploads a file through media's signed URL; the ready asset's id.
+async fn upload(app: &TestApp, token: &str, filename: &str, content_type: &str, bytes: Vec<u8>) -> String {
+    let (s, up) = app
+        .post(
+            "/api/v1/media/uploads",
+            Some(token),
+            json!({ "filename": filename, "content_type": content_type, "size": bytes.len() }),
+        )
+        .await;
+    assert_eq!(s, 201, "{up}");
+    let asset = up["asset"]["id"].as_str().unwrap().to_owned();
+    let put = app.http.put(up["upload"]["url"].as_str().unwrap()).header("content-type", content_type).body(bytes);
+    assert_eq!(put.send().await.unwrap().status(), 200);
+    let (s, ready) = app.post(&format!("/api/v1/media/assets/{asset}/complete"), Some(token), json!({})).await;
+    assert_eq!((s.as_u16(), ready["status"].as_str()), (200, Some("ready")), "{ready}");
+    asset
+}
+
+#[tokio::test]
+async fn an_outline_grounded_in_uploaded_documents_cites_their_excerpts() {
+    let app = TestApp::spawn(&[
+        mirai_tenant::service(),
+        mirai_media::service(),
+        mirai_authoring::service(),
+        mirai_ai_gateway::service(),
+    ])
+    .await;
+    let (vendor, url) = vendor().await;
+    let t = tenant(&app, "ai-docs").await;
+    let admin = app.token(Some(t), &[Role::ProviderAdmin]);
+    let author = app.token(Some(t), &[Role::Author]);
+    for (path, body) in [
+        ("/api/v1/ai-gateway/providers/vendor", json!({ "kind": "openai", "base_url": url, "api_key": "sk-e2e" })),
+        (
+            "/api/v1/ai-gateway/routes/authoring.outline",
+            json!({ "targets": [{ "provider": "vendor", "model": "gpt-e2e" }], "prompt": "course-outline@1.0.0" }),
+        ),
+        ("/api/v1/tenant/tenants/{t}/feature-flags/ai.authoring", json!({ "enabled": true })),
+    ] {
+        let path = path.replace("{t}", &t.to_string());
+        let token = if path.contains("feature-flags") { app.token(Some(t), &[Role::OrgAdmin]) } else { admin.clone() };
+        let (s, b) = app.call(Method::PUT, &path, Some(&token), Some(body)).await;
+        assert_eq!(s, 200, "{path}: {b}");
+    }
+
+    // Three documents: a Markdown policy, a two-page PDF, and a scan (a PDF with no text).
+    let policy = "# Evacuation policy\n\nWhen the alarm sounds, staff leave by the nearest marked exit and gather at \
+                  the car park assembly point. Never use the lifts.";
+    let md = upload(&app, &author, "policy.md", "text/markdown", policy.as_bytes().to_vec()).await;
+    let pdf = mirai_testkit::pdf(&[
+        "Evacuation drills are held twice a year on the first Monday of spring and autumn.",
+        "A carbon dioxide extinguisher is used on electrical fires: pull the pin, aim at the base, squeeze, sweep.",
+    ]);
+    let pdf = upload(&app, &author, "extinguishers.pdf", "application/pdf", pdf).await;
+    let bad = upload(&app, &author, "scan.pdf", "application/pdf", mirai_testkit::pdf(&["", ""])).await;
+
+    let (s, course) = app
+        .post(
+            "/api/v1/authoring/courses",
+            Some(&author),
+            json!({ "title": "Fire safety", "locale": "en", "modules": [] }),
+        )
+        .await;
+    assert_eq!(s, 201, "{course}");
+    let course_id = course["id"].as_str().unwrap().to_owned();
+    let generations = format!("/api/v1/authoring/courses/{course_id}/generations");
+    let brief = |documents: Vec<&str>| {
+        json!({ "kind": "outline", "audience": "office staff", "goals": ["evacuate safely", "use an extinguisher on an electrical fire"],
+            "documents": documents })
+    };
+
+    // The model cites the PDF's second page, which it was given.
+    let cited = format!("media:{pdf}#1");
+    let registry = mirai_ai_gateway::prompts::registry();
+    let mut outline = registry.get("course-outline@1.0.0").unwrap().goldens[0].output.clone();
+    outline["modules"][0]["lessons"][0]["sources"] = json!([cited]);
+    outline["citations"] = json!([{ "source": cited, "excerpt": "aim at the base" }]);
+    vendor.answers.lock().unwrap().push_back(outline.to_string());
+    let g = poll("authoring knows the documents and that AI is on", Duration::from_secs(15), || async {
+        let (s, g) = app.post(&generations, Some(&author), brief(vec![&md, &pdf])).await;
+        (s == 202).then_some(g)
+    })
+    .await;
+    let (statuses, last) = follow(&app, &author, &course_id, g["id"].as_str().unwrap()).await;
+    assert_eq!(last["status"], "succeeded", "{last} after {statuses:?}");
+    let sent = vendor.prompts.lock().unwrap().last().cloned().unwrap().to_string();
+    assert!(sent.contains(&format!("[media:{md}#0] (policy.md)")), "the Markdown's excerpt: {sent}");
+    assert!(sent.contains("nearest marked exit"), "{sent}");
+    assert!(sent.contains(&format!("[{cited}] (extinguishers.pdf, p. 2)")), "the PDF's page: {sent}");
+    assert!(sent.contains("pull the pin, aim at the base"), "{sent}");
+    let (_, course) = app.get(&format!("/api/v1/authoring/courses/{course_id}"), &author).await;
+    let block = &course["modules"][0]["lessons"][0]["blocks"][0];
+    assert_eq!(block["review"], "draft_ai");
+    assert_eq!(block["ai_provenance"]["sources"], json!([cited]), "the cited excerpt in the provenance: {block}");
+
+    // A document that cannot be read fails the generation, clearly, before any model call.
+    let calls = vendor.prompts.lock().unwrap().len();
+    let (s, g) = app.post(&generations, Some(&author), brief(vec![&md, &bad])).await;
+    assert_eq!(s, 202, "{g}");
+    let (_, last) = follow(&app, &author, &course_id, g["id"].as_str().unwrap()).await;
+    assert_eq!(last["status"], "failed", "{last}");
+    assert!(last["error"]["type"].as_str().unwrap().ends_with("/document-unreadable"), "{last}");
+    assert!(last["error"]["detail"].as_str().unwrap().contains("OCR"), "{last}");
+    assert_eq!(vendor.prompts.lock().unwrap().len(), calls, "no model call");
+
+    // Unknown (or another tenant's) assets and kinds that take no sources: 422 up front.
+    let other = Uuid::now_v7().to_string();
+    let res = app.post(&generations, Some(&author), brief(vec![&other])).await;
+    assert_problem(&res, 422, "validation");
+    assert!(res.1.to_string().contains("documents/0"), "{}", res.1);
+    let res = app.post(&generations, Some(&author), brief(vec![&md, &md])).await;
+    assert_problem(&res, 422, "validation");
+    let outsider = app.token(Some(Uuid::now_v7()), &[Role::Author]);
+    let (s, _) = app.post(&generations, Some(&outsider), brief(vec![&md])).await;
+    assert!(s == 403 || s == 404, "another tenant's author: {s}");
+}

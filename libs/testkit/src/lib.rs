@@ -19,7 +19,9 @@ use serde_json::{Value, json};
 use sqlx::{Connection, Executor, PgConnection};
 use uuid::Uuid;
 
+mod pdf;
 mod private_nats;
+pub use pdf::pdf;
 pub use private_nats::PrivateNats;
 
 pub use mirai_kit::auth::jwt::Claims;

@@ -2,9 +2,14 @@
 //! flags, projected into `features` (AI is off for a tenant until its admin turns a
 //! feature on); authoring's published and retired courses, whose lessons the vector store
 //! keeps in embedded chunks (`app::vectors`), in whatever order the events arrive
-//! (`courses_seen`); and the commands authoring sends it (`app::generations`).
+//! (`courses_seen`); media's ready and deleted assets, the documents a generation may be
+//! grounded in (`app::documents`); and the commands authoring sends it
+//! (`app::generations`).
 
-use mirai_contracts::events::authoring::{CoursePublished, CourseRetired};
+use mirai_contracts::events::{
+    authoring::{CoursePublished, CourseRetired},
+    media::{AssetDeleted, AssetReady},
+};
 use mirai_events::{ConsumerSpec, Cx, HandleError};
 use mirai_kit::projection;
 
@@ -30,6 +35,22 @@ async fn on_retired(cx: Cx<'_>, e: CourseRetired) -> Result<(), HandleError> {
 
 pub fn courses_consumer() -> ConsumerSpec {
     ConsumerSpec::new("ai-gateway-courses").on(on_published).on(on_retired)
+}
+
+/// Every ready asset is recorded (a few rows); only a readable one is ever read, and
+/// only when a generation names it.
+async fn on_asset_ready(cx: Cx<'_>, e: AssetReady) -> Result<(), HandleError> {
+    store::document_ready(cx.tx, &e).await?;
+    Ok(())
+}
+
+async fn on_asset_deleted(cx: Cx<'_>, e: AssetDeleted) -> Result<(), HandleError> {
+    store::document_deleted(cx.tx, e.tenant_id, e.asset_id.into()).await?;
+    Ok(())
+}
+
+pub fn media_consumer() -> ConsumerSpec {
+    ConsumerSpec::new("ai-gateway-media").on(on_asset_ready).on(on_asset_deleted)
 }
 
 /// Commands to the gateway (`cmd.ai-gateway.*`, from authoring): generate, cancel.

@@ -8,7 +8,8 @@
 //! and fallback, checked again (output policy), settled against the budget and audited as
 //! `ai-gateway.call.completed.v1` in the same transaction. The vector store keeps the
 //! lessons of published courses embedded by the local model (`mirai_embed`) for
-//! similarity queries.
+//! similarity queries, and the text of the documents (media's PDFs, text and Markdown)
+//! generations are grounded in.
 
 use std::sync::Arc;
 
@@ -39,13 +40,19 @@ pub struct AppState {
     pub settings: settings::Settings,
     pub http: reqwest::Client,
     pub breakers: breaker::Breakers,
+    /// Media's object store, read for the documents generations are grounded in.
+    pub blobs: mirai_blobs::Blobs,
 }
 
 impl Service for AppState {
     const NAME: &'static str = NAME;
-    const CONSUMERS: &'static [(&'static str, &'static str)] =
-        &[("tenant", "ai-gateway-flags"), ("authoring", "ai-gateway-courses"), ("cmd", "ai-gateway-commands")];
-    const PROJECTIONS: &'static [&'static str] = &["features", "chunks", "courses_seen"];
+    const CONSUMERS: &'static [(&'static str, &'static str)] = &[
+        ("tenant", "ai-gateway-flags"),
+        ("authoring", "ai-gateway-courses"),
+        ("media", "ai-gateway-media"),
+        ("cmd", "ai-gateway-commands"),
+    ];
+    const PROJECTIONS: &'static [&'static str] = &["features", "chunks", "courses_seen", "documents"];
 
     fn routes() -> OpenApiRouter<Self> {
         http::routes()
@@ -58,11 +65,12 @@ impl Service for AppState {
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let breakers = breaker::Breakers::new(settings.breaker_failures, settings.breaker_cooldown);
-        let state = AppState { kms: mirai_kit::kms::for_service(NAME)?, ctx, settings, http, breakers };
+        let blobs = mirai_blobs::Blobs::open(&ctx.config.blobs, &format!("{}/api/v1/media/blobs", ctx.public_url))?;
+        let state = AppState { kms: mirai_kit::kms::for_service(NAME)?, ctx, settings, http, breakers, blobs };
         let commands = events::commands_consumer(&state);
         let generate = std::sync::Arc::new(app::generations::Run { state: state.clone() });
         Ok(Started::serve(state)
-            .consume([events::flags_consumer(), events::courses_consumer(), commands])
+            .consume([events::flags_consumer(), events::courses_consumer(), events::media_consumer(), commands])
             .job(app::vectors::REEMBED_JOB, std::sync::Arc::new(app::vectors::Reembed))
             .job(app::generations::JOB, generate))
     }

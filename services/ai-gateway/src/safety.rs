@@ -39,6 +39,17 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
     ]
 });
 
+static UUID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").expect("UUID pattern")
+});
+
+/// Whether `text[start..end]` runs on into a letter or digit on either side.
+fn glued(text: &str, start: usize, end: usize) -> bool {
+    let before = text[..start].chars().next_back().is_some_and(|c| c.is_alphanumeric());
+    let after = text[end..].chars().next().is_some_and(|c| c.is_alphanumeric());
+    before || after
+}
+
 fn luhn(s: &str) -> bool {
     let digits: Vec<u32> = s.chars().filter_map(|c| c.to_digit(10)).collect();
     if !(13..=19).contains(&digits.len()) {
@@ -66,8 +77,14 @@ impl Redactor {
         for p in PATTERNS.iter() {
             let mut next = String::with_capacity(out.len());
             let mut last = 0;
+            // Identifiers are not PII: a digit run inside a UUID (a source id the answer
+            // must cite back) or glued to letters and digits is left alone.
+            let ids: Vec<(usize, usize)> = UUID.find_iter(&out).map(|m| (m.start(), m.end())).collect();
             for m in p.re.find_iter(&out) {
-                if !(p.accept)(m.as_str()) {
+                if !(p.accept)(m.as_str())
+                    || glued(&out, m.start(), m.end())
+                    || ids.iter().any(|&(s, e)| m.start() < e && s < m.end())
+                {
                     continue;
                 }
                 next.push_str(&out[last..m.start()]);
@@ -183,6 +200,20 @@ mod tests {
         assert!(red.contains("[CARD_1]") && red.contains("[PHONE_1]") && red.contains("[NATIONAL_ID_2]"), "{red}");
         assert!(red.contains("Order 12345"), "short numbers are not phone numbers: {red}");
         assert_eq!(r.restore(&red), text);
+    }
+
+    #[test]
+    fn identifiers_are_not_pii() {
+        let mut r = Redactor::default();
+        for id in [
+            "media:01a230e7-09b4-7123-9456-123456789012#0",
+            "media:12345678-1234-5678-9012-345678901234#12",
+            "order A1234-5678-9012",
+            "build 2026.11.30.1234b",
+        ] {
+            assert_eq!(r.redact(id), id);
+        }
+        assert!(r.redact("call 020 7946 0958 now").contains("[PHONE_1]"));
     }
 
     #[test]

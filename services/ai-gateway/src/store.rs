@@ -431,7 +431,7 @@ pub async fn chunks_nearest(
     tx: &mut PgConnection,
     vector: &str,
     model: &str,
-    source_type: Option<&str>,
+    source_type: &str,
     limit: i64,
 ) -> Result<Vec<crate::app::vectors::SimilarChunk>, sqlx::Error> {
     sqlx::query("SET LOCAL hnsw.iterative_scan = relaxed_order").execute(&mut *tx).await?;
@@ -441,12 +441,148 @@ pub async fn chunks_nearest(
            SELECT source_type, source_id, chunk, course_id, title, text, \
                   1 - (embedding OPERATOR(public.<=>) $1::public.vector) AS score, \
                   embedding OPERATOR(public.<=>) $1::public.vector AS distance \
-           FROM chunks WHERE model = $2 AND ($3::text IS NULL OR source_type = $3) \
+           FROM chunks WHERE model = $2 AND source_type = $3 \
            ORDER BY embedding OPERATOR(public.<=>) $1::public.vector LIMIT $4) nearest ORDER BY distance",
     )
     .bind(vector)
     .bind(model)
     .bind(source_type)
+    .bind(limit)
+    .fetch_all(tx)
+    .await
+}
+
+/// Removes one source's chunks (a document being read again).
+pub async fn chunks_delete_source(tx: &mut PgConnection, source_type: &str, source: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM chunks WHERE source_type = $1 AND source_id = $2")
+        .bind(source_type)
+        .bind(source)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+// ---- documents ---------------------------------------------------------------------
+
+#[derive(Debug, Clone, FromRow)]
+pub struct DocumentRow {
+    pub asset_id: Uuid,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+    pub object_key: String,
+    pub deleted: bool,
+    pub indexed_sha256: Option<String>,
+    pub indexed_model: Option<String>,
+}
+
+const DOCUMENT: &str =
+    "asset_id, filename, content_type, size, sha256, object_key, deleted, indexed_sha256, indexed_model";
+
+/// A ready asset; a tombstone (deleted first) keeps it away.
+pub async fn document_ready(
+    tx: &mut PgConnection,
+    e: &mirai_contracts::events::media::AssetReady,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO documents (asset_id, tenant_id, filename, content_type, size, sha256, object_key) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (asset_id) DO NOTHING",
+    )
+    .bind(e.asset_id)
+    .bind(e.tenant_id)
+    .bind(&e.filename)
+    .bind(&e.content_type)
+    .bind(e.size)
+    .bind(&e.sha256)
+    .bind(&e.object_key)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// A deleted asset: a tombstone, and its chunks gone.
+pub async fn document_deleted(tx: &mut PgConnection, tenant: TenantId, asset: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO documents (asset_id, tenant_id, filename, content_type, size, sha256, object_key, deleted) \
+         VALUES ($1, $2, '', '', 0, '', '', true) \
+         ON CONFLICT (asset_id) DO UPDATE SET deleted = true, indexed_sha256 = NULL, updated_at = now()",
+    )
+    .bind(asset)
+    .bind(tenant)
+    .execute(&mut *tx)
+    .await?;
+    chunks_delete_source(tx, "document", asset).await
+}
+
+pub async fn document_get(tx: &mut PgConnection, asset: Uuid) -> Result<Option<DocumentRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {DOCUMENT} FROM documents WHERE asset_id = $1 FOR UPDATE"))
+        .bind(asset)
+        .fetch_optional(tx)
+        .await
+}
+
+pub async fn documents_get(tx: &mut PgConnection, assets: &[Uuid]) -> Result<Vec<DocumentRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {DOCUMENT} FROM documents WHERE asset_id = ANY($1)"))
+        .bind(assets)
+        .fetch_all(tx)
+        .await
+}
+
+pub async fn document_indexed(
+    tx: &mut PgConnection,
+    asset: Uuid,
+    sha256: &str,
+    model: &str,
+    pages: Option<i32>,
+    chunks: i32,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE documents SET indexed_sha256 = $2, indexed_model = $3, pages = $4, chunks = $5, updated_at = now() \
+         WHERE asset_id = $1",
+    )
+    .bind(asset)
+    .bind(sha256)
+    .bind(model)
+    .bind(pages)
+    .bind(chunks)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, FromRow)]
+pub struct Excerpt {
+    pub source_id: Uuid,
+    pub chunk: i32,
+    pub title: String,
+    pub text: String,
+}
+
+/// The chunks of `documents` nearest to `vector`, exactly (a sequential look at those
+/// documents' chunks, not the approximate index, which a filter this narrow would
+/// starve): each document's best first, then the rest by distance, up to `per_document`
+/// from one document and `limit` in all.
+pub async fn document_excerpts(
+    tx: &mut PgConnection,
+    vector: &str,
+    model: &str,
+    documents: &[Uuid],
+    per_document: i64,
+    limit: i64,
+) -> Result<Vec<Excerpt>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT source_id, chunk, title, text FROM ( \
+           SELECT source_id, chunk, title, text, distance, \
+                  row_number() OVER (PARTITION BY source_id ORDER BY distance) AS rank \
+           FROM (SELECT source_id, chunk, title, text, embedding OPERATOR(public.<=>) $1::public.vector AS distance \
+                 FROM chunks WHERE source_type = 'document' AND source_id = ANY($3) AND model = $2 OFFSET 0) d \
+         ) ranked WHERE rank <= $4 ORDER BY rank = 1 DESC, distance LIMIT $5",
+    )
+    .bind(vector)
+    .bind(model)
+    .bind(documents)
+    .bind(per_document)
     .bind(limit)
     .fetch_all(tx)
     .await
@@ -462,6 +598,7 @@ pub struct GenerationRow {
     pub input: serde_json::Value,
     pub actor: String,
     pub status: String,
+    pub documents: Vec<Uuid>,
 }
 
 /// Records a requested generation; false when one with that id is already known (a
@@ -471,8 +608,8 @@ pub async fn generation_insert(
     c: &mirai_contracts::events::ai_gateway::Generate,
 ) -> Result<bool, sqlx::Error> {
     Ok(sqlx::query(
-        "INSERT INTO generations (request_id, tenant_id, feature, prompt, input, actor, status) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'queued') ON CONFLICT (request_id) DO NOTHING",
+        "INSERT INTO generations (request_id, tenant_id, feature, prompt, input, actor, status, documents) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7) ON CONFLICT (request_id) DO NOTHING",
     )
     .bind(c.request_id)
     .bind(c.tenant_id)
@@ -480,6 +617,7 @@ pub async fn generation_insert(
     .bind(&c.prompt)
     .bind(&c.input)
     .bind(&c.actor)
+    .bind(c.documents.iter().map(|d| Uuid::from(*d)).collect::<Vec<_>>())
     .execute(tx)
     .await?
     .rows_affected()
@@ -487,10 +625,12 @@ pub async fn generation_insert(
 }
 
 pub async fn generation_get(tx: &mut PgConnection, id: Uuid) -> Result<Option<GenerationRow>, sqlx::Error> {
-    sqlx::query_as("SELECT tenant_id, feature, prompt, input, actor, status FROM generations WHERE request_id = $1")
-        .bind(id)
-        .fetch_optional(tx)
-        .await
+    sqlx::query_as(
+        "SELECT tenant_id, feature, prompt, input, actor, status, documents FROM generations WHERE request_id = $1",
+    )
+    .bind(id)
+    .fetch_optional(tx)
+    .await
 }
 
 /// Marks a generation cancelled unless it already ended; a cancel for an unknown id

@@ -42,6 +42,7 @@ const TYPES: &[(&str, bool)] = &[
     ("application/pdf", true),
     ("application/zip", true),
     ("text/plain", false),
+    ("text/markdown", false),
     ("text/csv", false),
     ("text/vtt", false),
 ];

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     event::event,
-    ids::{CallId, GenerationId, TenantId},
+    ids::{AssetId, CallId, GenerationId, TenantId},
 };
 
 /// What the gateway decided about a call.
@@ -87,6 +87,11 @@ pub struct Generate {
     pub input: serde_json::Value,
     /// Who asked (`user:<id>`): the call's actor in the audit.
     pub actor: String,
+    /// Media assets (PDF, text, Markdown) to ground the generation in: their text is
+    /// extracted and the excerpts nearest the request are added to the prompt's
+    /// `sources` as `media:<asset_id>#<chunk>`, which the answer cites.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub documents: Vec<AssetId>,
     pub requested_at: DateTime<Utc>,
 }
 
@@ -105,7 +110,8 @@ pub struct CancelGeneration {
 
 event!(CancelGeneration, "cmd.ai-gateway.cancel.v1", aggregate = request_id, tenant = tenant_id);
 
-/// A generation moved on: `queued`, `calling` (the model), `validating`.
+/// A generation moved on: `queued`, `grounding` (reading its documents), `calling` (the
+/// model), `validating`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GenerationProgressed {

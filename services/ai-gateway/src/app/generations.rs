@@ -4,7 +4,9 @@
 //! checks, budget, safety and audit as `POST /generate`), announcing `calling` and then
 //! the outcome (`ai-gateway.generation.completed.v1`: the validated output with its
 //! provenance, the problem, or `cancelled`). A cancel that arrives before the job runs
-//! stops it from starting; one that arrives while it runs drops its answer.
+//! stops it from starting; one that arrives while it runs drops its answer. A generation
+//! that names documents is first grounded in them (`grounding`, `app::documents`): that
+//! step pays no vendor, so a failure of ours there retries the job from the start.
 
 use chrono::Utc;
 use mirai_contracts::{
@@ -20,7 +22,10 @@ use mirai_events::{
 use mirai_kit::{Principal, Role, auth::CredentialKind};
 use sqlx::PgConnection;
 
-use super::calls::{self, GenerateInput};
+use super::{
+    calls::{self, GenerateInput},
+    documents,
+};
 use crate::{AppState, store};
 
 pub const JOB: &str = "ai-gateway.generate";
@@ -85,6 +90,19 @@ pub struct Run {
 }
 
 impl Run {
+    /// Announces a stage in a transaction of its own, so a follower sees it now.
+    async fn announce(
+        &self,
+        tenant: TenantId,
+        request: GenerationId,
+        meta: &EventMeta,
+        stage: &str,
+    ) -> Result<(), HandleError> {
+        let mut own = self.state.ctx.db.tenant_tx(tenant.into()).await.map_err(|e| HandleError::Transient(e.into()))?;
+        emit(&self.state, &mut own, meta, progressed(tenant, request, stage)).await?;
+        own.commit().await.map_err(|e| HandleError::Transient(e.into()))
+    }
+
     async fn run(&self, tx: &mut PgConnection, job: &Job) -> Result<(), HandleError> {
         let id: uuid::Uuid = serde_json::from_value(job.payload["request_id"].clone())
             .map_err(|e| HandleError::Permanent(format!("request_id: {e}")))?;
@@ -114,6 +132,24 @@ impl Run {
         if g.status != "queued" {
             return Ok(());
         }
+        let mut input = g.input.clone();
+        if !g.documents.is_empty() {
+            self.announce(tenant, request, &meta, "grounding").await?;
+            if let Err(e) = documents::ground(&self.state, tenant, &g.documents, &mut input).await {
+                if e.status().is_server_error() {
+                    return Err(HandleError::Transient(anyhow::anyhow!("{e}")));
+                }
+                if !store::generation_set(tx, id, "queued", "failed").await? {
+                    return Ok(());
+                }
+                let p = e.to_problem();
+                let event = GenerationCompleted {
+                    error: Some(GenerationError { kind: p.kind, title: p.title, status: p.status, detail: p.detail }),
+                    ..completed(tenant, request, "failed")
+                };
+                return emit(&self.state, tx, &meta, event.into()).await;
+            }
+        }
         // Announce the call in a transaction of its own, so a follower sees it now.
         {
             let mut own =
@@ -133,7 +169,7 @@ impl Run {
             scopes: vec![],
             email: None,
         };
-        let input = GenerateInput { feature: g.feature.clone(), prompt: g.prompt.clone(), input: g.input.clone() };
+        let input = GenerateInput { feature: g.feature.clone(), prompt: g.prompt.clone(), input };
         let outcome = calls::generate(&self.state, &principal, input).await;
         let mut event = match outcome {
             Ok(done) => GenerationCompleted {

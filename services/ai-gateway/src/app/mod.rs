@@ -1,9 +1,12 @@
 //! ai-gateway's use-cases: the tenant's configuration (`config`), the budget check and
-//! settlement (`budget`), and the calls themselves (`calls`).
+//! settlement (`budget`), the calls themselves (`calls`), generations asked for over the
+//! bus (`generations`), the vector store (`vectors`) and the documents generations are
+//! grounded in (`documents`).
 
 pub mod budget;
 pub mod calls;
 pub mod config;
+pub mod documents;
 pub mod generations;
 pub mod vectors;
 

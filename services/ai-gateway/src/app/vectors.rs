@@ -151,7 +151,7 @@ pub struct SimilarInput {
     /// 1 to 50, default 10.
     #[serde(default)]
     pub limit: Option<i64>,
-    /// Only chunks of this kind of source (`lesson`).
+    /// The kind of source: `lesson` (the default and, for now, the only one).
     #[serde(default)]
     pub source_type: Option<String>,
 }
@@ -185,6 +185,11 @@ pub async fn similar(state: &AppState, principal: &Principal, input: SimilarInpu
     if !(1..=50).contains(&limit) {
         return Err(AppError::invalid("limit", "1 to 50"));
     }
+    // Documents are read for their authors' generations, not for every member's queries.
+    let source_type = input.source_type.as_deref().unwrap_or("lesson");
+    if source_type != "lesson" {
+        return Err(AppError::invalid("source_type", "`lesson` (the only kind queried)"));
+    }
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     if !mirai_kit::features::enabled(&mut tx, "ai.semantic_search").await? {
         return Err(mirai_kit::features::off("ai.semantic_search"));
@@ -196,14 +201,8 @@ pub async fn similar(state: &AppState, principal: &Principal, input: SimilarInpu
         detail: e,
         retry_after_secs: Some(30),
     })?;
-    let data = store::chunks_nearest(
-        &mut tx,
-        &mirai_embed::to_pg(&vector[0]),
-        mirai_embed::MODEL,
-        input.source_type.as_deref(),
-        limit,
-    )
-    .await?;
+    let data =
+        store::chunks_nearest(&mut tx, &mirai_embed::to_pg(&vector[0]), mirai_embed::MODEL, source_type, limit).await?;
     // Fewer neighbours than asked for may mean chunks of another model wait for a
     // re-embedding: only then look (the look costs a scan of the tenant's chunks).
     if (data.len() as i64) < limit {

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use futures::Stream;
 use mirai_contracts::{
     events::ai_gateway::{CancelGeneration, Generate, GenerationCompleted, GenerationProgressed},
-    ids::{BlockId, CourseId, GenerationId, LessonId, ModuleId, TenantId},
+    ids::{AssetId, BlockId, CourseId, GenerationId, LessonId, ModuleId, TenantId},
 };
 use mirai_kit::{AppError, Principal};
 use serde::{Deserialize, Serialize};
@@ -118,6 +118,14 @@ pub struct GenerationInput {
     /// Outline, lesson: excerpts to ground the text in (cited in the provenance).
     #[serde(default)]
     pub sources: Vec<SourceInput>,
+    /// Outline, lesson: up to 10 of the tenant's ready media assets (PDF, plain text,
+    /// Markdown) to ground the text in. The gateway reads them, adds the excerpts nearest
+    /// the request to the sources, and the provenance cites those used as
+    /// `media:<asset_id>#<chunk>`. A document that cannot be read fails the generation
+    /// with a `document-unreadable` problem.
+    #[serde(default)]
+    #[schema(value_type = Vec<uuid::Uuid>)]
+    pub documents: Vec<AssetId>,
 }
 
 /// A generation as its author follows it.
@@ -276,6 +284,32 @@ fn prompt_input(course: &store::CourseRow, req: &GenerationInput) -> Result<Valu
     Ok(input)
 }
 
+/// The documents a generation names: at most 10, each once, each a ready asset of the
+/// tenant (media's events), for the kinds that take sources.
+async fn check_documents(tx: &mut sqlx::PgConnection, req: &GenerationInput) -> Result<(), AppError> {
+    if req.documents.is_empty() {
+        return Ok(());
+    }
+    if !matches!(req.kind, Kind::Outline | Kind::Lesson) {
+        return Err(AppError::invalid("documents", "only an outline or a lesson is grounded in documents"));
+    }
+    let ids: Vec<uuid::Uuid> = req.documents.iter().map(|d| (*d).into()).collect();
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    if ids.len() > 10 || unique.len() != ids.len() {
+        return Err(AppError::invalid("documents", "at most 10, each once"));
+    }
+    let known = store::refs_known(tx, "asset", &ids).await?;
+    if let Some((i, id)) = ids.iter().enumerate().find(|(_, id)| !known.contains(id)) {
+        return Err(AppError::invalid(
+            &format!("documents/{i}"),
+            format!("{id} is not a ready media asset of this tenant"),
+        ));
+    }
+    Ok(())
+}
+
 /// Asks for a generation (editors; the tenant must have `ai.authoring` on): 202 with the
 /// generation to follow.
 #[tracing::instrument(skip_all, fields(course = %course_id))]
@@ -296,9 +330,15 @@ pub async fn request(
         return Err(AppError::Conflict("the course is retired; duplicate it to work on it again".into()));
     }
     let input = prompt_input(&course, &req)?;
+    check_documents(&mut tx, &req).await?;
     let (feature, prompt) = req.kind.feature_and_prompt();
     let id = GenerationId::new();
-    let sources: Vec<String> = req.sources.iter().map(|s| s.id.trim().to_owned()).collect();
+    let sources: Vec<String> = req
+        .sources
+        .iter()
+        .map(|s| s.id.trim().to_owned())
+        .chain(req.documents.iter().map(|d| format!("media:{d}")))
+        .collect();
     let row = store::generation_insert(
         &mut tx,
         id.into(),
@@ -318,6 +358,7 @@ pub async fn request(
         prompt: Some(prompt.to_owned()),
         input,
         actor: p.subject.clone(),
+        documents: req.documents.clone(),
         requested_at: Utc::now(),
     };
     state.ctx.publish(&mut tx, p, command.into()).await?;
