@@ -43,13 +43,6 @@ static UUID: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").expect("UUID pattern")
 });
 
-/// Whether `text[start..end]` runs on into a letter or digit on either side.
-fn glued(text: &str, start: usize, end: usize) -> bool {
-    let before = text[..start].chars().next_back().is_some_and(|c| c.is_alphanumeric());
-    let after = text[end..].chars().next().is_some_and(|c| c.is_alphanumeric());
-    before || after
-}
-
 fn luhn(s: &str) -> bool {
     let digits: Vec<u32> = s.chars().filter_map(|c| c.to_digit(10)).collect();
     if !(13..=19).contains(&digits.len()) {
@@ -77,14 +70,12 @@ impl Redactor {
         for p in PATTERNS.iter() {
             let mut next = String::with_capacity(out.len());
             let mut last = 0;
-            // Identifiers are not PII: a digit run inside a UUID (a source id the answer
-            // must cite back) or glued to letters and digits is left alone.
+            // A UUID is an identifier, not PII: a digit run inside one (a source id the
+            // answer must cite back) is left alone. Nothing else is exempt: a number glued
+            // to a label (`Phone:0207946 0958`, `電話03-1234-5678`) is still redacted.
             let ids: Vec<(usize, usize)> = UUID.find_iter(&out).map(|m| (m.start(), m.end())).collect();
             for m in p.re.find_iter(&out) {
-                if !(p.accept)(m.as_str())
-                    || glued(&out, m.start(), m.end())
-                    || ids.iter().any(|&(s, e)| m.start() < e && s < m.end())
-                {
+                if !(p.accept)(m.as_str()) || ids.iter().any(|&(s, e)| m.start() < e && s < m.end()) {
                     continue;
                 }
                 next.push_str(&out[last..m.start()]);
@@ -205,15 +196,23 @@ mod tests {
     #[test]
     fn identifiers_are_not_pii() {
         let mut r = Redactor::default();
-        for id in [
-            "media:01a230e7-09b4-7123-9456-123456789012#0",
-            "media:12345678-1234-5678-9012-345678901234#12",
-            "order A1234-5678-9012",
-            "build 2026.11.30.1234b",
-        ] {
+        for id in ["media:01a230e7-09b4-7123-9456-123456789012#0", "media:12345678-1234-5678-9012-345678901234#12"] {
             assert_eq!(r.redact(id), id);
         }
-        assert!(r.redact("call 020 7946 0958 now").contains("[PHONE_1]"));
+        // Numbers glued to their labels are still PII.
+        for text in [
+            "call 020 7946 0958 now",
+            "Phone:0207946 0958x12",
+            "(555) 123-4567x89",
+            "+1 555-123-4567ext. 89",
+            "Phone020 7946 0958",
+            "SSN123-45-6789",
+            "03-1234-5678までお電話ください",
+            "電話03-1234-5678",
+        ] {
+            let out = Redactor::default().redact(text);
+            assert!(out.contains("[PHONE_1]") || out.contains("[NATIONAL_ID_1]"), "{text} → {out}");
+        }
     }
 
     #[test]

@@ -431,7 +431,6 @@ pub async fn chunks_nearest(
     tx: &mut PgConnection,
     vector: &str,
     model: &str,
-    source_type: &str,
     limit: i64,
 ) -> Result<Vec<crate::app::vectors::SimilarChunk>, sqlx::Error> {
     sqlx::query("SET LOCAL hnsw.iterative_scan = relaxed_order").execute(&mut *tx).await?;
@@ -441,12 +440,11 @@ pub async fn chunks_nearest(
            SELECT source_type, source_id, chunk, course_id, title, text, \
                   1 - (embedding OPERATOR(public.<=>) $1::public.vector) AS score, \
                   embedding OPERATOR(public.<=>) $1::public.vector AS distance \
-           FROM chunks WHERE model = $2 AND source_type = $3 \
-           ORDER BY embedding OPERATOR(public.<=>) $1::public.vector LIMIT $4) nearest ORDER BY distance",
+           FROM chunks WHERE model = $2 AND source_type = 'lesson' \
+           ORDER BY embedding OPERATOR(public.<=>) $1::public.vector LIMIT $3) nearest ORDER BY distance",
     )
     .bind(vector)
     .bind(model)
-    .bind(source_type)
     .bind(limit)
     .fetch_all(tx)
     .await

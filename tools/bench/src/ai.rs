@@ -237,7 +237,7 @@ async fn vector_query(app: &TestApp, tenant: Uuid, author: &str) -> anyhow::Resu
     use sqlx::{Connection, Executor};
     let url = mirai_testkit::url_for_db(&app.database);
     let mut db = sqlx::PgConnection::connect(&url).await?;
-    db.execute("DROP INDEX ai_gateway.chunks_hnsw").await?;
+    db.execute("DROP INDEX ai_gateway.chunks_hnsw_lessons").await?;
     let other = Uuid::now_v7();
     let t = Instant::now();
     for (owner, count) in [(tenant, 100_000usize), (other, 20_000)] {
@@ -256,7 +256,11 @@ async fn vector_query(app: &TestApp, tenant: Uuid, author: &str) -> anyhow::Resu
     }
     let loaded = t.elapsed();
     let t = Instant::now();
-    db.execute("CREATE INDEX chunks_hnsw ON ai_gateway.chunks USING hnsw (embedding public.vector_cosine_ops)").await?;
+    db.execute(
+        "CREATE INDEX chunks_hnsw_lessons ON ai_gateway.chunks USING hnsw (embedding public.vector_cosine_ops) \
+         WHERE source_type = 'lesson'",
+    )
+    .await?;
     db.execute("ANALYZE ai_gateway.chunks").await?;
     let indexed = t.elapsed();
     eprintln!("bench: 120k chunks loaded in {loaded:?}, HNSW built in {indexed:?}");
@@ -312,7 +316,7 @@ async fn vector_query(app: &TestApp, tenant: Uuid, author: &str) -> anyhow::Resu
             let t = Instant::now();
             sqlx::query(
                 "SELECT source_id, 1 - (embedding OPERATOR(public.<=>) $1::public.vector) FROM ai_gateway.chunks \
-                 WHERE tenant_id = $2 ORDER BY embedding OPERATOR(public.<=>) $1::public.vector LIMIT 10",
+                 WHERE tenant_id = $2 AND source_type = 'lesson' ORDER BY embedding OPERATOR(public.<=>) $1::public.vector LIMIT 10",
             )
             .bind(&literals[i % literals.len()])
             .bind(tenant)

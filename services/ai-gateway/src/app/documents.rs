@@ -31,10 +31,15 @@ pub const TYPES: &[&str] = &["application/pdf", "text/plain", "text/markdown"];
 /// The largest document read, in bytes.
 pub const MAX_BYTES: i64 = 32 << 20;
 /// The most pages of a PDF read.
-const MAX_PAGES: usize = 2000;
-/// The most bytes one page's content streams may decompress to (a zip bomb stops here).
-const MAX_DECOMPRESSED: usize = 16 << 20;
-/// The most chunks a document may have (about 240k words).
+const MAX_PAGES: usize = 1000;
+/// The most bytes one object stream (loading) or one page's content (extracting) may
+/// decompress to: a zip bomb stops here.
+const MAX_DECOMPRESSED: usize = 4 << 20;
+/// The most characters of text a document may hold (about 300k words).
+const MAX_CHARS: usize = 2_000_000;
+/// The most characters in one chunk: text without spaces is cut here.
+const MAX_CHUNK_CHARS: usize = 1500;
+/// The most chunks a document may have.
 const MAX_CHUNKS: usize = 2400;
 /// Excerpts added to a prompt (at least each document's best, when more are named).
 const EXCERPTS: usize = 12;
@@ -81,50 +86,70 @@ impl From<Unusable> for AppError {
     }
 }
 
-/// The text of a document's bytes. Runs on a blocking thread (`read`).
-pub fn extract(content_type: &str, bytes: &[u8]) -> Result<Vec<Page>, String> {
+/// The text of a document's bytes (on a blocking thread), or why it cannot be used.
+pub fn extract(content_type: &str, bytes: &[u8]) -> Result<Vec<Page>, Refusal> {
     let pages = match content_type {
         "application/pdf" => pdf_pages(bytes)?,
         "text/plain" | "text/markdown" => {
-            let text = std::str::from_utf8(bytes).map_err(|_| "the file is not UTF-8 text".to_owned())?;
+            let text =
+                std::str::from_utf8(bytes).map_err(|_| Refusal::Unreadable("the file is not UTF-8 text".into()))?;
+            if text.chars().count() > MAX_CHARS {
+                return Err(Refusal::TooLarge(format!("more than {MAX_CHARS} characters of text")));
+            }
             vec![Page { number: None, text: text.trim_start_matches('\u{feff}').to_owned() }]
         }
-        other => return Err(format!("`{other}` is not a PDF, text or Markdown file")),
+        other => return Err(Refusal::Unreadable(format!("`{other}` is not a PDF, text or Markdown file"))),
     };
     let pages: Vec<Page> = pages.into_iter().filter(|p| !p.text.trim().is_empty()).collect();
     if pages.is_empty() {
-        return Err("it has no text to read (a scanned PDF needs OCR first)".into());
+        return Err(Refusal::Unreadable("it has no text to read (a scanned PDF needs OCR first)".into()));
     }
     Ok(pages)
 }
 
-fn pdf_pages(bytes: &[u8]) -> Result<Vec<Page>, String> {
-    let doc = lopdf::Document::load_mem(bytes).map_err(|e| format!("not a readable PDF ({e})"))?;
+/// Why a document's bytes cannot be used.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refusal {
+    Unreadable(String),
+    TooLarge(String),
+}
+
+fn pdf_pages(bytes: &[u8]) -> Result<Vec<Page>, Refusal> {
+    let options = lopdf::LoadOptions::with_max_decompressed_size(MAX_DECOMPRESSED);
+    let doc = lopdf::Document::load_mem_with_options(bytes, options)
+        .map_err(|e| Refusal::Unreadable(format!("not a readable PDF ({e})")))?;
     if doc.is_encrypted() && doc.encryption_state.is_none() {
-        return Err("the PDF is encrypted with a password".into());
+        return Err(Refusal::Unreadable("the PDF is encrypted with a password".into()));
     }
     let numbers: Vec<u32> = doc.get_pages().into_keys().collect();
     if numbers.len() > MAX_PAGES {
-        return Err(format!("more than {MAX_PAGES} pages"));
+        return Err(Refusal::TooLarge(format!("more than {MAX_PAGES} pages")));
     }
     let mut pages = Vec::with_capacity(numbers.len());
-    let mut failed = 0;
+    let (mut failed, mut chars) = (0, 0);
     for n in numbers {
         match doc.extract_text_with_limit(&[n], MAX_DECOMPRESSED) {
-            Ok(text) => pages.push(Page { number: Some(n), text }),
+            Ok(text) => {
+                chars += text.chars().count();
+                // Stop as soon as the text is too long, not after reading every page.
+                if chars > MAX_CHARS {
+                    return Err(Refusal::TooLarge(format!("more than {MAX_CHARS} characters of text")));
+                }
+                pages.push(Page { number: Some(n), text });
+            }
             // A page lopdf cannot decode is skipped; a document of such pages is refused.
             Err(_) => failed += 1,
         }
     }
     if pages.is_empty() && failed > 0 {
-        return Err(format!("none of its {failed} pages could be decoded"));
+        return Err(Refusal::Unreadable(format!("none of its {failed} pages could be decoded")));
     }
     Ok(pages)
 }
 
 /// The chunks of a document's pages, numbered through the document; each titled with the
-/// file and its page.
-pub fn document_chunks(asset: Uuid, filename: &str, pages: &[Page]) -> Vec<NewChunk> {
+/// file and its page, none longer than `MAX_CHUNK_CHARS` (text without spaces is cut).
+pub fn document_chunks(asset: Uuid, filename: &str, pages: &[Page]) -> Result<Vec<NewChunk>, Refusal> {
     let mut out = Vec::new();
     for page in pages {
         let title = match page.number {
@@ -132,10 +157,27 @@ pub fn document_chunks(asset: Uuid, filename: &str, pages: &[Page]) -> Vec<NewCh
             None => filename.to_owned(),
         };
         for text in chunk(&page.text) {
-            out.push(NewChunk { source_id: asset, chunk: out.len() as i32, title: title.clone(), text });
+            let chars: Vec<char> = text.chars().collect();
+            for piece in chars.chunks(MAX_CHUNK_CHARS) {
+                if out.len() >= MAX_CHUNKS {
+                    return Err(Refusal::TooLarge(format!("more than {MAX_CHUNKS} excerpts of text")));
+                }
+                let text = piece.iter().collect();
+                out.push(NewChunk { source_id: asset, chunk: out.len() as i32, title: title.clone(), text });
+            }
         }
     }
-    out
+    Ok(out)
+}
+
+/// The bytes checked against media's hash, read and cut into chunks (a blocking thread).
+fn read(doc: &DocumentRow, bytes: &[u8]) -> Result<(Vec<NewChunk>, Option<i32>), Refusal> {
+    if format!("sha256:{}", hex::encode(Sha256::digest(bytes))) != doc.sha256 {
+        return Err(Refusal::Unreadable("its bytes are not the ones media checked".into()));
+    }
+    let pages = extract(&doc.content_type, bytes)?;
+    let chunks = document_chunks(doc.asset_id, &doc.filename, &pages)?;
+    Ok((chunks, pages.iter().filter_map(|p| p.number).max().map(|n| n as i32)))
 }
 
 fn unavailable(e: impl std::fmt::Display) -> AppError {
@@ -151,6 +193,10 @@ async fn index(state: &AppState, tenant: TenantId, doc: &DocumentRow) -> Result<
         return Ok(());
     }
     let id = doc.asset_id;
+    // Media keeps a tenant's files under its prefix; anything else is not this tenant's.
+    if !doc.object_key.starts_with(&format!("tenants/{tenant}/")) {
+        return Err(Unusable::Missing(id).into());
+    }
     let bytes = match state.blobs.store().get(&Path::from(doc.object_key.as_str())).await {
         Ok(got) => got.bytes().await.map_err(unavailable)?,
         Err(mirai_blobs::object_store::Error::NotFound { .. }) => {
@@ -158,19 +204,15 @@ async fn index(state: &AppState, tenant: TenantId, doc: &DocumentRow) -> Result<
         }
         Err(e) => return Err(unavailable(e)),
     };
-    if format!("sha256:{}", hex::encode(Sha256::digest(&bytes))) != doc.sha256 {
-        return Err(Unusable::Unreadable(id, "its bytes are not the ones media checked".into()).into());
-    }
-    let kind = doc.content_type.clone();
-    let pages = tokio::task::spawn_blocking(move || extract(&kind, &bytes))
+    let row = doc.clone();
+    let (chunks, page_count) = tokio::task::spawn_blocking(move || read(&row, &bytes))
         .await
         // A parser panic on a hostile file is that file's problem, not the gateway's.
         .map_err(|_| Unusable::Unreadable(id, "the file could not be parsed".into()))?
-        .map_err(|why| Unusable::Unreadable(id, why))?;
-    let chunks = document_chunks(id, &doc.filename, &pages);
-    if chunks.len() > MAX_CHUNKS {
-        return Err(Unusable::TooLarge(id, format!("more than {MAX_CHUNKS} excerpts of text")).into());
-    }
+        .map_err(|r| match r {
+            Refusal::Unreadable(why) => Unusable::Unreadable(id, why),
+            Refusal::TooLarge(why) => Unusable::TooLarge(id, why),
+        })?;
     let texts = chunks.iter().map(|c| format!("{}\n{}", c.title, c.text)).collect();
     let vectors = mirai_embed::embed(texts).await.map_err(|e| AppError::Upstream {
         status: StatusCode::SERVICE_UNAVAILABLE,
@@ -194,14 +236,14 @@ async fn index(state: &AppState, tenant: TenantId, doc: &DocumentRow) -> Result<
     for (c, v) in chunks.iter().zip(&vectors) {
         store::chunk_insert(&mut tx, tenant, "document", c, None, mirai_embed::MODEL, &mirai_embed::to_pg(v)).await?;
     }
-    let page_count = pages.iter().filter_map(|p| p.number).max().map(|n| n as i32);
     store::document_indexed(&mut tx, id, &doc.sha256, mirai_embed::MODEL, page_count, chunks.len() as i32).await?;
     tx.commit().await?;
     tracing::info!(document = %id, chunks = chunks.len(), "document indexed");
     Ok(())
 }
 
-/// What a generation asks for, as a similarity query: the input's text but its sources.
+/// What a generation asks for, as a similarity query: the input's text but its sources,
+/// its topic and title first (the embedding model reads 256 tokens).
 fn query_text(input: &Value) -> String {
     fn walk(v: &Value, out: &mut Vec<String>) {
         match v {
@@ -214,7 +256,19 @@ fn query_text(input: &Value) -> String {
         }
     }
     let mut parts = Vec::new();
-    walk(input, &mut parts);
+    const FIRST: [&str; 4] = ["topic", "lesson_title", "title", "goals"];
+    for key in FIRST {
+        if let Some(v) = input.get(key) {
+            walk(v, &mut parts);
+        }
+    }
+    if let Value::Object(o) = input {
+        let rest =
+            o.iter().filter(|(k, _)| !FIRST.contains(&k.as_str()) && !matches!(k.as_str(), "sources" | "locale"));
+        for (_, v) in rest {
+            walk(v, &mut parts);
+        }
+    }
     parts.join("\n").chars().take(2000).collect()
 }
 
@@ -260,13 +314,12 @@ pub async fn ground(state: &AppState, tenant: TenantId, documents: &[Uuid], inpu
     )
     .await?;
     tx.commit().await?;
-    // In reading order: the documents as named, each one's excerpts as they come.
-    excerpts.sort_by_key(|e| (documents.iter().position(|d| *d == e.source_id), e.chunk));
     let mut sources = input.get("sources").and_then(Value::as_array).cloned().unwrap_or_default();
+    // The best excerpts keep their places when the prompt is full (each document's best
+    // first, as ranked), then go in reading order: the documents as named, page by page.
+    excerpts.truncate(MAX_SOURCES.saturating_sub(sources.len()));
+    excerpts.sort_by_key(|e| (documents.iter().position(|d| *d == e.source_id), e.chunk));
     for e in excerpts {
-        if sources.len() >= MAX_SOURCES {
-            break;
-        }
         let text: String = format!("({}) {}", e.title, e.text).chars().take(MAX_SOURCE_CHARS).collect();
         sources.push(json!({ "id": format!("media:{}#{}", e.source_id, e.chunk), "text": text }));
     }
@@ -289,7 +342,7 @@ mod tests {
         assert!(pages[0].text.contains("nearest marked exit"), "{pages:?}");
         assert_eq!(pages[1].number, Some(3));
         let asset = Uuid::now_v7();
-        let chunks = document_chunks(asset, "policy.pdf", &pages);
+        let chunks = document_chunks(asset, "policy.pdf", &pages).unwrap();
         assert_eq!(chunks.len(), 2);
         assert_eq!((chunks[0].chunk, chunks[0].title.as_str()), (0, "policy.pdf, p. 1"));
         assert_eq!((chunks[1].chunk, chunks[1].title.as_str()), (1, "policy.pdf, p. 3"));
@@ -299,20 +352,39 @@ mod tests {
     fn text_is_read_as_utf8_and_what_cannot_be_read_says_why() {
         let pages = extract("text/markdown", "\u{feff}# Exits\n\nUse the stairs.".as_bytes()).unwrap();
         assert_eq!(pages, vec![Page { number: None, text: "# Exits\n\nUse the stairs.".into() }]);
-        assert!(extract("text/plain", b"\xff\xfe\x00").unwrap_err().contains("UTF-8"));
-        assert!(extract("text/plain", b"  \n ").unwrap_err().contains("no text"));
-        assert!(extract("image/png", b"\x89PNG").unwrap_err().contains("not a PDF"));
-        assert!(extract("application/pdf", b"%PDF-1.4 garbage").unwrap_err().contains("not a readable PDF"));
+        let why = |r: Result<Vec<Page>, Refusal>| match r.unwrap_err() {
+            Refusal::Unreadable(w) | Refusal::TooLarge(w) => w,
+        };
+        assert!(why(extract("text/plain", b"\xff\xfe\x00")).contains("UTF-8"));
+        assert!(why(extract("text/plain", b"  \n ")).contains("no text"));
+        assert!(why(extract("image/png", b"\x89PNG")).contains("not a PDF"));
+        assert!(why(extract("application/pdf", b"%PDF-1.4 garbage")).contains("not a readable PDF"));
         // Truncated halfway: refused, not a panic.
         let whole = pdf(&["Some text."]);
         assert!(extract("application/pdf", &whole[..whole.len() / 2]).is_err());
     }
 
     #[test]
+    fn hostile_text_is_bounded() {
+        // No spaces: cut into pieces, not one giant chunk.
+        let long = "a".repeat(10_000);
+        let pages = extract("text/plain", long.as_bytes()).unwrap();
+        let chunks = document_chunks(Uuid::now_v7(), "x.txt", &pages).unwrap();
+        assert_eq!(chunks.len(), 7);
+        assert!(chunks.iter().all(|c| c.text.chars().count() <= MAX_CHUNK_CHARS));
+        // Too much text, or too many excerpts: refused as too large.
+        let huge = "word ".repeat(MAX_CHARS / 5 + 1);
+        assert!(matches!(extract("text/plain", huge.as_bytes()), Err(Refusal::TooLarge(_))));
+        let many = "a ".repeat(120 * (MAX_CHUNKS + 10));
+        let pages = extract("text/plain", many.as_bytes()).unwrap();
+        assert!(matches!(document_chunks(Uuid::now_v7(), "x.txt", &pages), Err(Refusal::TooLarge(_))));
+    }
+
+    #[test]
     fn the_query_is_what_the_input_asks_for_without_its_sources() {
         let q = query_text(&json!({ "topic": "Fire safety", "goals": ["evacuate"], "locale": "en", "minutes": 30,
             "sources": [{ "id": "x", "text": "not this" }] }));
-        assert!(q.contains("Fire safety") && q.contains("evacuate"));
+        assert!(q.starts_with("Fire safety\nevacuate"), "the topic first: {q}");
         assert!(!q.contains("not this") && !q.contains("en\n"));
     }
 }

@@ -71,7 +71,8 @@ pub async fn on_generate(cx: Cx<'_, AppState>, c: Generate) -> Result<(), Handle
     }
     let mut job = NewJob::new(JOB, serde_json::json!({ "request_id": c.request_id }));
     job.tenant_id = Some(c.tenant_id.into());
-    job.max_attempts = 3;
+    // Retries cover grounding only (a model call is never repeated: see `running`).
+    job.max_attempts = 5;
     job.dedupe_key = Some(format!("{JOB}:{}", c.request_id));
     jobs::enqueue(cx.tx, job).await?;
     let event = progressed(c.tenant_id, c.request_id, "queued");
@@ -136,7 +137,12 @@ impl Run {
         if !g.documents.is_empty() {
             self.announce(tenant, request, &meta, "grounding").await?;
             if let Err(e) = documents::ground(&self.state, tenant, &g.documents, &mut input).await {
-                if e.status().is_server_error() {
+                // Ours (the store, the model, a document media announced but this gateway
+                // has not heard of yet) is retried; on the last attempt it fails, so the
+                // author is never left waiting.
+                let slug = e.to_problem().kind;
+                let retry = e.status().is_server_error() || slug.ends_with("/document-not-found");
+                if retry && job.attempts < job.max_attempts {
                     return Err(HandleError::Transient(anyhow::anyhow!("{e}")));
                 }
                 if !store::generation_set(tx, id, "queued", "failed").await? {
@@ -155,6 +161,11 @@ impl Run {
             let mut own =
                 self.state.ctx.db.tenant_tx(tenant.into()).await.map_err(|e| HandleError::Transient(e.into()))?;
             if !store::generation_set(&mut own, id, "queued", "running").await? {
+                // Cancelled while it was being grounded.
+                if store::generation_get(&mut own, id).await?.is_some_and(|g| g.status == "cancelled") {
+                    emit(&self.state, &mut own, &meta, completed(tenant, request, "cancelled").into()).await?;
+                    own.commit().await.map_err(|e| HandleError::Transient(e.into()))?;
+                }
                 return Ok(());
             }
             emit(&self.state, &mut own, &meta, progressed(tenant, request, "calling")).await?;

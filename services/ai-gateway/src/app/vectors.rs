@@ -186,8 +186,7 @@ pub async fn similar(state: &AppState, principal: &Principal, input: SimilarInpu
         return Err(AppError::invalid("limit", "1 to 50"));
     }
     // Documents are read for their authors' generations, not for every member's queries.
-    let source_type = input.source_type.as_deref().unwrap_or("lesson");
-    if source_type != "lesson" {
+    if input.source_type.as_deref().is_some_and(|t| t != "lesson") {
         return Err(AppError::invalid("source_type", "`lesson` (the only kind queried)"));
     }
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
@@ -201,8 +200,7 @@ pub async fn similar(state: &AppState, principal: &Principal, input: SimilarInpu
         detail: e,
         retry_after_secs: Some(30),
     })?;
-    let data =
-        store::chunks_nearest(&mut tx, &mirai_embed::to_pg(&vector[0]), mirai_embed::MODEL, source_type, limit).await?;
+    let data = store::chunks_nearest(&mut tx, &mirai_embed::to_pg(&vector[0]), mirai_embed::MODEL, limit).await?;
     // Fewer neighbours than asked for may mean chunks of another model wait for a
     // re-embedding: only then look (the look costs a scan of the tenant's chunks).
     if (data.len() as i64) < limit {

@@ -120,11 +120,12 @@ pub struct GenerationInput {
     pub sources: Vec<SourceInput>,
     /// Outline, lesson: up to 10 of the tenant's ready media assets (PDF, plain text,
     /// Markdown) to ground the text in. The gateway reads them, adds the excerpts nearest
-    /// the request to the sources, and the provenance cites those used as
-    /// `media:<asset_id>#<chunk>`. A document that cannot be read fails the generation
-    /// with a `document-unreadable` problem.
+    /// the request to the sources (after the ones given in `sources`, 40 in all), and the
+    /// provenance cites those used as `media:<asset_id>#<chunk>`. A document that cannot
+    /// be used fails the generation with a `document-unreadable` (not text, encrypted, a
+    /// scan with no text layer), `document-too-large` or `document-not-found` problem.
     #[serde(default)]
-    #[schema(value_type = Vec<uuid::Uuid>)]
+    #[schema(value_type = Vec<uuid::Uuid>, max_items = 10)]
     pub documents: Vec<AssetId>,
 }
 
