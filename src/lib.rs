@@ -16,6 +16,7 @@ pub fn services() -> Vec<ServiceDef> {
         mirai_media::service(),
         mirai_content::service(),
         mirai_ai_gateway::service(),
+        mirai_notification::service(),
     ]
 }
 

@@ -94,14 +94,32 @@ async fn a_request_its_event_and_the_consumer_share_one_trace_exported_over_otlp
         "publish tenant.membership.granted.v1",
         "consume tenant.membership.granted.v1",
     );
+    // Identity's consumer of the event (notification consumes it too, in its own span).
+    let find_consumer = || {
+        got.lock()
+            .unwrap()
+            .spans
+            .iter()
+            .find(|s| {
+                s["traceId"] == trace_id
+                    && s["name"] == consumer_name
+                    && s["attributes"].as_array().is_some_and(|a| {
+                        a.iter().any(|a| {
+                            a["key"] == "messaging.consumer.group.name"
+                                && a["value"]["stringValue"] == "identity-memberships"
+                        })
+                    })
+            })
+            .cloned()
+    };
     wait_until("the server, producer and consumer spans reach the collector", Duration::from_secs(20), || async {
         flush_traces().await;
-        find(server_name).is_some() && find(producer_name).is_some() && find(consumer_name).is_some()
+        find(server_name).is_some() && find(producer_name).is_some() && find_consumer().is_some()
     })
     .await;
     let server = find(server_name).unwrap();
     let producer = find(producer_name).unwrap();
-    let consumer = find(consumer_name).unwrap();
+    let consumer = find_consumer().unwrap();
     assert_eq!(server["parentSpanId"], "b7ad6b7169203331", "the server span's parent is the caller's span");
     assert_eq!(server["kind"], 2, "SERVER");
     assert_eq!(producer["parentSpanId"], server["spanId"], "the event is published under the request's span");

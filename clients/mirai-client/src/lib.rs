@@ -69,6 +69,13 @@ pub mod ai_gateway {
     include!(concat!(env!("OUT_DIR"), "/ai-gateway.rs"));
 }
 
+/// `/api/v1/notification`: a tenant's webhook endpoints (Standard Webhooks), the delivery
+/// log, redelivery and replay.
+#[allow(clippy::all)]
+pub mod notification {
+    include!(concat!(env!("OUT_DIR"), "/notification.rs"));
+}
+
 /// A request that hangs fails instead of hanging its caller.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -84,6 +91,7 @@ pub struct Clients {
     pub media: media::Client,
     pub content: content::Client,
     pub ai_gateway: ai_gateway::Client,
+    pub notification: notification::Client,
 }
 
 impl Clients {
@@ -113,7 +121,8 @@ impl Clients {
             search: search::Client::new_with_client(base_url, http.clone()),
             media: media::Client::new_with_client(base_url, http.clone()),
             content: content::Client::new_with_client(base_url, http.clone()),
-            ai_gateway: ai_gateway::Client::new_with_client(base_url, http),
+            ai_gateway: ai_gateway::Client::new_with_client(base_url, http.clone()),
+            notification: notification::Client::new_with_client(base_url, http),
         })
     }
 }

@@ -159,6 +159,14 @@ id_type!(
     /// An asynchronous generation (authoring asks, the ai-gateway answers).
     GenerationId
 );
+id_type!(
+    /// A tenant's webhook endpoint (notification).
+    EndpointId
+);
+id_type!(
+    /// One message's delivery to one webhook endpoint (notification).
+    DeliveryId
+);
 
 #[cfg(test)]
 mod tests {

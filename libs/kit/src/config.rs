@@ -83,6 +83,9 @@ pub struct Config {
     pub bus_keys_are_dev: bool,
     /// Where media and imported packages are stored (`MIRAI_BLOB_*`).
     pub blobs: BlobSettings,
+    /// Service-specific settings given in code (`MIRAI_<SERVICE>__<KEY>` → value), read
+    /// before the environment by [`Config::setting`]: a test's short retry schedule.
+    pub service_settings: std::collections::BTreeMap<String, String>,
 }
 
 /// The object store media and content write to: a local directory by default, any
@@ -250,7 +253,27 @@ impl Config {
                 ),
                 signing_key_is_dev: var("MIRAI_BLOB_SIGNING_KEY").is_none(),
             },
+            service_settings: Default::default(),
         })
+    }
+
+    /// A service-specific setting, `MIRAI_<SERVICE>__<KEY>`: from `service_settings`,
+    /// else the environment.
+    pub fn setting(&self, service: &str, key: &str) -> Option<String> {
+        let name = service_var_name(service, key);
+        self.service_settings.get(&name).cloned().filter(|v| !v.is_empty()).or_else(|| Self::service_var(service, key))
+    }
+
+    /// A service-specific number (`setting`), `default` when unset; not a number is an
+    /// error naming the variable.
+    pub fn setting_num(&self, service: &str, key: &str, default: u64) -> Result<u64, ConfigError> {
+        match self.setting(service, key) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| ConfigError {
+                var: service_var_name(service, key),
+                message: format!("`{v}` is not a number"),
+            }),
+        }
     }
 
     /// How `service` (a NATS user of its own) connects to the bus. Its password is

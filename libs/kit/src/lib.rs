@@ -16,6 +16,7 @@ pub mod kms;
 pub mod maintenance;
 pub mod nats_auth;
 pub mod openapi;
+pub mod outbound;
 pub mod pagination;
 pub mod projection;
 pub mod serve;

@@ -23,6 +23,9 @@ pub(super) struct Alpha {
     pub(super) asset_key: String,
     pub(super) package_id: String,
     pub(super) generation_id: String,
+    pub(super) endpoint_id: String,
+    pub(super) endpoint_secret: String,
+    pub(super) delivery_id: String,
 }
 
 /// Everything of A's that B must not learn, by what it is.
@@ -57,6 +60,7 @@ pub(super) fn needles(a: &Alpha) -> Vec<(&'static str, String)> {
         ("AI provider key", ALPHA_AI_KEY),
         ("AI model", ALPHA_AI_MODEL),
         ("AI blocked term", ALPHA_AI_TERM),
+        ("webhook endpoint description", ALPHA_HOOK_DESCRIPTION),
     ];
     let t = &a.tenant;
     let mut out: Vec<(&'static str, String)> = fixed.iter().map(|(what, v)| (*what, (*v).to_owned())).collect();
@@ -81,6 +85,9 @@ pub(super) fn needles(a: &Alpha) -> Vec<(&'static str, String)> {
         ("statement id", a.statement_id.clone()),
         ("voided statement id", a.voided_statement_id.clone()),
         ("voiding statement id", a.voiding_statement_id.clone()),
+        ("webhook endpoint id", a.endpoint_id.clone()),
+        ("webhook signing secret", a.endpoint_secret.clone()),
+        ("webhook delivery id", a.delivery_id.clone()),
     ]);
     out
 }
@@ -350,6 +357,37 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
         assert_eq!(s, 200, "A's {path}: {b}");
     }
 
+    // A webhook endpoint (a local receiver that takes everything) for org-unit events,
+    // and the org unit's message replayed to it: one delivery, settled.
+    let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_url = format!("http://{}/alpha-hook", receiver.local_addr().unwrap());
+    let router =
+        axum::Router::new().route("/alpha-hook", axum::routing::post(|| async { axum::http::StatusCode::NO_CONTENT }));
+    tokio::spawn(async move { axum::serve(receiver, router).await.unwrap() });
+    let (s, endpoint) = app
+        .post(
+            "/api/v1/notification/endpoints",
+            Some(&tenant.jwt),
+            json!({ "url": hook_url, "description": ALPHA_HOOK_DESCRIPTION, "event_types": ["tenant.org_unit.created.v1"] }),
+        )
+        .await;
+    assert_eq!(s, 201, "A's webhook endpoint: {endpoint}");
+    let endpoint_id = id_of(&endpoint);
+    let deliveries = format!("/api/v1/notification/endpoints/{endpoint_id}/deliveries");
+    let delivery_id = poll("A's org unit reaches its webhook", Duration::from_secs(20), || async {
+        let (s, _) = app
+            .post(
+                &format!("/api/v1/notification/endpoints/{endpoint_id}/replay"),
+                Some(&tenant.jwt),
+                json!({ "after": 0 }),
+            )
+            .await;
+        assert_eq!(s, 202);
+        let (_, page) = app.get(&deliveries, &tenant.jwt).await;
+        page["data"].as_array().and_then(|d| d.first()).filter(|d| d["status"] == "succeeded").map(id_of)
+    })
+    .await;
+
     // Settle what moves by itself, so that A's view of its data only changes if B changes it.
     let generation_path = format!("{generations}/{generation_id}");
     wait_until("A's generation ends", Duration::from_secs(30), || async {
@@ -385,6 +423,9 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
         asset_key,
         package_id,
         generation_id,
+        endpoint_id,
+        endpoint_secret: endpoint["secret"].as_str().unwrap().to_owned(),
+        delivery_id,
         tenant,
     }
 }

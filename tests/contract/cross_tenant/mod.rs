@@ -67,6 +67,7 @@ const ALPHA_AI_KEY: &str = "alpha-ai-key-do-not-leak";
 const ALPHA_AI_FEATURE: &str = "authoring.alpha_outline";
 const ALPHA_AI_MODEL: &str = "alpha-model-7b";
 const ALPHA_AI_TERM: &str = "alpha-blocked-term";
+const ALPHA_HOOK_DESCRIPTION: &str = "alpha-webhook-description-do-not-leak";
 
 const BETA_NAME: &str = "Beta Corp";
 const BETA_SLUG: &str = "beta-corp";

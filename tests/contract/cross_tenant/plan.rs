@@ -119,6 +119,8 @@ impl Plan<'_> {
             "asset_id" => a.asset_id.clone(),
             "package_id" => a.package_id.clone(),
             "generation_id" => a.generation_id.clone(),
+            "endpoint_id" => a.endpoint_id.clone(),
+            "delivery_id" => a.delivery_id.clone(),
             // A's object, without the signature only A's URLs carry.
             "key" if template.contains("/blobs/") => a.asset_key.clone(),
             "version" => "1".to_owned(),
@@ -215,6 +217,11 @@ impl Plan<'_> {
                 json!({ "kind": "rewrite", "block_id": a.block_id, "instruction": "Written by Beta." })
             }
             "declare_upload" => json!({ "filename": "beta.png", "content_type": "image/png", "size": 10 }),
+            // A webhook endpoint of B's own; changes, rotations and replays aimed at A's.
+            "create_endpoint" => json!({ "url": "https://beta-hooks.example/in", "event_types": [] }),
+            "update_endpoint" => json!({ "url": "https://beta-hooks.example/taken", "enabled": false }),
+            "rotate_secret" => json!({ "grace_secs": 0 }),
+            "replay" => json!({ "after": 0 }),
             // Under A's statement id.
             "put_statement" => json!({ "actor": beta_learner, "verb": verb("completed"),
                 "object": { "objectType": "Activity", "id": ALPHA_ACTIVITY } }),

@@ -51,6 +51,15 @@ pub(super) async fn alpha_view(app: &TestApp, a: &Alpha) -> View {
         ("AI routes", "/api/v1/ai-gateway/routes".to_owned(), vec![]),
         ("AI budgets", "/api/v1/ai-gateway/budgets".to_owned(), vec![]),
         ("AI policy", "/api/v1/ai-gateway/policy".to_owned(), vec![]),
+        ("webhook endpoints", "/api/v1/notification/endpoints".to_owned(), vec![]),
+        ("webhook endpoint", format!("/api/v1/notification/endpoints/{}", a.endpoint_id), vec![]),
+        ("webhook secret", format!("/api/v1/notification/endpoints/{}/secret", a.endpoint_id), vec![]),
+        (
+            "webhook delivery",
+            format!("/api/v1/notification/endpoints/{}/deliveries/{}", a.endpoint_id, a.delivery_id),
+            vec![],
+        ),
+        ("webhook messages", "/api/v1/notification/messages".to_owned(), vec![]),
     ];
     let mut view = Vec::with_capacity(reads.len());
     for (label, path, query) in reads {

@@ -8,5 +8,6 @@ pub mod content;
 pub mod identity;
 pub mod lrs;
 pub mod media;
+pub mod notification;
 pub mod template;
 pub mod tenant;

@@ -3,8 +3,6 @@
 //! the KMS; never returned, logged or put in an event), routes per feature, budgets and
 //! the safety policy.
 
-use std::net::IpAddr;
-
 use chrono::{DateTime, Utc};
 use mirai_contracts::ids::TenantId;
 use mirai_kit::{AppError, Principal, Role, kms};
@@ -105,47 +103,6 @@ fn check_name(name: &str) -> Result<(), AppError> {
     if ok { Ok(()) } else { Err(AppError::invalid("name", "1-63 of a-z, 0-9, `-`, `_`")) }
 }
 
-fn check_base_url(raw: &str, block_private: bool) -> Result<String, AppError> {
-    let bad = |m: &str| AppError::invalid("base_url", m.to_owned());
-    let url = reqwest::Url::parse(raw.trim()).map_err(|_| bad("must be an absolute http(s) URL"))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(bad("must be an absolute http(s) URL"));
-    }
-    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() || url.fragment().is_some() {
-        return Err(bad("must not carry credentials, a query or a fragment (the key goes in api_key)"));
-    }
-    let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']);
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        let ip = ip.to_canonical();
-        let link_local = match ip {
-            IpAddr::V4(v4) => v4.is_link_local(),
-            IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
-        };
-        // Cloud metadata endpoints (169.254.169.254) are never a model provider.
-        if link_local || ip.is_unspecified() || ip.is_multicast() {
-            return Err(bad("must not be a link-local, unspecified or multicast address"));
-        }
-        let private = ip.is_loopback()
-            || match ip {
-                IpAddr::V4(v4) => v4.is_private() || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64),
-                IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00,
-            };
-        if block_private && private {
-            return Err(bad("private and loopback addresses are not allowed here"));
-        }
-    } else if block_private && {
-        let h = host.trim_end_matches('.').to_ascii_lowercase();
-        h == "localhost"
-            || h.ends_with(".localhost")
-            || h.ends_with(".local")
-            || h.ends_with(".internal")
-            || !h.contains('.')
-    } {
-        return Err(bad("private and loopback addresses are not allowed here"));
-    }
-    Ok(url.as_str().trim_end_matches('/').to_owned())
-}
-
 /// A vendor's model name, as it goes into a URL path (Gemini) or a JSON body: no path,
 /// query or fragment characters, no `..`.
 fn model_name_ok(model: &str) -> bool {
@@ -189,7 +146,8 @@ pub async fn put_provider(
             "the local embedding model is built in as provider `local`; it needs no configuration",
         ));
     }
-    let base_url = check_base_url(&input.base_url, state.settings.block_private_hosts)?;
+    let base_url =
+        mirai_kit::outbound::check_url("base_url", &input.base_url, state.settings.block_private_hosts, false)?;
     let timeout_ms = input.timeout_ms.unwrap_or(30_000);
     if !(100..=600_000).contains(&timeout_ms) {
         return Err(AppError::invalid("timeout_ms", "must be 100 to 600000"));

@@ -1,0 +1,29 @@
+//! Payloads notification publishes.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    event::event,
+    ids::{EndpointId, TenantId},
+};
+
+/// A tenant's webhook endpoint changed: `created`, `updated`, `enabled`, `disabled` (by
+/// its tenant, or by notification after sustained failure: `reason` says which),
+/// `secret_rotated` or `deleted`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointChanged {
+    pub tenant_id: TenantId,
+    pub endpoint_id: EndpointId,
+    pub change: String,
+    /// Whether it receives messages now.
+    pub enabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Who changed it (`user:<id>`, `apikey:<id>`, or `notification` itself).
+    pub actor: String,
+    pub at: DateTime<Utc>,
+}
+
+event!(EndpointChanged, "notification.endpoint.changed.v1", aggregate = endpoint_id, tenant = tenant_id);

@@ -1,0 +1,12 @@
+//! notification's use-cases: a tenant's webhook endpoints (`endpoints`: create, read,
+//! change, enable, rotate the secret, delete) and the deliveries (`deliver`: the fan-out
+//! of each event, the signed attempts with their retries, the log, a manual redelivery,
+//! a replay).
+
+pub mod deliver;
+pub mod endpoints;
+
+use mirai_kit::Role;
+
+/// Who manages a tenant's webhooks: its administrators.
+pub const ADMINS: &[Role] = &[Role::OrgAdmin, Role::ProviderAdmin];

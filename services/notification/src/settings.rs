@@ -1,0 +1,53 @@
+//! notification's own settings (`MIRAI_NOTIFICATION__*`).
+
+use std::time::Duration;
+
+use mirai_kit::config::{Config, ConfigError};
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `RETRY_SCHEDULE_SECS`: the waits before each retry of a failed delivery, comma
+    /// separated; default `5,300,1800,7200,18000,36000,36000,36000,36000,86400` (eleven
+    /// attempts over about three days).
+    pub retry_schedule: Vec<Duration>,
+    /// `TIMEOUT_MS`: one attempt's whole request, default 15000.
+    pub timeout: Duration,
+    /// `CONNECT_TIMEOUT_MS`: default 5000.
+    pub connect_timeout: Duration,
+    /// `DISABLE_AFTER_SECS`: an endpoint whose every delivery has failed for this long
+    /// (and at least `DISABLE_MIN_FAILURES` times) is disabled; default 259200 (3 days).
+    pub disable_after: Duration,
+    /// `DISABLE_MIN_FAILURES`: default 10.
+    pub disable_min_failures: i32,
+    /// `SECRET_GRACE_SECS`: how long a rotated secret still signs, default 86400.
+    pub secret_grace: Duration,
+    /// `BLOCK_PRIVATE_HOSTS`: refuse endpoint URLs on loopback and private addresses
+    /// (`1`; the chart sets it), default `0` so a laptop can receive on localhost.
+    pub block_private_hosts: bool,
+}
+
+impl Settings {
+    pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
+        let num = |key: &str, default: u64| config.setting_num(crate::NAME, key, default);
+        let schedule = config
+            .setting(crate::NAME, "RETRY_SCHEDULE_SECS")
+            .unwrap_or_else(|| "5,300,1800,7200,18000,36000,36000,36000,36000,86400".into());
+        let retry_schedule = schedule
+            .split(',')
+            .map(|s| s.trim().parse::<u64>().map(Duration::from_secs))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| ConfigError {
+                var: "MIRAI_NOTIFICATION__RETRY_SCHEDULE_SECS".into(),
+                message: format!("`{schedule}` is not a comma-separated list of seconds"),
+            })?;
+        Ok(Self {
+            retry_schedule,
+            timeout: Duration::from_millis(num("TIMEOUT_MS", 15_000)?),
+            connect_timeout: Duration::from_millis(num("CONNECT_TIMEOUT_MS", 5_000)?),
+            disable_after: Duration::from_secs(num("DISABLE_AFTER_SECS", 259_200)?),
+            disable_min_failures: num("DISABLE_MIN_FAILURES", 10)? as i32,
+            secret_grace: Duration::from_secs(num("SECRET_GRACE_SECS", 86_400)?),
+            block_private_hosts: num("BLOCK_PRIVATE_HOSTS", 0)? != 0,
+        })
+    }
+}
