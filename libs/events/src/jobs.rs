@@ -89,6 +89,9 @@ pub struct Runner {
     /// Retry delay after the first failure; doubles per attempt (capped at 1 hour).
     pub backoff_base: Duration,
     pub idle_poll: Duration,
+    /// Jobs run at once (each in its own transaction, so each holds a pooled connection
+    /// while it runs); default 1.
+    pub workers: usize,
 }
 
 impl Runner {
@@ -101,6 +104,7 @@ impl Runner {
             lease: Duration::from_secs(300),
             backoff_base: Duration::from_secs(1),
             idle_poll: Duration::from_millis(500),
+            workers: 1,
         }
     }
 
@@ -119,11 +123,17 @@ impl Runner {
         self
     }
 
-    /// Registers the schedules, then runs due jobs until `cancel`.
+    /// Registers the schedules, then runs due jobs until `cancel`, `workers` at a time
+    /// (each claims its own with `SKIP LOCKED`).
     pub async fn run(self, cancel: CancellationToken) {
         if let Err(e) = self.register_schedules().await {
             tracing::error!(schema = %self.schema, error = %e, "job runner: cannot register schedules");
         }
+        let workers = self.workers.max(1);
+        futures::future::join_all((0..workers).map(|_| self.clone().work(cancel.clone()))).await;
+    }
+
+    async fn work(self, cancel: CancellationToken) {
         loop {
             if cancel.is_cancelled() {
                 return;

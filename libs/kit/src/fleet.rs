@@ -197,6 +197,7 @@ pub async fn start(config: Config, services: &[ServiceDef], run_migrations: bool
             runner.handlers_mut().insert(kind, handler);
         }
         runner.schedules.extend(started.schedules);
+        runner.workers = started.job_workers;
         tasks.spawn(runner.run(work_cancel.clone()));
         cors_anywhere.extend(started.cors_anywhere.iter().map(|p| format!("/api/v1/{}{p}", def.name)));
         let openapi = def.openapi_document();

@@ -30,21 +30,8 @@ pub fn check_url(field: &str, raw: &str, block_private: bool, query_ok: bool) ->
     }
     let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']);
     if let Ok(ip) = host.parse::<IpAddr>() {
-        let ip = ip.to_canonical();
-        let link_local = match ip {
-            IpAddr::V4(v4) => v4.is_link_local(),
-            IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
-        };
-        if link_local || ip.is_unspecified() || ip.is_multicast() {
-            return Err(bad("must not be a link-local, unspecified or multicast address"));
-        }
-        let private = ip.is_loopback()
-            || match ip {
-                IpAddr::V4(v4) => v4.is_private() || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64),
-                IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00,
-            };
-        if block_private && private {
-            return Err(bad("private and loopback addresses are not allowed here"));
+        if let Some(why) = refusal(ip, block_private) {
+            return Err(bad(why));
         }
     } else if block_private && {
         let h = host.trim_end_matches('.').to_ascii_lowercase();
@@ -57,6 +44,25 @@ pub fn check_url(field: &str, raw: &str, block_private: bool, query_ok: bool) ->
         return Err(bad("private and loopback addresses are not allowed here"));
     }
     Ok(if url.query().is_some() { url.to_string() } else { url.as_str().trim_end_matches('/').to_owned() })
+}
+
+/// Why an address may not be called: never link-local (cloud metadata), unspecified or
+/// multicast; with `block_private`, never loopback, private (RFC 1918, ULA) or CGNAT.
+pub fn refusal(ip: IpAddr, block_private: bool) -> Option<&'static str> {
+    let ip = ip.to_canonical();
+    let link_local = match ip {
+        IpAddr::V4(v4) => v4.is_link_local(),
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
+    };
+    if link_local || ip.is_unspecified() || ip.is_multicast() {
+        return Some("must not be a link-local, unspecified or multicast address");
+    }
+    let private = ip.is_loopback()
+        || match ip {
+            IpAddr::V4(v4) => v4.is_private() || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64),
+            IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00,
+        };
+    (block_private && private).then_some("private and loopback addresses are not allowed here")
 }
 
 #[cfg(test)]

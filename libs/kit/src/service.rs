@@ -191,11 +191,28 @@ pub struct Started {
     /// content hosted anywhere that authenticates with an explicit `Authorization`
     /// header, never cookies (the xAPI endpoints). Other paths follow `MIRAI_CORS_ORIGINS`.
     pub cors_anywhere: Vec<&'static str>,
+    /// Jobs the service's runner runs at once (default 1): each holds a pooled
+    /// connection while it runs, so keep it below the pool size.
+    pub job_workers: usize,
 }
 
 impl Started {
     pub fn new(router: Router) -> Self {
-        Self { router, consumers: vec![], tasks: vec![], jobs: vec![], schedules: vec![], cors_anywhere: vec![] }
+        Self {
+            router,
+            consumers: vec![],
+            tasks: vec![],
+            jobs: vec![],
+            schedules: vec![],
+            cors_anywhere: vec![],
+            job_workers: 1,
+        }
+    }
+
+    /// Runs up to `n` jobs at once (jobs that wait on the network: webhook deliveries).
+    pub fn job_workers(mut self, n: usize) -> Self {
+        self.job_workers = n.max(1);
+        self
     }
 
     /// Serves `S::router(state)`.

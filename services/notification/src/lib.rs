@@ -45,6 +45,7 @@ impl Service for AppState {
     async fn start(ctx: ServiceCtx) -> anyhow::Result<Started> {
         let settings = settings::Settings::from_config(&ctx.config)?;
         let http = reqwest::Client::builder()
+            .dns_resolver(std::sync::Arc::new(PublicOnly { block_private: settings.block_private_hosts }))
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.timeout)
             .redirect(reqwest::redirect::Policy::none())
@@ -52,6 +53,31 @@ impl Service for AppState {
             .build()?;
         let state = AppState { kms: mirai_kit::kms::for_service(NAME)?, ctx, settings, http };
         let deliver = std::sync::Arc::new(app::deliver::Deliver { state: state.clone() });
-        Ok(Started::serve(state).consume(events::consumers()).job(app::deliver::JOB, deliver))
+        let workers = state.settings.workers;
+        Ok(Started::serve(state).consume(events::consumers()).job(app::deliver::JOB, deliver).job_workers(workers))
+    }
+}
+
+/// Resolves an endpoint's host on every attempt and keeps only the addresses we may
+/// call (`mirai_kit::outbound::refusal`): a name saved as public that now points at the
+/// metadata service or (in production) the cluster's insides is refused, whatever it
+/// resolved to when it was saved. IP literals were checked when saved.
+struct PublicOnly {
+    block_private: bool,
+}
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let block = self.block_private;
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let all: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let ok: Vec<std::net::SocketAddr> =
+                all.into_iter().filter(|a| mirai_kit::outbound::refusal(a.ip(), block).is_none()).collect();
+            if ok.is_empty() {
+                return Err(format!("{host} resolves to no address webhooks may be sent to").into());
+            }
+            Ok(Box::new(ok.into_iter()) as reqwest::dns::Addrs)
+        })
     }
 }

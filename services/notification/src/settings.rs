@@ -21,6 +21,9 @@ pub struct Settings {
     pub disable_min_failures: i32,
     /// `SECRET_GRACE_SECS`: how long a rotated secret still signs, default 86400.
     pub secret_grace: Duration,
+    /// `DELIVERY_WORKERS`: attempts in flight at once per replica, default 8 (each holds a
+    /// pooled connection while the receiver answers, so at most the pool size less 2).
+    pub workers: usize,
     /// `BLOCK_PRIVATE_HOSTS`: refuse endpoint URLs on loopback and private addresses
     /// (`1`; the chart sets it), default `0` so a laptop can receive on localhost.
     pub block_private_hosts: bool,
@@ -48,6 +51,7 @@ impl Settings {
             disable_min_failures: num("DISABLE_MIN_FAILURES", 10)? as i32,
             secret_grace: Duration::from_secs(num("SECRET_GRACE_SECS", 86_400)?),
             block_private_hosts: num("BLOCK_PRIVATE_HOSTS", 0)? != 0,
+            workers: (num("DELIVERY_WORKERS", 8)? as usize).min(config.db_pool_size.saturating_sub(2) as usize).max(1),
         })
     }
 }

@@ -101,6 +101,42 @@ pub async fn endpoint_update(
     .await
 }
 
+/// An endpoint for a delivery attempt's outcome: locked against other outcomes and
+/// changes (not against new deliveries, whose key checks it does not block).
+pub async fn endpoint_for_outcome(tx: &mut PgConnection, id: EndpointId) -> Result<Option<EndpointRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {ENDPOINT} FROM endpoints WHERE id = $1 FOR NO KEY UPDATE"))
+        .bind(id)
+        .fetch_optional(tx)
+        .await
+}
+
+/// How many endpoints the tenant has.
+pub async fn endpoints_count(tx: &mut PgConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM endpoints").fetch_one(tx).await
+}
+
+/// Disables an enabled endpoint that has failed at least `min` times for `after_secs`;
+/// the endpoint if this call disabled it.
+pub async fn endpoint_disable_if_failing(
+    tx: &mut PgConnection,
+    id: EndpointId,
+    min: i32,
+    after_secs: f64,
+    reason: &str,
+) -> Result<Option<EndpointRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE endpoints SET enabled = false, disabled_reason = $4, updated_at = now() \
+         WHERE id = $1 AND enabled AND consecutive_failures >= $2 \
+           AND failing_since <= now() - make_interval(secs => $3) RETURNING {ENDPOINT}"
+    ))
+    .bind(id)
+    .bind(min)
+    .bind(after_secs)
+    .bind(reason)
+    .fetch_optional(tx)
+    .await
+}
+
 pub async fn endpoint_delete(tx: &mut PgConnection, id: EndpointId) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM endpoints WHERE id = $1").bind(id).execute(tx).await.map(drop)
 }
@@ -211,8 +247,12 @@ pub async fn message_insert(
     event_type: &str,
     body: &serde_json::Value,
 ) -> Result<bool, sqlx::Error> {
+    // The tenant's next seq, under a lock held to commit: seq order is commit order.
+    mirai_kit::db::xact_lock(&mut *tx, &format!("notification.messages:{tenant}")).await?;
     Ok(sqlx::query(
-        "INSERT INTO messages (id, tenant_id, event_type, body) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO messages (id, tenant_id, seq, event_type, body) \
+         VALUES ($1, $2, (SELECT coalesce(max(seq), 0) + 1 FROM messages WHERE tenant_id = $2), $3, $4) \
+         ON CONFLICT (id) DO NOTHING",
     )
     .bind(id)
     .bind(tenant)
@@ -249,16 +289,35 @@ pub async fn messages_after(
     .await
 }
 
+/// The ids and seqs of the tenant's messages after `seq`, oldest first (a replay's list:
+/// no bodies).
+pub async fn message_ids_after(
+    tx: &mut PgConnection,
+    after: i64,
+    types: &[String],
+    limit: i64,
+) -> Result<Vec<(Uuid, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, seq FROM messages WHERE seq > $1 AND ($2::text[] = '{}' OR event_type = ANY($2)) \
+         ORDER BY seq LIMIT $3",
+    )
+    .bind(after)
+    .bind(types)
+    .bind(limit)
+    .fetch_all(tx)
+    .await
+}
+
 // ---- deliveries --------------------------------------------------------------------
 
 #[derive(Debug, Clone, FromRow)]
 pub struct DeliveryRow {
     pub id: DeliveryId,
-    pub tenant_id: TenantId,
     pub endpoint_id: EndpointId,
     pub message_id: Uuid,
     pub event_type: String,
     pub status: String,
+    pub round: i32,
     pub attempts: i32,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub last_status: Option<i32>,
@@ -267,7 +326,7 @@ pub struct DeliveryRow {
     pub updated_at: DateTime<Utc>,
 }
 
-const DELIVERY: &str = "d.id, d.tenant_id, d.endpoint_id, d.message_id, m.event_type, d.status, d.attempts, \
+const DELIVERY: &str = "d.id, d.endpoint_id, d.message_id, m.event_type, d.status, d.round, d.attempts, \
                         d.next_attempt_at, d.last_status, d.last_error, d.created_at, d.updated_at";
 
 /// A delivery of `message` to `endpoint`, unless there is one (its id then).
@@ -359,6 +418,17 @@ pub async fn delivery_set(
     .execute(tx)
     .await
     .map(drop)
+}
+
+/// Starts a new round of a delivery (a replay): pending, no attempts yet; the round.
+pub async fn delivery_new_round(tx: &mut PgConnection, id: DeliveryId) -> Result<i32, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE deliveries SET status = 'pending', round = round + 1, attempts = 0, next_attempt_at = now(), \
+           updated_at = now() WHERE id = $1 RETURNING round",
+    )
+    .bind(id)
+    .fetch_one(tx)
+    .await
 }
 
 /// Fails the endpoint's pending deliveries (it was disabled); their ids.

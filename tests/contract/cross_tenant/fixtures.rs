@@ -388,6 +388,9 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
     })
     .await;
 
+    let (_, secret) = app.get(&format!("/api/v1/notification/endpoints/{endpoint_id}/secret"), &tenant.jwt).await;
+    let endpoint_secret = secret["secret"].as_str().unwrap().to_owned();
+
     // Settle what moves by itself, so that A's view of its data only changes if B changes it.
     let generation_path = format!("{generations}/{generation_id}");
     wait_until("A's generation ends", Duration::from_secs(30), || async {
@@ -424,7 +427,7 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
         package_id,
         generation_id,
         endpoint_id,
-        endpoint_secret: endpoint["secret"].as_str().unwrap().to_owned(),
+        endpoint_secret,
         delivery_id,
         tenant,
     }

@@ -21,6 +21,7 @@ mod ai;
 mod discover;
 mod lrs;
 mod spine;
+mod webhooks;
 
 pub(crate) fn pct(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -203,7 +204,7 @@ async fn main() -> anyhow::Result<()> {
         "| what | throughput | latency |".into(),
         "|---|---|---|".into(),
     ];
-    // `MIRAI_BENCH_ONLY=spine|foundation|lrs|discover|ai` runs one group.
+    // `MIRAI_BENCH_ONLY=spine|foundation|lrs|discover|ai|webhooks` runs one group.
     let only = std::env::var("MIRAI_BENCH_ONLY").unwrap_or_default();
     if only.is_empty() || only == "spine" {
         rows.extend(spine::rows().await?);
@@ -222,6 +223,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if only.is_empty() || only == "ai" {
         rows.extend(ai::rows().await?);
+    }
+    if only.is_empty() || only == "webhooks" {
+        rows.extend(webhooks::rows().await?);
     }
     println!("{}", rows.join("\n"));
     Ok(())

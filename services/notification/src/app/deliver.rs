@@ -47,19 +47,22 @@ pub fn body_of(e: &Envelope) -> serde_json::Value {
     json!({ "type": e.kind, "timestamp": e.time, "data": e.data })
 }
 
+/// Queues one attempt of a delivery: the round and attempt it is for travel with it, so
+/// the job does nothing if the delivery has moved on by the time it runs.
 async fn enqueue(
     tx: &mut PgConnection,
     tenant: TenantId,
     delivery: DeliveryId,
     trigger: &str,
     at: DateTime<Utc>,
-    key: String,
+    round: i32,
+    attempt: i32,
 ) -> Result<(), sqlx::Error> {
-    let mut job = NewJob::new(JOB, json!({ "delivery_id": delivery, "trigger": trigger }));
+    let payload = json!({ "delivery_id": delivery, "trigger": trigger, "round": round, "attempt": attempt });
+    let mut job = NewJob::new(JOB, payload);
     job.tenant_id = Some(tenant.into());
     job.run_at = at;
     job.max_attempts = 5;
-    job.dedupe_key = Some(key);
     jobs::enqueue(tx, job).await.map(drop)
 }
 
@@ -75,7 +78,7 @@ pub async fn fan_out(tx: &mut PgConnection, e: &Envelope) -> Result<(), sqlx::Er
     for endpoint in store::endpoints_for(tx, &e.kind).await? {
         let (delivery, new) = store::delivery_insert(tx, tenant, endpoint, e.id).await?;
         if new {
-            enqueue(tx, tenant, delivery, "scheduled", Utc::now(), format!("{JOB}:{delivery}:0")).await?;
+            enqueue(tx, tenant, delivery, "scheduled", Utc::now(), 0, 0).await?;
         }
     }
     Ok(())
@@ -86,6 +89,8 @@ struct Answer {
     status: Option<i32>,
     body: Option<String>,
     error: Option<String>,
+    /// `Retry-After` in seconds, on a 429 or 503.
+    retry_after: Option<u64>,
 }
 
 impl Answer {
@@ -100,6 +105,15 @@ impl Answer {
             (None, None) => "no answer".into(),
         }
     }
+
+    fn refused(error: &str) -> Self {
+        Answer { status: None, body: None, error: Some(error.to_owned()), retry_after: None }
+    }
+}
+
+/// Text Postgres can store: no NUL.
+fn storable(s: &str) -> String {
+    s.replace('\0', "")
 }
 
 async fn post(state: &AppState, url: &str, id: &str, keys: &[Vec<u8>], body: &[u8]) -> Answer {
@@ -123,10 +137,14 @@ async fn post(state: &AppState, url: &str, id: &str, keys: &[Vec<u8>], body: &[u
             } else {
                 "request failed"
             };
-            Answer { status: None, body: None, error: Some(format!("{kind}: {e}")) }
+            // Never the URL (its query may carry the receiver's token) in the log.
+            Answer::refused(&format!("{kind}: {}", e.without_url()))
         }
         Ok(mut res) => {
             let status = res.status().as_u16() as i32;
+            let retry_after = matches!(status, 429 | 503)
+                .then(|| res.headers().get("retry-after")?.to_str().ok()?.trim().parse::<u64>().ok())
+                .flatten();
             let mut kept = Vec::new();
             while kept.len() < BODY_KEPT {
                 match res.chunk().await {
@@ -136,121 +154,194 @@ async fn post(state: &AppState, url: &str, id: &str, keys: &[Vec<u8>], body: &[u
             }
             kept.truncate(BODY_KEPT);
             let error = (300..400).contains(&status).then(|| "redirects are not followed".to_owned());
-            Answer { status: Some(status), body: Some(String::from_utf8_lossy(&kept).into_owned()), error }
+            Answer { status: Some(status), body: Some(storable(&String::from_utf8_lossy(&kept))), error, retry_after }
         }
     }
 }
 
-/// Runs one attempt of a delivery.
+/// The wait before retry `n` (1-based): the schedule's, 10 % jitter either way so
+/// retries after an outage do not all fire at once, stretched to the receiver's
+/// `Retry-After` (at most a day).
+fn wait_before(schedule: &[std::time::Duration], n: usize, retry_after: Option<u64>) -> Option<chrono::Duration> {
+    let base = schedule.get(n - 1)?.as_secs_f64();
+    let jitter = 0.9 + 0.2 * rand::random::<f64>();
+    let secs = (base * jitter).max(retry_after.unwrap_or(0).min(86_400) as f64);
+    Some(chrono::Duration::milliseconds((secs * 1000.0) as i64))
+}
+
+/// What a job is for.
+struct Ticket {
+    delivery: DeliveryId,
+    tenant: TenantId,
+    trigger: String,
+    round: i32,
+    attempt: i32,
+}
+
+impl Ticket {
+    fn of(job: &Job) -> Result<Self, HandleError> {
+        let bad = |e: String| HandleError::Permanent(e);
+        let delivery =
+            serde_json::from_value(job.payload["delivery_id"].clone()).map_err(|e| bad(format!("delivery_id: {e}")))?;
+        let tenant = job.tenant_id.map(TenantId::from).ok_or_else(|| bad("a delivery job has a tenant".into()))?;
+        Ok(Self {
+            delivery,
+            tenant,
+            trigger: job.payload["trigger"].as_str().unwrap_or("scheduled").to_owned(),
+            round: job.payload["round"].as_i64().unwrap_or(0) as i32,
+            attempt: job.payload["attempt"].as_i64().unwrap_or(0) as i32,
+        })
+    }
+
+    fn manual(&self) -> bool {
+        self.trigger == "manual"
+    }
+
+    /// Whether a scheduled (or replayed) attempt is still the delivery's next one.
+    fn current(&self, d: &DeliveryRow) -> bool {
+        self.manual() || (d.status == "pending" && d.round == self.round && d.attempts == self.attempt)
+    }
+}
+
+/// Runs one attempt of a delivery. No transaction is open while the receiver answers:
+/// what to send is read in one short transaction, the outcome recorded in another, the
+/// endpoint then the delivery locked in that order (as every writer of both does).
 pub struct Deliver {
     pub state: AppState,
 }
 
 impl Deliver {
-    async fn run(&self, tx: &mut PgConnection, job: &Job) -> Result<(), HandleError> {
-        let id: DeliveryId = serde_json::from_value(job.payload["delivery_id"].clone())
-            .map_err(|e| HandleError::Permanent(format!("delivery_id: {e}")))?;
-        let trigger = job.payload["trigger"].as_str().unwrap_or("scheduled").to_owned();
-        let Some(d) = store::delivery_get(tx, id, true).await? else {
-            return Ok(()); // its endpoint was deleted
-        };
-        let manual = trigger == "manual";
-        if !manual && d.status != "pending" {
-            return Ok(());
-        }
-        let Some(endpoint) = store::endpoint_get(tx, d.endpoint_id, true).await? else {
-            return Ok(());
-        };
-        if !endpoint.enabled {
-            if !manual {
-                store::delivery_set(
-                    tx,
-                    id,
-                    "failed",
-                    d.attempts,
-                    None,
-                    d.last_status,
-                    Some("the endpoint is disabled"),
-                )
-                .await?;
+    async fn attempt(&self, t: &Ticket) -> Result<(), HandleError> {
+        let transient = |e: AppError| HandleError::Transient(anyhow::anyhow!("{e}"));
+        let db = &self.state.ctx.db;
+        // 1. What to send.
+        let (d, endpoint, message, keys) = {
+            let mut tx = db.tenant_tx(t.tenant.into()).await?;
+            let Some(d) = store::delivery_get(&mut tx, t.delivery, false).await? else {
+                return Ok(()); // its endpoint was deleted
+            };
+            if !t.current(&d) {
+                return Ok(()); // a stale or duplicate job
             }
-            return Ok(());
-        }
-        let Some(message) = store::message_get(tx, d.message_id).await? else {
-            return Err(HandleError::Permanent(format!("delivery {id} has no message")));
+            let Some(endpoint) = store::endpoint_get(&mut tx, d.endpoint_id, false).await? else {
+                return Ok(());
+            };
+            if !endpoint.enabled {
+                if !t.manual() {
+                    store::delivery_set(
+                        &mut tx,
+                        d.id,
+                        "failed",
+                        d.attempts,
+                        None,
+                        d.last_status,
+                        Some("the endpoint is disabled"),
+                    )
+                    .await?;
+                    tx.commit().await?;
+                }
+                return Ok(());
+            }
+            let Some(message) = store::message_get(&mut tx, d.message_id).await? else {
+                return Err(HandleError::Permanent(format!("delivery {} has no message", d.id)));
+            };
+            let keys =
+                endpoints::signing_keys(&self.state, &mut tx, t.tenant, d.endpoint_id).await.map_err(transient)?;
+            tx.commit().await?;
+            let keys: Vec<Vec<u8>> = keys.iter().filter_map(|(s, _)| sign::key_of(s).ok()).collect();
+            (d, endpoint, message, keys)
         };
-        let keys = endpoints::signing_keys(&self.state, tx, d.tenant_id, d.endpoint_id)
-            .await
-            .map_err(|e| HandleError::Transient(anyhow::anyhow!("{e}")))?;
-        let keys: Vec<Vec<u8>> = keys.iter().filter_map(|(s, _)| sign::key_of(s).ok()).collect();
+        // 2. The attempt, no transaction open.
         let body = serde_json::to_vec(&message.body).map_err(|e| HandleError::Permanent(e.to_string()))?;
         let at = Utc::now();
         let started = Instant::now();
-        let answer = post(&self.state, &endpoint.url, &message.id.to_string(), &keys, &body).await;
+        let answer = if keys.is_empty() {
+            Answer::refused("the endpoint has no signing secret")
+        } else {
+            post(&self.state, &endpoint.url, &message.id.to_string(), &keys, &body).await
+        };
         let ms = started.elapsed().as_millis().min(i32::MAX as u128) as i32;
+        tracing::info!(delivery = %d.id, endpoint = %d.endpoint_id, ok = answer.ok(), status = ?answer.status, ms, "webhook attempt");
+        // 3. The outcome.
+        let mut tx = db.tenant_tx(t.tenant.into()).await?;
+        let Some(_) = store::endpoint_for_outcome(&mut tx, d.endpoint_id).await? else {
+            return Ok(());
+        };
+        let Some(d) = store::delivery_get(&mut tx, t.delivery, true).await? else {
+            return Ok(());
+        };
+        let error = answer.error.as_deref().map(storable);
         store::attempt_insert(
-            tx,
-            d.tenant_id,
-            id,
-            &trigger,
+            &mut tx,
+            t.tenant,
+            d.id,
+            &t.trigger,
             at,
             answer.status,
             answer.body.as_deref(),
-            answer.error.as_deref(),
+            error.as_deref(),
             ms,
         )
         .await?;
-        let metric = if answer.ok() { "succeeded" } else { "failed" };
-        tracing::info!(delivery = %id, endpoint = %d.endpoint_id, outcome = metric, status = ?answer.status, ms, "webhook attempt");
-        if answer.ok() {
-            let attempts = d.attempts + i32::from(!manual);
-            store::delivery_set(tx, id, "succeeded", attempts, None, answer.status, None).await?;
-            store::endpoint_succeeded(tx, d.endpoint_id).await?;
-            return Ok(());
-        }
-        let why = answer.summary();
-        if manual {
+        let why = storable(&answer.summary());
+        // A failure counts against the endpoint first: one it disables ends this delivery.
+        let disabled =
+            !answer.ok() && self.failing(&mut tx, t.tenant, d.endpoint_id, &why, answer.status == Some(410)).await?;
+        if !t.current(&d) {
+            // The delivery moved on while this attempt ran (a replay, a disable): the
+            // attempt is in the log, the delivery keeps its new course.
+        } else if answer.ok() {
+            let attempts = d.attempts + i32::from(!t.manual());
+            store::delivery_set(&mut tx, d.id, "succeeded", attempts, None, answer.status, None).await?;
+            store::endpoint_succeeded(&mut tx, d.endpoint_id).await?;
+        } else if t.manual() {
             // One more try by hand: the delivery's own schedule (or outcome) stands.
-            store::delivery_set(tx, id, &d.status, d.attempts, d.next_attempt_at, answer.status, Some(&why)).await?;
+            store::delivery_set(&mut tx, d.id, &d.status, d.attempts, d.next_attempt_at, answer.status, Some(&why))
+                .await?;
+        } else if disabled {
+            let why = format!("{why}; the endpoint was disabled");
+            store::delivery_set(&mut tx, d.id, "failed", d.attempts + 1, None, answer.status, Some(&why)).await?;
         } else {
             let attempts = d.attempts + 1;
-            match self.state.settings.retry_schedule.get(attempts as usize - 1) {
+            match wait_before(&self.state.settings.retry_schedule, attempts as usize, answer.retry_after) {
                 Some(wait) => {
-                    let next = Utc::now() + chrono::Duration::from_std(*wait).unwrap_or_default();
-                    store::delivery_set(tx, id, "pending", attempts, Some(next), answer.status, Some(&why)).await?;
-                    enqueue(tx, d.tenant_id, id, "scheduled", next, format!("{JOB}:{id}:{attempts}")).await?;
+                    let next = Utc::now() + wait;
+                    store::delivery_set(&mut tx, d.id, "pending", attempts, Some(next), answer.status, Some(&why))
+                        .await?;
+                    enqueue(&mut tx, t.tenant, d.id, "scheduled", next, d.round, attempts).await?;
                 }
                 None => {
-                    store::delivery_set(tx, id, "failed", attempts, None, answer.status, Some(&why)).await?;
+                    store::delivery_set(&mut tx, d.id, "failed", attempts, None, answer.status, Some(&why)).await?;
                 }
             }
         }
-        self.failing(tx, d.tenant_id, d.endpoint_id, &why).await
+        tx.commit().await?;
+        Ok(())
     }
 
-    /// Counts a failure against the endpoint; disables it once it has failed long enough.
+    /// Counts a failure against the endpoint; disables it once it has failed long enough
+    /// (or at once on `410 Gone`, as the receiver asks). True if this disabled it.
     async fn failing(
         &self,
         tx: &mut PgConnection,
         tenant: TenantId,
         endpoint: EndpointId,
         why: &str,
-    ) -> Result<(), HandleError> {
+        gone: bool,
+    ) -> Result<bool, HandleError> {
         let (count, since) = store::endpoint_failed(tx, endpoint).await?;
         let s = &self.state.settings;
-        let long = Utc::now() - since >= chrono::Duration::from_std(s.disable_after).unwrap_or_default();
-        if count < s.disable_min_failures || !long {
-            return Ok(());
-        }
-        let Some(row) = store::endpoint_get(tx, endpoint, false).await? else {
-            return Ok(());
-        };
         let hours = (Utc::now() - since).num_hours();
-        let reason = format!("every delivery failed for {hours} hours, {count} attempts (last: {why})");
+        let (min, after, reason) = if gone {
+            (0, 0.0, "the receiver answered 410 Gone".to_owned())
+        } else {
+            let reason = format!("every delivery failed for {hours} hours, {count} attempts (last: {why})");
+            (s.disable_min_failures, s.disable_after.as_secs_f64(), reason)
+        };
         let reason: String = reason.chars().take(500).collect();
-        store::endpoint_update(tx, endpoint, &row.url, &row.description, &row.event_types, false, Some(&reason), false)
-            .await?;
-        store::deliveries_fail_pending(tx, endpoint, "the endpoint was disabled after sustained failure").await?;
+        let Some(_) = store::endpoint_disable_if_failing(tx, endpoint, min, after, &reason).await? else {
+            return Ok(false);
+        };
         tracing::warn!(%endpoint, %reason, "webhook endpoint disabled");
         let event = EndpointChanged {
             tenant_id: tenant,
@@ -262,17 +353,55 @@ impl Deliver {
             at: Utc::now(),
         };
         let meta = EventMeta { actor: Some("notification".into()), ..EventMeta::default() };
-        self.state.ctx.emit(tx, &meta, [event.into()]).await.map_err(|e| HandleError::Transient(anyhow::anyhow!("{e}")))
+        self.state
+            .ctx
+            .emit(tx, &meta, [event.into()])
+            .await
+            .map_err(|e| HandleError::Transient(anyhow::anyhow!("{e}")))?;
+        Ok(true)
+    }
+
+    /// The job's last try failed too: the delivery fails, visibly, rather than waiting.
+    async fn give_up(&self, t: &Ticket, e: &HandleError) {
+        let result: Result<(), AppError> = async {
+            let mut tx = self.state.ctx.db.tenant_tx(t.tenant.into()).await?;
+            if let Some(d) = store::delivery_get(&mut tx, t.delivery, true).await?
+                && !t.manual()
+                && t.current(&d)
+            {
+                let why = storable(&format!("gave up: {e}"));
+                store::delivery_set(&mut tx, d.id, "failed", d.attempts, None, d.last_status, Some(&why)).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::error!(delivery = %t.delivery, error = %e, "cannot mark a delivery failed");
+        }
+    }
+
+    async fn run(&self, job: &Job) -> Result<(), HandleError> {
+        let t = Ticket::of(job)?;
+        let outcome = self.attempt(&t).await;
+        if let Err(e) = &outcome
+            && (matches!(e, HandleError::Permanent(_)) || job.attempts >= job.max_attempts)
+        {
+            self.give_up(&t, e).await;
+        }
+        outcome
     }
 }
 
 impl JobHandler for Deliver {
     fn run<'a>(
         &'a self,
-        tx: &'a mut PgConnection,
+        _tx: &'a mut PgConnection,
         job: &'a Job,
     ) -> futures::future::BoxFuture<'a, Result<(), HandleError>> {
-        Box::pin(Deliver::run(self, tx, job))
+        // The runner's transaction stays unused: the attempt keeps none open while the
+        // receiver answers.
+        Box::pin(Deliver::run(self, job))
     }
 }
 
@@ -291,7 +420,9 @@ pub struct Delivery {
     /// `pending` (an attempt is scheduled), `succeeded` or `failed` (the schedule is
     /// spent, or the endpoint was disabled).
     pub status: String,
-    /// Scheduled attempts made (attempts by hand are in `log` only).
+    /// Replays so far (each starts the retry schedule again).
+    pub round: i32,
+    /// Scheduled attempts made in this round (attempts by hand are in `log` only).
     pub attempts: i32,
     pub next_attempt_at: Option<DateTime<Utc>>,
     /// The last answer's HTTP status.
@@ -339,6 +470,7 @@ fn delivery(r: DeliveryRow, log: Option<Vec<Attempt>>) -> Delivery {
         message_id: r.message_id,
         event_type: r.event_type,
         status: r.status,
+        round: r.round,
         attempts: r.attempts,
         next_attempt_at: r.next_attempt_at,
         last_status: r.last_status,
@@ -408,7 +540,7 @@ pub async fn redeliver(
         return Err(AppError::Conflict(format!("endpoint {endpoint} is disabled; enable it first")));
     }
     let d = delivery_of(&mut tx, endpoint, id).await?;
-    enqueue(&mut tx, tenant, id, "manual", Utc::now(), format!("{JOB}:{id}:manual:{}", Uuid::now_v7())).await?;
+    enqueue(&mut tx, tenant, id, "manual", Utc::now(), d.round, d.attempts).await?;
     tx.commit().await?;
     Ok(delivery(d, None))
 }
@@ -431,7 +563,8 @@ pub struct Replayed {
 
 /// Queues, for one endpoint, every message after a cursor that it wants and has not
 /// received: new deliveries for the ones it never got (it was disabled, or created
-/// later), and the failed ones again. Up to 5000 messages per call.
+/// later), and a new round (the retry schedule from its start) for the failed ones and
+/// for pending ones whose attempt is long overdue. Up to 5000 messages per call.
 pub async fn replay(
     state: &AppState,
     p: &Principal,
@@ -448,38 +581,31 @@ pub async fn replay(
     if !e.enabled {
         return Err(AppError::Conflict(format!("endpoint {endpoint} is disabled; enable it first")));
     }
-    let messages = store::messages_after(&mut tx, input.after, &e.event_types, MAX).await?;
+    let messages = store::message_ids_after(&mut tx, input.after, &e.event_types, MAX).await?;
+    let overdue = Utc::now() - chrono::Duration::minutes(15);
     let mut queued = 0;
-    for m in &messages {
-        let (id, new) = store::delivery_insert(&mut tx, tenant, endpoint, m.id).await?;
-        let again = if new {
-            true
+    for (message, _) in &messages {
+        let (id, new) = store::delivery_insert(&mut tx, tenant, endpoint, *message).await?;
+        let round = if new {
+            Some(0)
         } else {
-            let d = store::delivery_get(&mut tx, id, true).await?;
-            match d {
-                Some(d) if d.status == "failed" => {
-                    store::delivery_set(
-                        &mut tx,
-                        id,
-                        "pending",
-                        0,
-                        Some(Utc::now()),
-                        d.last_status,
-                        d.last_error.as_deref(),
-                    )
-                    .await?;
-                    true
+            match store::delivery_get(&mut tx, id, true).await? {
+                Some(d)
+                    if d.status == "failed"
+                        || (d.status == "pending" && d.next_attempt_at.is_some_and(|n| n < overdue)) =>
+                {
+                    Some(store::delivery_new_round(&mut tx, id).await?)
                 }
-                _ => false,
+                _ => None,
             }
         };
-        if again {
-            enqueue(&mut tx, tenant, id, "replay", Utc::now(), format!("{JOB}:{id}:replay:{}", Uuid::now_v7())).await?;
+        if let Some(round) = round {
+            enqueue(&mut tx, tenant, id, "replay", Utc::now(), round, 0).await?;
             queued += 1;
         }
     }
     tx.commit().await?;
-    let last_seq = messages.last().map_or(input.after, |m| m.seq);
+    let last_seq = messages.last().map_or(input.after, |m| m.1);
     Ok(Replayed { queued, last_seq, more: messages.len() as i64 == MAX })
 }
 
@@ -513,8 +639,8 @@ pub async fn messages(
 ) -> Result<Messages, AppError> {
     let tenant = p.own_tenant(ADMINS)?;
     let limit = limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(AppError::invalid("limit", "1 to 200"));
+    if !(1..=100).contains(&limit) {
+        return Err(AppError::invalid("limit", "1 to 100"));
     }
     let types: Vec<String> = event_type.into_iter().collect();
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;

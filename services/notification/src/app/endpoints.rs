@@ -1,7 +1,8 @@
 //! A tenant's webhook endpoints. Each has a URL (checked as outbound: never cloud
 //! metadata, and with `BLOCK_PRIVATE_HOSTS` never the cluster's insides), the event types
 //! it wants (none: every type), and a signing secret sealed by the KMS; the secret is
-//! shown on creation and to the tenant's administrators on request. Rotating it keeps the
+//! shown to the tenant's administrators on request (`GET …/secret`), never in a write's
+//! response, which the idempotency layer keeps for retries. Rotating it keeps the
 //! old one signing until its grace ends, so a receiver can switch without losing a
 //! message. Every change is an event (`notification.endpoint.changed.v1`).
 
@@ -61,15 +62,6 @@ impl From<EndpointRow> for Endpoint {
     }
 }
 
-/// A new endpoint, with the secret it signs with.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CreatedEndpoint {
-    #[serde(flatten)]
-    pub endpoint: Endpoint,
-    /// `whsec_…`: verify `webhook-signature` with it.
-    pub secret: String,
-}
-
 /// An endpoint's signing secret.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Secret {
@@ -121,6 +113,19 @@ pub struct RotateSecret {
     pub grace_secs: Option<u64>,
 }
 
+/// The most endpoints a tenant may have (each event is sent to every one of them).
+const MAX_ENDPOINTS: i64 = 50;
+
+fn check_url(state: &AppState, raw: &str) -> Result<String, AppError> {
+    let block = state.settings.block_private_hosts;
+    let url = mirai_kit::outbound::check_url("url", raw, block, true)?;
+    // Where private hosts are refused (production), so is cleartext.
+    if block && !url.starts_with("https://") {
+        return Err(AppError::invalid("url", "must be https"));
+    }
+    Ok(url)
+}
+
 fn check_description(d: Option<&str>) -> Result<String, AppError> {
     let d = d.unwrap_or("").trim();
     if d.chars().count() > 500 {
@@ -158,7 +163,7 @@ async fn store_secret(
     tenant: TenantId,
     endpoint: EndpointId,
     given: Option<&str>,
-) -> Result<String, AppError> {
+) -> Result<(), AppError> {
     let secret = match given {
         Some(s) => {
             sign::key_of(s.trim()).map_err(|m| AppError::invalid("secret", m))?;
@@ -168,7 +173,7 @@ async fn store_secret(
     };
     let (kek_id, sealed) = state.kms.seal(secret.as_bytes(), &context(tenant, endpoint)).map_err(AppError::Internal)?;
     store::secret_insert(tx, tenant, endpoint, Uuid::now_v7(), &kek_id, &sealed).await?;
-    Ok(secret)
+    Ok(())
 }
 
 /// The keys an endpoint signs with now, the current one first.
@@ -209,18 +214,23 @@ async fn get_row(tx: &mut sqlx::PgConnection, id: EndpointId, lock: bool) -> Res
     store::endpoint_get(tx, id, lock).await?.ok_or_else(|| AppError::not_found("endpoint", id))
 }
 
-pub async fn create(state: &AppState, p: &Principal, input: CreateEndpoint) -> Result<CreatedEndpoint, AppError> {
+pub async fn create(state: &AppState, p: &Principal, input: CreateEndpoint) -> Result<Endpoint, AppError> {
     let tenant = p.own_tenant(ADMINS)?;
-    let url = mirai_kit::outbound::check_url("url", &input.url, state.settings.block_private_hosts, true)?;
+    let url = check_url(state, &input.url)?;
     let description = check_description(input.description.as_deref())?;
     let types = check_types(&input.event_types)?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
+    // Counted under a lock, so two creations at once cannot both pass the limit.
+    mirai_kit::db::xact_lock(&mut tx, &format!("notification.endpoints:{tenant}")).await?;
+    if store::endpoints_count(&mut tx).await? >= MAX_ENDPOINTS {
+        return Err(AppError::Conflict(format!("a tenant has at most {MAX_ENDPOINTS} webhook endpoints")));
+    }
     let id = EndpointId::new();
     let row = store::endpoint_insert(&mut tx, id, tenant, &url, &description, &types).await?;
-    let secret = store_secret(state, &mut tx, tenant, id, input.secret.as_deref()).await?;
+    store_secret(state, &mut tx, tenant, id, input.secret.as_deref()).await?;
     changed(state, &mut tx, p, &row, "created").await?;
     tx.commit().await?;
-    Ok(CreatedEndpoint { endpoint: row.into(), secret })
+    Ok(row.into())
 }
 
 pub async fn get(state: &AppState, p: &Principal, id: EndpointId) -> Result<Endpoint, AppError> {
@@ -250,7 +260,7 @@ pub async fn update(
 ) -> Result<Endpoint, AppError> {
     let tenant = p.own_tenant(ADMINS)?;
     let url = match &input.url {
-        Some(u) => Some(mirai_kit::outbound::check_url("url", u, state.settings.block_private_hosts, true)?),
+        Some(u) => Some(check_url(state, u)?),
         None => None,
     };
     let description = match &input.description {
@@ -264,11 +274,13 @@ pub async fn update(
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let before = get_row(&mut tx, id, true).await?;
     let enabled = input.enabled.unwrap_or(before.enabled);
-    let (reason, reset) = match (before.enabled, enabled) {
+    let (reason, mut reset) = match (before.enabled, enabled) {
         (false, true) => (None, true),
         (true, false) => (Some(format!("disabled by {}", p.subject)), false),
         _ => (before.disabled_reason.clone(), false),
     };
+    // A new URL is a new receiver: the old one's failures do not count against it.
+    reset |= url.as_deref().is_some_and(|u| u != before.url);
     let row = store::endpoint_update(
         &mut tx,
         id,
@@ -314,7 +326,12 @@ pub async fn secret(state: &AppState, p: &Principal, id: EndpointId) -> Result<S
     Ok(Secret { secret: current.ok_or_else(|| AppError::Internal(anyhow::anyhow!("endpoint {id} has no secret")))? })
 }
 
-pub async fn rotate(state: &AppState, p: &Principal, id: EndpointId, input: RotateSecret) -> Result<Secret, AppError> {
+pub async fn rotate(
+    state: &AppState,
+    p: &Principal,
+    id: EndpointId,
+    input: RotateSecret,
+) -> Result<Endpoint, AppError> {
     let tenant = p.own_tenant(ADMINS)?;
     let grace = input.grace_secs.unwrap_or(state.settings.secret_grace.as_secs());
     if grace > 604_800 {
@@ -323,8 +340,8 @@ pub async fn rotate(state: &AppState, p: &Principal, id: EndpointId, input: Rota
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let row = get_row(&mut tx, id, true).await?;
     store::secrets_expire(&mut tx, id, Utc::now() + chrono::Duration::seconds(grace as i64)).await?;
-    let secret = store_secret(state, &mut tx, tenant, id, input.secret.as_deref()).await?;
+    store_secret(state, &mut tx, tenant, id, input.secret.as_deref()).await?;
     changed(state, &mut tx, p, &row, "secret_rotated").await?;
     tx.commit().await?;
-    Ok(Secret { secret })
+    Ok(row.into())
 }

@@ -16,7 +16,7 @@ use crate::{
     app::{
         ADMINS,
         deliver::{self, Delivery, Messages, ReplayInput, Replayed},
-        endpoints::{self, CreateEndpoint, CreatedEndpoint, Endpoint, RotateSecret, Secret, UpdateEndpoint},
+        endpoints::{self, CreateEndpoint, Endpoint, RotateSecret, Secret, UpdateEndpoint},
     },
     events::DELIVERABLE,
 };
@@ -34,17 +34,18 @@ async fn event_types(principal: Principal) -> Result<Json<EventTypes>, AppError>
     Ok(Json(EventTypes { data: DELIVERABLE.iter().map(|t| (*t).to_owned()).collect() }))
 }
 
-/// Create an endpoint. The secret (`whsec_…`) is in the answer; `GET …/secret` shows it
-/// again. Send `Idempotency-Key` to retry safely.
+/// Create an endpoint (at most 50 per tenant). Its signing secret (`whsec_…`) is at
+/// `GET …/secret`. Send `Idempotency-Key` to retry safely.
 #[utoipa::path(post, path = "/endpoints", tag = "webhooks", request_body = CreateEndpoint, security(("bearer" = [])),
-    responses((status = 201, description = "Created", body = CreatedEndpoint),
+    responses((status = 201, description = "Created", body = Endpoint),
+              (status = 409, description = "The tenant has 50 endpoints", body = Problem, content_type = "application/problem+json"),
               (status = 403, description = "Not a tenant admin", body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json")))]
 async fn create_endpoint(
     State(state): State<AppState>,
     principal: Principal,
     Json(req): Json<CreateEndpoint>,
-) -> Result<(StatusCode, Json<CreatedEndpoint>), AppError> {
+) -> Result<(StatusCode, Json<Endpoint>), AppError> {
     Ok((StatusCode::CREATED, Json(endpoints::create(&state, &principal, req).await?)))
 }
 
@@ -116,11 +117,11 @@ async fn get_secret(
     Ok(Json(endpoints::secret(&state, &principal, id).await?))
 }
 
-/// Rotate the signing secret; the old one still signs (a second `v1,` signature) for
-/// `grace_secs`.
+/// Rotate the signing secret (`GET …/secret` shows the new one); the old one still signs
+/// (a second `v1,` signature) for `grace_secs`.
 #[utoipa::path(post, path = "/endpoints/{endpoint_id}/secret/rotate", tag = "webhooks",
     params(("endpoint_id" = uuid::Uuid, Path)), request_body = RotateSecret, security(("bearer" = [])),
-    responses((status = 200, description = "The new secret", body = Secret),
+    responses((status = 200, description = "Rotated", body = Endpoint),
               (status = 404, description = "Not found", body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json")))]
 async fn rotate_secret(
@@ -128,7 +129,7 @@ async fn rotate_secret(
     principal: Principal,
     Path(id): Path<EndpointId>,
     Json(req): Json<RotateSecret>,
-) -> Result<Json<Secret>, AppError> {
+) -> Result<Json<Endpoint>, AppError> {
     Ok(Json(endpoints::rotate(&state, &principal, id, req).await?))
 }
 
@@ -213,11 +214,11 @@ pub struct MessageQuery {
     after: Option<i64>,
     /// Only this event type.
     event_type: Option<String>,
-    /// 1 to 200 (default 50).
+    /// 1 to 100 (default 50).
     limit: Option<i64>,
 }
 
-/// The tenant's messages, oldest first: what every endpoint was (or would be) sent, with
+/// The tenant's messages (up to 100 per page), oldest first: what every endpoint was (or would be) sent, with
 /// the `seq` a replay starts after.
 #[utoipa::path(get, path = "/messages", tag = "webhooks", params(MessageQuery), security(("bearer" = [])),
     responses((status = 200, description = "A page of messages", body = Messages),

@@ -6,7 +6,7 @@
 use std::{
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU16, Ordering},
+        atomic::{AtomicU16, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -43,10 +43,13 @@ impl Got {
 struct Receiver {
     got: Arc<Mutex<Vec<Got>>>,
     status: Arc<AtomicU16>,
+    /// How long it takes to answer, in ms.
+    delay: Arc<AtomicU64>,
     url: String,
 }
 
 async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: String) -> axum::http::StatusCode {
+    tokio::time::sleep(Duration::from_millis(r.delay.load(Ordering::SeqCst))).await;
     let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     r.got.lock().unwrap().push(Got {
         id: h("webhook-id"),
@@ -62,6 +65,7 @@ async fn receiver() -> Receiver {
     let r = Receiver {
         got: Arc::default(),
         status: Arc::new(AtomicU16::new(204)),
+        delay: Arc::default(),
         url: format!("http://{}/hooks?source=mirai", listener.local_addr().unwrap()),
     };
     let app = Router::new().route("/hooks", post(receive)).with_state(r.clone());
@@ -99,8 +103,17 @@ async fn org_unit(app: &TestApp, tenant: Uuid, name: &str) -> String {
 async fn endpoint(app: &TestApp, admin: &str, url: &str, types: &[&str]) -> (String, String) {
     let (s, e) = app.post(&format!("{N}/endpoints"), Some(admin), json!({ "url": url, "event_types": types })).await;
     assert_eq!(s, 201, "{e}");
-    assert!(e["secret"].as_str().unwrap().starts_with("whsec_"));
-    (e["id"].as_str().unwrap().to_owned(), e["secret"].as_str().unwrap().to_owned())
+    assert!(e.get("secret").is_none(), "a write's answer (kept for idempotent retries) holds no secret: {e}");
+    let id = e["id"].as_str().unwrap().to_owned();
+    (id.clone(), secret(app, admin, &id).await)
+}
+
+async fn secret(app: &TestApp, admin: &str, endpoint: &str) -> String {
+    let (s, k) = app.get(&format!("{N}/endpoints/{endpoint}/secret"), admin).await;
+    assert_eq!(s, 200, "{k}");
+    let k = k["secret"].as_str().unwrap().to_owned();
+    assert!(k.starts_with("whsec_"));
+    k
 }
 
 fn got(r: &Receiver) -> Vec<Got> {
@@ -172,10 +185,8 @@ async fn deliveries_are_signed_per_standard_webhooks_filtered_by_type_and_logged
     let (s, rotated) =
         app.post(&format!("{N}/endpoints/{ep}/secret/rotate"), Some(&admin), json!({ "grace_secs": 3600 })).await;
     assert_eq!(s, 200, "{rotated}");
-    let new_secret = rotated["secret"].as_str().unwrap().to_owned();
+    let new_secret = self::secret(&app, &admin, &ep).await;
     assert_ne!(new_secret, secret);
-    let (_, shown) = app.get(&format!("{N}/endpoints/{ep}/secret"), &admin).await;
-    assert_eq!(shown["secret"], new_secret.as_str());
     org_unit(&app, t, "Warehouse South").await;
     let after = poll("the next message arrives", Duration::from_secs(20), || async {
         got(&units).into_iter().find(|g| g.id != first.id)
@@ -317,9 +328,97 @@ async fn bad_input_is_a_problem_and_only_the_tenants_admins_reach_its_endpoints(
     assert_eq!(list["data"], json!([]));
     let (s, _) = app.call(Method::DELETE, &format!("{N}/endpoints/{ep}"), Some(&other), None).await;
     assert_eq!(s, 404);
+    for (method, path, body) in [
+        (Method::PATCH, format!("{N}/endpoints/{ep}"), Some(json!({ "enabled": false }))),
+        (Method::POST, format!("{N}/endpoints/{ep}/secret/rotate"), Some(json!({}))),
+        (Method::POST, format!("{N}/endpoints/{ep}/replay"), Some(json!({ "after": 0 }))),
+    ] {
+        let (s, b) = app.call(method, &path, Some(&other), body).await;
+        assert_eq!(s, 404, "{path}: {b}");
+    }
+    // B's own endpoint hears nothing of A's events; B's message log holds none of them.
+    let r = receiver().await;
+    endpoint(&app, &other, &r.url, &[]).await;
+    org_unit(&app, a, "Alpha only").await;
+    let admin_a = app.token(Some(a), &[Role::OrgAdmin]);
+    wait_until("A's message is logged", Duration::from_secs(10), || async {
+        let (_, m) = app.get(&format!("{N}/messages"), &admin_a).await;
+        m["data"].as_array().is_some_and(|d| d.iter().any(|m| m["body"]["data"]["name"] == "Alpha only"))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(got(&r).is_empty(), "B's receiver got A's event: {:?}", got(&r));
+    let (_, m) = app.get(&format!("{N}/messages"), &other).await;
+    assert!(!m.to_string().contains("Alpha only"), "{m}");
     let (s, _) = app.call(Method::DELETE, &format!("{N}/endpoints/{ep}"), Some(&admin), None).await;
     assert_eq!(s, 204);
     let (s, types) = app.get(&format!("{N}/event-types"), &admin).await;
     assert_eq!(s, 200);
     assert!(types["data"].as_array().unwrap().iter().any(|t| t == "lrs.statement.stored.v1"));
+}
+
+#[tokio::test]
+async fn a_slow_receiver_does_not_hold_up_another_endpoints_deliveries() {
+    let app = spawn(&[]).await;
+    let t = tenant(&app, "slow").await;
+    let admin = app.token(Some(t), &[Role::OrgAdmin]);
+    let (slow, fast) = (receiver().await, receiver().await);
+    slow.delay.store(4000, Ordering::SeqCst);
+    endpoint(&app, &admin, &slow.url, &[]).await;
+    endpoint(&app, &admin, &fast.url, &[]).await;
+    for name in ["A", "B"] {
+        org_unit(&app, t, name).await;
+    }
+    // Both messages reach the fast receiver while the slow one is still answering the
+    // first: attempts run side by side, not one after another.
+    let started = std::time::Instant::now();
+    poll("the fast receiver gets both", Duration::from_secs(20), || async { (got(&fast).len() >= 2).then_some(()) })
+        .await;
+    assert!(got(&slow).len() < 2, "the slow receiver has not answered both yet");
+    assert!(started.elapsed() < Duration::from_secs(4), "not held up behind the slow one: {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn a_410_disables_at_once_and_a_replayed_failure_runs_a_new_round_to_success() {
+    let app = spawn(&[("MIRAI_NOTIFICATION__RETRY_SCHEDULE_SECS", "1")]).await;
+    let t = tenant(&app, "gone").await;
+    let admin = app.token(Some(t), &[Role::OrgAdmin]);
+    let r = receiver().await;
+    // First a failure that spends the (one-retry) schedule: the delivery fails.
+    r.status.store(500, Ordering::SeqCst);
+    let (ep, _) = endpoint(&app, &admin, &r.url, &[]).await;
+    org_unit(&app, t, "Spent").await;
+    let deliveries = format!("{N}/endpoints/{ep}/deliveries");
+    let d = poll("the delivery fails", Duration::from_secs(20), || async {
+        let (_, page) = app.get(&format!("{deliveries}?status=failed"), &admin).await;
+        page["data"].as_array()?.first().cloned()
+    })
+    .await;
+    assert_eq!(d["attempts"], 2, "{d}");
+    // Replayed: a new round; the receiver now answers again, but 410: disabled at once.
+    r.status.store(410, Ordering::SeqCst);
+    let (s, replayed) = app.post(&format!("{N}/endpoints/{ep}/replay"), Some(&admin), json!({ "after": 0 })).await;
+    assert_eq!((s.as_u16(), replayed["queued"].as_i64()), (202, Some(1)), "{replayed}");
+    let e = poll("410 disables the endpoint", Duration::from_secs(20), || async {
+        let (_, e) = app.get(&format!("{N}/endpoints/{ep}"), &admin).await;
+        (e["enabled"] == false).then_some(e)
+    })
+    .await;
+    assert!(e["disabled_reason"].as_str().unwrap().contains("410"), "{e}");
+    // Enabled and replayed once more: a third round, delivered.
+    r.status.store(200, Ordering::SeqCst);
+    let (s, _) =
+        app.call(Method::PATCH, &format!("{N}/endpoints/{ep}"), Some(&admin), Some(json!({ "enabled": true }))).await;
+    assert_eq!(s, 200);
+    let (s, _) = app.post(&format!("{N}/endpoints/{ep}/replay"), Some(&admin), json!({ "after": 0 })).await;
+    assert_eq!(s, 202);
+    let d = poll("the replayed delivery succeeds", Duration::from_secs(20), || async {
+        let (_, one) = app.get(&format!("{deliveries}/{}", d["id"].as_str().unwrap()), &admin).await;
+        (one["status"] == "succeeded").then_some(one)
+    })
+    .await;
+    assert_eq!(d["round"], 2, "{d}");
+    let statuses: Vec<i64> =
+        d["log"].as_array().unwrap().iter().filter_map(|a| a["response_status"].as_i64()).collect();
+    assert_eq!(statuses, vec![500, 500, 410, 200], "every attempt, in order: {d}");
 }
