@@ -83,12 +83,23 @@ start_nats() {
     log "nats-server's configuration changed (users or permissions): restarting it"
     if [ -f "$STATE/nats.pid" ]; then kill "$(cat "$STATE/nats.pid")" 2>/dev/null || true; fi
     pkill -f "nats-server -c $STATE/nats.conf" 2>/dev/null || true
-    for _ in $(seq 1 50); do port_open "$NATS_PORT" || break; sleep 0.2; done
+    # JetStream may take a while to flush; a server still on the port would make the new
+    # one fail to bind while the old one answers the readiness check below.
+    for _ in $(seq 1 150); do port_open "$NATS_PORT" || break; sleep 0.2; done
+    if port_open "$NATS_PORT"; then
+      pkill -9 -f "nats-server -c $STATE/nats.conf" 2>/dev/null || true
+      for _ in $(seq 1 50); do port_open "$NATS_PORT" || break; sleep 0.2; done
+    fi
   fi
   mv "$want" "$STATE/nats.conf"
   log "starting nats-server (JetStream) on 127.0.0.1:$NATS_PORT"
   nohup "$VENV/bin/nats-server" -c "$STATE/nats.conf" >"$STATE/nats.log" 2>&1 &
-  for _ in $(seq 1 50); do port_open "$NATS_PORT" && return; sleep 0.2; done
+  local pid=$!
+  for _ in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    port_open "$NATS_PORT" && return
+    sleep 0.2
+  done
   log "nats-server did not start; see $STATE/nats.log"; exit 1
 }
 

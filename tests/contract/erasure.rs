@@ -97,7 +97,7 @@ async fn create_tenant(app: &TestApp, slug: &str) -> Uuid {
 
 #[tokio::test]
 async fn an_erasure_request_anonymizes_the_person_in_the_lrs_and_completes() {
-    let app = TestApp::spawn(&[mirai_tenant::service(), mirai_lrs::service()]).await;
+    let app = TestApp::spawn(&[mirai_tenant::service(), mirai_lrs::service(), mirai_notification::service()]).await;
     let tenant = create_tenant(&app, "erasure-a").await;
     let other_tenant = create_tenant(&app, "erasure-b").await;
     let lrs = Lrs { app: &app, key: app.api_key(tenant, &[Role::Learner], &["all"]) };
@@ -126,6 +126,14 @@ async fn an_erasure_request_anonymizes_the_person_in_the_lrs_and_completes() {
     let in_b = lrs_b.post(json!(stmt(ann.clone(), "http://example.com/a"))).await;
     assert_eq!(lrs.count_for(&ann).await, 3, "ann as actor twice and as instructor once (mbox)");
 
+    // notification logged the two stored batches that name Ann (webhook messages).
+    let admin = app.token(Some(tenant), &[Role::OrgAdmin]);
+    let stored = "/api/v1/notification/messages?event_type=lrs.statement.stored.v1";
+    wait_until("notification logs the statements", Duration::from_secs(20), || async {
+        app.get(stored, &admin).await.1["data"].as_array().is_some_and(|d| d.len() == 2)
+    })
+    .await;
+
     // Authorization and validation.
     let learner = app.token(Some(tenant), &[Role::Learner]);
     let path = format!("/api/v1/tenant/tenants/{tenant}/data-subject-requests");
@@ -133,7 +141,6 @@ async fn an_erasure_request_anonymizes_the_person_in_the_lrs_and_completes() {
     assert_eq!(app.post(&path, Some(&learner), body.clone()).await.0, 403);
     let admin_b = app.token(Some(other_tenant), &[Role::OrgAdmin]);
     assert_eq!(app.post(&path, Some(&admin_b), body.clone()).await.0, 404, "another tenant's admin");
-    let admin = app.token(Some(tenant), &[Role::OrgAdmin]);
     assert_problem(
         &app.post(&path, Some(&admin), json!({ "kind": "erasure", "subject": {} })).await,
         422,
@@ -157,7 +164,10 @@ async fn an_erasure_request_anonymizes_the_person_in_the_lrs_and_completes() {
     assert_eq!(request["subject"]["emails"], json!(["ann@example.com"]));
     assert_eq!(
         request["steps"],
-        json!([{ "service": "lrs", "status": "pending", "outcome": null, "completed_at": null }])
+        json!([
+            { "service": "lrs", "status": "pending", "outcome": null, "completed_at": null },
+            { "service": "notification", "status": "pending", "outcome": null, "completed_at": null }
+        ])
     );
     let request_id = request["id"].as_str().unwrap().to_owned();
     let get = format!("{path}/{request_id}");
@@ -172,6 +182,10 @@ async fn an_erasure_request_anonymizes_the_person_in_the_lrs_and_completes() {
     assert_eq!(outcome["statements_anonymized"], 4, "{done}");
     assert_eq!(outcome["documents_deleted"], 1);
     assert_eq!(outcome["attachments_deleted"], 1);
+    assert_eq!(done["steps"][1]["outcome"]["messages_deleted"], 2, "{done}");
+    let (_, left) = app.get("/api/v1/notification/messages", &admin).await;
+    let left = left.to_string().to_lowercase();
+    assert!(!left.contains("ann@") && !left.contains(ann_sha1["mbox_sha1sum"].as_str().unwrap()), "{left}");
     let (_, listed) = app.get(&path, &admin).await;
     assert_eq!(listed["data"][0]["id"], request_id.as_str());
 

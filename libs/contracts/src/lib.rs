@@ -66,6 +66,7 @@ typed![
     events::lrs::StatementVoided,
     events::media::AssetDeleted,
     events::media::AssetReady,
+    events::notification::DataSubjectErased,
     events::notification::EndpointChanged,
     events::template::NoteCreated,
     events::tenant::DataSubjectErasureCompleted,

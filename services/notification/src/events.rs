@@ -2,7 +2,8 @@
 //! from each producing context's stream. A handler records the message and queues its
 //! deliveries in the consumer's transaction (`app::deliver::fan_out`). Credentials
 //! (API keys, signing keys, tenant secrets), invitations (their links) and internal
-//! commands are never deliverable.
+//! commands are never deliverable. A data-subject erasure request deletes the person's
+//! messages (`app::erasure`).
 
 use mirai_contracts::{
     Event,
@@ -48,7 +49,9 @@ pub fn consumers() -> Vec<ConsumerSpec> {
         ConsumerSpec::new("notification-tenant")
             .on(record::<MembershipGranted>)
             .on(record::<MembershipRevoked>)
-            .on(record::<OrgUnitCreated>),
+            .on(record::<OrgUnitCreated>)
+            // Erasure: the person's messages go (ADR 0004).
+            .on(crate::app::erasure::on_requested),
         ConsumerSpec::new("notification-authoring").on(record::<CoursePublished>).on(record::<CourseRetired>),
         ConsumerSpec::new("notification-content").on(record::<PackageImported>),
         ConsumerSpec::new("notification-media").on(record::<AssetReady>).on(record::<AssetDeleted>),
@@ -58,6 +61,8 @@ pub fn consumers() -> Vec<ConsumerSpec> {
 
 #[cfg(test)]
 mod tests {
+    use mirai_contracts::{Event, events::tenant::DataSubjectErasureRequested};
+
     #[test]
     fn every_deliverable_type_is_consumed_and_has_a_schema() {
         let consumed: Vec<&str> = super::consumers().iter().flat_map(|c| c.subjects()).collect();
@@ -66,6 +71,8 @@ mod tests {
             assert!(consumed.contains(t), "{t} is not consumed");
             assert!(schemas.contains(t), "{t} has no schema");
         }
-        assert_eq!(consumed.len(), super::DELIVERABLE.len(), "only deliverable types are consumed");
+        let erasure = <DataSubjectErasureRequested as Event>::SUBJECT;
+        let others: Vec<&&str> = consumed.iter().filter(|s| !super::DELIVERABLE.contains(s)).collect();
+        assert_eq!(others, vec![&erasure], "only deliverable types and erasure requests are consumed");
     }
 }

@@ -308,6 +308,27 @@ pub async fn message_ids_after(
     .await
 }
 
+/// Deletes the tenant's messages whose body matches one of `single` or both patterns of
+/// an `accounts` pair (with their deliveries and attempts); how many.
+pub async fn messages_delete_naming(
+    tx: &mut PgConnection,
+    single: &[String],
+    accounts: &[(String, String)],
+) -> Result<u64, sqlx::Error> {
+    let (homes, names): (Vec<String>, Vec<String>) = accounts.iter().cloned().unzip();
+    Ok(sqlx::query(
+        "DELETE FROM messages WHERE body::text ILIKE ANY($1) \
+           OR EXISTS (SELECT 1 FROM unnest($2::text[], $3::text[]) AS a(home, name) \
+                      WHERE body::text ILIKE a.home AND body::text ILIKE a.name)",
+    )
+    .bind(single)
+    .bind(homes)
+    .bind(names)
+    .execute(tx)
+    .await?
+    .rows_affected())
+}
+
 // ---- deliveries --------------------------------------------------------------------
 
 #[derive(Debug, Clone, FromRow)]

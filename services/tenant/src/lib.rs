@@ -25,7 +25,8 @@ pub struct AppState {
 
 impl Service for AppState {
     const NAME: &'static str = NAME;
-    const CONSUMERS: &'static [(&'static str, &'static str)] = &[("lrs", "tenant-erasures-lrs")];
+    const CONSUMERS: &'static [(&'static str, &'static str)] =
+        &[("lrs", "tenant-erasures-lrs"), ("notification", "tenant-erasures-notification")];
 
     fn routes() -> utoipa_axum::router::OpenApiRouter<Self> {
         http::routes()

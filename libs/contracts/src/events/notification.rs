@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     event::event,
-    ids::{EndpointId, TenantId},
+    ids::{DataSubjectRequestId, EndpointId, TenantId},
 };
 
 /// A tenant's webhook endpoint changed: `created`, `updated`, `enabled`, `disabled` (by
@@ -27,3 +27,23 @@ pub struct EndpointChanged {
 }
 
 event!(EndpointChanged, "notification.endpoint.changed.v1", aggregate = endpoint_id, tenant = tenant_id);
+
+/// notification erased a person's data in the tenant for a data-subject request: every
+/// webhook message that named them deleted, with its deliveries and their logged answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSubjectErased {
+    pub tenant_id: TenantId,
+    pub request_id: DataSubjectRequestId,
+    pub outcome: ErasureOutcome,
+}
+
+event!(DataSubjectErased, "notification.data_subject.erased.v1", aggregate = request_id, tenant = tenant_id);
+
+/// What notification erased for one data-subject request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErasureOutcome {
+    /// Messages (and their deliveries and attempts) deleted.
+    pub messages_deleted: u64,
+}

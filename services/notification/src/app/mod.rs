@@ -1,10 +1,11 @@
 //! notification's use-cases: a tenant's webhook endpoints (`endpoints`: create, read,
 //! change, enable, rotate the secret, delete) and the deliveries (`deliver`: the fan-out
 //! of each event, the signed attempts with their retries, the log, a manual redelivery,
-//! a replay).
+//! a replay), and its step of a data-subject erasure (`erasure`).
 
 pub mod deliver;
 pub mod endpoints;
+pub mod erasure;
 
 use mirai_kit::Role;
 
