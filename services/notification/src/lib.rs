@@ -7,7 +7,9 @@
 //! exponential backoff for up to three days on the Postgres job table, with every attempt
 //! in a delivery log; an endpoint failing for days is disabled until its tenant enables
 //! it again; one delivery can be sent again by hand, and everything since a cursor
-//! replayed.
+//! replayed. People hear of what concerns them in an in-app inbox (live over SSE) and
+//! by email (SMTP; templates per event and locale; preferences per category; one-click
+//! unsubscribe per RFC 8058).
 
 use mirai_kit::{ServiceCtx, ServiceDef, Started, service::Service};
 use utoipa_axum::router::OpenApiRouter;
@@ -32,6 +34,8 @@ pub struct AppState {
     pub kms: std::sync::Arc<dyn mirai_kit::kms::Kms>,
     pub settings: settings::Settings,
     pub http: reqwest::Client,
+    /// The SMTP server emails go to, when one is configured.
+    pub smtp: Option<lettre::AsyncSmtpTransport<lettre::Tokio1Executor>>,
 }
 
 impl Service for AppState {
@@ -43,7 +47,14 @@ impl Service for AppState {
     }
 
     async fn start(ctx: ServiceCtx) -> anyhow::Result<Started> {
-        let settings = settings::Settings::from_config(&ctx.config)?;
+        let settings = settings::Settings::from_config(&ctx.config, &ctx.public_url)?;
+        let smtp = match &settings.smtp_url {
+            Some(url) => Some(lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url)?.build()),
+            None => {
+                tracing::warn!("MIRAI_NOTIFICATION__SMTP_URL is unset: emails are not sent");
+                None
+            }
+        };
         let http = reqwest::Client::builder()
             .dns_resolver(std::sync::Arc::new(PublicOnly { block_private: settings.block_private_hosts }))
             .connect_timeout(settings.connect_timeout)
@@ -51,10 +62,15 @@ impl Service for AppState {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent("Mirai-Webhooks/1.0")
             .build()?;
-        let state = AppState { kms: mirai_kit::kms::for_service(NAME)?, ctx, settings, http };
+        let state = AppState { kms: mirai_kit::kms::for_service(NAME)?, ctx, settings, http, smtp };
         let deliver = std::sync::Arc::new(app::deliver::Deliver { state: state.clone() });
+        let email = std::sync::Arc::new(app::email::SendEmail { state: state.clone() });
         let workers = state.settings.workers;
-        Ok(Started::serve(state).consume(events::consumers()).job(app::deliver::JOB, deliver).job_workers(workers))
+        Ok(Started::serve(state.clone())
+            .consume(events::consumers(&state))
+            .job(app::deliver::JOB, deliver)
+            .job(app::notify::EMAIL_JOB, email)
+            .job_workers(workers))
     }
 }
 

@@ -24,13 +24,24 @@ pub struct Settings {
     /// `DELIVERY_WORKERS`: attempts in flight at once per replica, default 8 (each holds a
     /// pooled connection while the receiver answers, so at most the pool size less 2).
     pub workers: usize,
+    /// `SMTP_URL`: where email goes (`smtp://host:port` in the clear, `smtps://user:pass@host`
+    /// or `smtp://…?tls=required`); unset, emails fail with that reason.
+    pub smtp_url: Option<String>,
+    /// `FROM`: the sender, default `Mirai <no-reply@mirai.localhost>`.
+    pub from: lettre::message::Mailbox,
+    /// `APP_URL`: where an email's links lead, default the public URL.
+    pub app_url: String,
+    /// The public URL (`MIRAI_PUBLIC_URL`), where unsubscribe links point.
+    pub public_url: String,
+    /// `UNSUBSCRIBE_KEY`: signs one-click unsubscribe links (a dev-only key when unset).
+    pub unsubscribe_key: String,
     /// `BLOCK_PRIVATE_HOSTS`: refuse endpoint URLs on loopback and private addresses
     /// (`1`; the chart sets it), default `0` so a laptop can receive on localhost.
     pub block_private_hosts: bool,
 }
 
 impl Settings {
-    pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
+    pub fn from_config(config: &Config, public_url: &str) -> Result<Self, ConfigError> {
         let num = |key: &str, default: u64| config.setting_num(crate::NAME, key, default);
         let schedule = config
             .setting(crate::NAME, "RETRY_SCHEDULE_SECS")
@@ -51,6 +62,20 @@ impl Settings {
             disable_min_failures: num("DISABLE_MIN_FAILURES", 10)? as i32,
             secret_grace: Duration::from_secs(num("SECRET_GRACE_SECS", 86_400)?),
             block_private_hosts: num("BLOCK_PRIVATE_HOSTS", 0)? != 0,
+            smtp_url: config.setting(crate::NAME, "SMTP_URL"),
+            from: config
+                .setting(crate::NAME, "FROM")
+                .unwrap_or_else(|| "Mirai <no-reply@mirai.localhost>".into())
+                .parse()
+                .map_err(|e| ConfigError {
+                    var: "MIRAI_NOTIFICATION__FROM".into(),
+                    message: format!("not an address: {e}"),
+                })?,
+            app_url: config.setting(crate::NAME, "APP_URL").unwrap_or_else(|| public_url.to_owned()),
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            unsubscribe_key: config
+                .setting(crate::NAME, "UNSUBSCRIBE_KEY")
+                .unwrap_or_else(|| "mirai-dev-only-unsubscribe-key".into()),
             workers: (num("DELIVERY_WORKERS", 8)? as usize).min(config.db_pool_size.saturating_sub(2) as usize).max(1),
         })
     }

@@ -2,7 +2,7 @@
 //! tenant transaction (RLS).
 
 use chrono::{DateTime, Utc};
-use mirai_contracts::ids::{DeliveryId, EndpointId, TenantId};
+use mirai_contracts::ids::{DeliveryId, EndpointId, TenantId, UserId};
 use mirai_kit::pagination::Cursor;
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
@@ -518,4 +518,248 @@ pub async fn attempts_of(tx: &mut PgConnection, delivery: DeliveryId) -> Result<
     .bind(delivery)
     .fetch_all(tx)
     .await
+}
+
+// ---- people, tenants, preferences ----------------------------------------------------
+
+#[derive(Debug, Clone, FromRow)]
+pub struct Person {
+    pub email: String,
+    pub display_name: Option<String>,
+}
+
+/// A member's address as their session says it (changed only when it differs).
+pub async fn person_seen(tx: &mut PgConnection, user: UserId, email: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO people (user_id, email) VALUES ($1, $2) \
+         ON CONFLICT (user_id) DO UPDATE SET email = EXCLUDED.email, updated_at = now() \
+         WHERE people.email IS DISTINCT FROM EXCLUDED.email",
+    )
+    .bind(user)
+    .bind(email)
+    .execute(tx)
+    .await
+    .map(drop)
+}
+
+pub async fn person_get(tx: &mut PgConnection, user: UserId) -> Result<Option<Person>, sqlx::Error> {
+    sqlx::query_as("SELECT email, display_name FROM people WHERE user_id = $1").bind(user).fetch_optional(tx).await
+}
+
+pub async fn tenant_name_put(tx: &mut PgConnection, tenant: TenantId, name: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO tenant_names (tenant_id, name) VALUES ($1, $2) ON CONFLICT (tenant_id) DO UPDATE SET name = $2",
+    )
+    .bind(tenant)
+    .bind(name)
+    .execute(tx)
+    .await
+    .map(drop)
+}
+
+pub async fn tenant_name_get(tx: &mut PgConnection) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT name FROM tenant_names").fetch_optional(tx).await
+}
+
+/// A member's locale and per-category settings in the tenant.
+pub async fn preferences_get(
+    tx: &mut PgConnection,
+    user: UserId,
+) -> Result<Option<(String, serde_json::Value)>, sqlx::Error> {
+    sqlx::query_as("SELECT locale, categories FROM preferences WHERE user_id = $1").bind(user).fetch_optional(tx).await
+}
+
+pub async fn preferences_put(
+    tx: &mut PgConnection,
+    tenant: TenantId,
+    user: UserId,
+    locale: &str,
+    categories: &serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO preferences (tenant_id, user_id, locale, categories) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (tenant_id, user_id) DO UPDATE SET locale = $3, categories = $4, updated_at = now()",
+    )
+    .bind(tenant)
+    .bind(user)
+    .bind(locale)
+    .bind(categories)
+    .execute(tx)
+    .await
+    .map(drop)
+}
+
+// ---- inbox ---------------------------------------------------------------------------
+
+pub async fn inbox_insert(
+    tx: &mut PgConnection,
+    tenant: TenantId,
+    user: UserId,
+    category: &str,
+    title: &str,
+    body: &str,
+    link: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO inbox_items (id, tenant_id, user_id, category, title, body, link) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(tenant)
+    .bind(user)
+    .bind(category)
+    .bind(title)
+    .bind(body)
+    .bind(link)
+    .execute(tx)
+    .await
+    .map(drop)
+}
+
+const INBOX: &str = "id, category, title, body, link, created_at, read_at";
+
+pub async fn inbox_list(
+    tx: &mut PgConnection,
+    user: UserId,
+    unread: bool,
+    after: Option<Cursor>,
+    limit: i64,
+) -> Result<Vec<crate::app::notify::InboxItem>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {INBOX} FROM inbox_items WHERE user_id = $1 AND (NOT $2 OR read_at IS NULL) \
+           AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4)) \
+         ORDER BY created_at DESC, id DESC LIMIT $5"
+    ))
+    .bind(user)
+    .bind(unread)
+    .bind(after.map(|c| c.created_at))
+    .bind(after.map(|c| c.id))
+    .bind(limit + 1)
+    .fetch_all(tx)
+    .await
+}
+
+/// Items newer than `after` (ids are time-ordered), oldest first; the newest 20 when none.
+pub async fn inbox_after(
+    tx: &mut PgConnection,
+    user: UserId,
+    after: Option<Uuid>,
+) -> Result<Vec<crate::app::notify::InboxItem>, sqlx::Error> {
+    match after {
+        Some(after) => {
+            sqlx::query_as(&format!(
+                "SELECT {INBOX} FROM inbox_items WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT 100"
+            ))
+            .bind(user)
+            .bind(after)
+            .fetch_all(tx)
+            .await
+        }
+        None => sqlx::query_as(&format!(
+            "SELECT * FROM (SELECT {INBOX} FROM inbox_items WHERE user_id = $1 ORDER BY id DESC LIMIT 20) i ORDER BY id"
+        ))
+        .bind(user)
+        .fetch_all(tx)
+        .await,
+    }
+}
+
+/// Marks one item (or all) read; how many changed.
+pub async fn inbox_read(tx: &mut PgConnection, user: UserId, item: Option<Uuid>) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE inbox_items SET read_at = now() WHERE user_id = $1 AND read_at IS NULL AND ($2::uuid IS NULL OR id = $2)",
+    )
+    .bind(user)
+    .bind(item)
+    .execute(tx)
+    .await?
+    .rows_affected())
+}
+
+pub async fn inbox_exists(tx: &mut PgConnection, user: UserId, item: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM inbox_items WHERE user_id = $1 AND id = $2)")
+        .bind(user)
+        .bind(item)
+        .fetch_one(tx)
+        .await
+}
+
+// ---- emails --------------------------------------------------------------------------
+
+#[derive(Debug, Clone, FromRow)]
+pub struct EmailRow {
+    pub user_id: UserId,
+    pub category: String,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: String,
+    pub status: String,
+    pub attempts: i32,
+}
+
+pub async fn email_insert(
+    tx: &mut PgConnection,
+    tenant: TenantId,
+    user: UserId,
+    category: &str,
+    r: &crate::app::notify::Rendered,
+) -> Result<Uuid, sqlx::Error> {
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO emails (id, tenant_id, user_id, category, subject, text_body, html_body, status) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending')",
+    )
+    .bind(id)
+    .bind(tenant)
+    .bind(user)
+    .bind(category)
+    .bind(&r.subject)
+    .bind(&r.text)
+    .bind(&r.html)
+    .execute(tx)
+    .await?;
+    Ok(id)
+}
+
+pub async fn email_get(tx: &mut PgConnection, id: Uuid) -> Result<Option<EmailRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT user_id, category, subject, text_body, html_body, status, attempts FROM emails WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(tx)
+    .await
+}
+
+pub async fn email_set(
+    tx: &mut PgConnection,
+    id: Uuid,
+    status: &str,
+    attempts: i32,
+    error: Option<&str>,
+    to: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE emails SET status = $2, attempts = $3, last_error = $4, to_address = coalesce($5, to_address), \
+           sent_at = CASE WHEN $2 = 'sent' THEN now() ELSE sent_at END WHERE id = $1",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(attempts)
+    .bind(error)
+    .bind(to)
+    .execute(tx)
+    .await
+    .map(drop)
+}
+
+/// A person's inbox, emails and address book entry, for an erasure; how many rows went.
+pub async fn person_erase(tx: &mut PgConnection, user: UserId) -> Result<u64, sqlx::Error> {
+    let mut n = 0;
+    for q in [
+        "DELETE FROM inbox_items WHERE user_id = $1",
+        "DELETE FROM emails WHERE user_id = $1",
+        "DELETE FROM preferences WHERE user_id = $1",
+    ] {
+        n += sqlx::query(q).bind(user).execute(&mut *tx).await?.rows_affected();
+    }
+    Ok(n)
 }

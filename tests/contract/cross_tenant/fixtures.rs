@@ -26,6 +26,7 @@ pub(super) struct Alpha {
     pub(super) endpoint_id: String,
     pub(super) endpoint_secret: String,
     pub(super) delivery_id: String,
+    pub(super) inbox_item_id: String,
 }
 
 /// Everything of A's that B must not learn, by what it is.
@@ -88,6 +89,7 @@ pub(super) fn needles(a: &Alpha) -> Vec<(&'static str, String)> {
         ("webhook endpoint id", a.endpoint_id.clone()),
         ("webhook signing secret", a.endpoint_secret.clone()),
         ("webhook delivery id", a.delivery_id.clone()),
+        ("inbox item id", a.inbox_item_id.clone()),
     ]);
     out
 }
@@ -388,6 +390,12 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
     })
     .await;
 
+    // A's admin's inbox: the notice of their own membership.
+    let inbox_item_id = poll("A's admin has an inbox item", Duration::from_secs(20), || async {
+        let (_, page) = app.get("/api/v1/notification/inbox", &tenant.jwt).await;
+        page["data"].as_array().and_then(|d| d.first()).map(id_of)
+    })
+    .await;
     let (_, secret) = app.get(&format!("/api/v1/notification/endpoints/{endpoint_id}/secret"), &tenant.jwt).await;
     let endpoint_secret = secret["secret"].as_str().unwrap().to_owned();
 
@@ -429,6 +437,7 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
         endpoint_id,
         endpoint_secret,
         delivery_id,
+        inbox_item_id,
         tenant,
     }
 }

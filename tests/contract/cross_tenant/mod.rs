@@ -94,6 +94,12 @@ const NOT_WALKED: &[(&str, &str, &str)] = &[
         "takes only a refresh token, a secret of the caller's own session: no tenant or id to swap",
     ),
     ("GET", "/api/v1/lrs/xapi/about", "public: the xAPI versions spoken; no credential, no tenant"),
+    (
+        "GET",
+        "/api/v1/notification/unsubscribe/{token}",
+        "the path is a capability (the HMAC-signed link in a member's email), not an id: B cannot make one for A's members (a forged token is a 404, shown in notification's tests)",
+    ),
+    ("POST", "/api/v1/notification/unsubscribe/{token}", "as its GET: a signed capability, not an id"),
 ];
 
 /// Operations B must be refused whatever it sends: any 2xx fails the test.

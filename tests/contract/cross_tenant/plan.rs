@@ -121,6 +121,7 @@ impl Plan<'_> {
             "generation_id" => a.generation_id.clone(),
             "endpoint_id" => a.endpoint_id.clone(),
             "delivery_id" => a.delivery_id.clone(),
+            "item_id" => a.inbox_item_id.clone(),
             // A's object, without the signature only A's URLs carry.
             "key" if template.contains("/blobs/") => a.asset_key.clone(),
             "version" => "1".to_owned(),

@@ -60,6 +60,8 @@ pub(super) async fn alpha_view(app: &TestApp, a: &Alpha) -> View {
             vec![],
         ),
         ("webhook messages", "/api/v1/notification/messages".to_owned(), vec![]),
+        ("inbox", "/api/v1/notification/inbox".to_owned(), vec![]),
+        ("notification preferences", "/api/v1/notification/preferences".to_owned(), vec![]),
     ];
     let mut view = Vec::with_capacity(reads.len());
     for (label, path, query) in reads {

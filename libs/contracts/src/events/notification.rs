@@ -29,7 +29,8 @@ pub struct EndpointChanged {
 event!(EndpointChanged, "notification.endpoint.changed.v1", aggregate = endpoint_id, tenant = tenant_id);
 
 /// notification erased a person's data in the tenant for a data-subject request: every
-/// webhook message that named them deleted, with its deliveries and their logged answers.
+/// webhook message that named them deleted, with its deliveries and their logged answers,
+/// and their inbox, emails and preferences.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataSubjectErased {
@@ -44,6 +45,8 @@ event!(DataSubjectErased, "notification.data_subject.erased.v1", aggregate = req
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ErasureOutcome {
-    /// Messages (and their deliveries and attempts) deleted.
+    /// Webhook messages (and their deliveries and attempts) deleted.
     pub messages_deleted: u64,
+    /// The person's inbox items, emails and preferences deleted.
+    pub notifications_deleted: u64,
 }

@@ -1,7 +1,8 @@
 //! notification's step of a data-subject erasure (ADR 0004): every message of the tenant
 //! whose body names the person (their user id, an email address in any case, its xAPI
 //! `mbox_sha1sum`, an account's home page with its name, an OpenID) is deleted, with its
-//! deliveries and their logged answers, in the consumer's transaction; the answer
+//! deliveries and their logged answers, and (by user id) their inbox, emails and
+//! preferences, in the consumer's transaction; the answer
 //! `notification.data_subject.erased.v1` counts them. Messages are deleted rather than
 //! redacted: a webhook replay of them is what erasure takes away.
 
@@ -52,12 +53,13 @@ pub fn patterns(s: &DataSubject) -> (Vec<String>, Vec<(String, String)>) {
 pub async fn on_requested(cx: Cx<'_>, r: DataSubjectErasureRequested) -> Result<(), HandleError> {
     let (single, accounts) = patterns(&r.subject);
     let messages_deleted = store::messages_delete_naming(cx.tx, &single, &accounts).await?;
-    tracing::info!(tenant = %r.tenant_id, request = %r.request_id, messages_deleted, "data subject erased");
-    let reply = DataSubjectErased {
-        tenant_id: r.tenant_id,
-        request_id: r.request_id,
-        outcome: ErasureOutcome { messages_deleted },
+    let notifications_deleted = match r.subject.user_id {
+        Some(user) => store::person_erase(cx.tx, user).await?,
+        None => 0,
     };
+    tracing::info!(tenant = %r.tenant_id, request = %r.request_id, messages_deleted, notifications_deleted, "data subject erased");
+    let outcome = ErasureOutcome { messages_deleted, notifications_deleted };
+    let reply = DataSubjectErased { tenant_id: r.tenant_id, request_id: r.request_id, outcome };
     let meta = cx.following();
     outbox::enqueue(cx.tx, crate::NAME, &meta, reply.into()).await.map_err(|e| HandleError::Transient(e.into()))?;
     Ok(())

@@ -4,8 +4,10 @@
 //! a replay), and its step of a data-subject erasure (`erasure`).
 
 pub mod deliver;
+pub mod email;
 pub mod endpoints;
 pub mod erasure;
+pub mod notify;
 
 use mirai_kit::Role;
 

@@ -20,6 +20,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+mod people;
+
 const N: &str = "/api/v1/notification";
 
 /// One request the receiver got.
