@@ -71,9 +71,13 @@ pub async fn enqueue(tx: &mut PgConnection, job: NewJob) -> Result<bool, sqlx::E
     .bind(job.run_at)
     .bind(job.max_attempts)
     .bind(&job.dedupe_key)
-    .execute(tx)
+    .execute(&mut *tx)
     .await?
     .rows_affected();
+    if n == 1 && job.run_at <= Utc::now() {
+        // Wakes the runners (at commit) rather than waiting for their next poll.
+        sqlx::query("SELECT pg_notify('mirai_jobs_' || current_schema(), '')").execute(tx).await?;
+    }
     Ok(n == 1)
 }
 
@@ -92,6 +96,15 @@ pub struct Runner {
     /// Jobs run at once (each in its own transaction, so each holds a pooled connection
     /// while it runs); default 1.
     pub workers: usize,
+    /// Wakes idle workers: a job enqueued for now NOTIFYs `mirai_jobs_<schema>` at its
+    /// commit, and the service's outbox relay, which already LISTENs on its own
+    /// connection, passes it on ([`channel`]); without it the workers poll.
+    pub wake: Arc<tokio::sync::Notify>,
+}
+
+/// The channel a job enqueued for now is announced on.
+pub fn channel(schema: &str) -> String {
+    format!("mirai_jobs_{schema}")
 }
 
 impl Runner {
@@ -105,6 +118,7 @@ impl Runner {
             backoff_base: Duration::from_secs(1),
             idle_poll: Duration::from_millis(500),
             workers: 1,
+            wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -148,6 +162,7 @@ impl Runner {
             if !worked {
                 tokio::select! {
                     _ = cancel.cancelled() => return,
+                    _ = self.wake.notified() => {}
                     _ = tokio::time::sleep(self.idle_poll) => {}
                 }
             }

@@ -26,17 +26,23 @@ pub struct Relay {
     pub schema: String,
     pub batch: i64,
     pub poll: Duration,
+    /// The job runner's wake-up: the relay's LISTEN connection also hears
+    /// `mirai_jobs_<schema>` and passes it on, so a service holds one listener, not two.
+    pub jobs_wake: Option<std::sync::Arc<tokio::sync::Notify>>,
 }
 
 impl Relay {
     pub fn new(pool: PgPool, bus: Bus, schema: &str) -> Self {
-        Self { pool, bus, schema: schema.to_owned(), batch: 500, poll: Duration::from_secs(1) }
+        Self { pool, bus, schema: schema.to_owned(), batch: 500, poll: Duration::from_secs(1), jobs_wake: None }
     }
 
     /// Runs until `cancel` fires, then flushes what is pending (bounded) and returns.
     pub async fn run(self, cancel: CancellationToken) {
         let mut listener = match PgListener::connect_with(&self.pool).await {
-            Ok(mut l) => match l.listen(&channel(&self.schema)).await {
+            Ok(mut l) => match l
+                .listen_all([channel(&self.schema), crate::jobs::channel(&self.schema)].iter().map(String::as_str))
+                .await
+            {
                 Ok(()) => Some(l),
                 Err(e) => {
                     tracing::warn!(error = %e, "outbox relay: LISTEN failed, polling only");
@@ -77,10 +83,20 @@ impl Relay {
                 self.record_pending().await;
                 gauge_at = tokio::time::Instant::now();
             }
+            let jobs = crate::jobs::channel(&self.schema);
             let wait = async {
                 match listener.as_mut() {
                     Some(l) => {
-                        let _ = tokio::time::timeout(self.poll, l.recv()).await;
+                        let deadline = tokio::time::Instant::now() + self.poll;
+                        // A job's wake-up is passed on; the relay waits on for its own.
+                        while let Ok(Ok(n)) = tokio::time::timeout_at(deadline, l.recv()).await {
+                            if n.channel() != jobs {
+                                break;
+                            }
+                            if let Some(w) = &self.jobs_wake {
+                                w.notify_waiters();
+                            }
+                        }
                     }
                     None => tokio::time::sleep(self.poll).await,
                 }

@@ -164,7 +164,10 @@ pub async fn start(config: Config, services: &[ServiceDef], run_migrations: bool
         if let Err(e) = bus.stream(def.name).await {
             tracing::warn!(service = def.name, error = %format!("{e:#}"), "stream not there yet; waiting for `mirai migrate`");
         }
-        tasks.spawn(Relay::new(db.pool().clone(), bus.clone(), db.schema()).run(work_cancel.clone()));
+        let jobs_wake = std::sync::Arc::new(tokio::sync::Notify::new());
+        let mut relay = Relay::new(db.pool().clone(), bus.clone(), db.schema());
+        relay.jobs_wake = Some(jobs_wake.clone());
+        tasks.spawn(relay.run(work_cancel.clone()));
         let ctx = ServiceCtx {
             name: def.name,
             config: config.clone(),
@@ -198,6 +201,7 @@ pub async fn start(config: Config, services: &[ServiceDef], run_migrations: bool
         }
         runner.schedules.extend(started.schedules);
         runner.workers = started.job_workers;
+        runner.wake = jobs_wake;
         tasks.spawn(runner.run(work_cancel.clone()));
         cors_anywhere.extend(started.cors_anywhere.iter().map(|p| format!("/api/v1/{}{p}", def.name)));
         let openapi = def.openapi_document();
