@@ -159,7 +159,10 @@ impl Runner {
                     false
                 }
             };
-            if !worked {
+            if worked {
+                // There may be more: pass the wake-up on to another idle worker.
+                self.wake.notify_one();
+            } else {
                 tokio::select! {
                     _ = cancel.cancelled() => return,
                     _ = self.wake.notified() => {}

@@ -94,7 +94,9 @@ impl Relay {
                                 break;
                             }
                             if let Some(w) = &self.jobs_wake {
-                                w.notify_waiters();
+                                // One worker, or the next to wait if all are busy (a permit is
+                                // kept); a worker that finds a job wakes the next.
+                                w.notify_one();
                             }
                         }
                     }

@@ -65,7 +65,7 @@ async fn on_membership_granted(cx: Cx<'_, AppState>, e: MembershipGranted) -> Re
         vars: serde_json::json!({ "tenant": tenant, "roles": e.roles }),
         link: None,
     };
-    crate::app::notify::notify(cx.tx, &cx.state.settings, notice).await.map_err(HandleError::Transient)?;
+    crate::app::notify::notify(cx.tx, cx.state, notice).await.map_err(HandleError::Transient)?;
     Ok(())
 }
 

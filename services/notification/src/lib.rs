@@ -36,6 +36,10 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// The SMTP server emails go to, when one is configured.
     pub smtp: Option<lettre::AsyncSmtpTransport<lettre::Tokio1Executor>>,
+    /// Signs one-click unsubscribe links (made once, sealed in the database).
+    pub unsubscribe_key: std::sync::Arc<secrecy::SecretSlice<u8>>,
+    /// The live inbox streams open on this replica.
+    pub streams: app::notify::Streams,
 }
 
 impl Service for AppState {
@@ -49,7 +53,12 @@ impl Service for AppState {
     async fn start(ctx: ServiceCtx) -> anyhow::Result<Started> {
         let settings = settings::Settings::from_config(&ctx.config, &ctx.public_url)?;
         let smtp = match &settings.smtp_url {
-            Some(url) => Some(lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url)?.build()),
+            Some(url) => Some(
+                lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(secrecy::ExposeSecret::expose_secret(
+                    url,
+                ))?
+                .build(),
+            ),
             None => {
                 tracing::warn!("MIRAI_NOTIFICATION__SMTP_URL is unset: emails are not sent");
                 None
@@ -62,7 +71,13 @@ impl Service for AppState {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent("Mirai-Webhooks/1.0")
             .build()?;
-        let state = AppState { kms: mirai_kit::kms::for_service(NAME)?, ctx, settings, http, smtp };
+        if !settings.public_url.starts_with("https://") {
+            tracing::warn!(public_url = %settings.public_url, "one-click unsubscribe (RFC 8058) needs an https MIRAI_PUBLIC_URL");
+        }
+        let kms = mirai_kit::kms::for_service(NAME)?;
+        let unsubscribe_key = std::sync::Arc::new(app::notify::unsubscribe_key(&ctx, kms.as_ref()).await?);
+        let streams = app::notify::Streams::new(settings.max_streams);
+        let state = AppState { kms, ctx, settings, http, smtp, unsubscribe_key, streams };
         let deliver = std::sync::Arc::new(app::deliver::Deliver { state: state.clone() });
         let email = std::sync::Arc::new(app::email::SendEmail { state: state.clone() });
         let workers = state.settings.workers;

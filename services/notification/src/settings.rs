@@ -26,15 +26,16 @@ pub struct Settings {
     pub workers: usize,
     /// `SMTP_URL`: where email goes (`smtp://host:port` in the clear, `smtps://user:pass@host`
     /// or `smtp://…?tls=required`); unset, emails fail with that reason.
-    pub smtp_url: Option<String>,
+    pub smtp_url: Option<secrecy::SecretString>,
     /// `FROM`: the sender, default `Mirai <no-reply@mirai.localhost>`.
     pub from: lettre::message::Mailbox,
     /// `APP_URL`: where an email's links lead, default the public URL.
     pub app_url: String,
     /// The public URL (`MIRAI_PUBLIC_URL`), where unsubscribe links point.
     pub public_url: String,
-    /// `UNSUBSCRIBE_KEY`: signs one-click unsubscribe links (a dev-only key when unset).
-    pub unsubscribe_key: String,
+    /// `MAX_STREAMS`: live inbox streams one replica serves at once, default 256 (each
+    /// looks for new items every 2 s); a member may hold 3.
+    pub max_streams: usize,
     /// `BLOCK_PRIVATE_HOSTS`: refuse endpoint URLs on loopback and private addresses
     /// (`1`; the chart sets it), default `0` so a laptop can receive on localhost.
     pub block_private_hosts: bool,
@@ -62,7 +63,8 @@ impl Settings {
             disable_min_failures: num("DISABLE_MIN_FAILURES", 10)? as i32,
             secret_grace: Duration::from_secs(num("SECRET_GRACE_SECS", 86_400)?),
             block_private_hosts: num("BLOCK_PRIVATE_HOSTS", 0)? != 0,
-            smtp_url: config.setting(crate::NAME, "SMTP_URL"),
+            max_streams: num("MAX_STREAMS", 256)? as usize,
+            smtp_url: config.setting(crate::NAME, "SMTP_URL").map(secrecy::SecretString::from),
             from: config
                 .setting(crate::NAME, "FROM")
                 .unwrap_or_else(|| "Mirai <no-reply@mirai.localhost>".into())
@@ -73,9 +75,7 @@ impl Settings {
                 })?,
             app_url: config.setting(crate::NAME, "APP_URL").unwrap_or_else(|| public_url.to_owned()),
             public_url: public_url.trim_end_matches('/').to_owned(),
-            unsubscribe_key: config
-                .setting(crate::NAME, "UNSUBSCRIBE_KEY")
-                .unwrap_or_else(|| "mirai-dev-only-unsubscribe-key".into()),
+
             workers: (num("DELIVERY_WORKERS", 8)? as usize).min(config.db_pool_size.saturating_sub(2) as usize).max(1),
         })
     }

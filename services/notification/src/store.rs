@@ -758,6 +758,8 @@ pub async fn person_erase(tx: &mut PgConnection, user: UserId) -> Result<u64, sq
         "DELETE FROM inbox_items WHERE user_id = $1",
         "DELETE FROM emails WHERE user_id = $1",
         "DELETE FROM preferences WHERE user_id = $1",
+        // The address too (learned again from their session if they still use Mirai elsewhere).
+        "DELETE FROM people WHERE user_id = $1",
     ] {
         n += sqlx::query(q).bind(user).execute(&mut *tx).await?.rows_affected();
     }

@@ -80,30 +80,41 @@ impl SendEmail {
             tx.commit().await?;
             (email, person)
         };
+        let Some(smtp) = &self.state.smtp else {
+            // Nothing to retry against: the email fails now, with the reason.
+            let mut tx = db.tenant_tx(tenant.into()).await?;
+            let why = "no SMTP server is configured (MIRAI_NOTIFICATION__SMTP_URL)";
+            store::email_set(&mut tx, id, "failed", email.attempts, Some(why), None).await?;
+            tx.commit().await?;
+            return Ok(());
+        };
         let Some(person) = person else {
             return Err(HandleError::Transient(anyhow::anyhow!("no address known yet for {}", email.user_id)));
         };
-        let outcome = match &self.state.smtp {
-            None => Err("no SMTP server is configured (MIRAI_NOTIFICATION__SMTP_URL)".to_owned()),
-            Some(smtp) => {
-                let settings = &self.state.settings;
-                let unsubscribe = notify::unsubscribe_url(settings, tenant, email.user_id, &email.category);
-                let to = Mailbox::new(
-                    person.display_name.clone(),
-                    person.email.parse().map_err(|e| HandleError::Permanent(format!("address: {e}")))?,
-                );
-                let message = Message::builder()
-                    .from(settings.from.clone())
-                    .to(to)
-                    .subject(&email.subject)
-                    .message_id(Some(format!("<{id}@{}>", settings.from.email.domain())))
-                    .header(ListUnsubscribe(format!("<{unsubscribe}>")))
-                    .header(ListUnsubscribePost)
-                    .multipart(MultiPart::alternative_plain_html(email.text_body.clone(), email.html_body.clone()))
-                    .map_err(|e| HandleError::Permanent(format!("message: {e}")))?;
-                smtp.send(message).await.map(drop).map_err(|e| e.to_string())
+        let settings = &self.state.settings;
+        let unsubscribe = notify::unsubscribe_url(&self.state, tenant, email.user_id, &email.category);
+        let message = person.email.parse().map_err(|e| format!("the address: {e}")).and_then(|address| {
+            Message::builder()
+                .from(settings.from.clone())
+                .to(Mailbox::new(person.display_name.clone(), address))
+                .subject(&email.subject)
+                .message_id(Some(format!("<{id}@{}>", settings.from.email.domain())))
+                .header(ListUnsubscribe(format!("<{unsubscribe}>")))
+                .header(ListUnsubscribePost)
+                .multipart(MultiPart::alternative_plain_html(email.text_body.clone(), email.html_body.clone()))
+                .map_err(|e| format!("the message: {e}"))
+        });
+        let message = match message {
+            Ok(m) => m,
+            Err(why) => {
+                // Nothing a retry would change.
+                let mut tx = db.tenant_tx(tenant.into()).await?;
+                store::email_set(&mut tx, id, "failed", email.attempts, Some(&why), None).await?;
+                tx.commit().await?;
+                return Ok(());
             }
         };
+        let outcome = smtp.send(message).await.map(drop).map_err(|e| (e.to_string(), e.is_permanent()));
         let mut tx = db.tenant_tx(tenant.into()).await?;
         match outcome {
             Ok(()) => {
@@ -111,11 +122,18 @@ impl SendEmail {
                 tx.commit().await?;
                 Ok(())
             }
-            Err(why) => {
-                let status = if last { "failed" } else { "pending" };
+            Err((why, permanent)) => {
+                // A permanent rejection (5xx: no such mailbox…) is not asked again.
+                let end = last || permanent;
+                let status = if end { "failed" } else { "pending" };
                 store::email_set(&mut tx, id, status, email.attempts + 1, Some(&why), Some(&person.email)).await?;
                 tx.commit().await?;
-                if last { Ok(()) } else { Err(HandleError::Transient(anyhow::anyhow!(why))) }
+                if end {
+                    tracing::warn!(email = %id, error = %why, "email failed");
+                    Ok(())
+                } else {
+                    Err(HandleError::Transient(anyhow::anyhow!(why)))
+                }
             }
         }
     }

@@ -13,6 +13,7 @@ use hmac::{KeyInit, Mac};
 use mirai_contracts::ids::{TenantId, UserId};
 use mirai_events::jobs::{self, NewJob};
 use mirai_kit::{AppError, Principal, Role};
+use secrecy::{ExposeSecret, SecretSlice};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -20,7 +21,7 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::{AppState, settings::Settings, store};
+use crate::{AppState, store};
 
 /// The categories a member can turn off, with what they cover.
 pub const CATEGORIES: &[(&str, &str)] = &[("account", "memberships and access")];
@@ -97,9 +98,98 @@ pub fn read_token(key: &[u8], token: &str) -> Option<(TenantId, UserId, String)>
     CATEGORIES.iter().any(|(c, _)| *c == category).then_some((tenant, user, category))
 }
 
-pub fn unsubscribe_url(settings: &Settings, tenant: TenantId, user: UserId, category: &str) -> String {
-    let token = unsubscribe_token(settings.unsubscribe_key.as_bytes(), tenant, user, category);
-    format!("{}/api/v1/notification/unsubscribe/{token}", settings.public_url)
+pub fn unsubscribe_url(state: &AppState, tenant: TenantId, user: UserId, category: &str) -> String {
+    let token = unsubscribe_token(state.unsubscribe_key.expose_secret(), tenant, user, category);
+    format!("{}/api/v1/notification/unsubscribe/{token}", state.settings.public_url)
+}
+
+/// The key unsubscribe links are signed with: made on the first start, sealed by the
+/// service's KEK in `service_keys`, the same for every replica (never a configured or
+/// default value that could be public).
+pub async fn unsubscribe_key(
+    ctx: &mirai_kit::ServiceCtx,
+    kms: &dyn mirai_kit::kms::Kms,
+) -> anyhow::Result<SecretSlice<u8>> {
+    const NAME: &str = "unsubscribe";
+    const CONTEXT: &[u8] = b"mirai-notification/unsubscribe-key";
+    let mut tx = ctx.db.platform_tx().await?;
+    let get = "SELECT kek_id, sealed FROM service_keys WHERE name = $1";
+    let stored: Option<(String, Vec<u8>)> = sqlx::query_as(get).bind(NAME).fetch_optional(&mut *tx).await?;
+    let (kek_id, sealed) = match stored {
+        Some(row) => row,
+        None => {
+            let mut key = [0u8; 32];
+            rand::Rng::fill_bytes(&mut rand::rng(), &mut key);
+            let (kek_id, sealed) = kms.seal(&key, CONTEXT)?;
+            sqlx::query(
+                "INSERT INTO service_keys (name, kek_id, sealed) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(NAME)
+            .bind(&kek_id)
+            .bind(&sealed)
+            .execute(&mut *tx)
+            .await?;
+            // Another replica may have won the race: use what is stored.
+            sqlx::query_as(get).bind(NAME).fetch_one(&mut *tx).await?
+        }
+    };
+    tx.commit().await?;
+    Ok(SecretSlice::from(kms.open(&kek_id, &sealed, CONTEXT)?))
+}
+
+/// The live inbox streams of one replica: at most `max` in all, 3 per member.
+#[derive(Clone)]
+pub struct Streams {
+    all: std::sync::Arc<tokio::sync::Semaphore>,
+    per_member: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<UserId, usize>>>,
+}
+
+/// A stream's place, given back when it ends.
+pub struct StreamSlot {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    user: UserId,
+    per_member: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<UserId, usize>>>,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut m = self.per_member.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = m.get_mut(&self.user) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.user);
+            }
+        }
+    }
+}
+
+impl Streams {
+    pub fn new(max: usize) -> Self {
+        Self { all: std::sync::Arc::new(tokio::sync::Semaphore::new(max.max(1))), per_member: Default::default() }
+    }
+
+    pub fn open(&self, user: UserId) -> Result<StreamSlot, AppError> {
+        const PER_MEMBER: usize = 3;
+        let permit = self.all.clone().try_acquire_owned().map_err(|_| AppError::Upstream {
+            status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            slug: "unavailable",
+            title: "Too many live streams here",
+            detail: "this replica serves as many live streams as it can; retry, or read the inbox".into(),
+            retry_after_secs: Some(10),
+        })?;
+        let mut m = self.per_member.lock().unwrap_or_else(|e| e.into_inner());
+        let n = m.entry(user).or_insert(0);
+        if *n >= PER_MEMBER {
+            return Err(AppError::client(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                "too-many-streams",
+                "Too many live streams",
+                format!("a member may follow their inbox live {PER_MEMBER} times at once; close one"),
+            ));
+        }
+        *n += 1;
+        Ok(StreamSlot { _permit: permit, user, per_member: self.per_member.clone() })
+    }
 }
 
 /// Whether a member wants a category by email and in-app (both on unless turned off).
@@ -120,7 +210,8 @@ pub struct Notice<'a> {
 
 /// Queues a notice (in the caller's transaction): an inbox item and an email, as the
 /// member wants.
-pub async fn notify(tx: &mut PgConnection, settings: &Settings, n: Notice<'_>) -> anyhow::Result<()> {
+pub async fn notify(tx: &mut PgConnection, state: &AppState, n: Notice<'_>) -> anyhow::Result<()> {
+    let settings = &state.settings;
     let (locale, categories) = store::preferences_get(tx, n.user).await?.unwrap_or_else(|| ("en".into(), json!({})));
     let (email, in_app) = wants(&categories, n.category);
     if !email && !in_app {
@@ -128,7 +219,7 @@ pub async fn notify(tx: &mut PgConnection, settings: &Settings, n: Notice<'_>) -
     }
     let mut vars = n.vars;
     vars["app_url"] = json!(settings.app_url);
-    vars["unsubscribe_url"] = json!(unsubscribe_url(settings, n.tenant, n.user, n.category));
+    vars["unsubscribe_url"] = json!(unsubscribe_url(state, n.tenant, n.user, n.category));
     let person = store::person_get(tx, n.user).await?;
     vars["name"] = json!(person.as_ref().and_then(|p| p.display_name.clone()).unwrap_or_else(|| "there".into()));
     let r = render(n.template, &locale, &vars)?;
@@ -140,7 +231,9 @@ pub async fn notify(tx: &mut PgConnection, settings: &Settings, n: Notice<'_>) -
         let id = store::email_insert(tx, n.tenant, n.user, n.category, &r).await?;
         let mut job = NewJob::new(EMAIL_JOB, json!({ "email_id": id }));
         job.tenant_id = Some(n.tenant.into());
-        job.max_attempts = 8;
+        // The runner's backoff doubles to an hour: 30 tries span about 19 hours, time for
+        // the member to be seen (their address) or the SMTP server to come back.
+        job.max_attempts = 30;
         jobs::enqueue(tx, job).await?;
     }
     Ok(())
@@ -270,7 +363,7 @@ pub async fn mark_read(state: &AppState, p: &Principal, item: Option<Uuid>) -> R
 
 /// A one-click unsubscribe (RFC 8058): the token is the authority.
 pub async fn unsubscribe(state: &AppState, token: &str) -> Result<String, AppError> {
-    let (tenant, user, category) = read_token(state.settings.unsubscribe_key.as_bytes(), token)
+    let (tenant, user, category) = read_token(state.unsubscribe_key.expose_secret(), token)
         .ok_or_else(|| AppError::not_found("unsubscribe link", token.chars().take(16).collect::<String>()))?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let (locale, mut categories) =

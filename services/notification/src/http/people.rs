@@ -99,37 +99,39 @@ async fn read_all(State(state): State<AppState>, principal: Principal) -> Result
 }
 
 /// Your inbox, live: Server-Sent Events, each `item` a new inbox item (the newest 20
-/// first); reconnect with `Last-Event-ID` to go on from the last one seen. The stream
-/// ends after ten minutes; reconnect.
+/// first), seen within about 2 s; reconnect with `Last-Event-ID` to go on from the last
+/// one seen. The stream ends after two minutes; reconnect. At most 3 per member (429).
 #[utoipa::path(get, path = "/inbox/stream", tag = "people", security(("bearer" = [])),
-    responses((status = 200, description = "text/event-stream of `item` events", content_type = "text/event-stream")))]
+    responses((status = 200, description = "text/event-stream of `item` events", content_type = "text/event-stream"),
+              (status = 429, description = "Three streams are open already", body = Problem, content_type = "application/problem+json")))]
 async fn inbox_stream(
     State(state): State<AppState>,
     principal: Principal,
     headers: axum::http::HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
     let (tenant, user) = notify::stream_member(&principal)?;
+    let slot = state.streams.open(user)?;
     let last: Option<Uuid> = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
-    let until = tokio::time::Instant::now() + Duration::from_secs(600);
-    let stream = futures::stream::unfold(
-        (state, last, Vec::<InboxItem>::new()),
-        move |(state, mut last, mut queue)| async move {
-            loop {
-                if let Some(item) = (!queue.is_empty()).then(|| queue.remove(0)) {
-                    last = Some(item.id);
-                    let event = Event::default().event("item").id(item.id.to_string()).json_data(&item).ok()?;
-                    return Some((Ok(event), (state, last, queue)));
-                }
-                if tokio::time::Instant::now() >= until {
-                    return None;
-                }
-                match notify::inbox_since(&state, tenant, user, last).await {
-                    Ok(items) if !items.is_empty() => queue = items,
-                    _ => tokio::time::sleep(Duration::from_millis(500)).await,
-                }
+    // Two minutes, then the client reconnects with Last-Event-ID: a stream never holds a
+    // replica's shutdown for long, nor outlives its token by much.
+    let until = tokio::time::Instant::now() + Duration::from_secs(120);
+    let start = (state, last, Vec::<InboxItem>::new(), slot);
+    let stream = futures::stream::unfold(start, move |(state, mut last, mut queue, slot)| async move {
+        loop {
+            if let Some(item) = (!queue.is_empty()).then(|| queue.remove(0)) {
+                last = Some(item.id);
+                let event = Event::default().event("item").id(item.id.to_string()).json_data(&item).ok()?;
+                return Some((Ok(event), (state, last, queue, slot)));
             }
-        },
-    );
+            if tokio::time::Instant::now() >= until || state.ctx.cancel.is_cancelled() {
+                return None;
+            }
+            match notify::inbox_since(&state, tenant, user, last).await {
+                Ok(items) if !items.is_empty() => queue = items,
+                _ => tokio::time::sleep(Duration::from_secs(2)).await,
+            }
+        }
+    });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
@@ -158,7 +160,7 @@ async fn unsubscribe_page(
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> Result<(StatusCode, Html<String>), AppError> {
-    notify::read_token(state.settings.unsubscribe_key.as_bytes(), &token)
+    notify::read_token(secrecy::ExposeSecret::expose_secret(&*state.unsubscribe_key), &token)
         .ok_or_else(|| AppError::not_found("unsubscribe link", token.chars().take(16).collect::<String>()))?;
     Ok((
         StatusCode::OK,
