@@ -151,9 +151,20 @@ ensure_smtp_sink() {
   fi
 }
 
+# localstripe: the stateful Stripe fake billing's tests pay through (each test starts its
+# own, `--from-scratch`); without a Stripe key billing runs in `manual` mode.
+ensure_stripe_fake() {
+  if ! "$VENV/bin/python" -c "import localstripe" 2>/dev/null; then
+    log "installing localstripe into $VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check "localstripe==1.15.10"
+    chmod -R a+rX "$VENV"
+  fi
+}
+
 ensure_venv
 ensure_s3s
 ensure_model
 ensure_smtp_sink
+ensure_stripe_fake
 start_postgres
 start_nats

@@ -17,6 +17,8 @@ pub fn services() -> Vec<ServiceDef> {
         mirai_content::service(),
         mirai_ai_gateway::service(),
         mirai_notification::service(),
+        mirai_marketplace::service(),
+        mirai_billing::service(),
     ]
 }
 

@@ -168,6 +168,31 @@ id_type!(
     DeliveryId
 );
 
+id_type!(
+    /// A provider's offer of a published course version (marketplace).
+    ListingId
+);
+id_type!(
+    /// A tenant's order of seats of a listing (marketplace).
+    OrderId
+);
+id_type!(
+    /// Seats of a course a tenant owns (marketplace).
+    LicenseId
+);
+id_type!(
+    /// A payment of an order (billing).
+    PaymentId
+);
+id_type!(
+    /// A refund of (part of) a payment (billing).
+    RefundId
+);
+id_type!(
+    /// A run paying providers what they are owed (billing).
+    PayoutRunId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

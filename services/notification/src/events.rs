@@ -9,8 +9,12 @@ use mirai_contracts::{
     Event,
     events::{
         authoring::{CoursePublished, CourseRetired},
+        billing::{PaymentFailed, PaymentRefunded, PaymentSucceeded},
         content::PackageImported,
         lrs::{StatementStored, StatementVoided},
+        marketplace::{
+            LicenseChanged, LicenseGranted, ListingChanged, OrderCanceled, OrderCompleted, OrderFailed, OrderPlaced,
+        },
         media::{AssetDeleted, AssetReady},
         tenant::{MembershipGranted, MembershipRevoked, OrgUnitCreated, TenantCreated},
     },
@@ -31,6 +35,16 @@ pub const DELIVERABLE: &[&str] = &[
     AssetDeleted::SUBJECT,
     StatementStored::SUBJECT,
     StatementVoided::SUBJECT,
+    ListingChanged::SUBJECT,
+    OrderPlaced::SUBJECT,
+    OrderCompleted::SUBJECT,
+    OrderFailed::SUBJECT,
+    OrderCanceled::SUBJECT,
+    LicenseGranted::SUBJECT,
+    LicenseChanged::SUBJECT,
+    PaymentSucceeded::SUBJECT,
+    PaymentFailed::SUBJECT,
+    PaymentRefunded::SUBJECT,
 ];
 
 pub const CONSUMERS: &[(&str, &str)] = &[
@@ -39,6 +53,8 @@ pub const CONSUMERS: &[(&str, &str)] = &[
     ("content", "notification-content"),
     ("media", "notification-media"),
     ("lrs", "notification-lrs"),
+    ("marketplace", "notification-marketplace"),
+    ("billing", "notification-billing"),
 ];
 
 async fn record<E: Event>(cx: Cx<'_>, _e: E) -> Result<(), HandleError> {
@@ -83,6 +99,18 @@ pub fn consumers(state: &AppState) -> Vec<ConsumerSpec> {
         ConsumerSpec::new("notification-content").on(record::<PackageImported>),
         ConsumerSpec::new("notification-media").on(record::<AssetReady>).on(record::<AssetDeleted>),
         ConsumerSpec::new("notification-lrs").on(record::<StatementStored>).on(record::<StatementVoided>),
+        ConsumerSpec::new("notification-marketplace")
+            .on(record::<ListingChanged>)
+            .on(record::<OrderPlaced>)
+            .on(record::<OrderCompleted>)
+            .on(record::<OrderFailed>)
+            .on(record::<OrderCanceled>)
+            .on(record::<LicenseGranted>)
+            .on(record::<LicenseChanged>),
+        ConsumerSpec::new("notification-billing")
+            .on(record::<PaymentSucceeded>)
+            .on(record::<PaymentFailed>)
+            .on(record::<PaymentRefunded>),
     ]
 }
 

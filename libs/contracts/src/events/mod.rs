@@ -4,9 +4,11 @@
 
 pub mod ai_gateway;
 pub mod authoring;
+pub mod billing;
 pub mod content;
 pub mod identity;
 pub mod lrs;
+pub mod marketplace;
 pub mod media;
 pub mod notification;
 pub mod template;

@@ -1,0 +1,79 @@
+//! The payment provider's webhooks: verified by signature before anything is read
+//! (an invalid one is a 400 and writes nothing), deduplicated by the provider's event
+//! id, and applied through `payments::apply`, which only moves a payment forward — so
+//! events arriving twice, late or out of order have one effect.
+
+use axum::http::StatusCode;
+use secrecy::ExposeSecret;
+use serde_json::Value;
+
+use mirai_kit::AppError;
+
+use crate::{
+    AppState,
+    app::payments::{self, handle_to_app},
+    gateway::{State, state_of},
+    signature, store,
+};
+
+fn bad(slug: &'static str, title: &'static str, detail: impl Into<String>) -> AppError {
+    AppError::client(StatusCode::BAD_REQUEST, slug, title, detail)
+}
+
+/// What a Stripe event says of a payment.
+fn state_for(kind: &str, object: &Value) -> Option<State> {
+    match kind {
+        "payment_intent.succeeded" => Some(State::Succeeded),
+        "payment_intent.canceled" => Some(State::Canceled),
+        "payment_intent.payment_failed" => Some(match state_of(object) {
+            State::Declined(m) => State::Declined(m),
+            _ => State::Declined(object["last_payment_error"]["message"].as_str().unwrap_or("declined").to_owned()),
+        }),
+        _ => None,
+    }
+}
+
+/// Applies one Stripe event (the body as received). Returns whether it was new.
+pub async fn stripe(state: &AppState, signature_header: Option<&str>, body: &[u8]) -> Result<bool, AppError> {
+    let secrets: Vec<&str> = state.settings.webhook_secrets.iter().map(|s| s.expose_secret()).collect();
+    let now = chrono::Utc::now().timestamp();
+    let tolerance = state.settings.webhook_tolerance.as_secs() as i64;
+    signature::verify(signature_header, body, &secrets, now, tolerance)
+        .map_err(|e| bad("invalid-signature", "Invalid webhook signature", e.detail()))?;
+    let event: Value =
+        serde_json::from_slice(body).map_err(|e| bad("invalid-event", "Invalid webhook event", e.to_string()))?;
+    let (Some(id), Some(kind)) = (event["id"].as_str(), event["type"].as_str()) else {
+        return Err(bad("invalid-event", "Invalid webhook event", "an event has a string `id` and `type`"));
+    };
+    if id.len() > 255 || kind.len() > 255 {
+        return Err(bad("invalid-event", "Invalid webhook event", "`id` and `type` are at most 255 characters"));
+    }
+    let object = &event["data"]["object"];
+    let meta = |k: &str| object["metadata"][k].as_str().and_then(|s| s.parse::<uuid::Uuid>().ok());
+    let (Some(state_now), Some(tenant), Some(payment)) =
+        (state_for(kind, object), meta("mirai_tenant_id"), meta("mirai_payment_id"))
+    else {
+        // Not about one of our payments: logged as seen, nothing else.
+        let mut tx = state.ctx.db.platform_tx().await?;
+        let new = store::provider_event_insert(&mut tx, "stripe", id, kind).await?;
+        tx.commit().await?;
+        return Ok(new);
+    };
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    if !store::provider_event_insert(&mut tx, "stripe", id, kind).await? {
+        tx.commit().await?;
+        return Ok(false);
+    }
+    let row = store::payment_get(&mut tx, payment.into(), true).await?;
+    match row {
+        // The event must be about the PaymentIntent billing made for this payment.
+        Some(p) if p.provider == "stripe" && p.provider_ref.as_deref() == object["id"].as_str() => {
+            payments::apply(&mut tx, &p, &state_now, "webhook", &payments::system("stripe"))
+                .await
+                .map_err(handle_to_app)?;
+        }
+        _ => tracing::warn!(event = id, kind, "a signed provider event names a payment billing does not have"),
+    }
+    tx.commit().await?;
+    Ok(true)
+}

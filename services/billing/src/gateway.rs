@@ -1,0 +1,270 @@
+//! The payment port: what billing asks of a payment provider, and its two adapters.
+//! **Stripe** speaks Stripe's API (form-encoded requests, `Idempotency-Key` on every
+//! write so a retried job never pays or refunds twice, PaymentIntents, Customers,
+//! Refunds, and the Events list reconciliation reads). **Manual** takes nothing online:
+//! the payment waits until a platform admin marks the invoice paid.
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+
+use crate::settings::Settings;
+
+/// What the provider says of a payment.
+#[derive(Debug, Clone, PartialEq)]
+pub enum State {
+    /// The money is taken.
+    Succeeded,
+    /// The buyer still has to act (confirm with the client secret, 3-D Secure), or the
+    /// provider is processing.
+    Pending,
+    /// Declined; the buyer may try again with another method.
+    Declined(String),
+    Canceled,
+}
+
+/// A payment as created at the provider.
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub provider_ref: String,
+    pub client_secret: Option<String>,
+    pub state: State,
+}
+
+/// A payment the provider reports as succeeded (for reconciliation).
+#[derive(Debug, Clone)]
+pub struct Paid {
+    pub provider_ref: String,
+    pub payment_id: Option<uuid::Uuid>,
+    pub tenant_id: Option<uuid::Uuid>,
+}
+
+/// What a call to the provider can end in.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// Worth retrying: the network, a timeout, 429, 5xx.
+    #[error("payment provider unavailable: {0}")]
+    Transient(String),
+    /// The provider refused the request as such (4xx other than a decline).
+    #[error("payment provider refused: {0}")]
+    Refused(String),
+}
+
+/// What to create.
+pub struct NewPayment<'a> {
+    pub payment_id: uuid::Uuid,
+    pub order_id: uuid::Uuid,
+    pub tenant_id: uuid::Uuid,
+    pub amount: i64,
+    pub currency: &'a str,
+    pub customer: Option<&'a str>,
+    pub payment_method: Option<&'a str>,
+}
+
+#[derive(Clone)]
+pub enum Gateway {
+    Stripe(Stripe),
+    Manual,
+}
+
+impl Gateway {
+    pub fn from_settings(s: &Settings) -> anyhow::Result<Self> {
+        Ok(match (s.provider.as_str(), &s.stripe_secret_key) {
+            ("stripe", Some(key)) => Gateway::Stripe(Stripe::new(&s.stripe_api_base, key.clone(), s.timeout)?),
+            _ => Gateway::Manual,
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Gateway::Stripe(_) => "stripe",
+            Gateway::Manual => "manual",
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Stripe {
+    base: String,
+    key: SecretString,
+    http: reqwest::Client,
+}
+
+type Form = Vec<(String, String)>;
+
+impl Stripe {
+    pub fn new(base: &str, key: SecretString, timeout: Duration) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent("Mirai-Billing/1.0")
+            .build()?;
+        Ok(Self { base: base.trim_end_matches('/').to_owned(), key, http })
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        form: &Form,
+        idempotency: Option<&str>,
+    ) -> Result<Value, GatewayError> {
+        let url = format!("{}{path}", self.base);
+        let mut req = self.http.request(method.clone(), &url).bearer_auth(self.key.expose_secret());
+        if method == reqwest::Method::GET {
+            req = req.query(form);
+        } else {
+            let body = serde_urlencoded::to_string(form).map_err(|e| GatewayError::Refused(e.to_string()))?;
+            req = req.header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(body);
+        }
+        if let Some(key) = idempotency {
+            req = req.header("Idempotency-Key", key);
+        }
+        let res = req.send().await.map_err(|e| GatewayError::Transient(format!("{path}: {e}")))?;
+        let status = res.status();
+        let body: Value =
+            res.json().await.map_err(|e| GatewayError::Transient(format!("{path}: unreadable answer: {e}")))?;
+        if status.is_success() {
+            return Ok(body);
+        }
+        let message = body["error"]["message"].as_str().unwrap_or("no message").to_owned();
+        if status.as_u16() == 429 || status.is_server_error() {
+            return Err(GatewayError::Transient(format!("{path}: HTTP {status}: {message}")));
+        }
+        // A card error on a confirmation still created the PaymentIntent: its state is
+        // in the error (`error.payment_intent`), and it is a decline, not a refusal.
+        if status.as_u16() == 402 || body["error"]["type"] == "card_error" {
+            return Ok(serde_json::json!({ "declined": message, "payment_intent": body["error"]["payment_intent"] }));
+        }
+        Err(GatewayError::Refused(format!("{path}: HTTP {status}: {message}")))
+    }
+
+    /// The customer for a tenant, created once (the caller stores it).
+    pub async fn create_customer(&self, tenant: uuid::Uuid) -> Result<String, GatewayError> {
+        let form: Form = vec![("metadata[mirai_tenant_id]".into(), tenant.to_string())];
+        let v = self.call(reqwest::Method::POST, "/v1/customers", &form, Some(&format!("customer-{tenant}"))).await?;
+        id_of(&v)
+    }
+
+    pub async fn create_payment(&self, p: &NewPayment<'_>) -> Result<Created, GatewayError> {
+        let mut form: Form = vec![
+            ("amount".into(), p.amount.to_string()),
+            ("currency".into(), p.currency.to_ascii_lowercase()),
+            ("metadata[mirai_payment_id]".into(), p.payment_id.to_string()),
+            ("metadata[mirai_order_id]".into(), p.order_id.to_string()),
+            ("metadata[mirai_tenant_id]".into(), p.tenant_id.to_string()),
+        ];
+        if let Some(c) = p.customer {
+            form.push(("customer".into(), c.into()));
+        }
+        if let Some(pm) = p.payment_method {
+            form.push(("payment_method".into(), pm.into()));
+            form.push(("confirm".into(), "true".into()));
+        }
+        let v = self
+            .call(reqwest::Method::POST, "/v1/payment_intents", &form, Some(&format!("payment-{}", p.payment_id)))
+            .await?;
+        if let Some(message) = v["declined"].as_str() {
+            let pi = &v["payment_intent"];
+            return Ok(Created {
+                provider_ref: pi["id"].as_str().unwrap_or_default().to_owned(),
+                client_secret: pi["client_secret"].as_str().map(str::to_owned),
+                state: State::Declined(message.to_owned()),
+            });
+        }
+        Ok(Created {
+            provider_ref: id_of(&v)?,
+            client_secret: v["client_secret"].as_str().map(str::to_owned),
+            state: state_of(&v),
+        })
+    }
+
+    pub async fn retrieve(&self, provider_ref: &str) -> Result<State, GatewayError> {
+        let v = self
+            .call(reqwest::Method::GET, &format!("/v1/payment_intents/{}", path_safe(provider_ref)?), &vec![], None)
+            .await?;
+        Ok(state_of(&v))
+    }
+
+    pub async fn cancel(&self, provider_ref: &str) -> Result<State, GatewayError> {
+        let path = format!("/v1/payment_intents/{}/cancel", path_safe(provider_ref)?);
+        match self.call(reqwest::Method::POST, &path, &vec![], Some(&format!("cancel-{provider_ref}"))).await {
+            Ok(v) => Ok(state_of(&v)),
+            // Succeeded (or canceled) already: say what it is now.
+            Err(GatewayError::Refused(_)) => self.retrieve(provider_ref).await,
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Refunds `amount` of a payment; the idempotency key is the refund's id.
+    pub async fn refund(&self, provider_ref: &str, amount: i64, key: &str) -> Result<String, GatewayError> {
+        let form: Form = vec![("payment_intent".into(), provider_ref.into()), ("amount".into(), amount.to_string())];
+        let v = self.call(reqwest::Method::POST, "/v1/refunds", &form, Some(&format!("refund-{key}"))).await?;
+        if v.get("declined").is_some() {
+            return Err(GatewayError::Refused(format!("refund of {provider_ref} refused")));
+        }
+        id_of(&v)
+    }
+
+    /// Every payment that succeeded since `since` (unix seconds), from the provider's
+    /// event log (`payment_intent.succeeded`), page by page; at most `max` of them.
+    pub async fn succeeded_since(&self, since: i64, max: usize) -> Result<Vec<Paid>, GatewayError> {
+        let mut out = vec![];
+        let mut after: Option<String> = None;
+        loop {
+            let mut form: Form = vec![
+                ("type".into(), "payment_intent.succeeded".into()),
+                ("created[gte]".into(), since.to_string()),
+                ("limit".into(), "100".into()),
+            ];
+            if let Some(a) = &after {
+                form.push(("starting_after".into(), a.clone()));
+            }
+            let v = self.call(reqwest::Method::GET, "/v1/events", &form, None).await?;
+            let data = v["data"].as_array().cloned().unwrap_or_default();
+            for ev in &data {
+                let pi = &ev["data"]["object"];
+                let meta = |k: &str| pi["metadata"][k].as_str().and_then(|s| s.parse().ok());
+                if let Some(r) = pi["id"].as_str() {
+                    out.push(Paid {
+                        provider_ref: r.to_owned(),
+                        payment_id: meta("mirai_payment_id"),
+                        tenant_id: meta("mirai_tenant_id"),
+                    });
+                }
+            }
+            after = data.last().and_then(|e| e["id"].as_str()).map(str::to_owned);
+            if v["has_more"] != true || after.is_none() || out.len() >= max {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+fn id_of(v: &Value) -> Result<String, GatewayError> {
+    v["id"].as_str().map(str::to_owned).ok_or_else(|| GatewayError::Transient("the answer has no id".into()))
+}
+
+/// A PaymentIntent's status as the port's state.
+pub fn state_of(pi: &Value) -> State {
+    match pi["status"].as_str() {
+        Some("succeeded") => State::Succeeded,
+        Some("canceled") => State::Canceled,
+        // After a failed attempt Stripe goes back to requires_payment_method and says why.
+        Some("requires_payment_method") if pi["last_payment_error"].is_object() => {
+            State::Declined(pi["last_payment_error"]["message"].as_str().unwrap_or("declined").to_owned())
+        }
+        _ => State::Pending,
+    }
+}
+
+/// A provider id goes into a URL path: letters, digits and `_` only.
+fn path_safe(id: &str) -> Result<&str, GatewayError> {
+    if !id.is_empty() && id.len() <= 255 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        Ok(id)
+    } else {
+        Err(GatewayError::Refused(format!("`{id}` is not a provider id")))
+    }
+}

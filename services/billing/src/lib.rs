@@ -1,0 +1,63 @@
+//! billing: the payments of marketplace orders through a payment port (Stripe, or
+//! `manual` for invoices paid outside), the provider's signed webhooks (verified,
+//! deduplicated, applied in any order), a reconciliation job that heals "paid but not
+//! provisioned" and "provisioned but not paid", refunds marketplace asks for, and a
+//! double-entry ledger (payments and refunds split between the course provider and the
+//! platform's share).
+
+use mirai_events::jobs::Schedule;
+use mirai_kit::{ServiceCtx, ServiceDef, Started, service::Service};
+use utoipa_axum::router::OpenApiRouter;
+
+pub mod app;
+mod events;
+pub mod gateway;
+mod http;
+pub mod settings;
+pub mod signature;
+mod store;
+
+pub const NAME: &str = "billing";
+
+pub fn service() -> ServiceDef {
+    ServiceDef::of::<AppState>()
+}
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct AppState {
+    pub ctx: ServiceCtx,
+    pub settings: settings::Settings,
+    pub gateway: gateway::Gateway,
+}
+
+impl Service for AppState {
+    const NAME: &'static str = NAME;
+    const CONSUMERS: &'static [(&'static str, &'static str)] = events::CONSUMERS;
+
+    fn routes() -> OpenApiRouter<Self> {
+        http::routes()
+    }
+
+    async fn start(ctx: ServiceCtx) -> anyhow::Result<Started> {
+        let settings = settings::Settings::from_config(&ctx.config)?;
+        let gateway = gateway::Gateway::from_settings(&settings)?;
+        if settings.provider == "stripe" && settings.webhook_secrets.is_empty() {
+            tracing::warn!(
+                "MIRAI_BILLING__STRIPE_WEBHOOK_SECRETS is unset: Stripe's webhooks are refused; reconciliation alone applies payments"
+            );
+        }
+        let every = settings.reconcile_every;
+        let state = AppState { ctx, settings, gateway };
+        use std::sync::Arc;
+        Ok(Started::serve(state.clone())
+            .consume(events::consumers(&state))
+            .job(app::payments::CREATE_JOB, Arc::new(app::payments::CreatePayment { state: state.clone() }))
+            .job(app::payments::CANCEL_JOB, Arc::new(app::payments::CancelPayment { state: state.clone() }))
+            .job(app::payments::REFUND_JOB, Arc::new(app::payments::Refund { state: state.clone() }))
+            .job(app::reconcile::JOB, Arc::new(app::reconcile::Reconcile { state: state.clone() }))
+            .job(app::reconcile::CHECK_JOB, Arc::new(app::reconcile::CheckUnpaid { state: state.clone() }))
+            .schedule(Schedule { name: "reconcile".into(), kind: app::reconcile::JOB.into(), every })
+            .job_workers(4))
+    }
+}

@@ -1,0 +1,289 @@
+//! billing's tables. Tenant tables (customers, payments, refunds) are read and written in
+//! the caller's tenant transaction (RLS); the provider's webhook log and the ledger
+//! are platform-wide.
+
+use chrono::{DateTime, Utc};
+use mirai_contracts::ids::{OrderId, PaymentId, RefundId, TenantId};
+use mirai_kit::pagination::Cursor;
+use sqlx::{FromRow, PgConnection};
+use uuid::Uuid;
+
+pub async fn customer_get(tx: &mut PgConnection, provider: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT provider_ref FROM customers WHERE provider = $1").bind(provider).fetch_optional(tx).await
+}
+
+pub async fn customer_put(tx: &mut PgConnection, tenant: TenantId, provider: &str, r: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO customers (tenant_id, provider, provider_ref) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        .bind(tenant)
+        .bind(provider)
+        .bind(r)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+pub const PAYMENT: &str = "id, tenant_id, order_id, provider_tenant_id, amount, currency, revenue_share_bps, \
+     payment_method, provider, provider_ref, client_secret, status, failure, refunded, provisioned_at, succeeded_at, \
+     created_at, updated_at";
+
+#[derive(Debug, Clone, FromRow)]
+pub struct PaymentRow {
+    pub id: PaymentId,
+    pub tenant_id: TenantId,
+    pub order_id: OrderId,
+    pub provider_tenant_id: TenantId,
+    pub amount: i64,
+    pub currency: String,
+    pub revenue_share_bps: i32,
+    pub payment_method: Option<String>,
+    pub provider: String,
+    pub provider_ref: Option<String>,
+    pub client_secret: Option<String>,
+    pub status: String,
+    pub failure: Option<String>,
+    pub refunded: i64,
+    pub provisioned_at: Option<DateTime<Utc>>,
+    pub succeeded_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What an order asks to be paid.
+pub struct NewPayment<'a> {
+    pub tenant: TenantId,
+    pub order: OrderId,
+    pub provider_tenant: TenantId,
+    pub amount: i64,
+    pub currency: &'a str,
+    pub share_bps: i32,
+    pub payment_method: Option<&'a str>,
+    pub provider: &'a str,
+}
+
+/// The order's payment, created once (None when it existed already).
+pub async fn payment_insert(tx: &mut PgConnection, p: &NewPayment<'_>) -> Result<Option<PaymentRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "INSERT INTO payments (id, tenant_id, order_id, provider_tenant_id, amount, currency, revenue_share_bps, \
+         payment_method, provider, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'creating') \
+         ON CONFLICT (order_id) DO NOTHING RETURNING {PAYMENT}"
+    ))
+    .bind(PaymentId::new())
+    .bind(p.tenant)
+    .bind(p.order)
+    .bind(p.provider_tenant)
+    .bind(p.amount)
+    .bind(p.currency)
+    .bind(p.share_bps)
+    .bind(p.payment_method)
+    .bind(p.provider)
+    .fetch_optional(tx)
+    .await
+}
+
+pub async fn payment_get(tx: &mut PgConnection, id: PaymentId, lock: bool) -> Result<Option<PaymentRow>, sqlx::Error> {
+    let lock = if lock { " FOR UPDATE" } else { "" };
+    sqlx::query_as(&format!("SELECT {PAYMENT} FROM payments WHERE id = $1{lock}")).bind(id).fetch_optional(tx).await
+}
+
+pub async fn payment_of_order(tx: &mut PgConnection, order: OrderId) -> Result<Option<PaymentRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {PAYMENT} FROM payments WHERE order_id = $1 FOR UPDATE"))
+        .bind(order)
+        .fetch_optional(tx)
+        .await
+}
+
+pub async fn payments_list(
+    tx: &mut PgConnection,
+    order: Option<OrderId>,
+    after: Option<Cursor>,
+    limit: i64,
+) -> Result<Vec<PaymentRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {PAYMENT} FROM payments WHERE ($1::uuid IS NULL OR order_id = $1) \
+         AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3)) ORDER BY created_at DESC, id DESC LIMIT $4"
+    ))
+    .bind(order)
+    .bind(after.map(|c| c.created_at))
+    .bind(after.map(|c| c.id))
+    .bind(limit + 1)
+    .fetch_all(tx)
+    .await
+}
+
+pub async fn payment_created(
+    tx: &mut PgConnection,
+    id: PaymentId,
+    provider_ref: &str,
+    client_secret: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE payments SET provider_ref = $2, client_secret = $3, status = 'requires_action', updated_at = now() \
+         WHERE id = $1 AND status = 'creating'",
+    )
+    .bind(id)
+    .bind(provider_ref)
+    .bind(client_secret)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn payment_set_status(
+    tx: &mut PgConnection,
+    id: PaymentId,
+    status: &str,
+    failure: Option<&str>,
+) -> Result<PaymentRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE payments SET status = $2, failure = $3, \
+         succeeded_at = CASE WHEN $2 = 'succeeded' THEN now() ELSE succeeded_at END, updated_at = now() \
+         WHERE id = $1 RETURNING {PAYMENT}"
+    ))
+    .bind(id)
+    .bind(status)
+    .bind(failure)
+    .fetch_one(tx)
+    .await
+}
+
+pub async fn payment_refunded(tx: &mut PgConnection, id: PaymentId, amount: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE payments SET refunded = refunded + $2, updated_at = now() WHERE id = $1 RETURNING refunded",
+    )
+    .bind(id)
+    .bind(amount)
+    .fetch_one(tx)
+    .await
+}
+
+pub async fn payment_provisioned(tx: &mut PgConnection, order: OrderId) -> Result<Option<PaymentRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE payments SET provisioned_at = COALESCE(provisioned_at, now()), updated_at = now() \
+         WHERE order_id = $1 RETURNING {PAYMENT}"
+    ))
+    .bind(order)
+    .fetch_optional(tx)
+    .await
+}
+
+// ---- refunds -------------------------------------------------------------------------
+
+#[derive(Debug, Clone, FromRow)]
+pub struct RefundRow {
+    pub payment_id: PaymentId,
+    pub requested: Option<i64>,
+    pub status: String,
+}
+
+pub async fn refund_insert(
+    tx: &mut PgConnection,
+    tenant: TenantId,
+    payment: PaymentId,
+    requested: Option<i64>,
+    reason: &str,
+    by: &str,
+    command: Uuid,
+) -> Result<Option<RefundId>, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO refunds (id, tenant_id, payment_id, requested, reason, requested_by, status, command_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7) ON CONFLICT (command_id) DO NOTHING RETURNING id",
+    )
+    .bind(RefundId::new())
+    .bind(tenant)
+    .bind(payment)
+    .bind(requested)
+    .bind(reason)
+    .bind(by)
+    .bind(command)
+    .fetch_optional(tx)
+    .await
+}
+
+pub async fn refund_get(tx: &mut PgConnection, id: RefundId) -> Result<Option<RefundRow>, sqlx::Error> {
+    sqlx::query_as("SELECT payment_id, requested, status FROM refunds WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_optional(tx)
+        .await
+}
+
+pub async fn refund_done(
+    tx: &mut PgConnection,
+    id: RefundId,
+    status: &str,
+    amount: Option<i64>,
+    provider_ref: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE refunds SET status = $2, amount = $3, provider_ref = $4, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(status)
+        .bind(amount)
+        .bind(provider_ref)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+// ---- platform-wide -------------------------------------------------------------------
+
+/// Records a provider's webhook event; false when it was applied already.
+pub async fn provider_event_insert(
+    tx: &mut PgConnection,
+    provider: &str,
+    id: &str,
+    kind: &str,
+) -> Result<bool, sqlx::Error> {
+    let n = sqlx::query("INSERT INTO provider_events (provider, id, type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        .bind(provider)
+        .bind(id)
+        .bind(kind)
+        .execute(tx)
+        .await?
+        .rows_affected();
+    Ok(n == 1)
+}
+
+/// Posts one balanced transaction (the caller has checked the amounts sum to zero).
+pub async fn ledger_post(
+    tx: &mut PgConnection,
+    kind: &str,
+    entries: &[(String, i64)],
+    currency: &str,
+    payment: PaymentId,
+    tenant: TenantId,
+) -> Result<(), sqlx::Error> {
+    let txn = Uuid::now_v7();
+    let accounts: Vec<&str> = entries.iter().map(|(a, _)| a.as_str()).collect();
+    let amounts: Vec<i64> = entries.iter().map(|(_, n)| *n).collect();
+    sqlx::query(
+        "INSERT INTO ledger_entries (txn_id, kind, account, amount, currency, payment_id, tenant_id) \
+         SELECT $1, $2, a, n, $5, $6, $7 FROM unnest($3::text[], $4::bigint[]) AS e(a, n)",
+    )
+    .bind(txn)
+    .bind(kind)
+    .bind(&accounts)
+    .bind(&amounts)
+    .bind(currency)
+    .bind(payment)
+    .bind(tenant)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct BalanceRow {
+    pub account: String,
+    pub currency: String,
+    pub balance: i64,
+}
+
+/// Every account's balance, or the accounts named.
+pub async fn ledger_balances(tx: &mut PgConnection, only: Option<&str>) -> Result<Vec<BalanceRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT account, currency, sum(amount)::bigint AS balance FROM ledger_entries \
+         WHERE ($1::text IS NULL OR account = $1) GROUP BY account, currency ORDER BY account, currency",
+    )
+    .bind(only)
+    .fetch_all(tx)
+    .await
+}

@@ -1,0 +1,396 @@
+//! billing with marketplace and authoring, paying through `localstripe` (a stateful
+//! Stripe fake speaking Stripe's wire format, one per test): a card order licensed once
+//! whatever the webhooks do, a payment nobody heard of healed by reconciliation,
+//! declines, cancellations, refunds, and a ledger that balances.
+
+use std::{process::Child, time::Duration};
+
+use mirai_kit::Role;
+use mirai_testkit::{TestApp, assert_problem, poll, wait_until};
+use reqwest::Method;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const SECRET: &str = "whsec_mirai_test_current";
+
+/// A private localstripe.
+struct Stripe {
+    child: Child,
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Drop for Stripe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn stripe() -> Stripe {
+    let state = std::env::var("MIRAI_STATE_DIR").unwrap_or_else(|_| "/var/tmp/mirai".into());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = std::process::Command::new(format!("{state}/venv/bin/localstripe"))
+        .args(["--port", &port.to_string(), "--from-scratch"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("localstripe (make setup installs it)");
+    let s = Stripe { child, base: format!("http://127.0.0.1:{port}"), http: reqwest::Client::new() };
+    poll("localstripe listens", Duration::from_secs(20), || async {
+        s.http
+            .get(format!("{}/v1/customers", s.base))
+            .bearer_auth("sk_test_mirai")
+            .send()
+            .await
+            .ok()
+            .filter(|r| r.status() == 200)
+            .map(drop)
+    })
+    .await;
+    s
+}
+
+impl Stripe {
+    /// localstripe sends its webhooks to `url`, signed with `SECRET`.
+    async fn send_webhooks_to(&self, url: &str) {
+        let res = self
+            .http
+            .post(format!("{}/_config/webhooks/mirai", self.base))
+            .form(&[("url", url), ("secret", SECRET)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+
+    async fn call(&self, method: Method, path: &str, form: &[(&str, &str)]) -> Value {
+        let res = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth("sk_test_mirai")
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let body: Value = res.json().await.unwrap();
+        assert!(status.is_success(), "{path}: {status} {body}");
+        body
+    }
+
+    /// What the buyer's browser does with Stripe.js: attach a card and confirm.
+    async fn confirm(&self, pi: &str, pm: &str) {
+        self.call(Method::POST, &format!("/v1/payment_intents/{pi}"), &[("payment_method", pm)]).await;
+        self.call(Method::POST, &format!("/v1/payment_intents/{pi}/confirm"), &[]).await;
+    }
+}
+
+async fn spawn(stripe: &Stripe, reconcile_every: u64) -> TestApp {
+    let base = stripe.base.clone();
+    TestApp::spawn_with(
+        &[mirai_authoring::service(), mirai_marketplace::service(), mirai_billing::service()],
+        move |c| {
+            let s = &mut c.service_settings;
+            s.insert("MIRAI_BILLING__STRIPE_API_BASE".into(), base);
+            s.insert("MIRAI_BILLING__STRIPE_SECRET_KEY".into(), "sk_test_mirai".into());
+            s.insert("MIRAI_BILLING__STRIPE_WEBHOOK_SECRETS".into(), format!("whsec_mirai_test_old,{SECRET}"));
+            s.insert("MIRAI_BILLING__RECONCILE_EVERY_SECS".into(), reconcile_every.to_string());
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// A provider with a published course listed at 49 € a seat; returns (provider, listing).
+async fn listed(app: &TestApp) -> (Uuid, String) {
+    let provider = Uuid::now_v7();
+    let admin = app.token(Some(provider), &[Role::ProviderAdmin]);
+    let body = json!({ "title": "Workplace safety", "summary": "Basics", "locale": "en", "tags": [], "visibility": "public",
+        "modules": [{ "title": "M", "lessons": [{ "title": "L", "blocks": [{ "kind": "text", "content": { "markdown": "Stay safe." } }] }] }] });
+    let (s, c) = app.post("/api/v1/authoring/courses", Some(&admin), body).await;
+    assert_eq!(s, 201, "{c}");
+    let course = c["id"].as_str().unwrap().to_owned();
+    let res = app
+        .http
+        .post(app.url(&format!("/api/v1/authoring/courses/{course}/publish")))
+        .bearer_auth(&admin)
+        .header("if-match", "\"1\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let listing = json!({ "course_id": course, "version": 1, "pricing": "one_time", "prices": { "EUR": 4900, "USD": 5400 }, "seat_packs": [1, 5, 10] });
+    let id = poll("marketplace knows the published version", Duration::from_secs(20), || async {
+        let (s, l) = app.post("/api/v1/marketplace/listings", Some(&admin), listing.clone()).await;
+        (s == 201).then(|| l["id"].as_str().unwrap().to_owned())
+    })
+    .await;
+    (provider, id)
+}
+
+async fn order(app: &TestApp, buyer: &str, listing: &str, seats: i32, pm: Option<&str>) -> String {
+    let mut body = json!({ "listing_id": listing, "seats": seats, "currency": "EUR" });
+    if let Some(pm) = pm {
+        body["payment_method"] = json!(pm);
+    }
+    let (s, o) = app.post("/api/v1/marketplace/orders", Some(buyer), body).await;
+    assert_eq!(s, 201, "{o}");
+    assert_eq!(o["status"], "pending_payment");
+    o["id"].as_str().unwrap().to_owned()
+}
+
+async fn order_in(app: &TestApp, buyer: &str, id: &str, status: &str) -> Value {
+    poll(&format!("order {id} is {status}"), Duration::from_secs(20), || async {
+        let (_, o) = app.get(&format!("/api/v1/marketplace/orders/{id}"), buyer).await;
+        (o["status"] == status).then_some(o)
+    })
+    .await
+}
+
+async fn payment_of(app: &TestApp, buyer: &str, order: &str) -> Value {
+    poll("billing has the order's payment at Stripe", Duration::from_secs(20), || async {
+        let (_, p) = app.get(&format!("/api/v1/billing/payments?order_id={order}"), buyer).await;
+        p["data"].get(0).filter(|p| p["provider_ref"].is_string()).cloned()
+    })
+    .await
+}
+
+async fn licenses(app: &TestApp, buyer: &str) -> Vec<Value> {
+    let (s, l) = app.get("/api/v1/marketplace/licenses", buyer).await;
+    assert_eq!(s, 200, "{l}");
+    l["data"].as_array().unwrap().clone()
+}
+
+async fn balances(app: &TestApp) -> Value {
+    let (s, b) = app.get("/api/v1/billing/ledger/balances", &app.platform_admin()).await;
+    assert_eq!(s, 200, "{b}");
+    b
+}
+
+fn account(b: &Value, name: &str) -> i64 {
+    b["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["account"] == name && a["currency"] == "EUR")
+        .map_or(0, |a| a["balance"].as_i64().unwrap())
+}
+
+/// Posts a Stripe event to billing's webhook endpoint, signed with `secret` at `t`.
+async fn webhook(app: &TestApp, event: &Value, secret: &str, t: i64) -> (reqwest::StatusCode, Value) {
+    let body = serde_json::to_vec(event).unwrap();
+    let sig = mirai_billing::signature::sign(secret, t, &body);
+    let res = app
+        .http
+        .post(app.url("/api/v1/billing/providers/stripe/webhook"))
+        .header("stripe-signature", format!("t={t},v1={sig}"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (res.status(), res.json().await.unwrap())
+}
+
+fn succeeded_event(id: &str, pi: &Value) -> Value {
+    json!({ "id": id, "object": "event", "type": "payment_intent.succeeded", "created": chrono::Utc::now().timestamp(),
+            "data": { "object": pi } })
+}
+
+#[tokio::test]
+async fn a_card_order_is_licensed_once_booked_and_its_webhooks_verified_and_deduplicated() {
+    let stripe = stripe().await;
+    let app = spawn(&stripe, 3600).await;
+    stripe.send_webhooks_to(&app.url("/api/v1/billing/providers/stripe/webhook")).await;
+    let (provider, listing) = listed(&app).await;
+    let buyer_tenant = Uuid::now_v7();
+    let buyer = app.token(Some(buyer_tenant), &[Role::OrgAdmin]);
+
+    // Seat packs and currencies are the listing's.
+    let (s, p) = app
+        .post(
+            "/api/v1/marketplace/orders",
+            Some(&buyer),
+            json!({ "listing_id": listing, "seats": 3, "currency": "EUR" }),
+        )
+        .await;
+    assert_problem(&(s, p), 422, "validation");
+    let (s, p) = app
+        .post(
+            "/api/v1/marketplace/orders",
+            Some(&buyer),
+            json!({ "listing_id": listing, "seats": 5, "currency": "GBP" }),
+        )
+        .await;
+    assert_problem(&(s, p), 422, "validation");
+
+    // Five seats, paid at once with the card Stripe.js collected.
+    let id = order(&app, &buyer, &listing, 5, Some("pm_card_visa")).await;
+    let done = order_in(&app, &buyer, &id, "completed").await;
+    assert_eq!(done["amount"], 24500);
+    let owned = licenses(&app, &buyer).await;
+    assert_eq!(owned.len(), 1);
+    assert_eq!(owned[0]["seats"], 5);
+    assert_eq!(owned[0]["license_id"].as_str().or(owned[0]["id"].as_str()), done["license_id"].as_str());
+    let payment = payment_of(&app, &buyer, &id).await;
+    assert_eq!(payment["status"], "succeeded");
+    let pi_id = payment["provider_ref"].as_str().unwrap().to_owned();
+    assert!(pi_id.starts_with("pi_"), "{payment}");
+
+    // localstripe's own webhook for it arrives a second later: no second effect.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let pi = stripe.call(Method::GET, &format!("/v1/payment_intents/{pi_id}"), &[]).await;
+    assert_eq!(pi["status"], "succeeded");
+    // The same event twice: applied once, then recognised.
+    let ev = succeeded_event("evt_mirai_dup_1", &pi);
+    let now = chrono::Utc::now().timestamp();
+    assert_eq!(webhook(&app, &ev, SECRET, now).await.1, json!({ "new": true }));
+    assert_eq!(webhook(&app, &ev, SECRET, now).await.1, json!({ "new": false }));
+    // The old secret of a rotation still verifies.
+    let ev2 = succeeded_event("evt_mirai_dup_2", &pi);
+    assert_eq!(webhook(&app, &ev2, "whsec_mirai_test_old", now).await.0, 200);
+    assert_eq!(licenses(&app, &buyer).await.len(), 1, "one license whatever the webhooks say");
+
+    // The books: 245 € in Stripe's cash, 196 € owed to the provider, 49 € (20 %) the platform's.
+    let b = balances(&app).await;
+    assert_eq!(account(&b, "cash:stripe"), 24500);
+    assert_eq!(account(&b, &format!("payable:{provider}")), -19600);
+    assert_eq!(account(&b, "revenue:platform"), -4900);
+    assert_eq!(b["totals"]["EUR"], 0, "{b}");
+    let provider_admin = app.token(Some(provider), &[Role::ProviderAdmin]);
+    let (_, owed) = app.get("/api/v1/billing/ledger/owed", &provider_admin).await;
+    assert_eq!(owed["owed"]["EUR"], 19600);
+
+    // A bad signature is a 400 and writes nothing: a pending payment stays pending, and
+    // the same event id is new when it comes signed.
+    let pending = order(&app, &buyer, &listing, 1, None).await;
+    let p2 = payment_of(&app, &buyer, &pending).await;
+    assert_eq!(p2["status"], "requires_action");
+    assert!(p2["client_secret"].as_str().unwrap().contains("_secret_"));
+    let pi2 = p2["provider_ref"].as_str().unwrap();
+    stripe.confirm(pi2, "pm_card_visa").await;
+    let paid = stripe.call(Method::GET, &format!("/v1/payment_intents/{pi2}"), &[]).await;
+    let forged = succeeded_event("evt_mirai_forged", &paid);
+    assert_problem(&webhook(&app, &forged, "whsec_attacker", now).await, 400, "invalid-signature");
+    assert_problem(&webhook(&app, &forged, SECRET, now - 3600).await, 400, "invalid-signature");
+    let res = app.http.post(app.url("/api/v1/billing/providers/stripe/webhook")).body("{}").send().await.unwrap();
+    assert_eq!(res.status(), 400);
+    let (_, o) = app.get(&format!("/api/v1/marketplace/orders/{pending}"), &buyer).await;
+    assert_eq!(o["status"], "pending_payment", "nothing applied from a bad signature");
+    assert_eq!(webhook(&app, &forged, SECRET, now).await.1, json!({ "new": true }));
+    order_in(&app, &buyer, &pending, "completed").await;
+    assert_eq!(licenses(&app, &buyer).await.len(), 2);
+    assert_eq!(balances(&app).await["totals"]["EUR"], 0);
+}
+
+#[tokio::test]
+async fn a_payment_nobody_heard_of_is_provisioned_exactly_once_by_reconciliation() {
+    let stripe = stripe().await;
+    // No webhook reaches billing (as if it crashed when Stripe called); reconciliation
+    // runs every second.
+    let app = spawn(&stripe, 1).await;
+    let (_, listing) = listed(&app).await;
+    let buyer = app.token(Some(Uuid::now_v7()), &[Role::OrgAdmin]);
+    let id = order(&app, &buyer, &listing, 10, None).await;
+    let payment = payment_of(&app, &buyer, &id).await;
+    stripe.confirm(payment["provider_ref"].as_str().unwrap(), "pm_card_visa").await;
+
+    let o = order_in(&app, &buyer, &id, "completed").await;
+    assert_eq!(o["seats"], 10);
+    // Later runs (scheduled, and one by hand) find nothing more to heal.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (s, r) = app.call(Method::POST, "/api/v1/billing/reconciliations", Some(&app.platform_admin()), None).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r, json!({ "paid_not_provisioned": 0 }));
+    assert_eq!(licenses(&app, &buyer).await.len(), 1);
+    let (_, p) = app.get(&format!("/api/v1/billing/payments?order_id={id}"), &buyer).await;
+    assert_eq!(p["data"][0]["status"], "succeeded");
+    assert_eq!(balances(&app).await["totals"]["EUR"], 0);
+    let (s, _) = app.call(Method::POST, "/api/v1/billing/reconciliations", Some(&buyer), None).await;
+    assert_eq!(s, 403);
+}
+
+#[tokio::test]
+async fn declines_cancellations_and_refunds_move_orders_licenses_and_the_ledger_to_zero() {
+    let stripe = stripe().await;
+    let app = spawn(&stripe, 3600).await;
+    stripe.send_webhooks_to(&app.url("/api/v1/billing/providers/stripe/webhook")).await;
+    let (provider, listing) = listed(&app).await;
+    let buyer = app.token(Some(Uuid::now_v7()), &[Role::OrgAdmin]);
+    let provider_admin = app.token(Some(provider), &[Role::ProviderAdmin]);
+
+    // A declined card fails the order; nothing is booked.
+    let declined = order(&app, &buyer, &listing, 1, Some("pm_card_chargeCustomerFail")).await;
+    let o = order_in(&app, &buyer, &declined, "failed").await;
+    assert_eq!(o["failure_reason"], "payment_failed");
+
+    // Canceled before paying: billing cancels the PaymentIntent at Stripe.
+    let canceled = order(&app, &buyer, &listing, 1, None).await;
+    let p = payment_of(&app, &buyer, &canceled).await;
+    let (s, o) =
+        app.call(Method::POST, &format!("/api/v1/marketplace/orders/{canceled}/cancel"), Some(&buyer), None).await;
+    assert_eq!(s, 200, "{o}");
+    assert_eq!(o["status"], "canceled");
+    let pi = p["provider_ref"].as_str().unwrap().to_owned();
+    poll("Stripe's PaymentIntent is canceled", Duration::from_secs(20), || async {
+        let v = stripe.call(Method::GET, &format!("/v1/payment_intents/{pi}"), &[]).await;
+        (v["status"] == "canceled").then_some(())
+    })
+    .await;
+
+    // Ten seats paid; the provider takes back 4, then the other 6.
+    let id = order(&app, &buyer, &listing, 10, Some("pm_card_visa")).await;
+    order_in(&app, &buyer, &id, "completed").await;
+    let (s, p) =
+        app.post(&format!("/api/v1/marketplace/orders/{id}/refunds"), Some(&buyer), json!({ "seats": 4 })).await;
+    assert!(s == 403 || s == 404, "the buyer does not refund itself: {s} {p}");
+    let (s, p) = app
+        .post(&format!("/api/v1/marketplace/orders/{id}/refunds"), Some(&provider_admin), json!({ "seats": 11 }))
+        .await;
+    assert_problem(&(s, p), 422, "validation");
+    let (s, o) = app
+        .post(&format!("/api/v1/marketplace/orders/{id}/refunds"), Some(&provider_admin), json!({ "seats": 4 }))
+        .await;
+    assert_eq!(s, 200, "{o}");
+    assert_eq!(o["refunded_seats"], 4);
+    assert_eq!(licenses(&app, &buyer).await[0]["seats"], 6);
+    let refunded = |n: i64| {
+        let app = &app;
+        let buyer = &buyer;
+        let id = &id;
+        async move {
+            wait_until("billing refunded at Stripe", Duration::from_secs(20), || async {
+                let (_, p) = app.get(&format!("/api/v1/billing/payments?order_id={id}"), buyer).await;
+                p["data"][0]["refunded"] == n
+            })
+            .await
+        }
+    };
+    refunded(19600).await;
+    let b = balances(&app).await;
+    // 490 € paid, 196 € back: 294 € left, 235.20 € of it the provider's.
+    assert_eq!(account(&b, "cash:stripe"), 49000 - 19600);
+    assert_eq!(account(&b, &format!("payable:{provider}")), -(29400 - 5880));
+    assert_eq!(b["totals"]["EUR"], 0);
+    let (s, o) = app
+        .post(&format!("/api/v1/marketplace/orders/{id}/refunds"), Some(&provider_admin), json!({ "seats": 6 }))
+        .await;
+    assert_eq!(s, 200, "{o}");
+    let l = &licenses(&app, &buyer).await[0];
+    assert_eq!((l["seats"].clone(), l["status"].clone()), (json!(0), json!("revoked")));
+    refunded(49000).await;
+    let refunds = stripe
+        .call(
+            Method::GET,
+            "/v1/refunds",
+            &[("payment_intent", payment_of(&app, &buyer, &id).await["provider_ref"].as_str().unwrap())],
+        )
+        .await;
+    assert_eq!(refunds["data"].as_array().unwrap().iter().map(|r| r["amount"].as_i64().unwrap()).sum::<i64>(), 49000);
+    let b = balances(&app).await;
+    for name in ["cash:stripe", "revenue:platform", &format!("payable:{provider}")] {
+        assert_eq!(account(&b, name), 0, "{name}: {b}");
+    }
+    assert_eq!(b["totals"]["EUR"], 0);
+}

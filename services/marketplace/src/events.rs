@@ -1,0 +1,39 @@
+//! What marketplace consumes: authoring's publications (the versions a provider may
+//! list; a retired course retires its listings) and billing's word on payments (the
+//! saga's other half, `app::orders`).
+
+use chrono::Utc;
+use mirai_contracts::events::authoring::{CoursePublished, CourseRetired};
+use mirai_events::{ConsumerSpec, Cx, HandleError, outbox};
+
+use crate::{app, store};
+
+pub const CONSUMERS: &[(&str, &str)] = &[("authoring", "marketplace-courses"), ("billing", "marketplace-payments")];
+
+async fn on_published(cx: Cx<'_>, e: CoursePublished) -> Result<(), HandleError> {
+    store::course_version_put(cx.tx, e.tenant_id, e.course_id, e.version, &e.title, &e.visibility).await?;
+    Ok(())
+}
+
+/// A retired course is no longer sold: its listings retire (licenses already granted stay).
+async fn on_retired(cx: Cx<'_>, e: CourseRetired) -> Result<(), HandleError> {
+    store::course_retire(cx.tx, e.course_id).await?;
+    let retired = store::listings_retire(cx.tx, None, Some(e.course_id)).await?;
+    let meta = cx.following();
+    for row in &retired {
+        let mut ev = app::listings::retired_event(row);
+        ev.at = Utc::now();
+        outbox::enqueue(cx.tx, crate::NAME, &meta, ev.into()).await.map_err(|e| HandleError::Transient(e.into()))?;
+    }
+    Ok(())
+}
+
+pub fn consumers() -> Vec<ConsumerSpec> {
+    vec![
+        ConsumerSpec::new("marketplace-courses").on(on_published).on(on_retired),
+        ConsumerSpec::new("marketplace-payments")
+            .on(app::orders::on_paid)
+            .on(app::orders::on_payment_failed)
+            .on(app::orders::on_healed),
+    ]
+}
