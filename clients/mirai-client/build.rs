@@ -12,8 +12,20 @@ use std::{env, fs, path::PathBuf};
 use serde_json::{Map, Value, json};
 
 /// The services with a client; each is the module of the same name in `src/lib.rs`.
-const SERVICES: &[&str] =
-    &["identity", "tenant", "lrs", "authoring", "catalog", "search", "media", "content", "ai-gateway", "notification"];
+const SERVICES: &[&str] = &[
+    "identity",
+    "tenant",
+    "lrs",
+    "authoring",
+    "catalog",
+    "search",
+    "media",
+    "content",
+    "ai-gateway",
+    "notification",
+    "marketplace",
+    "billing",
+];
 
 /// Operations left out of the clients, as (`service.operationId`, why). An operation
 /// progenitor cannot generate fails the build until its document changes or it is listed

@@ -76,6 +76,20 @@ pub mod notification {
     include!(concat!(env!("OUT_DIR"), "/notification.rs"));
 }
 
+/// `/api/v1/marketplace`: listings of published courses, orders (paid through billing) and
+/// the licenses they grant.
+#[allow(clippy::all)]
+pub mod marketplace {
+    include!(concat!(env!("OUT_DIR"), "/marketplace.rs"));
+}
+
+/// `/api/v1/billing`: the payments of orders, the payment provider's webhook,
+/// reconciliation and the ledger.
+#[allow(clippy::all)]
+pub mod billing {
+    include!(concat!(env!("OUT_DIR"), "/billing.rs"));
+}
+
 /// A request that hangs fails instead of hanging its caller.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -92,6 +106,8 @@ pub struct Clients {
     pub content: content::Client,
     pub ai_gateway: ai_gateway::Client,
     pub notification: notification::Client,
+    pub marketplace: marketplace::Client,
+    pub billing: billing::Client,
 }
 
 impl Clients {
@@ -122,7 +138,9 @@ impl Clients {
             media: media::Client::new_with_client(base_url, http.clone()),
             content: content::Client::new_with_client(base_url, http.clone()),
             ai_gateway: ai_gateway::Client::new_with_client(base_url, http.clone()),
-            notification: notification::Client::new_with_client(base_url, http),
+            notification: notification::Client::new_with_client(base_url, http.clone()),
+            marketplace: marketplace::Client::new_with_client(base_url, http.clone()),
+            billing: billing::Client::new_with_client(base_url, http),
         })
     }
 }

@@ -2,6 +2,7 @@
 //! B must never learn.
 
 use super::*;
+use mirai_kit::Role;
 
 /// Tenant A and one of everything it owns that an operation can name.
 pub(super) struct Alpha {
@@ -27,6 +28,12 @@ pub(super) struct Alpha {
     pub(super) endpoint_secret: String,
     pub(super) delivery_id: String,
     pub(super) inbox_item_id: String,
+    /// A's listing of its course (private, offered to tenant C only).
+    pub(super) listing_id: String,
+    /// A's order of C's listing: paid (a manual invoice), completed.
+    pub(super) order_id: String,
+    pub(super) license_id: String,
+    pub(super) payment_id: String,
 }
 
 /// Everything of A's that B must not learn, by what it is.
@@ -90,6 +97,10 @@ pub(super) fn needles(a: &Alpha) -> Vec<(&'static str, String)> {
         ("webhook signing secret", a.endpoint_secret.clone()),
         ("webhook delivery id", a.delivery_id.clone()),
         ("inbox item id", a.inbox_item_id.clone()),
+        ("marketplace listing id", a.listing_id.clone()),
+        ("marketplace order id", a.order_id.clone()),
+        ("license id", a.license_id.clone()),
+        ("payment id", a.payment_id.clone()),
     ]);
     out
 }
@@ -399,6 +410,73 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
     let (_, secret) = app.get(&format!("/api/v1/notification/endpoints/{endpoint_id}/secret"), &tenant.jwt).await;
     let endpoint_secret = secret["secret"].as_str().unwrap().to_owned();
 
+    // Marketplace and billing. A third tenant, C, a provider: A lists its published course
+    // privately to C (never to B), and buys seats of C's course, listed privately to A. The
+    // fleet runs billing without Stripe (`manual`): A's invoice is marked paid by a platform
+    // admin, and the order completes with a license.
+    let gamma = Uuid::now_v7();
+    let gamma_admin = app.token(Some(gamma), &[Role::ProviderAdmin]);
+    let listing = json!({ "course_id": course_id, "version": 1, "pricing": "free", "visibility": "private", "visible_to": [gamma] });
+    let listing_id = poll("marketplace learns A's published course", Duration::from_secs(20), || async {
+        let (s, l) = app.post("/api/v1/marketplace/listings", Some(&tenant.jwt), listing.clone()).await;
+        assert!(s == 201 || s == 404, "A's listing: {s} {l}");
+        (s == 201).then(|| id_of(&l))
+    })
+    .await;
+    let gamma_course = json!({ "title": "Gamma Safety Course", "locale": "en-US", "visibility": "tenant", "modules": [
+        { "title": "Gamma module", "lessons": [{ "title": "Gamma lesson", "blocks": [
+            { "kind": "text", "content": { "markdown": "Gamma's course." } }] }] }] });
+    let (s, created) = app.post("/api/v1/authoring/courses", Some(&gamma_admin), gamma_course).await;
+    assert_eq!(s, 201, "C's course: {created}");
+    let gamma_course_id = id_of(&created);
+    let res = app
+        .http
+        .post(app.url(&format!("/api/v1/authoring/courses/{gamma_course_id}/publish")))
+        .bearer_auth(&gamma_admin)
+        .header("if-match", "\"1\"")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "C's course: publish: {}", res.text().await.unwrap_or_default());
+    let gamma_listing = json!({ "course_id": gamma_course_id, "version": 1, "pricing": "one_time",
+        "prices": { "EUR": 4900 }, "visibility": "private", "visible_to": [tenant.id] });
+    let gamma_listing_id = poll("marketplace learns C's published course", Duration::from_secs(20), || async {
+        let (s, l) = app.post("/api/v1/marketplace/listings", Some(&gamma_admin), gamma_listing.clone()).await;
+        assert!(s == 201 || s == 404, "C's listing: {s} {l}");
+        (s == 201).then(|| id_of(&l))
+    })
+    .await;
+    let (s, order) = app
+        .post(
+            "/api/v1/marketplace/orders",
+            Some(&tenant.jwt),
+            json!({ "listing_id": gamma_listing_id, "seats": 2, "currency": "EUR" }),
+        )
+        .await;
+    assert_eq!(s, 201, "A's order: {order}");
+    let order_id = id_of(&order);
+    let payments = format!("/api/v1/billing/payments?order_id={order_id}");
+    let payment_id = poll("billing invoices A's order", Duration::from_secs(20), || async {
+        let (_, page) = app.get(&payments, &tenant.jwt).await;
+        page["data"].as_array().and_then(|d| d.first()).filter(|p| p["status"] == "requires_action").map(id_of)
+    })
+    .await;
+    let (s, paid) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/billing/tenants/{}/payments/{payment_id}/mark-paid", tenant.id),
+            Some(&root),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "A's invoice marked paid: {paid}");
+    let order_path = format!("/api/v1/marketplace/orders/{order_id}");
+    let license_id = poll("A's paid order completes with a license", Duration::from_secs(20), || async {
+        let (_, o) = app.get(&order_path, &tenant.jwt).await;
+        o["license_id"].as_str().filter(|_| o["status"] == "completed").map(str::to_owned)
+    })
+    .await;
+
     // Settle what moves by itself, so that A's view of its data only changes if B changes it.
     let generation_path = format!("{generations}/{generation_id}");
     wait_until("A's generation ends", Duration::from_secs(30), || async {
@@ -415,6 +493,27 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
         app.get(&member_path, &tenant.jwt).await.0 == 200
     })
     .await;
+    // Billing hears of A's license (it marks the payment provisioned: `updated_at` moves).
+    let payment_path = format!("/api/v1/billing/payments/{payment_id}");
+    wait_until("billing learns A's license", Duration::from_secs(20), || async {
+        let (s, p) = app.get(&payment_path, &tenant.jwt).await;
+        s == 200 && p["updated_at"] != paid["updated_at"]
+    })
+    .await;
+    // notification records A's marketplace and billing events as webhook messages when it
+    // delivers those types: wait for the last of each stream.
+    let (s, types) = app.get("/api/v1/notification/event-types", &tenant.jwt).await;
+    assert_eq!(s, 200, "{types}");
+    for last in ["marketplace.order.completed.v1", "billing.payment.succeeded.v1"] {
+        if !types["data"].as_array().is_some_and(|d| d.iter().any(|t| t.as_str() == Some(last))) {
+            continue;
+        }
+        let path = format!("/api/v1/notification/messages?event_type={last}");
+        wait_until(&format!("notification records A's {last}"), Duration::from_secs(20), || async {
+            app.get(&path, &tenant.jwt).await.1["data"].as_array().is_some_and(|d| !d.is_empty())
+        })
+        .await;
+    }
 
     Alpha {
         org_unit_id,
@@ -438,6 +537,10 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
         endpoint_secret,
         delivery_id,
         inbox_item_id,
+        listing_id,
+        order_id,
+        license_id,
+        payment_id,
         tenant,
     }
 }

@@ -109,6 +109,15 @@ const MUST_REFUSE: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/tenant/tenants", "it is for platform admins only"),
     ("POST", "/api/v1/tenant/invitations/accept", "the invitation is A's, sent to someone else"),
     ("POST", "/api/v1/lrs/admin/tenants/{tenant_id}/statements/{statement_id}/purge", "it is for platform admins only"),
+    ("PUT", "/api/v1/marketplace/providers/{tenant_id}/revenue-share", "it is for platform admins only"),
+    ("POST", "/api/v1/billing/tenants/{tenant_id}/payments/{payment_id}/mark-paid", "it is for platform admins only"),
+    ("GET", "/api/v1/billing/ledger/balances", "it is for platform admins only"),
+    ("POST", "/api/v1/billing/reconciliations", "it is for platform admins only"),
+    (
+        "POST",
+        "/api/v1/billing/providers/stripe/webhook",
+        "it is public and carries no Stripe signature: an unsigned event is a 400 and writes nothing",
+    ),
 ];
 
 /// Operations B must be able to perform although their request names A's ids: B has no
@@ -155,6 +164,9 @@ async fn no_operation_of_any_service_reaches_another_tenant() {
         ("agent profile", ALPHA_AGENT_PROFILE),
         ("activity", ALPHA_ACTIVITY_NAME),
         ("person", ALPHA_LEARNER_NAME),
+        ("marketplace listing", ALPHA_COURSE_TITLE),
+        ("marketplace order", "completed"),
+        ("billing payment", "succeeded"),
     ] {
         let seen = read(&before, label).to_string();
         assert!(seen.contains(marker), "A's {label} shows {marker}: {seen}");

@@ -122,6 +122,10 @@ impl Plan<'_> {
             "endpoint_id" => a.endpoint_id.clone(),
             "delivery_id" => a.delivery_id.clone(),
             "item_id" => a.inbox_item_id.clone(),
+            "listing_id" => a.listing_id.clone(),
+            "order_id" => a.order_id.clone(),
+            "license_id" => a.license_id.clone(),
+            "payment_id" => a.payment_id.clone(),
             // A's object, without the signature only A's URLs carry.
             "key" if template.contains("/blobs/") => a.asset_key.clone(),
             "version" => "1".to_owned(),
@@ -223,6 +227,17 @@ impl Plan<'_> {
             "update_endpoint" => json!({ "url": "https://beta-hooks.example/taken", "enabled": false }),
             "rotate_secret" => json!({ "grace_secs": 0 }),
             "replay" => json!({ "after": 0 }),
+            // A listing of A's course as B's own; A's listing opened to every tenant; seats
+            // of A's listing (offered to C only) bought by B; seats of A's order refunded.
+            "create_listing" => json!({ "course_id": a.course_id, "version": 1, "pricing": "free" }),
+            "update_listing" => json!({ "pricing": "free", "visibility": "public" }),
+            "place_order" => json!({ "listing_id": a.listing_id, "seats": 1 }),
+            "refund_order" => json!({ "seats": 1, "force": true }),
+            "set_share" => json!({ "revenue_share_bps": 0 }),
+            // A Stripe event that would settle A's payment, unsigned.
+            "stripe_webhook" => json!({ "id": "evt_beta_walk", "object": "event", "type": "payment_intent.succeeded",
+                "data": { "object": { "id": "pi_beta_walk", "object": "payment_intent", "status": "succeeded",
+                    "metadata": { "mirai_tenant_id": a.tenant.id, "mirai_payment_id": a.payment_id } } } }),
             // Under A's statement id.
             "put_statement" => json!({ "actor": beta_learner, "verb": verb("completed"),
                 "object": { "objectType": "Activity", "id": ALPHA_ACTIVITY } }),

@@ -62,6 +62,16 @@ pub(super) async fn alpha_view(app: &TestApp, a: &Alpha) -> View {
         ("webhook messages", "/api/v1/notification/messages".to_owned(), vec![]),
         ("inbox", "/api/v1/notification/inbox".to_owned(), vec![]),
         ("notification preferences", "/api/v1/notification/preferences".to_owned(), vec![]),
+        ("marketplace listing", format!("/api/v1/marketplace/listings/{}", a.listing_id), vec![]),
+        ("marketplace listings", "/api/v1/marketplace/listings".to_owned(), pairs(&[("mine", "true")])),
+        ("marketplace orders", "/api/v1/marketplace/orders".to_owned(), vec![]),
+        ("marketplace sales", "/api/v1/marketplace/orders".to_owned(), pairs(&[("sold", "true")])),
+        ("marketplace order", format!("/api/v1/marketplace/orders/{}", a.order_id), vec![]),
+        ("marketplace licenses", "/api/v1/marketplace/licenses".to_owned(), vec![]),
+        ("marketplace license", format!("/api/v1/marketplace/licenses/{}", a.license_id), vec![]),
+        ("billing payments", "/api/v1/billing/payments".to_owned(), vec![]),
+        ("billing payment", format!("/api/v1/billing/payments/{}", a.payment_id), vec![]),
+        ("billing owed to A", "/api/v1/billing/ledger/owed".to_owned(), vec![]),
     ];
     let mut view = Vec::with_capacity(reads.len());
     for (label, path, query) in reads {
