@@ -19,6 +19,7 @@ pub fn services() -> Vec<ServiceDef> {
         mirai_notification::service(),
         mirai_marketplace::service(),
         mirai_billing::service(),
+        mirai_enrollment::service(),
     ]
 }
 

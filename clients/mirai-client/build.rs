@@ -25,6 +25,7 @@ const SERVICES: &[&str] = &[
     "notification",
     "marketplace",
     "billing",
+    "enrollment",
 ];
 
 /// Operations left out of the clients, as (`service.operationId`, why). An operation

@@ -90,6 +90,13 @@ pub mod billing {
     include!(concat!(env!("OUT_DIR"), "/billing.rs"));
 }
 
+/// `/api/v1/enrollment`: seat pools per license and the enrollments that hold their
+/// seats.
+#[allow(clippy::all)]
+pub mod enrollment {
+    include!(concat!(env!("OUT_DIR"), "/enrollment.rs"));
+}
+
 /// A request that hangs fails instead of hanging its caller.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -108,6 +115,7 @@ pub struct Clients {
     pub notification: notification::Client,
     pub marketplace: marketplace::Client,
     pub billing: billing::Client,
+    pub enrollment: enrollment::Client,
 }
 
 impl Clients {
@@ -140,7 +148,8 @@ impl Clients {
             ai_gateway: ai_gateway::Client::new_with_client(base_url, http.clone()),
             notification: notification::Client::new_with_client(base_url, http.clone()),
             marketplace: marketplace::Client::new_with_client(base_url, http.clone()),
-            billing: billing::Client::new_with_client(base_url, http),
+            billing: billing::Client::new_with_client(base_url, http.clone()),
+            enrollment: enrollment::Client::new_with_client(base_url, http),
         })
     }
 }

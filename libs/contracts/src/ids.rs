@@ -189,8 +189,8 @@ id_type!(
     RefundId
 );
 id_type!(
-    /// A run paying providers what they are owed (billing).
-    PayoutRunId
+    /// A learner's enrollment in a course (enrollment).
+    EnrollmentId
 );
 
 #[cfg(test)]

@@ -1,14 +1,24 @@
 //! What marketplace consumes: authoring's publications (the versions a provider may
-//! list; a retired course retires its listings) and billing's word on payments (the
-//! saga's other half, `app::orders`).
+//! list; a retired course retires its listings), billing's word on payments (the
+//! saga's other half, `app::orders`) and enrollment's seats in use.
 
 use chrono::Utc;
-use mirai_contracts::events::authoring::{CoursePublished, CourseRetired};
+use mirai_contracts::events::{
+    authoring::{CoursePublished, CourseRetired},
+    enrollment::SeatsChanged,
+};
 use mirai_events::{ConsumerSpec, Cx, HandleError, outbox};
 
 use crate::{app, store};
 
-pub const CONSUMERS: &[(&str, &str)] = &[("authoring", "marketplace-courses"), ("billing", "marketplace-payments")];
+pub const CONSUMERS: &[(&str, &str)] =
+    &[("authoring", "marketplace-courses"), ("billing", "marketplace-payments"), ("enrollment", "marketplace-seats")];
+
+/// Seats in use guard refunds (`app::orders::refund`).
+async fn on_seats(cx: Cx<'_>, e: SeatsChanged) -> Result<(), HandleError> {
+    store::license_seats_in_use(cx.tx, e.license_id, e.in_use, e.revision).await?;
+    Ok(())
+}
 
 async fn on_published(cx: Cx<'_>, e: CoursePublished) -> Result<(), HandleError> {
     store::course_version_put(cx.tx, e.tenant_id, e.course_id, e.version, &e.title, &e.visibility).await?;
@@ -35,5 +45,6 @@ pub fn consumers() -> Vec<ConsumerSpec> {
             .on(app::orders::on_paid)
             .on(app::orders::on_payment_failed)
             .on(app::orders::on_healed),
+        ConsumerSpec::new("marketplace-seats").on(on_seats),
     ]
 }

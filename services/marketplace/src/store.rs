@@ -441,3 +441,19 @@ pub async fn license_set(
     .fetch_one(tx)
     .await
 }
+
+/// Seats in use, as enrollment last said (an older word changes nothing).
+pub async fn license_seats_in_use(
+    tx: &mut PgConnection,
+    id: LicenseId,
+    in_use: i32,
+    revision: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE licenses SET seats_in_use = $2, seats_revision = $3 WHERE id = $1 AND seats_revision < $3")
+        .bind(id)
+        .bind(in_use)
+        .bind(revision)
+        .execute(tx)
+        .await?;
+    Ok(())
+}

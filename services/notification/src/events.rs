@@ -11,6 +11,7 @@ use mirai_contracts::{
         authoring::{CoursePublished, CourseRetired},
         billing::{PaymentFailed, PaymentRefunded, PaymentSucceeded},
         content::PackageImported,
+        enrollment::{EnrollmentCreated, EnrollmentEnded},
         lrs::{StatementStored, StatementVoided},
         marketplace::{
             LicenseChanged, LicenseGranted, ListingChanged, OrderCanceled, OrderCompleted, OrderFailed, OrderPlaced,
@@ -45,6 +46,8 @@ pub const DELIVERABLE: &[&str] = &[
     PaymentSucceeded::SUBJECT,
     PaymentFailed::SUBJECT,
     PaymentRefunded::SUBJECT,
+    EnrollmentCreated::SUBJECT,
+    EnrollmentEnded::SUBJECT,
 ];
 
 pub const CONSUMERS: &[(&str, &str)] = &[
@@ -55,6 +58,7 @@ pub const CONSUMERS: &[(&str, &str)] = &[
     ("lrs", "notification-lrs"),
     ("marketplace", "notification-marketplace"),
     ("billing", "notification-billing"),
+    ("enrollment", "notification-enrollment"),
 ];
 
 async fn record<E: Event>(cx: Cx<'_>, _e: E) -> Result<(), HandleError> {
@@ -111,6 +115,7 @@ pub fn consumers(state: &AppState) -> Vec<ConsumerSpec> {
             .on(record::<PaymentSucceeded>)
             .on(record::<PaymentFailed>)
             .on(record::<PaymentRefunded>),
+        ConsumerSpec::new("notification-enrollment").on(record::<EnrollmentCreated>).on(record::<EnrollmentEnded>),
     ]
 }
 

@@ -34,6 +34,10 @@ pub(super) struct Alpha {
     pub(super) order_id: String,
     pub(super) license_id: String,
     pub(super) payment_id: String,
+    /// The course of A's license (C's), which A's member is enrolled in.
+    pub(super) licensed_course_id: String,
+    /// A's member's enrollment in it, holding a seat of A's license (its pool).
+    pub(super) enrollment_id: String,
 }
 
 /// Everything of A's that B must not learn, by what it is.
@@ -101,6 +105,7 @@ pub(super) fn needles(a: &Alpha) -> Vec<(&'static str, String)> {
         ("marketplace order id", a.order_id.clone()),
         ("license id", a.license_id.clone()),
         ("payment id", a.payment_id.clone()),
+        ("enrollment id", a.enrollment_id.clone()),
     ]);
     out
 }
@@ -477,6 +482,18 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
     })
     .await;
 
+    // Enrollment: A's org admin enrolls A's member (granted through tenant above) in the
+    // course of A's license, taking one of its 2 seats. Enrollment learns the member from
+    // tenant's events (422 until then) and the license, its pool, from marketplace's (409
+    // `no-license` until then).
+    let enroll = json!({ "user_id": member_id, "course_id": gamma_course_id });
+    let enrollment_id = poll("enrollment learns A's member and license", Duration::from_secs(20), || async {
+        let (s, e) = app.post("/api/v1/enrollment/enrollments", Some(&tenant.jwt), enroll.clone()).await;
+        assert!(s == 201 || s == 409 || s == 422, "A's enrollment: {s} {e}");
+        (s == 201).then(|| id_of(&e))
+    })
+    .await;
+
     // Settle what moves by itself, so that A's view of its data only changes if B changes it.
     let generation_path = format!("{generations}/{generation_id}");
     wait_until("A's generation ends", Duration::from_secs(30), || async {
@@ -500,11 +517,18 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
         s == 200 && p["updated_at"] != paid["updated_at"]
     })
     .await;
-    // notification records A's marketplace and billing events as webhook messages when it
-    // delivers those types: wait for the last of each stream.
+    // Marketplace hears of the seat A's enrollment took (the license's `seats_in_use`).
+    let license_path = format!("/api/v1/marketplace/licenses/{license_id}");
+    wait_until("marketplace learns A's seat in use", Duration::from_secs(20), || async {
+        let (s, l) = app.get(&license_path, &tenant.jwt).await;
+        s == 200 && l["seats_in_use"] == 1
+    })
+    .await;
+    // notification records A's marketplace, billing and enrollment events as webhook
+    // messages when it delivers those types: wait for the last of each stream.
     let (s, types) = app.get("/api/v1/notification/event-types", &tenant.jwt).await;
     assert_eq!(s, 200, "{types}");
-    for last in ["marketplace.order.completed.v1", "billing.payment.succeeded.v1"] {
+    for last in ["marketplace.order.completed.v1", "billing.payment.succeeded.v1", "enrollment.enrollment.created.v1"] {
         if !types["data"].as_array().is_some_and(|d| d.iter().any(|t| t.as_str() == Some(last))) {
             continue;
         }
@@ -541,6 +565,8 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
         order_id,
         license_id,
         payment_id,
+        licensed_course_id: gamma_course_id,
+        enrollment_id,
         tenant,
     }
 }

@@ -118,6 +118,11 @@ const MUST_REFUSE: &[(&str, &str, &str)] = &[
         "/api/v1/billing/providers/stripe/webhook",
         "it is public and carries no Stripe signature: an unsigned event is a 400 and writes nothing",
     ),
+    (
+        "POST",
+        "/api/v1/enrollment/enrollments",
+        "the learner is A's member, no member of B: a 422 before any pool (B holds no license) is looked at",
+    ),
 ];
 
 /// Operations B must be able to perform although their request names A's ids: B has no
@@ -167,6 +172,8 @@ async fn no_operation_of_any_service_reaches_another_tenant() {
         ("marketplace listing", ALPHA_COURSE_TITLE),
         ("marketplace order", "completed"),
         ("billing payment", "succeeded"),
+        ("enrollment", "active"),
+        ("enrollment pools", "\"in_use\":1"),
     ] {
         let seen = read(&before, label).to_string();
         assert!(seen.contains(marker), "A's {label} shows {marker}: {seen}");

@@ -126,6 +126,7 @@ impl Plan<'_> {
             "order_id" => a.order_id.clone(),
             "license_id" => a.license_id.clone(),
             "payment_id" => a.payment_id.clone(),
+            "enrollment_id" => a.enrollment_id.clone(),
             // A's object, without the signature only A's URLs carry.
             "key" if template.contains("/blobs/") => a.asset_key.clone(),
             "version" => "1".to_owned(),
@@ -238,6 +239,8 @@ impl Plan<'_> {
             "stripe_webhook" => json!({ "id": "evt_beta_walk", "object": "event", "type": "payment_intent.succeeded",
                 "data": { "object": { "id": "pi_beta_walk", "object": "payment_intent", "status": "succeeded",
                     "metadata": { "mirai_tenant_id": a.tenant.id, "mirai_payment_id": a.payment_id } } } }),
+            // A's member enrolled by B in the course of A's license (A's seats).
+            "enroll" => json!({ "user_id": a.member_id, "course_id": a.licensed_course_id }),
             // Under A's statement id.
             "put_statement" => json!({ "actor": beta_learner, "verb": verb("completed"),
                 "object": { "objectType": "Activity", "id": ALPHA_ACTIVITY } }),

@@ -13,6 +13,7 @@ pub(super) async fn alpha_view(app: &TestApp, a: &Alpha) -> View {
     let base = format!("/api/v1/tenant/tenants/{}", a.tenant.id);
     let statements = format!("{XAPI}/statements");
     let agent = learner_agent();
+    let member = a.member_id.to_string();
     let reads: Vec<Read> = vec![
         ("tenant", base.clone(), vec![]),
         ("memberships", format!("{base}/memberships"), vec![]),
@@ -72,6 +73,15 @@ pub(super) async fn alpha_view(app: &TestApp, a: &Alpha) -> View {
         ("billing payments", "/api/v1/billing/payments".to_owned(), vec![]),
         ("billing payment", format!("/api/v1/billing/payments/{}", a.payment_id), vec![]),
         ("billing owed to A", "/api/v1/billing/ledger/owed".to_owned(), vec![]),
+        ("enrollments", "/api/v1/enrollment/enrollments".to_owned(), vec![]),
+        (
+            "member's active enrollments",
+            "/api/v1/enrollment/enrollments".to_owned(),
+            pairs(&[("user_id", member.as_str()), ("active", "true")]),
+        ),
+        ("enrollment", format!("/api/v1/enrollment/enrollments/{}", a.enrollment_id), vec![]),
+        ("admin's own enrollments", "/api/v1/enrollment/me/enrollments".to_owned(), vec![]),
+        ("enrollment pools", "/api/v1/enrollment/pools".to_owned(), vec![]),
     ];
     let mut view = Vec::with_capacity(reads.len());
     for (label, path, query) in reads {

@@ -18,6 +18,7 @@ use sha2::Digest;
 use uuid::Uuid;
 
 mod ai;
+mod commerce;
 mod discover;
 mod lrs;
 mod spine;
@@ -204,7 +205,7 @@ async fn main() -> anyhow::Result<()> {
         "| what | throughput | latency |".into(),
         "|---|---|---|".into(),
     ];
-    // `MIRAI_BENCH_ONLY=spine|foundation|lrs|discover|ai|webhooks` runs one group.
+    // `MIRAI_BENCH_ONLY=spine|foundation|lrs|discover|ai|webhooks|commerce` runs one group.
     let only = std::env::var("MIRAI_BENCH_ONLY").unwrap_or_default();
     if only.is_empty() || only == "spine" {
         rows.extend(spine::rows().await?);
@@ -226,6 +227,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if only.is_empty() || only == "webhooks" {
         rows.extend(webhooks::rows().await?);
+    }
+    if only.is_empty() || only == "commerce" {
+        rows.extend(commerce::rows().await?);
     }
     println!("{}", rows.join("\n"));
     Ok(())

@@ -6,6 +6,7 @@ pub mod ai_gateway;
 pub mod authoring;
 pub mod billing;
 pub mod content;
+pub mod enrollment;
 pub mod identity;
 pub mod lrs;
 pub mod marketplace;

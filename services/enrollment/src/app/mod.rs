@@ -1,0 +1,360 @@
+//! Enrollment's use-cases: enroll (take a seat), withdraw (give it back), read; and the
+//! pools' side of marketplace's licenses (granted, shrunk, revoked, expired).
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use mirai_contracts::{
+    events::{
+        enrollment::{EnrollmentCreated, EnrollmentEnded, SeatsChanged},
+        marketplace::{LicenseChanged, LicenseGranted},
+    },
+    ids::{CourseId, EnrollmentId, LicenseId, TenantId, UserId},
+};
+use mirai_events::{
+    Cx, EventMeta, HandleError, NewEvent,
+    jobs::{self, Job, JobHandler, NewJob},
+    outbox,
+};
+use mirai_kit::{
+    AppError, Principal, Role,
+    pagination::{Cursor, Page, PageParams},
+};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+
+use crate::{
+    AppState,
+    store::{self, EnrollmentRow, PoolRow},
+};
+
+/// Who enrolls a tenant's learners.
+pub const MANAGERS: &[Role] = &[Role::OrgAdmin, Role::OrgManager];
+pub const EXPIRE_JOB: &str = "expire-pool";
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Enrollment {
+    #[schema(value_type = uuid::Uuid)]
+    pub id: EnrollmentId,
+    #[schema(value_type = uuid::Uuid)]
+    pub tenant_id: TenantId,
+    #[schema(value_type = uuid::Uuid)]
+    pub user_id: UserId,
+    #[schema(value_type = uuid::Uuid)]
+    pub course_id: CourseId,
+    pub version: i32,
+    /// The license whose seat it holds.
+    #[schema(value_type = uuid::Uuid)]
+    pub license_id: LicenseId,
+    /// `active` (the learner may launch the course) or `ended`.
+    pub status: String,
+    /// `withdrawn` or `license_ended`.
+    pub end_reason: Option<String>,
+    pub enrolled_by: String,
+    pub created_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+impl From<EnrollmentRow> for Enrollment {
+    fn from(r: EnrollmentRow) -> Self {
+        Self {
+            id: r.id,
+            tenant_id: r.tenant_id,
+            user_id: r.user_id,
+            course_id: r.course_id,
+            version: r.version,
+            license_id: r.license_id,
+            status: r.status,
+            end_reason: r.end_reason,
+            enrolled_by: r.enrolled_by,
+            created_at: r.created_at,
+            ended_at: r.ended_at,
+        }
+    }
+}
+
+/// A license's seats as a pool.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Pool {
+    #[schema(value_type = uuid::Uuid)]
+    pub license_id: LicenseId,
+    #[schema(value_type = uuid::Uuid)]
+    pub course_id: CourseId,
+    pub version: i32,
+    pub seats: i32,
+    pub in_use: i32,
+    /// `active` or `ended`.
+    pub status: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: Option<DateTime<Utc>>,
+}
+
+impl From<PoolRow> for Pool {
+    fn from(r: PoolRow) -> Self {
+        Self {
+            license_id: r.license_id,
+            course_id: r.course_id,
+            version: r.version,
+            seats: r.seats,
+            in_use: r.in_use,
+            status: r.status,
+            starts_at: r.starts_at,
+            ends_at: r.ends_at,
+        }
+    }
+}
+
+fn seats_changed(p: &PoolRow) -> NewEvent {
+    SeatsChanged {
+        tenant_id: p.tenant_id,
+        license_id: p.license_id,
+        seats: p.seats,
+        in_use: p.in_use,
+        revision: p.revision,
+        at: p.updated_at,
+    }
+    .into()
+}
+
+fn ended(e: &EnrollmentRow) -> NewEvent {
+    EnrollmentEnded {
+        tenant_id: e.tenant_id,
+        enrollment_id: e.id,
+        user_id: e.user_id,
+        course_id: e.course_id,
+        license_id: e.license_id,
+        reason: e.end_reason.clone().unwrap_or_else(|| "withdrawn".into()),
+        at: e.ended_at.unwrap_or_else(Utc::now),
+    }
+    .into()
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Enroll {
+    /// A member of the tenant.
+    #[schema(value_type = uuid::Uuid)]
+    pub user_id: UserId,
+    /// A course the tenant holds a license with a free seat for.
+    #[schema(value_type = uuid::Uuid)]
+    pub course_id: CourseId,
+}
+
+/// Takes a seat of the oldest active pool of the course with one free. Enrolling a
+/// learner already enrolled answers their enrollment (`false`: nothing new).
+#[tracing::instrument(skip_all)]
+pub async fn enroll(state: &AppState, p: &Principal, input: Enroll) -> Result<(Enrollment, bool), AppError> {
+    let tenant = p.own_tenant(MANAGERS)?;
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
+    if !store::member_exists(&mut tx, input.user_id).await? {
+        return Err(AppError::invalid("user_id", "is not a member of the tenant"));
+    }
+    // The pools are locked first, so two enrollments of one learner queue too.
+    let pools = store::pools_for_course(&mut tx, input.course_id).await?;
+    if let Some(existing) = store::enrollment_active(&mut tx, input.user_id, input.course_id).await? {
+        tx.commit().await?;
+        return Ok((existing.into(), false));
+    }
+    let Some(pool) = pools.iter().find(|p| p.in_use < p.seats) else {
+        return Err(if pools.is_empty() {
+            AppError::client(
+                axum::http::StatusCode::CONFLICT,
+                "no-license",
+                "No license",
+                format!("the tenant holds no active license for course {}", input.course_id),
+            )
+        } else {
+            let named: Vec<String> = pools
+                .iter()
+                .map(|p| format!("license {} ({} of {} seats in use)", p.license_id, p.in_use, p.seats))
+                .collect();
+            AppError::client(
+                axum::http::StatusCode::CONFLICT,
+                "seats-exhausted",
+                "No seat left",
+                format!("no seat left for course {}: {}", input.course_id, named.join(", ")),
+            )
+        });
+    };
+    let pool = store::pool_set(&mut tx, pool.license_id, pool.seats, pool.in_use + 1, "active").await?;
+    let row = store::enrollment_insert(&mut tx, &pool, input.user_id, &p.subject).await?;
+    let created = EnrollmentCreated {
+        tenant_id: tenant,
+        enrollment_id: row.id,
+        user_id: row.user_id,
+        course_id: row.course_id,
+        version: row.version,
+        license_id: row.license_id,
+        enrolled_by: p.subject.clone(),
+        at: row.created_at,
+    };
+    state.ctx.emit(&mut tx, &p.event_meta(), [created.into(), seats_changed(&pool)]).await?;
+    tx.commit().await?;
+    Ok((row.into(), true))
+}
+
+/// Ends an enrollment and gives its seat back.
+pub async fn withdraw(state: &AppState, p: &Principal, id: EnrollmentId) -> Result<Enrollment, AppError> {
+    let tenant = p.own_tenant(MANAGERS)?;
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
+    let row = store::enrollment_get(&mut tx, id, false).await?.ok_or_else(|| AppError::not_found("enrollment", id))?;
+    if row.status != "active" {
+        tx.commit().await?;
+        return Ok(row.into());
+    }
+    // Pool first, then the enrollment: the order enroll locks in.
+    let pool =
+        store::pool_get(&mut tx, row.license_id).await?.ok_or_else(|| AppError::not_found("pool", row.license_id))?;
+    let row = store::enrollment_get(&mut tx, id, true).await?.ok_or_else(|| AppError::not_found("enrollment", id))?;
+    if row.status != "active" {
+        tx.commit().await?;
+        return Ok(row.into());
+    }
+    let row = store::enrollment_end(&mut tx, id, "withdrawn").await?;
+    let pool = store::pool_set(&mut tx, pool.license_id, pool.seats, (pool.in_use - 1).max(0), &pool.status).await?;
+    state.ctx.emit(&mut tx, &p.event_meta(), [ended(&row), seats_changed(&pool)]).await?;
+    tx.commit().await?;
+    Ok(row.into())
+}
+
+pub async fn get(state: &AppState, p: &Principal, id: EnrollmentId) -> Result<Enrollment, AppError> {
+    let tenant = p.own_tenant(&Role::ALL)?;
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
+    let row = store::enrollment_get(&mut tx, id, false).await?.ok_or_else(|| AppError::not_found("enrollment", id))?;
+    tx.commit().await?;
+    // A learner sees their own; managers see everyone's.
+    let own = p.user_id.is_some_and(|u| u == row.user_id.into_uuid());
+    if !own {
+        p.require_in_tenant(tenant.into(), &[Role::OrgAdmin, Role::OrgManager, Role::ComplianceOfficer])?;
+    }
+    Ok(row.into())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EnrollmentQuery {
+    #[param(value_type = Option<uuid::Uuid>)]
+    pub user_id: Option<UserId>,
+    #[param(value_type = Option<uuid::Uuid>)]
+    pub course_id: Option<CourseId>,
+    /// `true`: active enrollments only.
+    pub active: Option<bool>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// The tenant's enrollments (managers), or (`mine`) the caller's own.
+pub async fn list(
+    state: &AppState,
+    p: &Principal,
+    q: EnrollmentQuery,
+    mine: bool,
+) -> Result<Page<Enrollment>, AppError> {
+    let tenant = p.own_tenant(&Role::ALL)?;
+    let user = if mine {
+        Some(UserId::from(
+            p.user_id.ok_or_else(|| AppError::Forbidden("an API key has no enrollments of its own".into()))?,
+        ))
+    } else {
+        p.require_in_tenant(tenant.into(), &[Role::OrgAdmin, Role::OrgManager, Role::ComplianceOfficer])?;
+        q.user_id
+    };
+    let page = PageParams { limit: q.limit, cursor: q.cursor };
+    let limit = page.limit()?;
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
+    let rows =
+        store::enrollments_list(&mut tx, user, q.course_id, q.active.unwrap_or(false), page.cursor()?, limit).await?;
+    tx.commit().await?;
+    let page = Page::from_rows(rows, limit, |r| Cursor { created_at: r.created_at, id: r.id.into() });
+    Ok(Page { data: page.data.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor })
+}
+
+pub async fn pools(state: &AppState, p: &Principal, page: PageParams) -> Result<Page<Pool>, AppError> {
+    let tenant = p.own_tenant(&[Role::OrgAdmin, Role::OrgManager, Role::ComplianceOfficer])?;
+    let limit = page.limit()?;
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
+    let rows = store::pools_list(&mut tx, page.cursor()?, limit).await?;
+    tx.commit().await?;
+    let page = Page::from_rows(rows, limit, |r| Cursor { created_at: r.created_at, id: r.license_id.into() });
+    Ok(Page { data: page.data.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor })
+}
+
+// ---- the licenses' side --------------------------------------------------------------
+
+fn transient(e: impl Into<anyhow::Error>) -> HandleError {
+    HandleError::Transient(e.into())
+}
+
+async fn emit(tx: &mut PgConnection, meta: &EventMeta, events: Vec<NewEvent>) -> Result<(), HandleError> {
+    for ev in events {
+        outbox::enqueue(tx, crate::NAME, meta, ev).await.map_err(transient)?;
+    }
+    Ok(())
+}
+
+/// A license is a pool; one with a term ends by a job at its end.
+pub async fn on_granted(cx: Cx<'_>, e: LicenseGranted) -> Result<(), HandleError> {
+    let new =
+        store::pool_put(cx.tx, e.license_id, e.tenant_id, e.course_id, e.version, e.seats, e.starts_at, e.ends_at)
+            .await?;
+    if let (true, Some(end)) = (new, e.ends_at) {
+        let job = NewJob {
+            tenant_id: Some(e.tenant_id.into()),
+            run_at: end,
+            dedupe_key: Some(format!("expire-pool:{}", e.license_id)),
+            ..NewJob::new(EXPIRE_JOB, serde_json::json!({ "license_id": e.license_id }))
+        };
+        jobs::enqueue(cx.tx, job).await?;
+    }
+    Ok(())
+}
+
+/// Sets a pool to `seats` (ending it when `status` is not active), ending the newest
+/// enrollments that no longer have a seat.
+async fn resize(
+    tx: &mut PgConnection,
+    meta: &EventMeta,
+    license: LicenseId,
+    seats: i32,
+    active: bool,
+) -> Result<(), HandleError> {
+    let Some(pool) = store::pool_get(tx, license).await? else { return Ok(()) };
+    let seats = if active { seats } else { 0 };
+    let over = i64::from(pool.in_use - seats);
+    let ended_now = if over > 0 { store::enrollments_end_newest(tx, license, Some(over)).await? } else { vec![] };
+    let in_use = pool.in_use - ended_now.len() as i32;
+    if pool.seats == seats && ended_now.is_empty() && (pool.status == "active") == active {
+        return Ok(());
+    }
+    let pool = store::pool_set(tx, license, seats, in_use, if active { "active" } else { "ended" }).await?;
+    let mut events: Vec<NewEvent> = ended_now.iter().map(ended).collect();
+    events.push(seats_changed(&pool));
+    emit(tx, meta, events).await
+}
+
+/// A refund shrank the license or it was revoked: the pool follows.
+pub async fn on_license_changed(cx: Cx<'_>, e: LicenseChanged) -> Result<(), HandleError> {
+    let meta = cx.following();
+    resize(cx.tx, &meta, e.license_id, e.seats, e.status == "active").await
+}
+
+/// A license's term ended: its pool ends and every seat goes back.
+pub struct Expire;
+
+impl Expire {
+    async fn run(tx: &mut PgConnection, job: &Job) -> Result<(), HandleError> {
+        let license: LicenseId = job.payload["license_id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| HandleError::Permanent("an expiry without a license_id".into()))?;
+        let meta = EventMeta { actor: Some("enrollment".into()), ..EventMeta::default() };
+        resize(tx, &meta, license, 0, false).await
+    }
+}
+
+impl JobHandler for Expire {
+    fn run<'a>(&'a self, tx: &'a mut PgConnection, job: &'a Job) -> BoxFuture<'a, Result<(), HandleError>> {
+        Box::pin(Expire::run(tx, job))
+    }
+}

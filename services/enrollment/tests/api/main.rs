@@ -1,0 +1,179 @@
+//! enrollment with tenant, authoring and marketplace: a free license of 10 seats, 50
+//! managers' enrollments at once, exactly 10 seats taken; seats given back and taken
+//! again; marketplace learns the seats in use.
+
+use std::time::Duration;
+
+use mirai_kit::Role;
+use mirai_testkit::{TestApp, assert_problem, poll, wait_until};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+async fn licensed_course(app: &TestApp, buyer: Uuid, seats: i32) -> String {
+    let provider = Uuid::now_v7();
+    let seller = app.token(Some(provider), &[Role::ProviderAdmin]);
+    let body = json!({ "title": "Ladder safety", "summary": "Up and down", "locale": "en", "tags": [], "visibility": "public",
+        "modules": [{ "title": "M", "lessons": [{ "title": "L", "blocks": [{ "kind": "text", "content": { "markdown": "Three points of contact." } }] }] }] });
+    let (s, c) = app.post("/api/v1/authoring/courses", Some(&seller), body).await;
+    assert_eq!(s, 201, "{c}");
+    let course = c["id"].as_str().unwrap().to_owned();
+    let res = app
+        .http
+        .post(app.url(&format!("/api/v1/authoring/courses/{course}/publish")))
+        .bearer_auth(&seller)
+        .header("if-match", "\"1\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let listing = poll("marketplace knows the version", Duration::from_secs(20), || async {
+        let (s, l) = app
+            .post(
+                "/api/v1/marketplace/listings",
+                Some(&seller),
+                json!({ "course_id": course, "version": 1, "pricing": "free" }),
+            )
+            .await;
+        (s == 201).then(|| l["id"].as_str().unwrap().to_owned())
+    })
+    .await;
+    let admin = app.token(Some(buyer), &[Role::OrgAdmin]);
+    let (s, o) =
+        app.post("/api/v1/marketplace/orders", Some(&admin), json!({ "listing_id": listing, "seats": seats })).await;
+    assert_eq!((s.as_u16(), o["status"].as_str()), (201, Some("completed")), "{o}");
+    course
+}
+
+#[tokio::test]
+async fn fifty_concurrent_enrollments_against_ten_seats_take_exactly_ten() {
+    let app = TestApp::spawn(&[
+        mirai_tenant::service(),
+        mirai_authoring::service(),
+        mirai_marketplace::service(),
+        mirai_enrollment::service(),
+    ])
+    .await;
+    let root = app.platform_admin();
+    let slug = format!("acme-{}", &Uuid::now_v7().simple().to_string()[20..]);
+    let (s, t) =
+        app.post("/api/v1/tenant/tenants", Some(&root), json!({ "kind": "org", "name": "Acme", "slug": slug })).await;
+    assert_eq!(s, 201, "{t}");
+    let tenant: Uuid = t["id"].as_str().unwrap().parse().unwrap();
+    let members: Vec<Uuid> = (0..52).map(|_| Uuid::now_v7()).collect();
+    for m in &members {
+        let (s, _) = app
+            .post(
+                &format!("/api/v1/tenant/tenants/{tenant}/memberships"),
+                Some(&root),
+                json!({ "user_id": m, "roles": ["learner"] }),
+            )
+            .await;
+        assert_eq!(s, 201);
+    }
+    let course = licensed_course(&app, tenant, 10).await;
+    let manager = app.token(Some(tenant), &[Role::OrgManager]);
+    // Memberships and the pool are projected: the last member can be told "no license"
+    // for another course, and the pool shows its seats.
+    let last = members[51];
+    wait_until("enrollment knows every member", Duration::from_secs(20), || async {
+        let (s, p) = app
+            .post(
+                "/api/v1/enrollment/enrollments",
+                Some(&manager),
+                json!({ "user_id": last, "course_id": Uuid::now_v7() }),
+            )
+            .await;
+        s == 409 && p["type"].as_str().is_some_and(|t| t.ends_with("no-license"))
+    })
+    .await;
+    let pool = poll("the license is a pool", Duration::from_secs(20), || async {
+        let (_, p) = app.get("/api/v1/enrollment/pools", &manager).await;
+        p["data"].get(0).cloned()
+    })
+    .await;
+    assert_eq!((pool["seats"].as_i64(), pool["in_use"].as_i64()), (Some(10), Some(0)));
+    let license = pool["license_id"].as_str().unwrap().to_owned();
+
+    // A stranger is not enrolled; neither is anyone by a learner.
+    let (s, p) = app
+        .post(
+            "/api/v1/enrollment/enrollments",
+            Some(&manager),
+            json!({ "user_id": Uuid::now_v7(), "course_id": course }),
+        )
+        .await;
+    assert_problem(&(s, p), 422, "validation");
+    let learner = app.token(Some(tenant), &[Role::Learner]);
+    let (s, _) = app
+        .post("/api/v1/enrollment/enrollments", Some(&learner), json!({ "user_id": members[0], "course_id": course }))
+        .await;
+    assert_eq!(s, 403);
+
+    // Fifty at once against ten seats.
+    let results = futures::future::join_all(members[..50].iter().map(|m| {
+        let (app, manager, course) = (&app, &manager, &course);
+        async move {
+            app.post("/api/v1/enrollment/enrollments", Some(manager), json!({ "user_id": m, "course_id": course }))
+                .await
+        }
+    }))
+    .await;
+    let created = results.iter().filter(|(s, _)| *s == 201).count();
+    let refused: Vec<&Value> = results.iter().filter(|(s, _)| *s == 409).map(|(_, p)| p).collect();
+    assert_eq!((created, refused.len()), (10, 40), "{results:?}");
+    for p in &refused {
+        assert!(p["type"].as_str().unwrap().ends_with("seats-exhausted"), "{p}");
+        assert!(p["detail"].as_str().unwrap().contains(&license), "the problem names the pool: {p}");
+    }
+    let (_, pools) = app.get("/api/v1/enrollment/pools", &manager).await;
+    assert_eq!(pools["data"][0]["in_use"], 10);
+    let (_, active) =
+        app.get(&format!("/api/v1/enrollment/enrollments?course_id={course}&active=true&limit=200"), &manager).await;
+    assert_eq!(active["data"].as_array().unwrap().len(), 10);
+
+    // Enrolling someone enrolled answers their enrollment.
+    let (winner, first) =
+        results.iter().find(|(s, _)| *s == 201).map(|(_, e)| (e["user_id"].clone(), e.clone())).unwrap();
+    let (s, again) = app
+        .post("/api/v1/enrollment/enrollments", Some(&manager), json!({ "user_id": winner, "course_id": course }))
+        .await;
+    assert_eq!((s.as_u16(), &again["id"]), (200, &first["id"]));
+    // The learner sees what they may launch.
+    let mut claims = app.claims(Some(tenant), &[Role::Learner]);
+    claims.sub = format!("user:{}", winner.as_str().unwrap());
+    let (_, mine) = app.get("/api/v1/enrollment/me/enrollments?active=true", &app.sign(&claims)).await;
+    assert_eq!(mine["data"][0]["course_id"], course.as_str());
+
+    // Marketplace learns the seats in use (they guard refunds).
+    let admin = app.token(Some(tenant), &[Role::OrgAdmin]);
+    wait_until("marketplace knows 10 seats are in use", Duration::from_secs(20), || async {
+        let (_, l) = app.get("/api/v1/marketplace/licenses", &admin).await;
+        l["data"][0]["seats_in_use"] == 10
+    })
+    .await;
+
+    // A seat given back is a seat for someone else, once.
+    let (s, w) = app
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/enrollment/enrollments/{}/withdraw", first["id"].as_str().unwrap()),
+            Some(&manager),
+            None,
+        )
+        .await;
+    assert_eq!((s.as_u16(), w["status"].as_str(), w["end_reason"].as_str()), (200, Some("ended"), Some("withdrawn")));
+    let (s, _) = app
+        .post("/api/v1/enrollment/enrollments", Some(&manager), json!({ "user_id": members[50], "course_id": course }))
+        .await;
+    assert_eq!(s, 201);
+    let (s, p) = app
+        .post("/api/v1/enrollment/enrollments", Some(&manager), json!({ "user_id": members[51], "course_id": course }))
+        .await;
+    assert_problem(&(s, p), 409, "seats-exhausted");
+    // Another tenant sees none of it.
+    let other = app.token(Some(Uuid::now_v7()), &[Role::OrgAdmin]);
+    let (s, _) = app.get(&format!("/api/v1/enrollment/enrollments/{}", first["id"].as_str().unwrap()), &other).await;
+    assert_eq!(s, 404);
+    let (_, none) = app.get("/api/v1/enrollment/pools", &other).await;
+    assert_eq!(none["data"].as_array().unwrap().len(), 0);
+}
