@@ -189,6 +189,14 @@ id_type!(
     RefundId
 );
 id_type!(
+    /// A payment to a course provider of what it is owed (billing).
+    PayoutId
+);
+id_type!(
+    /// A run of payouts to every provider owed something (billing).
+    PayoutRunId
+);
+id_type!(
     /// A learner's enrollment in a course (enrollment).
     EnrollmentId
 );

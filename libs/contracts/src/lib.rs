@@ -56,6 +56,7 @@ typed![
     events::billing::PaymentFailed,
     events::billing::PaymentRefunded,
     events::billing::PaymentSucceeded,
+    events::billing::PayoutChanged,
     events::billing::ReconciliationHealed,
     events::billing::RefundPayment,
     events::content::PackageImported,

@@ -208,6 +208,30 @@ impl Stripe {
         id_of(&v)
     }
 
+    /// Transfers `amount` to a connected account (Stripe Connect); the payout's id is the
+    /// idempotency key, so a retried job transfers once.
+    pub async fn transfer(
+        &self,
+        amount: i64,
+        currency: &str,
+        destination: &str,
+        key: &str,
+        group: &str,
+    ) -> Result<String, GatewayError> {
+        let form: Form = vec![
+            ("amount".into(), amount.to_string()),
+            ("currency".into(), currency.to_ascii_lowercase()),
+            ("destination".into(), destination.into()),
+            ("transfer_group".into(), group.into()),
+            ("metadata[mirai_payout_id]".into(), key.into()),
+        ];
+        let v = self.call(reqwest::Method::POST, "/v1/transfers", &form, Some(&format!("payout-{key}"))).await?;
+        if let Some(m) = v["declined"].as_str() {
+            return Err(GatewayError::Refused(m.to_owned()));
+        }
+        id_of(&v)
+    }
+
     /// Every payment that succeeded since `since` (unix seconds), from the provider's
     /// event log (`payment_intent.succeeded`), page by page; at most `max` of them.
     pub async fn succeeded_since(&self, since: i64, max: usize) -> Result<Vec<Paid>, GatewayError> {

@@ -3,7 +3,7 @@
 //! deduplicated, applied in any order), a reconciliation job that heals "paid but not
 //! provisioned" and "provisioned but not paid", refunds marketplace asks for, and a
 //! double-entry ledger (payments and refunds split between the course provider and the
-//! platform's share).
+//! platform's share), paid out to providers by Stripe Connect transfer or the bank's CSV.
 
 use mirai_events::jobs::Schedule;
 use mirai_kit::{ServiceCtx, ServiceDef, Started, service::Service};
@@ -29,6 +29,9 @@ pub struct AppState {
     pub ctx: ServiceCtx,
     pub settings: settings::Settings,
     pub gateway: gateway::Gateway,
+    /// Stripe Connect, for payouts by transfer (whenever a Stripe key is configured, even
+    /// with `manual` payments).
+    pub connect: Option<gateway::Stripe>,
 }
 
 impl Service for AppState {
@@ -48,7 +51,11 @@ impl Service for AppState {
             );
         }
         let every = settings.reconcile_every;
-        let state = AppState { ctx, settings, gateway };
+        let connect = match &settings.stripe_secret_key {
+            Some(key) => Some(gateway::Stripe::new(&settings.stripe_api_base, key.clone(), settings.timeout)?),
+            None => None,
+        };
+        let state = AppState { ctx, settings, gateway, connect };
         use std::sync::Arc;
         Ok(Started::serve(state.clone())
             .consume(events::consumers(&state))
@@ -57,6 +64,7 @@ impl Service for AppState {
             .job(app::payments::REFUND_JOB, Arc::new(app::payments::Refund { state: state.clone() }))
             .job(app::reconcile::JOB, Arc::new(app::reconcile::Reconcile { state: state.clone() }))
             .job(app::reconcile::CHECK_JOB, Arc::new(app::reconcile::CheckUnpaid { state: state.clone() }))
+            .job(app::payouts::TRANSFER_JOB, Arc::new(app::payouts::Transfer { state: state.clone() }))
             .schedule(Schedule { name: "reconcile".into(), kind: app::reconcile::JOB.into(), every })
             .job_workers(4))
     }

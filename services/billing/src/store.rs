@@ -3,7 +3,7 @@
 //! are platform-wide.
 
 use chrono::{DateTime, Utc};
-use mirai_contracts::ids::{OrderId, PaymentId, RefundId, TenantId};
+use mirai_contracts::ids::{OrderId, PaymentId, PayoutId, PayoutRunId, RefundId, TenantId};
 use mirai_kit::pagination::Cursor;
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
@@ -248,7 +248,7 @@ pub async fn ledger_post(
     kind: &str,
     entries: &[(String, i64)],
     currency: &str,
-    payment: PaymentId,
+    payment: Option<PaymentId>,
     tenant: TenantId,
 ) -> Result<(), sqlx::Error> {
     let txn = Uuid::now_v7();
@@ -284,6 +284,152 @@ pub async fn ledger_balances(tx: &mut PgConnection, only: Option<&str>) -> Resul
          WHERE ($1::text IS NULL OR account = $1) GROUP BY account, currency ORDER BY account, currency",
     )
     .bind(only)
+    .fetch_all(tx)
+    .await
+}
+
+// ---- payouts -------------------------------------------------------------------------
+
+pub async fn payout_account_get(tx: &mut PgConnection) -> Result<Option<(String, Option<String>)>, sqlx::Error> {
+    sqlx::query_as("SELECT method, stripe_account FROM payout_accounts").fetch_optional(tx).await
+}
+
+pub async fn payout_account_put(
+    tx: &mut PgConnection,
+    tenant: TenantId,
+    method: &str,
+    stripe_account: Option<&str>,
+    by: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO payout_accounts (tenant_id, method, stripe_account, updated_by) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (tenant_id) DO UPDATE SET method = $2, stripe_account = $3, updated_by = $4, updated_at = now()",
+    )
+    .bind(tenant)
+    .bind(method)
+    .bind(stripe_account)
+    .bind(by)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// What each provider is owed, per currency (the credit balances of `payable:` accounts).
+pub async fn payables(tx: &mut PgConnection) -> Result<Vec<(TenantId, String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT substring(account FROM 9)::uuid, currency, (-sum(amount))::bigint FROM ledger_entries \
+         WHERE account LIKE 'payable:%' GROUP BY account, currency HAVING sum(amount) < 0 ORDER BY 1, 2",
+    )
+    .fetch_all(tx)
+    .await
+}
+
+pub async fn payout_run_insert(tx: &mut PgConnection, id: PayoutRunId, by: &str) -> Result<DateTime<Utc>, sqlx::Error> {
+    sqlx::query_scalar("INSERT INTO payout_runs (id, started_by, lines) VALUES ($1, $2, '[]') RETURNING created_at")
+        .bind(id)
+        .bind(by)
+        .fetch_one(tx)
+        .await
+}
+
+pub async fn payout_run_lines_put(
+    tx: &mut PgConnection,
+    id: PayoutRunId,
+    lines: &serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE payout_runs SET lines = $2 WHERE id = $1").bind(id).bind(lines).execute(tx).await?;
+    Ok(())
+}
+
+pub async fn payout_run_get(
+    tx: &mut PgConnection,
+    id: PayoutRunId,
+) -> Result<Option<(String, DateTime<Utc>, serde_json::Value)>, sqlx::Error> {
+    sqlx::query_as("SELECT started_by, created_at, lines FROM payout_runs WHERE id = $1")
+        .bind(id)
+        .fetch_optional(tx)
+        .await
+}
+
+pub const PAYOUT: &str = "id, tenant_id, run_id, currency, amount, method, destination, status, provider_ref, failure, created_at, updated_at";
+
+#[derive(Debug, Clone, FromRow)]
+pub struct PayoutRow {
+    pub id: PayoutId,
+    pub tenant_id: TenantId,
+    pub run_id: PayoutRunId,
+    pub currency: String,
+    pub amount: i64,
+    pub method: String,
+    pub destination: Option<String>,
+    pub status: String,
+    pub provider_ref: Option<String>,
+    pub failure: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn payout_insert(
+    tx: &mut PgConnection,
+    tenant: TenantId,
+    run: PayoutRunId,
+    currency: &str,
+    amount: i64,
+    method: &str,
+    destination: Option<&str>,
+    status: &str,
+) -> Result<Option<PayoutRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "INSERT INTO payouts (id, tenant_id, run_id, currency, amount, method, destination, status) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (run_id, tenant_id, currency) DO NOTHING RETURNING {PAYOUT}"
+    ))
+    .bind(PayoutId::new())
+    .bind(tenant)
+    .bind(run)
+    .bind(currency)
+    .bind(amount)
+    .bind(method)
+    .bind(destination)
+    .bind(status)
+    .fetch_optional(tx)
+    .await
+}
+
+pub async fn payout_get(tx: &mut PgConnection, id: PayoutId) -> Result<Option<PayoutRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {PAYOUT} FROM payouts WHERE id = $1 FOR UPDATE")).bind(id).fetch_optional(tx).await
+}
+
+pub async fn payout_set(
+    tx: &mut PgConnection,
+    id: PayoutId,
+    status: &str,
+    provider_ref: Option<&str>,
+    failure: Option<&str>,
+) -> Result<PayoutRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE payouts SET status = $2, provider_ref = $3, failure = $4, updated_at = now() WHERE id = $1 RETURNING {PAYOUT}"
+    ))
+    .bind(id)
+    .bind(status)
+    .bind(provider_ref)
+    .bind(failure)
+    .fetch_one(tx)
+    .await
+}
+
+pub async fn payouts_list(
+    tx: &mut PgConnection,
+    after: Option<Cursor>,
+    limit: i64,
+) -> Result<Vec<PayoutRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {PAYOUT} FROM payouts WHERE ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2)) \
+         ORDER BY created_at DESC, id DESC LIMIT $3"
+    ))
+    .bind(after.map(|c| c.created_at))
+    .bind(after.map(|c| c.id))
+    .bind(limit + 1)
     .fetch_all(tx)
     .await
 }

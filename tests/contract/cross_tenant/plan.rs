@@ -127,6 +127,8 @@ impl Plan<'_> {
             "license_id" => a.license_id.clone(),
             "payment_id" => a.payment_id.clone(),
             "enrollment_id" => a.enrollment_id.clone(),
+            // Runs are the platform's, refused to any tenant before they are looked up.
+            "run_id" => uuid::Uuid::now_v7().to_string(),
             // A's object, without the signature only A's URLs carry.
             "key" if template.contains("/blobs/") => a.asset_key.clone(),
             "version" => "1".to_owned(),

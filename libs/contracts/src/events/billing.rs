@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     event::event,
-    ids::{OrderId, PaymentId, RefundId, TenantId},
+    ids::{OrderId, PaymentId, PayoutId, PayoutRunId, RefundId, TenantId},
 };
 
 /// An order's payment succeeded: the money is taken and booked in the ledger.
@@ -102,3 +102,24 @@ pub struct RefundPayment {
 }
 
 event!(RefundPayment, "cmd.billing.refund.v1", aggregate = order_id, tenant = tenant_id);
+
+/// A payout to a course provider was made or failed: `paid` (transferred through Stripe
+/// Connect), `exported` (in the run's CSV for the bank) or `failed` (the balance is owed
+/// again).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayoutChanged {
+    /// The provider.
+    pub tenant_id: TenantId,
+    pub payout_id: PayoutId,
+    pub run_id: PayoutRunId,
+    /// Minor units.
+    pub amount: i64,
+    pub currency: String,
+    /// `stripe_connect` or `csv`.
+    pub method: String,
+    pub status: String,
+    pub at: DateTime<Utc>,
+}
+
+event!(PayoutChanged, "billing.payout.changed.v1", aggregate = payout_id, tenant = tenant_id);

@@ -1,7 +1,8 @@
 //! billing's use-cases: payments (and their jobs), the provider's webhooks,
-//! reconciliation, the ledger.
+//! reconciliation, the ledger and payouts.
 
 pub mod ledger;
 pub mod payments;
+pub mod payouts;
 pub mod reconcile;
 pub mod webhook;

@@ -101,7 +101,7 @@ pub fn platform_fee(amount: i64, bps: i32) -> i64 {
     (i128::from(amount) * i128::from(bps) / 10_000) as i64
 }
 
-fn entries(list: [(String, i64); 3]) -> Vec<(String, i64)> {
+pub(crate) fn entries<const N: usize>(list: [(String, i64); N]) -> Vec<(String, i64)> {
     list.into_iter().filter(|(_, n)| *n != 0).collect()
 }
 
@@ -131,7 +131,7 @@ pub async fn apply(
                 (format!("payable:{}", p.provider_tenant_id), -(p.amount - fee)),
                 ("revenue:platform".to_owned(), -fee),
             ]);
-            store::ledger_post(tx, "payment", &posting, &p.currency, p.id, p.tenant_id).await?;
+            store::ledger_post(tx, "payment", &posting, &p.currency, Some(p.id), p.tenant_id).await?;
             events.push(
                 PaymentSucceeded {
                     tenant_id: p.tenant_id,
@@ -361,7 +361,7 @@ impl Refund {
             (format!("payable:{}", p.provider_tenant_id), amount - fee),
             ("revenue:platform".to_owned(), fee),
         ]);
-        store::ledger_post(tx, "refund", &posting, &p.currency, p.id, p.tenant_id).await?;
+        store::ledger_post(tx, "refund", &posting, &p.currency, Some(p.id), p.tenant_id).await?;
         let ev = PaymentRefunded {
             tenant_id: p.tenant_id,
             refund_id: id,

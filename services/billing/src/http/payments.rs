@@ -2,8 +2,12 @@
 //! reconciliation (platform admins; providers see what they are owed).
 
 use axum::{body::Bytes, extract::State, http::HeaderMap};
-use mirai_contracts::ids::{PaymentId, TenantId};
-use mirai_kit::{AppError, Json, Path, Principal, Query, error::Problem, pagination::Page};
+use mirai_contracts::ids::{PaymentId, PayoutRunId, TenantId};
+use mirai_kit::{
+    AppError, Json, Path, Principal, Query,
+    error::Problem,
+    pagination::{Page, PageParams},
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -13,6 +17,7 @@ use crate::{
     app::{
         ledger::{self, Balances, Owed},
         payments::{self, Payment, PaymentQuery},
+        payouts::{self, Payout, PayoutAccount, PayoutRun},
         reconcile::{self, Reconciled},
         webhook,
     },
@@ -107,6 +112,71 @@ async fn reconcile_now(State(state): State<AppState>, principal: Principal) -> R
     reconcile::run(&state).await.map(Json).map_err(|e| AppError::Unavailable(format!("reconciliation: {e:#}")))
 }
 
+/// How the caller's tenant is paid for its sales (provider admin).
+#[utoipa::path(put, path = "/payout-account", tag = "ledger", request_body = PayoutAccount, security(("bearer" = [])),
+    responses((status = 200, description = "Set", body = PayoutAccount),
+              (status = 403, description = "Not a provider admin", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json")))]
+async fn set_payout_account(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(req): Json<PayoutAccount>,
+) -> Result<Json<PayoutAccount>, AppError> {
+    Ok(Json(payouts::set_account(&state, &principal, req).await?))
+}
+
+/// The caller's payouts, newest first (provider admin).
+#[utoipa::path(get, path = "/payouts", tag = "ledger", params(PageParams), security(("bearer" = [])),
+    responses((status = 200, description = "A page of payouts", body = Page<Payout>),
+              (status = 403, description = "Not a provider admin", body = Problem, content_type = "application/problem+json")))]
+async fn list_payouts(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(page): Query<PageParams>,
+) -> Result<Json<Page<Payout>>, AppError> {
+    Ok(Json(payouts::list(&state, &principal, page).await?))
+}
+
+/// Pay every provider what it is owed (platform admin). Send `Idempotency-Key` to retry safely.
+#[utoipa::path(post, path = "/payout-runs", tag = "ledger", security(("bearer" = [])),
+    responses((status = 201, description = "The run and its payouts", body = PayoutRun),
+              (status = 403, description = "Not a platform admin", body = Problem, content_type = "application/problem+json")))]
+async fn run_payouts(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<(axum::http::StatusCode, Json<PayoutRun>), AppError> {
+    Ok((axum::http::StatusCode::CREATED, Json(payouts::run(&state, &principal).await?)))
+}
+
+/// A payout run (platform admin).
+#[utoipa::path(get, path = "/payout-runs/{run_id}", tag = "ledger",
+    params(("run_id" = uuid::Uuid, Path, description = "The run")), security(("bearer" = [])),
+    responses((status = 200, description = "The run", body = PayoutRun),
+              (status = 403, description = "Not a platform admin", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json")))]
+async fn get_payout_run(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<PayoutRunId>,
+) -> Result<Json<PayoutRun>, AppError> {
+    Ok(Json(payouts::get_run(&state, &principal, id).await?))
+}
+
+/// A run's bank file: the payouts the bank makes (method `csv`), as CSV (platform admin).
+#[utoipa::path(get, path = "/payout-runs/{run_id}/csv", tag = "ledger",
+    params(("run_id" = uuid::Uuid, Path, description = "The run")), security(("bearer" = [])),
+    responses((status = 200, description = "payout_id,provider_tenant_id,currency,amount_minor", body = String, content_type = "text/csv"),
+              (status = 403, description = "Not a platform admin", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json")))]
+async fn payout_run_csv(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<PayoutRunId>,
+) -> Result<([(axum::http::header::HeaderName, &'static str); 1], String), AppError> {
+    let csv = payouts::run_csv(&state, &principal, id).await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv))
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_payments))
@@ -116,4 +186,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(balances))
         .routes(routes!(owed))
         .routes(routes!(reconcile_now))
+        .routes(routes!(set_payout_account))
+        .routes(routes!(list_payouts))
+        .routes(routes!(run_payouts))
+        .routes(routes!(get_payout_run))
+        .routes(routes!(payout_run_csv))
 }

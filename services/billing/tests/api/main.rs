@@ -394,3 +394,185 @@ async fn declines_cancellations_and_refunds_move_orders_licenses_and_the_ledger_
     }
     assert_eq!(b["totals"]["EUR"], 0);
 }
+
+/// Stripe Connect's transfers at the wire: answers `POST /v1/transfers` as Stripe does
+/// (form-encoded, bearer key, `Idempotency-Key` honoured) and keeps what it was sent.
+mod connect {
+    use std::{
+        collections::HashMap,
+        sync::{Arc, Mutex},
+    };
+
+    use axum::{Form, Json, Router, extract::State, http::HeaderMap, routing::post};
+    use serde_json::{Value, json};
+
+    #[derive(Clone, Default)]
+    pub struct Seen(pub Arc<Mutex<HashMap<String, HashMap<String, String>>>>);
+
+    async fn transfer(
+        State(seen): State<Seen>,
+        headers: HeaderMap,
+        Form(form): Form<HashMap<String, String>>,
+    ) -> (axum::http::StatusCode, Json<Value>) {
+        if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer sk_test_mirai") {
+            return (
+                axum::http::StatusCode::UNAUTHORIZED,
+                Json(json!({ "error": { "type": "invalid_request_error", "message": "bad key" } })),
+            );
+        }
+        let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        if form.get("destination").is_some_and(|d| d == "acct_closed") {
+            return (
+                axum::http::StatusCode::BAD_REQUEST,
+                Json(
+                    json!({ "error": { "type": "invalid_request_error", "message": "No such destination: 'acct_closed'" } }),
+                ),
+            );
+        }
+        let mut seen = seen.0.lock().unwrap();
+        seen.entry(key.clone()).or_insert(form);
+        (axum::http::StatusCode::OK, Json(json!({ "id": format!("tr_{}", &key[7..20]), "object": "transfer" })))
+    }
+
+    pub async fn start() -> (Seen, String) {
+        let seen = Seen::default();
+        let app = Router::new().route("/v1/transfers", post(transfer)).with_state(seen.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (seen, base)
+    }
+}
+
+#[tokio::test]
+async fn a_payout_run_pays_every_provider_what_it_is_owed_and_the_books_balance() {
+    let (transfers, base) = connect::start().await;
+    // Invoices paid outside (manual), providers paid by Stripe Connect or the bank's CSV.
+    let app = TestApp::spawn_with(
+        &[mirai_authoring::service(), mirai_marketplace::service(), mirai_billing::service()],
+        move |c| {
+            let s = &mut c.service_settings;
+            s.insert("MIRAI_BILLING__PROVIDER".into(), "manual".into());
+            s.insert("MIRAI_BILLING__STRIPE_API_BASE".into(), base);
+            s.insert("MIRAI_BILLING__STRIPE_SECRET_KEY".into(), "sk_test_mirai".into());
+            s.insert("MIRAI_BILLING__RECONCILE_EVERY_SECS".into(), "3600".into());
+        },
+    )
+    .await
+    .unwrap();
+    let root = app.platform_admin();
+    let buyer_tenant = Uuid::now_v7();
+    let buyer = app.token(Some(buyer_tenant), &[Role::OrgAdmin]);
+    let mut providers = vec![];
+    for account in [Some("acct_1Mirai"), None, Some("acct_closed")] {
+        let (provider, listing) = listed(&app).await;
+        let admin = app.token(Some(provider), &[Role::ProviderAdmin]);
+        let body = match account {
+            Some(a) => json!({ "method": "stripe_connect", "stripe_account": a }),
+            None => json!({ "method": "csv" }),
+        };
+        let (s, a) = app.call(Method::PUT, "/api/v1/billing/payout-account", Some(&admin), Some(body)).await;
+        assert_eq!(s, 200, "{a}");
+        // 5 seats, invoiced, paid outside, marked paid.
+        let id = order(&app, &buyer, &listing, 5, None).await;
+        let payment = poll("billing invoiced the order", Duration::from_secs(20), || async {
+            let (_, p) = app.get(&format!("/api/v1/billing/payments?order_id={id}"), &buyer).await;
+            p["data"].get(0).filter(|p| p["status"] == "requires_action").cloned()
+        })
+        .await;
+        let (s, p) = app
+            .call(
+                Method::POST,
+                &format!(
+                    "/api/v1/billing/tenants/{buyer_tenant}/payments/{}/mark-paid",
+                    payment["id"].as_str().unwrap()
+                ),
+                Some(&root),
+                None,
+            )
+            .await;
+        assert_eq!((s.as_u16(), p["status"].as_str()), (200, Some("succeeded")), "{p}");
+        order_in(&app, &buyer, &id, "completed").await;
+        providers.push((provider, admin));
+    }
+    let (s, a) = app
+        .call(
+            Method::PUT,
+            "/api/v1/billing/payout-account",
+            Some(&providers[0].1),
+            Some(json!({ "method": "stripe_connect" })),
+        )
+        .await;
+    assert_problem(&(s, a), 422, "validation");
+    let (s, _) = app.call(Method::POST, "/api/v1/billing/payout-runs", Some(&providers[0].1), None).await;
+    assert_eq!(s, 403, "providers do not pay themselves");
+
+    // Each is owed 196 € (245 € less the platform's 20 %).
+    let (s, run) = app.call(Method::POST, "/api/v1/billing/payout-runs", Some(&root), None).await;
+    assert_eq!(s, 201, "{run}");
+    let lines = run["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 3, "{run}");
+    assert!(lines.iter().all(|l| l["amount"] == 19600 && l["currency"] == "EUR"), "{run}");
+    let csv_line = lines.iter().find(|l| l["method"] == "csv").unwrap();
+    let run_id = run["id"].as_str().unwrap();
+    let res = app
+        .http
+        .get(app.url(&format!("/api/v1/billing/payout-runs/{run_id}/csv")))
+        .bearer_auth(&root)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = res.text().await.unwrap();
+    assert_eq!(
+        csv,
+        format!(
+            "payout_id,provider_tenant_id,currency,amount_minor\r\n{},{},EUR,19600\r\n",
+            csv_line["payout_id"].as_str().unwrap(),
+            providers[1].0
+        )
+    );
+
+    // The transfer arrives once; the refused one is owed again.
+    let payouts = |i: usize| {
+        let (app, admin) = (&app, providers[i].1.clone());
+        async move { app.get("/api/v1/billing/payouts", &admin).await.1["data"][0].clone() }
+    };
+    wait_until("the transfer is paid", Duration::from_secs(20), || async { payouts(0).await["status"] == "paid" })
+        .await;
+    wait_until("the refused transfer failed", Duration::from_secs(20), || async {
+        payouts(2).await["status"] == "failed"
+    })
+    .await;
+    assert_eq!(payouts(1).await["status"], "exported");
+    {
+        let seen = transfers.0.lock().unwrap();
+        assert_eq!(seen.len(), 1, "one transfer");
+        let t = seen.values().next().unwrap();
+        assert_eq!(
+            (t["destination"].as_str(), t["amount"].as_str(), t["currency"].as_str()),
+            ("acct_1Mirai", "19600", "eur")
+        );
+        assert_eq!(t["transfer_group"], run_id);
+    }
+    let b = balances(&app).await;
+    assert_eq!(account(&b, &format!("payable:{}", providers[0].0)), 0);
+    assert_eq!(account(&b, &format!("payable:{}", providers[1].0)), 0);
+    assert_eq!(account(&b, &format!("payable:{}", providers[2].0)), -19600, "owed again after the refusal");
+    assert_eq!(account(&b, "cash:manual"), 3 * 24500 - 2 * 19600);
+    assert_eq!(account(&b, "revenue:platform"), -3 * 4900);
+    assert_eq!(b["totals"]["EUR"], 0, "{b}");
+
+    // A second run pays only what is still owed.
+    app.call(Method::PUT, "/api/v1/billing/payout-account", Some(&providers[2].1), Some(json!({ "method": "csv" })))
+        .await;
+    let (_, again) = app.call(Method::POST, "/api/v1/billing/payout-runs", Some(&root), None).await;
+    let lines = again["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 1, "{again}");
+    assert_eq!(lines[0]["provider_tenant_id"], providers[2].0.to_string());
+    let b = balances(&app).await;
+    for (p, _) in &providers {
+        assert_eq!(account(&b, &format!("payable:{p}")), 0);
+    }
+    assert_eq!(b["totals"]["EUR"], 0);
+}
