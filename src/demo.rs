@@ -74,10 +74,12 @@ pub async fn seed(fleet: &Fleet, path: &Path) -> anyhow::Result<()> {
     };
 
     let mut users = vec![json!({ "email": admin_email, "password": admin_password, "roles": ["platform_admin"] })];
+    let mut ids = std::collections::HashMap::new();
     for role in Role::ALL.into_iter().filter(|r| *r != Role::PlatformAdmin) {
         let email = format!("{}@{DOMAIN}", role.as_str().replace('_', "-"));
         let password = password_for(&prev, &email);
         let user_id = mirai_identity::seed_user(identity, &email, &password, false).await?;
+        ids.insert(role, (user_id, email.clone(), password.clone()));
         let (s, body) = call(
             &http,
             reqwest::Method::POST,
@@ -155,8 +157,10 @@ pub async fn seed(fleet: &Fleet, path: &Path) -> anyhow::Result<()> {
         }
     };
     let course_id = seed_course(&http, &base, &org_admin).await.context("the demo course")?;
+    let commerce =
+        seed_commerce(&http, &base, &admin, &org_admin, tid, &ids).await.context("the demo's marketplace")?;
     let doc = json!({ "fleet_url": base, "tenant_id": tenant_id, "users": users, "api_key": api_key, "lrs": lrs,
-        "demo_course_id": course_id });
+        "demo_course_id": course_id, "marketplace": commerce });
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
@@ -165,6 +169,220 @@ pub async fn seed(fleet: &Fleet, path: &Path) -> anyhow::Result<()> {
 }
 
 const DEMO_COURSE: &str = "Welcome to Mirai";
+const SOLD_COURSE: &str = "Fire safety essentials";
+
+/// Where the demo's webhook endpoint points (`MIRAI_DEMO_WEBHOOK_URL`; the README's
+/// walkthrough starts a receiver there).
+pub fn webhook_url() -> String {
+    std::env::var("MIRAI_DEMO_WEBHOOK_URL").unwrap_or_else(|_| "http://127.0.0.1:8099/webhooks".into())
+}
+
+/// Polls `f` every 100 ms for up to 20 s.
+async fn until<T, F, Fut>(what: &str, mut f: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
+{
+    for _ in 0..200 {
+        if let Some(v) = f().await? {
+            return Ok(v);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("{what} did not happen within 20 s")
+}
+
+/// The value stream, seeded once: a provider (Demo Academy, whose admin is the demo's
+/// provider admin) lists a course at 49 € a seat; the demo org buys 5 seats, invoiced
+/// (billing runs `manual` without a Stripe key) and marked paid by the platform admin;
+/// the demo learner is enrolled on one of them; and the org has a webhook endpoint at
+/// `webhook_url()`. Each step looks for what an earlier run made first.
+async fn seed_commerce(
+    http: &reqwest::Client,
+    base: &str,
+    admin: &str,
+    org_admin: &str,
+    org: uuid::Uuid,
+    ids: &std::collections::HashMap<Role, (uuid::Uuid, String, String)>,
+) -> anyhow::Result<Value> {
+    let api = |path: &str| format!("{base}/api/v1/{path}");
+    let get =
+        |url: String, token: String| async move { call(http, reqwest::Method::GET, &url, &token, Value::Null).await };
+    let academy = match call(
+        http,
+        reqwest::Method::POST,
+        &api("tenant/tenants"),
+        admin,
+        json!({ "kind": "provider", "name": "Demo Academy", "slug": "demo-academy" }),
+    )
+    .await?
+    {
+        (201, t) => t["id"].as_str().context("tenant id")?.parse::<uuid::Uuid>()?,
+        (409, _) => {
+            let (_, page) = get(api("tenant/tenants?limit=200"), admin.to_owned()).await?;
+            page["data"]
+                .as_array()
+                .and_then(|ts| ts.iter().find(|t| t["slug"] == "demo-academy"))
+                .and_then(|t| t["id"].as_str())
+                .context("the academy")?
+                .parse()?
+        }
+        (s, body) => bail!("creating the academy: {s} {body}"),
+    };
+    let (provider_id, provider_email, provider_password) =
+        ids.get(&Role::ProviderAdmin).context("the provider admin")?;
+    let (s, body) = call(
+        http,
+        reqwest::Method::POST,
+        &api(&format!("tenant/tenants/{academy}/memberships")),
+        admin,
+        json!({ "user_id": provider_id, "roles": ["provider_admin"] }),
+    )
+    .await?;
+    if !(200..300).contains(&s) && s != 409 {
+        bail!("making the provider admin the academy's: {s} {body}");
+    }
+    let seller = until("the academy's admin can log in", || async {
+        Ok(login(http, base, provider_email, provider_password, Some(academy)).await.ok())
+    })
+    .await?;
+
+    // The academy's listing (one course, published once).
+    let (_, mine) = get(api("marketplace/listings?mine=true"), seller.clone()).await?;
+    let listing = match mine["data"].as_array().and_then(|l| l.iter().find(|l| l["status"] == "active")) {
+        Some(l) => l.clone(),
+        None => {
+            let (_, page) = get(api("authoring/courses?limit=200"), seller.clone()).await?;
+            let existing =
+                page["data"].as_array().and_then(|cs| cs.iter().find(|c| c["title"] == SOLD_COURSE)).cloned();
+            let course = match existing {
+                Some(c) => c["id"].as_str().context("course id")?.to_owned(),
+                None => {
+                    let body = json!({ "title": SOLD_COURSE, "summary": "Alarms, exits and extinguishers in twenty minutes.",
+                        "locale": "en", "tags": ["safety", "compliance"], "visibility": "public", "modules": [{ "title": "Fire safety",
+                        "lessons": [{ "title": "When the alarm sounds", "blocks": [{ "kind": "text", "content": { "markdown":
+                        "Leave by the nearest exit, close doors behind you and meet at the assembly point." } }] }] }] });
+                    let (s, c) = call(http, reqwest::Method::POST, &api("authoring/courses"), &seller, body).await?;
+                    if s != 201 {
+                        bail!("creating the academy's course: {s} {c}");
+                    }
+                    c["id"].as_str().context("course id")?.to_owned()
+                }
+            };
+            let res = http
+                .post(api(&format!("authoring/courses/{course}/publish")))
+                .bearer_auth(&seller)
+                .header("if-match", "\"1\"")
+                .send()
+                .await?;
+            if !res.status().is_success() && res.status() != 409 && res.status() != 412 {
+                bail!("publishing the academy's course: {}", res.status());
+            }
+            let body = json!({ "course_id": course, "version": 1, "pricing": "one_time", "prices": { "EUR": 4900, "USD": 5400 },
+                "seat_packs": [1, 5, 10, 50], "description": "Everything a workplace needs before its first drill." });
+            until("marketplace knows the academy's course", || async {
+                let (s, l) =
+                    call(http, reqwest::Method::POST, &api("marketplace/listings"), &seller, body.clone()).await?;
+                Ok((s == 201).then_some(l))
+            })
+            .await?
+        }
+    };
+    let listing_id = listing["id"].as_str().context("listing id")?.to_owned();
+    let course_id = listing["course_id"].as_str().context("listing course")?.to_owned();
+
+    // Five seats for the demo org, invoiced and paid.
+    let (_, owned) = get(api("marketplace/licenses"), org_admin.to_owned()).await?;
+    let license = match owned["data"].as_array().and_then(|l| l.iter().find(|l| l["listing_id"] == listing_id.as_str()))
+    {
+        Some(l) => l.clone(),
+        None => {
+            let (s, o) = call(
+                http,
+                reqwest::Method::POST,
+                &api("marketplace/orders"),
+                org_admin,
+                json!({ "listing_id": listing_id, "seats": 5, "currency": "EUR" }),
+            )
+            .await?;
+            if s != 201 {
+                bail!("ordering 5 seats: {s} {o}");
+            }
+            let order = o["id"].as_str().context("order id")?.to_owned();
+            let payment = until("billing invoices the order", || async {
+                let (_, p) = get(api(&format!("billing/payments?order_id={order}")), org_admin.to_owned()).await?;
+                Ok(p["data"].get(0).filter(|p| p["status"] == "requires_action" || p["status"] == "succeeded").cloned())
+            })
+            .await?;
+            if payment["status"] == "requires_action" {
+                let pid = payment["id"].as_str().context("payment id")?;
+                let (s, p) = call(
+                    http,
+                    reqwest::Method::POST,
+                    &api(&format!("billing/tenants/{org}/payments/{pid}/mark-paid")),
+                    admin,
+                    Value::Null,
+                )
+                .await?;
+                if s != 200 {
+                    bail!("marking the invoice paid: {s} {p}");
+                }
+            }
+            until("the order is licensed", || async {
+                let (_, l) = get(api("marketplace/licenses"), org_admin.to_owned()).await?;
+                Ok(l["data"]
+                    .as_array()
+                    .and_then(|l| l.iter().find(|l| l["listing_id"] == listing_id.as_str()))
+                    .cloned())
+            })
+            .await?
+        }
+    };
+
+    // The demo learner on one of the seats.
+    let (learner, _, _) = ids.get(&Role::Learner).context("the learner")?;
+    let enrollment = until("the learner is enrolled", || async {
+        let (s, e) = call(
+            http,
+            reqwest::Method::POST,
+            &api("enrollment/enrollments"),
+            org_admin,
+            json!({ "user_id": learner, "course_id": course_id }),
+        )
+        .await?;
+        Ok((s == 201 || s == 200).then_some(e))
+    })
+    .await?;
+
+    // A webhook endpoint the README's walkthrough can receive on.
+    let url = webhook_url();
+    let (_, eps) = get(api("notification/endpoints"), org_admin.to_owned()).await?;
+    let endpoint = match eps["data"].as_array().and_then(|e| e.iter().find(|e| e["url"] == url.as_str())) {
+        Some(e) => e.clone(),
+        None => {
+            let (s, e) = call(
+                http,
+                reqwest::Method::POST,
+                &api("notification/endpoints"),
+                org_admin,
+                json!({ "url": url, "description": "the demo's local receiver" }),
+            )
+            .await?;
+            if s != 201 {
+                bail!("registering the demo webhook endpoint: {s} {e}");
+            }
+            e
+        }
+    };
+    let (_, secret) = get(
+        api(&format!("notification/endpoints/{}/secret", endpoint["id"].as_str().unwrap_or_default())),
+        org_admin.to_owned(),
+    )
+    .await?;
+    Ok(json!({ "provider_tenant_id": academy, "listing_id": listing_id, "course_id": course_id,
+        "license_id": license["id"], "enrollment_id": enrollment["id"],
+        "webhook": { "endpoint_id": endpoint["id"], "url": url, "secret": secret["secret"] } }))
+}
 
 /// A 1×1 PNG: the demo lesson's image.
 const PIXEL_PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";

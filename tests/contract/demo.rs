@@ -73,6 +73,21 @@ async fn demo_seed_is_idempotent_and_its_credentials_work() {
         .map(|b| b["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["text", "text", "image", "package"]);
+
+    // The value stream: Demo Academy's course bought, 5 seats, the learner on one, and
+    // a webhook endpoint for the walkthrough's receiver.
+    let m = &second["marketplace"];
+    let (_, licenses) = app.get("/api/v1/marketplace/licenses", key).await;
+    let license = &licenses["data"].as_array().unwrap().iter().find(|l| l["id"] == m["license_id"]).cloned().unwrap();
+    assert_eq!((license["seats"].as_i64(), license["course_id"].clone()), (Some(5), m["course_id"].clone()));
+    assert_eq!(license["provider_tenant_id"], m["provider_tenant_id"]);
+    let (_, e) =
+        app.get(&format!("/api/v1/enrollment/enrollments/{}", m["enrollment_id"].as_str().unwrap()), key).await;
+    assert_eq!(e["status"], "active");
+    let (_, eps) = app.get("/api/v1/notification/endpoints", key).await;
+    assert_eq!(eps["data"].as_array().unwrap().len(), 1, "one endpoint however often seeded: {eps}");
+    assert_eq!(eps["data"][0]["url"], mirai::demo::webhook_url().as_str());
+    assert!(m["webhook"]["secret"].as_str().unwrap().starts_with("whsec_"));
     std::fs::remove_dir_all(dir).unwrap();
     app.stop().await;
 }
