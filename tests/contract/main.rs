@@ -20,6 +20,7 @@ mod search_opensearch;
 mod shutdown;
 mod slow_clients;
 mod tracing;
+mod value_stream;
 mod walkthrough;
 
 use mirai_testkit::TestApp;

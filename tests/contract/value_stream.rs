@@ -1,0 +1,252 @@
+//! The organization's value stream end to end, across the fleet: a provider lists a
+//! course; an org buys 5 seats, its browser confirms the payment at Stripe (localstripe)
+//! and Stripe's signed webhook tells billing; marketplace grants the license; a manager
+//! enrolls 3 learners (3 seats in use); a learner's completion lands in the LRS; and the
+//! org's webhook receiver gets a Standard Webhooks message for every step, each signature
+//! verified here with the endpoint's secret. (Assignment and compliance join this stream
+//! when that service lands.)
+
+use std::{
+    process::Child,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{Router, body::Bytes, extract::State, http::HeaderMap, routing::post};
+use base64::Engine as _;
+use mirai_kit::Role;
+use mirai_testkit::{TestApp, poll, wait_until};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+type Inbox = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
+
+async fn receive(State(inbox): State<Inbox>, headers: HeaderMap, body: Bytes) -> axum::http::StatusCode {
+    inbox.lock().unwrap().push((headers, body));
+    axum::http::StatusCode::NO_CONTENT
+}
+
+/// Verifies a message per Standard Webhooks: `v1,` base64 HMAC-SHA256 of
+/// `id.timestamp.body` under the `whsec_` secret's key, fresh within 5 minutes.
+fn verified(secret: &str, headers: &HeaderMap, body: &[u8]) -> bool {
+    use hmac::{KeyInit, Mac};
+    let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let (id, ts, sigs) = (h("webhook-id"), h("webhook-timestamp"), h("webhook-signature"));
+    let fresh = ts.parse::<i64>().is_ok_and(|t| (chrono::Utc::now().timestamp() - t).abs() < 300);
+    let key = base64::engine::general_purpose::STANDARD.decode(secret.trim_start_matches("whsec_")).unwrap();
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&key).unwrap();
+    mac.update(format!("{id}.{ts}.").as_bytes());
+    mac.update(body);
+    let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    fresh && sigs.split(' ').any(|s| s.strip_prefix("v1,") == Some(expected.as_str()))
+}
+
+struct Stripe(Child);
+
+impl Drop for Stripe {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+const STRIPE_SECRET: &str = "whsec_value_stream";
+
+#[tokio::test]
+async fn list_buy_pay_license_enroll_complete_and_every_step_is_a_signed_webhook() {
+    let state = std::env::var("MIRAI_STATE_DIR").unwrap_or_else(|_| "/var/tmp/mirai".into());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let _stripe = Stripe(
+        std::process::Command::new(format!("{state}/venv/bin/localstripe"))
+            .args(["--port", &port.to_string(), "--from-scratch"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("localstripe (make setup installs it)"),
+    );
+    let stripe = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    poll("localstripe listens", Duration::from_secs(20), || async {
+        http.get(format!("{stripe}/v1/customers")).bearer_auth("sk_test_vs").send().await.ok().map(drop)
+    })
+    .await;
+    let base = stripe.clone();
+    let app = TestApp::spawn_with(&mirai::services(), move |c| {
+        let s = &mut c.service_settings;
+        s.insert("MIRAI_BILLING__STRIPE_API_BASE".into(), base);
+        s.insert("MIRAI_BILLING__STRIPE_SECRET_KEY".into(), "sk_test_vs".into());
+        s.insert("MIRAI_BILLING__STRIPE_WEBHOOK_SECRETS".into(), STRIPE_SECRET.into());
+    })
+    .await
+    .unwrap();
+    http.post(format!("{stripe}/_config/webhooks/mirai"))
+        .form(&[("url", app.url("/api/v1/billing/providers/stripe/webhook").as_str()), ("secret", STRIPE_SECRET)])
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap();
+
+    // The org, three learners, and its webhook receiver.
+    let root = app.platform_admin();
+    let slug = format!("acme-{}", &Uuid::now_v7().simple().to_string()[20..]);
+    let (_, t) =
+        app.post("/api/v1/tenant/tenants", Some(&root), json!({ "kind": "org", "name": "Acme", "slug": slug })).await;
+    let org: Uuid = t["id"].as_str().unwrap().parse().unwrap();
+    let learners: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
+    for l in &learners {
+        let (s, _) = app
+            .post(
+                &format!("/api/v1/tenant/tenants/{org}/memberships"),
+                Some(&root),
+                json!({ "user_id": l, "roles": ["learner"] }),
+            )
+            .await;
+        assert_eq!(s, 201);
+    }
+    let admin = app.token(Some(org), &[Role::OrgAdmin]);
+    let inbox: Inbox = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    let receiver = Router::new().route("/hook", post(receive)).with_state(inbox.clone());
+    tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
+    let (s, ep) = app.post("/api/v1/notification/endpoints", Some(&admin), json!({ "url": hook })).await;
+    assert_eq!(s, 201, "{ep}");
+    let (_, secret) =
+        app.get(&format!("/api/v1/notification/endpoints/{}/secret", ep["id"].as_str().unwrap()), &admin).await;
+    let secret = secret["secret"].as_str().unwrap().to_owned();
+
+    // A provider lists its published course.
+    let provider = Uuid::now_v7();
+    let seller = app.token(Some(provider), &[Role::ProviderAdmin]);
+    let body = json!({ "title": "Forklift safety", "summary": "", "locale": "en", "tags": [], "visibility": "public",
+        "modules": [{ "title": "M", "lessons": [{ "title": "L", "blocks": [{ "kind": "text", "content": { "markdown": "Look both ways." } }] }] }] });
+    let (_, c) = app.post("/api/v1/authoring/courses", Some(&seller), body).await;
+    let course = c["id"].as_str().unwrap().to_owned();
+    let res = app
+        .http
+        .post(app.url(&format!("/api/v1/authoring/courses/{course}/publish")))
+        .bearer_auth(&seller)
+        .header("if-match", "\"1\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let listing = json!({ "course_id": course, "version": 1, "pricing": "one_time", "prices": { "EUR": 4900 }, "seat_packs": [5, 10] });
+    let listing = poll("the course is listed", Duration::from_secs(20), || async {
+        let (s, l) = app.post("/api/v1/marketplace/listings", Some(&seller), listing.clone()).await;
+        (s == 201).then(|| l["id"].as_str().unwrap().to_owned())
+    })
+    .await;
+
+    // 5 seats; the buyer's browser confirms at Stripe; Stripe's webhook tells billing.
+    let (s, o) = app
+        .post(
+            "/api/v1/marketplace/orders",
+            Some(&admin),
+            json!({ "listing_id": listing, "seats": 5, "currency": "EUR" }),
+        )
+        .await;
+    assert_eq!(s, 201, "{o}");
+    let order = o["id"].as_str().unwrap().to_owned();
+    let payment = poll("billing made the PaymentIntent", Duration::from_secs(20), || async {
+        let (_, p) = app.get(&format!("/api/v1/billing/payments?order_id={order}"), &admin).await;
+        p["data"].get(0).filter(|p| p["provider_ref"].is_string()).cloned()
+    })
+    .await;
+    let pi = payment["provider_ref"].as_str().unwrap();
+    for (path, form) in [
+        (format!("/v1/payment_intents/{pi}"), vec![("payment_method", "pm_card_visa")]),
+        (format!("/v1/payment_intents/{pi}/confirm"), vec![]),
+    ] {
+        http.post(format!("{stripe}{path}"))
+            .bearer_auth("sk_test_vs")
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap();
+    }
+    let license = poll("the order is licensed", Duration::from_secs(30), || async {
+        let (_, o) = app.get(&format!("/api/v1/marketplace/orders/{order}"), &admin).await;
+        (o["status"] == "completed").then(|| o["license_id"].as_str().unwrap().to_owned())
+    })
+    .await;
+
+    // Three learners enrolled: three seats in use.
+    let manager = app.token(Some(org), &[Role::OrgManager]);
+    for l in &learners {
+        poll("the learner is enrolled", Duration::from_secs(20), || async {
+            let (s, _) = app
+                .post("/api/v1/enrollment/enrollments", Some(&manager), json!({ "user_id": l, "course_id": course }))
+                .await;
+            (s == 201).then_some(())
+        })
+        .await;
+    }
+    wait_until("marketplace shows 3 of 5 seats in use", Duration::from_secs(20), || async {
+        let (_, l) = app.get(&format!("/api/v1/marketplace/licenses/{license}"), &admin).await;
+        l["seats_in_use"] == 3 && l["seats"] == 5
+    })
+    .await;
+
+    // A learner completes the course: the LRS stores the statement.
+    let key = app.api_key(org, &[Role::Learner], &["all"]);
+    let statement = json!({ "actor": { "account": { "homePage": "https://mirai.example", "name": learners[0].to_string() } },
+        "verb": { "id": "http://adlnet.gov/expapi/verbs/completed" },
+        "object": { "id": format!("https://mirai.example/courses/{course}") } });
+    let res = app
+        .http
+        .post(app.url("/api/v1/lrs/xapi/statements"))
+        .basic_auth(&key.0, Some(&key.1))
+        .header("x-experience-api-version", "1.0.3")
+        .json(&statement)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    // Every step arrived at the receiver, signed.
+    let wanted = [
+        ("marketplace.order.placed.v1", 1),
+        ("billing.payment.succeeded.v1", 1),
+        ("marketplace.license.granted.v1", 1),
+        ("marketplace.order.completed.v1", 1),
+        ("enrollment.enrollment.created.v1", 3),
+        ("lrs.statement.stored.v1", 1),
+    ];
+    let count = |t: &str| {
+        inbox
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, b)| serde_json::from_slice::<Value>(b).is_ok_and(|v| v["type"] == t))
+            .count()
+    };
+    wait_until("every step's webhook arrived", Duration::from_secs(60), || async {
+        wanted.iter().all(|(t, n)| count(t) >= *n)
+    })
+    .await;
+    let messages = inbox.lock().unwrap().clone();
+    assert!(!messages.is_empty());
+    for (headers, body) in &messages {
+        assert!(verified(&secret, headers, body), "signature of {}", String::from_utf8_lossy(body));
+    }
+    let paid: Value = messages
+        .iter()
+        .map(|(_, b)| serde_json::from_slice::<Value>(b).unwrap())
+        .find(|v| v["type"] == "billing.payment.succeeded.v1")
+        .unwrap();
+    assert_eq!(paid["data"]["via"], "webhook", "billing learned it from Stripe's signed webhook: {paid}");
+    assert_eq!(paid["data"]["amount"], 24500);
+    let (_, b) = app.get("/api/v1/billing/ledger/balances", &root).await;
+    assert_eq!(b["totals"]["EUR"], 0);
+    // Every message is the org's own.
+    for (_, b) in &messages {
+        let v: Value = serde_json::from_slice(b).unwrap();
+        assert!(v["data"]["tenant_id"].is_null() || v["data"]["tenant_id"] == org.to_string(), "{v}");
+    }
+    drop(http);
+    app.stop().await;
+}
