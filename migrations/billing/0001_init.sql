@@ -47,7 +47,9 @@ CREATE TABLE refunds (
     amount        bigint,
     reason        text NOT NULL,
     requested_by  text NOT NULL,
-    status        text NOT NULL CHECK (status IN ('pending', 'succeeded', 'skipped')),
+    -- held: the provider has been paid out more than the refund would leave it owed; a
+    -- platform admin recovers the money first (the platform never pays a provider's refund).
+    status        text NOT NULL CHECK (status IN ('pending', 'succeeded', 'skipped', 'held')),
     provider_ref  text,
     -- The command that asked for it: a command delivered twice refunds once.
     command_id    uuid NOT NULL UNIQUE,

@@ -13,6 +13,8 @@ CREATE TABLE pools (
     ends_at     timestamptz,
     -- Counts every change of `in_use` or `seats`, for readers of enrollment.seats.changed.v1.
     revision    bigint NOT NULL DEFAULT 0,
+    -- The newest marketplace.license.changed.v1 applied (1: as granted).
+    license_revision  bigint NOT NULL DEFAULT 1,
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now()
 );

@@ -55,7 +55,7 @@ pub fn verify(header: Option<&str>, body: &[u8], secrets: &[&str], now: i64, tol
     if v1.is_empty() {
         return Err(Invalid::Malformed);
     }
-    if (now - t).abs() > tolerance {
+    if now.abs_diff(t) > tolerance.unsigned_abs() {
         return Err(Invalid::Stale);
     }
     for secret in secrets {
@@ -93,5 +93,10 @@ mod tests {
         assert_eq!(verify(Some(&format!("t=1000,v1={good}")), b"{}", &["whsec_a"], 1000, 300), Err(Invalid::Mismatch));
         assert_eq!(verify(Some(&format!("t=1001,v1={good}")), BODY, &["whsec_a"], 1000, 300), Err(Invalid::Mismatch));
         assert_eq!(verify(Some(&format!("t=1000,v1={good}")), BODY, &[], 1000, 300), Err(Invalid::Mismatch));
+        // A timestamp at the edge of i64 is stale, not an overflow.
+        assert_eq!(
+            verify(Some(&format!("t={},v1={good}", i64::MIN)), BODY, &["whsec_a"], 1000, 300),
+            Err(Invalid::Stale)
+        );
     }
 }

@@ -23,7 +23,8 @@ pub async fn member_exists(tx: &mut PgConnection, user: UserId) -> Result<bool, 
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM members WHERE user_id = $1)").bind(user).fetch_one(tx).await
 }
 
-pub const POOL: &str = "license_id, tenant_id, course_id, version, seats, in_use, status, starts_at, ends_at, revision, created_at, updated_at";
+pub const POOL: &str = "license_id, tenant_id, course_id, version, seats, in_use, status, starts_at, ends_at, revision, \
+     license_revision, created_at, updated_at";
 
 #[derive(Debug, Clone, FromRow)]
 pub struct PoolRow {
@@ -37,6 +38,7 @@ pub struct PoolRow {
     pub starts_at: DateTime<Utc>,
     pub ends_at: Option<DateTime<Utc>>,
     pub revision: i64,
+    pub license_revision: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -238,4 +240,17 @@ pub async fn enrollments_end_newest(
     .bind(n)
     .fetch_all(tx)
     .await
+}
+
+pub async fn pool_license_revision(
+    tx: &mut PgConnection,
+    license: LicenseId,
+    revision: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE pools SET license_revision = $2 WHERE license_id = $1")
+        .bind(license)
+        .bind(revision)
+        .execute(tx)
+        .await?;
+    Ok(())
 }

@@ -350,7 +350,7 @@ pub async fn order_add_refunded_seats(tx: &mut PgConnection, id: OrderId, seats:
 // ---- licenses ------------------------------------------------------------------------
 
 pub const LICENSE: &str = "id, tenant_id, order_id, listing_id, provider_tenant_id, course_id, version, title, seats, \
-     seats_in_use, status, starts_at, ends_at, created_at, updated_at";
+     seats_in_use, status, starts_at, ends_at, revision, created_at, updated_at";
 
 #[derive(Debug, Clone, FromRow)]
 pub struct LicenseRow {
@@ -367,6 +367,7 @@ pub struct LicenseRow {
     pub status: String,
     pub starts_at: DateTime<Utc>,
     pub ends_at: Option<DateTime<Utc>>,
+    pub revision: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -433,7 +434,7 @@ pub async fn license_set(
     status: &str,
 ) -> Result<LicenseRow, sqlx::Error> {
     sqlx::query_as(&format!(
-        "UPDATE licenses SET seats = $2, status = $3, updated_at = now() WHERE id = $1 RETURNING {LICENSE}"
+        "UPDATE licenses SET seats = $2, status = $3, revision = revision + 1, updated_at = now() WHERE id = $1 RETURNING {LICENSE}"
     ))
     .bind(id)
     .bind(seats)

@@ -149,6 +149,8 @@ pub struct LicenseChanged {
     pub status: String,
     /// `refund`, `unpaid` (billing found no payment for it) or `revoked`.
     pub reason: String,
+    /// The license's revision (1 when granted): a reader keeps the newest.
+    pub revision: i64,
     pub at: DateTime<Utc>,
 }
 

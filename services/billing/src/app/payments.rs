@@ -342,6 +342,23 @@ impl Refund {
             store::refund_done(tx, id, "skipped", None, None).await?;
             return Ok(());
         }
+        // The provider's share of a refund comes out of what it is still owed; once paid
+        // out, the platform would pay it. Payout runs hold the same lock.
+        mirai_kit::db::xact_lock(tx, "billing-payout-run").await?;
+        let total_after = p.refunded + amount;
+        let fee = platform_fee(total_after, p.revenue_share_bps) - platform_fee(p.refunded, p.revenue_share_bps);
+        let account = format!("payable:{}", p.provider_tenant_id);
+        let owed = -store::ledger_balances(tx, Some(&account))
+            .await?
+            .into_iter()
+            .find(|b| b.currency == p.currency)
+            .map_or(0, |b| b.balance);
+        if owed < amount - fee {
+            tracing::error!(refund = %id, payment = %p.id, owed, share = amount - fee,
+                "refund held: the provider was paid out more than it is still owed; recover it first");
+            store::refund_done(tx, id, "held", Some(amount), None).await?;
+            return Ok(());
+        }
         let provider_ref = match (&self.state.gateway, p.provider_ref.as_deref()) {
             (Gateway::Stripe(s), Some(pi)) if p.provider == "stripe" => {
                 match s.refund(pi, amount, &id.to_string()).await {
@@ -355,7 +372,6 @@ impl Refund {
         };
         let total = store::payment_refunded(tx, p.id, amount).await?;
         store::refund_done(tx, id, "succeeded", Some(amount), Some(&provider_ref)).await?;
-        let fee = platform_fee(total, p.revenue_share_bps) - platform_fee(total - amount, p.revenue_share_bps);
         let posting = entries([
             (format!("cash:{}", p.provider), -amount),
             (format!("payable:{}", p.provider_tenant_id), amount - fee),

@@ -493,7 +493,7 @@ async fn a_payout_run_pays_every_provider_what_it_is_owed_and_the_books_balance(
             .await;
         assert_eq!((s.as_u16(), p["status"].as_str()), (200, Some("succeeded")), "{p}");
         order_in(&app, &buyer, &id, "completed").await;
-        providers.push((provider, admin));
+        providers.push((provider, admin, id));
     }
     let (s, a) = app
         .call(
@@ -571,8 +571,19 @@ async fn a_payout_run_pays_every_provider_what_it_is_owed_and_the_books_balance(
     assert_eq!(lines.len(), 1, "{again}");
     assert_eq!(lines[0]["provider_tenant_id"], providers[2].0.to_string());
     let b = balances(&app).await;
-    for (p, _) in &providers {
+    for (p, _, _) in &providers {
         assert_eq!(account(&b, &format!("payable:{p}")), 0);
     }
     assert_eq!(b["totals"]["EUR"], 0);
+
+    // Paid out, a provider's refund would come out of the platform's pocket: it is held.
+    let (_, admin, order) = &providers[1];
+    let (s, o) =
+        app.post(&format!("/api/v1/marketplace/orders/{order}/refunds"), Some(admin), json!({ "seats": 1 })).await;
+    assert_eq!(s, 200, "{o}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, p) = app.get(&format!("/api/v1/billing/payments?order_id={order}"), &buyer).await;
+    assert_eq!(p["data"][0]["refunded"], 0, "no money back that the provider no longer holds");
+    let after = balances(&app).await;
+    assert_eq!(after["accounts"], b["accounts"], "the books did not move");
 }

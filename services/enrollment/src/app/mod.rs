@@ -311,15 +311,28 @@ pub async fn on_granted(cx: Cx<'_>, e: LicenseGranted) -> Result<(), HandleError
 }
 
 /// Sets a pool to `seats` (ending it when `status` is not active), ending the newest
-/// enrollments that no longer have a seat.
+/// enrollments that no longer have a seat. A license change older than the one applied
+/// changes nothing; one for a pool not projected yet waits for its grant.
 async fn resize(
     tx: &mut PgConnection,
     meta: &EventMeta,
     license: LicenseId,
     seats: i32,
     active: bool,
+    revision: Option<i64>,
 ) -> Result<(), HandleError> {
-    let Some(pool) = store::pool_get(tx, license).await? else { return Ok(()) };
+    let Some(pool) = store::pool_get(tx, license).await? else {
+        return match revision {
+            Some(_) => Err(transient(anyhow::anyhow!("license {license} changed before its grant reached enrollment"))),
+            None => Ok(()),
+        };
+    };
+    if let Some(r) = revision {
+        if r <= pool.license_revision {
+            return Ok(());
+        }
+        store::pool_license_revision(tx, license, r).await?;
+    }
     let seats = if active { seats } else { 0 };
     let over = i64::from(pool.in_use - seats);
     let ended_now = if over > 0 { store::enrollments_end_newest(tx, license, Some(over)).await? } else { vec![] };
@@ -336,7 +349,7 @@ async fn resize(
 /// A refund shrank the license or it was revoked: the pool follows.
 pub async fn on_license_changed(cx: Cx<'_>, e: LicenseChanged) -> Result<(), HandleError> {
     let meta = cx.following();
-    resize(cx.tx, &meta, e.license_id, e.seats, e.status == "active").await
+    resize(cx.tx, &meta, e.license_id, e.seats, e.status == "active", Some(e.revision)).await
 }
 
 /// A license's term ended: its pool ends and every seat goes back.
@@ -349,7 +362,7 @@ impl Expire {
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| HandleError::Permanent("an expiry without a license_id".into()))?;
         let meta = EventMeta { actor: Some("enrollment".into()), ..EventMeta::default() };
-        resize(tx, &meta, license, 0, false).await
+        resize(tx, &meta, license, 0, false, None).await
     }
 }
 

@@ -334,6 +334,7 @@ pub async fn refund(state: &AppState, p: &Principal, id: OrderId, input: RefundS
             seats,
             status: status.into(),
             reason: "refund".into(),
+            revision: license.revision,
             at: now,
         }
         .into(),
@@ -475,6 +476,7 @@ pub async fn on_healed(cx: Cx<'_>, e: ReconciliationHealed) -> Result<(), Handle
         seats: license.seats,
         status: "revoked".into(),
         reason: "unpaid".into(),
+        revision: license.revision,
         at: Utc::now(),
     };
     let meta = cx.following();
