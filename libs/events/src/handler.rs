@@ -29,6 +29,13 @@ impl From<sqlx::Error> for HandleError {
     }
 }
 
+/// An event a handler or job could not write to the outbox: retried, as a database error is.
+impl From<crate::outbox::OutboxError> for HandleError {
+    fn from(e: crate::outbox::OutboxError) -> Self {
+        HandleError::Transient(e.into())
+    }
+}
+
 /// What a handler gets besides its payload: the consumer's transaction (tenant context
 /// already set to the event's tenant), the envelope (id, actor, trace, correlation) and
 /// the consumer's state.

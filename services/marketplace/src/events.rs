@@ -30,11 +30,12 @@ async fn on_retired(cx: Cx<'_>, e: CourseRetired) -> Result<(), HandleError> {
     store::course_retire(cx.tx, e.course_id).await?;
     let retired = store::listings_retire(cx.tx, None, Some(e.course_id)).await?;
     let meta = cx.following();
-    for row in &retired {
+    let events = retired.iter().map(|row| {
         let mut ev = app::listings::retired_event(row);
         ev.at = Utc::now();
-        outbox::enqueue(cx.tx, crate::NAME, &meta, ev.into()).await.map_err(|e| HandleError::Transient(e.into()))?;
-    }
+        ev.into()
+    });
+    outbox::enqueue_all(cx.tx, crate::NAME, &meta, events).await?;
     Ok(())
 }
 

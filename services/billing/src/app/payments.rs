@@ -81,17 +81,6 @@ impl From<PaymentRow> for Payment {
     }
 }
 
-pub(crate) fn transient(e: impl Into<anyhow::Error>) -> HandleError {
-    HandleError::Transient(e.into())
-}
-
-pub(crate) async fn emit(tx: &mut PgConnection, meta: &EventMeta, events: Vec<NewEvent>) -> Result<(), HandleError> {
-    for ev in events {
-        outbox::enqueue(tx, crate::NAME, meta, ev).await.map_err(transient)?;
-    }
-    Ok(())
-}
-
 pub(crate) fn system(actor: &str) -> EventMeta {
     EventMeta { actor: Some(actor.to_owned()), ..EventMeta::default() }
 }
@@ -204,7 +193,7 @@ pub async fn apply(
             );
         }
     }
-    emit(tx, meta, events).await?;
+    outbox::enqueue_all(tx, crate::NAME, meta, events).await?;
     Ok(true)
 }
 
@@ -389,7 +378,8 @@ impl Refund {
             provider_ref,
             at: Utc::now(),
         };
-        emit(tx, &system("billing"), vec![ev.into()]).await
+        outbox::enqueue(tx, crate::NAME, &system("billing"), ev.into()).await?;
+        Ok(())
     }
 }
 

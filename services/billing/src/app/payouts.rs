@@ -14,6 +14,7 @@ use mirai_contracts::{
 use mirai_events::{
     HandleError,
     jobs::{self, Job, JobHandler},
+    outbox,
 };
 use mirai_kit::{
     AppError, Principal, Role,
@@ -26,7 +27,7 @@ use utoipa::ToSchema;
 
 use crate::{
     AppState,
-    app::payments::{emit, entries, handle_to_app, job, system},
+    app::payments::{entries, job, system},
     gateway::GatewayError,
     store::{self, PayoutRow},
 };
@@ -126,7 +127,7 @@ pub async fn run(state: &AppState, p: &Principal) -> Result<PayoutRun, AppError>
         let posting = entries([(format!("payable:{provider}"), amount), (cash.clone(), -amount)]);
         store::ledger_post(&mut tx, "payout", &posting, &currency, None, provider).await?;
         if method == "csv" {
-            emit(&mut tx, &p.event_meta(), vec![changed(&payout)]).await.map_err(handle_to_app)?;
+            state.ctx.publish(&mut tx, p, changed(&payout)).await?;
         } else {
             let j = job(TRANSFER_JOB, provider, json!({ "payout_id": payout.id }), format!("payout:{}", payout.id));
             jobs::enqueue(&mut tx, j).await?;
@@ -262,7 +263,8 @@ impl Transfer {
                 store::payout_set(tx, id, "failed", None, Some(&m)).await?
             }
         };
-        emit(tx, &system("billing"), vec![changed(&p)]).await
+        outbox::enqueue(tx, crate::NAME, &system("billing"), changed(&p)).await?;
+        Ok(())
     }
 }
 

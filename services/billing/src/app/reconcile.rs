@@ -16,6 +16,7 @@ use mirai_contracts::events::billing::ReconciliationHealed;
 use mirai_events::{
     HandleError,
     jobs::{Job, JobHandler},
+    outbox,
 };
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -23,7 +24,7 @@ use utoipa::ToSchema;
 
 use crate::{
     AppState,
-    app::payments::{self, emit, system},
+    app::payments::{self, system},
     gateway::{Gateway, State},
     store,
 };
@@ -96,7 +97,8 @@ impl CheckUnpaid {
             at: Utc::now(),
         };
         tracing::warn!(payment = %p.id, order = %p.order_id, "a provisioned order was never paid");
-        emit(tx, &system("billing"), vec![ev.into()]).await
+        outbox::enqueue(tx, crate::NAME, &system("billing"), ev.into()).await?;
+        Ok(())
     }
 }
 

@@ -282,17 +282,6 @@ pub async fn pools(state: &AppState, p: &Principal, page: PageParams) -> Result<
 
 // ---- the licenses' side --------------------------------------------------------------
 
-fn transient(e: impl Into<anyhow::Error>) -> HandleError {
-    HandleError::Transient(e.into())
-}
-
-async fn emit(tx: &mut PgConnection, meta: &EventMeta, events: Vec<NewEvent>) -> Result<(), HandleError> {
-    for ev in events {
-        outbox::enqueue(tx, crate::NAME, meta, ev).await.map_err(transient)?;
-    }
-    Ok(())
-}
-
 /// A license is a pool; one with a term ends by a job at its end.
 pub async fn on_granted(cx: Cx<'_>, e: LicenseGranted) -> Result<(), HandleError> {
     let new =
@@ -323,7 +312,9 @@ async fn resize(
 ) -> Result<(), HandleError> {
     let Some(pool) = store::pool_get(tx, license).await? else {
         return match revision {
-            Some(_) => Err(transient(anyhow::anyhow!("license {license} changed before its grant reached enrollment"))),
+            Some(_) => Err(HandleError::Transient(anyhow::anyhow!(
+                "license {license} changed before its grant reached enrollment"
+            ))),
             None => Ok(()),
         };
     };
@@ -343,7 +334,8 @@ async fn resize(
     let pool = store::pool_set(tx, license, seats, in_use, if active { "active" } else { "ended" }).await?;
     let mut events: Vec<NewEvent> = ended_now.iter().map(ended).collect();
     events.push(seats_changed(&pool));
-    emit(tx, meta, events).await
+    outbox::enqueue_all(tx, crate::NAME, meta, events).await?;
+    Ok(())
 }
 
 /// A refund shrank the license or it was revoked: the pool follows.

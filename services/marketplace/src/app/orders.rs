@@ -13,7 +13,7 @@ use mirai_contracts::{
     },
     ids::{CourseId, LicenseId, ListingId, OrderId, PaymentId, TenantId},
 };
-use mirai_events::{Cx, EventMeta, HandleError, NewEvent, outbox};
+use mirai_events::{Cx, HandleError, NewEvent, outbox};
 use mirai_kit::{
     AppError, Principal, Role,
     pagination::{Cursor, Page, PageParams},
@@ -356,17 +356,6 @@ pub async fn refund(state: &AppState, p: &Principal, id: OrderId, input: RefundS
 
 // ---- the saga's other half: billing's events -----------------------------------------
 
-fn transient(e: impl Into<anyhow::Error>) -> HandleError {
-    HandleError::Transient(e.into())
-}
-
-async fn emit(tx: &mut PgConnection, meta: &EventMeta, events: Vec<NewEvent>) -> Result<(), HandleError> {
-    for ev in events {
-        outbox::enqueue(tx, crate::NAME, meta, ev).await.map_err(transient)?;
-    }
-    Ok(())
-}
-
 /// Fails a paid order that cannot be fulfilled and asks billing for the money back.
 fn refund_and_fail(order: &OrderRow, reason: &str, events: &mut Vec<NewEvent>) {
     let now = Utc::now();
@@ -439,7 +428,8 @@ pub async fn on_paid(cx: Cx<'_>, e: PaymentSucceeded) -> Result<(), HandleError>
         }
     }
     let meta = cx.following();
-    emit(cx.tx, &meta, events).await
+    outbox::enqueue_all(cx.tx, crate::NAME, &meta, events).await?;
+    Ok(())
 }
 
 /// Billing could not take the money: the order fails (unless already settled).
@@ -457,7 +447,8 @@ pub async fn on_payment_failed(cx: Cx<'_>, e: PaymentFailed) -> Result<(), Handl
         at: Utc::now(),
     };
     let meta = cx.following();
-    emit(cx.tx, &meta, vec![ev.into()]).await
+    outbox::enqueue(cx.tx, crate::NAME, &meta, ev.into()).await?;
+    Ok(())
 }
 
 /// Reconciliation found a license whose order the provider never got paid for: revoke it.
@@ -480,5 +471,6 @@ pub async fn on_healed(cx: Cx<'_>, e: ReconciliationHealed) -> Result<(), Handle
         at: Utc::now(),
     };
     let meta = cx.following();
-    emit(cx.tx, &meta, vec![ev.into()]).await
+    outbox::enqueue(cx.tx, crate::NAME, &meta, ev.into()).await?;
+    Ok(())
 }
