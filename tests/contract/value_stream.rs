@@ -7,7 +7,6 @@
 //! when that service lands.)
 
 use std::{
-    process::Child,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -15,7 +14,7 @@ use std::{
 use axum::{Router, body::Bytes, extract::State, http::HeaderMap, routing::post};
 use base64::Engine as _;
 use mirai_kit::Role;
-use mirai_testkit::{TestApp, poll, wait_until};
+use mirai_testkit::{Localstripe, TestApp, poll, wait_until};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -41,51 +40,21 @@ fn verified(secret: &str, headers: &HeaderMap, body: &[u8]) -> bool {
     fresh && sigs.split(' ').any(|s| s.strip_prefix("v1,") == Some(expected.as_str()))
 }
 
-struct Stripe(Child);
-
-impl Drop for Stripe {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 const STRIPE_SECRET: &str = "whsec_value_stream";
 
 #[tokio::test]
 async fn list_buy_pay_license_enroll_complete_and_every_step_is_a_signed_webhook() {
-    let state = std::env::var("MIRAI_STATE_DIR").unwrap_or_else(|_| "/var/tmp/mirai".into());
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let _stripe = Stripe(
-        std::process::Command::new(format!("{state}/venv/bin/localstripe"))
-            .args(["--port", &port.to_string(), "--from-scratch"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("localstripe (make setup installs it)"),
-    );
-    let stripe = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    poll("localstripe listens", Duration::from_secs(20), || async {
-        http.get(format!("{stripe}/v1/customers")).bearer_auth("sk_test_vs").send().await.ok().map(drop)
-    })
-    .await;
-    let base = stripe.clone();
+    let fake = Localstripe::start().await;
+    let base = fake.base.clone();
     let app = TestApp::spawn_with(&mirai::services(), move |c| {
         let s = &mut c.service_settings;
         s.insert("MIRAI_BILLING__STRIPE_API_BASE".into(), base);
-        s.insert("MIRAI_BILLING__STRIPE_SECRET_KEY".into(), "sk_test_vs".into());
+        s.insert("MIRAI_BILLING__STRIPE_SECRET_KEY".into(), mirai_testkit::localstripe::SECRET_KEY.into());
         s.insert("MIRAI_BILLING__STRIPE_WEBHOOK_SECRETS".into(), STRIPE_SECRET.into());
     })
     .await
     .unwrap();
-    http.post(format!("{stripe}/_config/webhooks/mirai"))
-        .form(&[("url", app.url("/api/v1/billing/providers/stripe/webhook").as_str()), ("secret", STRIPE_SECRET)])
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap();
+    fake.send_webhooks_to(&app.url("/api/v1/billing/providers/stripe/webhook"), STRIPE_SECRET).await;
 
     // The org, three learners, and its webhook receiver.
     let root = app.platform_admin();
@@ -155,19 +124,7 @@ async fn list_buy_pay_license_enroll_complete_and_every_step_is_a_signed_webhook
     })
     .await;
     let pi = payment["provider_ref"].as_str().unwrap();
-    for (path, form) in [
-        (format!("/v1/payment_intents/{pi}"), vec![("payment_method", "pm_card_visa")]),
-        (format!("/v1/payment_intents/{pi}/confirm"), vec![]),
-    ] {
-        http.post(format!("{stripe}{path}"))
-            .bearer_auth("sk_test_vs")
-            .form(&form)
-            .send()
-            .await
-            .unwrap()
-            .error_for_status()
-            .unwrap();
-    }
+    fake.confirm(pi, "pm_card_visa").await;
     let license = poll("the order is licensed", Duration::from_secs(30), || async {
         let (_, o) = app.get(&format!("/api/v1/marketplace/orders/{order}"), &admin).await;
         (o["status"] == "completed").then(|| o["license_id"].as_str().unwrap().to_owned())
@@ -247,6 +204,5 @@ async fn list_buy_pay_license_enroll_complete_and_every_step_is_a_signed_webhook
         let v: Value = serde_json::from_slice(b).unwrap();
         assert!(v["data"]["tenant_id"].is_null() || v["data"]["tenant_id"] == org.to_string(), "{v}");
     }
-    drop(http);
     app.stop().await;
 }

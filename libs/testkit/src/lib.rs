@@ -19,8 +19,10 @@ use serde_json::{Value, json};
 use sqlx::{Connection, Executor, PgConnection};
 use uuid::Uuid;
 
+pub mod localstripe;
 mod pdf;
 mod private_nats;
+pub use localstripe::Localstripe;
 pub use pdf::pdf;
 pub use private_nats::PrivateNats;
 

@@ -9,37 +9,11 @@
 use std::time::{Duration, Instant};
 
 use mirai_kit::Role;
-use mirai_testkit::{TestApp, poll};
+use mirai_testkit::{Localstripe, TestApp, localstripe::SECRET_KEY, poll};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::pct;
-
-struct Fake(std::process::Child);
-
-impl Drop for Fake {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn localstripe() -> anyhow::Result<(Fake, String)> {
-    let state = std::env::var("MIRAI_STATE_DIR").unwrap_or_else(|_| "/var/tmp/mirai".into());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let child = std::process::Command::new(format!("{state}/venv/bin/localstripe"))
-        .args(["--port", &port.to_string(), "--from-scratch"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()?;
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    poll("localstripe listens", Duration::from_secs(20), || async {
-        http.get(format!("{base}/v1/customers")).bearer_auth("sk_test_bench").send().await.ok().map(drop)
-    })
-    .await;
-    Ok((Fake(child), base))
-}
 
 async fn publish_and_list(app: &TestApp, pricing: serde_json::Value) -> anyhow::Result<String> {
     let provider = Uuid::now_v7();
@@ -66,14 +40,15 @@ async fn publish_and_list(app: &TestApp, pricing: serde_json::Value) -> anyhow::
 }
 
 async fn order_to_license() -> anyhow::Result<Vec<String>> {
-    let (_fake, base) = localstripe().await?;
+    let fake = Localstripe::start().await;
+    let base = fake.base.clone();
     let stripe = base.clone();
     let app = TestApp::spawn_with(
         &[mirai_authoring::service(), mirai_marketplace::service(), mirai_billing::service()],
         move |c| {
             let s = &mut c.service_settings;
             s.insert("MIRAI_BILLING__STRIPE_API_BASE".into(), stripe);
-            s.insert("MIRAI_BILLING__STRIPE_SECRET_KEY".into(), "sk_test_bench".into());
+            s.insert("MIRAI_BILLING__STRIPE_SECRET_KEY".into(), SECRET_KEY.into());
         },
     )
     .await?;
@@ -86,7 +61,7 @@ async fn order_to_license() -> anyhow::Result<Vec<String>> {
     for _ in 0..60 {
         let t = Instant::now();
         http.post(format!("{base}/v1/payment_intents"))
-            .bearer_auth("sk_test_bench")
+            .bearer_auth(SECRET_KEY)
             .form(&[("amount", "4900"), ("currency", "eur"), ("payment_method", "pm_card_visa"), ("confirm", "true")])
             .send()
             .await?

@@ -3,90 +3,17 @@
 //! whatever the webhooks do, a payment nobody heard of healed by reconciliation,
 //! declines, cancellations, refunds, and a ledger that balances.
 
-use std::{process::Child, time::Duration};
+use std::time::Duration;
 
 use mirai_kit::Role;
-use mirai_testkit::{TestApp, assert_problem, poll, wait_until};
+use mirai_testkit::{Localstripe, TestApp, assert_problem, poll, wait_until};
 use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 const SECRET: &str = "whsec_mirai_test_current";
 
-/// A private localstripe.
-struct Stripe {
-    child: Child,
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Drop for Stripe {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn stripe() -> Stripe {
-    let state = std::env::var("MIRAI_STATE_DIR").unwrap_or_else(|_| "/var/tmp/mirai".into());
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = std::process::Command::new(format!("{state}/venv/bin/localstripe"))
-        .args(["--port", &port.to_string(), "--from-scratch"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("localstripe (make setup installs it)");
-    let s = Stripe { child, base: format!("http://127.0.0.1:{port}"), http: reqwest::Client::new() };
-    poll("localstripe listens", Duration::from_secs(20), || async {
-        s.http
-            .get(format!("{}/v1/customers", s.base))
-            .bearer_auth("sk_test_mirai")
-            .send()
-            .await
-            .ok()
-            .filter(|r| r.status() == 200)
-            .map(drop)
-    })
-    .await;
-    s
-}
-
-impl Stripe {
-    /// localstripe sends its webhooks to `url`, signed with `SECRET`.
-    async fn send_webhooks_to(&self, url: &str) {
-        let res = self
-            .http
-            .post(format!("{}/_config/webhooks/mirai", self.base))
-            .form(&[("url", url), ("secret", SECRET)])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
-    }
-
-    async fn call(&self, method: Method, path: &str, form: &[(&str, &str)]) -> Value {
-        let res = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth("sk_test_mirai")
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        let status = res.status();
-        let body: Value = res.json().await.unwrap();
-        assert!(status.is_success(), "{path}: {status} {body}");
-        body
-    }
-
-    /// What the buyer's browser does with Stripe.js: attach a card and confirm.
-    async fn confirm(&self, pi: &str, pm: &str) {
-        self.call(Method::POST, &format!("/v1/payment_intents/{pi}"), &[("payment_method", pm)]).await;
-        self.call(Method::POST, &format!("/v1/payment_intents/{pi}/confirm"), &[]).await;
-    }
-}
-
-async fn spawn(stripe: &Stripe, reconcile_every: u64) -> TestApp {
+async fn spawn(stripe: &Localstripe, reconcile_every: u64) -> TestApp {
     let base = stripe.base.clone();
     TestApp::spawn_with(
         &[mirai_authoring::service(), mirai_marketplace::service(), mirai_billing::service()],
@@ -200,9 +127,9 @@ fn succeeded_event(id: &str, pi: &Value) -> Value {
 
 #[tokio::test]
 async fn a_card_order_is_licensed_once_booked_and_its_webhooks_verified_and_deduplicated() {
-    let stripe = stripe().await;
+    let stripe = Localstripe::start().await;
     let app = spawn(&stripe, 3600).await;
-    stripe.send_webhooks_to(&app.url("/api/v1/billing/providers/stripe/webhook")).await;
+    stripe.send_webhooks_to(&app.url("/api/v1/billing/providers/stripe/webhook"), SECRET).await;
     let (provider, listing) = listed(&app).await;
     let buyer_tenant = Uuid::now_v7();
     let buyer = app.token(Some(buyer_tenant), &[Role::OrgAdmin]);
@@ -286,7 +213,7 @@ async fn a_card_order_is_licensed_once_booked_and_its_webhooks_verified_and_dedu
 
 #[tokio::test]
 async fn a_payment_nobody_heard_of_is_provisioned_exactly_once_by_reconciliation() {
-    let stripe = stripe().await;
+    let stripe = Localstripe::start().await;
     // No webhook reaches billing (as if it crashed when Stripe called); reconciliation
     // runs every second.
     let app = spawn(&stripe, 1).await;
@@ -313,9 +240,9 @@ async fn a_payment_nobody_heard_of_is_provisioned_exactly_once_by_reconciliation
 
 #[tokio::test]
 async fn declines_cancellations_and_refunds_move_orders_licenses_and_the_ledger_to_zero() {
-    let stripe = stripe().await;
+    let stripe = Localstripe::start().await;
     let app = spawn(&stripe, 3600).await;
-    stripe.send_webhooks_to(&app.url("/api/v1/billing/providers/stripe/webhook")).await;
+    stripe.send_webhooks_to(&app.url("/api/v1/billing/providers/stripe/webhook"), SECRET).await;
     let (provider, listing) = listed(&app).await;
     let buyer = app.token(Some(Uuid::now_v7()), &[Role::OrgAdmin]);
     let provider_admin = app.token(Some(provider), &[Role::ProviderAdmin]);
