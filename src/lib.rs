@@ -20,6 +20,7 @@ pub fn services() -> Vec<ServiceDef> {
         mirai_marketplace::service(),
         mirai_billing::service(),
         mirai_enrollment::service(),
+        mirai_assignment::service(),
     ]
 }
 

@@ -200,6 +200,10 @@ id_type!(
     /// A learner's enrollment in a course (enrollment).
     EnrollmentId
 );
+id_type!(
+    /// A course assigned to people of a tenant with a due date (assignment).
+    AssignmentId
+);
 
 #[cfg(test)]
 mod tests {

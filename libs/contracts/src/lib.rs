@@ -9,6 +9,7 @@ use serde_json::Value;
 pub mod event;
 pub mod events;
 pub mod ids;
+pub mod xapi;
 
 pub use event::Event;
 
@@ -51,6 +52,14 @@ typed![
     events::ai_gateway::Generate,
     events::ai_gateway::GenerationCompleted,
     events::ai_gateway::GenerationProgressed,
+    events::assignment::AssigneeAdded,
+    events::assignment::AssigneeCompleted,
+    events::assignment::AssigneeEscalated,
+    events::assignment::AssigneeExpired,
+    events::assignment::AssigneeOverdue,
+    events::assignment::AssigneeReminded,
+    events::assignment::AssignmentCanceled,
+    events::assignment::AssignmentCreated,
     events::authoring::CoursePublished,
     events::authoring::CourseRetired,
     events::billing::PaymentFailed,
@@ -62,6 +71,7 @@ typed![
     events::content::PackageImported,
     events::enrollment::EnrollmentCreated,
     events::enrollment::EnrollmentEnded,
+    events::enrollment::EnrollmentRefused,
     events::enrollment::SeatsChanged,
     events::identity::AccessChanged,
     events::identity::ApiKeyCreated,

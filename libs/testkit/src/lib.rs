@@ -339,6 +339,50 @@ impl TestApp {
         self.call(Method::POST, path, token, Some(body)).await
     }
 
+    /// A course a provider authored, published and listed free, of which `buyer` (an org
+    /// tenant) ordered `seats`: the order completed, so the license follows on the bus.
+    /// Needs authoring and marketplace in the fleet. Returns the course id.
+    pub async fn licensed_course(&self, buyer: Uuid, seats: i32) -> String {
+        let provider = Uuid::now_v7();
+        let seller = self.token(Some(provider), &[Role::ProviderAdmin]);
+        let body = serde_json::json!({ "title": "Ladder safety", "summary": "Up and down", "locale": "en", "tags": [],
+            "visibility": "public", "modules": [{ "title": "M", "lessons": [{ "title": "L",
+            "blocks": [{ "kind": "text", "content": { "markdown": "Three points of contact." } }] }] }] });
+        let (s, c) = self.post("/api/v1/authoring/courses", Some(&seller), body).await;
+        assert_eq!(s, 201, "{c}");
+        let course = c["id"].as_str().expect("a course id").to_owned();
+        let res = self
+            .http
+            .post(self.url(&format!("/api/v1/authoring/courses/{course}/publish")))
+            .bearer_auth(&seller)
+            .header("if-match", "\"1\"")
+            .send()
+            .await
+            .expect("publish");
+        assert_eq!(res.status(), 201);
+        let listing = poll("marketplace knows the version", Duration::from_secs(20), || async {
+            let (s, l) = self
+                .post(
+                    "/api/v1/marketplace/listings",
+                    Some(&seller),
+                    serde_json::json!({ "course_id": course, "version": 1, "pricing": "free" }),
+                )
+                .await;
+            (s == 201).then(|| l["id"].as_str().expect("a listing id").to_owned())
+        })
+        .await;
+        let admin = self.token(Some(buyer), &[Role::OrgAdmin]);
+        let (s, o) = self
+            .post(
+                "/api/v1/marketplace/orders",
+                Some(&admin),
+                serde_json::json!({ "listing_id": listing, "seats": seats }),
+            )
+            .await;
+        assert_eq!((s.as_u16(), o["status"].as_str()), (201, Some("completed")), "{o}");
+        course
+    }
+
     /// Waits for an event on `subject` (logical, e.g. `tenant.membership.granted.v1`)
     /// that satisfies `pred`, reading the producing context's stream from the start.
     pub async fn wait_for_event(

@@ -254,3 +254,8 @@ pub async fn pool_license_revision(
         .await?;
     Ok(())
 }
+
+/// Whether the tenant has (or had) any pool of the course.
+pub async fn pool_known(tx: &mut PgConnection, course: CourseId) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pools WHERE course_id = $1)").bind(course).fetch_one(tx).await
+}

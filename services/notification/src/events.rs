@@ -8,10 +8,14 @@
 use mirai_contracts::{
     Event,
     events::{
+        assignment::{
+            AssigneeAdded, AssigneeCompleted, AssigneeEscalated, AssigneeExpired, AssigneeOverdue, AssigneeReminded,
+            AssignmentCanceled, AssignmentCreated,
+        },
         authoring::{CoursePublished, CourseRetired},
         billing::{PaymentFailed, PaymentRefunded, PaymentSucceeded},
         content::PackageImported,
-        enrollment::{EnrollmentCreated, EnrollmentEnded},
+        enrollment::{EnrollmentCreated, EnrollmentEnded, EnrollmentRefused},
         lrs::{StatementStored, StatementVoided},
         marketplace::{
             LicenseChanged, LicenseGranted, ListingChanged, OrderCanceled, OrderCompleted, OrderFailed, OrderPlaced,
@@ -19,6 +23,7 @@ use mirai_contracts::{
         media::{AssetDeleted, AssetReady},
         tenant::{MembershipGranted, MembershipRevoked, OrgUnitCreated, TenantCreated},
     },
+    ids::{TenantId, UserId},
 };
 use mirai_events::{ConsumerSpec, Cx, HandleError};
 
@@ -48,6 +53,15 @@ pub const DELIVERABLE: &[&str] = &[
     PaymentRefunded::SUBJECT,
     EnrollmentCreated::SUBJECT,
     EnrollmentEnded::SUBJECT,
+    EnrollmentRefused::SUBJECT,
+    AssignmentCreated::SUBJECT,
+    AssignmentCanceled::SUBJECT,
+    AssigneeAdded::SUBJECT,
+    AssigneeReminded::SUBJECT,
+    AssigneeOverdue::SUBJECT,
+    AssigneeEscalated::SUBJECT,
+    AssigneeCompleted::SUBJECT,
+    AssigneeExpired::SUBJECT,
 ];
 
 pub const CONSUMERS: &[(&str, &str)] = &[
@@ -59,6 +73,7 @@ pub const CONSUMERS: &[(&str, &str)] = &[
     ("marketplace", "notification-marketplace"),
     ("billing", "notification-billing"),
     ("enrollment", "notification-enrollment"),
+    ("assignment", "notification-assignment"),
 ];
 
 async fn record<E: Event>(cx: Cx<'_>, _e: E) -> Result<(), HandleError> {
@@ -89,6 +104,80 @@ async fn on_membership_granted(cx: Cx<'_, AppState>, e: MembershipGranted) -> Re
     Ok(())
 }
 
+/// A date as messages show it (`2027-02-03`).
+fn day(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.date_naive().to_string()
+}
+
+/// An assignment's news for people: a webhook message, and a notice to each of `users`
+/// (inbox and email, as each wants) from `template` with `vars` and the tenant's name.
+async fn tell(
+    cx: Cx<'_, AppState>,
+    tenant_id: TenantId,
+    users: &[UserId],
+    template: &'static str,
+    vars: serde_json::Value,
+) -> Result<(), HandleError> {
+    crate::app::deliver::fan_out(cx.tx, cx.envelope).await?;
+    if users.is_empty() {
+        return Ok(());
+    }
+    let tenant = crate::store::tenant_name_get(cx.tx).await?.unwrap_or_else(|| "your organization".into());
+    for user in users {
+        let mut vars = vars.clone();
+        vars["tenant"] = serde_json::json!(tenant);
+        let notice = crate::app::notify::Notice {
+            tenant: tenant_id,
+            user: *user,
+            category: "assignments",
+            template,
+            vars,
+            // No page of the app shows an assignment yet: the message links the app.
+            link: None,
+        };
+        crate::app::notify::notify(cx.tx, cx.state, notice).await.map_err(HandleError::Transient)?;
+    }
+    Ok(())
+}
+
+/// A course assigned to the learner.
+async fn on_assignee_added(cx: Cx<'_, AppState>, e: AssigneeAdded) -> Result<(), HandleError> {
+    let vars = serde_json::json!({ "title": e.title, "due_at": day(e.due_at) });
+    tell(cx, e.tenant_id, &[e.user_id], "assignment-added", vars).await
+}
+
+/// The course is due soon: the learner is reminded.
+async fn on_assignee_reminded(cx: Cx<'_, AppState>, e: AssigneeReminded) -> Result<(), HandleError> {
+    let vars = serde_json::json!({ "title": e.title, "due_at": day(e.due_at), "days_left": e.days_left });
+    tell(cx, e.tenant_id, &[e.user_id], "assignment-reminder", vars).await
+}
+
+/// The due date passed: the learner is told.
+async fn on_assignee_overdue(cx: Cx<'_, AppState>, e: AssigneeOverdue) -> Result<(), HandleError> {
+    let vars = serde_json::json!({ "title": e.title, "due_at": day(e.due_at) });
+    tell(cx, e.tenant_id, &[e.user_id], "assignment-overdue", vars).await
+}
+
+/// Still overdue: each of the learner's managers is told who (their name when notification
+/// knows it, else their user id).
+async fn on_assignee_escalated(cx: Cx<'_, AppState>, e: AssigneeEscalated) -> Result<(), HandleError> {
+    let person = crate::store::person_get(cx.tx, e.user_id).await?;
+    let learner = person.and_then(|p| p.display_name).unwrap_or_else(|| e.user_id.to_string());
+    let vars = serde_json::json!({
+        "title": e.title,
+        "due_at": day(e.due_at),
+        "days_overdue": e.days_overdue,
+        "learner": learner,
+    });
+    tell(cx, e.tenant_id, &e.managers, "assignment-escalated", vars).await
+}
+
+/// A recertification lapsed: the course is due again.
+async fn on_assignee_expired(cx: Cx<'_, AppState>, e: AssigneeExpired) -> Result<(), HandleError> {
+    let vars = serde_json::json!({ "title": e.title, "expired_at": day(e.expired_at) });
+    tell(cx, e.tenant_id, &[e.user_id], "assignment-expired", vars).await
+}
+
 pub fn consumers(state: &AppState) -> Vec<ConsumerSpec> {
     let state = std::sync::Arc::new(state.clone());
     vec![
@@ -115,7 +204,19 @@ pub fn consumers(state: &AppState) -> Vec<ConsumerSpec> {
             .on(record::<PaymentSucceeded>)
             .on(record::<PaymentFailed>)
             .on(record::<PaymentRefunded>),
-        ConsumerSpec::new("notification-enrollment").on(record::<EnrollmentCreated>).on(record::<EnrollmentEnded>),
+        ConsumerSpec::new("notification-enrollment")
+            .on(record::<EnrollmentCreated>)
+            .on(record::<EnrollmentEnded>)
+            .on(record::<EnrollmentRefused>),
+        ConsumerSpec::new("notification-assignment")
+            .on(record::<AssignmentCreated>)
+            .on(record::<AssignmentCanceled>)
+            .on_with(&state, on_assignee_added)
+            .on_with(&state, on_assignee_reminded)
+            .on_with(&state, on_assignee_overdue)
+            .on_with(&state, on_assignee_escalated)
+            .on(record::<AssigneeCompleted>)
+            .on_with(&state, on_assignee_expired),
     ]
 }
 

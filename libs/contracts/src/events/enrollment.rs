@@ -56,3 +56,22 @@ pub struct SeatsChanged {
 }
 
 event!(SeatsChanged, "enrollment.seats.changed.v1", aggregate = license_id, tenant = tenant_id);
+
+/// An enrollment asked for by another context (an assignment) could not be made; the
+/// asker shows why. `reason` is the problem type's slug: `no-license`, `seats-exhausted`
+/// or `not-a-member`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollmentRefused {
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    pub course_id: CourseId,
+    pub reason: String,
+    /// What a person reads, e.g. which licenses are full.
+    pub detail: String,
+    /// Who asked (`assignment:<id>`).
+    pub requested_by: String,
+    pub at: DateTime<Utc>,
+}
+
+event!(EnrollmentRefused, "enrollment.enrollment.refused.v1", aggregate = user_id, tenant = tenant_id);

@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use mirai_contracts::{
     events::{
-        enrollment::{EnrollmentCreated, EnrollmentEnded, SeatsChanged},
+        assignment::AssigneeAdded,
+        enrollment::{EnrollmentCreated, EnrollmentEnded, EnrollmentRefused, SeatsChanged},
         marketplace::{LicenseChanged, LicenseGranted},
     },
     ids::{CourseId, EnrollmentId, LicenseId, TenantId, UserId},
@@ -140,44 +141,66 @@ pub struct Enroll {
     pub course_id: CourseId,
 }
 
-/// Takes a seat of the oldest active pool of the course with one free. Enrolling a
-/// learner already enrolled answers their enrollment (`false`: nothing new).
-#[tracing::instrument(skip_all)]
-pub async fn enroll(state: &AppState, p: &Principal, input: Enroll) -> Result<(Enrollment, bool), AppError> {
-    let tenant = p.own_tenant(MANAGERS)?;
-    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
-    if !store::member_exists(&mut tx, input.user_id).await? {
-        return Err(AppError::invalid("user_id", "is not a member of the tenant"));
+/// Why no seat could be taken: the problem type's slug and what a person reads.
+pub struct Refusal {
+    pub slug: &'static str,
+    pub title: &'static str,
+    pub detail: String,
+}
+
+impl From<Refusal> for AppError {
+    fn from(r: Refusal) -> Self {
+        if r.slug == "not-a-member" {
+            return AppError::invalid("user_id", "is not a member of the tenant");
+        }
+        AppError::client(axum::http::StatusCode::CONFLICT, r.slug, r.title, r.detail)
+    }
+}
+
+/// Takes a seat of the oldest active pool of the course with one free, in the caller's
+/// transaction: the enrollment and its events (none when the learner is enrolled
+/// already), or why not.
+async fn take_seat(
+    tx: &mut PgConnection,
+    tenant: TenantId,
+    user: UserId,
+    course: CourseId,
+    by: &str,
+    check_member: bool,
+) -> Result<Result<(EnrollmentRow, Vec<NewEvent>), Refusal>, sqlx::Error> {
+    if check_member && !store::member_exists(tx, user).await? {
+        return Ok(Err(Refusal {
+            slug: "not-a-member",
+            title: "Not a member",
+            detail: format!("user {user} is not a member of the tenant"),
+        }));
     }
     // The pools are locked first, so two enrollments of one learner queue too.
-    let pools = store::pools_for_course(&mut tx, input.course_id).await?;
-    if let Some(existing) = store::enrollment_active(&mut tx, input.user_id, input.course_id).await? {
-        tx.commit().await?;
-        return Ok((existing.into(), false));
+    let pools = store::pools_for_course(tx, course).await?;
+    if let Some(existing) = store::enrollment_active(tx, user, course).await? {
+        return Ok(Ok((existing, vec![])));
     }
     let Some(pool) = pools.iter().find(|p| p.in_use < p.seats) else {
-        return Err(if pools.is_empty() {
-            AppError::client(
-                axum::http::StatusCode::CONFLICT,
-                "no-license",
-                "No license",
-                format!("the tenant holds no active license for course {}", input.course_id),
-            )
+        return Ok(Err(if pools.is_empty() {
+            Refusal {
+                slug: "no-license",
+                title: "No license",
+                detail: format!("the tenant holds no active license for course {course}"),
+            }
         } else {
             let named: Vec<String> = pools
                 .iter()
                 .map(|p| format!("license {} ({} of {} seats in use)", p.license_id, p.in_use, p.seats))
                 .collect();
-            AppError::client(
-                axum::http::StatusCode::CONFLICT,
-                "seats-exhausted",
-                "No seat left",
-                format!("no seat left for course {}: {}", input.course_id, named.join(", ")),
-            )
-        });
+            Refusal {
+                slug: "seats-exhausted",
+                title: "No seat left",
+                detail: format!("no seat left for course {course}: {}", named.join(", ")),
+            }
+        }));
     };
-    let pool = store::pool_set(&mut tx, pool.license_id, pool.seats, pool.in_use + 1, "active").await?;
-    let row = store::enrollment_insert(&mut tx, &pool, input.user_id, &p.subject).await?;
+    let pool = store::pool_set(tx, pool.license_id, pool.seats, pool.in_use + 1, "active").await?;
+    let row = store::enrollment_insert(tx, &pool, user, by).await?;
     let created = EnrollmentCreated {
         tenant_id: tenant,
         enrollment_id: row.id,
@@ -185,12 +208,56 @@ pub async fn enroll(state: &AppState, p: &Principal, input: Enroll) -> Result<(E
         course_id: row.course_id,
         version: row.version,
         license_id: row.license_id,
-        enrolled_by: p.subject.clone(),
+        enrolled_by: by.to_owned(),
         at: row.created_at,
     };
-    state.ctx.emit(&mut tx, &p.event_meta(), [created.into(), seats_changed(&pool)]).await?;
+    Ok(Ok((row, vec![created.into(), seats_changed(&pool)])))
+}
+
+/// Takes a seat of the oldest active pool of the course with one free. Enrolling a
+/// learner already enrolled answers their enrollment (`false`: nothing new).
+#[tracing::instrument(skip_all)]
+pub async fn enroll(state: &AppState, p: &Principal, input: Enroll) -> Result<(Enrollment, bool), AppError> {
+    let tenant = p.own_tenant(MANAGERS)?;
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
+    let (row, events) = take_seat(&mut tx, tenant, input.user_id, input.course_id, &p.subject, true).await??;
+    let new = !events.is_empty();
+    state.ctx.emit(&mut tx, &p.event_meta(), events).await?;
     tx.commit().await?;
-    Ok((row.into(), true))
+    Ok((row.into(), new))
+}
+
+/// A person was assigned a course: they get a seat, or the assignment hears why not.
+/// Assignment names members only (from the same tenant events this service may not have
+/// read yet), so membership is not checked again here.
+pub async fn on_assigned(cx: Cx<'_>, e: AssigneeAdded) -> Result<(), HandleError> {
+    let meta = cx.following();
+    let by = format!("assignment:{}", e.assignment_id);
+    let events = match take_seat(cx.tx, e.tenant_id, e.user_id, e.course_id, &by, false).await? {
+        Ok((_, events)) => events,
+        // Assignment assigns licensed courses only: a license it knew of and this service
+        // has not projected yet is on its way.
+        Err(r) if r.slug == "no-license" && !store::pool_known(cx.tx, e.course_id).await? => {
+            return Err(HandleError::Transient(anyhow::anyhow!(
+                "course {} assigned before its license reached enrollment",
+                e.course_id
+            )));
+        }
+        Err(r) => vec![
+            EnrollmentRefused {
+                tenant_id: e.tenant_id,
+                user_id: e.user_id,
+                course_id: e.course_id,
+                reason: r.slug.into(),
+                detail: r.detail,
+                requested_by: by,
+                at: Utc::now(),
+            }
+            .into(),
+        ],
+    };
+    outbox::enqueue_all(cx.tx, crate::NAME, &meta, events).await?;
+    Ok(())
 }
 
 /// Ends an enrollment and gives its seat back.

@@ -9,41 +9,6 @@ use mirai_testkit::{TestApp, assert_problem, poll, wait_until};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-async fn licensed_course(app: &TestApp, buyer: Uuid, seats: i32) -> String {
-    let provider = Uuid::now_v7();
-    let seller = app.token(Some(provider), &[Role::ProviderAdmin]);
-    let body = json!({ "title": "Ladder safety", "summary": "Up and down", "locale": "en", "tags": [], "visibility": "public",
-        "modules": [{ "title": "M", "lessons": [{ "title": "L", "blocks": [{ "kind": "text", "content": { "markdown": "Three points of contact." } }] }] }] });
-    let (s, c) = app.post("/api/v1/authoring/courses", Some(&seller), body).await;
-    assert_eq!(s, 201, "{c}");
-    let course = c["id"].as_str().unwrap().to_owned();
-    let res = app
-        .http
-        .post(app.url(&format!("/api/v1/authoring/courses/{course}/publish")))
-        .bearer_auth(&seller)
-        .header("if-match", "\"1\"")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let listing = poll("marketplace knows the version", Duration::from_secs(20), || async {
-        let (s, l) = app
-            .post(
-                "/api/v1/marketplace/listings",
-                Some(&seller),
-                json!({ "course_id": course, "version": 1, "pricing": "free" }),
-            )
-            .await;
-        (s == 201).then(|| l["id"].as_str().unwrap().to_owned())
-    })
-    .await;
-    let admin = app.token(Some(buyer), &[Role::OrgAdmin]);
-    let (s, o) =
-        app.post("/api/v1/marketplace/orders", Some(&admin), json!({ "listing_id": listing, "seats": seats })).await;
-    assert_eq!((s.as_u16(), o["status"].as_str()), (201, Some("completed")), "{o}");
-    course
-}
-
 #[tokio::test]
 async fn fifty_concurrent_enrollments_against_ten_seats_take_exactly_ten() {
     let app = TestApp::spawn(&[
@@ -70,7 +35,7 @@ async fn fifty_concurrent_enrollments_against_ten_seats_take_exactly_ten() {
             .await;
         assert_eq!(s, 201);
     }
-    let course = licensed_course(&app, tenant, 10).await;
+    let course = app.licensed_course(tenant, 10).await;
     let manager = app.token(Some(tenant), &[Role::OrgManager]);
     // Memberships and the pool are projected: the last member can be told "no license"
     // for another course, and the pool shows its seats.

@@ -1,9 +1,10 @@
-//! Notifications to people: an event that concerns a member (today: a membership granted;
-//! assignments, reminders and certificates as they land) becomes an in-app inbox item and
-//! an email, each unless the member turned that category off. Text comes from templates
-//! per event and locale (minijinja; subject, text and HTML parts; HTML autoescaped). An
-//! email carries a one-click unsubscribe (RFC 8058: `List-Unsubscribe` with an HTTPS URL
-//! holding a signed token, and `List-Unsubscribe-Post: List-Unsubscribe=One-Click`).
+//! Notifications to people: an event that concerns a member (a membership granted; a course
+//! assigned, due soon, overdue, escalated to their managers or lapsed; certificates as they
+//! land) becomes an in-app inbox item and an email, each unless the member turned that
+//! category off. Text comes from templates per event and locale (minijinja; subject, text
+//! and HTML parts; HTML autoescaped). An email carries a one-click unsubscribe (RFC 8058:
+//! `List-Unsubscribe` with an HTTPS URL holding a signed token, and
+//! `List-Unsubscribe-Post: List-Unsubscribe=One-Click`).
 
 use std::sync::LazyLock;
 
@@ -24,7 +25,8 @@ use uuid::Uuid;
 use crate::{AppState, store};
 
 /// The categories a member can turn off, with what they cover.
-pub const CATEGORIES: &[(&str, &str)] = &[("account", "memberships and access")];
+pub const CATEGORIES: &[(&str, &str)] =
+    &[("account", "memberships and access"), ("assignments", "assigned courses, reminders and escalations")];
 
 /// The locales templates exist in; others fall back to `en`.
 pub const LOCALES: &[&str] = &["en", "de"];
@@ -53,7 +55,20 @@ macro_rules! template {
 static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-    for set in [template!("membership-granted", "en"), template!("membership-granted", "de")] {
+    for set in [
+        template!("membership-granted", "en"),
+        template!("membership-granted", "de"),
+        template!("assignment-added", "en"),
+        template!("assignment-added", "de"),
+        template!("assignment-reminder", "en"),
+        template!("assignment-reminder", "de"),
+        template!("assignment-overdue", "en"),
+        template!("assignment-overdue", "de"),
+        template!("assignment-escalated", "en"),
+        template!("assignment-escalated", "de"),
+        template!("assignment-expired", "en"),
+        template!("assignment-expired", "de"),
+    ] {
         for (name, source) in set {
             env.add_template(name, source).expect("a notification template parses");
         }
@@ -389,6 +404,33 @@ mod tests {
         assert!(de.subject.starts_with("Sie haben jetzt Zugang"));
         assert_eq!(render("membership-granted", "fr", &vars).unwrap(), en, "unknown locales read English");
         assert!(render("membership-granted", "en", &json!({})).is_err(), "a missing variable is an error");
+    }
+
+    #[test]
+    fn assignment_templates_render_in_every_locale_with_the_vars_events_pass() {
+        // What `notify` adds, the tenant's name, and what each handler in `events` passes.
+        let base = json!({ "tenant": "Acme", "name": "Ann", "app_url": "https://a", "unsubscribe_url": "https://u",
+                           "title": "Safety <101>" });
+        let due = "2027-02-03";
+        let extra = [
+            ("assignment-added", json!({ "due_at": due })),
+            ("assignment-reminder", json!({ "due_at": due, "days_left": 7 })),
+            ("assignment-overdue", json!({ "due_at": due })),
+            ("assignment-escalated", json!({ "due_at": due, "days_overdue": 7, "learner": "Bob" })),
+            ("assignment-expired", json!({ "expired_at": "2028-01-20" })),
+        ];
+        for (template, extra) in extra {
+            let mut vars = base.clone();
+            for (k, v) in extra.as_object().unwrap() {
+                vars[k] = v.clone();
+            }
+            for locale in LOCALES {
+                let r = render(template, locale, &vars).unwrap_or_else(|e| panic!("{template}.{locale}: {e}"));
+                assert!(r.subject.contains("Safety <101>"), "{template}.{locale}: {}", r.subject);
+                assert!(r.text.contains("https://u"), "{template}.{locale}: {}", r.text);
+                assert!(r.html.contains("Safety &lt;101&gt;"), "{template}.{locale}: {}", r.html);
+            }
+        }
     }
 
     #[test]
