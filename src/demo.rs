@@ -195,7 +195,8 @@ where
 /// The value stream, seeded once: a provider (Demo Academy, whose admin is the demo's
 /// provider admin) lists a course at 49 € a seat; the demo org buys 5 seats, invoiced
 /// (billing runs `manual` without a Stripe key) and marked paid by the platform admin;
-/// the demo learner is enrolled on one of them; and the org has a webhook endpoint at
+/// the course is assigned to the demo learner, due in 30 days, and enrollment gives them one
+/// of the seats; and the org has a webhook endpoint at
 /// `webhook_url()`. Each step looks for what an earlier run made first.
 async fn seed_commerce(
     http: &reqwest::Client,
@@ -339,18 +340,40 @@ async fn seed_commerce(
         }
     };
 
-    // The demo learner on one of the seats.
+    // The course assigned to the demo learner, due in 30 days: enrollment gives them one
+    // of the seats.
     let (learner, _, _) = ids.get(&Role::Learner).context("the learner")?;
+    let (_, existing) =
+        get(api(&format!("assignment/assignments?course_id={course_id}")), org_admin.to_owned()).await?;
+    let assignment = match existing["data"].get(0) {
+        Some(a) => a.clone(),
+        None => {
+            until("the course is assigned", || async {
+                let (s, a) = call(
+                    http,
+                    reqwest::Method::POST,
+                    &api("assignment/assignments"),
+                    org_admin,
+                    json!({ "course_id": course_id, "title": "Fire safety for new starters", "users": [learner],
+                            "due_days": 30 }),
+                )
+                .await?;
+                // 409/422: the license or the member has not reached assignment yet.
+                if !matches!(s, 201 | 409 | 422) {
+                    bail!("assigning the demo course: {s} {a}");
+                }
+                Ok((s == 201).then_some(a))
+            })
+            .await?
+        }
+    };
     let enrollment = until("the learner is enrolled", || async {
-        let (s, e) = call(
-            http,
-            reqwest::Method::POST,
-            &api("enrollment/enrollments"),
-            org_admin,
-            json!({ "user_id": learner, "course_id": course_id }),
+        let (_, e) = get(
+            api(&format!("enrollment/enrollments?user_id={learner}&course_id={course_id}&active=true")),
+            org_admin.to_owned(),
         )
         .await?;
-        Ok((s == 201 || s == 200).then_some(e))
+        Ok(e["data"].get(0).cloned())
     })
     .await?;
 
@@ -380,7 +403,7 @@ async fn seed_commerce(
     )
     .await?;
     Ok(json!({ "provider_tenant_id": academy, "listing_id": listing_id, "course_id": course_id,
-        "license_id": license["id"], "enrollment_id": enrollment["id"],
+        "license_id": license["id"], "assignment_id": assignment["id"], "enrollment_id": enrollment["id"],
         "webhook": { "endpoint_id": endpoint["id"], "url": url, "secret": secret["secret"] } }))
 }
 

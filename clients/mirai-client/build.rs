@@ -26,6 +26,7 @@ const SERVICES: &[&str] = &[
     "marketplace",
     "billing",
     "enrollment",
+    "assignment",
 ];
 
 /// Operations left out of the clients, as (`service.operationId`, why). An operation

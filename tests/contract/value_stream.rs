@@ -1,10 +1,10 @@
 //! The organization's value stream end to end, across the fleet: a provider lists a
 //! course; an org buys 5 seats, its browser confirms the payment at Stripe (localstripe)
 //! and Stripe's signed webhook tells billing; marketplace grants the license; a manager
-//! enrolls 3 learners (3 seats in use); a learner's completion lands in the LRS; and the
-//! org's webhook receiver gets a Standard Webhooks message for every step, each signature
-//! verified here with the endpoint's secret. (Assignment and compliance join this stream
-//! when that service lands.)
+//! assigns the course to 3 learners with a due date, and enrollment gives each a seat (3
+//! seats in use); a learner's completion lands in the LRS and the assignment shows them
+//! completed on time; and the org's webhook receiver gets a Standard Webhooks message for
+//! every step, each signature verified here with the endpoint's secret.
 
 use std::{
     sync::{Arc, Mutex},
@@ -131,28 +131,28 @@ async fn list_buy_pay_license_enroll_complete_and_every_step_is_a_signed_webhook
     })
     .await;
 
-    // Three learners enrolled: three seats in use.
+    // A manager assigns the course to three learners, due in two weeks: each gets a seat.
     let manager = app.token(Some(org), &[Role::OrgManager]);
-    for l in &learners {
-        poll("the learner is enrolled", Duration::from_secs(20), || async {
-            let (s, _) = app
-                .post("/api/v1/enrollment/enrollments", Some(&manager), json!({ "user_id": l, "course_id": course }))
-                .await;
-            (s == 201).then_some(())
-        })
-        .await;
-    }
+    let assign = json!({ "course_id": course, "title": "Ladder safety", "users": learners,
+        "due_at": chrono::Utc::now() + chrono::Duration::days(14) });
+    let assignment = poll("the course is assigned", Duration::from_secs(20), || async {
+        let (s, a) = app.post("/api/v1/assignment/assignments", Some(&manager), assign.clone()).await;
+        assert!(matches!(s.as_u16(), 201 | 409 | 422), "{s} {a}");
+        (s == 201).then(|| a["id"].as_str().unwrap().to_owned())
+    })
+    .await;
     wait_until("marketplace shows 3 of 5 seats in use", Duration::from_secs(20), || async {
         let (_, l) = app.get(&format!("/api/v1/marketplace/licenses/{license}"), &admin).await;
         l["seats_in_use"] == 3 && l["seats"] == 5
     })
     .await;
 
-    // A learner completes the course: the LRS stores the statement.
+    // A learner completes the course: the LRS stores the statement (the account's home
+    // page and the course's IRI are the fleet's public URL).
     let key = app.api_key(org, &[Role::Learner], &["all"]);
-    let statement = json!({ "actor": { "account": { "homePage": "https://mirai.example", "name": learners[0].to_string() } },
+    let statement = json!({ "actor": { "account": { "homePage": app.url, "name": learners[0].to_string() } },
         "verb": { "id": "http://adlnet.gov/expapi/verbs/completed" },
-        "object": { "id": format!("https://mirai.example/courses/{course}") } });
+        "object": { "id": format!("{}/courses/{course}", app.url) } });
     let res = app
         .http
         .post(app.url("/api/v1/lrs/xapi/statements"))
@@ -163,6 +163,12 @@ async fn list_buy_pay_license_enroll_complete_and_every_step_is_a_signed_webhook
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+    // The assignment shows them completed on time, the two others not started.
+    wait_until("the learner completed on time", Duration::from_secs(20), || async {
+        let (_, a) = app.get(&format!("/api/v1/assignment/assignments/{assignment}"), &manager).await;
+        a["summary"]["completed_on_time"] == 1 && a["summary"]["not_started"] == 2
+    })
+    .await;
 
     // Every step arrived at the receiver, signed.
     let wanted = [
@@ -170,8 +176,11 @@ async fn list_buy_pay_license_enroll_complete_and_every_step_is_a_signed_webhook
         ("billing.payment.succeeded.v1", 1),
         ("marketplace.license.granted.v1", 1),
         ("marketplace.order.completed.v1", 1),
+        ("assignment.assignment.created.v1", 1),
+        ("assignment.assignee.added.v1", 3),
         ("enrollment.enrollment.created.v1", 3),
         ("lrs.statement.stored.v1", 1),
+        ("assignment.assignee.completed.v1", 1),
     ];
     let count = |t: &str| {
         inbox

@@ -38,6 +38,8 @@ pub(super) struct Alpha {
     pub(super) licensed_course_id: String,
     /// A's member's enrollment in it, holding a seat of A's license (its pool).
     pub(super) enrollment_id: String,
+    /// A's assignment of that course to A's member, due in 30 days.
+    pub(super) assignment_id: String,
 }
 
 /// Everything of A's that B must not learn, by what it is.
@@ -73,6 +75,7 @@ pub(super) fn needles(a: &Alpha) -> Vec<(&'static str, String)> {
         ("AI model", ALPHA_AI_MODEL),
         ("AI blocked term", ALPHA_AI_TERM),
         ("webhook endpoint description", ALPHA_HOOK_DESCRIPTION),
+        ("assignment title", ALPHA_ASSIGNMENT_TITLE),
     ];
     let t = &a.tenant;
     let mut out: Vec<(&'static str, String)> = fixed.iter().map(|(what, v)| (*what, (*v).to_owned())).collect();
@@ -106,6 +109,7 @@ pub(super) fn needles(a: &Alpha) -> Vec<(&'static str, String)> {
         ("license id", a.license_id.clone()),
         ("payment id", a.payment_id.clone()),
         ("enrollment id", a.enrollment_id.clone()),
+        ("assignment id", a.assignment_id.clone()),
     ]);
     out
 }
@@ -524,11 +528,34 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
         s == 200 && l["seats_in_use"] == 1
     })
     .await;
-    // notification records A's marketplace, billing and enrollment events as webhook
-    // messages when it delivers those types: wait for the last of each stream.
+    // Assignment: A's org admin assigns the course of A's license to A's member, due in 30
+    // days (reminders and the due date are weeks away: no job moves it during the walk).
+    // Assignment learns the license from marketplace's events (409 `no-license` until
+    // then) and the member from tenant's (422 until then). The member holds a seat already:
+    // the line shows it (at once, or when assignment reads the enrollment) before the walk.
+    let assign = json!({ "course_id": gamma_course_id, "title": ALPHA_ASSIGNMENT_TITLE, "users": [member_id],
+        "due_days": 30 });
+    let assignment_id = poll("assignment learns A's license and member", Duration::from_secs(20), || async {
+        let (s, e) = app.post("/api/v1/assignment/assignments", Some(&tenant.jwt), assign.clone()).await;
+        assert!(s == 201 || s == 409 || s == 422, "A's assignment: {s} {e}");
+        (s == 201).then(|| id_of(&e))
+    })
+    .await;
+    let line = format!("/api/v1/assignment/reports/compliance?assignment_id={assignment_id}");
+    wait_until("A's assignee holds their seat", Duration::from_secs(20), || async {
+        app.get(&line, &tenant.jwt).await.1["data"][0]["enrollment"] == "enrolled"
+    })
+    .await;
+    // notification records A's marketplace, billing, enrollment and assignment events as
+    // webhook messages when it delivers those types: wait for the last of each stream.
     let (s, types) = app.get("/api/v1/notification/event-types", &tenant.jwt).await;
     assert_eq!(s, 200, "{types}");
-    for last in ["marketplace.order.completed.v1", "billing.payment.succeeded.v1", "enrollment.enrollment.created.v1"] {
+    for last in [
+        "marketplace.order.completed.v1",
+        "billing.payment.succeeded.v1",
+        "enrollment.enrollment.created.v1",
+        "assignment.assignee.added.v1",
+    ] {
         if !types["data"].as_array().is_some_and(|d| d.iter().any(|t| t.as_str() == Some(last))) {
             continue;
         }
@@ -567,6 +594,7 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
         payment_id,
         licensed_course_id: gamma_course_id,
         enrollment_id,
+        assignment_id,
         tenant,
     }
 }

@@ -68,6 +68,7 @@ const ALPHA_AI_FEATURE: &str = "authoring.alpha_outline";
 const ALPHA_AI_MODEL: &str = "alpha-model-7b";
 const ALPHA_AI_TERM: &str = "alpha-blocked-term";
 const ALPHA_HOOK_DESCRIPTION: &str = "alpha-webhook-description-do-not-leak";
+const ALPHA_ASSIGNMENT_TITLE: &str = "Alpha Mandatory Compliance Training";
 
 const BETA_NAME: &str = "Beta Corp";
 const BETA_SLUG: &str = "beta-corp";
@@ -177,6 +178,8 @@ async fn no_operation_of_any_service_reaches_another_tenant() {
         ("billing payment", "succeeded"),
         ("enrollment", "active"),
         ("enrollment pools", "\"in_use\":1"),
+        ("assignment", ALPHA_ASSIGNMENT_TITLE),
+        ("compliance report of A's unit", "not_started"),
     ] {
         let seen = read(&before, label).to_string();
         assert!(seen.contains(marker), "A's {label} shows {marker}: {seen}");

@@ -127,6 +127,7 @@ impl Plan<'_> {
             "license_id" => a.license_id.clone(),
             "payment_id" => a.payment_id.clone(),
             "enrollment_id" => a.enrollment_id.clone(),
+            "assignment_id" => a.assignment_id.clone(),
             // Runs are the platform's, refused to any tenant before they are looked up.
             "run_id" => uuid::Uuid::now_v7().to_string(),
             // A's object, without the signature only A's URLs carry.
@@ -168,6 +169,26 @@ impl Plan<'_> {
             Some("agents/profile") => {
                 let ids = pairs(&[("agent", agent.as_str())]);
                 return Ok(if get { vec![agent_profile_params(), ids] } else { vec![agent_profile_params()] });
+            }
+            _ => {}
+        }
+        // Assignment's lists and its compliance report, filtered by A's ids (the report as
+        // CSV too): their query is the only place A's assignment, member and unit can go.
+        match op.template.as_str() {
+            "/api/v1/assignment/reports/compliance" => {
+                let (assignment, course) = (a.assignment_id.as_str(), a.licensed_course_id.as_str());
+                let (member, unit) = (a.member_id.to_string(), a.org_unit_id.to_string());
+                return Ok(vec![
+                    pairs(&[("assignment_id", assignment)]),
+                    pairs(&[("assignment_id", assignment), ("format", "csv")]),
+                    pairs(&[("user_id", member.as_str())]),
+                    pairs(&[("org_unit_id", unit.as_str())]),
+                    pairs(&[("course_id", course)]),
+                    vec![],
+                ]);
+            }
+            "/api/v1/assignment/assignments" if get => {
+                return Ok(vec![pairs(&[("course_id", a.licensed_course_id.as_str())]), vec![]]);
             }
             _ => {}
         }
@@ -243,6 +264,11 @@ impl Plan<'_> {
                     "metadata": { "mirai_tenant_id": a.tenant.id, "mirai_payment_id": a.payment_id } } } }),
             // A's member enrolled by B in the course of A's license (A's seats).
             "enroll" => json!({ "user_id": a.member_id, "course_id": a.licensed_course_id }),
+            // The course of A's license assigned by B to A's member and A's org unit. B holds
+            // no license for it: a 409 `no-license` (not one of REFUSALS, so not in
+            // MUST_REFUSE) before anyone named is looked at.
+            "create_assignment" => json!({ "course_id": a.licensed_course_id, "title": "Assigned by Beta",
+                "users": [a.member_id], "org_units": [a.org_unit_id], "due_days": 30 }),
             // Under A's statement id.
             "put_statement" => json!({ "actor": beta_learner, "verb": verb("completed"),
                 "object": { "objectType": "Activity", "id": ALPHA_ACTIVITY } }),

@@ -14,6 +14,7 @@ pub(super) async fn alpha_view(app: &TestApp, a: &Alpha) -> View {
     let statements = format!("{XAPI}/statements");
     let agent = learner_agent();
     let member = a.member_id.to_string();
+    let unit = a.org_unit_id.to_string();
     let reads: Vec<Read> = vec![
         ("tenant", base.clone(), vec![]),
         ("memberships", format!("{base}/memberships"), vec![]),
@@ -82,6 +83,15 @@ pub(super) async fn alpha_view(app: &TestApp, a: &Alpha) -> View {
         ("enrollment", format!("/api/v1/enrollment/enrollments/{}", a.enrollment_id), vec![]),
         ("admin's own enrollments", "/api/v1/enrollment/me/enrollments".to_owned(), vec![]),
         ("enrollment pools", "/api/v1/enrollment/pools".to_owned(), vec![]),
+        ("assignments", "/api/v1/assignment/assignments".to_owned(), vec![]),
+        ("assignment", format!("/api/v1/assignment/assignments/{}", a.assignment_id), vec![]),
+        ("compliance report", "/api/v1/assignment/reports/compliance".to_owned(), vec![]),
+        (
+            "compliance report of A's unit",
+            "/api/v1/assignment/reports/compliance".to_owned(),
+            pairs(&[("org_unit_id", unit.as_str())]),
+        ),
+        ("admin's own assignments", "/api/v1/assignment/me/assignments".to_owned(), vec![]),
     ];
     let mut view = Vec::with_capacity(reads.len());
     for (label, path, query) in reads {
