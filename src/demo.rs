@@ -243,8 +243,14 @@ async fn seed_commerce(
     if !(200..300).contains(&s) && s != 409 {
         bail!("making the provider admin the academy's: {s} {body}");
     }
+    // A token from the very moment the membership changed access can be refused as older
+    // than the change: keep logging in until one works.
     let seller = until("the academy's admin can log in", || async {
-        Ok(login(http, base, provider_email, provider_password, Some(academy)).await.ok())
+        let Ok(token) = login(http, base, provider_email, provider_password, Some(academy)).await else {
+            return Ok(None);
+        };
+        let (s, _) = get(api("authoring/courses?limit=1"), token.clone()).await?;
+        Ok((s == 200).then_some(token))
     })
     .await?;
 
