@@ -1,6 +1,6 @@
 //! The organization's value stream end to end, across the fleet: a provider lists a
 //! course; an org buys 5 seats, its browser confirms the payment at Stripe (localstripe)
-//! and Stripe's signed webhook tells billing; marketplace grants the license; a manager
+//! and Stripe's signed webhook tells billing; marketplace grants the license; the org admin
 //! assigns the course to 3 learners with a due date, and enrollment gives each a seat (3
 //! seats in use); a learner's completion lands in the LRS and the assignment shows them
 //! completed on time; and the org's webhook receiver gets a Standard Webhooks message for
@@ -131,12 +131,11 @@ async fn list_buy_pay_license_enroll_complete_and_every_step_is_a_signed_webhook
     })
     .await;
 
-    // A manager assigns the course to three learners, due in two weeks: each gets a seat.
-    let manager = app.token(Some(org), &[Role::OrgManager]);
+    // The org admin assigns the course to three learners, due in two weeks: each gets a seat.
     let assign = json!({ "course_id": course, "title": "Ladder safety", "users": learners,
         "due_at": chrono::Utc::now() + chrono::Duration::days(14) });
     let assignment = poll("the course is assigned", Duration::from_secs(20), || async {
-        let (s, a) = app.post("/api/v1/assignment/assignments", Some(&manager), assign.clone()).await;
+        let (s, a) = app.post("/api/v1/assignment/assignments", Some(&admin), assign.clone()).await;
         assert!(matches!(s.as_u16(), 201 | 409 | 422), "{s} {a}");
         (s == 201).then(|| a["id"].as_str().unwrap().to_owned())
     })
@@ -165,7 +164,7 @@ async fn list_buy_pay_license_enroll_complete_and_every_step_is_a_signed_webhook
     assert_eq!(res.status(), 200);
     // The assignment shows them completed on time, the two others not started.
     wait_until("the learner completed on time", Duration::from_secs(20), || async {
-        let (_, a) = app.get(&format!("/api/v1/assignment/assignments/{assignment}"), &manager).await;
+        let (_, a) = app.get(&format!("/api/v1/assignment/assignments/{assignment}"), &admin).await;
         a["summary"]["completed_on_time"] == 1 && a["summary"]["not_started"] == 2
     })
     .await;

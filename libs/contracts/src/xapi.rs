@@ -9,12 +9,12 @@ pub fn account_ifi(public_url: &str, user: UserId) -> String {
     format!("account:{}|{user}", public_url.trim_end_matches('/'))
 }
 
-/// The user a canonical IFI names, when it is a Mirai account of this platform.
+/// The user a canonical IFI names, when it is exactly a Mirai account of this platform
+/// as [`account_ifi`] writes it (the spelling the LRS matches a person by, for access and
+/// erasure).
 pub fn user_of(public_url: &str, ifi: &str) -> Option<UserId> {
-    let rest = ifi.strip_prefix("account:")?;
-    let (home, name) = rest.rsplit_once('|')?;
-    (home.trim_end_matches('/') == public_url.trim_end_matches('/')).then_some(())?;
-    name.parse().ok()
+    let user: UserId = ifi.rsplit_once('|')?.1.parse().ok()?;
+    (account_ifi(public_url, user) == ifi).then_some(user)
 }
 
 /// The activity IRI of a course.
@@ -44,6 +44,8 @@ mod tests {
         assert_eq!(user_of(url, &account_ifi(url, u)), Some(u));
         assert_eq!(user_of("https://other.example", &account_ifi(url, u)), None);
         assert_eq!(user_of(url, "mbox:mailto:a@b.c"), None);
+        let upper = format!("account:{url}|{}", u.to_string().to_uppercase());
+        assert_eq!(user_of(url, &upper), None, "another spelling of the id is another agent");
         assert_eq!(course_of(url, &course_activity(&format!("{url}/"), c)), Some(c));
         assert_eq!(course_of(url, &format!("{url}/courses/{c}/lesson/1")), None);
         assert_eq!(course_of("https://other.example", &course_activity(url, c)), None);

@@ -233,6 +233,16 @@ pub async fn assignments_list(
     .await
 }
 
+/// The active assignments naming this person.
+pub async fn assignments_naming(tx: &mut PgConnection, user: UserId) -> Result<Vec<AssignmentRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {ASSIGNMENT} FROM assignments WHERE status = 'active' AND $1 = ANY(users) ORDER BY created_at"
+    ))
+    .bind(user)
+    .fetch_all(tx)
+    .await
+}
+
 /// The active assignments naming any of these units.
 pub async fn assignments_for_units(
     tx: &mut PgConnection,
@@ -275,8 +285,8 @@ pub struct AssigneeRow {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Adds a person to an assignment (back, when they had left the tenant and rejoined);
-/// `None` when they are on it already.
+/// Adds a person to an assignment; `None` when they are on it already. Someone who left
+/// the tenant and comes back starts a new cycle due anew (a completion stands).
 pub async fn assignee_insert(
     tx: &mut PgConnection,
     a: &AssignmentRow,
@@ -286,7 +296,11 @@ pub async fn assignee_insert(
     sqlx::query_as(&format!(
         "INSERT INTO assignees AS a (id, tenant_id, assignment_id, user_id, course_id, due_at, status, enrollment) \
          VALUES ($6, $1, $2, $3, $4, $5, 'not_started', CASE WHEN EXISTS \
-           (SELECT 1 FROM enrollments e WHERE e.user_id = $3 AND e.course_id = $4) THEN 'enrolled' ELSE 'pending' END) ON CONFLICT (assignment_id, user_id) DO UPDATE SET removed_at = NULL, updated_at = now() \
+           (SELECT 1 FROM enrollments e WHERE e.user_id = $3 AND e.course_id = $4) THEN 'enrolled' ELSE 'pending' END) ON CONFLICT (assignment_id, user_id) DO UPDATE SET removed_at = NULL, updated_at = now(), \
+         assigned_at = now(), cycle = a.cycle + 1, escalated_at = NULL, enrollment = EXCLUDED.enrollment, \
+         due_at = CASE WHEN a.status IN ('completed_on_time', 'completed_late') THEN a.due_at ELSE EXCLUDED.due_at END, \
+         status = CASE WHEN a.status IN ('completed_on_time', 'completed_late') THEN a.status \
+           WHEN a.started_at IS NULL THEN 'not_started' ELSE 'in_progress' END \
          WHERE a.removed_at IS NOT NULL RETURNING {ASSIGNEE}"
     ))
     .bind(a.tenant_id)

@@ -86,6 +86,10 @@ pub struct StoredStatement {
     pub object_activity: Option<String>,
     /// The context's registration; `null` when it has none.
     pub registration: Option<Uuid>,
+    /// Canonical IFI of the statement's authority: who asserted it (the writing
+    /// credential's account). Empty in events written before it was added.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub authority: String,
     /// The statement's timestamp (millisecond precision).
     #[serde(with = "millis")]
     pub timestamp: DateTime<Utc>,

@@ -219,6 +219,8 @@ fn validate(input: &CreateAssignment, now: DateTime<Utc>) -> Result<(Vec<i32>, i
 /// The org units a principal reaches: `None` for the whole tenant (org admins,
 /// compliance officers, API keys, and managers without a unit), else a manager's unit and
 /// every unit below it.
+/// A manager this service does not know as a member (left, or not projected yet) reaches
+/// nothing: the scope fails closed.
 async fn reach(tx: &mut PgConnection, p: &Principal) -> Result<Option<Vec<OrgUnitId>>, AppError> {
     if p.has_role(Role::OrgAdmin) || p.has_role(Role::ComplianceOfficer) {
         return Ok(None);
@@ -226,7 +228,8 @@ async fn reach(tx: &mut PgConnection, p: &Principal) -> Result<Option<Vec<OrgUni
     let Some(user) = p.user_id.map(UserId::from) else { return Ok(None) };
     match store::member_unit(tx, user).await? {
         Some(Some(unit)) => Ok(Some(store::units_down(tx, unit).await?)),
-        _ => Ok(None),
+        Some(None) => Ok(None),
+        None => Err(AppError::Forbidden("you are not a member of the tenant (yet)".into())),
     }
 }
 
@@ -352,8 +355,8 @@ pub async fn cancel(state: &AppState, p: &Principal, id: AssignmentId) -> Result
         tx.commit().await?;
         return Ok(row.into());
     }
-    // A manager of a part of the organization cancels what they assigned.
-    if reach(&mut tx, p).await?.is_some() && row.created_by != p.subject {
+    // A manager cancels what they assigned.
+    if !p.has_role(Role::OrgAdmin) && row.created_by != p.subject {
         return Err(AppError::Forbidden("a manager cancels only the assignments they made".into()));
     }
     let row = store::assignment_cancel(&mut tx, id).await?;
@@ -563,16 +566,21 @@ fn spreadsheet_safe(s: &str) -> String {
     if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_owned() }
 }
 
-/// The assignments that reach a member who joined or moved into `unit`: they get them.
+/// A member who joined (or came back, or moved into `unit`) gets the active assignments
+/// that name them or reach their unit.
 pub async fn on_joined(
     tx: &mut PgConnection,
     user: UserId,
-    unit: OrgUnitId,
+    unit: Option<OrgUnitId>,
     now: DateTime<Utc>,
 ) -> Result<Vec<NewEvent>, sqlx::Error> {
-    let up = store::units_up(tx, unit).await?;
+    let mut reaching = store::assignments_naming(tx, user).await?;
+    if let Some(unit) = unit {
+        let up = store::units_up(tx, unit).await?;
+        reaching.extend(store::assignments_for_units(tx, &up).await?);
+    }
     let mut events = vec![];
-    for a in store::assignments_for_units(tx, &up).await? {
+    for a in reaching {
         events.extend(add_assignee(tx, &a, user, now).await?);
     }
     Ok(events)

@@ -207,14 +207,24 @@ pub async fn on_statements(cx: Cx<'_, AppState>, e: StatementStored) -> Result<(
         let user = xapi::user_of(&url, &s.actor);
         let course = s.object_activity.as_deref().and_then(|o| xapi::course_of(&url, o));
         let (Some(user), Some(course)) = (user, course) else { continue };
-        let completes = xapi::COMPLETION_VERBS.contains(&s.verb.as_str());
+        // A completion counts when someone other than the learner asserts it (the player's
+        // or an integration's credential, an admin), and does not report a failure. The
+        // learner's own session may record progress, not certify themself.
+        let completes = xapi::COMPLETION_VERBS.contains(&s.verb.as_str())
+            && !s.authority.is_empty()
+            && s.authority != s.actor
+            && s.result.success != Some(false)
+            && s.result.completion != Some(false);
+        // When it happened: the statement's own time (offline work counts when it was
+        // done), never later than when the LRS stored it.
+        let at = s.timestamp.min(s.stored);
         for mut r in store::assignees_of_learner(cx.tx, user, course).await? {
-            if s.timestamp < r.assigned_at {
+            if at < r.assigned_at {
                 continue;
             }
             if !completes {
                 if r.started_at.is_none() {
-                    r.started_at = Some(s.timestamp);
+                    r.started_at = Some(at);
                     if r.status == "not_started" {
                         r.status = "in_progress".into();
                     }
@@ -223,19 +233,19 @@ pub async fn on_statements(cx: Cx<'_, AppState>, e: StatementStored) -> Result<(
                 continue;
             }
             let Some(a) = store::assignment_get(cx.tx, r.assignment_id, false).await? else { continue };
-            if done(&r.status) && (a.recurrence_months.is_none() || r.completed_at.is_some_and(|c| s.timestamp <= c)) {
+            if done(&r.status) && (a.recurrence_months.is_none() || r.completed_at.is_some_and(|c| at <= c)) {
                 continue;
             }
             let due = r.due_at;
-            let status = if s.timestamp <= due { "completed_on_time" } else { "completed_late" };
+            let status = if at <= due { "completed_on_time" } else { "completed_late" };
             r.status = status.into();
-            r.started_at.get_or_insert(s.timestamp);
-            r.completed_at = Some(s.timestamp);
+            r.started_at.get_or_insert(at);
+            r.completed_at = Some(at);
             r.completed_due_at = Some(due);
             r.statement_id = Some(s.id);
             r.escalated_at = None;
             r.cycle += 1;
-            r.expires_at = a.recurrence_months.and_then(|m| s.timestamp.checked_add_months(Months::new(m as u32)));
+            r.expires_at = a.recurrence_months.and_then(|m| at.checked_add_months(Months::new(m as u32)));
             if let Some(expires) = r.expires_at {
                 r.due_at = expires;
             }
@@ -250,7 +260,7 @@ pub async fn on_statements(cx: Cx<'_, AppState>, e: StatementStored) -> Result<(
                     user_id: r.user_id,
                     course_id: r.course_id,
                     due_at: due,
-                    completed_at: s.timestamp,
+                    completed_at: at,
                     status: status.into(),
                     statement_id: s.id,
                     expires_at: r.expires_at,
@@ -316,12 +326,13 @@ pub async fn on_org_unit(cx: Cx<'_>, e: OrgUnitCreated) -> Result<(), HandleErro
     Ok(())
 }
 
-/// A member who joins (or moves into) an org unit gets the assignments that reach it.
+/// A member who joins, comes back or moves to another org unit gets the assignments that
+/// name them or reach their unit.
 pub async fn on_member(cx: Cx<'_>, e: MembershipGranted) -> Result<(), HandleError> {
     let moved = store::member_put(cx.tx, e.tenant_id, e.user_id, &e.roles, e.org_unit_id, e.revision).await?;
-    if let (true, Some(unit)) = (moved, e.org_unit_id) {
+    if moved {
         let meta = cx.following();
-        let events = super::on_joined(cx.tx, e.user_id, unit, Utc::now()).await?;
+        let events = super::on_joined(cx.tx, e.user_id, e.org_unit_id, Utc::now()).await?;
         outbox::enqueue_all(cx.tx, crate::NAME, &meta, events).await?;
     }
     Ok(())

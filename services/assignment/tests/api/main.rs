@@ -80,9 +80,20 @@ fn as_user(app: &TestApp, tenant: Uuid, user: Uuid, role: Role) -> String {
     app.sign(&claims)
 }
 
-/// The learner's statement about the course, as Mirai's player writes it.
+/// The learner's statement about the course, as Mirai's player writes it (with a
+/// credential of its own, not the learner's).
 async fn statement(o: &Org, user: Uuid, verb: &str, at: chrono::DateTime<Utc>) -> String {
     let key = o.app.api_key(o.tenant, &[Role::Learner], &["all"]);
+    statement_by(o, user, verb, at, |r| r.basic_auth(&key.0, Some(&key.1))).await
+}
+
+async fn statement_by(
+    o: &Org,
+    user: Uuid,
+    verb: &str,
+    at: chrono::DateTime<Utc>,
+    auth: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+) -> String {
     let id = Uuid::now_v7();
     // The fleet's public URL is the account's home page and the course's IRI's base.
     let url = &o.app.url;
@@ -90,11 +101,7 @@ async fn statement(o: &Org, user: Uuid, verb: &str, at: chrono::DateTime<Utc>) -
         "verb": { "id": format!("http://adlnet.gov/expapi/verbs/{verb}") },
         "object": { "id": format!("{url}/courses/{}", o.course) },
         "timestamp": at.to_rfc3339_opts(SecondsFormat::Millis, true) });
-    let res = o
-        .app
-        .http
-        .post(o.app.url("/api/v1/lrs/xapi/statements"))
-        .basic_auth(&key.0, Some(&key.1))
+    let res = auth(o.app.http.post(o.app.url("/api/v1/lrs/xapi/statements")))
         .header("x-experience-api-version", "1.0.3")
         .json(&body)
         .send()
@@ -214,6 +221,11 @@ async fn a_unit_and_a_person_assigned_get_seats_complete_on_time_and_show_in_the
         })
         .await;
     assert_eq!(completed.data["statement_id"], done.as_str());
+    // The learner's own session records progress, but a learner cannot certify themself.
+    let own = as_user(&o.app, o.tenant, l3, Role::Learner);
+    statement_by(&o, l3, "completed", Utc::now(), |r| r.bearer_auth(&own)).await;
+    let l = line(&o, &id, l3, |l| l["status"] == "in_progress").await;
+    assert!(l["completed_at"].is_null(), "{l}");
     // A second completion changes nothing; voiding the first undoes it.
     statement(&o, l1, "passed", Utc::now()).await;
     let (_, one) = o.app.get(&format!("/api/v1/assignment/assignments/{id}"), &o.admin).await;

@@ -250,6 +250,7 @@ pub async fn store(
                 verb: n.verb.clone(),
                 object_activity: n.object_activity.clone(),
                 registration: n.registration,
+                authority: caller.authority_ifi.clone(),
                 timestamp: n.timestamp,
                 stored,
                 result: summarize_result(body),
