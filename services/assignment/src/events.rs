@@ -29,7 +29,7 @@ pub fn consumers(state: &AppState) -> Vec<ConsumerSpec> {
     let state = std::sync::Arc::new(state.clone());
     vec![
         ConsumerSpec::new("assignment-tenant").on(track::on_org_unit).on(track::on_member).on(track::on_member_gone),
-        ConsumerSpec::new("assignment-licenses").on(track::on_license),
+        ConsumerSpec::new("assignment-licenses").on(track::on_license).on(track::on_license_changed),
         ConsumerSpec::new("assignment-enrollment")
             .on(track::on_enrolled)
             .on(track::on_refused)

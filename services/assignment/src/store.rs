@@ -1,7 +1,7 @@
 //! assignment's tables, in the caller's tenant transaction (RLS) with typed ids.
 
 use chrono::{DateTime, Utc};
-use mirai_contracts::ids::{AssignmentId, CourseId, OrgUnitId, StatementId, TenantId, UserId};
+use mirai_contracts::ids::{AssignmentId, CourseId, LicenseId, OrgUnitId, StatementId, TenantId, UserId};
 use mirai_kit::pagination::Cursor;
 use sqlx::{FromRow, PgConnection};
 
@@ -135,17 +135,52 @@ pub async fn org_units_known(tx: &mut PgConnection, units: &[OrgUnitId]) -> Resu
     sqlx::query_scalar("SELECT id FROM org_units WHERE id = ANY($1)").bind(units).fetch_all(tx).await
 }
 
-pub async fn course_put(tx: &mut PgConnection, tenant: TenantId, course: CourseId) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO courses (tenant_id, course_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .bind(tenant)
-        .bind(course)
+pub async fn license_put(
+    tx: &mut PgConnection,
+    tenant: TenantId,
+    license: LicenseId,
+    course: CourseId,
+    ends_at: Option<DateTime<Utc>>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO licenses (license_id, tenant_id, course_id, ends_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (license_id) DO NOTHING",
+    )
+    .bind(license)
+    .bind(tenant)
+    .bind(course)
+    .bind(ends_at)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// A license's status changed (a newer revision wins); one not projected yet is skipped
+/// (its grant, when it comes, is the newer truth only if it is still active: marketplace
+/// sends changes after grants on one stream, in order).
+pub async fn license_set(
+    tx: &mut PgConnection,
+    license: LicenseId,
+    active: bool,
+    revision: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE licenses SET active = $2, revision = $3 WHERE license_id = $1 AND revision < $3")
+        .bind(license)
+        .bind(active)
+        .bind(revision)
         .execute(tx)
         .await?;
     Ok(())
 }
 
+/// Whether the tenant holds an active license of the course now.
 pub async fn course_known(tx: &mut PgConnection, course: CourseId) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM courses WHERE course_id = $1)").bind(course).fetch_one(tx).await
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM licenses WHERE course_id = $1 AND active AND (ends_at IS NULL OR ends_at > now()))",
+    )
+    .bind(course)
+    .fetch_one(tx)
+    .await
 }
 
 // ---- assignments ----------------------------------------------------------------------
@@ -215,22 +250,44 @@ pub async fn assignment_cancel(tx: &mut PgConnection, id: AssignmentId) -> Resul
     .await
 }
 
+/// The assignments matching `course`; with `reach` (a manager's units), only those that
+/// name one of the units, reach someone in them, or were made by `me`.
 pub async fn assignments_list(
     tx: &mut PgConnection,
     course: Option<CourseId>,
+    reach: Option<&[OrgUnitId]>,
+    me: &str,
     after: Option<Cursor>,
     limit: i64,
 ) -> Result<Vec<AssignmentRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {ASSIGNMENT} FROM assignments WHERE ($1::uuid IS NULL OR course_id = $1) \
-         AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3)) ORDER BY created_at DESC, id DESC LIMIT $4"
+        "SELECT {ASSIGNMENT} FROM assignments s WHERE ($1::uuid IS NULL OR course_id = $1) \
+         AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3)) \
+         AND ($5::uuid[] IS NULL OR created_by = $6 OR org_units && $5 OR EXISTS (SELECT 1 FROM assignees a \
+           JOIN members m ON m.user_id = a.user_id WHERE a.assignment_id = s.id AND m.org_unit_id = ANY($5))) \
+         ORDER BY created_at DESC, id DESC LIMIT $4"
     ))
     .bind(course)
     .bind(after.map(|c| c.created_at))
     .bind(after.map(|c| c.id))
     .bind(limit + 1)
+    .bind(reach)
+    .bind(me)
     .fetch_all(tx)
     .await
+}
+
+/// Which of `users` are members of these units.
+pub async fn members_in(
+    tx: &mut PgConnection,
+    users: &[UserId],
+    units: &[OrgUnitId],
+) -> Result<Vec<UserId>, sqlx::Error> {
+    sqlx::query_scalar("SELECT user_id FROM members WHERE user_id = ANY($1) AND org_unit_id = ANY($2)")
+        .bind(users)
+        .bind(units)
+        .fetch_all(tx)
+        .await
 }
 
 /// The active assignments naming this person.
@@ -492,5 +549,24 @@ pub async fn assignment_summary(
     .bind(id)
     .bind(units)
     .fetch_all(tx)
+    .await
+}
+
+/// Whether a manager with `reach` sees an assignment (see [`assignments_list`]).
+pub async fn assignment_visible(
+    tx: &mut PgConnection,
+    id: AssignmentId,
+    reach: Option<&[OrgUnitId]>,
+    me: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM assignments s WHERE s.id = $1 AND ($2::uuid[] IS NULL OR created_by = $3 \
+           OR org_units && $2 OR EXISTS (SELECT 1 FROM assignees a JOIN members m ON m.user_id = a.user_id \
+           WHERE a.assignment_id = s.id AND m.org_unit_id = ANY($2))))",
+    )
+    .bind(id)
+    .bind(reach)
+    .bind(me)
+    .fetch_one(tx)
     .await
 }

@@ -374,10 +374,12 @@ pub async fn cancel(state: &AppState, p: &Principal, id: AssignmentId) -> Result
 pub async fn get(state: &AppState, p: &Principal, id: AssignmentId) -> Result<Assignment, AppError> {
     let tenant = p.own_tenant(READERS)?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
-    let row = store::assignment_get(&mut tx, id, false).await?.ok_or_else(|| AppError::not_found("assignment", id))?;
     let reach = reach(&mut tx, p).await?;
+    let row = store::assignment_get(&mut tx, id, false).await?.ok_or_else(|| AppError::not_found("assignment", id))?;
+    if !store::assignment_visible(&mut tx, id, reach.as_deref(), &p.subject).await? {
+        return Err(AppError::not_found("assignment", id));
+    }
     let counts = store::assignment_summary(&mut tx, id, reach.as_deref()).await?;
-    tx.commit().await?;
     let mut s = Summary::default();
     for (status, n) in counts {
         match status.as_str() {
@@ -389,7 +391,8 @@ pub async fn get(state: &AppState, p: &Principal, id: AssignmentId) -> Result<As
             _ => s.expired = n,
         }
     }
-    let mut a: Assignment = row.into();
+    let mut a = scoped(&mut tx, row, reach.as_deref()).await?;
+    tx.commit().await?;
     a.summary = Some(s);
     Ok(a)
 }
@@ -409,10 +412,30 @@ pub async fn list(state: &AppState, p: &Principal, q: AssignmentQuery) -> Result
     let page = PageParams { limit: q.limit, cursor: q.cursor };
     let limit = page.limit()?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
-    let rows = store::assignments_list(&mut tx, q.course_id, page.cursor()?, limit).await?;
-    tx.commit().await?;
+    let reach = reach(&mut tx, p).await?;
+    let rows =
+        store::assignments_list(&mut tx, q.course_id, reach.as_deref(), &p.subject, page.cursor()?, limit).await?;
     let page = Page::from_rows(rows, limit, |r| Cursor { created_at: r.created_at, id: r.id.into() });
-    Ok(Page { data: page.data.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor })
+    let mut data = Vec::with_capacity(page.data.len());
+    for row in page.data {
+        data.push(scoped(&mut tx, row, reach.as_deref()).await?);
+    }
+    tx.commit().await?;
+    Ok(Page { data, next_cursor: page.next_cursor })
+}
+
+/// What a manager sees of an assignment: the people named in their units only.
+async fn scoped(
+    tx: &mut PgConnection,
+    mut row: AssignmentRow,
+    reach: Option<&[OrgUnitId]>,
+) -> Result<Assignment, AppError> {
+    if let Some(units) = reach {
+        let inside = store::members_in(tx, &row.users, units).await?;
+        row.users.retain(|u| inside.contains(u));
+        row.org_units.retain(|u| units.contains(u));
+    }
+    Ok(row.into())
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -18,7 +18,7 @@ use mirai_contracts::{
         assignment::{AssigneeCompleted, AssigneeEscalated, AssigneeExpired, AssigneeOverdue, AssigneeReminded},
         enrollment::{EnrollmentCreated, EnrollmentEnded, EnrollmentRefused},
         lrs::{StatementStored, StatementVoided},
-        marketplace::LicenseGranted,
+        marketplace::{LicenseChanged, LicenseGranted},
         tenant::{MembershipGranted, MembershipRevoked, OrgUnitCreated},
     },
     ids::{AssignmentId, UserId},
@@ -315,9 +315,15 @@ pub async fn on_enrollment_ended(cx: Cx<'_>, e: EnrollmentEnded) -> Result<(), H
     Ok(())
 }
 
-/// A course the tenant holds a license for may be assigned.
+/// A course the tenant holds an active license for may be assigned.
 pub async fn on_license(cx: Cx<'_>, e: LicenseGranted) -> Result<(), HandleError> {
-    store::course_put(cx.tx, e.tenant_id, e.course_id).await?;
+    store::license_put(cx.tx, e.tenant_id, e.license_id, e.course_id, e.ends_at).await?;
+    Ok(())
+}
+
+/// A revoked license no longer lets its course be assigned.
+pub async fn on_license_changed(cx: Cx<'_>, e: LicenseChanged) -> Result<(), HandleError> {
+    store::license_set(cx.tx, e.license_id, e.status == "active" && e.seats > 0, e.revision).await?;
     Ok(())
 }
 

@@ -246,6 +246,28 @@ async fn a_unit_and_a_person_assigned_get_seats_complete_on_time_and_show_in_the
     assert!(!seen.contains(&l3.to_string().as_str()));
     let (_, r) = o.app.get(&format!("/api/v1/assignment/reports/compliance?assignment_id={id}"), &o.admin).await;
     assert_eq!(r["data"].as_array().unwrap().len(), 4);
+    // The Plant manager sees the assignment without the person outside their units; the
+    // manager of another unit does not see it at all.
+    let (s, seen) = o.app.get(&format!("/api/v1/assignment/assignments/{id}"), &manager).await;
+    assert_eq!(s, 200, "{seen}");
+    assert_eq!((seen["users"].clone(), seen["summary"]["completed_on_time"].clone()), (json!([]), json!(1)));
+    let (s, w) = o
+        .app
+        .post(&format!("/api/v1/tenant/tenants/{}/org-units", o.tenant), Some(&o.admin), json!({ "name": "Warehouse" }))
+        .await;
+    assert_eq!(s, 201, "{w}");
+    let other_manager = Uuid::now_v7();
+    member(&o.app, o.tenant, other_manager, "org_manager", w["id"].as_str()).await;
+    let other_manager = as_user(&o.app, o.tenant, other_manager, Role::OrgManager);
+    poll("assignment knows the other manager", Duration::from_secs(20), || async {
+        let (s, _) = o.app.get(&format!("/api/v1/assignment/assignments/{id}"), &other_manager).await;
+        (s == 404).then_some(())
+    })
+    .await;
+    let (_, none) = o.app.get("/api/v1/assignment/assignments", &other_manager).await;
+    assert_eq!(none["data"].as_array().unwrap().len(), 0, "{none}");
+    let (_, none) = o.app.get("/api/v1/assignment/reports/compliance", &other_manager).await;
+    assert_eq!(none["data"].as_array().unwrap().len(), 0, "{none}");
     let (s, p) = o.app.get("/api/v1/assignment/reports/compliance?status=done", &o.admin).await;
     assert_problem(&(s, p), 422, "validation");
     let (_, r) = o
