@@ -204,6 +204,10 @@ id_type!(
     /// A course assigned to people of a tenant with a due date (assignment).
     AssignmentId
 );
+id_type!(
+    /// A receipt or credit note, numbered per issuer (billing).
+    DocumentId
+);
 
 #[cfg(test)]
 mod tests {

@@ -62,6 +62,7 @@ typed![
     events::assignment::AssignmentCreated,
     events::authoring::CoursePublished,
     events::authoring::CourseRetired,
+    events::billing::DocumentIssued,
     events::billing::PaymentFailed,
     events::billing::PaymentRefunded,
     events::billing::PaymentSucceeded,

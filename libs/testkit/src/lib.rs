@@ -339,10 +339,9 @@ impl TestApp {
         self.call(Method::POST, path, token, Some(body)).await
     }
 
-    /// A course a provider authored, published and listed free, of which `buyer` (an org
-    /// tenant) ordered `seats`: the order completed, so the license follows on the bus.
-    /// Needs authoring and marketplace in the fleet. Returns the course id.
-    pub async fn licensed_course(&self, buyer: Uuid, seats: i32) -> String {
+    /// A course a provider authored, published and listed free. Needs authoring and
+    /// marketplace in the fleet. Returns the course and listing ids.
+    pub async fn listed_course(&self) -> (String, String) {
         let provider = Uuid::now_v7();
         let seller = self.token(Some(provider), &[Role::ProviderAdmin]);
         let body = serde_json::json!({ "title": "Ladder safety", "summary": "Up and down", "locale": "en", "tags": [],
@@ -371,6 +370,14 @@ impl TestApp {
             (s == 201).then(|| l["id"].as_str().expect("a listing id").to_owned())
         })
         .await;
+        (course, listing)
+    }
+
+    /// A course listed free ([`Self::listed_course`]) of which `buyer` (an org tenant)
+    /// ordered `seats`: the order completed, so the license follows on the bus. Returns
+    /// the course id.
+    pub async fn licensed_course(&self, buyer: Uuid, seats: i32) -> String {
+        let (course, listing) = self.listed_course().await;
         let admin = self.token(Some(buyer), &[Role::OrgAdmin]);
         let (s, o) = self
             .post(

@@ -35,6 +35,8 @@ async fn on_placed(cx: Cx<'_, AppState>, e: OrderPlaced) -> Result<(), HandleErr
         provider: cx.state.gateway.name(),
     };
     if let Some(p) = store::payment_insert(cx.tx, &new).await? {
+        let interval = e.interval.as_deref();
+        store::payment_lines_set(cx.tx, p.id, e.seats, e.unit_amount, e.course_id, &e.pricing, interval).await?;
         let job =
             payments::job(CREATE_JOB, e.tenant_id, json!({ "payment_id": p.id }), format!("create-payment:{}", p.id));
         jobs::enqueue(cx.tx, job).await?;

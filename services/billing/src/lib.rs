@@ -62,6 +62,7 @@ impl Service for AppState {
             .job(app::payments::CREATE_JOB, Arc::new(app::payments::CreatePayment { state: state.clone() }))
             .job(app::payments::CANCEL_JOB, Arc::new(app::payments::CancelPayment { state: state.clone() }))
             .job(app::payments::REFUND_JOB, Arc::new(app::payments::Refund { state: state.clone() }))
+            .job(app::documents::ISSUE_JOB, Arc::new(app::documents::Issue { state: state.clone() }))
             .job(app::reconcile::JOB, Arc::new(app::reconcile::Reconcile { state: state.clone() }))
             .job(app::reconcile::CHECK_JOB, Arc::new(app::reconcile::CheckUnpaid { state: state.clone() }))
             .job(app::payouts::TRANSFER_JOB, Arc::new(app::payouts::Transfer { state: state.clone() }))

@@ -30,6 +30,12 @@ pub struct Settings {
     pub unpaid_grace: Duration,
     /// `TIMEOUT_MS`: one call to the provider, default 20000.
     pub timeout: Duration,
+    /// `ISSUER_NAME`: the legal entity receipts and credit notes are issued by (the
+    /// platform, as merchant of record), default `Mirai Learning`.
+    pub issuer_name: String,
+    /// `ISSUER_PREFIX`: the issuer's number prefix (1 to 16 letters and digits, default
+    /// `MIR`): numbers run `<prefix>-00000001` on without gaps.
+    pub issuer_prefix: String,
 }
 
 impl Settings {
@@ -59,7 +65,16 @@ impl Settings {
                     .collect()
             })
             .unwrap_or_default();
+        let issuer_prefix = s("ISSUER_PREFIX").unwrap_or_else(|| "MIR".into());
+        if issuer_prefix.len() > 16 || !issuer_prefix.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(ConfigError {
+                var: "MIRAI_BILLING__ISSUER_PREFIX".into(),
+                message: "must be 1 to 16 letters and digits".into(),
+            });
+        }
         Ok(Self {
+            issuer_name: s("ISSUER_NAME").unwrap_or_else(|| "Mirai Learning".into()),
+            issuer_prefix,
             provider,
             stripe_api_base: s("STRIPE_API_BASE")
                 .unwrap_or_else(|| "https://api.stripe.com".into())

@@ -3,7 +3,7 @@
 //! are platform-wide.
 
 use chrono::{DateTime, Utc};
-use mirai_contracts::ids::{OrderId, PaymentId, PayoutId, PayoutRunId, RefundId, TenantId};
+use mirai_contracts::ids::{CourseId, DocumentId, OrderId, PaymentId, PayoutId, PayoutRunId, RefundId, TenantId};
 use mirai_kit::pagination::Cursor;
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
@@ -426,6 +426,157 @@ pub async fn payouts_list(
     sqlx::query_as(&format!(
         "SELECT {PAYOUT} FROM payouts WHERE ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2)) \
          ORDER BY created_at DESC, id DESC LIMIT $3"
+    ))
+    .bind(after.map(|c| c.created_at))
+    .bind(after.map(|c| c.id))
+    .bind(limit + 1)
+    .fetch_all(tx)
+    .await
+}
+
+// ---- receipts and credit notes --------------------------------------------------------
+
+/// What a payment bought (none for payments made before this was kept).
+#[derive(Debug, FromRow)]
+pub struct PaymentLines {
+    pub seats: Option<i32>,
+    pub unit_amount: Option<i64>,
+    pub course_id: Option<CourseId>,
+    pub pricing: Option<String>,
+    pub billing_interval: Option<String>,
+}
+
+pub async fn payment_lines(tx: &mut PgConnection, id: PaymentId) -> Result<PaymentLines, sqlx::Error> {
+    sqlx::query_as("SELECT seats, unit_amount, course_id, pricing, billing_interval FROM payments WHERE id = $1")
+        .bind(id)
+        .fetch_one(tx)
+        .await
+}
+
+/// Keeps what a payment bought, for its receipt.
+pub async fn payment_lines_set(
+    tx: &mut PgConnection,
+    id: PaymentId,
+    seats: i32,
+    unit_amount: i64,
+    course: CourseId,
+    pricing: &str,
+    interval: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE payments SET seats = $2, unit_amount = $3, course_id = $4, pricing = $5, billing_interval = $6 \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(seats)
+    .bind(unit_amount)
+    .bind(course)
+    .bind(pricing)
+    .bind(interval)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// What a succeeded refund gave back.
+pub async fn refund_amount(tx: &mut PgConnection, id: RefundId) -> Result<Option<i64>, sqlx::Error> {
+    Ok(sqlx::query_scalar::<_, Option<i64>>("SELECT amount FROM refunds WHERE id = $1 AND status = 'succeeded'")
+        .bind(id)
+        .fetch_optional(tx)
+        .await?
+        .flatten())
+}
+
+pub async fn receipt_number(tx: &mut PgConnection, payment: PaymentId) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT number FROM documents WHERE payment_id = $1 AND kind = 'receipt'")
+        .bind(payment)
+        .fetch_optional(tx)
+        .await
+}
+
+pub async fn document_exists(
+    tx: &mut PgConnection,
+    payment: PaymentId,
+    refund: Option<RefundId>,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM documents WHERE payment_id = $1 AND \
+         (($2::uuid IS NULL AND kind = 'receipt') OR refund_id = $2))",
+    )
+    .bind(payment)
+    .bind(refund)
+    .fetch_one(tx)
+    .await
+}
+
+/// The issuer's next number, held under the sequence row's lock until the caller commits
+/// (a rollback gives it back: no gaps).
+pub async fn document_next(tx: &mut PgConnection, issuer: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO document_sequences (issuer, last) VALUES ($1, 1) \
+         ON CONFLICT (issuer) DO UPDATE SET last = document_sequences.last + 1 RETURNING last",
+    )
+    .bind(issuer)
+    .fetch_one(tx)
+    .await
+}
+
+pub const DOCUMENT: &str = "id, tenant_id, kind, issuer, issuer_name, seq, number, payment_id, refund_id, order_id, \
+     amount, currency, lines, issued_at";
+
+#[derive(Debug, Clone, FromRow)]
+pub struct DocumentRow {
+    pub id: DocumentId,
+    pub tenant_id: TenantId,
+    pub kind: String,
+    pub issuer: String,
+    pub issuer_name: String,
+    pub seq: i64,
+    pub number: String,
+    pub payment_id: PaymentId,
+    pub refund_id: Option<RefundId>,
+    pub order_id: OrderId,
+    pub amount: i64,
+    pub currency: String,
+    pub lines: sqlx::types::Json<Vec<crate::app::documents::Line>>,
+    pub issued_at: DateTime<Utc>,
+}
+
+pub async fn document_insert(tx: &mut PgConnection, d: &DocumentRow) -> Result<DocumentRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "INSERT INTO documents ({DOCUMENT}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+         RETURNING {DOCUMENT}"
+    ))
+    .bind(d.id)
+    .bind(d.tenant_id)
+    .bind(&d.kind)
+    .bind(&d.issuer)
+    .bind(&d.issuer_name)
+    .bind(d.seq)
+    .bind(&d.number)
+    .bind(d.payment_id)
+    .bind(d.refund_id)
+    .bind(d.order_id)
+    .bind(d.amount)
+    .bind(&d.currency)
+    .bind(&d.lines)
+    .bind(d.issued_at)
+    .fetch_one(tx)
+    .await
+}
+
+pub async fn document_get(tx: &mut PgConnection, id: DocumentId) -> Result<Option<DocumentRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {DOCUMENT} FROM documents WHERE id = $1")).bind(id).fetch_optional(tx).await
+}
+
+pub async fn documents_list(
+    tx: &mut PgConnection,
+    after: Option<Cursor>,
+    limit: i64,
+) -> Result<Vec<DocumentRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {DOCUMENT} FROM documents WHERE ($1::timestamptz IS NULL OR (issued_at, id) < ($1, $2)) \
+         ORDER BY issued_at DESC, id DESC LIMIT $3"
     ))
     .bind(after.map(|c| c.created_at))
     .bind(after.map(|c| c.id))

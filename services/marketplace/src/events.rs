@@ -1,18 +1,35 @@
 //! What marketplace consumes: authoring's publications (the versions a provider may
 //! list; a retired course retires its listings), billing's word on payments (the
-//! saga's other half, `app::orders`) and enrollment's seats in use.
+//! saga's other half, `app::orders`), enrollment's seats in use and tenant's kinds of
+//! tenant (an individual buys for themself).
 
 use chrono::Utc;
 use mirai_contracts::events::{
     authoring::{CoursePublished, CourseRetired},
     enrollment::SeatsChanged,
+    tenant::{TenantCreated, TenantKind},
 };
 use mirai_events::{ConsumerSpec, Cx, HandleError, outbox};
 
 use crate::{app, store};
 
-pub const CONSUMERS: &[(&str, &str)] =
-    &[("authoring", "marketplace-courses"), ("billing", "marketplace-payments"), ("enrollment", "marketplace-seats")];
+pub const CONSUMERS: &[(&str, &str)] = &[
+    ("authoring", "marketplace-courses"),
+    ("billing", "marketplace-payments"),
+    ("enrollment", "marketplace-seats"),
+    ("tenant", "marketplace-tenants"),
+];
+
+/// Whether a buyer is an individual (they buy one seat, for themself).
+async fn on_tenant(cx: Cx<'_>, e: TenantCreated) -> Result<(), HandleError> {
+    let kind = match e.kind {
+        TenantKind::Org => "org",
+        TenantKind::Provider => "provider",
+        TenantKind::Individual => "individual",
+    };
+    store::tenant_kind_put(cx.tx, e.tenant_id, kind).await?;
+    Ok(())
+}
 
 /// Seats in use guard refunds (`app::orders::refund`).
 async fn on_seats(cx: Cx<'_>, e: SeatsChanged) -> Result<(), HandleError> {
@@ -47,5 +64,6 @@ pub fn consumers() -> Vec<ConsumerSpec> {
             .on(app::orders::on_payment_failed)
             .on(app::orders::on_healed),
         ConsumerSpec::new("marketplace-seats").on(on_seats),
+        ConsumerSpec::new("marketplace-tenants").on(on_tenant),
     ]
 }

@@ -458,3 +458,20 @@ pub async fn license_seats_in_use(
         .await?;
     Ok(())
 }
+
+pub async fn tenant_kind_put(tx: &mut PgConnection, tenant: TenantId, kind: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO tenant_kinds (tenant_id, kind) VALUES ($1, $2) ON CONFLICT (tenant_id) DO NOTHING")
+        .bind(tenant)
+        .bind(kind)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// Whether the tenant (the caller's, under RLS) is an individual.
+pub async fn tenant_is_individual(tx: &mut PgConnection, tenant: TenantId) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tenant_kinds WHERE tenant_id = $1 AND kind = 'individual')")
+        .bind(tenant)
+        .fetch_one(tx)
+        .await
+}

@@ -13,7 +13,7 @@ use mirai_contracts::{
             AssignmentCanceled, AssignmentCreated,
         },
         authoring::{CoursePublished, CourseRetired},
-        billing::{PaymentFailed, PaymentRefunded, PaymentSucceeded},
+        billing::{DocumentIssued, PaymentFailed, PaymentRefunded, PaymentSucceeded},
         content::PackageImported,
         enrollment::{EnrollmentCreated, EnrollmentEnded, EnrollmentRefused},
         lrs::{StatementStored, StatementVoided},
@@ -51,6 +51,7 @@ pub const DELIVERABLE: &[&str] = &[
     PaymentSucceeded::SUBJECT,
     PaymentFailed::SUBJECT,
     PaymentRefunded::SUBJECT,
+    DocumentIssued::SUBJECT,
     EnrollmentCreated::SUBJECT,
     EnrollmentEnded::SUBJECT,
     EnrollmentRefused::SUBJECT,
@@ -203,7 +204,8 @@ pub fn consumers(state: &AppState) -> Vec<ConsumerSpec> {
         ConsumerSpec::new("notification-billing")
             .on(record::<PaymentSucceeded>)
             .on(record::<PaymentFailed>)
-            .on(record::<PaymentRefunded>),
+            .on(record::<PaymentRefunded>)
+            .on(record::<DocumentIssued>),
         ConsumerSpec::new("notification-enrollment")
             .on(record::<EnrollmentCreated>)
             .on(record::<EnrollmentEnded>)

@@ -34,6 +34,8 @@ pub(super) struct Alpha {
     pub(super) order_id: String,
     pub(super) license_id: String,
     pub(super) payment_id: String,
+    /// The receipt billing issued A for that payment.
+    pub(super) document_id: String,
     /// The course of A's license (C's), which A's member is enrolled in.
     pub(super) licensed_course_id: String,
     /// A's member's enrollment in it, holding a seat of A's license (its pool).
@@ -108,6 +110,7 @@ pub(super) fn needles(a: &Alpha) -> Vec<(&'static str, String)> {
         ("marketplace order id", a.order_id.clone()),
         ("license id", a.license_id.clone()),
         ("payment id", a.payment_id.clone()),
+        ("receipt id", a.document_id.clone()),
         ("enrollment id", a.enrollment_id.clone()),
         ("assignment id", a.assignment_id.clone()),
     ]);
@@ -521,6 +524,12 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
         s == 200 && p["updated_at"] != paid["updated_at"]
     })
     .await;
+    // Billing issued A's receipt for the payment.
+    let document_id = poll("billing issues A's receipt", Duration::from_secs(20), || async {
+        let (_, page) = app.get("/api/v1/billing/documents", &tenant.jwt).await;
+        page["data"].get(0).map(id_of)
+    })
+    .await;
     // Marketplace hears of the seat A's enrollment took (the license's `seats_in_use`).
     let license_path = format!("/api/v1/marketplace/licenses/{license_id}");
     wait_until("marketplace learns A's seat in use", Duration::from_secs(20), || async {
@@ -553,6 +562,7 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
     for last in [
         "marketplace.order.completed.v1",
         "billing.payment.succeeded.v1",
+        "billing.document.issued.v1",
         "enrollment.enrollment.created.v1",
         "assignment.assignee.added.v1",
     ] {
@@ -592,6 +602,7 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
         order_id,
         license_id,
         payment_id,
+        document_id,
         licensed_course_id: gamma_course_id,
         enrollment_id,
         assignment_id,

@@ -126,6 +126,7 @@ impl Plan<'_> {
             "order_id" => a.order_id.clone(),
             "license_id" => a.license_id.clone(),
             "payment_id" => a.payment_id.clone(),
+            "document_id" => a.document_id.clone(),
             "enrollment_id" => a.enrollment_id.clone(),
             "assignment_id" => a.assignment_id.clone(),
             // Runs are the platform's, refused to any tenant before they are looked up.

@@ -73,6 +73,8 @@ pub(super) async fn alpha_view(app: &TestApp, a: &Alpha) -> View {
         ("marketplace license", format!("/api/v1/marketplace/licenses/{}", a.license_id), vec![]),
         ("billing payments", "/api/v1/billing/payments".to_owned(), vec![]),
         ("billing payment", format!("/api/v1/billing/payments/{}", a.payment_id), vec![]),
+        ("billing documents", "/api/v1/billing/documents".to_owned(), vec![]),
+        ("billing receipt", format!("/api/v1/billing/documents/{}", a.document_id), vec![]),
         ("billing owed to A", "/api/v1/billing/ledger/owed".to_owned(), vec![]),
         ("enrollments", "/api/v1/enrollment/enrollments".to_owned(), vec![]),
         (

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     event::event,
-    ids::{OrderId, PaymentId, PayoutId, PayoutRunId, RefundId, TenantId},
+    ids::{DocumentId, OrderId, PaymentId, PayoutId, PayoutRunId, RefundId, TenantId},
 };
 
 /// An order's payment succeeded: the money is taken and booked in the ledger.
@@ -123,3 +123,24 @@ pub struct PayoutChanged {
 }
 
 event!(PayoutChanged, "billing.payout.changed.v1", aggregate = payout_id, tenant = tenant_id);
+
+/// A receipt (for a successful payment) or a credit note (for a refund) was issued to the
+/// buyer, numbered without gaps per issuer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentIssued {
+    pub tenant_id: TenantId,
+    pub document_id: DocumentId,
+    /// `receipt` or `credit_note`.
+    pub kind: String,
+    /// The issuer's number, e.g. `MIR-00000042`.
+    pub number: String,
+    pub payment_id: PaymentId,
+    pub order_id: OrderId,
+    /// Minor units.
+    pub amount: i64,
+    pub currency: String,
+    pub at: DateTime<Utc>,
+}
+
+event!(DocumentIssued, "billing.document.issued.v1", aggregate = document_id, tenant = tenant_id);

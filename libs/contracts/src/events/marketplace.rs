@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     event::event,
-    ids::{CourseId, LicenseId, ListingId, OrderId, TenantId},
+    ids::{CourseId, LicenseId, ListingId, OrderId, TenantId, UserId},
 };
 
 /// A provider's listing was created, changed or retired (`status`).
@@ -134,6 +134,9 @@ pub struct LicenseGranted {
     /// When the term ends (subscriptions); none: perpetual.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ends_at: Option<DateTime<Utc>>,
+    /// An individual bought for themself: the person to enroll at once on the one seat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_user: Option<UserId>,
 }
 
 event!(LicenseGranted, "marketplace.license.granted.v1", aggregate = license_id, tenant = tenant_id);

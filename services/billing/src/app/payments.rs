@@ -121,6 +121,8 @@ pub async fn apply(
                 ("revenue:platform".to_owned(), -fee),
             ]);
             store::ledger_post(tx, "payment", &posting, &p.currency, Some(p.id), p.tenant_id).await?;
+            // The buyer's receipt.
+            mirai_events::jobs::enqueue(tx, super::documents::job(p.tenant_id, p.id, None)).await?;
             events.push(
                 PaymentSucceeded {
                     tenant_id: p.tenant_id,
@@ -367,6 +369,8 @@ impl Refund {
             ("revenue:platform".to_owned(), fee),
         ]);
         store::ledger_post(tx, "refund", &posting, &p.currency, Some(p.id), p.tenant_id).await?;
+        // The buyer's credit note.
+        mirai_events::jobs::enqueue(tx, super::documents::job(p.tenant_id, p.id, Some(id))).await?;
         let ev = PaymentRefunded {
             tenant_id: p.tenant_id,
             refund_id: id,

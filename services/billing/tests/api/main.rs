@@ -320,6 +320,59 @@ async fn declines_cancellations_and_refunds_move_orders_licenses_and_the_ledger_
         assert_eq!(account(&b, name), 0, "{name}: {b}");
     }
     assert_eq!(b["totals"]["EUR"], 0);
+
+    // The buyer has a receipt for the payment and a credit note for each refund, numbered
+    // on from one issuer's sequence without gaps.
+    let docs = poll("a receipt and two credit notes", Duration::from_secs(20), || async {
+        let (_, d) = app.get("/api/v1/billing/documents", &buyer).await;
+        d["data"].as_array().filter(|d| d.len() == 3).cloned()
+    })
+    .await;
+    let mut numbered: Vec<(String, String, i64)> = docs
+        .iter()
+        .map(|d| {
+            (
+                d["number"].as_str().unwrap().to_owned(),
+                d["kind"].as_str().unwrap().to_owned(),
+                d["amount"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    numbered.sort();
+    assert_eq!(
+        numbered,
+        vec![
+            ("MIR-00000001".to_owned(), "receipt".to_owned(), 49000),
+            ("MIR-00000002".to_owned(), "credit_note".to_owned(), 19600),
+            ("MIR-00000003".to_owned(), "credit_note".to_owned(), 29400),
+        ]
+    );
+    let receipt = docs.iter().find(|d| d["kind"] == "receipt").unwrap();
+    assert_eq!(receipt["lines"][0]["quantity"], 10);
+    assert_eq!(receipt["lines"][0]["unit_amount"], 4900);
+    let rid = receipt["id"].as_str().unwrap();
+    let res = app
+        .http
+        .get(app.url(&format!("/api/v1/billing/documents/{rid}/html")))
+        .bearer_auth(&buyer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("Receipt MIR-00000001") && html.contains("490.00 EUR") && html.contains("49.00 EUR"),
+        "{html}"
+    );
+    let credit = docs.iter().find(|d| d["number"] == "MIR-00000002").unwrap();
+    assert!(credit["lines"][0]["description"].as_str().unwrap().contains("MIR-00000001"), "{credit}");
+    // Nobody else reads them.
+    let stranger = app.token(Some(Uuid::now_v7()), &[Role::OrgAdmin]);
+    let (s, _) = app.get(&format!("/api/v1/billing/documents/{rid}"), &stranger).await;
+    assert_eq!(s, 404);
+    let (s, _) = app.get(&format!("/api/v1/billing/documents/{rid}/html"), &provider_admin).await;
+    assert_eq!(s, 403);
 }
 
 /// Stripe Connect's transfers at the wire: answers `POST /v1/transfers` as Stripe does

@@ -349,11 +349,22 @@ pub async fn pools(state: &AppState, p: &Principal, page: PageParams) -> Result<
 
 // ---- the licenses' side --------------------------------------------------------------
 
-/// A license is a pool; one with a term ends by a job at its end.
+/// A license is a pool; one with a term ends by a job at its end. An individual who
+/// bought for themself is enrolled on it at once.
 pub async fn on_granted(cx: Cx<'_>, e: LicenseGranted) -> Result<(), HandleError> {
     let new =
         store::pool_put(cx.tx, e.license_id, e.tenant_id, e.course_id, e.version, e.seats, e.starts_at, e.ends_at)
             .await?;
+    if let (true, Some(user)) = (new, e.for_user) {
+        let meta = cx.following();
+        let by = format!("order:{}", e.order_id);
+        match take_seat(cx.tx, e.tenant_id, user, e.course_id, &by, false).await? {
+            Ok((_, events)) => {
+                outbox::enqueue_all(cx.tx, crate::NAME, &meta, events).await?;
+            }
+            Err(r) => tracing::warn!(license = %e.license_id, reason = r.slug, "the buyer's own seat was not taken"),
+        }
+    }
     if let (true, Some(end)) = (new, e.ends_at) {
         let job = NewJob {
             tenant_id: Some(e.tenant_id.into()),

@@ -142,3 +142,60 @@ async fn fifty_concurrent_enrollments_against_ten_seats_take_exactly_ten() {
     let (_, none) = app.get("/api/v1/enrollment/pools", &other).await;
     assert_eq!(none["data"].as_array().unwrap().len(), 0);
 }
+
+#[tokio::test]
+async fn an_individual_buys_one_seat_for_themself_and_may_launch_at_once() {
+    let app = TestApp::spawn(&[
+        mirai_tenant::service(),
+        mirai_authoring::service(),
+        mirai_marketplace::service(),
+        mirai_enrollment::service(),
+    ])
+    .await;
+    let root = app.platform_admin();
+    let slug = format!("ada-{}", &Uuid::now_v7().simple().to_string()[20..]);
+    let (s, t) = app
+        .post("/api/v1/tenant/tenants", Some(&root), json!({ "kind": "individual", "name": "Ada", "slug": slug }))
+        .await;
+    assert_eq!(s, 201, "{t}");
+    let tenant: Uuid = t["id"].as_str().unwrap().parse().unwrap();
+    let ada = Uuid::now_v7();
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/tenant/tenants/{tenant}/memberships"),
+            Some(&root),
+            json!({ "user_id": ada, "roles": ["learner"] }),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let mut claims = app.claims(Some(tenant), &[Role::Learner]);
+    claims.sub = format!("user:{ada}");
+    let me = app.sign(&claims);
+    let (course, listing) = app.listed_course().await;
+
+    // One seat, for herself (once marketplace knows she is an individual, a learner may buy).
+    poll("marketplace knows Ada is an individual", Duration::from_secs(20), || async {
+        let (s, p) =
+            app.post("/api/v1/marketplace/orders", Some(&me), json!({ "listing_id": listing, "seats": 2 })).await;
+        (s == 422).then(|| assert!(p["detail"].as_str().unwrap().contains("one seat"), "{p}"))
+    })
+    .await;
+    let (s, o) = app.post("/api/v1/marketplace/orders", Some(&me), json!({ "listing_id": listing, "seats": 1 })).await;
+    assert_eq!((s.as_u16(), o["status"].as_str()), (201, Some("completed")), "{o}");
+    let (s, mine) = app.get(&format!("/api/v1/marketplace/orders/{}", o["id"].as_str().unwrap()), &me).await;
+    assert_eq!((s.as_u16(), &mine["id"]), (200, &o["id"]));
+
+    // Immediate access: enrolled on her seat with nobody enrolling her.
+    let e = poll("Ada may launch the course", Duration::from_secs(20), || async {
+        let (_, e) = app.get("/api/v1/enrollment/me/enrollments?active=true", &me).await;
+        e["data"].get(0).cloned()
+    })
+    .await;
+    assert_eq!(e["course_id"], course.as_str());
+    assert!(e["enrolled_by"].as_str().unwrap().starts_with("order:"), "{e}");
+    // An org's learner still cannot buy.
+    let org_learner = app.token(Some(Uuid::now_v7()), &[Role::Learner]);
+    let (s, _) =
+        app.post("/api/v1/marketplace/orders", Some(&org_learner), json!({ "listing_id": listing, "seats": 1 })).await;
+    assert_eq!(s, 403);
+}

@@ -117,7 +117,7 @@ pub struct PlaceOrder {
 
 #[tracing::instrument(skip_all)]
 pub async fn place(state: &AppState, p: &Principal, input: PlaceOrder) -> Result<Order, AppError> {
-    let tenant = p.own_tenant(BUYERS)?;
+    let tenant = p.own_tenant(&Role::ALL)?;
     if !(1..=MAX_SEATS).contains(&input.seats) {
         return Err(AppError::invalid("seats", format!("must be 1 to {MAX_SEATS}")));
     }
@@ -127,6 +127,17 @@ pub async fn place(state: &AppState, p: &Principal, input: PlaceOrder) -> Result
         return Err(AppError::invalid("payment_method", "is not a payment method id"));
     }
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
+    // An org's admins buy seats; an individual buys one seat, for themself.
+    if store::tenant_is_individual(&mut tx, tenant).await? {
+        if p.user_id.is_none() {
+            return Err(AppError::Forbidden("an individual buys in person, not with an API key".into()));
+        }
+        if input.seats != 1 {
+            return Err(AppError::invalid("seats", "an individual buys one seat, for themself"));
+        }
+    } else {
+        p.require_in_tenant(tenant.into(), BUYERS)?;
+    }
     // RLS shows the buyer only listings it may buy (and its own).
     let listing = store::listing_get(&mut tx, input.listing_id, false)
         .await?
@@ -196,6 +207,12 @@ async fn fulfil(
         _ => None,
     };
     let license = store::license_insert(tx, &order, now, ends_at).await?;
+    // An individual's seat is theirs at once.
+    let for_user = if store::tenant_is_individual(tx, order.tenant_id).await? {
+        order.placed_by.strip_prefix("user:").and_then(|u| u.parse().ok())
+    } else {
+        None
+    };
     let order = store::order_set_status(tx, order.id, "completed", None, payment, Some(license.id)).await?;
     events.push(
         LicenseGranted {
@@ -209,6 +226,7 @@ async fn fulfil(
             seats: license.seats,
             starts_at: license.starts_at,
             ends_at: license.ends_at,
+            for_user,
         }
         .into(),
     );
@@ -218,10 +236,24 @@ async fn fulfil(
     Ok(order)
 }
 
+/// An individual's person reads their own tenant's orders; in other tenants, `roles`.
+async fn may_read_orders(
+    tx: &mut PgConnection,
+    p: &Principal,
+    tenant: TenantId,
+    roles: &[Role],
+) -> Result<(), AppError> {
+    if p.user_id.is_some() && store::tenant_is_individual(tx, tenant).await? {
+        return Ok(());
+    }
+    p.require_in_tenant(tenant.into(), roles)
+}
+
 /// An order the caller bought or sold.
 pub async fn get(state: &AppState, p: &Principal, id: OrderId) -> Result<Order, AppError> {
-    let tenant = p.own_tenant(&[Role::OrgAdmin, Role::ProviderAdmin])?;
+    let tenant = p.own_tenant(&Role::ALL)?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
+    may_read_orders(&mut tx, p, tenant, &[Role::OrgAdmin, Role::ProviderAdmin]).await?;
     let row = store::order_get(&mut tx, id, false).await?.ok_or_else(|| AppError::not_found("order", id))?;
     tx.commit().await?;
     Ok(row.into())
@@ -239,10 +271,11 @@ pub struct OrderQuery {
 
 pub async fn list(state: &AppState, p: &Principal, q: OrderQuery) -> Result<Page<Order>, AppError> {
     let sold = q.sold.unwrap_or(false);
-    let tenant = p.own_tenant(if sold { SELLERS } else { BUYERS })?;
+    let tenant = p.own_tenant(&Role::ALL)?;
     let page = PageParams { limit: q.limit, cursor: q.cursor };
     let limit = page.limit()?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
+    may_read_orders(&mut tx, p, tenant, if sold { SELLERS } else { BUYERS }).await?;
     let rows = store::orders_list(&mut tx, sold, page.cursor()?, limit).await?;
     tx.commit().await?;
     let page = Page::from_rows(rows, limit, |r| Cursor { created_at: r.created_at, id: r.id.into() });
