@@ -208,6 +208,10 @@ id_type!(
     /// A receipt or credit note, numbered per issuer (billing).
     DocumentId
 );
+id_type!(
+    /// A named set of a tenant's members, apart from org units (tenant).
+    GroupId
+);
 
 #[cfg(test)]
 mod tests {

@@ -1,4 +1,4 @@
-//! What assignment consumes: tenant's members and org units (who an assignment reaches,
+//! What assignment consumes: tenant's members, org units and groups (who an assignment reaches,
 //! who their managers are), marketplace's licenses (what may be assigned), enrollment's
 //! answers (whether an assignee got a seat) and the LRS's statements (progress and
 //! completions).
@@ -28,7 +28,13 @@ async fn on_purged(cx: Cx<'_>, e: StatementPurged) -> Result<(), HandleError> {
 pub fn consumers(state: &AppState) -> Vec<ConsumerSpec> {
     let state = std::sync::Arc::new(state.clone());
     vec![
-        ConsumerSpec::new("assignment-tenant").on(track::on_org_unit).on(track::on_member).on(track::on_member_gone),
+        ConsumerSpec::new("assignment-tenant")
+            .on(track::on_org_unit)
+            .on(track::on_member)
+            .on(track::on_member_gone)
+            .on(track::on_group)
+            .on(track::on_group_member)
+            .on(track::on_group_member_gone),
         ConsumerSpec::new("assignment-licenses").on(track::on_license).on(track::on_license_changed),
         ConsumerSpec::new("assignment-enrollment")
             .on(track::on_enrolled)

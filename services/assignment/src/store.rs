@@ -1,7 +1,7 @@
 //! assignment's tables, in the caller's tenant transaction (RLS) with typed ids.
 
 use chrono::{DateTime, Utc};
-use mirai_contracts::ids::{AssignmentId, CourseId, LicenseId, OrgUnitId, StatementId, TenantId, UserId};
+use mirai_contracts::ids::{AssignmentId, CourseId, GroupId, LicenseId, OrgUnitId, StatementId, TenantId, UserId};
 use mirai_kit::pagination::Cursor;
 use sqlx::{FromRow, PgConnection};
 
@@ -186,7 +186,7 @@ pub async fn course_known(tx: &mut PgConnection, course: CourseId) -> Result<boo
 // ---- assignments ----------------------------------------------------------------------
 
 pub const ASSIGNMENT: &str = "id, tenant_id, course_id, title, due_at, due_days, recurrence_months, remind_days_before, \
-     escalate_after_days, users, org_units, status, created_by, created_at, canceled_at";
+     escalate_after_days, users, org_units, groups, status, created_by, created_at, canceled_at";
 
 #[derive(Debug, Clone, FromRow)]
 pub struct AssignmentRow {
@@ -201,6 +201,7 @@ pub struct AssignmentRow {
     pub escalate_after_days: i32,
     pub users: Vec<UserId>,
     pub org_units: Vec<OrgUnitId>,
+    pub groups: Vec<GroupId>,
     pub status: String,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
@@ -210,8 +211,8 @@ pub struct AssignmentRow {
 pub async fn assignment_insert(tx: &mut PgConnection, a: &AssignmentRow) -> Result<AssignmentRow, sqlx::Error> {
     sqlx::query_as(&format!(
         "INSERT INTO assignments (id, tenant_id, course_id, title, due_at, due_days, recurrence_months, \
-         remind_days_before, escalate_after_days, users, org_units, status, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'active', $12) RETURNING {ASSIGNMENT}"
+         remind_days_before, escalate_after_days, users, org_units, groups, status, created_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $13, 'active', $12) RETURNING {ASSIGNMENT}"
     ))
     .bind(a.id)
     .bind(a.tenant_id)
@@ -225,6 +226,7 @@ pub async fn assignment_insert(tx: &mut PgConnection, a: &AssignmentRow) -> Resu
     .bind(&a.users)
     .bind(&a.org_units)
     .bind(&a.created_by)
+    .bind(&a.groups)
     .fetch_one(tx)
     .await
 }
@@ -296,6 +298,68 @@ pub async fn assignments_naming(tx: &mut PgConnection, user: UserId) -> Result<V
         "SELECT {ASSIGNMENT} FROM assignments WHERE status = 'active' AND $1 = ANY(users) ORDER BY created_at"
     ))
     .bind(user)
+    .fetch_all(tx)
+    .await
+}
+
+pub async fn group_put(tx: &mut PgConnection, tenant: TenantId, group: GroupId) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO groups (tenant_id, id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(tenant)
+        .bind(group)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn groups_known(tx: &mut PgConnection, groups: &[GroupId]) -> Result<Vec<GroupId>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM groups WHERE id = ANY($1)").bind(groups).fetch_all(tx).await
+}
+
+/// Puts (`true`) or takes a person in or out of a group.
+pub async fn group_member_set(
+    tx: &mut PgConnection,
+    tenant: TenantId,
+    group: GroupId,
+    user: UserId,
+    present: bool,
+) -> Result<(), sqlx::Error> {
+    let sql = if present {
+        "INSERT INTO group_members (tenant_id, group_id, user_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+    } else {
+        "DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2 AND user_id = $3"
+    };
+    sqlx::query(sql).bind(tenant).bind(group).bind(user).execute(tx).await?;
+    Ok(())
+}
+
+/// The active members in any of these groups.
+pub async fn members_of_groups(tx: &mut PgConnection, groups: &[GroupId]) -> Result<Vec<UserId>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT g.user_id FROM group_members g JOIN members m ON m.user_id = g.user_id AND m.active \
+         WHERE g.group_id = ANY($1) ORDER BY g.user_id",
+    )
+    .bind(groups)
+    .fetch_all(tx)
+    .await
+}
+
+/// The active assignments naming a group this person is in.
+pub async fn assignments_for_groups_of(tx: &mut PgConnection, user: UserId) -> Result<Vec<AssignmentRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {ASSIGNMENT} FROM assignments WHERE status = 'active' AND groups && \
+         (SELECT coalesce(array_agg(group_id), '{{}}') FROM group_members WHERE user_id = $1) ORDER BY created_at"
+    ))
+    .bind(user)
+    .fetch_all(tx)
+    .await
+}
+
+/// The active assignments naming a group.
+pub async fn assignments_for_group(tx: &mut PgConnection, group: GroupId) -> Result<Vec<AssignmentRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {ASSIGNMENT} FROM assignments WHERE status = 'active' AND $1 = ANY(groups) ORDER BY created_at"
+    ))
+    .bind(group)
     .fetch_all(tx)
     .await
 }

@@ -24,7 +24,7 @@ pub async fn member_exists(tx: &mut PgConnection, user: UserId) -> Result<bool, 
 }
 
 pub const POOL: &str = "license_id, tenant_id, course_id, version, seats, in_use, status, starts_at, ends_at, revision, \
-     license_revision, created_at, updated_at";
+     license_revision, self_enrollment_allowed, self_enrollment_open, created_at, updated_at";
 
 #[derive(Debug, Clone, FromRow)]
 pub struct PoolRow {
@@ -39,6 +39,8 @@ pub struct PoolRow {
     pub ends_at: Option<DateTime<Utc>>,
     pub revision: i64,
     pub license_revision: i64,
+    pub self_enrollment_allowed: bool,
+    pub self_enrollment_open: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -53,10 +55,11 @@ pub async fn pool_put(
     seats: i32,
     starts_at: DateTime<Utc>,
     ends_at: Option<DateTime<Utc>>,
+    self_enrollment: bool,
 ) -> Result<bool, sqlx::Error> {
     let n = sqlx::query(
-        "INSERT INTO pools (license_id, tenant_id, course_id, version, seats, status, starts_at, ends_at) \
-         VALUES ($1, $2, $3, $4, $5, 'active', $6, $7) ON CONFLICT (license_id) DO NOTHING",
+        "INSERT INTO pools (license_id, tenant_id, course_id, version, seats, status, starts_at, ends_at, \
+         self_enrollment_allowed) VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $8) ON CONFLICT (license_id) DO NOTHING",
     )
     .bind(license)
     .bind(tenant)
@@ -65,6 +68,7 @@ pub async fn pool_put(
     .bind(seats)
     .bind(starts_at)
     .bind(ends_at)
+    .bind(self_enrollment)
     .execute(tx)
     .await?
     .rows_affected();
@@ -258,4 +262,19 @@ pub async fn pool_license_revision(
 /// Whether the tenant has (or had) any pool of the course.
 pub async fn pool_known(tx: &mut PgConnection, course: CourseId) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pools WHERE course_id = $1)").bind(course).fetch_one(tx).await
+}
+
+/// Opens or closes a pool to self-enrollment.
+pub async fn pool_self_enrollment(
+    tx: &mut PgConnection,
+    license: LicenseId,
+    open: bool,
+) -> Result<PoolRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE pools SET self_enrollment_open = $2, updated_at = now() WHERE license_id = $1 RETURNING {POOL}"
+    ))
+    .bind(license)
+    .bind(open)
+    .fetch_one(tx)
+    .await
 }

@@ -90,7 +90,7 @@ pub async fn provider_share_put(
 // ---- listings ------------------------------------------------------------------------
 
 pub const LISTING: &str = "id, tenant_id, course_id, version, title, description, pricing, interval, prices, seat_packs, \
-     visibility, visible_to, revenue_share_bps, status, revision, created_at, updated_at";
+     visibility, visible_to, self_enrollment, revenue_share_bps, status, revision, created_at, updated_at";
 
 #[derive(Debug, Clone, FromRow)]
 pub struct ListingRow {
@@ -106,6 +106,7 @@ pub struct ListingRow {
     pub seat_packs: Vec<i32>,
     pub visibility: String,
     pub visible_to: Vec<TenantId>,
+    pub self_enrollment: bool,
     pub revenue_share_bps: i32,
     pub status: String,
     pub revision: i32,
@@ -123,6 +124,7 @@ pub struct ListingTerms<'a> {
     pub seat_packs: &'a [i32],
     pub visibility: &'a str,
     pub visible_to: &'a [TenantId],
+    pub self_enrollment: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -137,8 +139,8 @@ pub async fn listing_insert(
 ) -> Result<ListingRow, sqlx::Error> {
     sqlx::query_as(&format!(
         "INSERT INTO listings (id, tenant_id, course_id, version, title, description, pricing, interval, prices, \
-         seat_packs, visibility, visible_to, revenue_share_bps, status, revision, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'active', 1, $14) RETURNING {LISTING}"
+         seat_packs, visibility, visible_to, revenue_share_bps, status, revision, created_by, self_enrollment) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'active', 1, $14, $15) RETURNING {LISTING}"
     ))
     .bind(ListingId::new())
     .bind(tenant)
@@ -154,6 +156,7 @@ pub async fn listing_insert(
     .bind(t.visible_to)
     .bind(share_bps)
     .bind(by)
+    .bind(t.self_enrollment)
     .fetch_one(tx)
     .await
 }
@@ -165,7 +168,8 @@ pub async fn listing_update(
 ) -> Result<ListingRow, sqlx::Error> {
     sqlx::query_as(&format!(
         "UPDATE listings SET title = $2, description = $3, pricing = $4, interval = $5, prices = $6, seat_packs = $7, \
-         visibility = $8, visible_to = $9, revision = revision + 1, updated_at = now() WHERE id = $1 RETURNING {LISTING}"
+         visibility = $8, visible_to = $9, self_enrollment = $10, revision = revision + 1, updated_at = now() \
+         WHERE id = $1 RETURNING {LISTING}"
     ))
     .bind(id)
     .bind(t.title)
@@ -176,6 +180,7 @@ pub async fn listing_update(
     .bind(t.seat_packs)
     .bind(t.visibility)
     .bind(t.visible_to)
+    .bind(t.self_enrollment)
     .fetch_one(tx)
     .await
 }
@@ -229,7 +234,7 @@ pub async fn listings_list(
 
 pub const ORDER: &str = "id, tenant_id, listing_id, provider_tenant_id, course_id, version, title, seats, currency, \
      unit_amount, amount, pricing, interval, revenue_share_bps, status, failure_reason, payment_id, license_id, \
-     refunded_seats, placed_by, created_at, updated_at";
+     refunded_seats, placed_by, self_enrollment, created_at, updated_at";
 
 #[derive(Debug, Clone, FromRow)]
 pub struct OrderRow {
@@ -253,6 +258,8 @@ pub struct OrderRow {
     pub license_id: Option<LicenseId>,
     pub refunded_seats: i32,
     pub placed_by: String,
+    /// The listing allowed self-enrollment when the order was placed.
+    pub self_enrollment: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -270,8 +277,9 @@ pub async fn order_insert(
 ) -> Result<OrderRow, sqlx::Error> {
     sqlx::query_as(&format!(
         "INSERT INTO orders (id, tenant_id, listing_id, provider_tenant_id, course_id, version, title, seats, currency, \
-         unit_amount, amount, pricing, interval, revenue_share_bps, status, placed_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'pending_payment', $15) RETURNING {ORDER}"
+         unit_amount, amount, pricing, interval, revenue_share_bps, status, placed_by, self_enrollment) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'pending_payment', $15, $16) \
+         RETURNING {ORDER}"
     ))
     .bind(OrderId::new())
     .bind(tenant)
@@ -288,6 +296,7 @@ pub async fn order_insert(
     .bind(&l.interval)
     .bind(l.revenue_share_bps)
     .bind(by)
+    .bind(l.self_enrollment)
     .fetch_one(tx)
     .await
 }

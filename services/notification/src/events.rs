@@ -21,7 +21,10 @@ use mirai_contracts::{
             LicenseChanged, LicenseGranted, ListingChanged, OrderCanceled, OrderCompleted, OrderFailed, OrderPlaced,
         },
         media::{AssetDeleted, AssetReady},
-        tenant::{MembershipGranted, MembershipRevoked, OrgUnitCreated, TenantCreated},
+        tenant::{
+            GroupCreated, GroupMemberAdded, GroupMemberRemoved, MembershipGranted, MembershipRevoked, OrgUnitCreated,
+            TenantCreated,
+        },
     },
     ids::{TenantId, UserId},
 };
@@ -34,6 +37,9 @@ pub const DELIVERABLE: &[&str] = &[
     MembershipGranted::SUBJECT,
     MembershipRevoked::SUBJECT,
     OrgUnitCreated::SUBJECT,
+    GroupCreated::SUBJECT,
+    GroupMemberAdded::SUBJECT,
+    GroupMemberRemoved::SUBJECT,
     CoursePublished::SUBJECT,
     CourseRetired::SUBJECT,
     PackageImported::SUBJECT,
@@ -187,6 +193,9 @@ pub fn consumers(state: &AppState) -> Vec<ConsumerSpec> {
             .on_with(&state, on_membership_granted)
             .on(record::<MembershipRevoked>)
             .on(record::<OrgUnitCreated>)
+            .on(record::<GroupCreated>)
+            .on(record::<GroupMemberAdded>)
+            .on(record::<GroupMemberRemoved>)
             // Erasure: the person's messages go (ADR 0004).
             .on(crate::app::erasure::on_requested),
         ConsumerSpec::new("notification-authoring").on(record::<CoursePublished>).on(record::<CourseRetired>),

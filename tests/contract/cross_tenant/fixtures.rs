@@ -8,6 +8,8 @@ use mirai_kit::Role;
 pub(super) struct Alpha {
     pub(super) tenant: Tenant,
     pub(super) org_unit_id: Uuid,
+    /// A's group, with A's member in it.
+    pub(super) group_id: Uuid,
     pub(super) member_id: Uuid,
     pub(super) member_membership_id: String,
     pub(super) invitation_id: String,
@@ -90,6 +92,8 @@ pub(super) fn needles(a: &Alpha) -> Vec<(&'static str, String)> {
         ("member's user id", a.member_id.to_string()),
         ("member's membership id", a.member_membership_id.clone()),
         ("org unit id", a.org_unit_id.to_string()),
+        ("group name", ALPHA_GROUP.to_owned()),
+        ("group id", a.group_id.to_string()),
         ("course id", a.course_id.clone()),
         ("block id", a.block_id.clone()),
         ("asset id", a.asset_id.clone()),
@@ -211,6 +215,13 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
         )
         .await;
     assert_eq!(s, 201, "{membership}");
+    let (s, group) = app.post(&format!("{base}/groups"), Some(&tenant.jwt), json!({ "name": ALPHA_GROUP })).await;
+    assert_eq!(s, 201, "{group}");
+    let group_id: Uuid = id_of(&group).parse().unwrap();
+    let (s, g) = app
+        .call(reqwest::Method::PUT, &format!("{base}/groups/{group_id}/members/{member_id}"), Some(&tenant.jwt), None)
+        .await;
+    assert_eq!(s, 200, "{g}");
 
     let (s, invitation) = app
         .post(
@@ -578,6 +589,7 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
 
     Alpha {
         org_unit_id,
+        group_id,
         member_id,
         member_membership_id: id_of(&membership),
         invitation_id: id_of(&invitation),

@@ -43,6 +43,7 @@ const ALPHA_MEMBER: &str = "member@alpha.example";
 const ALPHA_MEMBER_NAME: &str = "Alpha Member";
 const ALPHA_INVITEE: &str = "invitee@alpha.example";
 const ALPHA_UNIT: &str = "Alpha Research Unit";
+const ALPHA_GROUP: &str = "Alpha Forklift Drivers";
 const ALPHA_REPORTING_KEY: &str = "alpha reporting key";
 const ALPHA_SETTINGS: &str = "alpha-settings-marker";
 const ALPHA_SECRET_NAME: &str = "alpha-vendor-token";

@@ -112,6 +112,7 @@ impl Plan<'_> {
             "id" if template.contains("/api-keys/") => a.reporting_key_id.clone(),
             "id" if template.contains("/users/") => a.member_id.to_string(),
             "user_id" => a.member_id.to_string(),
+            "group_id" => a.group_id.to_string(),
             "request_id" => a.request_id.clone(),
             "statement_id" => a.statement_id.clone(),
             "course_id" => a.course_id.clone(),
@@ -228,6 +229,7 @@ impl Plan<'_> {
                 json!({ "user_id": a.member_id, "roles": ["org_admin"], "org_unit_id": a.org_unit_id })
             }
             "create_org_unit" => json!({ "name": "Beta unit", "parent_id": a.org_unit_id }),
+            "create_group" => json!({ "name": "Beta group" }),
             "create_invitation" => json!({ "email": "invitee@beta.example", "roles": ["org_admin"] }),
             "put_settings" => json!({ "settings": { "written_by": "beta" } }),
             "put_flag" => json!({ "enabled": false }),
@@ -269,7 +271,7 @@ impl Plan<'_> {
             // no license for it: a 409 `no-license` (not one of REFUSALS, so not in
             // MUST_REFUSE) before anyone named is looked at.
             "create_assignment" => json!({ "course_id": a.licensed_course_id, "title": "Assigned by Beta",
-                "users": [a.member_id], "org_units": [a.org_unit_id], "due_days": 30 }),
+                "users": [a.member_id], "org_units": [a.org_unit_id], "groups": [a.group_id], "due_days": 30 }),
             // Under A's statement id.
             "put_statement" => json!({ "actor": beta_learner, "verb": verb("completed"),
                 "object": { "objectType": "Activity", "id": ALPHA_ACTIVITY } }),

@@ -19,6 +19,8 @@ pub(super) async fn alpha_view(app: &TestApp, a: &Alpha) -> View {
         ("tenant", base.clone(), vec![]),
         ("memberships", format!("{base}/memberships"), vec![]),
         ("org units", format!("{base}/org-units"), vec![]),
+        ("groups", format!("{base}/groups"), vec![]),
+        ("group members", format!("{base}/groups/{}/members", a.group_id), vec![]),
         ("settings", format!("{base}/settings"), vec![]),
         ("feature flags", format!("{base}/feature-flags"), vec![]),
         ("secrets", format!("{base}/secrets"), vec![]),

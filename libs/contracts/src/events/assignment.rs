@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     event::event,
-    ids::{AssignmentId, CourseId, OrgUnitId, StatementId, TenantId, UserId},
+    ids::{AssignmentId, CourseId, GroupId, OrgUnitId, StatementId, TenantId, UserId},
 };
 
 /// A course was assigned. Who it reaches follows as one `assignee.added` per person.
@@ -29,6 +29,9 @@ pub struct AssignmentCreated {
     pub users: Vec<UserId>,
     /// The org units named (their sub-units and later members included).
     pub org_units: Vec<OrgUnitId>,
+    /// The groups named (their later members included).
+    #[serde(default)]
+    pub groups: Vec<GroupId>,
     /// Who assigned it (`user:<id>`, `apikey:<id>`).
     pub created_by: String,
     pub at: DateTime<Utc>,

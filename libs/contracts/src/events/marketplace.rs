@@ -33,6 +33,9 @@ pub struct ListingChanged {
     /// `public`, or `private` to the tenants in `visible_to`.
     pub visibility: String,
     pub visible_to: Vec<TenantId>,
+    /// Whether a buying organization may open its seats to self-enrollment.
+    #[serde(default)]
+    pub self_enrollment: bool,
     /// `active` or `retired`.
     pub status: String,
     pub revision: i32,
@@ -137,6 +140,9 @@ pub struct LicenseGranted {
     /// An individual bought for themself: the person to enroll at once on the one seat.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub for_user: Option<UserId>,
+    /// The listing lets the owner open these seats to its members' self-enrollment.
+    #[serde(default)]
+    pub self_enrollment: bool,
 }
 
 event!(LicenseGranted, "marketplace.license.granted.v1", aggregate = license_id, tenant = tenant_id);

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::{
     event::event,
-    ids::{DataSubjectRequestId, InvitationId, MembershipId, OrgUnitId, TenantId, UserId},
+    ids::{DataSubjectRequestId, GroupId, InvitationId, MembershipId, OrgUnitId, TenantId, UserId},
 };
 
 /// Every participating service has erased the person's data: the audit record of the
@@ -167,6 +167,39 @@ pub struct MembershipRevoked {
 }
 
 event!(MembershipRevoked, "tenant.membership.revoked.v1", aggregate = membership_id, tenant = tenant_id);
+
+/// A group of members was created.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupCreated {
+    pub tenant_id: TenantId,
+    pub group_id: GroupId,
+    pub name: String,
+}
+
+event!(GroupCreated, "tenant.group.created.v1", aggregate = group_id, tenant = tenant_id);
+
+/// A member joined a group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupMemberAdded {
+    pub tenant_id: TenantId,
+    pub group_id: GroupId,
+    pub user_id: UserId,
+}
+
+event!(GroupMemberAdded, "tenant.group.member_added.v1", aggregate = group_id, tenant = tenant_id);
+
+/// A member left a group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupMemberRemoved {
+    pub tenant_id: TenantId,
+    pub group_id: GroupId,
+    pub user_id: UserId,
+}
+
+event!(GroupMemberRemoved, "tenant.group.member_removed.v1", aggregate = group_id, tenant = tenant_id);
 
 /// An org unit was created in the tenant's tree.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

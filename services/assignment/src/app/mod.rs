@@ -6,7 +6,7 @@
 use chrono::{DateTime, Duration, Utc};
 use mirai_contracts::{
     events::assignment::{AssigneeAdded, AssignmentCanceled, AssignmentCreated},
-    ids::{AssignmentId, CourseId, OrgUnitId, UserId},
+    ids::{AssignmentId, CourseId, GroupId, OrgUnitId, UserId},
 };
 use mirai_events::{NewEvent, jobs};
 use mirai_kit::{
@@ -50,6 +50,10 @@ pub struct CreateAssignment {
     #[serde(default)]
     #[schema(value_type = Vec<uuid::Uuid>)]
     pub org_units: Vec<OrgUnitId>,
+    /// Groups whose members (and who joins them later) get it (org admins only).
+    #[serde(default)]
+    #[schema(value_type = Vec<uuid::Uuid>)]
+    pub groups: Vec<GroupId>,
     /// A due date for everyone (in the future); or send `due_days`.
     pub due_at: Option<DateTime<Utc>>,
     /// Days each person has from being assigned (1 to 3650); or send `due_at`.
@@ -79,6 +83,8 @@ pub struct Assignment {
     pub users: Vec<UserId>,
     #[schema(value_type = Vec<uuid::Uuid>)]
     pub org_units: Vec<OrgUnitId>,
+    #[schema(value_type = Vec<uuid::Uuid>)]
+    pub groups: Vec<GroupId>,
     /// `active` or `canceled`.
     pub status: String,
     pub created_by: String,
@@ -114,6 +120,7 @@ impl From<AssignmentRow> for Assignment {
             escalate_after_days: r.escalate_after_days,
             users: r.users,
             org_units: r.org_units,
+            groups: r.groups,
             status: r.status,
             created_by: r.created_by,
             created_at: r.created_at,
@@ -204,8 +211,11 @@ fn validate(input: &CreateAssignment, now: DateTime<Utc>) -> Result<(Vec<i32>, i
     if !(0..=365).contains(&escalate) {
         return Err(AppError::invalid("escalate_after_days", "must be 0 to 365"));
     }
-    if input.users.is_empty() && input.org_units.is_empty() {
-        return Err(AppError::invalid("users", "name at least one person or org unit"));
+    if input.users.is_empty() && input.org_units.is_empty() && input.groups.is_empty() {
+        return Err(AppError::invalid("users", "name at least one person, org unit or group"));
+    }
+    if input.groups.len() > MAX_UNITS {
+        return Err(AppError::invalid("groups", format!("at most {MAX_UNITS}")));
     }
     if input.users.len() > MAX_USERS {
         return Err(AppError::invalid("users", format!("at most {MAX_USERS}; assign org units for more")));
@@ -263,12 +273,23 @@ pub async fn create(state: &AppState, p: &Principal, input: CreateAssignment) ->
     if let Some(u) = units.iter().find(|u| !known.contains(u)) {
         return Err(AppError::invalid("org_units", format!("{u} is not an org unit of the tenant")));
     }
+    let mut groups = input.groups.clone();
+    groups.sort_unstable();
+    groups.dedup();
+    let known = store::groups_known(&mut tx, &groups).await?;
+    if let Some(g) = groups.iter().find(|g| !known.contains(g)) {
+        return Err(AppError::invalid("groups", format!("{g} is not a group of the tenant")));
+    }
     let mut people = users.clone();
     people.extend(store::members_under(&mut tx, &units).await?);
+    people.extend(store::members_of_groups(&mut tx, &groups).await?);
     people.sort_unstable();
     people.dedup();
     // A manager assigns within their part of the organization.
     if let Some(reach) = reach(&mut tx, p).await? {
+        if !groups.is_empty() {
+            return Err(AppError::Forbidden("groups span the organization: an org admin assigns them".into()));
+        }
         if let Some(u) = units.iter().find(|u| !reach.contains(u)) {
             return Err(AppError::Forbidden(format!("org unit {u} is outside the units you manage")));
         }
@@ -291,6 +312,7 @@ pub async fn create(state: &AppState, p: &Principal, input: CreateAssignment) ->
         escalate_after_days: escalate,
         users,
         org_units: units,
+        groups,
         status: "active".into(),
         created_by: p.subject.clone(),
         created_at: now,
@@ -308,6 +330,7 @@ pub async fn create(state: &AppState, p: &Principal, input: CreateAssignment) ->
             recurrence_months: row.recurrence_months,
             users: row.users.clone(),
             org_units: row.org_units.clone(),
+            groups: row.groups.clone(),
             created_by: row.created_by.clone(),
             at: row.created_at,
         }
@@ -590,7 +613,7 @@ fn spreadsheet_safe(s: &str) -> String {
 }
 
 /// A member who joined (or came back, or moved into `unit`) gets the active assignments
-/// that name them or reach their unit.
+/// that name them, a group of theirs or reach their unit.
 pub async fn on_joined(
     tx: &mut PgConnection,
     user: UserId,
@@ -598,6 +621,7 @@ pub async fn on_joined(
     now: DateTime<Utc>,
 ) -> Result<Vec<NewEvent>, sqlx::Error> {
     let mut reaching = store::assignments_naming(tx, user).await?;
+    reaching.extend(store::assignments_for_groups_of(tx, user).await?);
     if let Some(unit) = unit {
         let up = store::units_up(tx, unit).await?;
         reaching.extend(store::assignments_for_units(tx, &up).await?);
@@ -641,6 +665,7 @@ mod tests {
             title: "Safety".into(),
             users: vec![UserId::new()],
             org_units: vec![],
+            groups: vec![],
             due_at: None,
             due_days: Some(30),
             recurrence_months: None,

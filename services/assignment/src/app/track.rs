@@ -19,7 +19,9 @@ use mirai_contracts::{
         enrollment::{EnrollmentCreated, EnrollmentEnded, EnrollmentRefused},
         lrs::{StatementStored, StatementVoided},
         marketplace::{LicenseChanged, LicenseGranted},
-        tenant::{MembershipGranted, MembershipRevoked, OrgUnitCreated},
+        tenant::{
+            GroupCreated, GroupMemberAdded, GroupMemberRemoved, MembershipGranted, MembershipRevoked, OrgUnitCreated,
+        },
     },
     ids::{AssignmentId, UserId},
     xapi,
@@ -329,6 +331,34 @@ pub async fn on_license_changed(cx: Cx<'_>, e: LicenseChanged) -> Result<(), Han
 
 pub async fn on_org_unit(cx: Cx<'_>, e: OrgUnitCreated) -> Result<(), HandleError> {
     store::org_unit_put(cx.tx, e.tenant_id, e.org_unit_id, e.parent_id, &e.name).await?;
+    Ok(())
+}
+
+pub async fn on_group(cx: Cx<'_>, e: GroupCreated) -> Result<(), HandleError> {
+    store::group_put(cx.tx, e.tenant_id, e.group_id).await?;
+    Ok(())
+}
+
+/// Someone who joins a group gets the active assignments naming it (when they are a
+/// member of the tenant).
+pub async fn on_group_member(cx: Cx<'_>, e: GroupMemberAdded) -> Result<(), HandleError> {
+    store::group_member_set(cx.tx, e.tenant_id, e.group_id, e.user_id, true).await?;
+    if store::members_among(cx.tx, &[e.user_id]).await?.is_empty() {
+        return Ok(());
+    }
+    let meta = cx.following();
+    let now = Utc::now();
+    let mut events = vec![];
+    for a in store::assignments_for_group(cx.tx, e.group_id).await? {
+        events.extend(super::add_assignee(cx.tx, &a, e.user_id, now).await?);
+    }
+    outbox::enqueue_all(cx.tx, crate::NAME, &meta, events).await?;
+    Ok(())
+}
+
+/// Leaving a group does not take back what was assigned (as moving units does not).
+pub async fn on_group_member_gone(cx: Cx<'_>, e: GroupMemberRemoved) -> Result<(), HandleError> {
+    store::group_member_set(cx.tx, e.tenant_id, e.group_id, e.user_id, false).await?;
     Ok(())
 }
 

@@ -34,12 +34,7 @@ async fn org(seats: i32) -> Org {
         mirai_assignment::service(),
     ])
     .await;
-    let root = app.platform_admin();
-    let slug = format!("acme-{}", &Uuid::now_v7().simple().to_string()[20..]);
-    let (s, t) =
-        app.post("/api/v1/tenant/tenants", Some(&root), json!({ "kind": "org", "name": "Acme", "slug": slug })).await;
-    assert_eq!(s, 201, "{t}");
-    let tenant: Uuid = t["id"].as_str().unwrap().parse().unwrap();
+    let tenant = app.create_tenant("org", "Acme").await;
     let admin = app.token(Some(tenant), &[Role::OrgAdmin]);
     let unit = |name: &'static str, parent: Option<String>| {
         let (app, admin) = (&app, &admin);
@@ -64,20 +59,11 @@ async fn org(seats: i32) -> Org {
 }
 
 async fn member(app: &TestApp, tenant: Uuid, user: Uuid, role: &str, unit: Option<&str>) {
-    let (s, m) = app
-        .post(
-            &format!("/api/v1/tenant/tenants/{tenant}/memberships"),
-            Some(&app.platform_admin()),
-            json!({ "user_id": user, "roles": [role], "org_unit_id": unit }),
-        )
-        .await;
-    assert_eq!(s, 201, "{m}");
+    app.add_member(tenant, user, &[role], unit).await;
 }
 
 fn as_user(app: &TestApp, tenant: Uuid, user: Uuid, role: Role) -> String {
-    let mut claims = app.claims(Some(tenant), &[role]);
-    claims.sub = format!("user:{user}");
-    app.sign(&claims)
+    app.user_token(tenant, user, &[role])
 }
 
 /// The learner's statement about the course, as Mirai's player writes it (with a
@@ -321,6 +307,39 @@ async fn a_unit_and_a_person_assigned_get_seats_complete_on_time_and_show_in_the
     assert_eq!(s, 404);
     let (s, c) = o.app.post(&format!("/api/v1/assignment/assignments/{id}/cancel"), Some(&o.admin), json!({})).await;
     assert_eq!((s.as_u16(), c["status"].as_str()), (200, Some("canceled")));
+
+    // A group: its members now, and who joins it later, are assigned.
+    let tenant_api = format!("/api/v1/tenant/tenants/{}", o.tenant);
+    let (s, g) =
+        o.app.post(&format!("{tenant_api}/groups"), Some(&o.admin), json!({ "name": "Forklift drivers" })).await;
+    assert_eq!(s, 201, "{g}");
+    let group = g["id"].as_str().unwrap().to_owned();
+    let put = |user: Uuid| {
+        let (o, path) = (&o, format!("{tenant_api}/groups/{group}/members/{user}"));
+        async move { o.app.call(reqwest::Method::PUT, &path, Some(&o.admin), None).await }
+    };
+    let (s, g) = put(l3).await;
+    assert_eq!((s.as_u16(), g["members"].as_i64()), (200, Some(1)), "{g}");
+    let (s, p) = put(Uuid::now_v7()).await;
+    assert_problem(&(s, p), 422, "validation");
+    let by_group =
+        assign(&o, json!({ "course_id": o.course, "title": "Forklift refresher", "groups": [group], "due_days": 10 }))
+            .await;
+    assert_eq!(by_group["groups"], json!([group]));
+    let gid = by_group["id"].as_str().unwrap().to_owned();
+    line(&o, &gid, l3, |l| l["enrollment"] == "enrolled").await;
+    put(l2).await;
+    line(&o, &gid, l2, |l| l["status"] == "not_started").await;
+    // A manager does not assign groups (they span the organization).
+    let (s, _) = o
+        .app
+        .post(
+            "/api/v1/assignment/assignments",
+            Some(&manager),
+            json!({ "course_id": o.course, "title": "x", "groups": [group], "due_days": 10 }),
+        )
+        .await;
+    assert_eq!(s, 403);
 }
 
 #[tokio::test]

@@ -88,6 +88,10 @@ pub struct Pool {
     pub status: String,
     pub starts_at: DateTime<Utc>,
     pub ends_at: Option<DateTime<Utc>>,
+    /// The listing lets the org open this pool to self-enrollment.
+    pub self_enrollment_allowed: bool,
+    /// Members may take a seat for themselves (`POST /me/enrollments`).
+    pub self_enrollment_open: bool,
 }
 
 impl From<PoolRow> for Pool {
@@ -101,6 +105,8 @@ impl From<PoolRow> for Pool {
             status: r.status,
             starts_at: r.starts_at,
             ends_at: r.ends_at,
+            self_enrollment_allowed: r.self_enrollment_allowed,
+            self_enrollment_open: r.self_enrollment_open,
         }
     }
 }
@@ -167,6 +173,7 @@ async fn take_seat(
     course: CourseId,
     by: &str,
     check_member: bool,
+    self_only: bool,
 ) -> Result<Result<(EnrollmentRow, Vec<NewEvent>), Refusal>, sqlx::Error> {
     if check_member && !store::member_exists(tx, user).await? {
         return Ok(Err(Refusal {
@@ -176,9 +183,19 @@ async fn take_seat(
         }));
     }
     // The pools are locked first, so two enrollments of one learner queue too.
-    let pools = store::pools_for_course(tx, course).await?;
+    let mut pools = store::pools_for_course(tx, course).await?;
     if let Some(existing) = store::enrollment_active(tx, user, course).await? {
         return Ok(Ok((existing, vec![])));
+    }
+    if self_only {
+        pools.retain(|p| p.self_enrollment_open);
+        if pools.is_empty() {
+            return Ok(Err(Refusal {
+                slug: "self-enrollment-closed",
+                title: "Self-enrollment closed",
+                detail: format!("no seat of course {course} is open to self-enrollment; ask a manager to enroll you"),
+            }));
+        }
     }
     let Some(pool) = pools.iter().find(|p| p.in_use < p.seats) else {
         return Ok(Err(if pools.is_empty() {
@@ -220,11 +237,64 @@ async fn take_seat(
 pub async fn enroll(state: &AppState, p: &Principal, input: Enroll) -> Result<(Enrollment, bool), AppError> {
     let tenant = p.own_tenant(MANAGERS)?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
-    let (row, events) = take_seat(&mut tx, tenant, input.user_id, input.course_id, &p.subject, true).await??;
+    let (row, events) = take_seat(&mut tx, tenant, input.user_id, input.course_id, &p.subject, true, false).await??;
     let new = !events.is_empty();
     state.ctx.emit(&mut tx, &p.event_meta(), events).await?;
     tx.commit().await?;
     Ok((row.into(), new))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SelfEnroll {
+    /// A course whose seats the caller's organization opened to self-enrollment.
+    #[schema(value_type = uuid::Uuid)]
+    pub course_id: CourseId,
+}
+
+/// A member takes a seat for themself, of a pool open to self-enrollment. Enrolled
+/// already: their enrollment (`false`: nothing new).
+#[tracing::instrument(skip_all)]
+pub async fn self_enroll(state: &AppState, p: &Principal, input: SelfEnroll) -> Result<(Enrollment, bool), AppError> {
+    let tenant = p.own_tenant(&Role::ALL)?;
+    let user = UserId::from(p.user_id.ok_or_else(|| AppError::Forbidden("an API key does not enroll itself".into()))?);
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
+    let by = p.subject.clone();
+    let (row, events) = take_seat(&mut tx, tenant, user, input.course_id, &by, true, true).await??;
+    let new = !events.is_empty();
+    state.ctx.emit(&mut tx, &p.event_meta(), events).await?;
+    tx.commit().await?;
+    Ok((row.into(), new))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SelfEnrollment {
+    /// Open (`true`) or close the pool to its members' self-enrollment.
+    pub open: bool,
+}
+
+/// Opens or closes a pool to self-enrollment (org admins; only where its listing allows).
+pub async fn set_self_enrollment(
+    state: &AppState,
+    p: &Principal,
+    license: LicenseId,
+    input: SelfEnrollment,
+) -> Result<Pool, AppError> {
+    let tenant = p.own_tenant(&[Role::OrgAdmin])?;
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
+    let pool = store::pool_get(&mut tx, license).await?.ok_or_else(|| AppError::not_found("pool", license))?;
+    if input.open && !pool.self_enrollment_allowed {
+        return Err(AppError::client(
+            axum::http::StatusCode::CONFLICT,
+            "self-enrollment-not-allowed",
+            "Self-enrollment not allowed",
+            format!("the listing of license {license} does not allow self-enrollment"),
+        ));
+    }
+    let pool = store::pool_self_enrollment(&mut tx, license, input.open).await?;
+    tx.commit().await?;
+    Ok(pool.into())
 }
 
 /// A person was assigned a course: they get a seat, or the assignment hears why not.
@@ -233,7 +303,7 @@ pub async fn enroll(state: &AppState, p: &Principal, input: Enroll) -> Result<(E
 pub async fn on_assigned(cx: Cx<'_>, e: AssigneeAdded) -> Result<(), HandleError> {
     let meta = cx.following();
     let by = format!("assignment:{}", e.assignment_id);
-    let events = match take_seat(cx.tx, e.tenant_id, e.user_id, e.course_id, &by, false).await? {
+    let events = match take_seat(cx.tx, e.tenant_id, e.user_id, e.course_id, &by, false, false).await? {
         Ok((_, events)) => events,
         // Assignment assigns licensed courses only: a license it knew of and this service
         // has not projected yet is on its way.
@@ -352,13 +422,22 @@ pub async fn pools(state: &AppState, p: &Principal, page: PageParams) -> Result<
 /// A license is a pool; one with a term ends by a job at its end. An individual who
 /// bought for themself is enrolled on it at once.
 pub async fn on_granted(cx: Cx<'_>, e: LicenseGranted) -> Result<(), HandleError> {
-    let new =
-        store::pool_put(cx.tx, e.license_id, e.tenant_id, e.course_id, e.version, e.seats, e.starts_at, e.ends_at)
-            .await?;
+    let new = store::pool_put(
+        cx.tx,
+        e.license_id,
+        e.tenant_id,
+        e.course_id,
+        e.version,
+        e.seats,
+        e.starts_at,
+        e.ends_at,
+        e.self_enrollment,
+    )
+    .await?;
     if let (true, Some(user)) = (new, e.for_user) {
         let meta = cx.following();
         let by = format!("order:{}", e.order_id);
-        match take_seat(cx.tx, e.tenant_id, user, e.course_id, &by, false).await? {
+        match take_seat(cx.tx, e.tenant_id, user, e.course_id, &by, false, false).await? {
             Ok((_, events)) => {
                 outbox::enqueue_all(cx.tx, crate::NAME, &meta, events).await?;
             }

@@ -1,7 +1,7 @@
 //! enrollment's HTTP surface under `/api/v1/enrollment`.
 
 use axum::{extract::State, http::StatusCode};
-use mirai_contracts::ids::EnrollmentId;
+use mirai_contracts::ids::{EnrollmentId, LicenseId};
 use mirai_kit::{
     AppError, Json, Path, Principal, Query,
     error::Problem,
@@ -12,7 +12,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     AppState,
-    app::{self, Enroll, Enrollment, EnrollmentQuery, Pool},
+    app::{self, Enroll, Enrollment, EnrollmentQuery, Pool, SelfEnroll, SelfEnrollment},
 };
 
 #[derive(OpenApi)]
@@ -66,6 +66,41 @@ async fn my_enrollments(
     Ok(Json(app::list(&state, &principal, q, true).await?))
 }
 
+/// Enroll yourself in a course whose seats your organization opened to self-enrollment:
+/// takes one of them (409 `self-enrollment-closed` when none is open, `seats-exhausted`
+/// when they are taken). Enrolled already: your enrollment, 200.
+#[utoipa::path(post, path = "/me/enrollments", tag = "enrollments", request_body = SelfEnroll, security(("bearer" = [])),
+    responses((status = 201, description = "Enrolled", body = Enrollment),
+              (status = 200, description = "Enrolled already", body = Enrollment),
+              (status = 403, description = "Not a user of the tenant", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "Closed to self-enrollment, or no seat left", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "Not a member", body = Problem, content_type = "application/problem+json")))]
+async fn self_enroll(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(req): Json<SelfEnroll>,
+) -> Result<(StatusCode, Json<Enrollment>), AppError> {
+    let (e, new) = app::self_enroll(&state, &principal, req).await?;
+    Ok((if new { StatusCode::CREATED } else { StatusCode::OK }, Json(e)))
+}
+
+/// Open or close a pool to its members' self-enrollment (org admins; 409 when its
+/// listing does not allow it).
+#[utoipa::path(put, path = "/pools/{license_id}/self-enrollment", tag = "enrollments", request_body = SelfEnrollment,
+    params(("license_id" = uuid::Uuid, Path, description = "The pool's license")), security(("bearer" = [])),
+    responses((status = 200, description = "The pool", body = Pool),
+              (status = 403, description = "Not an org admin", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "No such pool in the tenant", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "The listing does not allow self-enrollment", body = Problem, content_type = "application/problem+json")))]
+async fn set_self_enrollment(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(license): Path<LicenseId>,
+    Json(req): Json<SelfEnrollment>,
+) -> Result<Json<Pool>, AppError> {
+    Ok(Json(app::set_self_enrollment(&state, &principal, license, req).await?))
+}
+
 /// One enrollment (the learner's own, or any for managers).
 #[utoipa::path(get, path = "/enrollments/{enrollment_id}", tag = "enrollments",
     params(("enrollment_id" = uuid::Uuid, Path, description = "The enrollment")), security(("bearer" = [])),
@@ -108,7 +143,8 @@ async fn list_pools(
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(enroll, list_enrollments))
-        .routes(routes!(my_enrollments))
+        .routes(routes!(my_enrollments, self_enroll))
+        .routes(routes!(set_self_enrollment))
         .routes(routes!(get_enrollment))
         .routes(routes!(withdraw_enrollment))
         .routes(routes!(list_pools))

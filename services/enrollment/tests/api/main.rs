@@ -152,25 +152,10 @@ async fn an_individual_buys_one_seat_for_themself_and_may_launch_at_once() {
         mirai_enrollment::service(),
     ])
     .await;
-    let root = app.platform_admin();
-    let slug = format!("ada-{}", &Uuid::now_v7().simple().to_string()[20..]);
-    let (s, t) = app
-        .post("/api/v1/tenant/tenants", Some(&root), json!({ "kind": "individual", "name": "Ada", "slug": slug }))
-        .await;
-    assert_eq!(s, 201, "{t}");
-    let tenant: Uuid = t["id"].as_str().unwrap().parse().unwrap();
+    let tenant = app.create_tenant("individual", "Ada").await;
     let ada = Uuid::now_v7();
-    let (s, _) = app
-        .post(
-            &format!("/api/v1/tenant/tenants/{tenant}/memberships"),
-            Some(&root),
-            json!({ "user_id": ada, "roles": ["learner"] }),
-        )
-        .await;
-    assert_eq!(s, 201);
-    let mut claims = app.claims(Some(tenant), &[Role::Learner]);
-    claims.sub = format!("user:{ada}");
-    let me = app.sign(&claims);
+    app.add_member(tenant, ada, &["learner"], None).await;
+    let me = app.user_token(tenant, ada, &[Role::Learner]);
     let (course, listing) = app.listed_course().await;
 
     // One seat, for herself (once marketplace knows she is an individual, a learner may buy).
@@ -198,4 +183,79 @@ async fn an_individual_buys_one_seat_for_themself_and_may_launch_at_once() {
     let (s, _) =
         app.post("/api/v1/marketplace/orders", Some(&org_learner), json!({ "listing_id": listing, "seats": 1 })).await;
     assert_eq!(s, 403);
+}
+
+#[tokio::test]
+async fn members_enroll_themselves_where_the_listing_allows_and_the_org_opens_the_pool() {
+    let app = TestApp::spawn(&[
+        mirai_tenant::service(),
+        mirai_authoring::service(),
+        mirai_marketplace::service(),
+        mirai_enrollment::service(),
+    ])
+    .await;
+    let tenant = app.create_tenant("org", "Acme").await;
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    for m in [a, b] {
+        app.add_member(tenant, m, &["learner"], None).await;
+    }
+    let learner = |u: Uuid| app.user_token(tenant, u, &[Role::Learner]);
+    let admin = app.token(Some(tenant), &[Role::OrgAdmin]);
+    let (course, listing) = app.listed_course_with(json!({ "self_enrollment": true })).await;
+    let (s, o) =
+        app.post("/api/v1/marketplace/orders", Some(&admin), json!({ "listing_id": listing, "seats": 1 })).await;
+    assert_eq!((s.as_u16(), o["status"].as_str()), (201, Some("completed")), "{o}");
+    let pool = poll("the license is a pool", Duration::from_secs(20), || async {
+        let (_, p) = app.get("/api/v1/enrollment/pools", &admin).await;
+        p["data"].get(0).cloned()
+    })
+    .await;
+    assert_eq!(
+        (pool["self_enrollment_allowed"].as_bool(), pool["self_enrollment_open"].as_bool()),
+        (Some(true), Some(false))
+    );
+    let license = pool["license_id"].as_str().unwrap().to_owned();
+
+    // Closed until the org opens it; then the first member takes the seat, once.
+    let me = json!({ "course_id": course });
+    let (s, p) = app.post("/api/v1/enrollment/me/enrollments", Some(&learner(a)), me.clone()).await;
+    assert_problem(&(s, p), 409, "self-enrollment-closed");
+    let open = |v: bool| {
+        let (app, admin, path) = (&app, &admin, format!("/api/v1/enrollment/pools/{license}/self-enrollment"));
+        async move { app.call(reqwest::Method::PUT, &path, Some(admin), Some(json!({ "open": v }))).await }
+    };
+    let (s, _) = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/enrollment/pools/{license}/self-enrollment"),
+            Some(&learner(a)),
+            Some(json!({ "open": true })),
+        )
+        .await;
+    assert_eq!(s, 403, "a learner does not open pools");
+    let (s, p) = open(true).await;
+    assert_eq!((s.as_u16(), p["self_enrollment_open"].as_bool()), (200, Some(true)), "{p}");
+    let (s, e) = app.post("/api/v1/enrollment/me/enrollments", Some(&learner(a)), me.clone()).await;
+    assert_eq!((s.as_u16(), e["user_id"].as_str()), (201, Some(&*a.to_string())), "{e}");
+    let (s, again) = app.post("/api/v1/enrollment/me/enrollments", Some(&learner(a)), me.clone()).await;
+    assert_eq!((s.as_u16(), &again["id"]), (200, &e["id"]));
+    let (s, p) = app.post("/api/v1/enrollment/me/enrollments", Some(&learner(b)), me.clone()).await;
+    assert_problem(&(s, p), 409, "seats-exhausted");
+
+    // A listing that does not allow it cannot be opened.
+    let other = app.licensed_course(tenant, 1).await;
+    let closed = poll("the other pool", Duration::from_secs(20), || async {
+        let (_, p) = app.get("/api/v1/enrollment/pools", &admin).await;
+        p["data"].as_array().and_then(|d| d.iter().find(|p| p["course_id"] == other.as_str()).cloned())
+    })
+    .await;
+    let (s, p) = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/enrollment/pools/{}/self-enrollment", closed["license_id"].as_str().unwrap()),
+            Some(&admin),
+            Some(json!({ "open": true })),
+        )
+        .await;
+    assert_problem(&(s, p), 409, "self-enrollment-not-allowed");
 }

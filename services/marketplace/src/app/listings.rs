@@ -48,6 +48,8 @@ pub struct Listing {
     pub seat_packs: Vec<i32>,
     /// `public` or `private` (to `visible_to`).
     pub visibility: String,
+    /// Whether a buying organization may open its seats to its members' self-enrollment.
+    pub self_enrollment: bool,
     /// Shown to the provider only.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<uuid::Uuid>>)]
@@ -76,6 +78,7 @@ impl Listing {
             prices: r.prices.0,
             seat_packs: r.seat_packs,
             visibility: r.visibility,
+            self_enrollment: r.self_enrollment,
             visible_to: provider.then_some(r.visible_to),
             revenue_share_bps: provider.then_some(r.revenue_share_bps),
             status: r.status,
@@ -113,6 +116,10 @@ pub struct Terms {
     #[serde(default)]
     #[schema(value_type = Vec<uuid::Uuid>)]
     pub visible_to: Vec<TenantId>,
+    /// Whether a buying organization may open its seats to its members' self-enrollment
+    /// (default false: its managers enroll people).
+    #[serde(default)]
+    pub self_enrollment: bool,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -136,6 +143,8 @@ pub struct CreateListing {
     #[serde(default)]
     #[schema(value_type = Vec<uuid::Uuid>)]
     pub visible_to: Vec<TenantId>,
+    #[serde(default)]
+    pub self_enrollment: bool,
 }
 
 impl CreateListing {
@@ -149,6 +158,7 @@ impl CreateListing {
             seat_packs: self.seat_packs,
             visibility: self.visibility,
             visible_to: self.visible_to,
+            self_enrollment: self.self_enrollment,
         };
         (self.course_id, self.version, t)
     }
@@ -164,6 +174,7 @@ struct Checked {
     seat_packs: Vec<i32>,
     visibility: &'static str,
     visible_to: Vec<TenantId>,
+    self_enrollment: bool,
 }
 
 fn check(t: Terms) -> Result<Checked, AppError> {
@@ -243,6 +254,7 @@ fn check(t: Terms) -> Result<Checked, AppError> {
         seat_packs: packs,
         visibility,
         visible_to,
+        self_enrollment: t.self_enrollment,
     })
 }
 
@@ -259,6 +271,7 @@ fn changed(r: &ListingRow) -> ListingChanged {
         seat_packs: r.seat_packs.clone(),
         visibility: r.visibility.clone(),
         visible_to: r.visible_to.clone(),
+        self_enrollment: r.self_enrollment,
         status: r.status.clone(),
         revision: r.revision,
         at: r.updated_at,
@@ -295,6 +308,7 @@ pub async fn create(state: &AppState, p: &Principal, input: CreateListing) -> Re
         seat_packs: &c.seat_packs,
         visibility: c.visibility,
         visible_to: &c.visible_to,
+        self_enrollment: c.self_enrollment,
     };
     let row = store::listing_insert(&mut tx, tenant, course_id, version, &terms, share, &p.subject).await?;
     state.ctx.publish(&mut tx, p, changed(&row).into()).await?;
@@ -324,6 +338,7 @@ pub async fn update(state: &AppState, p: &Principal, id: ListingId, t: Terms) ->
         seat_packs: &c.seat_packs,
         visibility: c.visibility,
         visible_to: &c.visible_to,
+        self_enrollment: c.self_enrollment,
     };
     let row = store::listing_update(&mut tx, id, &terms).await?;
     state.ctx.publish(&mut tx, p, changed(&row).into()).await?;

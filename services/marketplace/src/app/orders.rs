@@ -227,6 +227,7 @@ async fn fulfil(
             starts_at: license.starts_at,
             ends_at: license.ends_at,
             for_user,
+            self_enrollment: order.self_enrollment,
         }
         .into(),
     );

@@ -1,6 +1,7 @@
 //! tenant's use-cases: authorize, validate, call the store, emit events.
 
 pub mod data_subjects;
+pub mod groups;
 pub mod invitations;
 pub mod memberships;
 pub mod org_units;

@@ -6,6 +6,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::AppState;
 
 mod data_subjects;
+mod groups;
 mod invitations;
 mod memberships;
 mod org_units;
@@ -17,7 +18,7 @@ mod tenants;
 #[openapi(
     info(title = "Mirai tenant", version = "1.0.0", description = "Tenants, org units, memberships, invitations, settings, feature flags, secrets and data-subject (GDPR) requests."),
     components(schemas(mirai_kit::error::Problem)),
-    tags((name = "tenants"), (name = "org-units"), (name = "memberships"), (name = "invitations"), (name = "settings"), (name = "secrets"), (name = "data-subjects")),
+    tags((name = "tenants"), (name = "org-units"), (name = "groups"), (name = "memberships"), (name = "invitations"), (name = "settings"), (name = "secrets"), (name = "data-subjects")),
 )]
 struct ApiDoc;
 
@@ -25,6 +26,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(tenants::router())
         .merge(org_units::router())
+        .merge(groups::router())
         .merge(memberships::router())
         .merge(invitations::router())
         .merge(settings::router())

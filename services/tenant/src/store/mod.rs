@@ -1,6 +1,7 @@
 //! tenant's SQL, one module per table.
 
 pub mod data_subjects;
+pub mod groups;
 pub mod invitations;
 pub mod memberships;
 pub mod org_units;
