@@ -173,6 +173,8 @@ pub struct RefundRow {
     pub payment_id: PaymentId,
     pub requested: Option<i64>,
     pub status: String,
+    /// The platform admin who released it from `held`.
+    pub released_by: Option<String>,
 }
 
 pub async fn refund_insert(
@@ -200,7 +202,7 @@ pub async fn refund_insert(
 }
 
 pub async fn refund_get(tx: &mut PgConnection, id: RefundId) -> Result<Option<RefundRow>, sqlx::Error> {
-    sqlx::query_as("SELECT payment_id, requested, status FROM refunds WHERE id = $1 FOR UPDATE")
+    sqlx::query_as("SELECT payment_id, requested, status, released_by FROM refunds WHERE id = $1 FOR UPDATE")
         .bind(id)
         .fetch_optional(tx)
         .await
@@ -578,6 +580,51 @@ pub async fn documents_list(
         "SELECT {DOCUMENT} FROM documents WHERE ($1::timestamptz IS NULL OR (issued_at, id) < ($1, $2)) \
          ORDER BY issued_at DESC, id DESC LIMIT $3"
     ))
+    .bind(after.map(|c| c.created_at))
+    .bind(after.map(|c| c.id))
+    .bind(limit + 1)
+    .fetch_all(tx)
+    .await
+}
+
+/// Moves a held refund back to pending, released by `by`; false when it is not held.
+pub async fn refund_release(tx: &mut PgConnection, id: RefundId, by: &str) -> Result<bool, sqlx::Error> {
+    let n = sqlx::query(
+        "UPDATE refunds SET status = 'pending', released_by = $2, updated_at = now() WHERE id = $1 AND status = 'held'",
+    )
+    .bind(id)
+    .bind(by)
+    .execute(tx)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// A tenant's refunds (all, or of one status), newest first.
+#[derive(Debug, Clone, FromRow)]
+pub struct RefundListRow {
+    pub id: RefundId,
+    pub payment_id: PaymentId,
+    pub requested: Option<i64>,
+    pub amount: Option<i64>,
+    pub reason: String,
+    pub status: String,
+    pub released_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn refunds_list(
+    tx: &mut PgConnection,
+    status: Option<&str>,
+    after: Option<Cursor>,
+    limit: i64,
+) -> Result<Vec<RefundListRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, payment_id, requested, amount, reason, status, released_by, created_at FROM refunds \
+         WHERE ($1::text IS NULL OR status = $1) AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3)) \
+         ORDER BY created_at DESC, id DESC LIMIT $4",
+    )
+    .bind(status)
     .bind(after.map(|c| c.created_at))
     .bind(after.map(|c| c.id))
     .bind(limit + 1)

@@ -115,6 +115,7 @@ const MUST_REFUSE: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/billing/tenants/{tenant_id}/payments/{payment_id}/mark-paid", "it is for platform admins only"),
     ("GET", "/api/v1/billing/ledger/balances", "it is for platform admins only"),
     ("POST", "/api/v1/billing/reconciliations", "it is for platform admins only"),
+    ("POST", "/api/v1/billing/tenants/{tenant_id}/refunds/{refund_id}/release", "it is for platform admins only"),
     ("POST", "/api/v1/billing/payout-runs", "it is for platform admins only"),
     ("GET", "/api/v1/billing/payout-runs/{run_id}", "it is for platform admins only"),
     ("GET", "/api/v1/billing/payout-runs/{run_id}/csv", "it is for platform admins only"),

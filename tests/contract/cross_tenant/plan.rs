@@ -130,8 +130,9 @@ impl Plan<'_> {
             "document_id" => a.document_id.clone(),
             "enrollment_id" => a.enrollment_id.clone(),
             "assignment_id" => a.assignment_id.clone(),
-            // Runs are the platform's, refused to any tenant before they are looked up.
-            "run_id" => uuid::Uuid::now_v7().to_string(),
+            // Runs are the platform's, refused to any tenant before they are looked up; so
+            // is releasing a held refund (A has none).
+            "run_id" | "refund_id" => uuid::Uuid::now_v7().to_string(),
             // A's object, without the signature only A's URLs carry.
             "key" if template.contains("/blobs/") => a.asset_key.clone(),
             "version" => "1".to_owned(),

@@ -77,6 +77,7 @@ pub(super) async fn alpha_view(app: &TestApp, a: &Alpha) -> View {
         ("billing payment", format!("/api/v1/billing/payments/{}", a.payment_id), vec![]),
         ("billing documents", "/api/v1/billing/documents".to_owned(), vec![]),
         ("billing receipt", format!("/api/v1/billing/documents/{}", a.document_id), vec![]),
+        ("billing refunds", format!("/api/v1/billing/tenants/{}/refunds", a.tenant.id), vec![]),
         ("billing owed to A", "/api/v1/billing/ledger/owed".to_owned(), vec![]),
         ("enrollments", "/api/v1/enrollment/enrollments".to_owned(), vec![]),
         (

@@ -228,9 +228,8 @@ fn validate(input: &CreateAssignment, now: DateTime<Utc>) -> Result<(Vec<i32>, i
 
 /// The org units a principal reaches: `None` for the whole tenant (org admins,
 /// compliance officers, API keys, and managers without a unit), else a manager's unit and
-/// every unit below it.
-/// A manager this service does not know as a member (left, or not projected yet) reaches
-/// nothing: the scope fails closed.
+/// every unit below it. A manager this service does not know as a member (left, or not
+/// projected yet) reaches nothing: the scope fails closed.
 async fn reach(tx: &mut PgConnection, p: &Principal) -> Result<Option<Vec<OrgUnitId>>, AppError> {
     if p.has_role(Role::OrgAdmin) || p.has_role(Role::ComplianceOfficer) {
         return Ok(None);
@@ -243,8 +242,8 @@ async fn reach(tx: &mut PgConnection, p: &Principal) -> Result<Option<Vec<OrgUni
     }
 }
 
-/// Assigns a course. Everyone named and every member of the units named (at once, and
-/// later as they join) becomes an assignee, due by `due_at` or `due_days` after.
+/// Assigns a course. Everyone named and every member of the units and groups named (at
+/// once, and later as they join) becomes an assignee, due by `due_at` or `due_days` after.
 #[tracing::instrument(skip_all)]
 pub async fn create(state: &AppState, p: &Principal, input: CreateAssignment) -> Result<Assignment, AppError> {
     let tenant = p.own_tenant(ASSIGNERS)?;

@@ -334,7 +334,8 @@ impl Refund {
             return Ok(());
         }
         // The provider's share of a refund comes out of what it is still owed; once paid
-        // out, the platform would pay it. Payout runs hold the same lock.
+        // out, the platform would pay it, so the refund is held until a platform admin
+        // releases it (the provider then owes its share). Payout runs hold the same lock.
         mirai_kit::db::xact_lock(tx, "billing-payout-run").await?;
         let total_after = p.refunded + amount;
         let fee = platform_fee(total_after, p.revenue_share_bps) - platform_fee(p.refunded, p.revenue_share_bps);
@@ -344,7 +345,7 @@ impl Refund {
             .into_iter()
             .find(|b| b.currency == p.currency)
             .map_or(0, |b| b.balance);
-        if owed < amount - fee {
+        if owed < amount - fee && r.released_by.is_none() {
             tracing::error!(refund = %id, payment = %p.id, owed, share = amount - fee,
                 "refund held: the provider was paid out more than it is still owed; recover it first");
             store::refund_done(tx, id, "held", Some(amount), None).await?;
@@ -458,4 +459,88 @@ pub(crate) fn handle_to_app(e: HandleError) -> AppError {
         HandleError::Permanent(m) => AppError::Internal(anyhow::anyhow!(m)),
         HandleError::Transient(e) => AppError::Internal(e),
     }
+}
+
+/// A refund as its tenant's admins and the platform see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefundView {
+    #[schema(value_type = uuid::Uuid)]
+    pub id: RefundId,
+    #[schema(value_type = uuid::Uuid)]
+    pub payment_id: PaymentId,
+    /// What was asked, minor units (none: all that remained).
+    pub requested: Option<i64>,
+    /// What was (or would be) refunded, minor units.
+    pub amount: Option<i64>,
+    pub reason: String,
+    /// `pending`, `succeeded`, `skipped` or `held` (the provider was paid out already: a
+    /// platform admin releases it).
+    pub status: String,
+    pub released_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RefundQuery {
+    /// Only refunds in this status.
+    pub status: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// A tenant's refunds (its org admins, or a platform admin).
+pub async fn refunds(
+    state: &AppState,
+    p: &Principal,
+    tenant: TenantId,
+    q: RefundQuery,
+) -> Result<Page<RefundView>, AppError> {
+    if !p.is_platform_admin() {
+        p.require_in_tenant(tenant.into(), PAYERS)?;
+    }
+    if let Some(s) = &q.status
+        && !["pending", "succeeded", "skipped", "held"].contains(&s.as_str())
+    {
+        return Err(AppError::invalid("status", "must be pending, succeeded, skipped or held"));
+    }
+    let page = PageParams { limit: q.limit, cursor: q.cursor };
+    let limit = page.limit()?;
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
+    let rows = store::refunds_list(&mut tx, q.status.as_deref(), page.cursor()?, limit).await?;
+    tx.commit().await?;
+    let page = Page::from_rows(rows, limit, |r| Cursor { created_at: r.created_at, id: r.id.into() });
+    let data = page
+        .data
+        .into_iter()
+        .map(|r| RefundView {
+            id: r.id,
+            payment_id: r.payment_id,
+            requested: r.requested,
+            amount: r.amount,
+            reason: r.reason,
+            status: r.status,
+            released_by: r.released_by,
+            created_at: r.created_at,
+        })
+        .collect();
+    Ok(Page { data, next_cursor: page.next_cursor })
+}
+
+/// A platform admin releases a held refund: it runs now, and the provider owes its share
+/// (its `payable:` balance goes positive; its next sales settle it before any payout).
+pub async fn release_refund(state: &AppState, p: &Principal, tenant: TenantId, id: RefundId) -> Result<(), AppError> {
+    p.require_platform_admin()?;
+    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
+    let r = store::refund_get(&mut tx, id).await?.ok_or_else(|| AppError::not_found("refund", id))?;
+    if r.status != "held" {
+        return Err(AppError::Conflict(format!("refund {id} is {}, not held", r.status)));
+    }
+    store::refund_release(&mut tx, id, &p.subject).await?;
+    // A dedupe key of its own: the first run's job is done and kept for a while.
+    let job = job(REFUND_JOB, tenant, serde_json::json!({ "refund_id": id }), format!("refund:{id}:released"));
+    mirai_events::jobs::enqueue(&mut tx, job).await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -2,7 +2,7 @@
 //! reconciliation (platform admins; providers see what they are owed).
 
 use axum::{body::Bytes, extract::State, http::HeaderMap};
-use mirai_contracts::ids::{PaymentId, PayoutRunId, TenantId};
+use mirai_contracts::ids::{PaymentId, PayoutRunId, RefundId, TenantId};
 use mirai_kit::{
     AppError, Json, Path, Principal, Query,
     error::Problem,
@@ -16,7 +16,7 @@ use crate::{
     AppState,
     app::{
         ledger::{self, Balances, Owed},
-        payments::{self, Payment, PaymentQuery},
+        payments::{self, Payment, PaymentQuery, RefundQuery, RefundView},
         payouts::{self, Payout, PayoutAccount, PayoutRun},
         reconcile::{self, Reconciled},
         webhook,
@@ -46,6 +46,40 @@ async fn get_payment(
     Path(id): Path<PaymentId>,
 ) -> Result<Json<Payment>, AppError> {
     Ok(Json(payments::get(&state, &principal, id).await?))
+}
+
+/// A tenant's refunds, newest first (its org admins, or a platform admin looking for
+/// `held` ones).
+#[utoipa::path(get, path = "/tenants/{tenant_id}/refunds", tag = "payments",
+    params(("tenant_id" = uuid::Uuid, Path, description = "The paying tenant"), RefundQuery), security(("bearer" = [])),
+    responses((status = 200, description = "A page of refunds", body = Page<RefundView>),
+              (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "Invalid status", body = Problem, content_type = "application/problem+json")))]
+async fn list_refunds(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(tenant): Path<TenantId>,
+    Query(q): Query<RefundQuery>,
+) -> Result<Json<Page<RefundView>>, AppError> {
+    Ok(Json(payments::refunds(&state, &principal, tenant, q).await?))
+}
+
+/// Release a refund held because the provider was already paid out (platform admin): it
+/// runs now, and the provider owes its share until its next sales settle it.
+#[utoipa::path(post, path = "/tenants/{tenant_id}/refunds/{refund_id}/release", tag = "payments",
+    params(("tenant_id" = uuid::Uuid, Path, description = "The paying tenant"), ("refund_id" = uuid::Uuid, Path, description = "The refund")),
+    security(("bearer" = [])),
+    responses((status = 202, description = "Released: the refund runs"),
+              (status = 403, description = "Not a platform admin", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "No such refund", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "Not held", body = Problem, content_type = "application/problem+json")))]
+async fn release_refund(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant, id)): Path<(TenantId, RefundId)>,
+) -> Result<axum::http::StatusCode, AppError> {
+    payments::release_refund(&state, &principal, tenant, id).await?;
+    Ok(axum::http::StatusCode::ACCEPTED)
 }
 
 /// Record that a `manual` payment (an invoice) was paid (platform admin).
@@ -182,6 +216,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_payments))
         .routes(routes!(get_payment))
         .routes(routes!(mark_paid))
+        .routes(routes!(list_refunds))
+        .routes(routes!(release_refund))
         .routes(routes!(stripe_webhook))
         .routes(routes!(balances))
         .routes(routes!(owed))

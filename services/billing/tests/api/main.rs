@@ -566,4 +566,26 @@ async fn a_payout_run_pays_every_provider_what_it_is_owed_and_the_books_balance(
     assert_eq!(p["data"][0]["refunded"], 0, "no money back that the provider no longer holds");
     let after = balances(&app).await;
     assert_eq!(after["accounts"], b["accounts"], "the books did not move");
+
+    // A platform admin decides to refund anyway: the buyer gets the money back and the
+    // provider owes its share (a positive payable balance), the books still balanced.
+    let (provider, _, _) = &providers[1];
+    let (_, held) = app.get(&format!("/api/v1/billing/tenants/{buyer_tenant}/refunds?status=held"), &root).await;
+    let refund = held["data"][0]["id"].as_str().expect("a held refund").to_owned();
+    let release = format!("/api/v1/billing/tenants/{buyer_tenant}/refunds/{refund}/release");
+    let (s, _) = app.call(Method::POST, &release, Some(admin), None).await;
+    assert_eq!(s, 403, "a provider does not release refunds");
+    let (s, _) = app.call(Method::POST, &release, Some(&root), None).await;
+    assert_eq!(s, 202);
+    let (s, p) = app.call(Method::POST, &release, Some(&root), None).await;
+    assert_problem(&(s, p), 409, "conflict");
+    wait_until("the released refund is paid back", Duration::from_secs(20), || async {
+        let (_, p) = app.get(&format!("/api/v1/billing/payments?order_id={order}"), &buyer).await;
+        p["data"][0]["refunded"] == 4900
+    })
+    .await;
+    let b = balances(&app).await;
+    // One seat of five back (4,900), 80 % of it the provider's: it owes 3,920.
+    assert_eq!(account(&b, &format!("payable:{provider}")), 3920, "the provider owes its share");
+    assert_eq!(b["totals"]["EUR"], 0, "{b}");
 }
