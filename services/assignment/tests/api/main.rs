@@ -55,6 +55,13 @@ async fn org(seats: i32) -> Org {
     let manager = Uuid::now_v7();
     member(&app, tenant, manager, "org_manager", Some(&plant)).await;
     let course = app.licensed_course(tenant, seats).await;
+    // Enrollment has the license's pool before anything is assigned (an assignee added
+    // earlier waits for it on the bus's retries, whose backoff can outlast a test's wait).
+    poll("enrollment has the license's pool", Duration::from_secs(20), || async {
+        let (_, p) = app.get("/api/v1/enrollment/pools", &admin).await;
+        p["data"].as_array().filter(|d| !d.is_empty()).map(drop)
+    })
+    .await;
     Org { app, tenant, admin, plant, line_a, manager, course }
 }
 

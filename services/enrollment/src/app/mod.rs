@@ -236,8 +236,21 @@ async fn take_seat(
 #[tracing::instrument(skip_all)]
 pub async fn enroll(state: &AppState, p: &Principal, input: Enroll) -> Result<(Enrollment, bool), AppError> {
     let tenant = p.own_tenant(MANAGERS)?;
+    seat_in_request(state, p, tenant, input.user_id, input.course_id, false).await
+}
+
+/// [`take_seat`] for a member, asked by `p` over the API: in a transaction of its own,
+/// its events published, a refusal answered as a problem.
+async fn seat_in_request(
+    state: &AppState,
+    p: &Principal,
+    tenant: TenantId,
+    user: UserId,
+    course: CourseId,
+    self_only: bool,
+) -> Result<(Enrollment, bool), AppError> {
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
-    let (row, events) = take_seat(&mut tx, tenant, input.user_id, input.course_id, &p.subject, true, false).await??;
+    let (row, events) = take_seat(&mut tx, tenant, user, course, &p.subject, true, self_only).await??;
     let new = !events.is_empty();
     state.ctx.emit(&mut tx, &p.event_meta(), events).await?;
     tx.commit().await?;
@@ -258,13 +271,7 @@ pub struct SelfEnroll {
 pub async fn self_enroll(state: &AppState, p: &Principal, input: SelfEnroll) -> Result<(Enrollment, bool), AppError> {
     let tenant = p.own_tenant(&Role::ALL)?;
     let user = UserId::from(p.user_id.ok_or_else(|| AppError::Forbidden("an API key does not enroll itself".into()))?);
-    let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
-    let by = p.subject.clone();
-    let (row, events) = take_seat(&mut tx, tenant, user, input.course_id, &by, true, true).await??;
-    let new = !events.is_empty();
-    state.ctx.emit(&mut tx, &p.event_meta(), events).await?;
-    tx.commit().await?;
-    Ok((row.into(), new))
+    seat_in_request(state, p, tenant, user, input.course_id, true).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

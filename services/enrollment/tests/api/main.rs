@@ -9,31 +9,25 @@ use mirai_testkit::{TestApp, assert_problem, poll, wait_until};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-#[tokio::test]
-async fn fifty_concurrent_enrollments_against_ten_seats_take_exactly_ten() {
-    let app = TestApp::spawn(&[
+/// The services an enrollment needs: tenant (members), authoring and marketplace (a
+/// licensed course), and enrollment.
+async fn spawn() -> TestApp {
+    TestApp::spawn(&[
         mirai_tenant::service(),
         mirai_authoring::service(),
         mirai_marketplace::service(),
         mirai_enrollment::service(),
     ])
-    .await;
-    let root = app.platform_admin();
-    let slug = format!("acme-{}", &Uuid::now_v7().simple().to_string()[20..]);
-    let (s, t) =
-        app.post("/api/v1/tenant/tenants", Some(&root), json!({ "kind": "org", "name": "Acme", "slug": slug })).await;
-    assert_eq!(s, 201, "{t}");
-    let tenant: Uuid = t["id"].as_str().unwrap().parse().unwrap();
+    .await
+}
+
+#[tokio::test]
+async fn fifty_concurrent_enrollments_against_ten_seats_take_exactly_ten() {
+    let app = spawn().await;
+    let tenant = app.create_tenant("org", "Acme").await;
     let members: Vec<Uuid> = (0..52).map(|_| Uuid::now_v7()).collect();
     for m in &members {
-        let (s, _) = app
-            .post(
-                &format!("/api/v1/tenant/tenants/{tenant}/memberships"),
-                Some(&root),
-                json!({ "user_id": m, "roles": ["learner"] }),
-            )
-            .await;
-        assert_eq!(s, 201);
+        app.add_member(tenant, *m, &["learner"], None).await;
     }
     let course = app.licensed_course(tenant, 10).await;
     let manager = app.token(Some(tenant), &[Role::OrgManager]);
@@ -145,13 +139,7 @@ async fn fifty_concurrent_enrollments_against_ten_seats_take_exactly_ten() {
 
 #[tokio::test]
 async fn an_individual_buys_one_seat_for_themself_and_may_launch_at_once() {
-    let app = TestApp::spawn(&[
-        mirai_tenant::service(),
-        mirai_authoring::service(),
-        mirai_marketplace::service(),
-        mirai_enrollment::service(),
-    ])
-    .await;
+    let app = spawn().await;
     let tenant = app.create_tenant("individual", "Ada").await;
     let ada = Uuid::now_v7();
     app.add_member(tenant, ada, &["learner"], None).await;
@@ -187,13 +175,7 @@ async fn an_individual_buys_one_seat_for_themself_and_may_launch_at_once() {
 
 #[tokio::test]
 async fn members_enroll_themselves_where_the_listing_allows_and_the_org_opens_the_pool() {
-    let app = TestApp::spawn(&[
-        mirai_tenant::service(),
-        mirai_authoring::service(),
-        mirai_marketplace::service(),
-        mirai_enrollment::service(),
-    ])
-    .await;
+    let app = spawn().await;
     let tenant = app.create_tenant("org", "Acme").await;
     let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
     for m in [a, b] {

@@ -1,0 +1,92 @@
+//! Fixtures tests of several services share: tenants and their members, a person's
+//! token, and a course listed (and licensed) through authoring and marketplace.
+
+use std::time::Duration;
+
+use mirai_kit::Role;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::{TestApp, poll};
+
+impl TestApp {
+    /// A tenant of `kind` (`org`, `provider`, `individual`) made by the platform admin
+    /// through tenant's API, with a unique slug. Needs tenant in the fleet.
+    pub async fn create_tenant(&self, kind: &str, name: &str) -> Uuid {
+        let slug = format!("{}-{}", kind, &Uuid::now_v7().simple().to_string()[20..]);
+        let body = serde_json::json!({ "kind": kind, "name": name, "slug": slug });
+        let (s, t) = self.post("/api/v1/tenant/tenants", Some(&self.platform_admin()), body).await;
+        assert_eq!(s, 201, "{t}");
+        t["id"].as_str().and_then(|id| id.parse().ok()).expect("a tenant id")
+    }
+
+    /// Makes `user` a member of `tenant` with `roles` (in `org_unit`, when given), as the
+    /// platform admin.
+    pub async fn add_member(&self, tenant: Uuid, user: Uuid, roles: &[&str], org_unit: Option<&str>) {
+        let body = serde_json::json!({ "user_id": user, "roles": roles, "org_unit_id": org_unit });
+        let path = format!("/api/v1/tenant/tenants/{tenant}/memberships");
+        let (s, m) = self.post(&path, Some(&self.platform_admin()), body).await;
+        assert_eq!(s, 201, "{m}");
+    }
+
+    /// A token of `user` (a person) in `tenant` with `roles`.
+    pub fn user_token(&self, tenant: Uuid, user: Uuid, roles: &[Role]) -> String {
+        let mut claims = self.claims(Some(tenant), roles);
+        claims.sub = format!("user:{user}");
+        self.sign(&claims)
+    }
+
+    /// A course a provider authored, published and listed free. Needs authoring and
+    /// marketplace in the fleet. Returns the course and listing ids.
+    pub async fn listed_course(&self) -> (String, String) {
+        self.listed_course_with(serde_json::json!({})).await
+    }
+
+    /// [`Self::listed_course`] with more of the listing's terms (`{"self_enrollment": true}`).
+    pub async fn listed_course_with(&self, terms: Value) -> (String, String) {
+        let provider = Uuid::now_v7();
+        let seller = self.token(Some(provider), &[Role::ProviderAdmin]);
+        let body = serde_json::json!({ "title": "Ladder safety", "summary": "Up and down", "locale": "en", "tags": [],
+            "visibility": "public", "modules": [{ "title": "M", "lessons": [{ "title": "L",
+            "blocks": [{ "kind": "text", "content": { "markdown": "Three points of contact." } }] }] }] });
+        let (s, c) = self.post("/api/v1/authoring/courses", Some(&seller), body).await;
+        assert_eq!(s, 201, "{c}");
+        let course = c["id"].as_str().expect("a course id").to_owned();
+        let res = self
+            .http
+            .post(self.url(&format!("/api/v1/authoring/courses/{course}/publish")))
+            .bearer_auth(&seller)
+            .header("if-match", "\"1\"")
+            .send()
+            .await
+            .expect("publish");
+        assert_eq!(res.status(), 201);
+        let mut listing = serde_json::json!({ "course_id": course, "version": 1, "pricing": "free" });
+        if let (Some(l), Some(t)) = (listing.as_object_mut(), terms.as_object()) {
+            l.extend(t.clone());
+        }
+        let listing = poll("marketplace knows the version", Duration::from_secs(20), || async {
+            let (s, l) = self.post("/api/v1/marketplace/listings", Some(&seller), listing.clone()).await;
+            (s == 201).then(|| l["id"].as_str().expect("a listing id").to_owned())
+        })
+        .await;
+        (course, listing)
+    }
+
+    /// A course listed free ([`Self::listed_course`]) of which `buyer` (an org tenant)
+    /// ordered `seats`: the order completed, so the license follows on the bus. Returns
+    /// the course id.
+    pub async fn licensed_course(&self, buyer: Uuid, seats: i32) -> String {
+        let (course, listing) = self.listed_course().await;
+        let admin = self.token(Some(buyer), &[Role::OrgAdmin]);
+        let (s, o) = self
+            .post(
+                "/api/v1/marketplace/orders",
+                Some(&admin),
+                serde_json::json!({ "listing_id": listing, "seats": seats }),
+            )
+            .await;
+        assert_eq!((s.as_u16(), o["status"].as_str()), (201, Some("completed")), "{o}");
+        course
+    }
+}
