@@ -212,6 +212,10 @@ id_type!(
     /// A named set of a tenant's members, apart from org units (tenant).
     GroupId
 );
+id_type!(
+    /// A recurring payment of a subscription order, renewed each period (billing).
+    SubscriptionId
+);
 
 #[cfg(test)]
 mod tests {

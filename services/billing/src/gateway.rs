@@ -93,6 +93,9 @@ pub struct Stripe {
 
 type Form = Vec<(String, String)>;
 
+/// The Stripe API version billing speaks.
+pub const STRIPE_VERSION: &str = "2024-06-20";
+
 impl Stripe {
     pub fn new(base: &str, key: SecretString, timeout: Duration) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
@@ -112,7 +115,13 @@ impl Stripe {
         idempotency: Option<&str>,
     ) -> Result<Value, GatewayError> {
         let url = format!("{}{path}", self.base);
-        let mut req = self.http.request(method.clone(), &url).bearer_auth(self.key.expose_secret());
+        // Pinned: the fields read here (`invoice.payment_intent`, `invoice.subscription`)
+        // are this version's, whatever the account's default is.
+        let mut req = self
+            .http
+            .request(method.clone(), &url)
+            .bearer_auth(self.key.expose_secret())
+            .header("Stripe-Version", STRIPE_VERSION);
         if method == reqwest::Method::GET {
             req = req.query(form);
         } else {
@@ -230,6 +239,239 @@ impl Stripe {
             return Err(GatewayError::Refused(m.to_owned()));
         }
         id_of(&v)
+    }
+}
+
+/// A subscription to create at the provider: the order's seats at the listing's price,
+/// each `interval`, charged to `payment_method` (made the customer's default).
+pub struct NewSubscription<'a> {
+    pub subscription_id: uuid::Uuid,
+    pub payment_id: uuid::Uuid,
+    pub order_id: uuid::Uuid,
+    pub tenant_id: uuid::Uuid,
+    pub customer: &'a str,
+    pub payment_method: &'a str,
+    pub course_id: uuid::Uuid,
+    pub seats: i32,
+    pub unit_amount: i64,
+    pub currency: &'a str,
+    pub interval: &'a str,
+}
+
+/// A subscription as the provider has it.
+#[derive(Debug, Clone)]
+pub struct SubscriptionAt {
+    pub provider_ref: String,
+    /// Stripe's status: `incomplete`, `active`, `past_due`, `canceled`, …
+    pub status: String,
+    pub cancel_at_period_end: bool,
+    pub latest_invoice: Option<String>,
+    pub tenant_id: Option<uuid::Uuid>,
+    pub subscription_id: Option<uuid::Uuid>,
+    pub customer: Option<String>,
+    /// The subscription item (`si_…`) the seats are the quantity of.
+    pub item: Option<String>,
+}
+
+/// An invoice as the provider has it.
+#[derive(Debug, Clone)]
+pub struct InvoiceAt {
+    pub id: String,
+    pub subscription: Option<String>,
+    /// `draft`, `open`, `paid`, `void` or `uncollectible`.
+    pub status: String,
+    pub amount_paid: i64,
+    pub currency: String,
+    pub payment_intent: Option<String>,
+    /// Stripe's reason (`subscription_create`, `subscription_cycle`, …), when it says.
+    pub billing_reason: Option<String>,
+}
+
+impl SubscriptionAt {
+    fn of(v: &Value) -> Result<Self, GatewayError> {
+        let meta = |k: &str| v["metadata"][k].as_str().and_then(|s| s.parse().ok());
+        Ok(Self {
+            provider_ref: id_of(v)?,
+            status: v["status"].as_str().unwrap_or("incomplete").to_owned(),
+            cancel_at_period_end: v["cancel_at_period_end"] == true,
+            latest_invoice: v["latest_invoice"]
+                .as_str()
+                .or_else(|| v["latest_invoice"]["id"].as_str())
+                .map(str::to_owned),
+            tenant_id: meta("mirai_tenant_id"),
+            subscription_id: meta("mirai_subscription_id"),
+            customer: v["customer"].as_str().or_else(|| v["customer"]["id"].as_str()).map(str::to_owned),
+            item: v["items"]["data"][0]["id"].as_str().map(str::to_owned),
+        })
+    }
+}
+
+impl InvoiceAt {
+    fn of(v: &Value) -> Result<Self, GatewayError> {
+        let id_or_obj = |x: &Value| x.as_str().or_else(|| x["id"].as_str()).map(str::to_owned);
+        // Older API versions name the subscription on the invoice; newer ones under `parent`.
+        let subscription =
+            id_or_obj(&v["subscription"]).or_else(|| id_or_obj(&v["parent"]["subscription_details"]["subscription"]));
+        Ok(Self {
+            id: id_of(v)?,
+            subscription,
+            status: v["status"].as_str().unwrap_or("open").to_owned(),
+            amount_paid: v["amount_paid"].as_i64().unwrap_or(0),
+            currency: v["currency"].as_str().unwrap_or_default().to_ascii_uppercase(),
+            payment_intent: id_or_obj(&v["payment_intent"]),
+            billing_reason: v["billing_reason"].as_str().map(str::to_owned),
+        })
+    }
+}
+
+impl Stripe {
+    /// Makes `pm` the customer's default payment method for invoices (attaching it).
+    async fn default_payment_method(&self, customer: &str, pm: &str) -> Result<(), GatewayError> {
+        let attach = format!("/v1/payment_methods/{}/attach", path_safe(pm)?);
+        let form: Form = vec![("customer".into(), customer.into())];
+        let v = self.call(reqwest::Method::POST, &attach, &form, Some(&format!("attach-{pm}-{customer}"))).await?;
+        if let Some(m) = v["declined"].as_str() {
+            return Err(GatewayError::Refused(format!("the payment method was declined: {m}")));
+        }
+        let form: Form = vec![("invoice_settings[default_payment_method]".into(), pm.into())];
+        self.call(reqwest::Method::POST, &format!("/v1/customers/{}", path_safe(customer)?), &form, None).await?;
+        Ok(())
+    }
+
+    /// The plan for a course's seat at a price and interval, created once (its id says
+    /// all of that, so every order at that price shares it).
+    async fn plan(&self, s: &NewSubscription<'_>) -> Result<String, GatewayError> {
+        let id = format!(
+            "mirai_{}_{}_{}_{}",
+            s.course_id.simple(),
+            s.currency.to_ascii_lowercase(),
+            s.interval,
+            s.unit_amount
+        );
+        match self.call(reqwest::Method::GET, &format!("/v1/plans/{id}"), &vec![], None).await {
+            Ok(_) => return Ok(id),
+            Err(GatewayError::Refused(_)) => {}
+            Err(e) => return Err(e),
+        }
+        let form: Form = vec![
+            ("id".into(), id.clone()),
+            ("amount".into(), s.unit_amount.to_string()),
+            ("currency".into(), s.currency.to_ascii_lowercase()),
+            ("interval".into(), s.interval.into()),
+            ("product[name]".into(), format!("Mirai course {} seat", s.course_id)),
+            ("metadata[mirai_course_id]".into(), s.course_id.to_string()),
+        ];
+        match self.call(reqwest::Method::POST, "/v1/plans", &form, Some(&format!("plan-{id}"))).await {
+            Ok(_) => Ok(id),
+            // Created meanwhile by another order's job.
+            Err(GatewayError::Refused(m)) if m.contains("already exists") => Ok(id),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Subscribes the customer (once: the subscription's id is the idempotency key); the
+    /// provider invoices and charges the first period at once.
+    pub async fn create_subscription(&self, s: &NewSubscription<'_>) -> Result<SubscriptionAt, GatewayError> {
+        self.default_payment_method(s.customer, s.payment_method).await?;
+        let plan = self.plan(s).await?;
+        let form: Form = vec![
+            ("customer".into(), s.customer.into()),
+            ("items[0][plan]".into(), plan),
+            ("items[0][quantity]".into(), s.seats.to_string()),
+            ("payment_behavior".into(), "allow_incomplete".into()),
+            ("metadata[mirai_subscription_id]".into(), s.subscription_id.to_string()),
+            ("metadata[mirai_payment_id]".into(), s.payment_id.to_string()),
+            ("metadata[mirai_order_id]".into(), s.order_id.to_string()),
+            ("metadata[mirai_tenant_id]".into(), s.tenant_id.to_string()),
+        ];
+        let key = format!("subscription-{}", s.subscription_id);
+        let v = self.call(reqwest::Method::POST, "/v1/subscriptions", &form, Some(&key)).await?;
+        if let Some(m) = v["declined"].as_str() {
+            return Err(GatewayError::Refused(format!("the first period was declined: {m}")));
+        }
+        SubscriptionAt::of(&v)
+    }
+
+    pub async fn subscription(&self, provider_ref: &str) -> Result<SubscriptionAt, GatewayError> {
+        let v = self
+            .call(reqwest::Method::GET, &format!("/v1/subscriptions/{}", path_safe(provider_ref)?), &vec![], None)
+            .await?;
+        SubscriptionAt::of(&v)
+    }
+
+    pub async fn invoice(&self, id: &str) -> Result<InvoiceAt, GatewayError> {
+        let v = self.call(reqwest::Method::GET, &format!("/v1/invoices/{}", path_safe(id)?), &vec![], None).await?;
+        InvoiceAt::of(&v)
+    }
+
+    /// Stops (or resumes) renewal at the end of the period paid.
+    pub async fn set_cancel_at_period_end(
+        &self,
+        provider_ref: &str,
+        cancel: bool,
+        key: &str,
+    ) -> Result<SubscriptionAt, GatewayError> {
+        let form: Form = vec![("cancel_at_period_end".into(), cancel.to_string())];
+        let path = format!("/v1/subscriptions/{}", path_safe(provider_ref)?);
+        let v = self.call(reqwest::Method::POST, &path, &form, Some(&format!("renewal-{key}"))).await?;
+        SubscriptionAt::of(&v)
+    }
+
+    /// Ends a subscription now (its license was revoked).
+    pub async fn cancel_subscription(&self, provider_ref: &str) -> Result<(), GatewayError> {
+        let path = format!("/v1/subscriptions/{}", path_safe(provider_ref)?);
+        match self.call(reqwest::Method::DELETE, &path, &vec![], None).await {
+            Ok(_) => Ok(()),
+            // Gone already; any other refusal (a bad key, a locked account) is an error.
+            Err(GatewayError::Refused(m)) if m.contains("HTTP 404") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sets the seats charged from the next period on (no proration: seats taken back
+    /// are refunded for the current period by the refund itself).
+    pub async fn set_quantity(&self, provider_ref: &str, seats: i32, key: &str) -> Result<(), GatewayError> {
+        let at = self.subscription(provider_ref).await?;
+        let Some(item) = at.item else {
+            return Err(GatewayError::Refused(format!("subscription {provider_ref} has no item")));
+        };
+        let form: Form = vec![
+            ("items[0][id]".into(), item),
+            ("items[0][quantity]".into(), seats.to_string()),
+            ("proration_behavior".into(), "none".into()),
+        ];
+        let path = format!("/v1/subscriptions/{}", path_safe(provider_ref)?);
+        self.call(reqwest::Method::POST, &path, &form, Some(&format!("quantity-{key}"))).await.map(drop)
+    }
+
+    /// Every subscription invoice paid since `since` (unix seconds), from the provider's
+    /// event log (`invoice.payment_succeeded`); at most `max` of them.
+    pub async fn invoices_paid_since(&self, since: i64, max: usize) -> Result<Vec<InvoiceAt>, GatewayError> {
+        let mut out = vec![];
+        let mut after: Option<String> = None;
+        loop {
+            let mut form: Form = vec![
+                ("type".into(), "invoice.payment_succeeded".into()),
+                ("created[gte]".into(), since.to_string()),
+                ("limit".into(), "100".into()),
+            ];
+            if let Some(a) = &after {
+                form.push(("starting_after".into(), a.clone()));
+            }
+            let v = self.call(reqwest::Method::GET, "/v1/events", &form, None).await?;
+            let data = v["data"].as_array().cloned().unwrap_or_default();
+            for ev in &data {
+                if let Ok(inv) = InvoiceAt::of(&ev["data"]["object"])
+                    && inv.subscription.is_some()
+                {
+                    out.push(inv);
+                }
+            }
+            after = data.last().and_then(|e| e["id"].as_str()).map(str::to_owned);
+            if v["has_more"] != true || after.is_none() || out.len() >= max {
+                return Ok(out);
+            }
+        }
     }
 
     /// Every payment that succeeded since `since` (unix seconds), from the provider's

@@ -36,6 +36,9 @@ pub struct Settings {
     /// `ISSUER_PREFIX`: the issuer's number prefix (1 to 16 letters and digits, default
     /// `MIR`): numbers run `<prefix>-00000001` on without gaps.
     pub issuer_prefix: String,
+    /// `RENEWAL_LEAD_SECS`: how long before a `manual` subscription's paid period ends its
+    /// next invoice is raised, default 7 days (Stripe invoices its subscriptions itself).
+    pub renewal_lead: Duration,
 }
 
 impl Settings {
@@ -87,6 +90,7 @@ impl Settings {
             reconcile_window: Duration::from_secs(num("RECONCILE_WINDOW_HOURS", 72)? * 3600),
             unpaid_grace: Duration::from_secs(num("UNPAID_GRACE_SECS", 300)?),
             timeout: Duration::from_millis(num("TIMEOUT_MS", 20_000)?),
+            renewal_lead: Duration::from_secs(num("RENEWAL_LEAD_SECS", 7 * 86_400)?),
         })
     }
 }

@@ -3,7 +3,9 @@
 //! are platform-wide.
 
 use chrono::{DateTime, Utc};
-use mirai_contracts::ids::{CourseId, DocumentId, OrderId, PaymentId, PayoutId, PayoutRunId, RefundId, TenantId};
+use mirai_contracts::ids::{
+    CourseId, DocumentId, OrderId, PaymentId, PayoutId, PayoutRunId, RefundId, SubscriptionId, TenantId,
+};
 use mirai_kit::pagination::Cursor;
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
@@ -24,7 +26,7 @@ pub async fn customer_put(tx: &mut PgConnection, tenant: TenantId, provider: &st
 
 pub const PAYMENT: &str = "id, tenant_id, order_id, provider_tenant_id, amount, currency, revenue_share_bps, \
      payment_method, provider, provider_ref, client_secret, status, failure, refunded, provisioned_at, succeeded_at, \
-     created_at, updated_at";
+     created_at, updated_at, subscription_id, period, provider_invoice";
 
 #[derive(Debug, Clone, FromRow)]
 pub struct PaymentRow {
@@ -46,6 +48,12 @@ pub struct PaymentRow {
     pub succeeded_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The subscription a period's payment belongs to.
+    pub subscription_id: Option<SubscriptionId>,
+    /// The period it pays (1: the order's own payment).
+    pub period: i32,
+    /// The provider's invoice it was paid by (subscriptions).
+    pub provider_invoice: Option<String>,
 }
 
 /// What an order asks to be paid.
@@ -58,14 +66,17 @@ pub struct NewPayment<'a> {
     pub share_bps: i32,
     pub payment_method: Option<&'a str>,
     pub provider: &'a str,
+    pub subscription: Option<SubscriptionId>,
+    pub period: i32,
 }
 
-/// The order's payment, created once (None when it existed already).
+/// The order's payment for a period, created once (None when it existed already).
 pub async fn payment_insert(tx: &mut PgConnection, p: &NewPayment<'_>) -> Result<Option<PaymentRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "INSERT INTO payments (id, tenant_id, order_id, provider_tenant_id, amount, currency, revenue_share_bps, \
-         payment_method, provider, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'creating') \
-         ON CONFLICT (order_id) DO NOTHING RETURNING {PAYMENT}"
+         payment_method, provider, status, subscription_id, period) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'creating', $10, $11) \
+         ON CONFLICT (order_id, period) DO NOTHING RETURNING {PAYMENT}"
     ))
     .bind(PaymentId::new())
     .bind(p.tenant)
@@ -76,6 +87,8 @@ pub async fn payment_insert(tx: &mut PgConnection, p: &NewPayment<'_>) -> Result
     .bind(p.share_bps)
     .bind(p.payment_method)
     .bind(p.provider)
+    .bind(p.subscription)
+    .bind(p.period)
     .fetch_optional(tx)
     .await
 }
@@ -85,11 +98,24 @@ pub async fn payment_get(tx: &mut PgConnection, id: PaymentId, lock: bool) -> Re
     sqlx::query_as(&format!("SELECT {PAYMENT} FROM payments WHERE id = $1{lock}")).bind(id).fetch_optional(tx).await
 }
 
+/// The order's payment of its latest period.
 pub async fn payment_of_order(tx: &mut PgConnection, order: OrderId) -> Result<Option<PaymentRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {PAYMENT} FROM payments WHERE order_id = $1 FOR UPDATE"))
-        .bind(order)
-        .fetch_optional(tx)
-        .await
+    sqlx::query_as(&format!(
+        "SELECT {PAYMENT} FROM payments WHERE order_id = $1 ORDER BY period DESC LIMIT 1 FOR UPDATE"
+    ))
+    .bind(order)
+    .fetch_optional(tx)
+    .await
+}
+
+/// The order's latest period that was paid (what a refund of the order gives back).
+pub async fn payment_of_order_paid(tx: &mut PgConnection, order: OrderId) -> Result<Option<PaymentRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {PAYMENT} FROM payments WHERE order_id = $1 AND status = 'succeeded' ORDER BY period DESC LIMIT 1 FOR UPDATE"
+    ))
+    .bind(order)
+    .fetch_optional(tx)
+    .await
 }
 
 pub async fn payments_list(
@@ -159,10 +185,236 @@ pub async fn payment_refunded(tx: &mut PgConnection, id: PaymentId, amount: i64)
 pub async fn payment_provisioned(tx: &mut PgConnection, order: OrderId) -> Result<Option<PaymentRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "UPDATE payments SET provisioned_at = COALESCE(provisioned_at, now()), updated_at = now() \
-         WHERE order_id = $1 RETURNING {PAYMENT}"
+         WHERE order_id = $1 AND period = 1 RETURNING {PAYMENT}"
     ))
     .bind(order)
     .fetch_optional(tx)
+    .await
+}
+
+/// Records the provider's invoice (and its PaymentIntent) a period is paid by.
+pub async fn payment_invoiced(
+    tx: &mut PgConnection,
+    id: PaymentId,
+    invoice: &str,
+    provider_ref: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE payments SET provider_invoice = $2, provider_ref = COALESCE(provider_ref, $3), \
+         status = CASE WHEN status = 'creating' THEN 'requires_action' ELSE status END, updated_at = now() \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(invoice)
+    .bind(provider_ref)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn payment_of_invoice(tx: &mut PgConnection, invoice: &str) -> Result<Option<PaymentRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {PAYMENT} FROM payments WHERE provider_invoice = $1 FOR UPDATE"))
+        .bind(invoice)
+        .fetch_optional(tx)
+        .await
+}
+
+/// Re-prices an invoiced, unpaid `manual` payment (its order's seats changed).
+pub async fn payment_reprice(tx: &mut PgConnection, id: PaymentId, amount: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE payments SET amount = $2, updated_at = now() \
+         WHERE id = $1 AND provider = 'manual' AND status IN ('creating', 'requires_action')",
+    )
+    .bind(id)
+    .bind(amount)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Locks every payment of an order. Locks are taken payments first, then the
+/// subscription, on every path.
+pub async fn payments_lock_order(tx: &mut PgConnection, order: OrderId) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT id FROM payments WHERE order_id = $1 ORDER BY period FOR UPDATE")
+        .bind(order)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// A period's payment: its lines are the order's (copied from its first period).
+pub async fn payment_copy_lines(tx: &mut PgConnection, from: PaymentId, to: PaymentId) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE payments t SET seats = f.seats, unit_amount = f.unit_amount, course_id = f.course_id, \
+         pricing = f.pricing, billing_interval = f.billing_interval FROM payments f WHERE f.id = $1 AND t.id = $2",
+    )
+    .bind(from)
+    .bind(to)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Notes that a provider invoice is recorded as a period's payment (platform-wide).
+pub async fn invoice_recorded(tx: &mut PgConnection, provider: &str, invoice: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO recorded_invoices (provider, invoice) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(provider)
+        .bind(invoice)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// Of `invoices`, those not recorded yet.
+pub async fn invoices_unrecorded(
+    tx: &mut PgConnection,
+    provider: &str,
+    invoices: &[String],
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT i FROM unnest($2::text[]) AS i WHERE NOT EXISTS \
+         (SELECT 1 FROM recorded_invoices r WHERE r.provider = $1 AND r.invoice = i)",
+    )
+    .bind(provider)
+    .bind(invoices)
+    .fetch_all(tx)
+    .await
+}
+
+// ---- subscriptions -------------------------------------------------------------------
+
+pub const SUBSCRIPTION: &str = "id, tenant_id, order_id, provider, provider_ref, interval, status, \
+     cancel_at_period_end, anchor, periods_paid, paid_through, canceled_at, created_at, updated_at, seats, \
+     renewal_synced";
+
+#[derive(Debug, Clone, FromRow)]
+pub struct SubscriptionRow {
+    pub id: SubscriptionId,
+    pub tenant_id: TenantId,
+    pub order_id: OrderId,
+    pub provider: String,
+    pub provider_ref: Option<String>,
+    pub interval: String,
+    pub status: String,
+    pub cancel_at_period_end: bool,
+    pub anchor: Option<DateTime<Utc>>,
+    pub periods_paid: i32,
+    pub paid_through: Option<DateTime<Utc>>,
+    pub canceled_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub seats: i32,
+    pub renewal_synced: bool,
+}
+
+/// The order's subscription, created once (None when it existed already).
+pub async fn subscription_insert(
+    tx: &mut PgConnection,
+    tenant: TenantId,
+    order: OrderId,
+    provider: &str,
+    interval: &str,
+    seats: i32,
+) -> Result<Option<SubscriptionRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "INSERT INTO subscriptions (id, tenant_id, order_id, provider, interval, status, seats) \
+         VALUES ($1, $2, $3, $4, $5, 'incomplete', $6) ON CONFLICT (order_id) DO NOTHING RETURNING {SUBSCRIPTION}"
+    ))
+    .bind(SubscriptionId::new())
+    .bind(tenant)
+    .bind(order)
+    .bind(provider)
+    .bind(interval)
+    .bind(seats)
+    .fetch_optional(tx)
+    .await
+}
+
+pub async fn subscription_get(
+    tx: &mut PgConnection,
+    id: SubscriptionId,
+    lock: bool,
+) -> Result<Option<SubscriptionRow>, sqlx::Error> {
+    let lock = if lock { " FOR UPDATE" } else { "" };
+    sqlx::query_as(&format!("SELECT {SUBSCRIPTION} FROM subscriptions WHERE id = $1{lock}"))
+        .bind(id)
+        .fetch_optional(tx)
+        .await
+}
+
+pub async fn subscription_of_order(
+    tx: &mut PgConnection,
+    order: OrderId,
+) -> Result<Option<SubscriptionRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {SUBSCRIPTION} FROM subscriptions WHERE order_id = $1 FOR UPDATE"))
+        .bind(order)
+        .fetch_optional(tx)
+        .await
+}
+
+pub async fn subscription_set_license(tx: &mut PgConnection, order: OrderId, license: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE subscriptions SET license_id = $2, updated_at = now() WHERE order_id = $1")
+        .bind(order)
+        .bind(license)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn subscription_of_license(
+    tx: &mut PgConnection,
+    license: Uuid,
+) -> Result<Option<SubscriptionRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {SUBSCRIPTION} FROM subscriptions WHERE license_id = $1"))
+        .bind(license)
+        .fetch_optional(tx)
+        .await
+}
+
+pub async fn subscription_set_ref(tx: &mut PgConnection, id: SubscriptionId, r: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE subscriptions SET provider_ref = $2, updated_at = now() WHERE id = $1 AND provider_ref IS NULL",
+    )
+    .bind(id)
+    .bind(r)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Writes what changed of a subscription (the caller locked and compared it).
+pub async fn subscription_save(tx: &mut PgConnection, s: &SubscriptionRow) -> Result<SubscriptionRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE subscriptions SET status = $2, cancel_at_period_end = $3, anchor = $4, periods_paid = $5, \
+         paid_through = $6, canceled_at = $7, seats = $8, renewal_synced = $9, updated_at = now() \
+         WHERE id = $1 RETURNING {SUBSCRIPTION}"
+    ))
+    .bind(s.id)
+    .bind(&s.status)
+    .bind(s.cancel_at_period_end)
+    .bind(s.anchor)
+    .bind(s.periods_paid)
+    .bind(s.paid_through)
+    .bind(s.canceled_at)
+    .bind(s.seats)
+    .bind(s.renewal_synced)
+    .fetch_one(tx)
+    .await
+}
+
+pub async fn subscriptions_list(
+    tx: &mut PgConnection,
+    after: Option<Cursor>,
+    limit: i64,
+) -> Result<Vec<SubscriptionRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {SUBSCRIPTION} FROM subscriptions WHERE ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2)) \
+         ORDER BY created_at DESC, id DESC LIMIT $3"
+    ))
+    .bind(after.map(|c| c.created_at))
+    .bind(after.map(|c| c.id))
+    .bind(limit + 1)
+    .fetch_all(tx)
     .await
 }
 

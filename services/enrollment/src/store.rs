@@ -246,6 +246,24 @@ pub async fn enrollments_end_newest(
     .await
 }
 
+/// A renewed license's pool runs to its new end (active again if it had lapsed).
+pub async fn pool_renew(
+    tx: &mut PgConnection,
+    license: LicenseId,
+    seats: i32,
+    ends_at: DateTime<Utc>,
+) -> Result<PoolRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE pools SET ends_at = $3, seats = CASE WHEN status = 'ended' THEN $2 ELSE seats END, status = 'active', \
+         revision = revision + 1, updated_at = now() WHERE license_id = $1 RETURNING {POOL}"
+    ))
+    .bind(license)
+    .bind(seats)
+    .bind(ends_at)
+    .fetch_one(tx)
+    .await
+}
+
 pub async fn pool_license_revision(
     tx: &mut PgConnection,
     license: LicenseId,

@@ -62,7 +62,8 @@ pub fn consumers() -> Vec<ConsumerSpec> {
         ConsumerSpec::new("marketplace-payments")
             .on(app::orders::on_paid)
             .on(app::orders::on_payment_failed)
-            .on(app::orders::on_healed),
+            .on(app::orders::on_healed)
+            .on(app::licenses::on_subscription),
         ConsumerSpec::new("marketplace-seats").on(on_seats),
         ConsumerSpec::new("marketplace-tenants").on(on_tenant),
     ]

@@ -32,7 +32,7 @@ pub struct AppState {
 impl Service for AppState {
     const NAME: &'static str = NAME;
     const CONSUMERS: &'static [(&'static str, &'static str)] = events::CONSUMERS;
-    const SENDS: &'static [&'static str] = &["cmd.billing.refund.v1"];
+    const SENDS: &'static [&'static str] = &["cmd.billing.refund.v1", "cmd.billing.renewal.v1"];
 
     fn routes() -> OpenApiRouter<Self> {
         http::routes()

@@ -359,7 +359,7 @@ pub async fn order_add_refunded_seats(tx: &mut PgConnection, id: OrderId, seats:
 // ---- licenses ------------------------------------------------------------------------
 
 pub const LICENSE: &str = "id, tenant_id, order_id, listing_id, provider_tenant_id, course_id, version, title, seats, \
-     seats_in_use, status, starts_at, ends_at, revision, created_at, updated_at";
+     seats_in_use, status, starts_at, ends_at, revision, created_at, updated_at, periods, auto_renew, renewal_status";
 
 #[derive(Debug, Clone, FromRow)]
 pub struct LicenseRow {
@@ -379,6 +379,9 @@ pub struct LicenseRow {
     pub revision: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub periods: i32,
+    pub auto_renew: bool,
+    pub renewal_status: Option<String>,
 }
 
 pub async fn license_insert(
@@ -389,7 +392,8 @@ pub async fn license_insert(
 ) -> Result<LicenseRow, sqlx::Error> {
     sqlx::query_as(&format!(
         "INSERT INTO licenses (id, tenant_id, order_id, listing_id, provider_tenant_id, course_id, version, title, \
-         seats, status, starts_at, ends_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'active', $10, $11) RETURNING {LICENSE}"
+         seats, status, starts_at, ends_at, auto_renew) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'active', $10, $11, $12) RETURNING {LICENSE}"
     ))
     .bind(LicenseId::new())
     .bind(o.tenant_id)
@@ -402,6 +406,45 @@ pub async fn license_insert(
     .bind(o.seats)
     .bind(starts_at)
     .bind(ends_at)
+    // A subscription renews until its buyer stops it.
+    .bind(o.pricing == "subscription")
+    .fetch_one(tx)
+    .await
+}
+
+/// A paid period moved the term's end (a new revision).
+pub async fn license_renew(
+    tx: &mut PgConnection,
+    id: LicenseId,
+    periods: i32,
+    ends_at: DateTime<Utc>,
+) -> Result<LicenseRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE licenses SET periods = $2, ends_at = $3, revision = revision + 1, updated_at = now() \
+         WHERE id = $1 RETURNING {LICENSE}"
+    ))
+    .bind(id)
+    .bind(periods)
+    .bind(ends_at)
+    .fetch_one(tx)
+    .await
+}
+
+/// Whether the license renews, and how billing's subscription stands (no new revision:
+/// seats and term are unchanged).
+pub async fn license_set_renewal(
+    tx: &mut PgConnection,
+    id: LicenseId,
+    auto_renew: bool,
+    renewal_status: Option<&str>,
+) -> Result<LicenseRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE licenses SET auto_renew = $2, renewal_status = COALESCE($3, renewal_status), updated_at = now() \
+         WHERE id = $1 RETURNING {LICENSE}"
+    ))
+    .bind(id)
+    .bind(auto_renew)
+    .bind(renewal_status)
     .fetch_one(tx)
     .await
 }

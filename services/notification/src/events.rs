@@ -13,12 +13,13 @@ use mirai_contracts::{
             AssignmentCanceled, AssignmentCreated,
         },
         authoring::{CoursePublished, CourseRetired},
-        billing::{DocumentIssued, PaymentFailed, PaymentRefunded, PaymentSucceeded},
+        billing::{DocumentIssued, PaymentFailed, PaymentRefunded, PaymentSucceeded, SubscriptionChanged},
         content::PackageImported,
         enrollment::{EnrollmentCreated, EnrollmentEnded, EnrollmentRefused},
         lrs::{StatementStored, StatementVoided},
         marketplace::{
-            LicenseChanged, LicenseGranted, ListingChanged, OrderCanceled, OrderCompleted, OrderFailed, OrderPlaced,
+            LicenseChanged, LicenseGranted, LicenseRenewed, ListingChanged, OrderCanceled, OrderCompleted, OrderFailed,
+            OrderPlaced,
         },
         media::{AssetDeleted, AssetReady},
         tenant::{
@@ -54,9 +55,11 @@ pub const DELIVERABLE: &[&str] = &[
     OrderCanceled::SUBJECT,
     LicenseGranted::SUBJECT,
     LicenseChanged::SUBJECT,
+    LicenseRenewed::SUBJECT,
     PaymentSucceeded::SUBJECT,
     PaymentFailed::SUBJECT,
     PaymentRefunded::SUBJECT,
+    SubscriptionChanged::SUBJECT,
     DocumentIssued::SUBJECT,
     EnrollmentCreated::SUBJECT,
     EnrollmentEnded::SUBJECT,
@@ -209,11 +212,13 @@ pub fn consumers(state: &AppState) -> Vec<ConsumerSpec> {
             .on(record::<OrderFailed>)
             .on(record::<OrderCanceled>)
             .on(record::<LicenseGranted>)
-            .on(record::<LicenseChanged>),
+            .on(record::<LicenseChanged>)
+            .on(record::<LicenseRenewed>),
         ConsumerSpec::new("notification-billing")
             .on(record::<PaymentSucceeded>)
             .on(record::<PaymentFailed>)
             .on(record::<PaymentRefunded>)
+            .on(record::<SubscriptionChanged>)
             .on(record::<DocumentIssued>),
         ConsumerSpec::new("notification-enrollment")
             .on(record::<EnrollmentCreated>)

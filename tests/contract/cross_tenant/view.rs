@@ -74,6 +74,7 @@ pub(super) async fn alpha_view(app: &TestApp, a: &Alpha) -> View {
         ("marketplace licenses", "/api/v1/marketplace/licenses".to_owned(), vec![]),
         ("marketplace license", format!("/api/v1/marketplace/licenses/{}", a.license_id), vec![]),
         ("billing payments", "/api/v1/billing/payments".to_owned(), vec![]),
+        ("billing subscriptions", "/api/v1/billing/subscriptions".to_owned(), vec![]),
         ("billing payment", format!("/api/v1/billing/payments/{}", a.payment_id), vec![]),
         ("billing documents", "/api/v1/billing/documents".to_owned(), vec![]),
         ("billing receipt", format!("/api/v1/billing/documents/{}", a.document_id), vec![]),

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     event::event,
-    ids::{DocumentId, OrderId, PaymentId, PayoutId, PayoutRunId, RefundId, TenantId},
+    ids::{DocumentId, OrderId, PaymentId, PayoutId, PayoutRunId, RefundId, SubscriptionId, TenantId},
 };
 
 /// An order's payment succeeded: the money is taken and booked in the ledger.
@@ -102,6 +102,47 @@ pub struct RefundPayment {
 }
 
 event!(RefundPayment, "cmd.billing.refund.v1", aggregate = order_id, tenant = tenant_id);
+
+/// A subscription order's recurring payment changed: a period was paid (`periods_paid`
+/// went up and `paid_through` moved on), a renewal failed (`past_due`), the buyer stopped
+/// or resumed renewal (`cancel_at_period_end`), or it ended (`canceled`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionChanged {
+    /// The buyer.
+    pub tenant_id: TenantId,
+    pub subscription_id: SubscriptionId,
+    pub order_id: OrderId,
+    /// `incomplete` (the first period is not paid yet), `active`, `past_due` (a renewal
+    /// was not paid; the license lapses at `paid_through` unless it is) or `canceled`.
+    pub status: String,
+    /// Renewal is stopped: the subscription ends at `paid_through`.
+    pub cancel_at_period_end: bool,
+    /// Periods paid so far (1 once the order's own payment succeeded).
+    pub periods_paid: i32,
+    /// The end of the last paid period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid_through: Option<DateTime<Utc>>,
+    /// `month` or `year`.
+    pub interval: String,
+    pub at: DateTime<Utc>,
+}
+
+event!(SubscriptionChanged, "billing.subscription.changed.v1", aggregate = subscription_id, tenant = tenant_id);
+
+/// A command to billing: stop (or resume) renewing a subscription order at the end of the
+/// period paid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetRenewal {
+    pub tenant_id: TenantId,
+    pub order_id: OrderId,
+    pub auto_renew: bool,
+    pub requested_by: String,
+    pub requested_at: DateTime<Utc>,
+}
+
+event!(SetRenewal, "cmd.billing.renewal.v1", aggregate = order_id, tenant = tenant_id);
 
 /// A payout to a course provider was made or failed: `paid` (transferred through Stripe
 /// Connect), `exported` (in the run's CSV for the bank) or `failed` (the balance is owed

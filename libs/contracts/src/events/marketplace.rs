@@ -164,3 +164,21 @@ pub struct LicenseChanged {
 }
 
 event!(LicenseChanged, "marketplace.license.changed.v1", aggregate = license_id, tenant = tenant_id);
+
+/// A subscription license's next period was paid: its term now ends at `ends_at`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicenseRenewed {
+    pub tenant_id: TenantId,
+    pub license_id: LicenseId,
+    pub order_id: OrderId,
+    pub seats: i32,
+    /// The period now paid (2 for the first renewal).
+    pub period: i32,
+    pub ends_at: DateTime<Utc>,
+    /// The license's revision: a reader keeps the newest.
+    pub revision: i64,
+    pub at: DateTime<Utc>,
+}
+
+event!(LicenseRenewed, "marketplace.license.renewed.v1", aggregate = license_id, tenant = tenant_id);

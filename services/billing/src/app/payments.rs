@@ -137,6 +137,7 @@ pub async fn apply(
                 }
                 .into(),
             );
+            events.extend(super::subscriptions::period_paid(tx, p).await?);
             if via == "reconciliation" {
                 events.push(
                     ReconciliationHealed {
@@ -165,6 +166,7 @@ pub async fn apply(
             }
             let message: String = message.chars().take(500).collect();
             store::payment_set_status(tx, p.id, "failed", Some(&message)).await?;
+            events.extend(super::subscriptions::first_period_failed(tx, p).await?);
             events.push(
                 PaymentFailed {
                     tenant_id: p.tenant_id,
@@ -182,6 +184,7 @@ pub async fn apply(
                 return Ok(false);
             }
             store::payment_set_status(tx, p.id, "canceled", None).await?;
+            events.extend(super::subscriptions::first_period_failed(tx, p).await?);
             events.push(
                 PaymentFailed {
                     tenant_id: p.tenant_id,
@@ -251,6 +254,14 @@ impl CreatePayment {
                 c
             }
         };
+        if p.subscription_id.is_some() {
+            let state = match super::subscriptions::create_at_stripe(tx, stripe, &p, &customer).await {
+                Ok(state) => state,
+                Err(e) => gateway_error(&p, e)?,
+            };
+            let p = store::payment_get(tx, id, true).await?.expect("locked above");
+            return apply(tx, &p, &state, "api", &system("billing")).await.map(drop);
+        }
         let req = NewPayment {
             payment_id: id.into(),
             order_id: p.order_id.into(),
@@ -358,6 +369,9 @@ impl Refund {
                     Err(GatewayError::Transient(m)) => return Err(HandleError::Transient(anyhow::anyhow!(m))),
                     Err(GatewayError::Refused(m)) => return Err(HandleError::Permanent(m)),
                 }
+            }
+            (Gateway::Stripe(_), None) if p.provider == "stripe" => {
+                return Err(HandleError::Permanent(format!("payment {} has no Stripe charge to refund", p.id)));
             }
             // Paid outside, refunded outside: the ledger still records it.
             _ => format!("manual_refund_{}", id.as_uuid().simple()),

@@ -5,6 +5,8 @@
 //!   crash between the charge and its record — is applied now, exactly as the webhook
 //!   would have (ledger, `billing.payment.succeeded.v1`, so marketplace grants the
 //!   license once), with a `billing.reconciliation.healed.v1` saying so.
+//!   A subscription's paid invoices billing has not recorded are synced the same way
+//!   (`subscriptions::sync`): each becomes its period's payment, once.
 //! - **Provisioned but not paid**: a license granted for an order whose payment billing
 //!   never saw succeed gets a job (`CHECK_JOB`, after `UNPAID_GRACE_SECS`) that asks the
 //!   provider; paid after all, it heals as above; otherwise `provisioned_not_paid` tells
@@ -56,6 +58,22 @@ pub async fn run(state: &AppState) -> anyhow::Result<Reconciled> {
                 out.paid_not_provisioned += 1;
             }
             tx.commit().await?;
+        }
+        // Subscription periods: every paid invoice billing has not recorded is synced
+        // exactly as its webhook would have been.
+        let invoices = stripe.invoices_paid_since(since, 100_000).await?;
+        let ids: Vec<String> = invoices.iter().map(|i| i.id.clone()).collect();
+        let mut tx = state.ctx.db.platform_tx().await?;
+        let unrecorded = store::invoices_unrecorded(&mut tx, "stripe", &ids).await?;
+        tx.commit().await?;
+        for inv in invoices.iter().filter(|i| unrecorded.contains(&i.id)) {
+            let Some(sub) = inv.subscription.as_deref() else { continue };
+            // One that fails is tried again next run; the others go on.
+            match super::subscriptions::sync(state, sub, Some(&inv.id), "reconciliation").await {
+                Ok(true) => out.paid_not_provisioned += 1,
+                Ok(false) => {}
+                Err(e) => tracing::error!(invoice = inv.id, error = %e, "reconciliation could not sync an invoice"),
+            }
         }
     }
     if out.paid_not_provisioned > 0 {

@@ -11,7 +11,10 @@ use mirai_kit::AppError;
 
 use crate::{
     AppState,
-    app::payments::{self, handle_to_app},
+    app::{
+        payments::{self, handle_to_app},
+        subscriptions,
+    },
     gateway::{State, state_of},
     signature, store,
 };
@@ -33,6 +36,23 @@ fn state_for(kind: &str, object: &Value) -> Option<State> {
     }
 }
 
+/// The subscription (and invoice) a Stripe event is about, if it is about one.
+fn subscription_of(kind: &str, object: &Value) -> Option<(String, Option<String>)> {
+    let id = |v: &Value| v.as_str().or_else(|| v["id"].as_str()).map(str::to_owned);
+    let safe =
+        |s: &String| !s.is_empty() && s.len() <= 255 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let (sub, invoice) = match kind {
+        "invoice.paid" | "invoice.payment_succeeded" | "invoice.payment_failed" => {
+            let sub =
+                id(&object["subscription"]).or_else(|| id(&object["parent"]["subscription_details"]["subscription"]));
+            (sub?, Some(id(&object["id"])?))
+        }
+        "customer.subscription.updated" | "customer.subscription.deleted" => (id(&object["id"])?, None),
+        _ => return None,
+    };
+    (safe(&sub) && invoice.as_ref().is_none_or(safe)).then_some((sub, invoice))
+}
+
 /// Applies one Stripe event (the body as received). Returns whether it was new.
 pub async fn stripe(state: &AppState, signature_header: Option<&str>, body: &[u8]) -> Result<bool, AppError> {
     let secrets: Vec<&str> = state.settings.webhook_secrets.iter().map(|s| s.expose_secret()).collect();
@@ -49,6 +69,17 @@ pub async fn stripe(state: &AppState, signature_header: Option<&str>, body: &[u8
         return Err(bad("invalid-event", "Invalid webhook event", "`id` and `type` are at most 255 characters"));
     }
     let object = &event["data"]["object"];
+    if let Some((sub, invoice)) = subscription_of(kind, object) {
+        // A subscription's invoice or the subscription itself: a job reads both back from
+        // Stripe and applies them (`subscriptions::sync`).
+        let mut tx = state.ctx.db.platform_tx().await?;
+        let new = store::provider_event_insert(&mut tx, "stripe", id, kind).await?;
+        if new {
+            subscriptions::queue_sync(&mut tx, id, &sub, invoice.as_deref()).await?;
+        }
+        tx.commit().await?;
+        return Ok(new);
+    }
     let meta = |k: &str| object["metadata"][k].as_str().and_then(|s| s.parse::<uuid::Uuid>().ok());
     let (Some(state_now), Some(tenant), Some(payment)) =
         (state_for(kind, object), meta("mirai_tenant_id"), meta("mirai_payment_id"))

@@ -19,6 +19,7 @@ use crate::{
         payments::{self, Payment, PaymentQuery, RefundQuery, RefundView},
         payouts::{self, Payout, PayoutAccount, PayoutRun},
         reconcile::{self, Reconciled},
+        subscriptions::{self, Subscription},
         webhook,
     },
 };
@@ -46,6 +47,19 @@ async fn get_payment(
     Path(id): Path<PaymentId>,
 ) -> Result<Json<Payment>, AppError> {
     Ok(Json(payments::get(&state, &principal, id).await?))
+}
+
+/// The tenant's subscriptions (orders of subscription listings, paid each period),
+/// newest first.
+#[utoipa::path(get, path = "/subscriptions", tag = "payments", params(PageParams), security(("bearer" = [])),
+    responses((status = 200, description = "A page of subscriptions", body = Page<Subscription>),
+              (status = 403, description = "Not an org admin", body = Problem, content_type = "application/problem+json")))]
+async fn list_subscriptions(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(page): Query<PageParams>,
+) -> Result<Json<Page<Subscription>>, AppError> {
+    Ok(Json(subscriptions::list(&state, &principal, page).await?))
 }
 
 /// A tenant's refunds, newest first (its org admins, or a platform admin looking for
@@ -215,6 +229,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_payments))
         .routes(routes!(get_payment))
+        .routes(routes!(list_subscriptions))
         .routes(routes!(mark_paid))
         .routes(routes!(list_refunds))
         .routes(routes!(release_refund))

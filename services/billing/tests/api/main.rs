@@ -14,23 +14,32 @@ use uuid::Uuid;
 const SECRET: &str = "whsec_mirai_test_current";
 
 async fn spawn(stripe: &Localstripe, reconcile_every: u64) -> TestApp {
+    spawn_services(stripe, reconcile_every, vec![]).await
+}
+
+async fn spawn_services(stripe: &Localstripe, reconcile_every: u64, more: Vec<mirai_kit::ServiceDef>) -> TestApp {
     let base = stripe.base.clone();
-    TestApp::spawn_with(
-        &[mirai_authoring::service(), mirai_marketplace::service(), mirai_billing::service()],
-        move |c| {
-            let s = &mut c.service_settings;
-            s.insert("MIRAI_BILLING__STRIPE_API_BASE".into(), base);
-            s.insert("MIRAI_BILLING__STRIPE_SECRET_KEY".into(), "sk_test_mirai".into());
-            s.insert("MIRAI_BILLING__STRIPE_WEBHOOK_SECRETS".into(), format!("whsec_mirai_test_old,{SECRET}"));
-            s.insert("MIRAI_BILLING__RECONCILE_EVERY_SECS".into(), reconcile_every.to_string());
-        },
-    )
+    let mut services = vec![mirai_authoring::service(), mirai_marketplace::service(), mirai_billing::service()];
+    services.extend(more);
+    TestApp::spawn_with(&services, move |c| {
+        let s = &mut c.service_settings;
+        s.insert("MIRAI_BILLING__STRIPE_API_BASE".into(), base);
+        s.insert("MIRAI_BILLING__STRIPE_SECRET_KEY".into(), "sk_test_mirai".into());
+        s.insert("MIRAI_BILLING__STRIPE_WEBHOOK_SECRETS".into(), format!("whsec_mirai_test_old,{SECRET}"));
+        s.insert("MIRAI_BILLING__RECONCILE_EVERY_SECS".into(), reconcile_every.to_string());
+    })
     .await
     .unwrap()
 }
 
 /// A provider with a published course listed at 49 € a seat; returns (provider, listing).
 async fn listed(app: &TestApp) -> (Uuid, String) {
+    listed_as(app, json!({ "pricing": "one_time", "prices": { "EUR": 4900, "USD": 5400 }, "seat_packs": [1, 5, 10] }))
+        .await
+}
+
+/// A provider with a published course listed on `terms`; returns (provider, listing).
+async fn listed_as(app: &TestApp, terms: Value) -> (Uuid, String) {
     let provider = Uuid::now_v7();
     let admin = app.token(Some(provider), &[Role::ProviderAdmin]);
     let body = json!({ "title": "Workplace safety", "summary": "Basics", "locale": "en", "tags": [], "visibility": "public",
@@ -47,7 +56,8 @@ async fn listed(app: &TestApp) -> (Uuid, String) {
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
-    let listing = json!({ "course_id": course, "version": 1, "pricing": "one_time", "prices": { "EUR": 4900, "USD": 5400 }, "seat_packs": [1, 5, 10] });
+    let mut listing = json!({ "course_id": course, "version": 1 });
+    listing.as_object_mut().unwrap().extend(terms.as_object().unwrap().clone());
     let id = poll("marketplace knows the published version", Duration::from_secs(20), || async {
         let (s, l) = app.post("/api/v1/marketplace/listings", Some(&admin), listing.clone()).await;
         (s == 201).then(|| l["id"].as_str().unwrap().to_owned())
@@ -209,6 +219,261 @@ async fn a_card_order_is_licensed_once_booked_and_its_webhooks_verified_and_dedu
     order_in(&app, &buyer, &pending, "completed").await;
     assert_eq!(licenses(&app, &buyer).await.len(), 2);
     assert_eq!(balances(&app).await["totals"]["EUR"], 0);
+}
+
+fn at(v: &Value) -> chrono::DateTime<chrono::Utc> {
+    v.as_str().unwrap_or_else(|| panic!("a time: {v}")).parse().unwrap()
+}
+
+/// What the buyer's admins see of its one subscription, once `ok` holds.
+async fn subscription(app: &TestApp, buyer: &str, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    poll(what, Duration::from_secs(20), || async {
+        let (_, page) = app.get("/api/v1/billing/subscriptions", buyer).await;
+        page["data"].get(0).filter(|s| ok(s)).cloned()
+    })
+    .await
+}
+
+async fn license(app: &TestApp, buyer: &str, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    poll(what, Duration::from_secs(20), || async { licenses(app, buyer).await.into_iter().find(|l| ok(l)) }).await
+}
+
+/// Stripe's clock turns: the subscription's next period is invoiced and charged to the
+/// saved card (localstripe has no clock, so the test raises the invoice as Stripe would).
+async fn next_period(stripe: &Localstripe, sub: &str) -> Value {
+    let at_stripe = stripe.call(Method::GET, &format!("/v1/subscriptions/{sub}"), &[]).await;
+    let customer = at_stripe["customer"].as_str().unwrap();
+    let inv = stripe.call(Method::POST, "/v1/invoices", &[("customer", customer), ("subscription", sub)]).await;
+    let id = inv["id"].as_str().unwrap();
+    let paid = stripe.call(Method::POST, &format!("/v1/invoices/{id}/pay"), &[]).await;
+    assert_eq!(paid["status"], "paid", "{paid}");
+    paid
+}
+
+#[tokio::test]
+async fn a_subscription_renews_its_license_each_paid_period_until_its_buyer_stops_it() {
+    let stripe = Localstripe::start().await;
+    let app = spawn_services(&stripe, 3600, vec![mirai_enrollment::service()]).await;
+    let hook = app.url("/api/v1/billing/providers/stripe/webhook");
+    stripe.send_webhooks_to(&hook, SECRET).await;
+    let (provider, listing) = listed_as(
+        &app,
+        json!({ "pricing": "subscription", "interval": "month", "prices": { "EUR": 1000 }, "seat_packs": [1, 3] }),
+    )
+    .await;
+    let buyer_tenant = Uuid::now_v7();
+    let buyer = app.token(Some(buyer_tenant), &[Role::OrgAdmin]);
+
+    // Three seats a month, on the buyer's card: Stripe subscribes it and takes period 1.
+    let id = order(&app, &buyer, &listing, 3, Some("pm_card_visa")).await;
+    let done = order_in(&app, &buyer, &id, "completed").await;
+    assert_eq!(done["amount"], 3000);
+    let sub = subscription(&app, &buyer, "period 1 paid", |s| s["periods_paid"] == 1 && s["status"] == "active").await;
+    assert_eq!(sub["order_id"], id);
+    let sub_ref = sub["provider_ref"].as_str().unwrap().to_owned();
+    assert!(sub_ref.starts_with("sub_"), "{sub}");
+    let at_stripe = stripe.call(Method::GET, &format!("/v1/subscriptions/{sub_ref}"), &[]).await;
+    assert_eq!(at_stripe["status"], "active");
+    assert_eq!(at_stripe["quantity"], 3);
+    assert_eq!(at_stripe["plan"]["amount"], 1000);
+    let first = license(&app, &buyer, "the license renews", |l| l["renewal_status"] == "active").await;
+    assert_eq!((first["auto_renew"].clone(), first["periods"].clone()), (json!(true), json!(1)));
+    let license_id = first["id"].as_str().unwrap().to_owned();
+    let end1 = at(&first["ends_at"]);
+    let days = (end1 - chrono::Utc::now()).num_days();
+    assert!((34..=38).contains(&days), "a month's term and a week's grace: {first}");
+    let pool = |end: chrono::DateTime<chrono::Utc>| {
+        let (app, buyer) = (&app, &buyer);
+        async move {
+            poll("the pool runs to the term's end", Duration::from_secs(20), || async {
+                let (_, pools) = app.get("/api/v1/enrollment/pools", buyer).await;
+                pools["data"].get(0).filter(|p| p["ends_at"].is_string() && at(&p["ends_at"]) == end).cloned()
+            })
+            .await
+        }
+    };
+    pool(end1).await;
+
+    // Period 2: Stripe's invoice webhook records it as a payment of its own, the license
+    // and its pool run a month longer.
+    let inv2 = next_period(&stripe, &sub_ref).await;
+    let second = license(&app, &buyer, "period 2 renews the license", |l| l["periods"] == 2).await;
+    let end2 = at(&second["ends_at"]);
+    assert!((28..=31).contains(&(end2 - end1).num_days()), "{first} then {second}");
+    assert_eq!(second["auto_renew"], true);
+    pool(end2).await;
+    let (_, payments) = app.get(&format!("/api/v1/billing/payments?order_id={id}"), &buyer).await;
+    let payments = payments["data"].as_array().unwrap().clone();
+    assert_eq!(payments.len(), 2, "{payments:?}");
+    assert!(payments.iter().all(|p| p["status"] == "succeeded" && p["amount"] == 3000), "{payments:?}");
+    assert_eq!(payments[0]["provider_ref"], inv2["payment_intent"], "period 2 is the invoice's charge");
+    let b = balances(&app).await;
+    assert_eq!(account(&b, "cash:stripe"), 6000);
+    assert_eq!(account(&b, &format!("payable:{provider}")), -4800);
+    assert_eq!(b["totals"]["EUR"], 0, "{b}");
+    let receipts = poll("a receipt per period", Duration::from_secs(20), || async {
+        let (_, d) = app.get("/api/v1/billing/documents", &buyer).await;
+        let n = d["data"].as_array().unwrap().iter().filter(|d| d["kind"] == "receipt").count();
+        (n == 2).then_some(n)
+    })
+    .await;
+    assert_eq!(receipts, 2);
+
+    // The invoice's webhook again (Stripe retries): one period, one payment, one charge.
+    let inv = stripe.call(Method::GET, &format!("/v1/invoices/{}", inv2["id"].as_str().unwrap()), &[]).await;
+    let again = json!({ "id": "evt_mirai_invoice_again", "object": "event", "type": "invoice.payment_succeeded",
+        "created": chrono::Utc::now().timestamp(), "data": { "object": inv } });
+    assert_eq!(webhook(&app, &again, SECRET, chrono::Utc::now().timestamp()).await.1, json!({ "new": true }));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let sub = subscription(&app, &buyer, "two periods", |s| s["periods_paid"] == 2).await;
+    assert_eq!(account(&balances(&app).await, "cash:stripe"), 6000, "{sub}");
+
+    // Period 3's webhook is lost (the endpoint is down): reconciliation records it, once.
+    stripe.send_webhooks_to("http://127.0.0.1:9/unreachable", SECRET).await;
+    next_period(&stripe, &sub_ref).await;
+    let admin = app.platform_admin();
+    let (s, r) = app.post("/api/v1/billing/reconciliations", Some(&admin), json!({})).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["paid_not_provisioned"], 1, "{r}");
+    let (_, r) = app.post("/api/v1/billing/reconciliations", Some(&admin), json!({})).await;
+    assert_eq!(r["paid_not_provisioned"], 0, "healed once: {r}");
+    let third = license(&app, &buyer, "period 3 renews the license", |l| l["periods"] == 3).await;
+    assert!(at(&third["ends_at"]) > end2);
+    assert_eq!(account(&balances(&app).await, "cash:stripe"), 9000);
+
+    // The buyer stops renewal: Stripe ends the subscription with the period paid.
+    let other = app.token(Some(Uuid::now_v7()), &[Role::OrgAdmin]);
+    let path = format!("/api/v1/marketplace/licenses/{license_id}/renewal");
+    let (s, p) = app.call(Method::PUT, &path, Some(&other), Some(json!({ "auto_renew": false }))).await;
+    assert_problem(&(s, p), 404, "not-found");
+    let learner = app.token(Some(buyer_tenant), &[Role::Learner]);
+    let (s, p) = app.call(Method::PUT, &path, Some(&learner), Some(json!({ "auto_renew": false }))).await;
+    assert_problem(&(s, p), 403, "forbidden");
+    let (s, l) = app.call(Method::PUT, &path, Some(&buyer), Some(json!({ "auto_renew": false }))).await;
+    assert_eq!(s, 200, "{l}");
+    assert_eq!(l["auto_renew"], false);
+    poll("Stripe stops renewing", Duration::from_secs(20), || async {
+        let s = stripe.call(Method::GET, &format!("/v1/subscriptions/{sub_ref}"), &[]).await;
+        (s["cancel_at_period_end"] == true).then_some(())
+    })
+    .await;
+    let sub = subscription(&app, &buyer, "renewal stopped", |s| s["cancel_at_period_end"] == true).await;
+    assert_eq!(sub["status"], "active", "the paid period runs on");
+    let kept = license(&app, &buyer, "the license keeps its term", |l| l["auto_renew"] == false).await;
+    assert_eq!(kept["ends_at"], third["ends_at"]);
+
+    // A card declined for the first period: the order fails and nothing is subscribed.
+    let other_buyer = app.token(Some(Uuid::now_v7()), &[Role::OrgAdmin]);
+    let declined = order(&app, &other_buyer, &listing, 1, Some("pm_card_chargeCustomerFail")).await;
+    let failed = order_in(&app, &other_buyer, &declined, "failed").await;
+    assert_eq!(failed["failure_reason"], "payment_failed");
+    let sub = subscription(&app, &other_buyer, "never started", |s| s["status"] == "canceled").await;
+    assert_eq!(sub["periods_paid"], 0);
+    assert!(licenses(&app, &other_buyer).await.is_empty());
+}
+
+/// A manual payment's invoice, once billing raised it.
+async fn open_period(app: &TestApp, buyer: &str, order: &str, period: usize) -> Value {
+    poll(&format!("period {period} is invoiced"), Duration::from_secs(20), || async {
+        let (_, p) = app.get(&format!("/api/v1/billing/payments?order_id={order}"), buyer).await;
+        let list = p["data"].as_array().unwrap().clone();
+        (list.len() == period && list[0]["status"] == "requires_action").then(|| list[0].clone())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn without_stripe_each_period_is_invoiced_ahead_and_a_revoked_license_ends_its_subscription() {
+    // No Stripe key: `manual` payments, invoices a platform admin marks paid. A lead of 70
+    // days makes the invoices of periods 2 and 3 due at once (not period 4's).
+    let app = TestApp::spawn_with(
+        &[
+            mirai_authoring::service(),
+            mirai_marketplace::service(),
+            mirai_billing::service(),
+            mirai_enrollment::service(),
+        ],
+        |c| {
+            c.service_settings.insert("MIRAI_BILLING__RENEWAL_LEAD_SECS".into(), (70 * 86_400).to_string());
+        },
+    )
+    .await
+    .unwrap();
+    let (provider, listing) = listed_as(
+        &app,
+        json!({ "pricing": "subscription", "interval": "month", "prices": { "EUR": 1000 }, "seat_packs": [2] }),
+    )
+    .await;
+    let buyer_tenant = Uuid::now_v7();
+    let buyer = app.token(Some(buyer_tenant), &[Role::OrgAdmin]);
+    let admin = app.platform_admin();
+    let id = order(&app, &buyer, &listing, 2, None).await;
+    let mark_paid = |payment: Value| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let path = format!(
+                "/api/v1/billing/tenants/{buyer_tenant}/payments/{}/mark-paid",
+                payment["id"].as_str().unwrap()
+            );
+            let (s, p) = app.post(&path, Some(admin), json!({})).await;
+            assert_eq!((s.as_u16(), p["status"].clone()), (200, json!("succeeded")), "{p}");
+        }
+    };
+    mark_paid(open_period(&app, &buyer, &id, 1).await).await;
+    order_in(&app, &buyer, &id, "completed").await;
+    let first = license(&app, &buyer, "period 1", |l| l["renewal_status"] == "active").await;
+    let license_id = first["id"].as_str().unwrap().to_owned();
+
+    // Period 2 is invoiced ahead of the term's end. The provider takes one seat back
+    // before it is paid: that seat is refunded from period 1, and period 2's invoice is
+    // for the seat left. Paid, the license runs a month longer.
+    let second_invoice = open_period(&app, &buyer, &id, 2).await;
+    assert_eq!(second_invoice["amount"], 2000);
+    let provider_admin = app.token(Some(provider), &[Role::ProviderAdmin]);
+    let refunds = format!("/api/v1/marketplace/orders/{id}/refunds");
+    let (s, o) = app.post(&refunds, Some(&provider_admin), json!({ "seats": 1 })).await;
+    assert_eq!(s, 200, "{o}");
+    let repriced = poll("period 2 is for one seat", Duration::from_secs(20), || async {
+        let path = format!("/api/v1/billing/payments/{}", second_invoice["id"].as_str().unwrap());
+        let (_, p) = app.get(&path, &buyer).await;
+        (p["amount"] == 1000).then_some(p)
+    })
+    .await;
+    mark_paid(repriced).await;
+    let second = license(&app, &buyer, "period 2", |l| l["periods"] == 2).await;
+    assert!((28..=31).contains(&(at(&second["ends_at"]) - at(&first["ends_at"])).num_days()), "{second}");
+    let sub = subscription(&app, &buyer, "two periods", |s| s["periods_paid"] == 2).await;
+    assert_eq!((sub["provider"].clone(), sub["provider_ref"].clone()), (json!("manual"), Value::Null));
+
+    // Period 3 is invoiced for the one seat; the provider takes it back too (forced)
+    // before it is paid: the license is revoked, the subscription ends, its open invoice
+    // is canceled and the seat is refunded from the last period paid.
+    let third = open_period(&app, &buyer, &id, 3).await;
+    assert_eq!(third["amount"], 1000);
+    let (s, o) = app.post(&refunds, Some(&provider_admin), json!({ "seats": 1, "force": true })).await;
+    assert_eq!(s, 200, "{o}");
+    license(&app, &buyer, "revoked", |l| l["id"] == license_id.as_str() && l["status"] == "revoked").await;
+    let ended = subscription(&app, &buyer, "the subscription ends", |s| s["status"] == "canceled").await;
+    assert!(ended["canceled_at"].is_string());
+    poll("the open period is canceled", Duration::from_secs(20), || async {
+        let (_, p) = app.get(&format!("/api/v1/billing/payments/{}", third["id"].as_str().unwrap()), &buyer).await;
+        (p["status"] == "canceled").then_some(())
+    })
+    .await;
+    let b = poll("period 2 refunded", Duration::from_secs(20), || async {
+        let b = balances(&app).await;
+        (account(&b, "cash:manual") == 1000).then_some(b)
+    })
+    .await;
+    assert_eq!(b["totals"]["EUR"], 0, "{b}");
+    let (_, payments) = app.get(&format!("/api/v1/billing/payments?order_id={id}"), &buyer).await;
+    let refunded: Vec<i64> =
+        payments["data"].as_array().unwrap().iter().map(|p| p["refunded"].as_i64().unwrap()).collect();
+    assert_eq!(refunded, vec![0, 1000, 1000], "each refund from the latest period paid");
+    // Renewing a revoked license is refused.
+    let path = format!("/api/v1/marketplace/licenses/{license_id}/renewal");
+    let (s, p) = app.call(Method::PUT, &path, Some(&buyer), Some(json!({ "auto_renew": true }))).await;
+    assert_problem(&(s, p), 409, "conflict");
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use mirai_contracts::{
     events::{
         assignment::AssigneeAdded,
         enrollment::{EnrollmentCreated, EnrollmentEnded, EnrollmentRefused, SeatsChanged},
-        marketplace::{LicenseChanged, LicenseGranted},
+        marketplace::{LicenseChanged, LicenseGranted, LicenseRenewed},
     },
     ids::{CourseId, EnrollmentId, LicenseId, TenantId, UserId},
 };
@@ -452,13 +452,46 @@ pub async fn on_granted(cx: Cx<'_>, e: LicenseGranted) -> Result<(), HandleError
         }
     }
     if let (true, Some(end)) = (new, e.ends_at) {
-        let job = NewJob {
-            tenant_id: Some(e.tenant_id.into()),
-            run_at: end,
-            dedupe_key: Some(format!("expire-pool:{}", e.license_id)),
-            ..NewJob::new(EXPIRE_JOB, serde_json::json!({ "license_id": e.license_id }))
-        };
-        jobs::enqueue(cx.tx, job).await?;
+        expire_at(cx.tx, e.tenant_id, e.license_id, end).await?;
+    }
+    Ok(())
+}
+
+/// The job that ends a pool at its term's end (one per end: a renewal adds a later one,
+/// and the earlier one finds the pool running on).
+async fn expire_at(
+    tx: &mut PgConnection,
+    tenant: TenantId,
+    license: LicenseId,
+    end: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let job = NewJob {
+        tenant_id: Some(tenant.into()),
+        run_at: end,
+        dedupe_key: Some(format!("expire-pool:{license}:{}", end.timestamp())),
+        ..NewJob::new(EXPIRE_JOB, serde_json::json!({ "license_id": license }))
+    };
+    jobs::enqueue(tx, job).await.map(drop)
+}
+
+/// A subscription license's next period was paid: its pool runs to the new end (and a
+/// pool that had lapsed opens again; the enrollments it ended stay ended).
+pub async fn on_renewed(cx: Cx<'_>, e: LicenseRenewed) -> Result<(), HandleError> {
+    let Some(pool) = store::pool_get(cx.tx, e.license_id).await? else {
+        return Err(HandleError::Transient(anyhow::anyhow!(
+            "license {} renewed before its grant reached enrollment",
+            e.license_id
+        )));
+    };
+    if e.revision <= pool.license_revision || pool.ends_at.is_some_and(|end| end >= e.ends_at) {
+        return Ok(());
+    }
+    store::pool_license_revision(cx.tx, e.license_id, e.revision).await?;
+    let renewed = store::pool_renew(cx.tx, e.license_id, e.seats, e.ends_at).await?;
+    expire_at(cx.tx, e.tenant_id, e.license_id, e.ends_at).await?;
+    if pool.status != renewed.status || pool.seats != renewed.seats {
+        let meta = cx.following();
+        outbox::enqueue(cx.tx, crate::NAME, &meta, seats_changed(&renewed)).await?;
     }
     Ok(())
 }
@@ -517,6 +550,12 @@ impl Expire {
             .as_str()
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| HandleError::Permanent("an expiry without a license_id".into()))?;
+        // Renewed since this job was queued: a later one ends it.
+        if let Some(pool) = store::pool_get(tx, license).await?
+            && pool.ends_at.is_some_and(|end| end > Utc::now())
+        {
+            return Ok(());
+        }
         let meta = EventMeta { actor: Some("enrollment".into()), ..EventMeta::default() };
         resize(tx, &meta, license, 0, false, None).await
     }

@@ -201,11 +201,13 @@ async fn fulfil(
     events: &mut Vec<NewEvent>,
 ) -> Result<OrderRow, sqlx::Error> {
     let now = Utc::now();
+    // A subscription's first period, and the grace its renewal is charged in.
     let ends_at = match order.interval.as_deref() {
         Some("month") => now.checked_add_months(Months::new(1)),
         Some("year") => now.checked_add_months(Months::new(12)),
         _ => None,
-    };
+    }
+    .map(|end| end + super::licenses::renewal_grace());
     let license = store::license_insert(tx, &order, now, ends_at).await?;
     // An individual's seat is theirs at once.
     let for_user = if store::tenant_is_individual(tx, order.tenant_id).await? {

@@ -7,7 +7,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     AppState,
-    app::licenses::{self, License, LicenseQuery},
+    app::licenses::{self, License, LicenseQuery, Renewal},
 };
 
 /// The tenant's licenses, newest first.
@@ -35,6 +35,25 @@ async fn get_license(
     Ok(Json(licenses::get(&state, &principal, id).await?))
 }
 
+/// Stop (or resume) a subscription license's renewal at the end of the period paid
+/// (the buyer's org admins, or an individual for their own).
+#[utoipa::path(put, path = "/licenses/{license_id}/renewal", tag = "licenses",
+    params(("license_id" = uuid::Uuid, Path, description = "The license")), request_body = Renewal,
+    security(("bearer" = [])),
+    responses((status = 200, description = "The license, renewing or not", body = License),
+              (status = 403, description = "Not an org admin of the owner", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "No such license of the caller", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "Not a subscription, or its subscription ended", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "Invalid body", body = Problem, content_type = "application/problem+json")))]
+async fn set_renewal(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<LicenseId>,
+    Json(input): Json<Renewal>,
+) -> Result<Json<License>, AppError> {
+    Ok(Json(licenses::set_renewal(&state, &principal, id, input).await?))
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_licenses)).routes(routes!(get_license))
+    OpenApiRouter::new().routes(routes!(list_licenses)).routes(routes!(get_license)).routes(routes!(set_renewal))
 }
