@@ -209,7 +209,12 @@ impl Stripe {
 
     /// Refunds `amount` of a payment; the idempotency key is the refund's id.
     pub async fn refund(&self, provider_ref: &str, amount: i64, key: &str) -> Result<String, GatewayError> {
-        let form: Form = vec![("payment_intent".into(), provider_ref.into()), ("amount".into(), amount.to_string())];
+        let form: Form = vec![
+            ("payment_intent".into(), provider_ref.into()),
+            ("amount".into(), amount.to_string()),
+            // Marks it as billing's own: a refund without it was made at Stripe.
+            ("metadata[mirai_refund_id]".into(), key.into()),
+        ];
         let v = self.call(reqwest::Method::POST, "/v1/refunds", &form, Some(&format!("refund-{key}"))).await?;
         if v.get("declined").is_some() {
             return Err(GatewayError::Refused(format!("refund of {provider_ref} refused")));
@@ -240,6 +245,16 @@ impl Stripe {
         }
         id_of(&v)
     }
+}
+
+/// A refund as the provider has it.
+#[derive(Debug, Clone)]
+pub struct RefundAt {
+    pub id: String,
+    pub amount: i64,
+    pub status: String,
+    /// Made by billing (`metadata[mirai_refund_id]`).
+    pub ours: bool,
 }
 
 /// A subscription to create at the provider: the order's seats at the listing's price,
@@ -442,6 +457,38 @@ impl Stripe {
         ];
         let path = format!("/v1/subscriptions/{}", path_safe(provider_ref)?);
         self.call(reqwest::Method::POST, &path, &form, Some(&format!("quantity-{key}"))).await.map(drop)
+    }
+
+    /// The tenant a PaymentIntent was made for: its own metadata (a one-off payment), or
+    /// its invoice's subscription's (a period of a subscription); none when not ours.
+    pub async fn owner_of(&self, pi: &str) -> Result<Option<uuid::Uuid>, GatewayError> {
+        let v =
+            self.call(reqwest::Method::GET, &format!("/v1/payment_intents/{}", path_safe(pi)?), &vec![], None).await?;
+        if let Some(t) = v["metadata"]["mirai_tenant_id"].as_str().and_then(|s| s.parse().ok()) {
+            return Ok(Some(t));
+        }
+        let Some(invoice) = v["invoice"].as_str().or_else(|| v["invoice"]["id"].as_str()) else { return Ok(None) };
+        let Some(sub) = self.invoice(invoice).await?.subscription else { return Ok(None) };
+        Ok(self.subscription(&sub).await?.tenant_id)
+    }
+
+    /// A PaymentIntent's refunds at the provider (the latest 100).
+    pub async fn refunds_of(&self, pi: &str) -> Result<Vec<RefundAt>, GatewayError> {
+        let form: Form = vec![("payment_intent".into(), pi.into()), ("limit".into(), "100".into())];
+        let v = self.call(reqwest::Method::GET, "/v1/refunds", &form, None).await?;
+        Ok(v["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| {
+                Some(RefundAt {
+                    id: r["id"].as_str()?.to_owned(),
+                    amount: r["amount"].as_i64()?,
+                    status: r["status"].as_str().unwrap_or_default().to_owned(),
+                    ours: r["metadata"]["mirai_refund_id"].is_string(),
+                })
+            })
+            .collect())
     }
 
     /// Every subscription invoice paid since `since` (unix seconds), from the provider's

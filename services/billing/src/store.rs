@@ -108,6 +108,14 @@ pub async fn payment_of_order(tx: &mut PgConnection, order: OrderId) -> Result<O
     .await
 }
 
+/// The payment the provider knows as `provider_ref` (locked).
+pub async fn payment_by_ref(tx: &mut PgConnection, provider_ref: &str) -> Result<Option<PaymentRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {PAYMENT} FROM payments WHERE provider_ref = $1 FOR UPDATE"))
+        .bind(provider_ref)
+        .fetch_optional(tx)
+        .await
+}
+
 /// The order's latest period that was paid (what a refund of the order gives back).
 pub async fn payment_of_order_paid(tx: &mut PgConnection, order: OrderId) -> Result<Option<PaymentRow>, sqlx::Error> {
     sqlx::query_as(&format!(
@@ -451,6 +459,36 @@ pub async fn refund_insert(
     .bind(command)
     .fetch_optional(tx)
     .await
+}
+
+/// A refund made at the provider, booked as it happened.
+pub async fn refund_insert_external(
+    tx: &mut PgConnection,
+    tenant: TenantId,
+    payment: PaymentId,
+    amount: i64,
+    provider_ref: &str,
+) -> Result<RefundId, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO refunds (id, tenant_id, payment_id, requested, amount, reason, requested_by, status, provider_ref, \
+         command_id) VALUES ($1, $2, $3, $4, $4, 'at_provider', 'stripe', 'succeeded', $5, $6) RETURNING id",
+    )
+    .bind(RefundId::new())
+    .bind(tenant)
+    .bind(payment)
+    .bind(amount)
+    .bind(provider_ref)
+    .bind(Uuid::now_v7())
+    .fetch_one(tx)
+    .await
+}
+
+/// Whether a provider refund is booked already.
+pub async fn refund_known(tx: &mut PgConnection, provider_ref: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM refunds WHERE provider_ref = $1)")
+        .bind(provider_ref)
+        .fetch_one(tx)
+        .await
 }
 
 pub async fn refund_get(tx: &mut PgConnection, id: RefundId) -> Result<Option<RefundRow>, sqlx::Error> {

@@ -376,31 +376,99 @@ impl Refund {
             // Paid outside, refunded outside: the ledger still records it.
             _ => format!("manual_refund_{}", id.as_uuid().simple()),
         };
-        let total = store::payment_refunded(tx, p.id, amount).await?;
         store::refund_done(tx, id, "succeeded", Some(amount), Some(&provider_ref)).await?;
-        let posting = entries([
-            (format!("cash:{}", p.provider), -amount),
-            (format!("payable:{}", p.provider_tenant_id), amount - fee),
-            ("revenue:platform".to_owned(), fee),
-        ]);
-        store::ledger_post(tx, "refund", &posting, &p.currency, Some(p.id), p.tenant_id).await?;
-        // The buyer's credit note.
-        mirai_events::jobs::enqueue(tx, super::documents::job(p.tenant_id, p.id, Some(id))).await?;
-        let ev = PaymentRefunded {
-            tenant_id: p.tenant_id,
-            refund_id: id,
-            payment_id: p.id,
-            order_id: p.order_id,
-            amount,
-            refunded_total: total,
-            currency: p.currency.clone(),
-            provider_ref,
-            at: Utc::now(),
+        book_refund(tx, &p, id, amount, provider_ref, &system("billing")).await
+    }
+}
+
+/// Books a refund that happened (the payment locked): the payment's refunded total, the
+/// ledger's reversal split as the payment was (the platform gives back its share in
+/// proportion), the buyer's credit note and `billing.payment.refunded.v1`.
+pub(crate) async fn book_refund(
+    tx: &mut PgConnection,
+    p: &PaymentRow,
+    id: RefundId,
+    amount: i64,
+    provider_ref: String,
+    meta: &EventMeta,
+) -> Result<(), HandleError> {
+    let fee = platform_fee(p.refunded + amount, p.revenue_share_bps) - platform_fee(p.refunded, p.revenue_share_bps);
+    let total = store::payment_refunded(tx, p.id, amount).await?;
+    let posting = entries([
+        (format!("cash:{}", p.provider), -amount),
+        (format!("payable:{}", p.provider_tenant_id), amount - fee),
+        ("revenue:platform".to_owned(), fee),
+    ]);
+    store::ledger_post(tx, "refund", &posting, &p.currency, Some(p.id), p.tenant_id).await?;
+    // The buyer's credit note.
+    mirai_events::jobs::enqueue(tx, super::documents::job(p.tenant_id, p.id, Some(id))).await?;
+    let ev = PaymentRefunded {
+        tenant_id: p.tenant_id,
+        refund_id: id,
+        payment_id: p.id,
+        order_id: p.order_id,
+        amount,
+        refunded_total: total,
+        currency: p.currency.clone(),
+        provider_ref,
+        at: Utc::now(),
+    };
+    outbox::enqueue(tx, crate::NAME, meta, ev.into()).await?;
+    Ok(())
+}
+
+/// Refunds made at the provider without billing (Stripe's dashboard, its API by hand):
+/// `{ "payment_intent": "pi_…" }`, queued by `charge.refunded` webhooks. The provider's
+/// refunds of the payment are read back, and each one billing did not make (it marks its
+/// own with `metadata[mirai_refund_id]`) and has not booked is booked now, once (its
+/// Stripe id is unique among refunds).
+pub struct SyncRefunds {
+    pub state: AppState,
+}
+
+impl SyncRefunds {
+    async fn run(&self, _tx: &mut PgConnection, job: &Job) -> Result<(), HandleError> {
+        let Gateway::Stripe(stripe) = &self.state.gateway else { return Ok(()) };
+        let Some(pi) = job.payload["payment_intent"].as_str() else {
+            return Err(HandleError::Permanent("a refund sync without a payment_intent".into()));
         };
-        outbox::enqueue(tx, crate::NAME, &system("billing"), ev.into()).await?;
+        let transient = |e: GatewayError| HandleError::Transient(e.into());
+        let Some(tenant) = stripe.owner_of(pi).await.map_err(transient)? else {
+            // Not one of ours.
+            return Ok(());
+        };
+        let refunds = stripe.refunds_of(pi).await.map_err(transient)?;
+        let mut tx = self.state.ctx.db.tenant_tx(tenant).await?;
+        let Some(p) = store::payment_by_ref(&mut tx, pi).await? else {
+            tracing::warn!(payment_intent = pi, "Stripe refunded a payment billing does not have");
+            return Ok(());
+        };
+        let mut p = p;
+        for r in refunds.iter().filter(|r| !r.ours && r.status == "succeeded") {
+            if store::refund_known(&mut tx, &r.id).await? {
+                continue;
+            }
+            let amount = r.amount.min(p.amount - p.refunded);
+            if amount <= 0 {
+                continue;
+            }
+            tracing::warn!(payment = %p.id, refund = r.id, amount, "a refund made at Stripe, not through Mirai: booked");
+            let id = store::refund_insert_external(&mut tx, p.tenant_id, p.id, amount, &r.id).await?;
+            book_refund(&mut tx, &p, id, amount, r.id.clone(), &system("stripe")).await?;
+            p = store::payment_get(&mut tx, p.id, true).await?.expect("locked above");
+        }
+        tx.commit().await?;
         Ok(())
     }
 }
+
+impl JobHandler for SyncRefunds {
+    fn run<'a>(&'a self, tx: &'a mut PgConnection, job: &'a Job) -> BoxFuture<'a, Result<(), HandleError>> {
+        Box::pin(SyncRefunds::run(self, tx, job))
+    }
+}
+
+pub const SYNC_REFUNDS_JOB: &str = "sync-refunds";
 
 impl JobHandler for Refund {
     fn run<'a>(&'a self, tx: &'a mut PgConnection, job: &'a Job) -> BoxFuture<'a, Result<(), HandleError>> {

@@ -36,6 +36,16 @@ fn state_for(kind: &str, object: &Value) -> Option<State> {
     }
 }
 
+/// The PaymentIntent whose charge a refund event is about.
+fn refunded_payment(kind: &str, object: &Value) -> Option<String> {
+    if !matches!(kind, "charge.refunded" | "charge.refund.updated" | "refund.created" | "refund.updated") {
+        return None;
+    }
+    let pi = object["payment_intent"].as_str().or_else(|| object["payment_intent"]["id"].as_str())?;
+    (!pi.is_empty() && pi.len() <= 255 && pi.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        .then(|| pi.to_owned())
+}
+
 /// The subscription (and invoice) a Stripe event is about, if it is about one.
 fn subscription_of(kind: &str, object: &Value) -> Option<(String, Option<String>)> {
     let id = |v: &Value| v.as_str().or_else(|| v["id"].as_str()).map(str::to_owned);
@@ -76,6 +86,25 @@ pub async fn stripe(state: &AppState, signature_header: Option<&str>, body: &[u8
         let new = store::provider_event_insert(&mut tx, "stripe", id, kind).await?;
         if new {
             subscriptions::queue_sync(&mut tx, id, &sub, invoice.as_deref()).await?;
+        }
+        tx.commit().await?;
+        return Ok(new);
+    }
+    if let Some(pi) = refunded_payment(kind, object) {
+        // Refunds made at Stripe: a job reads the payment's refunds back and books those
+        // billing did not make (`payments::SyncRefunds`).
+        let mut tx = state.ctx.db.platform_tx().await?;
+        let new = store::provider_event_insert(&mut tx, "stripe", id, kind).await?;
+        if new {
+            let job = mirai_events::jobs::NewJob {
+                dedupe_key: Some(format!("sync-refunds:{id}")),
+                max_attempts: 12,
+                ..mirai_events::jobs::NewJob::new(
+                    payments::SYNC_REFUNDS_JOB,
+                    serde_json::json!({ "payment_intent": pi }),
+                )
+            };
+            mirai_events::jobs::enqueue(&mut tx, job).await?;
         }
         tx.commit().await?;
         return Ok(new);

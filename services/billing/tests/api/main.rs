@@ -477,6 +477,74 @@ async fn without_stripe_each_period_is_invoiced_ahead_and_a_revoked_license_ends
 }
 
 #[tokio::test]
+async fn a_refund_made_at_stripe_is_booked_once_and_mirais_own_refunds_are_not_booked_twice() {
+    let stripe = Localstripe::start().await;
+    let app = spawn(&stripe, 3600).await;
+    let (provider, listing) = listed(&app).await;
+    let buyer_tenant = Uuid::now_v7();
+    let buyer = app.token(Some(buyer_tenant), &[Role::OrgAdmin]);
+    let id = order(&app, &buyer, &listing, 5, Some("pm_card_visa")).await;
+    order_in(&app, &buyer, &id, "completed").await;
+    let payment = payment_of(&app, &buyer, &id).await;
+    let pi = payment["provider_ref"].as_str().unwrap().to_owned();
+    let refunded = |amount: i64| {
+        let (app, buyer, path) =
+            (&app, &buyer, format!("/api/v1/billing/payments/{}", payment["id"].as_str().unwrap()));
+        async move {
+            poll(&format!("{amount} refunded"), Duration::from_secs(20), || async {
+                let (_, p) = app.get(&path, buyer).await;
+                (p["refunded"] == amount).then_some(p)
+            })
+            .await
+        }
+    };
+    let charge_refunded = |event: &str| {
+        json!({ "id": event, "object": "event", "type": "charge.refunded", "created": chrono::Utc::now().timestamp(),
+                "data": { "object": { "id": "ch_from_dashboard", "object": "charge", "payment_intent": pi } } })
+    };
+
+    // Someone refunds one seat in Stripe's dashboard; Stripe says `charge.refunded`.
+    stripe.call(Method::POST, "/v1/refunds", &[("payment_intent", &pi), ("amount", "4900")]).await;
+    let now = chrono::Utc::now().timestamp();
+    assert_eq!(webhook(&app, &charge_refunded("evt_mirai_dashboard_1"), SECRET, now).await.1, json!({ "new": true }));
+    refunded(4900).await;
+    let (_, r) = app.get(&format!("/api/v1/billing/tenants/{buyer_tenant}/refunds"), &buyer).await;
+    assert_eq!(r["data"].as_array().unwrap().len(), 1, "{r}");
+    assert_eq!(
+        (r["data"][0]["reason"].clone(), r["data"][0]["status"].clone()),
+        (json!("at_provider"), json!("succeeded"))
+    );
+    // Told again (another event about the same charge): booked once.
+    assert_eq!(webhook(&app, &charge_refunded("evt_mirai_dashboard_2"), SECRET, now).await.1, json!({ "new": true }));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    refunded(4900).await;
+
+    // Mirai's own refund (the provider takes a seat back): its webhook books nothing more.
+    let provider_admin = app.token(Some(provider), &[Role::ProviderAdmin]);
+    let (s, o) = app
+        .post(&format!("/api/v1/marketplace/orders/{id}/refunds"), Some(&provider_admin), json!({ "seats": 1 }))
+        .await;
+    assert_eq!(s, 200, "{o}");
+    refunded(9800).await;
+    assert_eq!(webhook(&app, &charge_refunded("evt_mirai_own_refund"), SECRET, now).await.1, json!({ "new": true }));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let p = refunded(9800).await;
+    assert_eq!(p["status"], "succeeded");
+
+    // The books follow Stripe: 245 € taken, 98 € given back; each refund has a credit note.
+    let b = balances(&app).await;
+    assert_eq!(account(&b, "cash:stripe"), 24500 - 9800);
+    assert_eq!(b["totals"]["EUR"], 0, "{b}");
+    let notes = poll("a credit note per refund", Duration::from_secs(20), || async {
+        let (_, d) = app.get("/api/v1/billing/documents", &buyer).await;
+        let n = d["data"].as_array().unwrap().iter().filter(|d| d["kind"] == "credit_note").count();
+        (n == 2).then_some(n)
+    })
+    .await;
+    assert_eq!(notes, 2);
+}
+
+#[tokio::test]
 async fn a_payment_nobody_heard_of_is_provisioned_exactly_once_by_reconciliation() {
     let stripe = Localstripe::start().await;
     // No webhook reaches billing (as if it crashed when Stripe called); reconciliation
