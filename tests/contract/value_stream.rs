@@ -131,7 +131,13 @@ async fn list_buy_pay_license_enroll_complete_and_every_step_is_a_signed_webhook
     })
     .await;
 
-    // The org admin assigns the course to three learners, due in two weeks: each gets a seat.
+    // The org admin assigns the course to three learners, due in two weeks: each gets a
+    // seat (of the pool enrollment opened for the license).
+    wait_until("enrollment has the license's pool", Duration::from_secs(20), || async {
+        let (_, p) = app.get("/api/v1/enrollment/pools", &admin).await;
+        p["data"].as_array().is_some_and(|d| d.iter().any(|p| p["license_id"] == license.as_str()))
+    })
+    .await;
     let assign = json!({ "course_id": course, "title": "Ladder safety", "users": learners,
         "due_at": chrono::Utc::now() + chrono::Duration::days(14) });
     let assignment = poll("the course is assigned", Duration::from_secs(20), || async {

@@ -476,6 +476,53 @@ pub async fn assignees_by_statement(
         .await
 }
 
+/// Records a valid completion (once).
+pub async fn completion_put(
+    tx: &mut PgConnection,
+    tenant: TenantId,
+    user: UserId,
+    course: CourseId,
+    statement: StatementId,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO completions (tenant_id, user_id, course_id, statement_id, at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant)
+    .bind(user)
+    .bind(course)
+    .bind(statement)
+    .bind(at)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// A voided (or purged) statement completes nothing any more.
+pub async fn completion_delete(tx: &mut PgConnection, statement: StatementId) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM completions WHERE statement_id = $1").bind(statement).execute(tx).await?;
+    Ok(())
+}
+
+/// The learner's valid completions of a course at or after `since`, oldest first.
+pub async fn completions_since(
+    tx: &mut PgConnection,
+    user: UserId,
+    course: CourseId,
+    since: DateTime<Utc>,
+) -> Result<Vec<(StatementId, DateTime<Utc>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT statement_id, at FROM completions WHERE user_id = $1 AND course_id = $2 AND at >= $3 \
+         ORDER BY at, statement_id",
+    )
+    .bind(user)
+    .bind(course)
+    .bind(since)
+    .fetch_all(tx)
+    .await
+}
+
 /// Writes an assignee's state back.
 pub async fn assignee_save(tx: &mut PgConnection, r: &AssigneeRow) -> Result<AssigneeRow, sqlx::Error> {
     sqlx::query_as(&format!(

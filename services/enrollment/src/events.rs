@@ -27,6 +27,6 @@ pub fn consumers() -> Vec<ConsumerSpec> {
     vec![
         ConsumerSpec::new("enrollment-licenses").on(app::on_granted).on(app::on_license_changed).on(app::on_renewed),
         ConsumerSpec::new("enrollment-members").on(on_member).on(on_member_gone),
-        ConsumerSpec::new("enrollment-assignments").on(app::on_assigned),
+        ConsumerSpec::new("enrollment-assignments").on(app::on_assigned).on(app::on_assignment_canceled),
     ]
 }

@@ -296,3 +296,61 @@ pub async fn pool_self_enrollment(
     .fetch_one(tx)
     .await
 }
+
+// ---- waiting for a seat --------------------------------------------------------------
+
+pub async fn waiting_put(
+    tx: &mut PgConnection,
+    tenant: TenantId,
+    user: UserId,
+    course: CourseId,
+    by: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO waiting (tenant_id, user_id, course_id, requested_by) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant)
+    .bind(user)
+    .bind(course)
+    .bind(by)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Who waits for a seat of a course, oldest first (locked; at most `limit`).
+pub async fn waiting_for(
+    tx: &mut PgConnection,
+    course: CourseId,
+    limit: i64,
+) -> Result<Vec<(TenantId, UserId, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT tenant_id, user_id, requested_by FROM waiting WHERE course_id = $1 \
+         ORDER BY created_at, user_id LIMIT $2 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(course)
+    .bind(limit)
+    .fetch_all(tx)
+    .await
+}
+
+pub async fn waiting_delete(
+    tx: &mut PgConnection,
+    user: UserId,
+    course: CourseId,
+    by: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM waiting WHERE user_id = $1 AND course_id = $2 AND requested_by = $3")
+        .bind(user)
+        .bind(course)
+        .bind(by)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// What one requester asked is withdrawn (its assignment was canceled).
+pub async fn waiting_delete_by(tx: &mut PgConnection, by: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM waiting WHERE requested_by = $1").bind(by).execute(tx).await?;
+    Ok(())
+}

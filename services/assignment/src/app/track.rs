@@ -23,7 +23,7 @@ use mirai_contracts::{
             GroupCreated, GroupMemberAdded, GroupMemberRemoved, MembershipGranted, MembershipRevoked, OrgUnitCreated,
         },
     },
-    ids::{AssignmentId, UserId},
+    ids::{AssignmentId, StatementId, UserId},
     xapi,
 };
 use mirai_events::{
@@ -238,47 +238,68 @@ pub async fn on_statements(cx: Cx<'_, AppState>, e: StatementStored) -> Result<(
             if done(&r.status) && (a.recurrence_months.is_none() || r.completed_at.is_some_and(|c| at <= c)) {
                 continue;
             }
-            let due = r.due_at;
-            let status = if at <= due { "completed_on_time" } else { "completed_late" };
-            r.status = status.into();
-            r.started_at.get_or_insert(at);
-            r.completed_at = Some(at);
-            r.completed_due_at = Some(due);
-            r.statement_id = Some(s.id);
-            r.escalated_at = None;
-            r.cycle += 1;
-            r.expires_at = a.recurrence_months.and_then(|m| at.checked_add_months(Months::new(m as u32)));
-            if let Some(expires) = r.expires_at {
-                r.due_at = expires;
-            }
-            let r = store::assignee_save(cx.tx, &r).await?;
-            if r.expires_at.is_some() {
-                schedule(cx.tx, &a, &r, now).await?;
-            }
-            events.push(
-                AssigneeCompleted {
-                    tenant_id: r.tenant_id,
-                    assignment_id: r.assignment_id,
-                    user_id: r.user_id,
-                    course_id: r.course_id,
-                    due_at: due,
-                    completed_at: at,
-                    status: status.into(),
-                    statement_id: s.id,
-                    expires_at: r.expires_at,
-                }
-                .into(),
-            );
+            events.push(complete(cx.tx, &a, r, s.id, at, now).await?);
+        }
+        if completes {
+            // Kept whether or not it completed anything now: if the completion an assignee
+            // shows is voided, the next valid one stands in.
+            store::completion_put(cx.tx, e.tenant_id, user, course, s.id, at).await?;
         }
     }
     outbox::enqueue_all(cx.tx, crate::NAME, &meta, events).await?;
     Ok(())
 }
 
+/// Completes an assignee (locked) by a statement at `at`: on time or late against its
+/// due date, and (recurring) due again `recurrence_months` later.
+async fn complete(
+    tx: &mut PgConnection,
+    a: &store::AssignmentRow,
+    mut r: store::AssigneeRow,
+    statement: StatementId,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<NewEvent, HandleError> {
+    let due = r.due_at;
+    let status = if at <= due { "completed_on_time" } else { "completed_late" };
+    r.status = status.into();
+    r.started_at.get_or_insert(at);
+    r.completed_at = Some(at);
+    r.completed_due_at = Some(due);
+    r.statement_id = Some(statement);
+    r.escalated_at = None;
+    r.cycle += 1;
+    r.expires_at = a.recurrence_months.and_then(|m| at.checked_add_months(Months::new(m as u32)));
+    if let Some(expires) = r.expires_at {
+        r.due_at = expires;
+    }
+    let r = store::assignee_save(tx, &r).await?;
+    if r.expires_at.is_some() {
+        schedule(tx, a, &r, now).await?;
+    }
+    Ok(AssigneeCompleted {
+        tenant_id: r.tenant_id,
+        assignment_id: r.assignment_id,
+        user_id: r.user_id,
+        course_id: r.course_id,
+        due_at: due,
+        completed_at: at,
+        status: status.into(),
+        statement_id: statement,
+        expires_at: r.expires_at,
+    }
+    .into())
+}
+
 /// A voided completion is undone: the assignee is back to where they were, due when they
-/// were (and overdue again at once if that is past).
+/// were (and overdue again at once if that is past) — unless another valid completion of
+/// the course since they were assigned stands in (the earliest; for a recurring
+/// assignment the latest, which its next due date runs from).
 pub async fn on_voided(cx: Cx<'_>, e: StatementVoided) -> Result<(), HandleError> {
     let now = Utc::now();
+    let meta = cx.following();
+    let mut events: Vec<NewEvent> = vec![];
+    store::completion_delete(cx.tx, e.statement_id).await?;
     for mut r in store::assignees_by_statement(cx.tx, e.statement_id).await? {
         let Some(a) = store::assignment_get(cx.tx, r.assignment_id, false).await? else { continue };
         r.due_at = r.completed_due_at.unwrap_or(r.due_at);
@@ -290,10 +311,17 @@ pub async fn on_voided(cx: Cx<'_>, e: StatementVoided) -> Result<(), HandleError
         r.escalated_at = None;
         r.cycle += 1;
         let r = store::assignee_save(cx.tx, &r).await?;
-        if a.status == "active" && r.removed_at.is_none() {
-            schedule(cx.tx, &a, &r, now).await?;
+        if a.status != "active" || r.removed_at.is_some() {
+            continue;
+        }
+        let others = store::completions_since(cx.tx, r.user_id, r.course_id, r.assigned_at).await?;
+        let next = if a.recurrence_months.is_some() { others.last() } else { others.first() };
+        match next {
+            Some(&(statement, at)) => events.push(complete(cx.tx, &a, r, statement, at, now).await?),
+            None => schedule(cx.tx, &a, &r, now).await?,
         }
     }
+    outbox::enqueue_all(cx.tx, crate::NAME, &meta, events).await?;
     Ok(())
 }
 

@@ -200,6 +200,16 @@ async fn a_unit_and_a_person_assigned_get_seats_complete_on_time_and_show_in_the
     member(&o.app, o.tenant, late_joiner, "learner", Some(&o.line_a)).await;
     let l = line(&o, &id, late_joiner, |l| l["enrollment"] == "refused").await;
     assert!(l["enrollment_detail"].as_str().unwrap().contains("no seat left"), "{l}");
+    // They wait for one: when a seat is given back, it is theirs.
+    let (_, l2s) = o.app.get(&format!("/api/v1/enrollment/enrollments?user_id={l2}"), &o.admin).await;
+    let l2_enrollment = l2s["data"][0]["id"].as_str().unwrap().to_owned();
+    let (s, w) = o
+        .app
+        .post(&format!("/api/v1/enrollment/enrollments/{l2_enrollment}/withdraw"), Some(&o.admin), json!({}))
+        .await;
+    assert_eq!(s, 200, "{w}");
+    line(&o, &id, late_joiner, |l| l["enrollment"] == "enrolled").await;
+    line(&o, &id, l2, |l| l["enrollment"] == "ended").await;
 
     // Progress and completion come from the LRS, by the statement's own time.
     statement(&o, l2, "experienced", Utc::now()).await;
@@ -219,8 +229,8 @@ async fn a_unit_and_a_person_assigned_get_seats_complete_on_time_and_show_in_the
     statement_by(&o, l3, "completed", Utc::now(), |r| r.bearer_auth(&own)).await;
     let l = line(&o, &id, l3, |l| l["status"] == "in_progress").await;
     assert!(l["completed_at"].is_null(), "{l}");
-    // A second completion changes nothing; voiding the first undoes it.
-    statement(&o, l1, "passed", Utc::now()).await;
+    // A second completion changes nothing while the first stands.
+    let second = statement(&o, l1, "passed", Utc::now()).await;
     let (_, one) = o.app.get(&format!("/api/v1/assignment/assignments/{id}"), &o.admin).await;
     assert_eq!(one["summary"]["completed_on_time"], 1, "{one}");
 
@@ -287,23 +297,39 @@ async fn a_unit_and_a_person_assigned_get_seats_complete_on_time_and_show_in_the
     let l1_line = lines.iter().find(|l| l.contains(&l1.to_string())).unwrap();
     assert!(l1_line.contains(",completed_on_time,") && l1_line.contains("Ladder safety 2027"), "{l1_line}");
 
-    // Voiding the completion undoes it.
+    // Voiding the completion undoes it, and the `passed` after it (kept while the first
+    // stood) completes the assignment instead; voiding that one too leaves it undone.
     let key = o.app.api_key(o.tenant, &[Role::Learner], &["all"]);
-    let void = json!({ "actor": { "account": { "homePage": o.app.url, "name": l1.to_string() } },
-        "verb": { "id": "http://adlnet.gov/expapi/verbs/voided" },
-        "object": { "objectType": "StatementRef", "id": done } });
-    let res = o
+    let void = |target: String| {
+        let (o, key) = (&o, &key);
+        async move {
+            let void = json!({ "actor": { "account": { "homePage": o.app.url, "name": l1.to_string() } },
+                "verb": { "id": "http://adlnet.gov/expapi/verbs/voided" },
+                "object": { "objectType": "StatementRef", "id": target } });
+            let res = o
+                .app
+                .http
+                .post(o.app.url("/api/v1/lrs/xapi/statements"))
+                .basic_auth(&key.0, Some(&key.1))
+                .header("x-experience-api-version", "1.0.3")
+                .json(&void)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+        }
+    };
+    void(done.clone()).await;
+    let again = o
         .app
-        .http
-        .post(o.app.url("/api/v1/lrs/xapi/statements"))
-        .basic_auth(&key.0, Some(&key.1))
-        .header("x-experience-api-version", "1.0.3")
-        .json(&void)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    // (The `passed` after it was ignored while the first completion stood.)
+        .wait_for_event("assignment.assignee.completed.v1", Duration::from_secs(10), |e| {
+            e.data["statement_id"] == second.as_str()
+        })
+        .await;
+    assert_eq!(again.data["status"], "completed_on_time");
+    line(&o, &id, l1, |l| l["status"] == "completed_on_time" && l["completed_at"] != completed.data["completed_at"])
+        .await;
+    void(second.clone()).await;
     line(&o, &id, l1, |l| l["status"] == "in_progress" && l["completed_at"].is_null()).await;
 
     // Cancel: no more reminders; another tenant sees nothing of it.

@@ -6,6 +6,7 @@ use futures::future::BoxFuture;
 use mirai_contracts::{
     events::{
         assignment::AssigneeAdded,
+        assignment::AssignmentCanceled,
         enrollment::{EnrollmentCreated, EnrollmentEnded, EnrollmentRefused, SeatsChanged},
         marketplace::{LicenseChanged, LicenseGranted, LicenseRenewed},
     },
@@ -320,21 +321,50 @@ pub async fn on_assigned(cx: Cx<'_>, e: AssigneeAdded) -> Result<(), HandleError
                 e.course_id
             )));
         }
-        Err(r) => vec![
-            EnrollmentRefused {
-                tenant_id: e.tenant_id,
-                user_id: e.user_id,
-                course_id: e.course_id,
-                reason: r.slug.into(),
-                detail: r.detail,
-                requested_by: by,
-                at: Utc::now(),
+        Err(r) => {
+            // No seat now: the assignee waits for one.
+            if matches!(r.slug, "seats-exhausted" | "no-license") {
+                store::waiting_put(cx.tx, e.tenant_id, e.user_id, e.course_id, &by).await?;
             }
-            .into(),
-        ],
+            vec![
+                EnrollmentRefused {
+                    tenant_id: e.tenant_id,
+                    user_id: e.user_id,
+                    course_id: e.course_id,
+                    reason: r.slug.into(),
+                    detail: r.detail,
+                    requested_by: by,
+                    at: Utc::now(),
+                }
+                .into(),
+            ]
+        }
     };
     outbox::enqueue_all(cx.tx, crate::NAME, &meta, events).await?;
     Ok(())
+}
+
+/// A canceled assignment's assignees no longer wait for seats.
+pub async fn on_assignment_canceled(cx: Cx<'_>, e: AssignmentCanceled) -> Result<(), HandleError> {
+    store::waiting_delete_by(cx.tx, &format!("assignment:{}", e.assignment_id)).await?;
+    Ok(())
+}
+
+/// Seats of a course may have come free: the oldest waiting take them, until none is left.
+/// Returns the events to publish.
+pub async fn fill(tx: &mut PgConnection, course: CourseId) -> Result<Vec<NewEvent>, sqlx::Error> {
+    let mut events = vec![];
+    for (tenant, user, by) in store::waiting_for(tx, course, 500).await? {
+        match take_seat(tx, tenant, user, course, &by, false, false).await? {
+            Ok((_, mut taken)) => {
+                store::waiting_delete(tx, user, course, &by).await?;
+                events.append(&mut taken);
+            }
+            Err(r) if matches!(r.slug, "seats-exhausted" | "no-license") => break,
+            Err(_) => store::waiting_delete(tx, user, course, &by).await?,
+        }
+    }
+    Ok(events)
 }
 
 /// Ends an enrollment and gives its seat back.
@@ -356,7 +386,10 @@ pub async fn withdraw(state: &AppState, p: &Principal, id: EnrollmentId) -> Resu
     }
     let row = store::enrollment_end(&mut tx, id, "withdrawn").await?;
     let pool = store::pool_set(&mut tx, pool.license_id, pool.seats, (pool.in_use - 1).max(0), &pool.status).await?;
-    state.ctx.emit(&mut tx, &p.event_meta(), [ended(&row), seats_changed(&pool)]).await?;
+    let mut events = vec![ended(&row), seats_changed(&pool)];
+    // The seat given back goes to whoever waits for one.
+    events.extend(fill(&mut tx, pool.course_id).await?);
+    state.ctx.emit(&mut tx, &p.event_meta(), events).await?;
     tx.commit().await?;
     Ok(row.into())
 }
@@ -454,6 +487,10 @@ pub async fn on_granted(cx: Cx<'_>, e: LicenseGranted) -> Result<(), HandleError
     if let (true, Some(end)) = (new, e.ends_at) {
         expire_at(cx.tx, e.tenant_id, e.license_id, end).await?;
     }
+    if new {
+        let events = fill(cx.tx, e.course_id).await?;
+        outbox::enqueue_all(cx.tx, crate::NAME, &cx.following(), events).await?;
+    }
     Ok(())
 }
 
@@ -492,6 +529,8 @@ pub async fn on_renewed(cx: Cx<'_>, e: LicenseRenewed) -> Result<(), HandleError
     if pool.status != renewed.status || pool.seats != renewed.seats {
         let meta = cx.following();
         outbox::enqueue(cx.tx, crate::NAME, &meta, seats_changed(&renewed)).await?;
+        let events = fill(cx.tx, renewed.course_id).await?;
+        outbox::enqueue_all(cx.tx, crate::NAME, &meta, events).await?;
     }
     Ok(())
 }
@@ -538,7 +577,14 @@ async fn resize(
 /// A refund shrank the license or it was revoked: the pool follows.
 pub async fn on_license_changed(cx: Cx<'_>, e: LicenseChanged) -> Result<(), HandleError> {
     let meta = cx.following();
-    resize(cx.tx, &meta, e.license_id, e.seats, e.status == "active", Some(e.revision)).await
+    resize(cx.tx, &meta, e.license_id, e.seats, e.status == "active", Some(e.revision)).await?;
+    if let Some(pool) = store::pool_get(cx.tx, e.license_id).await?
+        && pool.in_use < pool.seats
+    {
+        let events = fill(cx.tx, pool.course_id).await?;
+        outbox::enqueue_all(cx.tx, crate::NAME, &meta, events).await?;
+    }
+    Ok(())
 }
 
 /// A license's term ended: its pool ends and every seat goes back.
