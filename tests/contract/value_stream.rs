@@ -2,7 +2,7 @@
 //! course; an org buys 5 seats, its browser confirms the payment at Stripe (localstripe)
 //! and Stripe's signed webhook tells billing; marketplace grants the license; the org admin
 //! assigns the course to 3 learners with a due date, and enrollment gives each a seat (3
-//! seats in use); a learner's completion lands in the LRS and the assignment shows them
+//! seats in use) and each learner gets an email at a local SMTP sink; a learner's completion lands in the LRS and the assignment shows them
 //! completed on time; and the org's webhook receiver gets a Standard Webhooks message for
 //! every step, each signature verified here with the endpoint's secret.
 
@@ -46,8 +46,11 @@ const STRIPE_SECRET: &str = "whsec_value_stream";
 async fn list_buy_pay_license_enroll_complete_and_every_step_is_a_signed_webhook() {
     let fake = Localstripe::start().await;
     let base = fake.base.clone();
+    let smtp = mirai_testkit::SmtpSink::start().await;
+    let smtp_url = smtp.url();
     let app = TestApp::spawn_with(&mirai::services(), move |c| {
         let s = &mut c.service_settings;
+        s.insert("MIRAI_NOTIFICATION__SMTP_URL".into(), smtp_url);
         s.insert("MIRAI_BILLING__STRIPE_API_BASE".into(), base);
         s.insert("MIRAI_BILLING__STRIPE_SECRET_KEY".into(), mirai_testkit::localstripe::SECRET_KEY.into());
         s.insert("MIRAI_BILLING__STRIPE_WEBHOOK_SECRETS".into(), STRIPE_SECRET.into());
@@ -72,6 +75,13 @@ async fn list_buy_pay_license_enroll_complete_and_every_step_is_a_signed_webhook
             )
             .await;
         assert_eq!(s, 201);
+        // The learner has used the app: notification knows the address identity signed
+        // into their session.
+        let mut claims = app.claims(Some(org), &[Role::Learner]);
+        claims.sub = format!("user:{l}");
+        claims.email = Some(format!("learner-{}@example.com", l.simple()));
+        let (s, _) = app.get("/api/v1/notification/preferences", &app.sign(&claims)).await;
+        assert_eq!(s, 200);
     }
     let admin = app.token(Some(org), &[Role::OrgAdmin]);
     let inbox: Inbox = Arc::default();
@@ -151,6 +161,18 @@ async fn list_buy_pay_license_enroll_complete_and_every_step_is_a_signed_webhook
         l["seats_in_use"] == 3 && l["seats"] == 5
     })
     .await;
+    // Each learner is told by email (through the SMTP sink), once.
+    let assigned =
+        |m: &String| mirai_testkit::smtp::unfolded(m).contains("Subject: New course assigned: Ladder safety");
+    let mails = poll("an assignment email to each learner", Duration::from_secs(30), || async {
+        let mails: Vec<String> = smtp.mails().into_iter().filter(assigned).collect();
+        (mails.len() >= 3).then_some(mails)
+    })
+    .await;
+    for l in &learners {
+        let to = format!("To: learner-{}@example.com", l.simple());
+        assert_eq!(mails.iter().filter(|m| m.contains(&to)).count(), 1, "one for {l}: {mails:?}");
+    }
 
     // A learner completes the course: the LRS stores the statement (the account's home
     // page and the course's IRI are the fleet's public URL).

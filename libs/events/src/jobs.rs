@@ -272,6 +272,8 @@ impl Runner {
                     metrics::counter!("mirai_jobs_dead_total", "schema" => self.schema.clone(), "kind" => job.kind.clone()).increment(1);
                     "dead"
                 } else {
+                    tracing::warn!(schema = %self.schema, job = %job.id, kind = %job.kind, attempts = job.attempts,
+                        retry_in_secs = delay.min(3600.0), error = %e, "job failed; retried");
                     "retried"
                 }
             }

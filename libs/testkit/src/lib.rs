@@ -23,9 +23,11 @@ mod fixtures;
 pub mod localstripe;
 mod pdf;
 mod private_nats;
+pub mod smtp;
 pub use localstripe::Localstripe;
 pub use pdf::pdf;
 pub use private_nats::PrivateNats;
+pub use smtp::SmtpSink;
 
 pub use mirai_kit::auth::jwt::Claims;
 

@@ -472,6 +472,28 @@ impl Stripe {
         Ok(self.subscription(&sub).await?.tenant_id)
     }
 
+    /// What Stripe kept of a PaymentIntent's charge (its balance transaction's fee), and
+    /// in which currency; none until the charge has settled into one.
+    pub async fn processor_fee(&self, pi: &str) -> Result<Option<(i64, String)>, GatewayError> {
+        let id_or_obj = |x: &Value| x.as_str().or_else(|| x["id"].as_str()).map(str::to_owned);
+        let v =
+            self.call(reqwest::Method::GET, &format!("/v1/payment_intents/{}", path_safe(pi)?), &vec![], None).await?;
+        let Some(charge) = id_or_obj(&v["latest_charge"]) else { return Ok(None) };
+        let c = self.call(reqwest::Method::GET, &format!("/v1/charges/{}", path_safe(&charge)?), &vec![], None).await?;
+        let Some(txn) = id_or_obj(&c["balance_transaction"]) else { return Ok(None) };
+        let txn = path_safe(&txn)?;
+        let b = match self.call(reqwest::Method::GET, &format!("/v1/balance_transactions/{txn}"), &vec![], None).await {
+            Ok(b) => b,
+            // The older path of the same resource (the one localstripe serves).
+            Err(GatewayError::Refused(m)) if m.contains("HTTP 404") => {
+                self.call(reqwest::Method::GET, &format!("/v1/balance/history/{txn}"), &vec![], None).await?
+            }
+            Err(e) => return Err(e),
+        };
+        let fee = b["fee"].as_i64().unwrap_or(0);
+        Ok(Some((fee, b["currency"].as_str().unwrap_or_default().to_ascii_uppercase())))
+    }
+
     /// A PaymentIntent's refunds at the provider (the latest 100).
     pub async fn refunds_of(&self, pi: &str) -> Result<Vec<RefundAt>, GatewayError> {
         let form: Form = vec![("payment_intent".into(), pi.into()), ("limit".into(), "100".into())];

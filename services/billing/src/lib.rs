@@ -65,6 +65,7 @@ impl Service for AppState {
             .job(app::documents::ISSUE_JOB, Arc::new(app::documents::Issue { state: state.clone() }))
             .job(app::reconcile::JOB, Arc::new(app::reconcile::Reconcile { state: state.clone() }))
             .job(app::reconcile::CHECK_JOB, Arc::new(app::reconcile::CheckUnpaid { state: state.clone() }))
+            .job(app::payments::FEE_JOB, Arc::new(app::payments::BookFee { state: state.clone() }))
             .job(app::payments::SYNC_REFUNDS_JOB, Arc::new(app::payments::SyncRefunds { state: state.clone() }))
             .job(app::subscriptions::SYNC_JOB, Arc::new(app::subscriptions::Sync { state: state.clone() }))
             .job(app::subscriptions::UPDATE_JOB, Arc::new(app::subscriptions::Update { state: state.clone() }))

@@ -26,7 +26,7 @@ pub async fn customer_put(tx: &mut PgConnection, tenant: TenantId, provider: &st
 
 pub const PAYMENT: &str = "id, tenant_id, order_id, provider_tenant_id, amount, currency, revenue_share_bps, \
      payment_method, provider, provider_ref, client_secret, status, failure, refunded, provisioned_at, succeeded_at, \
-     created_at, updated_at, subscription_id, period, provider_invoice";
+     created_at, updated_at, subscription_id, period, provider_invoice, processor_fee";
 
 #[derive(Debug, Clone, FromRow)]
 pub struct PaymentRow {
@@ -54,6 +54,8 @@ pub struct PaymentRow {
     pub period: i32,
     /// The provider's invoice it was paid by (subscriptions).
     pub provider_invoice: Option<String>,
+    /// What the provider kept of it, once booked.
+    pub processor_fee: Option<i64>,
 }
 
 /// What an order asks to be paid.
@@ -225,6 +227,15 @@ pub async fn payment_of_invoice(tx: &mut PgConnection, invoice: &str) -> Result<
         .bind(invoice)
         .fetch_optional(tx)
         .await
+}
+
+pub async fn payment_fee_booked(tx: &mut PgConnection, id: PaymentId, fee: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE payments SET processor_fee = $2, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(fee)
+        .execute(tx)
+        .await?;
+    Ok(())
 }
 
 /// Re-prices an invoiced, unpaid `manual` payment (its order's seats changed).

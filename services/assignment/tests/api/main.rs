@@ -106,7 +106,7 @@ async fn statement_by(
 
 /// The report line of `user` on `assignment`, once it satisfies `pred`.
 async fn line(o: &Org, assignment: &str, user: Uuid, pred: impl Fn(&Value) -> bool) -> Value {
-    poll("the report line", Duration::from_secs(30), || async {
+    poll("the report line", Duration::from_secs(60), || async {
         let (_, r) = o
             .app
             .get(&format!("/api/v1/assignment/reports/compliance?assignment_id={assignment}&user_id={user}"), &o.admin)

@@ -32,6 +32,7 @@ use crate::{
 pub const CREATE_JOB: &str = "create-payment";
 pub const CANCEL_JOB: &str = "cancel-payment";
 pub const REFUND_JOB: &str = "refund";
+pub const FEE_JOB: &str = "book-processor-fee";
 
 /// What the buyer sees of a payment (its client secret lets its browser confirm it
 /// with Stripe.js; it is shown to the buyer's admins only).
@@ -55,6 +56,8 @@ pub struct Payment {
     pub failure: Option<String>,
     /// Refunded so far, minor units.
     pub refunded: i64,
+    /// What the payment provider kept (Stripe's fee), once booked; minor units.
+    pub processor_fee: Option<i64>,
     pub succeeded_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -74,6 +77,7 @@ impl From<PaymentRow> for Payment {
             status: r.status,
             failure: r.failure,
             refunded: r.refunded,
+            processor_fee: r.processor_fee,
             succeeded_at: r.succeeded_at,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -121,8 +125,12 @@ pub async fn apply(
                 ("revenue:platform".to_owned(), -fee),
             ]);
             store::ledger_post(tx, "payment", &posting, &p.currency, Some(p.id), p.tenant_id).await?;
-            // The buyer's receipt.
+            // The buyer's receipt, and what the provider kept of it.
             mirai_events::jobs::enqueue(tx, super::documents::job(p.tenant_id, p.id, None)).await?;
+            if p.provider == "stripe" {
+                let fee = job(FEE_JOB, p.tenant_id, serde_json::json!({ "payment_id": p.id }), format!("fee:{}", p.id));
+                mirai_events::jobs::enqueue(tx, fee).await?;
+            }
             events.push(
                 PaymentSucceeded {
                     tenant_id: p.tenant_id,
@@ -469,6 +477,47 @@ impl JobHandler for SyncRefunds {
 }
 
 pub const SYNC_REFUNDS_JOB: &str = "sync-refunds";
+
+/// Books what Stripe kept of a payment (its charge's balance transaction's fee), once:
+/// the provider's cash is less by it, and the platform bears it as an expense (the
+/// provider's share was set on the price, not on what Stripe kept). Retried until the
+/// charge has settled into a balance transaction.
+pub struct BookFee {
+    pub state: AppState,
+}
+
+impl BookFee {
+    async fn run(&self, tx: &mut PgConnection, job: &Job) -> Result<(), HandleError> {
+        let id = job_payment(job)?;
+        let Some(p) = store::payment_get(tx, id, true).await? else { return Ok(()) };
+        let (Gateway::Stripe(stripe), Some(pi), None) =
+            (&self.state.gateway, p.provider_ref.as_deref(), p.processor_fee)
+        else {
+            return Ok(());
+        };
+        let fee = match stripe.processor_fee(pi).await {
+            Ok(Some(fee)) => fee,
+            Ok(None) => return Err(HandleError::Transient(anyhow::anyhow!("payment {id} has not settled yet"))),
+            Err(GatewayError::Transient(m)) => return Err(HandleError::Transient(anyhow::anyhow!(m))),
+            Err(GatewayError::Refused(m)) => return Err(HandleError::Permanent(m)),
+        };
+        let (amount, currency) = fee;
+        if amount > 0 {
+            let posting =
+                entries([("expense:processor_fees".to_owned(), amount), (format!("cash:{}", p.provider), -amount)]);
+            let currency = if currency.is_empty() { p.currency.clone() } else { currency };
+            store::ledger_post(tx, "processor_fee", &posting, &currency, Some(p.id), p.tenant_id).await?;
+        }
+        store::payment_fee_booked(tx, p.id, amount).await?;
+        Ok(())
+    }
+}
+
+impl JobHandler for BookFee {
+    fn run<'a>(&'a self, tx: &'a mut PgConnection, job: &'a Job) -> BoxFuture<'a, Result<(), HandleError>> {
+        Box::pin(BookFee::run(self, tx, job))
+    }
+}
 
 impl JobHandler for Refund {
     fn run<'a>(&'a self, tx: &'a mut PgConnection, job: &'a Job) -> BoxFuture<'a, Result<(), HandleError>> {

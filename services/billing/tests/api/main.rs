@@ -18,7 +18,11 @@ async fn spawn(stripe: &Localstripe, reconcile_every: u64) -> TestApp {
 }
 
 async fn spawn_services(stripe: &Localstripe, reconcile_every: u64, more: Vec<mirai_kit::ServiceDef>) -> TestApp {
-    let base = stripe.base.clone();
+    spawn_at(stripe.base.clone(), reconcile_every, more).await
+}
+
+/// billing (with authoring, marketplace and `more`) speaking to Stripe at `base`.
+async fn spawn_at(base: String, reconcile_every: u64, more: Vec<mirai_kit::ServiceDef>) -> TestApp {
     let mut services = vec![mirai_authoring::service(), mirai_marketplace::service(), mirai_billing::service()];
     services.extend(more);
     TestApp::spawn_with(&services, move |c| {
@@ -542,6 +546,87 @@ async fn a_refund_made_at_stripe_is_booked_once_and_mirais_own_refunds_are_not_b
     })
     .await;
     assert_eq!(notes, 2);
+}
+
+/// Stripe at the wire as billing sees it in production, through a local proxy: every
+/// request goes on to localstripe, except balance transactions, which localstripe books
+/// without a fee; the proxy answers them with Stripe's European card fee (1.5 % + 25).
+async fn stripe_with_fees(stripe: &Localstripe) -> String {
+    use axum::{
+        body::Bytes,
+        extract::State,
+        http::{HeaderMap, Method as M, StatusCode, Uri, header},
+        response::IntoResponse,
+    };
+    async fn forward(
+        State(upstream): State<String>,
+        method: M,
+        uri: Uri,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> axum::response::Response {
+        let http = reqwest::Client::new();
+        if method == M::GET
+            && let Some(id) = uri.path().strip_prefix("/v1/balance_transactions/")
+        {
+            let res = http
+                .get(format!("{upstream}/v1/balance/history/{id}"))
+                .bearer_auth(mirai_testkit::localstripe::SECRET_KEY)
+                .send()
+                .await
+                .unwrap();
+            let mut txn: Value = res.json().await.unwrap();
+            let amount = txn["amount"].as_i64().unwrap_or(0);
+            let fee = amount * 15 / 1000 + 25;
+            txn["fee"] = json!(fee);
+            txn["net"] = json!(amount - fee);
+            return axum::Json(txn).into_response();
+        }
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let mut req = http.request(method, format!("{upstream}{path}")).body(body);
+        for (k, v) in &headers {
+            if k != header::HOST && k != header::CONTENT_LENGTH {
+                req = req.header(k, v);
+            }
+        }
+        let res = req.send().await.unwrap();
+        let status = StatusCode::from_u16(res.status().as_u16()).unwrap();
+        let kind = res.headers().get(header::CONTENT_TYPE).cloned();
+        let bytes = res.bytes().await.unwrap();
+        let mut out = (status, bytes).into_response();
+        if let Some(k) = kind {
+            out.headers_mut().insert(header::CONTENT_TYPE, k);
+        }
+        out
+    }
+    let app = axum::Router::new().fallback(forward).with_state(stripe.base.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+#[tokio::test]
+async fn what_stripe_keeps_of_a_payment_is_booked_once_as_the_platforms_expense() {
+    let stripe = Localstripe::start().await;
+    let app = spawn_at(stripe_with_fees(&stripe).await, 3600, vec![]).await;
+    let (provider, listing) = listed(&app).await;
+    let buyer = app.token(Some(Uuid::now_v7()), &[Role::OrgAdmin]);
+    let id = order(&app, &buyer, &listing, 5, Some("pm_card_visa")).await;
+    order_in(&app, &buyer, &id, "completed").await;
+    // 245 €: Stripe keeps 1.5 % + 0.25 € = 3.92 €, out of the platform's share.
+    let fee = 24500 * 15 / 1000 + 25;
+    let p = poll("the fee is booked", Duration::from_secs(20), || async {
+        let p = payment_of(&app, &buyer, &id).await;
+        p["processor_fee"].is_i64().then_some(p)
+    })
+    .await;
+    assert_eq!(p["processor_fee"], fee);
+    let b = balances(&app).await;
+    assert_eq!(account(&b, "expense:processor_fees"), fee);
+    assert_eq!(account(&b, "cash:stripe"), 24500 - fee);
+    assert_eq!(account(&b, &format!("payable:{provider}")), -19600, "the provider's share is on the price");
+    assert_eq!(b["totals"]["EUR"], 0, "{b}");
 }
 
 #[tokio::test]

@@ -2,57 +2,16 @@
 //! of their membership in their locale, with a one-click unsubscribe that works, and
 //! nothing more once they turned a category off.
 
-use std::{path::PathBuf, process::Child, time::Duration};
+use std::time::Duration;
+
+use mirai_testkit::{SmtpSink, smtp::unfolded};
 
 use super::*;
 
-/// A private `aiosmtpd` writing every message it gets into a Maildir.
-struct Sink {
-    child: Child,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-async fn sink() -> Sink {
-    let state = std::env::var("MIRAI_STATE_DIR").unwrap_or_else(|_| "/var/tmp/mirai".into());
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let dir = std::env::temp_dir().join(format!("mirai-mail-{}", Uuid::now_v7().simple()));
-    let child = std::process::Command::new(format!("{state}/venv/bin/python"))
-        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
-        .arg(&dir)
-        .spawn()
-        .expect("aiosmtpd (make setup installs it)");
-    let s = Sink { child, dir, port };
-    poll("the SMTP sink listens", Duration::from_secs(10), || async {
-        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok().map(drop)
-    })
-    .await;
-    s
-}
-
-impl Sink {
-    fn mails(&self) -> Vec<String> {
-        let Ok(entries) = std::fs::read_dir(self.dir.join("new")) else { return vec![] };
-        entries.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok()).collect()
-    }
-}
-
-/// The decoded body parts of a MIME message (quoted-printable soft breaks undone).
-fn unfolded(mail: &str) -> String {
-    mail.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=")
-}
-
 #[tokio::test]
 async fn a_member_hears_of_their_membership_by_email_and_in_app_and_can_unsubscribe() {
-    let smtp = sink().await;
-    let url = format!("smtp://127.0.0.1:{}", smtp.port);
+    let smtp = SmtpSink::start().await;
+    let url = smtp.url();
     let app = TestApp::spawn_with(&[mirai_tenant::service(), mirai_notification::service()], move |c| {
         c.service_settings.insert("MIRAI_NOTIFICATION__SMTP_URL".into(), url);
     })
