@@ -20,6 +20,8 @@ async fn on_member(cx: Cx<'_>, e: MembershipGranted) -> Result<(), HandleError> 
 /// A former member is no longer enrolled anew (their enrollments stay until withdrawn).
 async fn on_member_gone(cx: Cx<'_>, e: MembershipRevoked) -> Result<(), HandleError> {
     store::member_delete(cx.tx, e.user_id).await?;
+    // Who left waits for no seat.
+    store::waiting_delete_user(cx.tx, e.user_id).await?;
     Ok(())
 }
 

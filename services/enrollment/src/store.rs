@@ -354,3 +354,8 @@ pub async fn waiting_delete_by(tx: &mut PgConnection, by: &str) -> Result<(), sq
     sqlx::query("DELETE FROM waiting WHERE requested_by = $1").bind(by).execute(tx).await?;
     Ok(())
 }
+
+pub async fn waiting_delete_user(tx: &mut PgConnection, user: UserId) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM waiting WHERE user_id = $1").bind(user).execute(tx).await?;
+    Ok(())
+}

@@ -314,7 +314,17 @@ pub async fn on_voided(cx: Cx<'_>, e: StatementVoided) -> Result<(), HandleError
         if a.status != "active" || r.removed_at.is_some() {
             continue;
         }
-        let others = store::completions_since(cx.tx, r.user_id, r.course_id, r.assigned_at).await?;
+        // A recurring assignment's stand-in must be of this cycle: after the completion
+        // that closed the one before (the restored due date less the recurrence; for the
+        // first cycle that is before the assignment, which bounds it anyway).
+        let since = match a.recurrence_months {
+            Some(m) => r
+                .due_at
+                .checked_sub_months(Months::new(m as u32))
+                .map_or(r.assigned_at, |prev| prev.max(r.assigned_at) + Duration::microseconds(1)),
+            _ => r.assigned_at,
+        };
+        let others = store::completions_since(cx.tx, r.user_id, r.course_id, since).await?;
         let next = if a.recurrence_months.is_some() { others.last() } else { others.first() };
         match next {
             Some(&(statement, at)) => events.push(complete(cx.tx, &a, r, statement, at, now).await?),

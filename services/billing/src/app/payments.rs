@@ -447,6 +447,8 @@ impl SyncRefunds {
         };
         let refunds = stripe.refunds_of(pi).await.map_err(transient)?;
         let mut tx = self.state.ctx.db.tenant_tx(tenant).await?;
+        // What providers are owed changes: payout runs wait (they hold the same lock).
+        mirai_kit::db::xact_lock(&mut tx, "billing-payout-run").await?;
         let Some(p) = store::payment_by_ref(&mut tx, pi).await? else {
             tracing::warn!(payment_intent = pi, "Stripe refunded a payment billing does not have");
             return Ok(());

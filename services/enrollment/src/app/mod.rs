@@ -376,7 +376,9 @@ pub async fn withdraw(state: &AppState, p: &Principal, id: EnrollmentId) -> Resu
         tx.commit().await?;
         return Ok(row.into());
     }
-    // Pool first, then the enrollment: the order enroll locks in.
+    // The course's pools first (oldest first, as enroll and `fill` lock them), then the
+    // enrollment.
+    store::pools_for_course(&mut tx, row.course_id).await?;
     let pool =
         store::pool_get(&mut tx, row.license_id).await?.ok_or_else(|| AppError::not_found("pool", row.license_id))?;
     let row = store::enrollment_get(&mut tx, id, true).await?.ok_or_else(|| AppError::not_found("enrollment", id))?;
