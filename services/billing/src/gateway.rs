@@ -513,14 +513,21 @@ impl Stripe {
             .collect())
     }
 
-    /// Every subscription invoice paid since `since` (unix seconds), from the provider's
-    /// event log (`invoice.payment_succeeded`); at most `max` of them.
-    pub async fn invoices_paid_since(&self, since: i64, max: usize) -> Result<Vec<InvoiceAt>, GatewayError> {
+    /// The objects of the provider's events of `kind` since `since` (unix seconds), from
+    /// its event log page by page, each kept if `keep` makes something of it; at most
+    /// `max` of them.
+    async fn events_since<T>(
+        &self,
+        kind: &str,
+        since: i64,
+        max: usize,
+        keep: impl Fn(&Value) -> Option<T>,
+    ) -> Result<Vec<T>, GatewayError> {
         let mut out = vec![];
         let mut after: Option<String> = None;
         loop {
             let mut form: Form = vec![
-                ("type".into(), "invoice.payment_succeeded".into()),
+                ("type".into(), kind.into()),
                 ("created[gte]".into(), since.to_string()),
                 ("limit".into(), "100".into()),
             ];
@@ -529,13 +536,7 @@ impl Stripe {
             }
             let v = self.call(reqwest::Method::GET, "/v1/events", &form, None).await?;
             let data = v["data"].as_array().cloned().unwrap_or_default();
-            for ev in &data {
-                if let Ok(inv) = InvoiceAt::of(&ev["data"]["object"])
-                    && inv.subscription.is_some()
-                {
-                    out.push(inv);
-                }
-            }
+            out.extend(data.iter().filter_map(|ev| keep(&ev["data"]["object"])));
             after = data.last().and_then(|e| e["id"].as_str()).map(str::to_owned);
             if v["has_more"] != true || after.is_none() || out.len() >= max {
                 return Ok(out);
@@ -543,38 +544,27 @@ impl Stripe {
         }
     }
 
+    /// Every subscription invoice paid since `since` (unix seconds), from the provider's
+    /// event log (`invoice.payment_succeeded`); at most `max` of them.
+    pub async fn invoices_paid_since(&self, since: i64, max: usize) -> Result<Vec<InvoiceAt>, GatewayError> {
+        self.events_since("invoice.payment_succeeded", since, max, |o| {
+            InvoiceAt::of(o).ok().filter(|inv| inv.subscription.is_some())
+        })
+        .await
+    }
+
     /// Every payment that succeeded since `since` (unix seconds), from the provider's
     /// event log (`payment_intent.succeeded`), page by page; at most `max` of them.
     pub async fn succeeded_since(&self, since: i64, max: usize) -> Result<Vec<Paid>, GatewayError> {
-        let mut out = vec![];
-        let mut after: Option<String> = None;
-        loop {
-            let mut form: Form = vec![
-                ("type".into(), "payment_intent.succeeded".into()),
-                ("created[gte]".into(), since.to_string()),
-                ("limit".into(), "100".into()),
-            ];
-            if let Some(a) = &after {
-                form.push(("starting_after".into(), a.clone()));
-            }
-            let v = self.call(reqwest::Method::GET, "/v1/events", &form, None).await?;
-            let data = v["data"].as_array().cloned().unwrap_or_default();
-            for ev in &data {
-                let pi = &ev["data"]["object"];
-                let meta = |k: &str| pi["metadata"][k].as_str().and_then(|s| s.parse().ok());
-                if let Some(r) = pi["id"].as_str() {
-                    out.push(Paid {
-                        provider_ref: r.to_owned(),
-                        payment_id: meta("mirai_payment_id"),
-                        tenant_id: meta("mirai_tenant_id"),
-                    });
-                }
-            }
-            after = data.last().and_then(|e| e["id"].as_str()).map(str::to_owned);
-            if v["has_more"] != true || after.is_none() || out.len() >= max {
-                return Ok(out);
-            }
-        }
+        self.events_since("payment_intent.succeeded", since, max, |pi| {
+            let meta = |k: &str| pi["metadata"][k].as_str().and_then(|s| s.parse().ok());
+            Some(Paid {
+                provider_ref: pi["id"].as_str()?.to_owned(),
+                payment_id: meta("mirai_payment_id"),
+                tenant_id: meta("mirai_tenant_id"),
+            })
+        })
+        .await
     }
 }
 
