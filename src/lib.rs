@@ -21,6 +21,7 @@ pub fn services() -> Vec<ServiceDef> {
         mirai_billing::service(),
         mirai_enrollment::service(),
         mirai_assignment::service(),
+        mirai_delivery::service(),
     ]
 }
 

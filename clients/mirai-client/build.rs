@@ -27,6 +27,7 @@ const SERVICES: &[&str] = &[
     "billing",
     "enrollment",
     "assignment",
+    "delivery",
 ];
 
 /// Operations left out of the clients, as (`service.operationId`, why). An operation

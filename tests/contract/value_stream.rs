@@ -2,8 +2,9 @@
 //! course; an org buys 5 seats, its browser confirms the payment at Stripe (localstripe)
 //! and Stripe's signed webhook tells billing; marketplace grants the license; the org admin
 //! assigns the course to 3 learners with a due date, and enrollment gives each a seat (3
-//! seats in use) and each learner gets an email at a local SMTP sink; a learner's completion lands in the LRS and the assignment shows them
-//! completed on time; and the org's webhook receiver gets a Standard Webhooks message for
+//! seats in use) and each learner gets an email at a local SMTP sink; a learner plays the
+//! course to its end in the player, whose statements land in the LRS, and the assignment
+//! shows them completed on time; and the org's webhook receiver gets a Standard Webhooks message for
 //! every step, each signature verified here with the endpoint's secret.
 
 use std::{
@@ -174,22 +175,25 @@ async fn list_buy_pay_license_enroll_complete_and_every_step_is_a_signed_webhook
         assert_eq!(mails.iter().filter(|m| m.contains(&to)).count(), 1, "one for {l}: {mails:?}");
     }
 
-    // A learner completes the course: the LRS stores the statement (the account's home
-    // page and the course's IRI are the fleet's public URL).
-    let key = app.api_key(org, &[Role::Learner], &["all"]);
-    let statement = json!({ "actor": { "account": { "homePage": app.url, "name": learners[0].to_string() } },
-        "verb": { "id": "http://adlnet.gov/expapi/verbs/completed" },
-        "object": { "id": format!("{}/courses/{course}", app.url) } });
-    let res = app
-        .http
-        .post(app.url("/api/v1/lrs/xapi/statements"))
-        .basic_auth(&key.0, Some(&key.1))
-        .header("x-experience-api-version", "1.0.3")
-        .json(&statement)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    // A learner plays the course in the player to its end: the player's statements reach
+    // the LRS through its outbox and the bus (no call to the LRS), and assignment reads the
+    // completion from the LRS's events.
+    let launch = format!("/api/v1/delivery/courses/{course}/launch");
+    let (session, player) = poll("the player knows the enrollment", Duration::from_secs(20), || async {
+        let player = app.user_token(org, learners[0], &[Role::Learner]);
+        let (s, b) = app.post(&launch, Some(&player), json!({})).await;
+        (s == 201).then_some((b, player))
+    })
+    .await;
+    let sid = session["id"].as_str().unwrap();
+    for lesson in session["outline"].as_array().unwrap().iter().flat_map(|m| m["lessons"].as_array().unwrap()) {
+        let done =
+            format!("/api/v1/delivery/sessions/{sid}/lessons/{}/complete", lesson["lesson_id"].as_str().unwrap());
+        let (s, b) = app.post(&done, Some(&player), json!({})).await;
+        assert_eq!(s, 200, "{b}");
+    }
+    let (_, ended) = app.get(&format!("/api/v1/delivery/sessions/{sid}"), &player).await;
+    assert_eq!(ended["status"], "completed", "{ended}");
     // The assignment shows them completed on time, the two others not started.
     wait_until("the learner completed on time", Duration::from_secs(20), || async {
         let (_, a) = app.get(&format!("/api/v1/assignment/assignments/{assignment}"), &admin).await;

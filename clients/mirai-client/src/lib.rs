@@ -105,6 +105,12 @@ pub mod assignment {
     include!(concat!(env!("OUT_DIR"), "/assignment.rs"));
 }
 
+/// `/api/v1/delivery`: the player (launch a course, its lessons, resume, complete).
+#[allow(clippy::all)]
+pub mod delivery {
+    include!(concat!(env!("OUT_DIR"), "/delivery.rs"));
+}
+
 /// A request that hangs fails instead of hanging its caller.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -125,6 +131,7 @@ pub struct Clients {
     pub billing: billing::Client,
     pub enrollment: enrollment::Client,
     pub assignment: assignment::Client,
+    pub delivery: delivery::Client,
 }
 
 impl Clients {
@@ -159,7 +166,8 @@ impl Clients {
             marketplace: marketplace::Client::new_with_client(base_url, http.clone()),
             billing: billing::Client::new_with_client(base_url, http.clone()),
             enrollment: enrollment::Client::new_with_client(base_url, http.clone()),
-            assignment: assignment::Client::new_with_client(base_url, http),
+            assignment: assignment::Client::new_with_client(base_url, http.clone()),
+            delivery: delivery::Client::new_with_client(base_url, http),
         })
     }
 }

@@ -216,6 +216,11 @@ id_type!(
     /// A recurring payment of a subscription order, renewed each period (billing).
     SubscriptionId
 );
+id_type!(
+    /// A learner's run through a course version in the player: the xAPI registration of
+    /// every statement it records (delivery).
+    PlaySessionId
+);
 
 #[cfg(test)]
 mod tests {

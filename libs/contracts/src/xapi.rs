@@ -2,7 +2,7 @@
 //! same way: a person is the `account` whose `homePage` is the platform's public URL and
 //! whose `name` is their user id; a course is the activity `<public URL>/courses/<id>`.
 
-use crate::ids::{CourseId, UserId};
+use crate::ids::{CourseId, LessonId, UserId};
 
 /// The canonical IFI (as the LRS reports an actor) of a Mirai user.
 pub fn account_ifi(public_url: &str, user: UserId) -> String {
@@ -20,6 +20,11 @@ pub fn user_of(public_url: &str, ifi: &str) -> Option<UserId> {
 /// The activity IRI of a course.
 pub fn course_activity(public_url: &str, course: CourseId) -> String {
     format!("{}/courses/{course}", public_url.trim_end_matches('/'))
+}
+
+/// The activity IRI of a lesson of a course (not a course: [`course_of`] refuses it).
+pub fn lesson_activity(public_url: &str, course: CourseId, lesson: LessonId) -> String {
+    format!("{}/lessons/{lesson}", course_activity(public_url, course))
 }
 
 /// The course an activity IRI names, when it is a course of this platform.
@@ -48,6 +53,7 @@ mod tests {
         assert_eq!(user_of(url, &upper), None, "another spelling of the id is another agent");
         assert_eq!(course_of(url, &course_activity(&format!("{url}/"), c)), Some(c));
         assert_eq!(course_of(url, &format!("{url}/courses/{c}/lesson/1")), None);
+        assert_eq!(course_of(url, &lesson_activity(url, c, LessonId::new())), None);
         assert_eq!(course_of("https://other.example", &course_activity(url, c)), None);
     }
 }

@@ -29,10 +29,12 @@ impl TestApp {
         assert_eq!(s, 201, "{m}");
     }
 
-    /// A token of `user` (a person) in `tenant` with `roles`.
+    /// A token of `user` (a person) in `tenant` with `roles`, carrying their current
+    /// access version as identity's tokens do (when the fleet has heard of one).
     pub fn user_token(&self, tenant: Uuid, user: Uuid, roles: &[Role]) -> String {
         let mut claims = self.claims(Some(tenant), roles);
         claims.sub = format!("user:{user}");
+        claims.ver = self.fleet().keys.access_version(user, tenant);
         self.sign(&claims)
     }
 
@@ -44,11 +46,17 @@ impl TestApp {
 
     /// [`Self::listed_course`] with more of the listing's terms (`{"self_enrollment": true}`).
     pub async fn listed_course_with(&self, terms: Value) -> (String, String) {
+        let modules = serde_json::json!([{ "title": "M", "lessons": [{ "title": "L",
+            "blocks": [{ "kind": "text", "content": { "markdown": "Three points of contact." } }] }] }]);
+        self.listed_course_of(modules, terms).await
+    }
+
+    /// [`Self::listed_course_with`] with the course's own `modules` (authoring's shape).
+    pub async fn listed_course_of(&self, modules: Value, terms: Value) -> (String, String) {
         let provider = Uuid::now_v7();
         let seller = self.token(Some(provider), &[Role::ProviderAdmin]);
         let body = serde_json::json!({ "title": "Ladder safety", "summary": "Up and down", "locale": "en", "tags": [],
-            "visibility": "public", "modules": [{ "title": "M", "lessons": [{ "title": "L",
-            "blocks": [{ "kind": "text", "content": { "markdown": "Three points of contact." } }] }] }] });
+            "visibility": "public", "modules": modules });
         let (s, c) = self.post("/api/v1/authoring/courses", Some(&seller), body).await;
         assert_eq!(s, 201, "{c}");
         let course = c["id"].as_str().expect("a course id").to_owned();
@@ -78,6 +86,18 @@ impl TestApp {
     /// the course id.
     pub async fn licensed_course(&self, buyer: Uuid, seats: i32) -> String {
         let (course, listing) = self.listed_course().await;
+        self.order_free(buyer, seats, &listing).await;
+        course
+    }
+
+    /// [`Self::licensed_course`] of a course with its own `modules` (authoring's shape).
+    pub async fn licensed_course_of(&self, buyer: Uuid, seats: i32, modules: Value) -> String {
+        let (course, listing) = self.listed_course_of(modules, serde_json::json!({})).await;
+        self.order_free(buyer, seats, &listing).await;
+        course
+    }
+
+    async fn order_free(&self, buyer: Uuid, seats: i32, listing: &str) {
         let admin = self.token(Some(buyer), &[Role::OrgAdmin]);
         let (s, o) = self
             .post(
@@ -87,6 +107,5 @@ impl TestApp {
             )
             .await;
         assert_eq!((s.as_u16(), o["status"].as_str()), (201, Some("completed")), "{o}");
-        course
     }
 }

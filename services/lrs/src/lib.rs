@@ -26,7 +26,8 @@ pub struct AppState {
 
 impl Service for AppState {
     const NAME: &'static str = NAME;
-    const CONSUMERS: &'static [(&'static str, &'static str)] = &[("tenant", "lrs-erasures")];
+    const CONSUMERS: &'static [(&'static str, &'static str)] =
+        &[("tenant", "lrs-erasures"), ("delivery", "lrs-player")];
 
     fn routes() -> utoipa_axum::router::OpenApiRouter<Self> {
         http::routes()
@@ -38,7 +39,9 @@ impl Service for AppState {
 
     async fn start(ctx: ServiceCtx) -> anyhow::Result<Started> {
         let erasures = app::erasure::consumer(&ctx.public_url);
+        let state = AppState { ctx };
+        let player = app::player::consumer(&state);
         // Browser content (SCORM/xAPI packages on any host) posts statements with Basic auth.
-        Ok(Started::serve(AppState { ctx }).consume([erasures]).cors_anywhere("/xapi/"))
+        Ok(Started::serve(state).consume([erasures, player]).cors_anywhere("/xapi/"))
     }
 }

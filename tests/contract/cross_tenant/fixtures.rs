@@ -44,6 +44,11 @@ pub(super) struct Alpha {
     pub(super) enrollment_id: String,
     /// A's assignment of that course to A's member, due in 30 days.
     pub(super) assignment_id: String,
+    /// A's member's play session of that course (the player shows it to them only), the
+    /// first lesson of it, and the member's token.
+    pub(super) session_id: String,
+    pub(super) lesson_id: String,
+    pub(super) member_jwt: String,
 }
 
 /// Everything of A's that B must not learn, by what it is.
@@ -117,6 +122,7 @@ pub(super) fn needles(a: &Alpha) -> Vec<(&'static str, String)> {
         ("receipt id", a.document_id.clone()),
         ("enrollment id", a.enrollment_id.clone()),
         ("assignment id", a.assignment_id.clone()),
+        ("play session id", a.session_id.clone()),
     ]);
     out
 }
@@ -512,6 +518,24 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
     })
     .await;
 
+    // Delivery: A's member logs in and launches the course of A's license, once the player
+    // has the enrollment (403 `not-enrolled` until then) and the version (409 until then).
+    let login = json!({ "email": ALPHA_MEMBER, "password": PASSWORD, "tenant_id": tenant.id });
+    let member_jwt = poll("identity learns A's member's membership", Duration::from_secs(10), || async {
+        let (s, b) = app.post("/api/v1/identity/login", None, login.clone()).await;
+        (s == 200 && b["roles"] == json!(["learner"])).then(|| b["access_token"].as_str().unwrap().to_owned())
+    })
+    .await;
+    let launch = format!("/api/v1/delivery/courses/{gamma_course_id}/launch");
+    let session = poll("the player learns A's member's enrollment", Duration::from_secs(20), || async {
+        let (s, b) = app.post(&launch, Some(&member_jwt), json!({})).await;
+        assert!(s == 201 || s == 403 || s == 409, "A's launch: {s} {b}");
+        (s == 201).then_some(b)
+    })
+    .await;
+    let session_id = id_of(&session);
+    let lesson_id = session["outline"][0]["lessons"][0]["lesson_id"].as_str().expect("a lesson").to_owned();
+
     // Settle what moves by itself, so that A's view of its data only changes if B changes it.
     let generation_path = format!("{generations}/{generation_id}");
     wait_until("A's generation ends", Duration::from_secs(30), || async {
@@ -618,6 +642,9 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
         licensed_course_id: gamma_course_id,
         enrollment_id,
         assignment_id,
+        session_id,
+        lesson_id,
+        member_jwt,
         tenant,
     }
 }

@@ -182,6 +182,7 @@ async fn no_operation_of_any_service_reaches_another_tenant() {
         ("enrollment pools", "\"in_use\":1"),
         ("assignment", ALPHA_ASSIGNMENT_TITLE),
         ("compliance report of A's unit", "not_started"),
+        ("member's play session", "in_progress"),
     ] {
         let seen = read(&before, label).to_string();
         assert!(seen.contains(marker), "A's {label} shows {marker}: {seen}");

@@ -105,6 +105,9 @@ pub(super) async fn alpha_view(app: &TestApp, a: &Alpha) -> View {
         let res = send(app, &a.tenant, how, Method::GET, &path, &query, None).await;
         view.push((label, res.status, without_volatile(res.json())));
     }
+    // The player shows a session to its learner only: read with A's member's token.
+    let (status, body) = app.get(&format!("/api/v1/delivery/sessions/{}", a.session_id), &a.member_jwt).await;
+    view.push(("member's play session", status.as_u16(), without_volatile(body)));
     view
 }
 

@@ -26,6 +26,12 @@ pub struct OutlineBlock {
     pub package_id: Option<PackageId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item: Option<String>,
+    /// The block's content as authoring holds it, by kind (`markdown`; `media_id`, `alt`,
+    /// `caption`, `transcript`, `name`; `quiz_id`; `package_id`, `item`, `title`;
+    /// `language`, `source`; `tone`): what the player shows. `None` in events published
+    /// before it was carried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<serde_json::Value>,
 }
 
 /// A lesson in a published outline.

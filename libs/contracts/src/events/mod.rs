@@ -7,6 +7,7 @@ pub mod assignment;
 pub mod authoring;
 pub mod billing;
 pub mod content;
+pub mod delivery;
 pub mod enrollment;
 pub mod identity;
 pub mod lrs;

@@ -358,6 +358,9 @@ impl Outline {
                                 media_id: b.content.media_id().map(Into::into),
                                 package_id: b.content.package().map(|(p, _)| p.into()),
                                 item: b.content.package().and_then(|(_, i)| i.map(str::to_owned)),
+                                content: serde_json::to_value(&b.content)
+                                    .ok()
+                                    .and_then(|mut v| v.get_mut("content").map(serde_json::Value::take)),
                             })
                             .collect(),
                     })

@@ -5,6 +5,7 @@ pub mod documents;
 pub mod erasure;
 pub mod format;
 pub mod multipart;
+pub mod player;
 pub mod purge;
 pub mod signature;
 pub mod statement;

@@ -11,7 +11,7 @@ use mirai_contracts::{
     events::lrs::{ResultSummary, StatementStored, StatementVoided, StoredStatement},
     ids::{StatementId, TenantId},
 };
-use mirai_events::NewEvent;
+use mirai_events::{EventMeta, NewEvent};
 use mirai_kit::{AppError, Principal};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -28,6 +28,8 @@ use crate::{
 };
 
 pub const MAX_LIMIT: i64 = 500;
+/// The account name of the authority of the statements the player records.
+pub const PLAYER: &str = "mirai-player";
 /// How long a storing transaction may stay open: the most it can hold
 /// X-Experience-API-Consistent-Through back.
 pub const STORE_TIMEOUT_SECS: i64 = 5;
@@ -43,7 +45,8 @@ pub struct Caller {
     pub mine: Option<Mine>,
     /// Whose statements the caller may write ([`access`]).
     pub writes: Reach,
-    pub principal: Principal,
+    /// The meta of the events the write publishes (actor, trace, correlation).
+    pub meta: EventMeta,
 }
 
 impl Caller {
@@ -80,8 +83,22 @@ impl Caller {
             authority_ifi,
             mine,
             writes,
-            principal: p.clone(),
+            meta: p.event_meta(),
         })
+    }
+
+    /// The platform's player (delivery) writing a learner's statements from its events:
+    /// any actor of the tenant, with the player as authority.
+    pub fn player(state: &AppState, tenant: TenantId, meta: EventMeta) -> Self {
+        let home = state.ctx.public_url.clone();
+        Self {
+            tenant,
+            authority: json!({ "objectType": "Agent", "account": { "homePage": home, "name": PLAYER } }),
+            authority_ifi: format!("account:{home}|{PLAYER}"),
+            mine: None,
+            writes: Reach::Tenant,
+            meta,
+        }
     }
 
     /// Whether a stored statement (by its actor and authority keys) is the caller's to read.
@@ -101,6 +118,22 @@ impl Caller {
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant, statement = put_id.map(tracing::field::display)))]
 pub async fn store(
     state: &AppState,
+    caller: &Caller,
+    version: XapiVersion,
+    statements: Vec<Value>,
+    put_id: Option<StatementId>,
+    parts: Vec<Part>,
+) -> Result<Vec<StatementId>, AppError> {
+    let mut tx = state.ctx.db.tenant_tx(caller.tenant.into()).await?;
+    let ids = store_in(state, &mut tx, caller, version, statements, put_id, parts).await?;
+    tx.commit().await?;
+    Ok(ids)
+}
+
+/// [`store`] in the caller's transaction (already scoped to `caller.tenant`).
+pub async fn store_in(
+    state: &AppState,
+    tx: &mut sqlx::PgConnection,
     caller: &Caller,
     version: XapiVersion,
     statements: Vec<Value>,
@@ -159,12 +192,11 @@ pub async fn store(
         super::signature::verify(submitted, &parts)
             .map_err(|e| bad(if checked.len() == 1 { e } else { format!("statement {i}: {e}") }))?;
     }
-    let mut tx = state.ctx.db.tenant_tx(caller.tenant.into()).await?;
     // Bounded, so that a stuck transaction holds X-Experience-API-Consistent-Through back
     // by at most five seconds. One `stored` for the batch; `seq` orders it.
-    let stored = store::begin_storing(&mut tx, STORE_TIMEOUT_SECS).await?;
+    let stored = store::begin_storing(tx, STORE_TIMEOUT_SECS).await?;
     for p in &parts {
-        crate::store::attachments::attachment_put(&mut tx, caller.tenant, p).await?;
+        crate::store::attachments::attachment_put(tx, caller.tenant, p).await?;
     }
     let stored_json = json!(format_ts(stored));
     for (n, body, submitted) in &mut checked {
@@ -187,7 +219,7 @@ pub async fn store(
     let mut rows: Vec<store::NewRow> =
         checked.iter().map(|(n, body, submitted)| store::NewRow { n, body, submitted }).collect();
     let inserted: HashSet<StatementId> =
-        store::statements_insert(&mut tx, caller.tenant, version.as_str(), &caller.authority_ifi, stored, &mut rows)
+        store::statements_insert(tx, caller.tenant, version.as_str(), &caller.authority_ifi, stored, &mut rows)
             .await?
             .into_iter()
             .collect();
@@ -200,7 +232,7 @@ pub async fn store(
             .map(StatementId::into_uuid)
             .collect();
         let existing: HashMap<StatementId, Value> =
-            store::statements_submitted(&mut tx, &taken).await?.into_iter().map(|(id, s)| (id, s.0)).collect();
+            store::statements_submitted(tx, &taken).await?.into_iter().map(|(id, s)| (id, s.0)).collect();
         for (n, _, submitted) in checked.iter().filter(|(n, _, _)| !inserted.contains(&n.id)) {
             if !existing.get(&n.id).is_some_and(|old| statement::equivalent(old, submitted)) {
                 return Err(AppError::Conflict(format!("statement {} already exists with different content", n.id)));
@@ -220,7 +252,7 @@ pub async fn store(
             Reach::Tenant => None,
             Reach::Own(_) => Some(caller.authority_ifi.as_str()),
         };
-        match store::statements_void(&mut tx, &ids, only).await? {
+        match store::statements_void(tx, &ids, only).await? {
             Ok(done) => voided.extend(done),
             Err(store::VoidRefused::Voiding(target)) => {
                 return Err(bad(format!("statement {target} is a voiding statement and cannot be voided")));
@@ -232,7 +264,7 @@ pub async fn store(
     }
     let definitions = merged_definitions(keep.iter().map(|&i| &checked[i].1));
     if !definitions.is_empty() {
-        crate::store::documents::activities_merge(&mut tx, caller.tenant, &definitions).await?;
+        crate::store::documents::activities_merge(tx, caller.tenant, &definitions).await?;
     }
     let mut events: Vec<NewEvent> = targets
         .into_iter()
@@ -273,8 +305,7 @@ pub async fn store(
     if !chunk.is_empty() {
         events.push(StatementStored { tenant_id: caller.tenant, statements: chunk }.into());
     }
-    state.ctx.emit(&mut tx, &caller.principal.event_meta(), events).await?;
-    tx.commit().await?;
+    state.ctx.emit(tx, &caller.meta, events).await?;
     Ok(ids)
 }
 

@@ -186,6 +186,12 @@ impl KeyStore {
         self.inner.read().unwrap().signing.len()
     }
 
+    /// The current access version of `user` in `tenant`, as identity announced it: what a
+    /// token must carry (`ver`) to be accepted (`None`: never changed, any token will do).
+    pub fn access_version(&self, user: Uuid, tenant: Uuid) -> Option<i64> {
+        self.inner.read().unwrap().access.get(&(user, tenant)).copied()
+    }
+
     /// Applies one of identity's events if its signature verifies under a pinned key
     /// (ADR 0006); a forged or unsigned one is refused, counted and logged.
     pub fn receive(&self, event: &Envelope) -> Result<(), SignatureError> {

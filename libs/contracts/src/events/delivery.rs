@@ -1,0 +1,28 @@
+//! Payloads delivery (the player) publishes: the xAPI statements a learner's steps
+//! produced, for the LRS to store. The player never calls the LRS: the statements go out
+//! through its outbox, in the transaction that recorded the step.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{
+    event::event,
+    ids::{PlaySessionId, TenantId, UserId},
+};
+
+/// Statements the player recorded for one learner's session: complete xAPI 1.0.3
+/// statements, each with its `id` (minted by the player, so a redelivery stores nothing
+/// twice) and `timestamp`. The LRS stores them with the platform's player as authority.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatementsRecorded {
+    /// The learner's tenant (where the LRS stores the statements).
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    /// The session: every statement's `context.registration`.
+    pub session_id: PlaySessionId,
+    /// At least one statement.
+    pub statements: Vec<Value>,
+}
+
+event!(StatementsRecorded, "delivery.statements.recorded.v1", aggregate = session_id, tenant = tenant_id);

@@ -1,0 +1,39 @@
+//! delivery: the player. A learner with an active enrollment launches a course version,
+//! reads its outline and lessons, resumes where they left off and completes lessons; each
+//! meaningful step becomes xAPI statements published through the outbox
+//! (`delivery.statements.recorded.v1`), which the LRS stores with the player as their
+//! authority. Course versions come from authoring's events and who may launch what from
+//! enrollment's.
+
+use mirai_kit::{ServiceCtx, ServiceDef, Started, service::Service};
+use utoipa_axum::router::OpenApiRouter;
+
+pub mod app;
+mod events;
+mod http;
+mod store;
+
+pub const NAME: &str = "delivery";
+
+pub fn service() -> ServiceDef {
+    ServiceDef::of::<AppState>()
+}
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct AppState {
+    pub ctx: ServiceCtx,
+}
+
+impl Service for AppState {
+    const NAME: &'static str = NAME;
+    const CONSUMERS: &'static [(&'static str, &'static str)] = events::CONSUMERS;
+
+    fn routes() -> OpenApiRouter<Self> {
+        http::routes()
+    }
+
+    async fn start(ctx: ServiceCtx) -> anyhow::Result<Started> {
+        Ok(Started::serve(AppState { ctx }).consume(events::consumers()))
+    }
+}
