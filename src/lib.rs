@@ -32,7 +32,8 @@ pub fn example_services() -> Vec<ServiceDef> {
 }
 
 /// The variables `defs` would fall back to a dev-only (public) secret for: the bus
-/// verify keys, identity's bus signing key, media's URL-signing key on a file store, each
+/// verify keys, identity's bus signing key, media's URL-signing key on a file store,
+/// delivery's bundle signing key, each
 /// service's NATS and database passwords.
 pub fn dev_secrets_in_use(config: &mirai_kit::Config, defs: &[ServiceDef]) -> Vec<String> {
     use mirai_kit::Config;
@@ -46,6 +47,10 @@ pub fn dev_secrets_in_use(config: &mirai_kit::Config, defs: &[ServiceDef]) -> Ve
         && defs.iter().any(|d| d.name == "media")
     {
         missing.push("MIRAI_BLOB_SIGNING_KEY".to_owned());
+    }
+    // Offline bundles are signed with this key; devices trust what it signs.
+    if defs.iter().any(|d| d.name == "delivery") && Config::service_var("delivery", "BUNDLE_SIGNING_KEY").is_none() {
+        missing.push("MIRAI_DELIVERY__BUNDLE_SIGNING_KEY".to_owned());
     }
     let db_default = std::env::var("MIRAI_DB_APP_PASSWORD").is_err();
     for d in defs {

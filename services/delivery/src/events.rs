@@ -23,7 +23,7 @@ async fn on_enrolled(cx: Cx<'_>, e: EnrollmentCreated) -> Result<(), HandleError
 }
 
 async fn on_ended(cx: Cx<'_>, e: EnrollmentEnded) -> Result<(), HandleError> {
-    store::enrollment_end(cx.tx, e.enrollment_id, e.at).await?;
+    store::enrollment_end(cx.tx, &e).await?;
     Ok(())
 }
 

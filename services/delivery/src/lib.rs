@@ -3,7 +3,8 @@
 //! meaningful step becomes xAPI statements published through the outbox
 //! (`delivery.statements.recorded.v1`), which the LRS stores with the player as their
 //! authority. Course versions come from authoring's events and who may launch what from
-//! enrollment's.
+//! enrollment's. A learner may also take a course offline: a bundle encrypted to one of
+//! their devices and signed by the platform (`app::offline`, ADR 0014).
 
 use mirai_kit::{ServiceCtx, ServiceDef, Started, service::Service};
 use utoipa_axum::router::OpenApiRouter;
@@ -23,6 +24,8 @@ pub fn service() -> ServiceDef {
 #[derive(Clone)]
 pub struct AppState {
     pub ctx: ServiceCtx,
+    /// The platform's bundle signing key and the offline licenses' terms.
+    pub bundles: std::sync::Arc<app::offline::BundleKeys>,
 }
 
 impl Service for AppState {
@@ -34,6 +37,7 @@ impl Service for AppState {
     }
 
     async fn start(ctx: ServiceCtx) -> anyhow::Result<Started> {
-        Ok(Started::serve(AppState { ctx }).consume(events::consumers()))
+        let bundles = std::sync::Arc::new(app::offline::BundleKeys::from_env()?);
+        Ok(Started::serve(AppState { ctx, bundles }).consume(events::consumers()))
     }
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use mirai_contracts::{
     events::{
         authoring::{CoursePublished, OutlineModule},
-        enrollment::EnrollmentCreated,
+        enrollment::{EnrollmentCreated, EnrollmentEnded},
     },
     ids::{CourseId, EnrollmentId, LessonId, PlaySessionId, TenantId, UserId},
 };
@@ -40,6 +40,7 @@ pub struct SessionRow {
     pub status: String,
     pub position: Option<LessonId>,
     pub completed_lessons: Vec<Uuid>,
+    pub opened_lessons: Vec<Uuid>,
     pub launches: i32,
     pub started_at: DateTime<Utc>,
     pub last_launched_at: DateTime<Utc>,
@@ -48,7 +49,7 @@ pub struct SessionRow {
 }
 
 const SESSION: &str = "id, tenant_id, enrollment_id, user_id, course_id, version, status, position, \
-     completed_lessons, launches, started_at, last_launched_at, completed_at, revision";
+     completed_lessons, opened_lessons, launches, started_at, last_launched_at, completed_at, revision";
 
 /// A published version: written once (a redelivery or a replay changes nothing).
 pub async fn course_version_put(tx: &mut PgConnection, e: &CoursePublished) -> Result<(), sqlx::Error> {
@@ -85,10 +86,14 @@ pub async fn course_version_get(
     .await
 }
 
+/// An enrollment as created; when its end came first, fills in the tombstone's version
+/// and leaves it ended.
 pub async fn enrollment_put(tx: &mut PgConnection, e: &EnrollmentCreated) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO enrollments (id, tenant_id, user_id, course_id, version, active, created_at) \
-         VALUES ($1, $2, $3, $4, $5, true, $6) ON CONFLICT (id) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, true, $6) \
+         ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, created_at = EXCLUDED.created_at \
+         WHERE enrollments.version IS NULL",
     )
     .bind(e.enrollment_id)
     .bind(e.tenant_id)
@@ -101,12 +106,20 @@ pub async fn enrollment_put(tx: &mut PgConnection, e: &EnrollmentCreated) -> Res
     Ok(())
 }
 
-pub async fn enrollment_end(tx: &mut PgConnection, id: EnrollmentId, at: DateTime<Utc>) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE enrollments SET active = false, ended_at = $2 WHERE id = $1 AND active")
-        .bind(id)
-        .bind(at)
-        .execute(tx)
-        .await?;
+/// An enrollment ended; before its creation was applied, a tombstone.
+pub async fn enrollment_end(tx: &mut PgConnection, e: &EnrollmentEnded) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO enrollments (id, tenant_id, user_id, course_id, version, active, created_at, ended_at) \
+         VALUES ($1, $2, $3, $4, NULL, false, $5, $5) \
+         ON CONFLICT (id) DO UPDATE SET active = false, ended_at = COALESCE(enrollments.ended_at, EXCLUDED.ended_at)",
+    )
+    .bind(e.enrollment_id)
+    .bind(e.tenant_id)
+    .bind(e.user_id)
+    .bind(e.course_id)
+    .bind(e.at)
+    .execute(tx)
+    .await?;
     Ok(())
 }
 
@@ -127,11 +140,15 @@ pub async fn enrollment_active(
     .await
 }
 
-pub async fn enrollment_is_active(tx: &mut PgConnection, id: EnrollmentId) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM enrollments WHERE id = $1 AND active)")
+/// Whether the enrollment is active; `lock` holds it so (FOR SHARE) until the transaction
+/// ends: its end waits for the change being made under it.
+pub async fn enrollment_is_active(tx: &mut PgConnection, id: EnrollmentId, lock: bool) -> Result<bool, sqlx::Error> {
+    let lock = if lock { " FOR SHARE" } else { "" };
+    let active: Option<bool> = sqlx::query_scalar(&format!("SELECT active FROM enrollments WHERE id = $1{lock}"))
         .bind(id)
-        .fetch_one(tx)
-        .await
+        .fetch_optional(tx)
+        .await?;
+    Ok(active == Some(true))
 }
 
 pub async fn session_of_enrollment(
@@ -157,8 +174,8 @@ pub async fn session_get(
 pub async fn session_insert(tx: &mut PgConnection, s: &SessionRow) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO sessions (id, tenant_id, enrollment_id, user_id, course_id, version, status, position, \
-           completed_lessons, launches, started_at, last_launched_at, completed_at, revision) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+           completed_lessons, opened_lessons, launches, started_at, last_launched_at, completed_at, revision) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(s.id)
     .bind(s.tenant_id)
@@ -169,6 +186,7 @@ pub async fn session_insert(tx: &mut PgConnection, s: &SessionRow) -> Result<(),
     .bind(&s.status)
     .bind(s.position)
     .bind(&s.completed_lessons)
+    .bind(&s.opened_lessons)
     .bind(s.launches)
     .bind(s.started_at)
     .bind(s.last_launched_at)
@@ -182,8 +200,8 @@ pub async fn session_insert(tx: &mut PgConnection, s: &SessionRow) -> Result<(),
 /// Saves what changes over a session's life, and counts the revision up.
 pub async fn session_save(tx: &mut PgConnection, s: &SessionRow) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "UPDATE sessions SET status = $2, position = $3, completed_lessons = $4, launches = $5, \
-           last_launched_at = $6, completed_at = $7, revision = revision + 1 WHERE id = $1 RETURNING revision",
+        "UPDATE sessions SET status = $2, position = $3, completed_lessons = $4, opened_lessons = $8, \
+           launches = $5, last_launched_at = $6, completed_at = $7, revision = revision + 1 WHERE id = $1 RETURNING revision",
     )
     .bind(s.id)
     .bind(&s.status)
@@ -192,11 +210,13 @@ pub async fn session_save(tx: &mut PgConnection, s: &SessionRow) -> Result<i64, 
     .bind(s.launches)
     .bind(s.last_launched_at)
     .bind(s.completed_at)
+    .bind(&s.opened_lessons)
     .fetch_one(tx)
     .await
 }
 
-/// The learner's sessions, most recently launched first, after the cursor.
+/// The learner's sessions, newest first (by when they started, which never moves), after
+/// the cursor.
 pub async fn sessions_of_learner(
     tx: &mut PgConnection,
     user: UserId,
@@ -206,13 +226,123 @@ pub async fn sessions_of_learner(
     let (at, id) = after.map_or((None, None), |(a, i)| (Some(a), Some(i)));
     sqlx::query_as(&format!(
         "SELECT {SESSION} FROM sessions WHERE user_id = $1 \
-           AND ($2::timestamptz IS NULL OR (last_launched_at, id) < ($2, $3::uuid)) \
-         ORDER BY last_launched_at DESC, id DESC LIMIT $4"
+           AND ($2::timestamptz IS NULL OR (started_at, id) < ($2, $3::uuid)) \
+         ORDER BY started_at DESC, id DESC LIMIT $4"
     ))
     .bind(user)
     .bind(at)
     .bind(id)
     .bind(limit)
+    .fetch_all(tx)
+    .await
+}
+
+// ---- offline play ----------------------------------------------------------------------
+
+#[derive(Debug, Clone, FromRow)]
+pub struct DeviceRow {
+    pub id: Uuid,
+    pub user_id: UserId,
+    pub name: String,
+    pub public_key: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub last_check_in_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct BundleRow {
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    pub session_id: PlaySessionId,
+    pub device_id: Uuid,
+    pub user_id: UserId,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub revoked_by: Option<String>,
+}
+
+const DEVICE: &str = "id, user_id, name, public_key, created_at, last_check_in_at";
+const BUNDLE: &str = "id, tenant_id, session_id, device_id, user_id, issued_at, expires_at, revoked_at, revoked_by";
+
+/// Registers a device, or returns the learner's device with that key already.
+pub async fn device_put(
+    tx: &mut PgConnection,
+    tenant: TenantId,
+    user: UserId,
+    name: &str,
+    key: &[u8; 32],
+) -> Result<(DeviceRow, bool), sqlx::Error> {
+    let new: Option<DeviceRow> = sqlx::query_as(&format!(
+        "INSERT INTO devices (id, tenant_id, user_id, name, public_key) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (user_id, public_key) DO NOTHING RETURNING {DEVICE}"
+    ))
+    .bind(Uuid::now_v7())
+    .bind(tenant)
+    .bind(user)
+    .bind(name)
+    .bind(key.as_slice())
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(d) = new {
+        return Ok((d, true));
+    }
+    let d = sqlx::query_as(&format!("SELECT {DEVICE} FROM devices WHERE user_id = $1 AND public_key = $2"))
+        .bind(user)
+        .bind(key.as_slice())
+        .fetch_one(tx)
+        .await?;
+    Ok((d, false))
+}
+
+pub async fn device_get(tx: &mut PgConnection, id: Uuid) -> Result<Option<DeviceRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {DEVICE} FROM devices WHERE id = $1")).bind(id).fetch_optional(tx).await
+}
+
+pub async fn device_checked_in(tx: &mut PgConnection, id: Uuid, at: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE devices SET last_check_in_at = $2 WHERE id = $1").bind(id).bind(at).execute(tx).await?;
+    Ok(())
+}
+
+pub async fn bundle_insert(tx: &mut PgConnection, b: &BundleRow) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO bundles (id, tenant_id, session_id, device_id, user_id, issued_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(b.id)
+    .bind(b.tenant_id)
+    .bind(b.session_id)
+    .bind(b.device_id)
+    .bind(b.user_id)
+    .bind(b.issued_at)
+    .bind(b.expires_at)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn bundle_get(tx: &mut PgConnection, id: Uuid) -> Result<Option<BundleRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {BUNDLE} FROM bundles WHERE id = $1")).bind(id).fetch_optional(tx).await
+}
+
+pub async fn bundle_revoke(tx: &mut PgConnection, id: Uuid, by: &str) -> Result<Option<BundleRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE bundles SET revoked_at = COALESCE(revoked_at, now()), revoked_by = COALESCE(revoked_by, $2) \
+         WHERE id = $1 RETURNING {BUNDLE}"
+    ))
+    .bind(id)
+    .bind(by)
+    .fetch_optional(tx)
+    .await
+}
+
+/// The device's licenses that no longer hold: revoked, or their enrollment ended.
+pub async fn revoked_for_device(tx: &mut PgConnection, device: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT b.id FROM bundles b JOIN sessions s ON s.id = b.session_id JOIN enrollments e ON e.id = s.enrollment_id \
+         WHERE b.device_id = $1 AND (b.revoked_at IS NOT NULL OR NOT e.active) ORDER BY b.id",
+    )
+    .bind(device)
     .fetch_all(tx)
     .await
 }

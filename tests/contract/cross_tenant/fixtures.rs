@@ -49,6 +49,9 @@ pub(super) struct Alpha {
     pub(super) session_id: String,
     pub(super) lesson_id: String,
     pub(super) member_jwt: String,
+    /// The member's device for offline play, and a bundle of that session for it.
+    pub(super) device_id: String,
+    pub(super) bundle_id: String,
 }
 
 /// Everything of A's that B must not learn, by what it is.
@@ -123,6 +126,8 @@ pub(super) fn needles(a: &Alpha) -> Vec<(&'static str, String)> {
         ("enrollment id", a.enrollment_id.clone()),
         ("assignment id", a.assignment_id.clone()),
         ("play session id", a.session_id.clone()),
+        ("offline device id", a.device_id.clone()),
+        ("offline bundle id", a.bundle_id.clone()),
     ]);
     out
 }
@@ -535,6 +540,20 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
     .await;
     let session_id = id_of(&session);
     let lesson_id = session["outline"][0]["lessons"][0]["lesson_id"].as_str().expect("a lesson").to_owned();
+    // ... and takes it offline on a device (X25519's base point is a valid public key).
+    let device = json!({ "name": "Alpha tablet", "public_key": "CQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" });
+    let (s, device) = app.post("/api/v1/delivery/devices", Some(&member_jwt), device).await;
+    assert_eq!(s, 201, "{device}");
+    let device_id = id_of(&device);
+    let (s, bundle) = app
+        .post(
+            &format!("/api/v1/delivery/sessions/{session_id}/bundles"),
+            Some(&member_jwt),
+            json!({ "device_id": device_id }),
+        )
+        .await;
+    assert_eq!(s, 201, "{bundle}");
+    let bundle_id = id_of(&bundle);
 
     // Settle what moves by itself, so that A's view of its data only changes if B changes it.
     let generation_path = format!("{generations}/{generation_id}");
@@ -645,6 +664,8 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
         session_id,
         lesson_id,
         member_jwt,
+        device_id,
+        bundle_id,
         tenant,
     }
 }

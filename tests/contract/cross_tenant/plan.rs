@@ -132,6 +132,8 @@ impl Plan<'_> {
             "assignment_id" => a.assignment_id.clone(),
             "session_id" => a.session_id.clone(),
             "lesson_id" => a.lesson_id.clone(),
+            "device_id" => a.device_id.clone(),
+            "bundle_id" => a.bundle_id.clone(),
             // Runs are the platform's, refused to any tenant before they are looked up; so
             // is releasing a held refund (A has none).
             "run_id" | "refund_id" => uuid::Uuid::now_v7().to_string(),

@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 mod ai;
 mod commerce;
+mod delivery;
 mod discover;
 mod lrs;
 mod spine;
@@ -205,7 +206,7 @@ async fn main() -> anyhow::Result<()> {
         "| what | throughput | latency |".into(),
         "|---|---|---|".into(),
     ];
-    // `MIRAI_BENCH_ONLY=spine|foundation|lrs|discover|ai|webhooks|commerce` runs one group.
+    // `MIRAI_BENCH_ONLY=spine|foundation|lrs|discover|ai|webhooks|commerce|delivery` runs one group.
     let only = std::env::var("MIRAI_BENCH_ONLY").unwrap_or_default();
     if only.is_empty() || only == "spine" {
         rows.extend(spine::rows().await?);
@@ -230,6 +231,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if only.is_empty() || only == "commerce" {
         rows.extend(commerce::rows().await?);
+    }
+    if only.is_empty() || only == "delivery" {
+        rows.extend(delivery::rows().await?);
     }
     println!("{}", rows.join("\n"));
     Ok(())

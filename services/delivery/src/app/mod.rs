@@ -4,6 +4,7 @@
 //! that changes progress records its statements in the same transaction (the outbox), so
 //! the LRS gets them however the request ends.
 
+pub mod offline;
 pub mod xapi;
 
 use axum::http::StatusCode;
@@ -241,6 +242,7 @@ pub async fn launch(state: &AppState, p: &Principal, course: CourseId) -> Result
                 status: "in_progress".into(),
                 position: None,
                 completed_lessons: vec![],
+                opened_lessons: vec![],
                 launches: 1,
                 started_at: at,
                 last_launched_at: at,
@@ -248,6 +250,7 @@ pub async fn launch(state: &AppState, p: &Principal, course: CourseId) -> Result
                 revision: 1,
             };
             s.position = next_open(&version, &s, None);
+            s.opened_lessons.extend(s.position.map(LessonId::into_uuid));
             store::session_insert(&mut tx, &s).await?;
             (s, true)
         }
@@ -267,12 +270,17 @@ async fn own_session(
     lock: bool,
 ) -> Result<(SessionRow, VersionRow), AppError> {
     let (_, user) = learner(p)?;
-    let s = store::session_get(tx, id, lock)
+    let mut s = store::session_get(tx, id, false)
         .await?
         .filter(|s| s.user_id == user)
         .ok_or_else(|| AppError::not_found("session", id))?;
-    if lock && !store::enrollment_is_active(tx, s.enrollment_id).await? {
-        return Err(not_enrolled(s.course_id));
+    if lock {
+        // The enrollment first (as a launch takes it), held so its end waits for this
+        // change; then the session, read again under its lock.
+        if !store::enrollment_is_active(tx, s.enrollment_id, true).await? {
+            return Err(not_enrolled(s.course_id));
+        }
+        s = store::session_get(tx, id, true).await?.ok_or_else(|| AppError::not_found("session", id))?;
     }
     let v = version_of(tx, s.course_id, s.version).await?;
     Ok((s, v))
@@ -290,7 +298,7 @@ pub async fn get(state: &AppState, p: &Principal, id: PlaySessionId) -> Result<S
 pub async fn lesson(state: &AppState, p: &Principal, id: PlaySessionId, lesson: LessonId) -> Result<Lesson, AppError> {
     let mut tx = state.ctx.db.tenant_tx(p.tenant()?).await?;
     let (s, v) = own_session(&mut tx, p, id, false).await?;
-    if !store::enrollment_is_active(&mut tx, s.enrollment_id).await? {
+    if !store::enrollment_is_active(&mut tx, s.enrollment_id, false).await? {
         return Err(not_enrolled(s.course_id));
     }
     let (module_id, l) =
@@ -304,7 +312,8 @@ pub async fn lesson(state: &AppState, p: &Principal, id: PlaySessionId, lesson: 
     })
 }
 
-/// Moves the resume position (no statement: where the learner is is not progress).
+/// Moves the resume position, which opens the lesson (no statement: where the learner is is
+/// not progress).
 #[tracing::instrument(skip_all, fields(session = %id))]
 pub async fn set_position(
     state: &AppState,
@@ -319,6 +328,9 @@ pub async fn set_position(
     }
     if s.position != Some(to.lesson_id) {
         s.position = Some(to.lesson_id);
+        if !s.opened_lessons.contains(&to.lesson_id.into_uuid()) {
+            s.opened_lessons.push(to.lesson_id.into_uuid());
+        }
         s.revision = store::session_save(&mut tx, &s).await?;
     }
     tx.commit().await?;
@@ -327,6 +339,8 @@ pub async fn set_position(
 
 /// Completes a lesson: recorded as the lesson completed and the course progressed, and
 /// the course completed with the last one. Completing a completed lesson changes nothing.
+/// Only a lesson the learner opened completes this way, and not one holding a quiz or a
+/// package: those complete with their activity's result.
 #[tracing::instrument(skip_all, fields(session = %id, lesson = %lesson))]
 pub async fn complete_lesson(
     state: &AppState,
@@ -340,6 +354,22 @@ pub async fn complete_lesson(
         lessons(&v).find(|(_, l)| l.lesson_id == lesson).ok_or_else(|| AppError::not_found("lesson", lesson))?;
     if s.completed_lessons.contains(&lesson.into_uuid()) {
         return Ok(view(&v, &s));
+    }
+    if !s.opened_lessons.contains(&lesson.into_uuid()) {
+        return Err(AppError::client(
+            StatusCode::CONFLICT,
+            "lesson-not-opened",
+            "Lesson not opened",
+            format!("lesson {lesson} was never opened in this session: move the position to it first"),
+        ));
+    }
+    if let Some(b) = l.blocks.iter().find(|b| matches!(b.kind.as_str(), "quiz" | "package")) {
+        return Err(AppError::client(
+            StatusCode::CONFLICT,
+            "completes-by-activity",
+            "Completes by its activity",
+            format!("lesson {lesson} holds a {} block: it completes with that activity's result", b.kind),
+        ));
     }
     let at = now(&mut tx).await?;
     s.completed_lessons.push(lesson.into_uuid());
@@ -358,7 +388,7 @@ pub async fn complete_lesson(
     Ok(view(&v, &s))
 }
 
-/// The caller's sessions, most recently launched first.
+/// The caller's sessions, newest first.
 #[tracing::instrument(skip_all)]
 pub async fn mine(state: &AppState, p: &Principal, page: PageParams) -> Result<Page<Session>, AppError> {
     let (tenant, user) = learner(p)?;
@@ -366,10 +396,16 @@ pub async fn mine(state: &AppState, p: &Principal, page: PageParams) -> Result<P
     let after = page.cursor()?.map(|c| (c.created_at, PlaySessionId::from(c.id)));
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let rows = store::sessions_of_learner(&mut tx, user, after, limit + 1).await?;
+    let mut versions: std::collections::HashMap<(CourseId, i32), VersionRow> = std::collections::HashMap::new();
     let mut out = Vec::with_capacity(rows.len());
     for s in rows {
-        let v = version_of(&mut tx, s.course_id, s.version).await?;
-        out.push(view(&v, &s));
+        let v = match versions.entry((s.course_id, s.version)) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(version_of(&mut tx, s.course_id, s.version).await?)
+            }
+        };
+        out.push(view(v, &s));
     }
-    Ok(Page::from_rows(out, limit, |s| Cursor { created_at: s.last_launched_at, id: s.id.into_uuid() }))
+    Ok(Page::from_rows(out, limit, |s| Cursor { created_at: s.started_at, id: s.id.into_uuid() }))
 }

@@ -61,7 +61,7 @@ async fn get_lesson(
     Ok(Json(app::lesson(&state, &principal, id, lesson).await?))
 }
 
-/// Move where the session resumes.
+/// Move where the session resumes; the lesson counts as opened.
 #[utoipa::path(put, path = "/sessions/{session_id}/position", tag = "player",
     params(("session_id" = uuid::Uuid, Path, description = "The session")), request_body = Position,
     security(("bearer" = [])),
@@ -78,14 +78,17 @@ async fn put_position(
     Ok(Json(app::set_position(&state, &principal, id, req).await?))
 }
 
-/// Complete a lesson: records it completed and the course progressed (and completed,
-/// with the last lesson). Completing it again changes nothing.
+/// Complete a lesson the learner opened: records it completed and the course progressed
+/// (and completed, with the last lesson). Completing it again changes nothing. 409
+/// `lesson-not-opened` for a lesson never opened; 409 `completes-by-activity` for one
+/// holding a quiz or package, which completes with that activity's result.
 #[utoipa::path(post, path = "/sessions/{session_id}/lessons/{lesson_id}/complete", tag = "player",
     params(("session_id" = uuid::Uuid, Path, description = "The session"), ("lesson_id" = uuid::Uuid, Path, description = "A lesson of its course version")),
     security(("bearer" = [])),
     responses((status = 200, description = "The session", body = Session),
               (status = 403, description = "The enrollment ended", body = Problem, content_type = "application/problem+json"),
-              (status = 404, description = "No such session or lesson", body = Problem, content_type = "application/problem+json")))]
+              (status = 404, description = "No such session or lesson", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "Not opened, or completes by its activity", body = Problem, content_type = "application/problem+json")))]
 async fn complete_lesson(
     State(state): State<AppState>,
     principal: Principal,
@@ -94,7 +97,7 @@ async fn complete_lesson(
     Ok(Json(app::complete_lesson(&state, &principal, id, lesson).await?))
 }
 
-/// The caller's sessions, most recently launched first.
+/// The caller's sessions, newest first.
 #[utoipa::path(get, path = "/me/sessions", tag = "player", params(PageParams), security(("bearer" = [])),
     responses((status = 200, description = "A page of sessions", body = Page<Session>),
               (status = 403, description = "Not a person", body = Problem, content_type = "application/problem+json")))]

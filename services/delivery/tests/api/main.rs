@@ -116,7 +116,12 @@ async fn an_enrolled_learner_plays_a_course_to_completion_and_the_lrs_holds_ever
     let res = app.http.post(app.url(&launch)).basic_auth(&key, Some(&secret)).send().await.unwrap();
     assert_eq!(res.status(), 403);
 
-    // Resume elsewhere; complete lesson 1 (twice: the second changes nothing), then 2.
+    // A lesson never opened does not complete: the learner goes through it first.
+    let second = format!("/api/v1/delivery/sessions/{id}/lessons/{}/complete", lessons[1]);
+    assert_problem(&app.post(&second, Some(&alice_t), json!({})).await, 409, "lesson-not-opened");
+
+    // Resume elsewhere (which opens it); complete lesson 1 (twice: the second changes
+    // nothing), then 2.
     let position = format!("/api/v1/delivery/sessions/{id}/position");
     let (s, p) = app.call(Method::PUT, &position, Some(&alice_t), Some(json!({ "lesson_id": lessons[1] }))).await;
     assert_eq!((s.as_u16(), p["position"].as_str()), (200, Some(lessons[1].as_str())));
@@ -128,9 +133,7 @@ async fn an_enrolled_learner_plays_a_course_to_completion_and_the_lrs_holds_ever
     assert_eq!(one["position"], lessons[1].as_str());
     let (_, same) = app.post(&format!("{lesson}/complete"), Some(&alice_t), json!({})).await;
     assert_eq!(same["revision"], one["revision"], "completing a completed lesson changes nothing");
-    let (s, done) = app
-        .post(&format!("/api/v1/delivery/sessions/{id}/lessons/{}/complete", lessons[1]), Some(&alice_t), json!({}))
-        .await;
+    let (s, done) = app.post(&second, Some(&alice_t), json!({})).await;
     assert_eq!(s, 200, "{done}");
     assert_eq!((done["status"].as_str(), done["progress"]["percent"].as_i64()), (Some("completed"), Some(100)));
     assert!(done["position"].is_null() && done["completed_at"].is_string(), "{done}");
@@ -184,4 +187,143 @@ async fn an_enrolled_learner_plays_a_course_to_completion_and_the_lrs_holds_ever
         assert!(doc["components"]["schemas"][name].is_object(), "dangling $ref to {name}");
     }
     app.stop().await;
+}
+
+#[tokio::test]
+async fn a_course_taken_offline_opens_on_its_device_only_until_it_is_revoked() {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
+    use mirai_playpackage as pp;
+
+    let app = spawn().await;
+    let org = app.create_tenant("org", "Initech").await;
+    let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
+    app.add_member(org, alice, &["learner"], None).await;
+    app.add_member(org, bob, &["learner"], None).await;
+    let course = app.licensed_course_of(org, 5, two_lessons()).await;
+    let admin = app.token(Some(org), &[Role::OrgAdmin]);
+    let alice_t = app.user_token(org, alice, &[Role::Learner]);
+    let bob_t = app.user_token(org, bob, &[Role::Learner]);
+    poll("alice is enrolled", Duration::from_secs(30), || async {
+        let (s, _) = app
+            .post("/api/v1/enrollment/enrollments", Some(&admin), json!({ "user_id": alice, "course_id": course }))
+            .await;
+        (s == 201).then_some(())
+    })
+    .await;
+    let launch = format!("/api/v1/delivery/courses/{course}/launch");
+    let session = poll("the player knows the enrollment", Duration::from_secs(20), || async {
+        let (s, b) = app.post(&launch, Some(&alice_t), json!({})).await;
+        (s == 201).then_some(b)
+    })
+    .await;
+    let sid = session["id"].as_str().unwrap().to_owned();
+
+    // Alice registers her tablet by its X25519 public key (again: the same device).
+    let secret: [u8; 32] = rand_bytes();
+    let public = B64.encode(pp::device_public_key(&secret));
+    let (s, device) = app
+        .post("/api/v1/delivery/devices", Some(&alice_t), json!({ "name": "Alice's tablet", "public_key": public }))
+        .await;
+    assert_eq!(s, 201, "{device}");
+    let (s, again) =
+        app.post("/api/v1/delivery/devices", Some(&alice_t), json!({ "name": "Tablet", "public_key": public })).await;
+    assert_eq!((s.as_u16(), &again["id"]), (200, &device["id"]));
+    for bad in [B64.encode([0u8; 32]), "not-a-key".to_owned()] {
+        let res = app.post("/api/v1/delivery/devices", Some(&alice_t), json!({ "name": "x", "public_key": bad })).await;
+        assert_problem(&res, 422, "validation");
+    }
+    let device_id = device["id"].as_str().unwrap().to_owned();
+
+    // A bundle of her session for it; nobody else issues or downloads one.
+    let issue = format!("/api/v1/delivery/sessions/{sid}/bundles");
+    assert_problem(&app.post(&issue, Some(&bob_t), json!({ "device_id": device_id })).await, 404, "not-found");
+    let (s, bundle) = app.post(&issue, Some(&alice_t), json!({ "device_id": device_id })).await;
+    assert_eq!(s, 201, "{bundle}");
+    let download = bundle["download"].as_str().unwrap().to_owned();
+    assert_problem(&app.get(&download, &bob_t).await, 404, "not-found");
+    let res = app.http.get(app.url(&download)).bearer_auth(&alice_t).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/vnd.mirai.playpackage");
+    let bytes = res.bytes().await.unwrap().to_vec();
+
+    // The device trusts the platform's published key (no credential needed to read it).
+    let (s, keys) = app.call(Method::GET, "/api/v1/delivery/bundles/keys", None, None).await;
+    assert_eq!(s, 200);
+    let kid = keys["keys"][0]["kid"].as_str().unwrap().to_owned();
+    let x: [u8; 32] = B64.decode(keys["keys"][0]["x"].as_str().unwrap()).unwrap().try_into().unwrap();
+    let trusted = [(kid.as_str(), x)];
+
+    // Opened offline with the device's key: the course as authored, and what the device
+    // needs to record statements.
+    let now = chrono::Utc::now();
+    let opened = pp::open(&bytes, &secret, &trusted, now, None).unwrap();
+    let course_json: Value = serde_json::from_slice(opened.file("course.json").unwrap()).unwrap();
+    assert_eq!(
+        course_json["outline"][0]["lessons"][0]["blocks"][0]["content"]["markdown"],
+        "Check the **feet** and the rungs."
+    );
+    let session_json: Value = serde_json::from_slice(opened.file("session.json").unwrap()).unwrap();
+    assert_eq!(session_json["registration"], sid.as_str());
+    assert_eq!(opened.manifest.license.learner_id, alice);
+    // Refused: one byte changed, another device, after expiry.
+    let mut changed = bytes.clone();
+    let mid = changed.len() / 2;
+    changed[mid] ^= 0x80;
+    assert!(pp::open(&changed, &secret, &trusted, now, None).is_err());
+    let other: [u8; 32] = rand_bytes();
+    assert_eq!(pp::open(&bytes, &other, &trusted, now, None).unwrap_err(), pp::OpenError::OtherDevice);
+    let expiry = opened.manifest.license.expires_at;
+    assert_eq!(pp::open(&bytes, &secret, &trusted, expiry, None).unwrap_err(), pp::OpenError::Expired(expiry));
+
+    // Statements recorded offline replay with their own ids and times, once.
+    let offline_at = (now - chrono::Duration::hours(5)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let statement = json!({ "id": Uuid::new_v4(), "actor": session_json["actor"],
+        "verb": { "id": "http://adlnet.gov/expapi/verbs/experienced", "display": { "en-US": "experienced" } },
+        "object": { "id": session_json["course_activity"] }, "context": { "registration": sid },
+        "timestamp": offline_at });
+    for _ in 0..2 {
+        let res = app
+            .http
+            .post(app.url("/api/v1/lrs/xapi/statements"))
+            .bearer_auth(&alice_t)
+            .header("x-experience-api-version", "1.0.3")
+            .json(&statement)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    }
+    let held = poll("the replayed statement is stored", Duration::from_secs(10), || async {
+        let s = statements(&app, &alice_t, &sid).await;
+        s.iter().any(|s| s["verb"]["id"].as_str().is_some_and(|v| v.ends_with("experienced"))).then_some(s)
+    })
+    .await;
+    let replayed: Vec<&Value> = held.iter().filter(|s| s["id"] == statement["id"]).collect();
+    assert_eq!(replayed.len(), 1, "stored once");
+    assert_eq!(replayed[0]["timestamp"], offline_at.as_str(), "with the time it happened offline");
+
+    // Revoked by the org admin: the device learns it at its next check-in and the bundle
+    // stops opening; it is no longer downloadable.
+    let check_in = format!("/api/v1/delivery/devices/{device_id}/check-in");
+    let (s, c) = app.post(&check_in, Some(&alice_t), json!({})).await;
+    assert_eq!((s.as_u16(), c["revoked"].as_array().map(Vec::len)), (200, Some(0)));
+    assert_problem(&app.post(&check_in, Some(&bob_t), json!({})).await, 404, "not-found");
+    let id = bundle["id"].as_str().unwrap();
+    let (s, r) = app.post(&format!("/api/v1/delivery/bundles/{id}/revoke"), Some(&admin), json!({})).await;
+    assert_eq!(s, 200, "{r}");
+    assert!(r["revoked_at"].is_string());
+    let (_, c) = app.post(&check_in, Some(&alice_t), json!({})).await;
+    assert_eq!(c["revoked"], json!([id]));
+    let learned: pp::CheckIn =
+        pp::CheckIn { at: c["at"].as_str().unwrap().parse().unwrap(), revoked: vec![id.parse().unwrap()] };
+    assert_eq!(pp::open(&bytes, &secret, &trusted, now, Some(&learned)).unwrap_err(), pp::OpenError::Revoked);
+    assert_problem(&app.get(&download, &alice_t).await, 410, "revoked");
+    app.stop().await;
+}
+
+fn rand_bytes() -> [u8; 32] {
+    let mut b = [0u8; 32];
+    b[..16].copy_from_slice(Uuid::new_v4().as_bytes());
+    b[16..].copy_from_slice(Uuid::new_v4().as_bytes());
+    b
 }

@@ -10,26 +10,25 @@ use mirai_events::{ConsumerSpec, Cx, HandleError};
 use mirai_kit::AppError;
 
 use super::{
-    statement::XapiVersion,
+    statement::{VOIDED_VERB, XapiVersion},
     statements::{self, Caller},
 };
 use crate::AppState;
 
 async fn on_recorded(cx: Cx<'_, AppState>, e: StatementsRecorded) -> Result<(), HandleError> {
     let learner = xapi::account_ifi(&cx.state.ctx.public_url, e.user_id);
-    // The player speaks only for the learner the event names.
+    // The player speaks only for the session it names: its learner (the caller's reach,
+    // below), its registration, and never to void.
+    let registration = e.session_id.to_string();
     for (i, s) in e.statements.iter().enumerate() {
-        let account = &s["actor"]["account"];
-        let ifi = format!(
-            "account:{}|{}",
-            account["homePage"].as_str().unwrap_or_default(),
-            account["name"].as_str().unwrap_or_default()
-        );
-        if ifi != learner {
-            return Err(HandleError::Permanent(format!("statement {i}: its actor is not the session's learner")));
+        if s["context"]["registration"].as_str() != Some(registration.as_str()) {
+            return Err(HandleError::Permanent(format!("statement {i}: not of the event's session")));
+        }
+        if s["verb"]["id"].as_str() == Some(VOIDED_VERB) {
+            return Err(HandleError::Permanent(format!("statement {i}: the player does not void")));
         }
     }
-    let caller = Caller::player(cx.state, e.tenant_id, cx.following());
+    let caller = Caller::player(cx.state, e.tenant_id, learner, cx.following());
     match statements::store_in(cx.state, cx.tx, &caller, XapiVersion::V103, e.statements, None, vec![]).await {
         Ok(_) => Ok(()),
         // Refused by the xAPI rules or a different statement under the same id: no retry

@@ -87,16 +87,16 @@ impl Caller {
         })
     }
 
-    /// The platform's player (delivery) writing a learner's statements from its events:
-    /// any actor of the tenant, with the player as authority.
-    pub fn player(state: &AppState, tenant: TenantId, meta: EventMeta) -> Self {
+    /// The platform's player (delivery) writing one learner's statements from its events:
+    /// about that learner only (`learner`, a canonical IFI), with the player as authority.
+    pub fn player(state: &AppState, tenant: TenantId, learner: String, meta: EventMeta) -> Self {
         let home = state.ctx.public_url.clone();
         Self {
             tenant,
             authority: json!({ "objectType": "Agent", "account": { "homePage": home, "name": PLAYER } }),
             authority_ifi: format!("account:{home}|{PLAYER}"),
             mine: None,
-            writes: Reach::Tenant,
+            writes: Reach::Own(vec![learner]),
             meta,
         }
     }

@@ -1,0 +1,196 @@
+//! The player. **Launch**: 200 enrolled learners' first launches one after another (the
+//! enrollment locked, a session written, its `launched` statement into the outbox), then
+//! 200 resumes; beside bare Postgres doing the same transaction shape (lock a row, insert
+//! a row, insert a ~1 KB jsonb row) on one connection. **Offline bundle**: building and
+//! opening a bundle of a 50 MB course (`mirai_playpackage`), beside AES-256-GCM over the
+//! same 50 MB alone.
+
+use std::time::{Duration, Instant};
+
+use mirai_kit::Role;
+use mirai_testkit::{TestApp, poll};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::pct;
+
+const LEARNERS: usize = 200;
+
+async fn launches() -> anyhow::Result<Vec<String>> {
+    let app = TestApp::spawn_with(
+        &[
+            mirai_tenant::service(),
+            mirai_authoring::service(),
+            mirai_marketplace::service(),
+            mirai_enrollment::service(),
+            mirai_lrs::service(),
+            mirai_delivery::service(),
+        ],
+        |_| {},
+    )
+    .await?;
+    let org = app.create_tenant("org", "Bench").await;
+    let learners: Vec<Uuid> = (0..LEARNERS).map(|_| Uuid::now_v7()).collect();
+    for l in &learners {
+        app.add_member(org, *l, &["learner"], None).await;
+    }
+    let modules = json!([{ "title": "M", "lessons": (0..10).map(|i| json!({ "title": format!("Lesson {i}"),
+        "blocks": [{ "kind": "text", "content": { "markdown": "Text. ".repeat(50) } }] })).collect::<Vec<_>>() }]);
+    let course = app.licensed_course_of(org, LEARNERS as i32, modules).await;
+    let admin = app.token(Some(org), &[Role::OrgAdmin]);
+    for l in &learners {
+        poll("enrolled", Duration::from_secs(30), || async {
+            let (s, _) = app
+                .post("/api/v1/enrollment/enrollments", Some(&admin), json!({ "user_id": l, "course_id": course }))
+                .await;
+            (s == 201).then_some(())
+        })
+        .await;
+    }
+    let tokens: Vec<String> = learners.iter().map(|l| app.user_token(org, *l, &[Role::Learner])).collect();
+    let launch = format!("/api/v1/delivery/courses/{course}/launch");
+    poll("the player knows the last enrollment", Duration::from_secs(30), || async {
+        let (s, _) = app.post(&launch, Some(tokens.last().unwrap()), json!({})).await;
+        (s == 201).then_some(())
+    })
+    .await;
+    let mut first = vec![];
+    for t in &tokens[..LEARNERS - 1] {
+        let start = Instant::now();
+        let (s, b) = app.post(&launch, Some(t), json!({})).await;
+        assert_eq!(s, 201, "{b}");
+        first.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    let mut resume = vec![];
+    for t in &tokens {
+        let start = Instant::now();
+        let (s, b) = app.post(&launch, Some(t), json!({})).await;
+        assert_eq!(s, 200, "{b}");
+        resume.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    first.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    resume.sort_by(|a, b| a.partial_cmp(b).unwrap());
+
+    // Raw: the transaction's shape on bare Postgres, one connection.
+    use sqlx::Connection;
+    let mut c = sqlx::PgConnection::connect(&mirai_testkit::url_for_db(&app.database)).await?;
+    sqlx::query("CREATE TABLE IF NOT EXISTS bench_enr (id uuid PRIMARY KEY)").execute(&mut c).await?;
+    sqlx::query("CREATE TABLE IF NOT EXISTS bench_ses (id uuid PRIMARY KEY, enr uuid NOT NULL)")
+        .execute(&mut c)
+        .await?;
+    sqlx::query("CREATE TABLE IF NOT EXISTS bench_out (id uuid PRIMARY KEY, payload jsonb NOT NULL)")
+        .execute(&mut c)
+        .await?;
+    let payload = json!({ "statement": "x".repeat(1000) });
+    let mut raw = vec![];
+    for _ in 0..LEARNERS {
+        let enr = Uuid::now_v7();
+        sqlx::query("INSERT INTO bench_enr VALUES ($1)").bind(enr).execute(&mut c).await?;
+        let start = Instant::now();
+        let mut tx = c.begin().await?;
+        sqlx::query("SELECT id FROM bench_enr WHERE id = $1 FOR UPDATE").bind(enr).fetch_one(&mut *tx).await?;
+        sqlx::query("INSERT INTO bench_ses VALUES ($1, $2)").bind(Uuid::now_v7()).bind(enr).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO bench_out VALUES ($1, $2)")
+            .bind(Uuid::now_v7())
+            .bind(&payload)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        raw.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    raw.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    app.stop().await;
+    let row = |what: &str, l: &[f64]| {
+        format!(
+            "| {what} ({} in a row, a 10-lesson course) | {:.0}/s | p50 {:.2} ms, p99 {:.2} ms; bare Postgres (same transaction shape) p50 {:.2} ms, p99 {:.2} ms: {:.1}x at p50 |",
+            l.len(),
+            1e3 / (l.iter().sum::<f64>() / l.len() as f64),
+            pct(l, 0.5),
+            pct(l, 0.99),
+            pct(&raw, 0.5),
+            pct(&raw, 0.99),
+            pct(l, 0.5) / pct(&raw, 0.5)
+        )
+    };
+    Ok(vec![row("player: first launch", &first), row("player: resumed launch", &resume)])
+}
+
+fn bundle_50mb() -> Vec<String> {
+    use aes_gcm::{Aes256Gcm, KeyInit, Nonce, aead::Aead};
+    use mirai_playpackage as pp;
+    const SIZE: usize = 50 * 1024 * 1024;
+    // Incompressible content, as video is.
+    let mut content = vec![0u8; SIZE];
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for chunk in content.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+    }
+    let (platform, device) = ([3u8; 32], [5u8; 32]);
+    let now = chrono::Utc::now();
+    let license = pp::License {
+        license_id: Uuid::now_v7(),
+        tenant_id: Uuid::now_v7(),
+        learner_id: Uuid::now_v7(),
+        device_id: Uuid::now_v7(),
+        device_public_key: base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            pp::device_public_key(&device),
+        ),
+        course_id: Uuid::now_v7(),
+        version: 1,
+        issued_at: now,
+        expires_at: now + chrono::Duration::days(30),
+        check_in_every_secs: 604_800,
+    };
+    let files: Vec<(&str, &[u8])> = vec![("course.json", b"{}"), ("media/video.mp4", &content)];
+    let start = Instant::now();
+    let bytes = pp::build(pp::Build {
+        bundle_id: Uuid::now_v7(),
+        key_id: "bench",
+        signing_key: &platform,
+        course: pp::Course {
+            course_id: license.course_id,
+            version: 1,
+            title: "Bench".into(),
+            content_hash: "h".into(),
+        },
+        license,
+        files: &files,
+        content_key: [7; 32],
+        ephemeral_secret: [9; 32],
+    })
+    .expect("builds");
+    let build = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let opened = pp::open(&bytes, &device, &[("bench", pp::verifying_key(&platform))], now, None).expect("opens");
+    let open = start.elapsed().as_secs_f64();
+    assert_eq!(opened.file("media/video.mp4").map(<[u8]>::len), Some(SIZE));
+    let start = Instant::now();
+    let ct = Aes256Gcm::new_from_slice(&[7; 32]).unwrap().encrypt(&Nonce::from([0u8; 12]), content.as_slice()).unwrap();
+    let raw = start.elapsed().as_secs_f64();
+    assert_eq!(ct.len(), SIZE + 16);
+    let overhead = bytes.len() - SIZE - 2;
+    vec![format!(
+        "| offline bundle of a 50 MB course: build / open | {:.0} MB/s / {:.0} MB/s | build {:.0} ms, open {:.0} ms; AES-256-GCM alone {:.0} ms: build {:.2}x; size +{} bytes ({:.4}%) |",
+        50.0 / build,
+        50.0 / open,
+        build * 1e3,
+        open * 1e3,
+        raw * 1e3,
+        build / raw,
+        overhead,
+        overhead as f64 * 100.0 / SIZE as f64
+    )]
+}
+
+pub async fn rows() -> anyhow::Result<Vec<String>> {
+    let mut rows = launches().await?;
+    rows.extend(bundle_50mb());
+    for r in &rows {
+        eprintln!("{r}");
+    }
+    Ok(rows)
+}
