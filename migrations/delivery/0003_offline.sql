@@ -10,7 +10,8 @@ CREATE TABLE devices (
     public_key       bytea NOT NULL CHECK (length(public_key) = 32),
     created_at       timestamptz NOT NULL DEFAULT now(),
     last_check_in_at timestamptz,
-    UNIQUE (user_id, public_key)
+    -- Per tenant: a person in two tenants registers the same device in each.
+    UNIQUE (tenant_id, user_id, public_key)
 );
 SELECT enable_tenant_rls('devices');
 
@@ -22,6 +23,8 @@ CREATE TABLE bundles (
     user_id     uuid NOT NULL,
     issued_at   timestamptz NOT NULL,
     expires_at  timestamptz NOT NULL,
+    -- The license's check-in interval, as signed into every download of it.
+    check_in_every_secs bigint NOT NULL CHECK (check_in_every_secs > 0),
     revoked_at  timestamptz,
     revoked_by  text
 );

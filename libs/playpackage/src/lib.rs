@@ -74,6 +74,7 @@ pub struct License {
     pub device_public_key: String,
     pub course_id: Uuid,
     pub version: i32,
+    /// When this bundle was built: its download counts as a check-in.
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     /// The device must check in (and learn the revoked licenses) at least this often; past
@@ -149,12 +150,56 @@ pub enum BuildError {
     TooManyFiles,
 }
 
-/// What the device learned at its last check-in with the platform.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// What the device learned at its last check-in with the platform, signed by the platform
+/// for that device: a device cannot move its deadline or forget a revocation by editing
+/// what it stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckIn {
+    pub device_id: Uuid,
+    /// The platform's time at the check-in.
     pub at: DateTime<Utc>,
-    /// The licenses revoked so far.
+    /// The device's licenses revoked so far.
     pub revoked: Vec<Uuid>,
+    pub key_id: String,
+    /// Ed25519 over [`check_in_message`], base64url.
+    pub signature: String,
+}
+
+/// How far ahead of the device's clock a check-in's time may be (clock skew).
+pub const MAX_SKEW_SECS: i64 = 300;
+
+/// The bytes a check-in's signature covers.
+pub fn check_in_message(device_id: Uuid, at: DateTime<Utc>, revoked: &[Uuid]) -> Vec<u8> {
+    let mut m = b"mirai.playpackage.checkin.v1".to_vec();
+    m.extend_from_slice(device_id.as_bytes());
+    m.extend_from_slice(&at.timestamp_millis().to_be_bytes());
+    m.extend_from_slice(&(revoked.len() as u64).to_be_bytes());
+    for r in revoked {
+        m.extend_from_slice(r.as_bytes());
+    }
+    m
+}
+
+/// The platform signs a device's check-in.
+pub fn sign_check_in(
+    signing_key: &[u8; 32],
+    key_id: &str,
+    device_id: Uuid,
+    at: DateTime<Utc>,
+    revoked: Vec<Uuid>,
+) -> CheckIn {
+    let sig = SigningKey::from_bytes(signing_key).sign(&check_in_message(device_id, at, &revoked));
+    CheckIn { device_id, at, revoked, key_id: key_id.to_owned(), signature: B64.encode(sig.to_bytes()) }
+}
+
+fn verify_check_in(c: &CheckIn, trusted: &[(&str, [u8; 32])]) -> Result<(), OpenError> {
+    let (_, key) =
+        trusted.iter().find(|(k, _)| *k == c.key_id).ok_or_else(|| OpenError::UnknownKey(c.key_id.clone()))?;
+    let key = VerifyingKey::from_bytes(key).map_err(|_| OpenError::UnknownKey(c.key_id.clone()))?;
+    let sig: [u8; SIGNATURE_LEN] =
+        B64.decode(&c.signature).ok().and_then(|s| s.try_into().ok()).ok_or(OpenError::BadCheckIn)?;
+    key.verify_strict(&check_in_message(c.device_id, c.at, &c.revoked), &Signature::from_bytes(&sig))
+        .map_err(|_| OpenError::BadCheckIn)
 }
 
 /// Why a bundle does not open.
@@ -174,6 +219,10 @@ pub enum OpenError {
     Revoked,
     #[error("the device had to check in by {0}; it has not since")]
     CheckInOverdue(DateTime<Utc>),
+    #[error("the check-in is not the platform's, or not for this device")]
+    BadCheckIn,
+    #[error("the device's clock is behind the bundle's issue or its last check-in")]
+    ClockBehind,
     #[error("entry {0:?} does not decrypt: the bundle was changed")]
     Tampered(String),
 }
@@ -329,8 +378,8 @@ pub fn manifest<'b>(bytes: &'b [u8], trusted: &[(&str, [u8; 32])]) -> Result<(Ma
 
 /// Opens a bundle on a device: the platform's signature, the license (this device, not
 /// expired, checked in on time, not revoked), then every file, decrypted and checked.
-/// `last_check_in` is what the device learned when it last checked in; without one, the
-/// bundle's download (its `issued_at`) counts as the check-in.
+/// `last_check_in` is the platform's signed answer to the device's last check-in; without
+/// one, the bundle's download (its `issued_at`) counts as the check-in.
 pub fn open(
     bytes: &[u8],
     device_secret: &[u8; 32],
@@ -347,8 +396,22 @@ pub fn open(
     if now >= l.expires_at {
         return Err(OpenError::Expired(l.expires_at));
     }
+    if let Some(c) = last_check_in {
+        verify_check_in(c, trusted)?;
+        if c.device_id != l.device_id {
+            return Err(OpenError::BadCheckIn);
+        }
+    }
     let checked = last_check_in.map_or(l.issued_at, |c| c.at.max(l.issued_at));
-    let due = checked + Duration::seconds(l.check_in_every_secs.max(0));
+    // The platform's own times are ahead of the device's clock: the clock was set back, and
+    // would reopen a closed window.
+    if now + Duration::seconds(MAX_SKEW_SECS) < checked {
+        return Err(OpenError::ClockBehind);
+    }
+    let due = Duration::try_seconds(l.check_in_every_secs)
+        .filter(|d| *d > Duration::zero())
+        .and_then(|d| checked.checked_add_signed(d))
+        .ok_or(OpenError::Malformed("check-in interval"))?;
     if now > due {
         return Err(OpenError::CheckInOverdue(due));
     }
@@ -466,8 +529,9 @@ mod tests {
     fn expiry_revocation_and_a_late_check_in_close_the_bundle() {
         let (bytes, license) = bundle(&[("course.json", b"{}")]);
         let tr = trusted();
+        let check_in = |at: &str, revoked: Vec<Uuid>| sign_check_in(&PLATFORM, "k1", license.device_id, t(at), revoked);
         let expired = t("2026-12-31T10:00:00Z");
-        let fresh = CheckIn { at: t("2026-12-30T10:00:00Z"), revoked: vec![] };
+        let fresh = check_in("2026-12-30T10:00:00Z", vec![]);
         assert_eq!(
             open(&bytes, &DEVICE, &tr, expired, Some(&fresh)).unwrap_err(),
             OpenError::Expired(license.expires_at)
@@ -475,10 +539,26 @@ mod tests {
         // Seven days after the download without a check-in: closed until the device checks in.
         let late = t("2026-12-08T10:00:01Z");
         assert!(matches!(open(&bytes, &DEVICE, &tr, late, None), Err(OpenError::CheckInOverdue(_))));
-        let checked = CheckIn { at: t("2026-12-08T09:00:00Z"), revoked: vec![Uuid::now_v7()] };
+        let checked = check_in("2026-12-08T09:00:00Z", vec![Uuid::now_v7()]);
         assert!(open(&bytes, &DEVICE, &tr, late, Some(&checked)).is_ok());
-        let revoked = CheckIn { at: late, revoked: vec![license.license_id] };
+        let revoked = check_in("2026-12-08T10:00:01Z", vec![license.license_id]);
         assert_eq!(open(&bytes, &DEVICE, &tr, late, Some(&revoked)).unwrap_err(), OpenError::Revoked);
+        // What the device stored cannot be edited: not the revocations, not the time.
+        let mut forgot = revoked.clone();
+        forgot.revoked.clear();
+        assert_eq!(open(&bytes, &DEVICE, &tr, late, Some(&forgot)).unwrap_err(), OpenError::BadCheckIn);
+        let mut later = checked.clone();
+        later.at = t("2026-12-08T10:00:00Z");
+        assert_eq!(open(&bytes, &DEVICE, &tr, late, Some(&later)).unwrap_err(), OpenError::BadCheckIn);
+        // Another device's check-in does not count.
+        let other = sign_check_in(&PLATFORM, "k1", Uuid::now_v7(), t("2026-12-08T09:00:00Z"), vec![]);
+        assert_eq!(open(&bytes, &DEVICE, &tr, late, Some(&other)).unwrap_err(), OpenError::BadCheckIn);
+        // A clock set back before the last check-in (or the download) does not reopen the
+        // window: the platform's signed times are ahead of it.
+        let ahead = check_in("2026-12-09T09:00:00Z", vec![]);
+        assert_eq!(open(&bytes, &DEVICE, &tr, late, Some(&ahead)).unwrap_err(), OpenError::ClockBehind);
+        let behind = t("2026-12-01T09:00:00Z");
+        assert_eq!(open(&bytes, &DEVICE, &tr, behind, None).unwrap_err(), OpenError::ClockBehind);
     }
 
     #[test]
@@ -496,6 +576,18 @@ mod tests {
             ephemeral_secret: [2; 32],
         };
         assert_eq!(build(b).unwrap_err(), BuildError::WeakDeviceKey);
+        let license = bundle(&[("x", b"")]).1;
+        let b = Build {
+            bundle_id: Uuid::now_v7(),
+            key_id: "k1",
+            signing_key: &PLATFORM,
+            course: Course { course_id: license.course_id, version: 1, title: "t".into(), content_hash: "h".into() },
+            license,
+            files: &[("x", b"1"), ("x", b"2")],
+            content_key: [1; 32],
+            ephemeral_secret: [2; 32],
+        };
+        assert_eq!(build(b).unwrap_err(), BuildError::Path("x".into()));
         assert!(weak_device_key(&[0u8; 32]));
         assert!(!weak_device_key(&device_public_key(&DEVICE)));
     }

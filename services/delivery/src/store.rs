@@ -258,12 +258,14 @@ pub struct BundleRow {
     pub user_id: UserId,
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    pub check_in_every_secs: i64,
     pub revoked_at: Option<DateTime<Utc>>,
     pub revoked_by: Option<String>,
 }
 
 const DEVICE: &str = "id, user_id, name, public_key, created_at, last_check_in_at";
-const BUNDLE: &str = "id, tenant_id, session_id, device_id, user_id, issued_at, expires_at, revoked_at, revoked_by";
+const BUNDLE: &str =
+    "id, tenant_id, session_id, device_id, user_id, issued_at, expires_at, check_in_every_secs, revoked_at, revoked_by";
 
 /// Registers a device, or returns the learner's device with that key already.
 pub async fn device_put(
@@ -275,7 +277,7 @@ pub async fn device_put(
 ) -> Result<(DeviceRow, bool), sqlx::Error> {
     let new: Option<DeviceRow> = sqlx::query_as(&format!(
         "INSERT INTO devices (id, tenant_id, user_id, name, public_key) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (user_id, public_key) DO NOTHING RETURNING {DEVICE}"
+         ON CONFLICT (tenant_id, user_id, public_key) DO NOTHING RETURNING {DEVICE}"
     ))
     .bind(Uuid::now_v7())
     .bind(tenant)
@@ -287,11 +289,14 @@ pub async fn device_put(
     if let Some(d) = new {
         return Ok((d, true));
     }
-    let d = sqlx::query_as(&format!("SELECT {DEVICE} FROM devices WHERE user_id = $1 AND public_key = $2"))
-        .bind(user)
-        .bind(key.as_slice())
-        .fetch_one(tx)
-        .await?;
+    let d = sqlx::query_as(&format!(
+        "SELECT {DEVICE} FROM devices WHERE tenant_id = $1 AND user_id = $2 AND public_key = $3"
+    ))
+    .bind(tenant)
+    .bind(user)
+    .bind(key.as_slice())
+    .fetch_one(tx)
+    .await?;
     Ok((d, false))
 }
 
@@ -306,8 +311,8 @@ pub async fn device_checked_in(tx: &mut PgConnection, id: Uuid, at: DateTime<Utc
 
 pub async fn bundle_insert(tx: &mut PgConnection, b: &BundleRow) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO bundles (id, tenant_id, session_id, device_id, user_id, issued_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO bundles (id, tenant_id, session_id, device_id, user_id, issued_at, expires_at, check_in_every_secs) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(b.id)
     .bind(b.tenant_id)
@@ -316,6 +321,7 @@ pub async fn bundle_insert(tx: &mut PgConnection, b: &BundleRow) -> Result<(), s
     .bind(b.user_id)
     .bind(b.issued_at)
     .bind(b.expires_at)
+    .bind(b.check_in_every_secs)
     .execute(tx)
     .await?;
     Ok(())

@@ -54,6 +54,12 @@ impl BundleKeys {
             };
         let ttl = mirai_kit::Config::service_num(crate::NAME, "BUNDLE_TTL_DAYS", 30)?;
         let check_in = mirai_kit::Config::service_num(crate::NAME, "BUNDLE_CHECK_IN_HOURS", 168)?;
+        if !(1..=3650).contains(&ttl) {
+            anyhow::bail!("MIRAI_DELIVERY__BUNDLE_TTL_DAYS: {ttl} is not between 1 and 3650");
+        }
+        if !(1..=8760).contains(&check_in) {
+            anyhow::bail!("MIRAI_DELIVERY__BUNDLE_CHECK_IN_HOURS: {check_in} is not between 1 and 8760");
+        }
         Ok(Self::new(signing, Duration::days(ttl as i64), Duration::hours(check_in as i64)))
     }
 
@@ -122,13 +128,19 @@ pub struct Bundle {
     pub download: String,
 }
 
-/// What a device learns when it checks in.
+/// What a device learns when it checks in, signed by the platform for that device: the
+/// device keeps it and hands it to the bundle library (`mirai_playpackage::CheckIn`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CheckIn {
+    pub device_id: Uuid,
     /// The platform's time (the device's next deadline counts from it).
     pub at: DateTime<Utc>,
     /// The device's licenses that no longer hold (revoked, or their enrollment ended).
     pub revoked: Vec<Uuid>,
+    /// Which of `GET /bundles/keys` signed it.
+    pub key_id: String,
+    /// Ed25519 over the device, the time and the revoked licenses, base64url.
+    pub signature: String,
 }
 
 /// The platform's bundle signing keys, as a JWK set (OKP, Ed25519).
@@ -138,14 +150,14 @@ pub struct KeySet {
     pub keys: Vec<serde_json::Value>,
 }
 
-fn bundle_view(keys: &BundleKeys, b: BundleRow) -> Bundle {
+fn bundle_view(b: BundleRow) -> Bundle {
     Bundle {
         id: b.id,
         session_id: b.session_id,
         device_id: b.device_id,
         issued_at: b.issued_at,
         expires_at: b.expires_at,
-        check_in_every_secs: keys.check_in.num_seconds(),
+        check_in_every_secs: b.check_in_every_secs,
         revoked_at: b.revoked_at,
         revoked_by: b.revoked_by,
         download: format!("/api/v1/delivery/bundles/{}/content", b.id),
@@ -211,12 +223,13 @@ pub async fn issue(
         user_id: user,
         issued_at: now,
         expires_at: now + state.bundles.ttl,
+        check_in_every_secs: state.bundles.check_in.num_seconds(),
         revoked_at: None,
         revoked_by: None,
     };
     store::bundle_insert(&mut tx, &row).await?;
     tx.commit().await?;
-    Ok(bundle_view(&state.bundles, row))
+    Ok(bundle_view(row))
 }
 
 /// Builds the bundle's bytes for its device: while it is the caller's, not revoked, not
@@ -240,6 +253,8 @@ pub async fn content(state: &AppState, p: &Principal, id: Uuid) -> Result<Vec<u8
         return Err(not_enrolled(s.course_id));
     }
     let device = own_device(&mut tx, user, b.device_id).await?;
+    // The download is a check-in: the license's clock starts now.
+    let built: DateTime<Utc> = sqlx::query_scalar("SELECT date_trunc('seconds', now())").fetch_one(&mut *tx).await?;
     drop(tx);
     let course = json!({
         "course_id": s.course_id, "version": s.version, "title": v.title, "locale": v.locale,
@@ -263,9 +278,9 @@ pub async fn content(state: &AppState, p: &Principal, id: Uuid) -> Result<Vec<u8
         device_public_key: B64.encode(&device.public_key),
         course_id: CourseId::into_uuid(s.course_id),
         version: s.version,
-        issued_at: b.issued_at,
+        issued_at: built,
         expires_at: b.expires_at,
-        check_in_every_secs: keys.check_in.num_seconds(),
+        check_in_every_secs: b.check_in_every_secs,
     };
     let course = pp::Course {
         course_id: s.course_id.into_uuid(),
@@ -306,7 +321,7 @@ pub async fn revoke(state: &AppState, p: &Principal, id: Uuid) -> Result<Bundle,
     }
     let b = store::bundle_revoke(&mut tx, id, &p.subject).await?.ok_or_else(|| AppError::not_found("bundle", id))?;
     tx.commit().await?;
-    Ok(bundle_view(&state.bundles, b))
+    Ok(bundle_view(b))
 }
 
 /// A device checks in: it learns the platform's time and its licenses that no longer hold.
@@ -319,5 +334,7 @@ pub async fn check_in(state: &AppState, p: &Principal, id: Uuid) -> Result<Check
     let revoked = store::revoked_for_device(&mut tx, device.id).await?;
     store::device_checked_in(&mut tx, device.id, at).await?;
     tx.commit().await?;
-    Ok(CheckIn { at, revoked })
+    let k = &state.bundles;
+    let c = pp::sign_check_in(&k.signing, &k.key_id, device.id, at, revoked);
+    Ok(CheckIn { device_id: c.device_id, at: c.at, revoked: c.revoked, key_id: c.key_id, signature: c.signature })
 }
