@@ -97,7 +97,13 @@ async fn create_tenant(app: &TestApp, slug: &str) -> Uuid {
 
 #[tokio::test]
 async fn an_erasure_request_anonymizes_the_person_in_the_lrs_and_completes() {
-    let app = TestApp::spawn(&[mirai_tenant::service(), mirai_lrs::service(), mirai_notification::service()]).await;
+    let app = TestApp::spawn(&[
+        mirai_tenant::service(),
+        mirai_lrs::service(),
+        mirai_notification::service(),
+        mirai_delivery::service(),
+    ])
+    .await;
     let tenant = create_tenant(&app, "erasure-a").await;
     let other_tenant = create_tenant(&app, "erasure-b").await;
     let lrs = Lrs { app: &app, key: app.api_key(tenant, &[Role::Learner], &["all"]) };
@@ -165,6 +171,7 @@ async fn an_erasure_request_anonymizes_the_person_in_the_lrs_and_completes() {
     assert_eq!(
         request["steps"],
         json!([
+            { "service": "delivery", "status": "pending", "outcome": null, "completed_at": null },
             { "service": "lrs", "status": "pending", "outcome": null, "completed_at": null },
             { "service": "notification", "status": "pending", "outcome": null, "completed_at": null }
         ])
@@ -178,11 +185,11 @@ async fn an_erasure_request_anonymizes_the_person_in_the_lrs_and_completes() {
     let (_, done) = app.get(&get, &admin).await;
     assert!(done["subject"].is_null(), "identifiers are redacted once done: {done}");
     assert_eq!(done["subject_digest"], request["subject_digest"]);
-    let outcome = &done["steps"][0]["outcome"];
+    let outcome = &done["steps"][1]["outcome"];
     assert_eq!(outcome["statements_anonymized"], 4, "{done}");
     assert_eq!(outcome["documents_deleted"], 1);
     assert_eq!(outcome["attachments_deleted"], 1);
-    assert_eq!(done["steps"][1]["outcome"]["messages_deleted"], 2, "{done}");
+    assert_eq!(done["steps"][2]["outcome"]["messages_deleted"], 2, "{done}");
     let (_, left) = app.get("/api/v1/notification/messages", &admin).await;
     let left = left.to_string().to_lowercase();
     assert!(!left.contains("ann@") && !left.contains(ann_sha1["mbox_sha1sum"].as_str().unwrap()), "{left}");
@@ -224,7 +231,7 @@ async fn an_erasure_request_anonymizes_the_person_in_the_lrs_and_completes() {
         })
         .await;
     assert_eq!(erased.correlationid, completed.correlationid);
-    assert_eq!(completed.data["steps"][0]["outcome"]["statements_anonymized"], 4);
+    assert_eq!(completed.data["steps"][1]["outcome"]["statements_anonymized"], 4);
     assert!(!completed.data.to_string().contains("ann@"), "the audit record names no identifier");
     app.stop().await;
 }

@@ -72,6 +72,7 @@ typed![
     events::billing::SetRenewal,
     events::billing::SubscriptionChanged,
     events::content::PackageImported,
+    events::delivery::DataSubjectErased,
     events::delivery::StatementsRecorded,
     events::enrollment::EnrollmentCreated,
     events::enrollment::EnrollmentEnded,

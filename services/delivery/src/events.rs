@@ -1,16 +1,20 @@
-//! What delivery consumes: authoring's published versions (what the player shows) and
-//! enrollment's enrollments (who may launch what). A retired course stays playable for
+//! What delivery consumes: authoring's published versions (what the player shows),
+//! enrollment's enrollments (who may launch what) and tenant's erasure requests (it takes
+//! part in the GDPR erasure choreography: a person's sessions, devices and bundles). A retired course stays playable for
 //! whoever is enrolled in one of its versions: the license bought that version.
 
 use mirai_contracts::events::{
     authoring::CoursePublished,
+    delivery::{DataSubjectErased, ErasureOutcome},
     enrollment::{EnrollmentCreated, EnrollmentEnded},
+    tenant::DataSubjectErasureRequested,
 };
-use mirai_events::{ConsumerSpec, Cx, HandleError};
+use mirai_events::{ConsumerSpec, Cx, HandleError, outbox};
 
 use crate::store;
 
-pub const CONSUMERS: &[(&str, &str)] = &[("authoring", "delivery-courses"), ("enrollment", "delivery-enrollments")];
+pub const CONSUMERS: &[(&str, &str)] =
+    &[("authoring", "delivery-courses"), ("enrollment", "delivery-enrollments"), ("tenant", "delivery-erasures")];
 
 async fn on_published(cx: Cx<'_>, e: CoursePublished) -> Result<(), HandleError> {
     store::course_version_put(cx.tx, &e).await?;
@@ -27,9 +31,25 @@ async fn on_ended(cx: Cx<'_>, e: EnrollmentEnded) -> Result<(), HandleError> {
     Ok(())
 }
 
+/// A person's erasure: what delivery holds of them in the tenant is deleted (their
+/// statements are the LRS's part), and tenant is told what.
+async fn on_erasure(cx: Cx<'_>, r: DataSubjectErasureRequested) -> Result<(), HandleError> {
+    let (sessions_deleted, devices_deleted, bundles_deleted) = match r.subject.user_id {
+        Some(user) => store::person_erase(cx.tx, user).await?,
+        None => (0, 0, 0),
+    };
+    tracing::info!(tenant = %r.tenant_id, request = %r.request_id, sessions_deleted, devices_deleted, bundles_deleted, "data subject erased");
+    let outcome = ErasureOutcome { sessions_deleted, devices_deleted, bundles_deleted };
+    let reply = DataSubjectErased { tenant_id: r.tenant_id, request_id: r.request_id, outcome };
+    let meta = cx.following();
+    outbox::enqueue(cx.tx, crate::NAME, &meta, reply.into()).await?;
+    Ok(())
+}
+
 pub fn consumers() -> Vec<ConsumerSpec> {
     vec![
         ConsumerSpec::new("delivery-courses").on(on_published),
         ConsumerSpec::new("delivery-enrollments").on(on_enrolled).on(on_ended),
+        ConsumerSpec::new("delivery-erasures").on(on_erasure),
     ]
 }

@@ -237,6 +237,15 @@ pub async fn sessions_of_learner(
     .await
 }
 
+/// Deletes what delivery holds of a person in the current tenant (a GDPR erasure): their
+/// bundles, devices and sessions. Returns how many of each.
+pub async fn person_erase(tx: &mut PgConnection, user: UserId) -> Result<(u64, u64, u64), sqlx::Error> {
+    let bundles = sqlx::query("DELETE FROM bundles WHERE user_id = $1").bind(user).execute(&mut *tx).await?;
+    let devices = sqlx::query("DELETE FROM devices WHERE user_id = $1").bind(user).execute(&mut *tx).await?;
+    let sessions = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user).execute(&mut *tx).await?;
+    Ok((sessions.rows_affected(), devices.rows_affected(), bundles.rows_affected()))
+}
+
 // ---- offline play ----------------------------------------------------------------------
 
 #[derive(Debug, Clone, FromRow)]

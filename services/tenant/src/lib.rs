@@ -25,8 +25,11 @@ pub struct AppState {
 
 impl Service for AppState {
     const NAME: &'static str = NAME;
-    const CONSUMERS: &'static [(&'static str, &'static str)] =
-        &[("lrs", "tenant-erasures-lrs"), ("notification", "tenant-erasures-notification")];
+    const CONSUMERS: &'static [(&'static str, &'static str)] = &[
+        ("lrs", "tenant-erasures-lrs"),
+        ("notification", "tenant-erasures-notification"),
+        ("delivery", "tenant-erasures-delivery"),
+    ];
 
     fn routes() -> utoipa_axum::router::OpenApiRouter<Self> {
         http::routes()

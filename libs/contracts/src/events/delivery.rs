@@ -1,5 +1,5 @@
 //! Payloads delivery (the player) publishes: the xAPI statements a learner's steps
-//! produced, for the LRS to store. The player never calls the LRS: the statements go out
+//! produced, for the LRS to store, and its part of a data-subject erasure. The player never calls the LRS: the statements go out
 //! through its outbox, in the transaction that recorded the step.
 
 use serde::{Deserialize, Serialize};
@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::{
     event::event,
-    ids::{PlaySessionId, TenantId, UserId},
+    ids::{DataSubjectRequestId, PlaySessionId, TenantId, UserId},
 };
 
 /// Statements the player recorded for one learner's session: complete xAPI 1.0.3
@@ -26,3 +26,25 @@ pub struct StatementsRecorded {
 }
 
 event!(StatementsRecorded, "delivery.statements.recorded.v1", aggregate = session_id, tenant = tenant_id);
+
+/// delivery erased a person's data in the tenant for a data-subject request: their play
+/// sessions (progress, positions), devices and offline bundles deleted. Their statements
+/// are the LRS's to erase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSubjectErased {
+    pub tenant_id: TenantId,
+    pub request_id: DataSubjectRequestId,
+    pub outcome: ErasureOutcome,
+}
+
+event!(DataSubjectErased, "delivery.data_subject.erased.v1", aggregate = request_id, tenant = tenant_id);
+
+/// What delivery erased for one data-subject request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErasureOutcome {
+    pub sessions_deleted: u64,
+    pub devices_deleted: u64,
+    pub bundles_deleted: u64,
+}

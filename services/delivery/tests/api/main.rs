@@ -177,6 +177,22 @@ async fn an_enrolled_learner_plays_a_course_to_completion_and_the_lrs_holds_ever
     assert_problem(&app.get(&lesson, &alice_t).await, 403, "not-enrolled");
     assert_eq!(app.get(&format!("/api/v1/delivery/sessions/{id}"), &alice_t).await.0, 200);
 
+    // Her erasure (GDPR): the player deletes her sessions and reports its step to tenant.
+    let requests = format!("/api/v1/tenant/tenants/{org}/data-subject-requests");
+    let (s, r) = app.post(&requests, Some(&admin), json!({ "kind": "erasure", "subject": { "user_id": alice } })).await;
+    assert_eq!(s, 202, "{r}");
+    let request = format!("{requests}/{}", r["id"].as_str().unwrap());
+    let step = poll("delivery reports its erasure step", Duration::from_secs(20), || async {
+        let (_, r) = app.get(&request, &admin).await;
+        r["steps"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["service"] == "delivery" && s["status"] == "done"))
+            .cloned()
+    })
+    .await;
+    assert_eq!(step["outcome"]["sessions_deleted"], 1, "{step}");
+    assert_problem(&app.get(&format!("/api/v1/delivery/sessions/{id}"), &alice_t).await, 404, "not-found");
+
     // Its OpenAPI document has full paths and every `$ref` names a component it carries.
     let (s, doc) = app.call(Method::GET, "/api/v1/delivery/openapi.json", None, None).await;
     assert_eq!(s, 200);

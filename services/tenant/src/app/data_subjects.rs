@@ -27,7 +27,7 @@ use crate::{AppState, NAME, store::data_subjects as store};
 /// The services that hold personal data and take part in an erasure. A service joins by
 /// consuming `tenant.data_subject.erasure_requested.v1`, publishing
 /// `<service>.data_subject.erased.v1`, and being listed here.
-pub const ERASURE_STEPS: &[&str] = &["lrs", "notification"];
+pub const ERASURE_STEPS: &[&str] = &["lrs", "notification", "delivery"];
 
 const MAX_IDENTIFIERS: usize = 20;
 
