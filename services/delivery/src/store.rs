@@ -361,3 +361,60 @@ pub async fn revoked_for_device(tx: &mut PgConnection, device: Uuid) -> Result<V
     .fetch_all(tx)
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use mirai_contracts::ids::LicenseId;
+    use sqlx::{Connection, Executor};
+
+    use super::*;
+
+    /// A retried creation redelivered after the enrollment's end (consumers do not hold
+    /// back later events for a retried one) must not bring the enrollment back.
+    #[tokio::test]
+    async fn an_enrollment_ended_before_it_was_created_stays_ended() {
+        let db = mirai_testkit::scratch_database(&[("delivery", crate::service().migrations)]).await.unwrap();
+        let mut c = PgConnection::connect(&mirai_testkit::url_for_db(&db)).await.unwrap();
+        c.execute("SET search_path TO delivery").await.unwrap();
+        let (tenant, user, course, id) = (TenantId::new(), UserId::new(), CourseId::new(), EnrollmentId::new());
+        let at = Utc::now();
+        let ended = EnrollmentEnded {
+            tenant_id: tenant,
+            enrollment_id: id,
+            user_id: user,
+            course_id: course,
+            license_id: LicenseId::new(),
+            reason: "withdrawn".into(),
+            at,
+        };
+        enrollment_end(&mut c, &ended).await.unwrap();
+        let created = EnrollmentCreated {
+            tenant_id: tenant,
+            enrollment_id: id,
+            user_id: user,
+            course_id: course,
+            version: 3,
+            license_id: ended.license_id,
+            enrolled_by: "user:someone".into(),
+            at,
+        };
+        enrollment_put(&mut c, &created).await.unwrap();
+        enrollment_put(&mut c, &created).await.unwrap();
+        assert!(enrollment_active(&mut c, user, course).await.unwrap().is_none(), "the end holds");
+        let (active, version): (bool, Option<i32>) =
+            sqlx::query_as("SELECT active, version FROM enrollments WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut c)
+                .await
+                .unwrap();
+        assert_eq!((active, version), (false, Some(3)), "the creation filled in the tombstone");
+        // In order, the same two events end the same way.
+        let other = EnrollmentId::new();
+        enrollment_put(&mut c, &EnrollmentCreated { enrollment_id: other, ..created.clone() }).await.unwrap();
+        assert!(enrollment_active(&mut c, user, course).await.unwrap().is_some());
+        enrollment_end(&mut c, &EnrollmentEnded { enrollment_id: other, ..ended }).await.unwrap();
+        assert!(enrollment_active(&mut c, user, course).await.unwrap().is_none());
+        drop(c);
+        mirai_testkit::drop_database(&db).await;
+    }
+}

@@ -384,3 +384,36 @@ fn rand_bytes() -> [u8; 32] {
     b[16..].copy_from_slice(Uuid::new_v4().as_bytes());
     b
 }
+
+#[tokio::test]
+async fn a_lesson_with_a_quiz_completes_by_its_result_not_on_the_learners_word() {
+    let app = spawn().await;
+    let org = app.create_tenant("org", "Hooli").await;
+    let carol = Uuid::now_v7();
+    app.add_member(org, carol, &["learner"], None).await;
+    let modules = json!([{ "title": "Check", "lessons": [{ "title": "Quiz", "blocks": [
+        { "kind": "text", "content": { "markdown": "Answer three questions." } },
+        { "kind": "quiz", "content": { "quiz_id": Uuid::now_v7() } }] }] }]);
+    let course = app.licensed_course_of(org, 1, modules).await;
+    let admin = app.token(Some(org), &[Role::OrgAdmin]);
+    let carol_t = app.user_token(org, carol, &[Role::Learner]);
+    poll("carol is enrolled", Duration::from_secs(30), || async {
+        let (s, _) = app
+            .post("/api/v1/enrollment/enrollments", Some(&admin), json!({ "user_id": carol, "course_id": course }))
+            .await;
+        (s == 201).then_some(())
+    })
+    .await;
+    let launch = format!("/api/v1/delivery/courses/{course}/launch");
+    let session = poll("the player knows the enrollment", Duration::from_secs(20), || async {
+        let (s, b) = app.post(&launch, Some(&carol_t), json!({})).await;
+        (s == 201).then_some(b)
+    })
+    .await;
+    let (sid, lesson) = (session["id"].as_str().unwrap(), session["position"].as_str().unwrap());
+    let complete = format!("/api/v1/delivery/sessions/{sid}/lessons/{lesson}/complete");
+    assert_problem(&app.post(&complete, Some(&carol_t), json!({})).await, 409, "completes-by-activity");
+    let (_, s) = app.get(&format!("/api/v1/delivery/sessions/{sid}"), &carol_t).await;
+    assert_eq!((s["status"].as_str(), s["progress"]["completed"].as_i64()), (Some("in_progress"), Some(0)));
+    app.stop().await;
+}
