@@ -1,7 +1,8 @@
 //! What delivery consumes: authoring's published versions (what the player shows),
 //! enrollment's enrollments (who may launch what) and tenant's erasure requests (it takes
-//! part in the GDPR erasure choreography: a person's sessions, devices and bundles). A retired course stays playable for
-//! whoever is enrolled in one of its versions: the license bought that version.
+//! part in the GDPR erasure choreography: a person's sessions, devices and bundles). A
+//! retired course stays playable for whoever is enrolled in one of its versions: the
+//! license bought that version.
 
 use mirai_contracts::events::{
     authoring::CoursePublished,
