@@ -97,6 +97,19 @@ impl TestApp {
         course
     }
 
+    /// Enrolls `user`, a member of `tenant`, in `course` as the tenant's org admin, once
+    /// enrollment has learnt the member and the license (both from events). Returns the
+    /// enrollment. Needs tenant, marketplace and enrollment in the fleet.
+    pub async fn enrolled(&self, tenant: Uuid, user: Uuid, course: &str) -> Value {
+        let admin = self.token(Some(tenant), &[Role::OrgAdmin]);
+        let body = serde_json::json!({ "user_id": user, "course_id": course });
+        poll("enrollment knows the member and the license", Duration::from_secs(30), || async {
+            let (s, e) = self.post("/api/v1/enrollment/enrollments", Some(&admin), body.clone()).await;
+            (s == 201).then_some(e)
+        })
+        .await
+    }
+
     async fn order_free(&self, buyer: Uuid, seats: i32, listing: &str) {
         let admin = self.token(Some(buyer), &[Role::OrgAdmin]);
         let (s, o) = self

@@ -37,15 +37,8 @@ async fn launches() -> anyhow::Result<Vec<String>> {
     let modules = json!([{ "title": "M", "lessons": (0..10).map(|i| json!({ "title": format!("Lesson {i}"),
         "blocks": [{ "kind": "text", "content": { "markdown": "Text. ".repeat(50) } }] })).collect::<Vec<_>>() }]);
     let course = app.licensed_course_of(org, LEARNERS as i32, modules).await;
-    let admin = app.token(Some(org), &[Role::OrgAdmin]);
     for l in &learners {
-        poll("enrolled", Duration::from_secs(30), || async {
-            let (s, _) = app
-                .post("/api/v1/enrollment/enrollments", Some(&admin), json!({ "user_id": l, "course_id": course }))
-                .await;
-            (s == 201).then_some(())
-        })
-        .await;
+        app.enrolled(org, *l, &course).await;
     }
     let tokens: Vec<String> = learners.iter().map(|l| app.user_token(org, *l, &[Role::Learner])).collect();
     let launch = format!("/api/v1/delivery/courses/{course}/launch");

@@ -65,7 +65,7 @@ impl BundleKeys {
 
     pub fn new(signing: [u8; 32], ttl: Duration, check_in: Duration) -> Self {
         let public = pp::verifying_key(&signing);
-        let key_id = format!("ed25519-{}", &hex(&Sha256::digest(public))[..16]);
+        let key_id = format!("ed25519-{}", &hex::encode(Sha256::digest(public))[..16]);
         Self { key_id, signing, public, ttl, check_in }
     }
 }
@@ -164,8 +164,9 @@ fn bundle_view(b: BundleRow) -> Bundle {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// The database's clock to the second: licenses and check-ins are signed at that precision.
+async fn now_secs(tx: &mut sqlx::PgConnection) -> Result<DateTime<Utc>, AppError> {
+    Ok(sqlx::query_scalar("SELECT date_trunc('seconds', now())").fetch_one(tx).await?)
 }
 
 async fn own_device(tx: &mut sqlx::PgConnection, user: UserId, id: Uuid) -> Result<DeviceRow, AppError> {
@@ -214,7 +215,7 @@ pub async fn issue(
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let (s, _) = super::own_session(&mut tx, p, session, true).await?;
     let device = own_device(&mut tx, user, input.device_id).await?;
-    let now: DateTime<Utc> = sqlx::query_scalar("SELECT date_trunc('seconds', now())").fetch_one(&mut *tx).await?;
+    let now = now_secs(&mut tx).await?;
     let row = BundleRow {
         id: Uuid::now_v7(),
         tenant_id: tenant,
@@ -254,7 +255,7 @@ pub async fn content(state: &AppState, p: &Principal, id: Uuid) -> Result<Vec<u8
     }
     let device = own_device(&mut tx, user, b.device_id).await?;
     // The download is a check-in: the license's clock starts now.
-    let built: DateTime<Utc> = sqlx::query_scalar("SELECT date_trunc('seconds', now())").fetch_one(&mut *tx).await?;
+    let built = now_secs(&mut tx).await?;
     drop(tx);
     let course = json!({
         "course_id": s.course_id, "version": s.version, "title": v.title, "locale": v.locale,
@@ -330,7 +331,7 @@ pub async fn check_in(state: &AppState, p: &Principal, id: Uuid) -> Result<Check
     let (tenant, user) = learner(p)?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let device = own_device(&mut tx, user, id).await?;
-    let at: DateTime<Utc> = sqlx::query_scalar("SELECT date_trunc('seconds', now())").fetch_one(&mut *tx).await?;
+    let at = now_secs(&mut tx).await?;
     let revoked = store::revoked_for_device(&mut tx, device.id).await?;
     store::device_checked_in(&mut tx, device.id, at).await?;
     tx.commit().await?;

@@ -32,6 +32,16 @@ fn two_lessons() -> Value {
             { "kind": "code", "content": { "language": "text", "source": "hand, hand, foot" } }] }] }])
 }
 
+/// The session a learner's first launch opens, once the player has their enrollment.
+async fn first_launch(app: &TestApp, token: &str, course: &str) -> Value {
+    let launch = format!("/api/v1/delivery/courses/{course}/launch");
+    poll("the player knows the enrollment", Duration::from_secs(20), || async {
+        let (s, b) = app.post(&launch, Some(token), json!({})).await;
+        (s == 201).then_some(b)
+    })
+    .await
+}
+
 /// The statements the LRS holds for a registration, as the learner reads them (their own).
 async fn statements(app: &TestApp, token: &str, registration: &str) -> Vec<Value> {
     let res = app
@@ -62,21 +72,11 @@ async fn an_enrolled_learner_plays_a_course_to_completion_and_the_lrs_holds_ever
 
     // Not enrolled: 403 with its own problem type.
     assert_problem(&app.post(&launch, Some(&alice_t), json!({})).await, 403, "not-enrolled");
-    let enrollment = poll("alice is enrolled", Duration::from_secs(30), || async {
-        let (s, e) = app
-            .post("/api/v1/enrollment/enrollments", Some(&admin), json!({ "user_id": alice, "course_id": course }))
-            .await;
-        (s == 201).then(|| e["id"].as_str().unwrap().to_owned())
-    })
-    .await;
+    let enrollment = app.enrolled(org, alice, &course).await["id"].as_str().unwrap().to_owned();
 
     // The first launch opens the session (once the player has the enrollment), at the
     // first lesson; the next resumes the same one.
-    let session = poll("the player knows the enrollment", Duration::from_secs(20), || async {
-        let (s, b) = app.post(&launch, Some(&alice_t), json!({})).await;
-        (s == 201).then_some(b)
-    })
-    .await;
+    let session = first_launch(&app, &alice_t, &course).await;
     let id = session["id"].as_str().unwrap().to_owned();
     let lessons: Vec<String> = session["outline"][0]["lessons"]
         .as_array()
@@ -219,19 +219,9 @@ async fn a_course_taken_offline_opens_on_its_device_only_until_it_is_revoked() {
     let admin = app.token(Some(org), &[Role::OrgAdmin]);
     let alice_t = app.user_token(org, alice, &[Role::Learner]);
     let bob_t = app.user_token(org, bob, &[Role::Learner]);
-    poll("alice is enrolled", Duration::from_secs(30), || async {
-        let (s, _) = app
-            .post("/api/v1/enrollment/enrollments", Some(&admin), json!({ "user_id": alice, "course_id": course }))
-            .await;
-        (s == 201).then_some(())
-    })
-    .await;
+    app.enrolled(org, alice, &course).await;
     let launch = format!("/api/v1/delivery/courses/{course}/launch");
-    let session = poll("the player knows the enrollment", Duration::from_secs(20), || async {
-        let (s, b) = app.post(&launch, Some(&alice_t), json!({})).await;
-        (s == 201).then_some(b)
-    })
-    .await;
+    let session = first_launch(&app, &alice_t, &course).await;
     let sid = session["id"].as_str().unwrap().to_owned();
 
     // Alice registers her tablet by its X25519 public key (again: the same device).
@@ -395,21 +385,9 @@ async fn a_lesson_with_a_quiz_completes_by_its_result_not_on_the_learners_word()
         { "kind": "text", "content": { "markdown": "Answer three questions." } },
         { "kind": "quiz", "content": { "quiz_id": Uuid::now_v7() } }] }] }]);
     let course = app.licensed_course_of(org, 1, modules).await;
-    let admin = app.token(Some(org), &[Role::OrgAdmin]);
     let carol_t = app.user_token(org, carol, &[Role::Learner]);
-    poll("carol is enrolled", Duration::from_secs(30), || async {
-        let (s, _) = app
-            .post("/api/v1/enrollment/enrollments", Some(&admin), json!({ "user_id": carol, "course_id": course }))
-            .await;
-        (s == 201).then_some(())
-    })
-    .await;
-    let launch = format!("/api/v1/delivery/courses/{course}/launch");
-    let session = poll("the player knows the enrollment", Duration::from_secs(20), || async {
-        let (s, b) = app.post(&launch, Some(&carol_t), json!({})).await;
-        (s == 201).then_some(b)
-    })
-    .await;
+    app.enrolled(org, carol, &course).await;
+    let session = first_launch(&app, &carol_t, &course).await;
     let (sid, lesson) = (session["id"].as_str().unwrap(), session["position"].as_str().unwrap());
     let complete = format!("/api/v1/delivery/sessions/{sid}/lessons/{lesson}/complete");
     assert_problem(&app.post(&complete, Some(&carol_t), json!({})).await, 409, "completes-by-activity");
