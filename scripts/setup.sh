@@ -171,7 +171,17 @@ ensure_stripe_fake() {
   fi
 }
 
+# Chromium (Debian's): the SCORM runtime's tests play a real package in it, headless.
+ensure_chromium() {
+  if [ -x "${MIRAI_CHROMIUM:-/usr/bin/chromium}" ]; then return; fi
+  log "installing chromium (Debian) for the browser tests"
+  local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+}
+
 ensure_venv
+ensure_chromium
 ensure_s3s
 ensure_model
 ensure_smtp_sink

@@ -69,6 +69,17 @@ impl RequestContext {
         CURRENT.try_with(|c| c.clone()).ok()
     }
 
+    /// The meta of an event `actor` (`user:<id>`, …) causes within the current request:
+    /// its trace and correlation id.
+    pub fn event_meta(actor: String) -> mirai_events::EventMeta {
+        let ctx = Self::current();
+        mirai_events::EventMeta {
+            actor: Some(actor),
+            traceparent: ctx.as_ref().map(|c| c.traceparent.header()),
+            correlation_id: ctx.map(|c| c.request_id),
+        }
+    }
+
     pub async fn scope<F: std::future::Future>(self, f: F) -> F::Output {
         CURRENT.scope(self, f).await
     }

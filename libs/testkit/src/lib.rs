@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use sqlx::{Connection, Executor, PgConnection};
 use uuid::Uuid;
 
+pub mod browser;
 mod fixtures;
 pub mod localstripe;
 mod pdf;

@@ -263,7 +263,12 @@ async fn record(
                 lessons: g
                     .items
                     .iter()
-                    .map(|i| PackageLesson { title: i.title.clone(), item: i.item.clone(), launch: i.launch.clone() })
+                    .map(|i| PackageLesson {
+                        title: i.title.clone(),
+                        item: i.item.clone(),
+                        launch: i.launch.clone(),
+                        mastery_score: i.mastery_score,
+                    })
                     .collect(),
             })
             .collect(),

@@ -1,4 +1,5 @@
 //! What delivery consumes: authoring's published versions (what the player shows),
+//! content's imported packages (what the SCORM runtime launches),
 //! enrollment's enrollments (who may launch what) and tenant's erasure requests (it takes
 //! part in the GDPR erasure choreography: a person's sessions, devices and bundles). A
 //! retired course stays playable for whoever is enrolled in one of its versions: the
@@ -6,6 +7,7 @@
 
 use mirai_contracts::events::{
     authoring::CoursePublished,
+    content::PackageImported,
     delivery::{DataSubjectErased, ErasureOutcome},
     enrollment::{EnrollmentCreated, EnrollmentEnded},
     tenant::DataSubjectErasureRequested,
@@ -14,11 +16,21 @@ use mirai_events::{ConsumerSpec, Cx, HandleError, outbox};
 
 use crate::store;
 
-pub const CONSUMERS: &[(&str, &str)] =
-    &[("authoring", "delivery-courses"), ("enrollment", "delivery-enrollments"), ("tenant", "delivery-erasures")];
+pub const CONSUMERS: &[(&str, &str)] = &[
+    ("authoring", "delivery-courses"),
+    ("content", "delivery-packages"),
+    ("enrollment", "delivery-enrollments"),
+    ("tenant", "delivery-erasures"),
+];
 
 async fn on_published(cx: Cx<'_>, e: CoursePublished) -> Result<(), HandleError> {
     store::course_version_put(cx.tx, &e).await?;
+    Ok(())
+}
+
+/// An imported package: what the SCORM runtime launches of it.
+async fn on_imported(cx: Cx<'_>, e: PackageImported) -> Result<(), HandleError> {
+    store::runtime::package_put(cx.tx, &e).await?;
     Ok(())
 }
 
@@ -50,6 +62,7 @@ async fn on_erasure(cx: Cx<'_>, r: DataSubjectErasureRequested) -> Result<(), Ha
 pub fn consumers() -> Vec<ConsumerSpec> {
     vec![
         ConsumerSpec::new("delivery-courses").on(on_published),
+        ConsumerSpec::new("delivery-packages").on(on_imported),
         ConsumerSpec::new("delivery-enrollments").on(on_enrolled).on(on_ended),
         ConsumerSpec::new("delivery-erasures").on(on_erasure),
     ]

@@ -4,7 +4,8 @@
 //! (`delivery.statements.recorded.v1`), which the LRS stores with the player as their
 //! authority. Course versions come from authoring's events and who may launch what from
 //! enrollment's. A learner may also take a course offline: a bundle encrypted to one of
-//! their devices and signed by the platform (`app::offline`, ADR 0014).
+//! their devices and signed by the platform (`app::offline`, ADR 0014). A lesson holding
+//! an imported SCORM package plays in the SCORM runtime (`app::runtime`, `scorm`, ADR 0015).
 
 use mirai_kit::{ServiceCtx, ServiceDef, Started, service::Service};
 use utoipa_axum::router::OpenApiRouter;
@@ -12,6 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 pub mod app;
 mod events;
 mod http;
+pub mod scorm;
 mod store;
 
 pub const NAME: &str = "delivery";
@@ -26,6 +28,8 @@ pub struct AppState {
     pub ctx: ServiceCtx,
     /// The platform's bundle signing key and the offline licenses' terms.
     pub bundles: std::sync::Arc<app::offline::BundleKeys>,
+    /// The object store content keeps packages in: the runtime serves their files.
+    pub blobs: mirai_blobs::Blobs,
 }
 
 impl Service for AppState {
@@ -38,6 +42,7 @@ impl Service for AppState {
 
     async fn start(ctx: ServiceCtx) -> anyhow::Result<Started> {
         let bundles = std::sync::Arc::new(app::offline::BundleKeys::from_env()?);
-        Ok(Started::serve(AppState { ctx, bundles }).consume(events::consumers()))
+        let blobs = mirai_blobs::Blobs::open(&ctx.config.blobs, &format!("{}/api/v1/media/blobs", ctx.public_url))?;
+        Ok(Started::serve(AppState { ctx, bundles, blobs }).consume(events::consumers()))
     }
 }

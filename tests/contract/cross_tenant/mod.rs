@@ -102,6 +102,18 @@ const NOT_WALKED: &[(&str, &str, &str)] = &[
         "the path is a capability (the HMAC-signed link in a member's email), not an id: B cannot make one for A's members (a forged token is a 404, shown in notification's tests)",
     ),
     ("POST", "/api/v1/notification/unsubscribe/{token}", "as its GET: a signed capability, not an id"),
+    (
+        "GET",
+        "/api/v1/delivery/runtime/{token}/player",
+        "the path is a capability (32 random bytes only the learner's own launch returns; the server keeps its hash), not an id: B cannot make one for A's learners (a token carrying another tenant's id is a 404, shown in delivery's runtime test)",
+    ),
+    (
+        "GET",
+        "/api/v1/delivery/runtime/{token}/adapter.js",
+        "the SCORM adapter script, the same for every runtime: no tenant data",
+    ),
+    ("GET", "/api/v1/delivery/runtime/{token}/content/{path}", "as the player page: a random capability, not an id"),
+    ("POST", "/api/v1/delivery/runtime/{token}/commit", "as the player page: a random capability, not an id"),
 ];
 
 /// Operations B must be refused whatever it sends: any 2xx fails the test.

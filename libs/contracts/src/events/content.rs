@@ -18,6 +18,10 @@ pub struct PackageLesson {
     pub item: String,
     /// The launch URL, relative to the package root (parameters and `xml:base` applied).
     pub launch: String,
+    /// The scaled score (0 to 1) that passes the item, when the manifest sets one (SCORM
+    /// 1.2's masteryscore / 100, 2004's minNormalizedMeasure, cmi5's masteryScore).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mastery_score: Option<f64>,
 }
 
 /// A group of lessons: an item with children, or the organization's top-level items.

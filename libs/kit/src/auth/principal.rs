@@ -145,12 +145,7 @@ impl Principal {
 
     /// The event metadata for what this principal causes within a request.
     pub fn event_meta(&self) -> mirai_events::EventMeta {
-        let ctx = crate::telemetry::RequestContext::current();
-        mirai_events::EventMeta {
-            actor: Some(self.subject.clone()),
-            traceparent: ctx.as_ref().map(|c| c.traceparent.header()),
-            correlation_id: ctx.map(|c| c.request_id),
-        }
+        crate::telemetry::RequestContext::event_meta(self.subject.clone())
     }
 }
 

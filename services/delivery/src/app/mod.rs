@@ -5,6 +5,7 @@
 //! the LRS gets them however the request ends.
 
 pub mod offline;
+pub mod runtime;
 pub mod xapi;
 
 use axum::http::StatusCode;
@@ -16,6 +17,7 @@ use mirai_contracts::{
     },
     ids::{CourseId, LessonId, ModuleId, PlaySessionId, TenantId, UserId},
 };
+use mirai_events::EventMeta;
 use mirai_kit::{
     AppError, Principal, Role,
     pagination::{Cursor, Page, PageParams},
@@ -203,12 +205,28 @@ async fn version_of(tx: &mut sqlx::PgConnection, course: CourseId, version: i32)
 async fn record(
     state: &AppState,
     tx: &mut sqlx::PgConnection,
-    p: &Principal,
+    meta: &EventMeta,
     s: &SessionRow,
     statements: Vec<Value>,
 ) -> Result<(), AppError> {
     let event = StatementsRecorded { tenant_id: s.tenant_id, user_id: s.user_id, session_id: s.id, statements };
-    state.ctx.publish(tx, p, event.into()).await
+    state.ctx.emit(tx, meta, [event.into()]).await
+}
+
+/// A lesson completed in the session: the position moves on, and the statements of the
+/// course's progress follow (and of its completion, with the last lesson).
+fn advance(state: &AppState, s: &mut SessionRow, v: &VersionRow, lesson: LessonId, at: DateTime<Utc>) -> Vec<Value> {
+    s.completed_lessons.push(lesson.into_uuid());
+    s.position = next_open(v, s, Some(lesson));
+    let progress = progress(v, s);
+    let rec = xapi::Recorder { public_url: &state.ctx.public_url, session: s, version: v, at };
+    let mut statements = vec![rec.progressed(progress.percent)];
+    if progress.completed == progress.total && s.status != "completed" {
+        statements.push(rec.course_completed());
+        s.status = "completed".into();
+        s.completed_at = Some(at);
+    }
+    statements
 }
 
 async fn now(tx: &mut sqlx::PgConnection) -> Result<DateTime<Utc>, AppError> {
@@ -256,7 +274,7 @@ pub async fn launch(state: &AppState, p: &Principal, course: CourseId) -> Result
         }
     };
     let rec = xapi::Recorder { public_url: &state.ctx.public_url, session: &session, version: &version, at };
-    record(state, &mut tx, p, &session, vec![rec.launched()]).await?;
+    record(state, &mut tx, &p.event_meta(), &session, vec![rec.launched()]).await?;
     tx.commit().await?;
     Ok((view(&version, &session), new))
 }
@@ -265,11 +283,10 @@ pub async fn launch(state: &AppState, p: &Principal, course: CourseId) -> Result
 /// enrollment still active).
 async fn own_session(
     tx: &mut sqlx::PgConnection,
-    p: &Principal,
+    user: UserId,
     id: PlaySessionId,
     lock: bool,
 ) -> Result<(SessionRow, VersionRow), AppError> {
-    let (_, user) = learner(p)?;
     let mut s = store::session_get(tx, id, false)
         .await?
         .filter(|s| s.user_id == user)
@@ -289,7 +306,7 @@ async fn own_session(
 #[tracing::instrument(skip_all, fields(session = %id))]
 pub async fn get(state: &AppState, p: &Principal, id: PlaySessionId) -> Result<Session, AppError> {
     let mut tx = state.ctx.db.tenant_tx(p.tenant()?).await?;
-    let (s, v) = own_session(&mut tx, p, id, false).await?;
+    let (s, v) = own_session(&mut tx, learner(p)?.1, id, false).await?;
     Ok(view(&v, &s))
 }
 
@@ -297,7 +314,7 @@ pub async fn get(state: &AppState, p: &Principal, id: PlaySessionId) -> Result<S
 #[tracing::instrument(skip_all, fields(session = %id, lesson = %lesson))]
 pub async fn lesson(state: &AppState, p: &Principal, id: PlaySessionId, lesson: LessonId) -> Result<Lesson, AppError> {
     let mut tx = state.ctx.db.tenant_tx(p.tenant()?).await?;
-    let (s, v) = own_session(&mut tx, p, id, false).await?;
+    let (s, v) = own_session(&mut tx, learner(p)?.1, id, false).await?;
     if !store::enrollment_is_active(&mut tx, s.enrollment_id, false).await? {
         return Err(not_enrolled(s.course_id));
     }
@@ -322,7 +339,7 @@ pub async fn set_position(
     to: Position,
 ) -> Result<Session, AppError> {
     let mut tx = state.ctx.db.tenant_tx(p.tenant()?).await?;
-    let (mut s, v) = own_session(&mut tx, p, id, true).await?;
+    let (mut s, v) = own_session(&mut tx, learner(p)?.1, id, true).await?;
     if !lessons(&v).any(|(_, l)| l.lesson_id == to.lesson_id) {
         return Err(AppError::invalid("lesson_id", "is not a lesson of the session's course version"));
     }
@@ -349,7 +366,7 @@ pub async fn complete_lesson(
     lesson: LessonId,
 ) -> Result<Session, AppError> {
     let mut tx = state.ctx.db.tenant_tx(p.tenant()?).await?;
-    let (mut s, v) = own_session(&mut tx, p, id, true).await?;
+    let (mut s, v) = own_session(&mut tx, learner(p)?.1, id, true).await?;
     let (_, l) =
         lessons(&v).find(|(_, l)| l.lesson_id == lesson).ok_or_else(|| AppError::not_found("lesson", lesson))?;
     if s.completed_lessons.contains(&lesson.into_uuid()) {
@@ -372,18 +389,11 @@ pub async fn complete_lesson(
         ));
     }
     let at = now(&mut tx).await?;
-    s.completed_lessons.push(lesson.into_uuid());
-    s.position = next_open(&v, &s, Some(lesson));
-    let progress = progress(&v, &s);
     let rec = xapi::Recorder { public_url: &state.ctx.public_url, session: &s, version: &v, at };
-    let mut statements = vec![rec.lesson_completed(lesson, &l.title), rec.progressed(progress.percent)];
-    if progress.completed == progress.total && s.status != "completed" {
-        statements.push(rec.course_completed());
-        s.status = "completed".into();
-        s.completed_at = Some(at);
-    }
+    let mut statements = vec![rec.lesson_completed(lesson, &l.title)];
+    statements.extend(advance(state, &mut s, &v, lesson, at));
     s.revision = store::session_save(&mut tx, &s).await?;
-    record(state, &mut tx, p, &s, statements).await?;
+    record(state, &mut tx, &p.event_meta(), &s, statements).await?;
     tx.commit().await?;
     Ok(view(&v, &s))
 }

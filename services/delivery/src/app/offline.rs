@@ -213,7 +213,7 @@ pub async fn issue(
 ) -> Result<Bundle, AppError> {
     let (tenant, user) = learner(p)?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
-    let (s, _) = super::own_session(&mut tx, p, session, true).await?;
+    let (s, _) = super::own_session(&mut tx, learner(p)?.1, session, true).await?;
     let device = own_device(&mut tx, user, input.device_id).await?;
     let now = now_secs(&mut tx).await?;
     let row = BundleRow {
@@ -249,7 +249,7 @@ pub async fn content(state: &AppState, p: &Principal, id: Uuid) -> Result<Vec<u8
     if b.expires_at <= Utc::now() {
         return Err(AppError::client(StatusCode::GONE, "expired", "Expired", format!("bundle {id} expired")));
     }
-    let (s, v) = super::own_session(&mut tx, p, b.session_id, false).await?;
+    let (s, v) = super::own_session(&mut tx, learner(p)?.1, b.session_id, false).await?;
     if !store::enrollment_is_active(&mut tx, s.enrollment_id, false).await? {
         return Err(not_enrolled(s.course_id));
     }

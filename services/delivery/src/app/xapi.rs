@@ -18,6 +18,19 @@ pub const COMPLETED: &str = "http://adlnet.gov/expapi/verbs/completed";
 pub const PROGRESS: &str = "https://w3id.org/xapi/cmi5/result/extensions/progress";
 /// Which version of the course the session plays.
 pub const COURSE_VERSION: &str = "https://mirai.dev/xapi/extensions/course-version";
+pub const INITIALIZED: &str = "http://adlnet.gov/expapi/verbs/initialized";
+pub const RESUMED: &str = "http://adlnet.gov/expapi/verbs/resumed";
+pub const SUSPENDED: &str = "http://adlnet.gov/expapi/verbs/suspended";
+pub const TERMINATED: &str = "http://adlnet.gov/expapi/verbs/terminated";
+pub const PASSED: &str = "http://adlnet.gov/expapi/verbs/passed";
+pub const FAILED: &str = "http://adlnet.gov/expapi/verbs/failed";
+pub const SCORED: &str = "http://adlnet.gov/expapi/verbs/scored";
+pub const RESPONDED: &str = "http://adlnet.gov/expapi/verbs/responded";
+/// The ADL SCORM profile, as the category of every statement a SCORM runtime records.
+pub const SCORM_PROFILE: &str = "https://w3id.org/xapi/scorm";
+const PROFILE_TYPE: &str = "http://adlnet.gov/expapi/activities/profile";
+const ATTEMPT_TYPE: &str = "http://adlnet.gov/expapi/activities/attempt";
+pub const INTERACTION_TYPE: &str = "http://adlnet.gov/expapi/activities/cmi.interaction";
 const COURSE_TYPE: &str = "http://adlnet.gov/expapi/activities/course";
 const LESSON_TYPE: &str = "http://adlnet.gov/expapi/activities/lesson";
 
@@ -44,6 +57,39 @@ impl Recorder<'_> {
     /// course has none).
     fn locale(&self) -> &str {
         if self.version.locale.is_empty() { "und" } else { &self.version.locale }
+    }
+
+    /// The lesson as an activity (a SCO plays as its lesson).
+    pub fn lesson(&self, lesson: LessonId, title: &str) -> Value {
+        json!({ "objectType": "Activity",
+            "id": xapi::lesson_activity(self.public_url, self.session.course_id, lesson),
+            "definition": { "type": LESSON_TYPE, "name": { self.locale(): title } } })
+    }
+
+    /// A statement of a SCORM runtime (the ADL SCORM profile): categorized by the
+    /// profile, grouped under the course and the attempt (`<SCO IRI>?attemptId=<id>`);
+    /// about something within the SCO (an interaction), with the SCO as its parent.
+    pub fn scorm(
+        &self,
+        verb: &str,
+        object: Value,
+        attempt: &str,
+        within: Option<&Value>,
+        result: Option<Value>,
+    ) -> Value {
+        let mut s = self.statement(verb, object, false, result);
+        let mut activities = json!({
+            "category": [{ "objectType": "Activity", "id": SCORM_PROFILE, "definition": { "type": PROFILE_TYPE } }],
+            "grouping": [
+                { "objectType": "Activity", "id": xapi::course_activity(self.public_url, self.session.course_id),
+                  "definition": { "type": COURSE_TYPE } },
+                { "objectType": "Activity", "id": attempt, "definition": { "type": ATTEMPT_TYPE } }],
+        });
+        if let Some(sco) = within {
+            activities["parent"] = json!([sco]);
+        }
+        s["context"]["contextActivities"] = activities;
+        s
     }
 
     fn statement(&self, verb: &str, object: Value, parent: bool, result: Option<Value>) -> Value {
@@ -77,10 +123,7 @@ impl Recorder<'_> {
     }
 
     pub fn lesson_completed(&self, lesson: LessonId, title: &str) -> Value {
-        let object = json!({ "objectType": "Activity",
-            "id": xapi::lesson_activity(self.public_url, self.session.course_id, lesson),
-            "definition": { "type": LESSON_TYPE, "name": { self.locale(): title } } });
-        self.statement(COMPLETED, object, true, Some(json!({ "completion": true })))
+        self.statement(COMPLETED, self.lesson(lesson, title), true, Some(json!({ "completion": true })))
     }
 
     pub fn progressed(&self, percent: i64) -> Value {

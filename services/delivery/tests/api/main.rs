@@ -3,6 +3,8 @@
 //! player's statements (through the outbox and the bus, never an HTTP call); nobody else
 //! reaches the session; an ended enrollment stops the player.
 
+mod runtime;
+
 use std::time::Duration;
 
 use mirai_kit::Role;

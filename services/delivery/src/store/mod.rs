@@ -12,6 +12,8 @@ use mirai_contracts::{
 use sqlx::{FromRow, PgConnection, types::Json};
 use uuid::Uuid;
 
+pub mod runtime;
+
 #[derive(Debug, Clone, FromRow)]
 pub struct VersionRow {
     pub course_id: CourseId,
@@ -65,6 +67,23 @@ pub async fn course_version_put(tx: &mut PgConnection, e: &CoursePublished) -> R
     .bind(&e.content_hash)
     .bind(Json(&e.outline))
     .bind(e.published_at)
+    .execute(&mut *tx)
+    .await?;
+    // The packages its package blocks launch (read by the orgs enrolled in it).
+    let packages: Vec<Uuid> = e
+        .outline
+        .iter()
+        .flat_map(|m| &m.lessons)
+        .flat_map(|l| &l.blocks)
+        .filter_map(|b| b.package_id.map(|p| p.into_uuid()))
+        .collect();
+    sqlx::query(
+        "INSERT INTO version_packages (course_id, version, package_id, tenant_id)          SELECT $1, $2, p, $3 FROM unnest($4::uuid[]) AS p ON CONFLICT DO NOTHING",
+    )
+    .bind(e.course_id)
+    .bind(e.version)
+    .bind(e.tenant_id)
+    .bind(&packages)
     .execute(tx)
     .await?;
     Ok(())
