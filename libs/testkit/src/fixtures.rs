@@ -1,5 +1,6 @@
 //! Fixtures tests of several services share: tenants and their members, a person's
-//! token, and a course listed (and licensed) through authoring and marketplace.
+//! token, and a course listed (and licensed) through authoring and marketplace, its
+//! lessons authored or made of an imported package.
 
 use std::time::Duration;
 
@@ -93,6 +94,53 @@ impl TestApp {
     /// [`Self::licensed_course`] of a course with its own `modules` (authoring's shape).
     pub async fn licensed_course_of(&self, buyer: Uuid, seats: i32, modules: Value) -> String {
         let (course, listing) = self.listed_course_of(modules, serde_json::json!({})).await;
+        self.order_free(buyer, seats, &listing).await;
+        course
+    }
+
+    /// A provider's course of a text lesson and the lessons a content package (`zip`, a
+    /// SCORM or cmi5 package) makes, published, listed free and ordered by `buyer` (an org
+    /// tenant, `seats` seats). Needs content besides authoring, marketplace and enrollment.
+    /// Returns the course id; its package's lessons are in the second module.
+    pub async fn licensed_package_course(&self, buyer: Uuid, seats: i32, zip: Vec<u8>) -> String {
+        let provider = Uuid::now_v7();
+        let seller = self.token(Some(provider), &[Role::ProviderAdmin]);
+        let body = serde_json::json!({ "title": "Ladder inspection", "summary": "Check before you climb",
+            "locale": "en", "tags": [], "visibility": "public", "modules": [{ "title": "Intro", "lessons": [{
+                "title": "Why", "blocks": [{ "kind": "text", "content": { "markdown": "Ladders fail at the feet." } }] }] }] });
+        let (s, c) = self.post("/api/v1/authoring/courses", Some(&seller), body).await;
+        assert_eq!(s, 201, "{c}");
+        let course = c["id"].as_str().expect("a course id").to_owned();
+        let res = self
+            .http
+            .post(self.url(&format!("/api/v1/content/packages?course_id={course}")))
+            .bearer_auth(&seller)
+            .header("content-type", "application/zip")
+            .body(zip)
+            .send()
+            .await
+            .expect("import");
+        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap_or_default());
+        let revision = poll("authoring adds the package's lessons", Duration::from_secs(20), || async {
+            let (_, c) = self.get(&format!("/api/v1/authoring/courses/{course}"), &seller).await;
+            (c["modules"].as_array().is_some_and(|m| m.len() >= 2)).then(|| c["revision"].as_i64().unwrap_or(0))
+        })
+        .await;
+        let res = self
+            .http
+            .post(self.url(&format!("/api/v1/authoring/courses/{course}/publish")))
+            .bearer_auth(&seller)
+            .header("if-match", format!("\"{revision}\""))
+            .send()
+            .await
+            .expect("publish");
+        assert_eq!(res.status(), 201);
+        let listing = serde_json::json!({ "course_id": course, "version": 1, "pricing": "free" });
+        let listing = poll("marketplace knows the version", Duration::from_secs(20), || async {
+            let (s, l) = self.post("/api/v1/marketplace/listings", Some(&seller), listing.clone()).await;
+            (s == 201).then(|| l["id"].as_str().expect("a listing id").to_owned())
+        })
+        .await;
         self.order_free(buyer, seats, &listing).await;
         course
     }

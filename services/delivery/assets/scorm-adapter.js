@@ -41,7 +41,7 @@
     "405": "Data Model Element Is Write Only", "406": "Data Model Element Type Mismatch",
     "407": "Data Model Element Value Out Of Range", "408": "Data Model Dependency Not Established"
   };
-  var MAX_RECORDS = 1000;
+  var MAX_RECORDS = 500, MAX_NESTED = 36;  // as model.rs bounds arrays
   var regexCache = {};
   function whole(re) {
     return regexCache[re] || (regexCache[re] = new RegExp("^(?:" + re + ")$"));
@@ -52,11 +52,12 @@
   function find(element) {
     var parts = String(element).split(".");
     rules: for (var r = 0; r < R.rules.length; r++) {
-      var pattern = R.rules[r].path.split(".");
+      var pattern = R.rules[r].path.split("."), depth = 0;
       if (pattern.length !== parts.length) continue;
       for (var i = 0; i < pattern.length; i++) {
         if (pattern[i] === "n") {
-          if (!/^(0|[1-9][0-9]*)$/.test(parts[i]) || Number(parts[i]) >= MAX_RECORDS) continue rules;
+          var bound = depth++ === 0 ? MAX_RECORDS : MAX_NESTED;
+          if (!/^(0|[1-9][0-9]*)$/.test(parts[i]) || Number(parts[i]) >= bound) continue rules;
         } else if (pattern[i] !== parts[i]) continue rules;
       }
       return R.rules[r];
@@ -64,12 +65,13 @@
     return null;
   }
   function count(prefix) {
-    for (var i = 0; i < MAX_RECORDS; i++) {
+    var bound = prefix.split(".").length > 2 ? MAX_NESTED : MAX_RECORDS;
+    for (var i = 0; i < bound; i++) {
       var head = prefix + "." + i + ".", found = false;
       for (var k in values) if (k.lastIndexOf(head, 0) === 0) { found = true; break; }
       if (!found) return i;
     }
-    return MAX_RECORDS;
+    return bound;
   }
   function arrays(rule, element) {
     var parts = element.split("."), path = rule.path.split("."), out = [];
@@ -81,6 +83,7 @@
   function number(re, min, max, value) {
     if (value === "" || !whole(re).test(value)) return "Type";
     var n = Number(value);
+    if (isNaN(n)) return "Type";
     if ((min !== null && min !== undefined && n < min) || (max !== null && max !== undefined && n > max)) return "Range";
     return null;
   }
@@ -90,6 +93,7 @@
     return value.length > 0 && !/\s/.test(value);
   }
   function check(kind, value) {
+    if (value.indexOf("\u0000") >= 0) return "Type";  // no type holds a NUL
     switch (kind.t) {
       case "str": return value.length <= kind.max ? null : "Type";
       case "re": return value.length <= kind.max && whole(kind.re).test(value) ? null : "Type";
@@ -112,13 +116,14 @@
   }
   function num(k) { var x = values[k]; return x === undefined || x === "" ? null : Number(x); }
   function derived(element) {
+    // RTE 4.2.4.1 and 4.2.22.1: with a threshold or passing score, the LMS decides.
     if (element === "cmi.completion_status") {
       var t = num("cmi.completion_threshold"), p = num("cmi.progress_measure");
-      if (t !== null && p !== null) return p >= t ? "completed" : "incomplete";
+      if (t !== null) return p === null ? "unknown" : p >= t ? "completed" : "incomplete";
     }
     if (element === "cmi.success_status") {
       var pass = num("cmi.scaled_passing_score"), s = num("cmi.score.scaled");
-      if (pass !== null && s !== null) return s >= pass ? "passed" : "failed";
+      if (pass !== null) return s === null ? "unknown" : s >= pass ? "passed" : "failed";
     }
     return values[element];
   }
@@ -176,24 +181,44 @@
     return ok(), "true";
   }
 
-  // Sends what changed; the server answers 200 once it holds it (a retry of the same
-  // sequence number is answered without applying it twice).
-  function send(event) {
-    var body = JSON.stringify({ seq: seq + 1, event: event, values: pending });
+  // Sends what changed, in order, under the next sequence number; the server applies a
+  // sequence number once. A batch that got no answer (the network) is sent again as it
+  // was before anything newer, so a commit applied whose answer was lost is not lost
+  // itself; a batch the server refused (4xx) is dropped, its values unkept.
+  var inflight = null;            // {event, body}: sent, not answered yet
+  function deliver() {
     var xhr = new XMLHttpRequest();
     try {
       xhr.open("POST", "commit", false);
       xhr.setRequestHeader("Content-Type", "application/json");
-      xhr.send(body);
+      xhr.send(inflight.body);
     } catch (e) {
+      // A page being dismissed may not block (Chrome refuses a synchronous request in
+      // unload): the browser delivers a beacon after the page is gone.
+      if (inflight.event === "terminate" && navigator.sendBeacon &&
+          navigator.sendBeacon("commit", new Blob([inflight.body], { type: "application/json" }))) {
+        seq += 1; inflight = null;
+        return null;
+      }
       return "network: " + e;
     }
+    if (xhr.status >= 400 && xhr.status < 500) { inflight = null; return xhr.status + " " + xhr.responseText; }
     if (xhr.status !== 200) return xhr.status + " " + xhr.responseText;
     var answer = JSON.parse(xhr.responseText);
     seq = answer.seq;
+    inflight = null;
     values = answer.values;
-    pending = [];
+    for (var i = 0; i < pending.length; i++) values[pending[i][0]] = pending[i][1];
     return null;
+  }
+  function send(event) {
+    if (inflight) {
+      var err = deliver();
+      if (err) return err;
+    }
+    inflight = { event: event, body: JSON.stringify({ seq: seq + 1, event: event, values: pending }) };
+    pending = [];
+    return deliver();
   }
 
   function initialize(arg) {
@@ -250,11 +275,16 @@
       GetErrorString: errorString, GetDiagnostic: diag
     };
   }
-  // A SCO closed without terminating (the learner navigated away): what it set is kept.
+  // A SCO closed without terminating (the learner navigated away): what it set is kept,
+  // and the page restored from the back-forward cache goes on with the next number.
   window.addEventListener("pagehide", function () {
-    if (state === 1 && pending.length && navigator.sendBeacon) {
-      navigator.sendBeacon("commit", new Blob([JSON.stringify({ seq: seq + 1, event: "commit", values: pending })],
-        { type: "application/json" }));
+    if (state !== 1 || !navigator.sendBeacon) return;
+    if (inflight && navigator.sendBeacon("commit", new Blob([inflight.body], { type: "application/json" }))) {
+      seq += 1; inflight = null;
+    }
+    if (!inflight && pending.length) {
+      var body = JSON.stringify({ seq: seq + 1, event: "commit", values: pending });
+      if (navigator.sendBeacon("commit", new Blob([body], { type: "application/json" }))) { seq += 1; pending = []; }
     }
   });
 })();

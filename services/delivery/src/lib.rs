@@ -30,6 +30,10 @@ pub struct AppState {
     pub bundles: std::sync::Arc<app::offline::BundleKeys>,
     /// The object store content keeps packages in: the runtime serves their files.
     pub blobs: mirai_blobs::Blobs,
+    /// Where player pages are served (`MIRAI_DELIVERY__RUNTIME_URL`): in production an
+    /// origin of their own, apart from the API's and the web app's, since a package's
+    /// pages run scripts there (ADR 0015). Default: the public URL.
+    pub runtime_url: String,
 }
 
 impl Service for AppState {
@@ -43,6 +47,12 @@ impl Service for AppState {
     async fn start(ctx: ServiceCtx) -> anyhow::Result<Started> {
         let bundles = std::sync::Arc::new(app::offline::BundleKeys::from_env()?);
         let blobs = mirai_blobs::Blobs::open(&ctx.config.blobs, &format!("{}/api/v1/media/blobs", ctx.public_url))?;
-        Ok(Started::serve(AppState { ctx, bundles, blobs }).consume(events::consumers()))
+        let runtime_url = mirai_kit::Config::service_var(NAME, "RUNTIME_URL").unwrap_or_else(|| ctx.public_url.clone());
+        if runtime_url == ctx.public_url {
+            tracing::warn!(
+                "MIRAI_DELIVERY__RUNTIME_URL is unset: SCORM packages play on the API's origin (set an origin of their own in production)"
+            );
+        }
+        Ok(Started::serve(AppState { ctx, bundles, blobs, runtime_url }).consume(events::consumers()))
     }
 }

@@ -3,7 +3,10 @@
 //! 200 resumes; beside bare Postgres doing the same transaction shape (lock a row, insert
 //! a row, insert a ~1 KB jsonb row) on one connection. **Offline bundle**: building and
 //! opening a bundle of a 50 MB course (`mirai_playpackage`), beside AES-256-GCM over the
-//! same 50 MB alone.
+//! same 50 MB alone. **SCORM commits**: 4 learners' SCOs committing at once (each commit
+//! a location, 1 KB of suspend data, a score, an interaction and a session time: checked
+//! against the data model, the attempt saved, its statements into the outbox), beside
+//! bare Postgres doing the same transaction shape on 4 connections.
 
 use std::time::{Duration, Instant};
 
@@ -179,8 +182,161 @@ fn bundle_50mb() -> Vec<String> {
     )]
 }
 
+/// A one-SCO SCORM 1.2 package.
+fn scorm12_package() -> anyhow::Result<Vec<u8>> {
+    use std::io::Write;
+    let manifest = r#"<?xml version="1.0" encoding="UTF-8"?>
+<manifest identifier="bench" version="1" xmlns="http://www.imsproject.org/xsd/imscp_rootv1p1p2"
+  xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_rootv1p2">
+  <metadata><schema>ADL SCORM</schema><schemaversion>1.2</schemaversion></metadata>
+  <organizations default="o"><organization identifier="o"><title>Bench</title>
+    <item identifier="i" identifierref="r"><title>SCO</title></item></organization></organizations>
+  <resources><resource identifier="r" type="webcontent" adlcp:scormtype="sco" href="index.html">
+    <file href="index.html"/></resource></resources>
+</manifest>"#;
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let o = zip::write::SimpleFileOptions::default();
+    z.start_file("imsmanifest.xml", o)?;
+    z.write_all(manifest.as_bytes())?;
+    z.start_file("index.html", o)?;
+    z.write_all(b"<html><body>SCO</body></html>")?;
+    Ok(z.finish()?.into_inner())
+}
+
+const CLIENTS: usize = 4;
+const COMMITS: usize = 100;
+
+async fn scorm_commits() -> anyhow::Result<Vec<String>> {
+    let app = TestApp::spawn_with(
+        &[
+            mirai_tenant::service(),
+            mirai_authoring::service(),
+            mirai_marketplace::service(),
+            mirai_enrollment::service(),
+            mirai_lrs::service(),
+            mirai_content::service(),
+            mirai_delivery::service(),
+        ],
+        |_| {},
+    )
+    .await?;
+    let org = app.create_tenant("org", "Bench").await;
+    let course = app.licensed_package_course(org, CLIENTS as i32, scorm12_package()?).await;
+    let mut commit_paths = vec![];
+    for _ in 0..CLIENTS {
+        let learner = Uuid::now_v7();
+        app.add_member(org, learner, &["learner"], None).await;
+        app.enrolled(org, learner, &course).await;
+        let token = app.user_token(org, learner, &[Role::Learner]);
+        let launch = format!("/api/v1/delivery/courses/{course}/launch");
+        let session = poll("the player knows the enrollment", Duration::from_secs(30), || async {
+            let (s, b) = app.post(&launch, Some(&token), json!({})).await;
+            (s == 201).then_some(b)
+        })
+        .await;
+        let (id, lesson) = (
+            session["id"].as_str().unwrap_or_default(),
+            session["outline"][1]["lessons"][0]["lesson_id"].as_str().unwrap_or_default(),
+        );
+        let runtime = format!("/api/v1/delivery/sessions/{id}/lessons/{lesson}/runtime");
+        let launched = poll("the player knows the package", Duration::from_secs(30), || async {
+            let (s, b) = app.post(&runtime, Some(&token), json!({})).await;
+            (s == 201).then_some(b)
+        })
+        .await;
+        let player = launched["player_url"].as_str().unwrap_or_default();
+        commit_paths.push(player.replace("/player", "/commit"));
+    }
+    let suspend = "s".repeat(1000);
+    let body = |i: usize| {
+        let q = format!("cmi.interactions.{i}");
+        json!({ "seq": i + 1, "event": if i == 0 { "initialize" } else { "commit" }, "values": [
+            ["cmi.core.lesson_location", format!("page-{i}")], ["cmi.suspend_data", suspend],
+            ["cmi.core.score.raw", (i % 100).to_string()], [format!("{q}.id"), format!("q{i}")],
+            [format!("{q}.type"), "choice"], [format!("{q}.student_response"), "a"], [format!("{q}.result"), "correct"],
+            ["cmi.core.session_time", "00:00:01"]] })
+    };
+    let start = Instant::now();
+    let runs = commit_paths.iter().map(|url| {
+        let (http, body) = (app.http.clone(), &body);
+        async move {
+            let mut times = vec![];
+            for i in 0..COMMITS {
+                let t = Instant::now();
+                let res = http.post(url).json(&body(i)).send().await?;
+                anyhow::ensure!(res.status() == 200, "commit {i}: {}", res.text().await?);
+                times.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+            anyhow::Ok(times)
+        }
+    });
+    let mut lat: Vec<f64> = futures::future::try_join_all(runs).await?.concat();
+    let took = start.elapsed().as_secs_f64();
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+
+    // Raw: the transaction's shape on bare Postgres, 4 connections at once.
+    use sqlx::Connection;
+    let url = mirai_testkit::url_for_db(&app.database);
+    let mut c = sqlx::PgConnection::connect(&url).await?;
+    sqlx::query("CREATE TABLE IF NOT EXISTS bench_att (hash bytea PRIMARY KEY, cmi jsonb NOT NULL)")
+        .execute(&mut c)
+        .await?;
+    sqlx::query("CREATE TABLE IF NOT EXISTS bench_rt_out (id uuid PRIMARY KEY, payload jsonb NOT NULL)")
+        .execute(&mut c)
+        .await?;
+    let cmi = json!({ "cmi.suspend_data": suspend, "more": "x".repeat(2000) });
+    let statement = json!({ "statements": "x".repeat(2000) });
+    let raw_start = Instant::now();
+    let runs = (0..CLIENTS).map(|n| {
+        let (url, cmi, statement) = (url.clone(), &cmi, &statement);
+        async move {
+            let mut c = sqlx::PgConnection::connect(&url).await?;
+            let hash = vec![n as u8; 32];
+            sqlx::query("INSERT INTO bench_att VALUES ($1, $2)").bind(&hash).bind(cmi).execute(&mut c).await?;
+            let mut times = vec![];
+            for _ in 0..COMMITS {
+                let t = Instant::now();
+                let mut tx = c.begin().await?;
+                sqlx::query("SELECT cmi FROM bench_att WHERE hash = $1 FOR UPDATE")
+                    .bind(&hash)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE bench_att SET cmi = $2 WHERE hash = $1")
+                    .bind(&hash)
+                    .bind(cmi)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("INSERT INTO bench_rt_out VALUES ($1, $2)")
+                    .bind(Uuid::now_v7())
+                    .bind(statement)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                times.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+            anyhow::Ok(times)
+        }
+    });
+    let mut raw: Vec<f64> = futures::future::try_join_all(runs).await?.concat();
+    let raw_took = raw_start.elapsed().as_secs_f64();
+    raw.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    app.stop().await;
+    let n = (CLIENTS * COMMITS) as f64;
+    Ok(vec![format!(
+        "| SCORM commits, {CLIENTS} SCOs at once ({COMMITS} each: 8 values incl. 1 KB suspend data and an interaction; 2 statements) | {:.0}/s | p50 {:.2} ms, p99 {:.2} ms; bare Postgres (same transaction shape, {CLIENTS} connections) {:.0}/s, p50 {:.2} ms, p99 {:.2} ms: {:.2} of raw throughput |",
+        n / took,
+        pct(&lat, 0.5),
+        pct(&lat, 0.99),
+        n / raw_took,
+        pct(&raw, 0.5),
+        pct(&raw, 0.99),
+        (n / took) / (n / raw_took)
+    )])
+}
+
 pub async fn rows() -> anyhow::Result<Vec<String>> {
     let mut rows = launches().await?;
+    rows.extend(scorm_commits().await?);
     rows.extend(bundle_50mb());
     for r in &rows {
         eprintln!("{r}");

@@ -42,8 +42,12 @@ use crate::{
 
 /// How long a player page's capability lasts: a long sitting, not a day.
 pub const TOKEN_TTL_HOURS: i64 = 8;
-/// Values one commit may carry (a SCO sets a few dozen; 1000 interactions of 9 fields fit).
+/// Values one commit may carry (a SCO sets a few dozen; 500 interactions of 9 fields fit).
 pub const MAX_VALUES: usize = 10_000;
+/// What an attempt's data model may weigh (keys and values): 2 MiB.
+pub const MAX_ATTEMPT_BYTES: usize = 2 << 20;
+/// The statements of one event, at most (the outbox refuses events over 768 KiB).
+const STATEMENT_BATCH_BYTES: usize = 256 << 10;
 
 /// An attempt of a package's item, as the learner (and the runtime) see it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -257,8 +261,25 @@ pub async fn open(
     let at = now(&mut tx).await?;
     let (token, hash) = new_token(tenant);
     let expires_at = at + Duration::hours(TOKEN_TTL_HOURS);
-    let (mut a, new) = match store::runtime::attempt_latest(&mut tx, id, lesson).await? {
-        Some(a) if a.state != "ended" => (a, false),
+    let mut latest = store::runtime::attempt_latest(&mut tx, id, lesson).await?;
+    // An attempt left open after commits (the page closed without `Terminate`, or this
+    // launch replaces a page still open): the LMS ends its runtime session as a
+    // `Terminate` would, so its time counts and a suspend is honoured.
+    if let Some(a) = latest.as_mut().filter(|a| a.state == "open" && a.seq > 0) {
+        let end = Commit { seq: a.seq + 1, event: CommitEvent::Terminate, values: vec![] };
+        apply(state, &mut tx, &mut s, &v, a, &end).await?;
+    }
+    // A new attempt after one that ended, except a SCORM 1.2 one left undecided (exited
+    // without suspend before completing): 1.2 keeps its data and re-enters it.
+    let reusable = |a: &AttemptRow| {
+        a.state != "ended"
+            || (version == Version::Scorm12 && {
+                let o = Cmi { version, values: a.cmi.0.clone() }.outcome();
+                !o.completed && o.success.is_none()
+            })
+    };
+    let (mut a, new) = match latest {
+        Some(a) if reusable(&a) => (a, false),
         prev => (
             AttemptRow {
                 id: Uuid::now_v7(),
@@ -274,6 +295,7 @@ pub async fn open(
                 cmi: Json(BTreeMap::new()),
                 total_centis: 0,
                 seq: 0,
+                last_digest: None,
                 initialized: false,
                 token_expires_at: expires_at,
                 created_at: at,
@@ -282,28 +304,25 @@ pub async fn open(
             true,
         ),
     };
-    // RTE 1.2 3.4.4 / 2004 4.2.7: resume after a suspend; an attempt left open (closed
-    // without terminating) is re-entered; a new one starts from the beginning.
-    let entry = match (new, a.state.as_str()) {
-        (true, _) => "ab-initio",
-        (false, "suspended") => "resume",
-        (false, _) if a.seq > 0 => "",
+    // RTE 1.2 3.4.4 / 2004 4.2.7: `resume` after a suspend, `` re-entering an attempt
+    // otherwise, `ab-initio` for an attempt never committed to.
+    let entry = match a.state.as_str() {
+        "suspended" => "resume",
+        _ if a.seq > 0 => "",
         _ => "ab-initio",
     };
+    // The learner as the SCO sees them: their id, never their email (the package is
+    // another tenant's content).
     let user_id = user.to_string();
     let mut cmi = Cmi { version, values: std::mem::take(&mut a.cmi.0) };
     cmi.start(
-        &Start {
-            learner_id: &user_id,
-            learner_name: p.email.as_deref().unwrap_or(&user_id),
-            entry,
-            mastery_score: item.mastery_score,
-        },
+        &Start { learner_id: &user_id, learner_name: &user_id, entry, mastery_score: item.mastery_score },
         a.total_centis,
     );
     a.cmi = Json(cmi.values);
     a.state = "open".into();
     a.initialized = false;
+    a.last_digest = None;
     a.token_expires_at = expires_at;
     a.updated_at = at;
     if new {
@@ -319,7 +338,7 @@ pub async fn open(
         store::session_save(&mut tx, &s).await?;
     }
     tx.commit().await?;
-    let player_url = format!("{}/api/v1/delivery/runtime/{token}/player", state.ctx.public_url.trim_end_matches('/'));
+    let player_url = format!("{}/api/v1/delivery/runtime/{token}/player", state.runtime_url.trim_end_matches('/'));
     Ok((Launched { attempt: view(&a), player_url, expires_at }, new))
 }
 
@@ -361,6 +380,10 @@ pub async fn page(state: &AppState, token: &str) -> Result<Page, AppError> {
     let (tenant, hash) = parse_token(token).ok_or_else(runtime_not_found)?;
     let mut tx = state.ctx.db.tenant_tx(tenant).await?;
     let a = attempt_of(&mut tx, &hash, false).await?;
+    let session = store::session_get(&mut tx, a.session_id, false).await?.ok_or_else(runtime_not_found)?;
+    if !store::enrollment_is_active(&mut tx, session.enrollment_id, false).await? {
+        return Err(super::not_enrolled(session.course_id));
+    }
     let pkg = store::runtime::package_get(&mut tx, a.package_id).await?.ok_or_else(runtime_not_found)?;
     let item = pkg.items.0.iter().find(|i| i.item == a.item).ok_or_else(runtime_not_found)?;
     Ok(Page {
@@ -396,10 +419,25 @@ pub async fn commit(state: &AppState, token: &str, c: Commit) -> Result<Committe
         return Err(AppError::invalid("values", format!("at most {MAX_VALUES} values per commit")));
     }
     let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let found = attempt_of(&mut tx, &hash, false).await?;
+    // The session first, as a launch takes it (its enrollment still active, held), then
+    // the attempt under its lock.
+    let (mut s, v) = own_session(&mut tx, found.user_id, found.session_id, true).await.map_err(|e| match e {
+        AppError::NotFound { .. } => runtime_not_found(),
+        e => e,
+    })?;
     let mut a = attempt_of(&mut tx, &hash, true).await?;
-    if c.seq <= a.seq {
+    let digest = digest(&c);
+    if c.seq < a.seq || (c.seq == a.seq && a.last_digest.as_deref() == Some(digest.as_slice())) {
         // Applied already (a retry whose answer was lost): the same answer again.
         return Ok(Committed { seq: a.seq, values: a.cmi.0 });
+    }
+    if c.seq == a.seq {
+        return Err(conflict(
+            "commit-conflict",
+            "Commit conflict",
+            format!("commit {} was applied with other values: send newer values under {}", c.seq, a.seq + 1),
+        ));
     }
     if a.state != "open" {
         return Err(conflict(
@@ -408,25 +446,64 @@ pub async fn commit(state: &AppState, token: &str, c: Commit) -> Result<Committe
             "the SCO terminated this runtime session: launch the lesson again".to_owned(),
         ));
     }
-    // The session changes as a player step does: its enrollment still active, held.
-    let (mut s, v) = own_session(&mut tx, a.user_id, a.session_id, true).await.map_err(|e| match e {
-        AppError::NotFound { .. } => runtime_not_found(),
-        e => e,
-    })?;
+    apply(state, &mut tx, &mut s, &v, &mut a, &c).await?;
+    a.last_digest = Some(digest);
+    store::runtime::attempt_save(&mut tx, &a, None).await?;
+    tx.commit().await?;
+    Ok(Committed { seq: a.seq, values: a.cmi.0 })
+}
+
+/// What identifies a commit's content: its event and values.
+fn digest(c: &Commit) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update(format!("{:?}", c.event));
+    for (k, v) in &c.values {
+        h.update((k.len() as u64).to_be_bytes());
+        h.update(k);
+        h.update((v.len() as u64).to_be_bytes());
+        h.update(v);
+    }
+    h.finalize().to_vec()
+}
+
+/// Applies a commit to a locked attempt: the values through the data model, the LMS's
+/// part at `Terminate`, the statements of what changed, the lesson completed when the
+/// attempt is. The caller saves the attempt.
+async fn apply(
+    state: &AppState,
+    tx: &mut sqlx::PgConnection,
+    s: &mut store::SessionRow,
+    v: &store::VersionRow,
+    a: &mut AttemptRow,
+    c: &Commit,
+) -> Result<(), AppError> {
     let version = Version::of(&a.standard).ok_or_else(runtime_not_found)?;
     let mut cmi = Cmi { version, values: std::mem::take(&mut a.cmi.0) };
     let (before, score_before) = (cmi.outcome(), score_json(&cmi));
-    let mut touched = BTreeSet::new();
+    // The interactions whose response or result this commit sets (what `responded` is).
+    let mut answered = BTreeSet::new();
     for (element, value) in &c.values {
         cmi.set(element, value).map_err(|f| refused(version, f, element))?;
-        if let Some(i) = element.strip_prefix("cmi.interactions.").and_then(|r| r.split('.').next()?.parse().ok()) {
-            touched.insert(i);
+        if let Some(rest) = element.strip_prefix("cmi.interactions.")
+            && let Some((i, field)) = rest.split_once('.')
+            && matches!(field, "student_response" | "learner_response" | "result")
+            && let Ok(i) = i.parse::<usize>()
+        {
+            answered.insert(i);
         }
     }
-    let at = now(&mut tx).await?;
-    let (_, l) = lessons(&v).find(|(_, l)| l.lesson_id == a.lesson_id).ok_or_else(runtime_not_found)?;
+    if cmi.weight() > MAX_ATTEMPT_BYTES {
+        return Err(AppError::client(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "attempt-too-large",
+            "Attempt too large",
+            format!("an attempt's data model holds at most {MAX_ATTEMPT_BYTES} bytes; this commit would exceed it"),
+        ));
+    }
+    let at = now(tx).await?;
+    let (_, l) = lessons(v).find(|(_, l)| l.lesson_id == a.lesson_id).ok_or_else(runtime_not_found)?;
     let title = l.title.clone();
-    let rec = xapi::Recorder { public_url: &state.ctx.public_url, session: &s, version: &v, at };
+    let rec = xapi::Recorder { public_url: &state.ctx.public_url, session: s, version: v, at };
     let lesson = rec.lesson(a.lesson_id, &title);
     let attempt =
         format!("{}?attemptId={}", iri::lesson_activity(&state.ctx.public_url, s.course_id, a.lesson_id), a.id);
@@ -463,7 +540,7 @@ pub async fn commit(state: &AppState, token: &str, c: Commit) -> Result<Committe
         let verb = if passed { xapi::PASSED } else { xapi::FAILED };
         statements.push(rec.scorm(verb, lesson.clone(), &attempt, None, Some(result)));
     }
-    for i in touched {
+    for i in answered {
         if let Some(st) = responded(&rec, &cmi, i, &attempt, &lesson) {
             statements.push(st);
         }
@@ -493,19 +570,29 @@ pub async fn commit(state: &AppState, token: &str, c: Commit) -> Result<Committe
         && !verdict_pending
         && !s.completed_lessons.contains(&a.lesson_id.into_uuid())
     {
-        statements.extend(advance(state, &mut s, &v, a.lesson_id, at));
-        s.revision = store::session_save(&mut tx, &s).await?;
+        statements.extend(advance(state, s, v, a.lesson_id, at));
+        s.revision = store::session_save(tx, s).await?;
     }
     a.cmi = Json(cmi.values);
     a.seq = c.seq;
     a.updated_at = at;
-    store::runtime::attempt_save(&mut tx, &a, None).await?;
-    if !statements.is_empty() {
-        let meta = RequestContext::event_meta(format!("user:{}", a.user_id));
-        record(state, &mut tx, &meta, &s, statements).await?;
+    let meta = RequestContext::event_meta(format!("user:{}", a.user_id));
+    // In events of a bounded size (an event holds at most the outbox's limit).
+    let mut batch: Vec<Value> = vec![];
+    let mut size = 0;
+    for st in statements {
+        let len = st.to_string().len();
+        if !batch.is_empty() && size + len > STATEMENT_BATCH_BYTES {
+            record(state, tx, &meta, s, std::mem::take(&mut batch)).await?;
+            size = 0;
+        }
+        size += len;
+        batch.push(st);
     }
-    tx.commit().await?;
-    Ok(Committed { seq: a.seq, values: a.cmi.0 })
+    if !batch.is_empty() {
+        record(state, tx, &meta, s, batch).await?;
+    }
+    Ok(())
 }
 
 fn entry_element(v: Version) -> &'static str {
@@ -532,7 +619,8 @@ fn responded(rec: &xapi::Recorder, cmi: &Cmi, i: usize, attempt: &str, sco: &Val
         .filter_map(|n| r.get(&format!("correct_responses.{n}.pattern")))
         .map(|p| if v12 { pattern12(kind, p) } else { p.clone() })
         .collect();
-    if !patterns.is_empty() {
+    // xAPI: a pattern needs the interaction's type (1.2 lets a SCO leave it out).
+    if !patterns.is_empty() && kind.is_some() {
         definition["correctResponsesPattern"] = json!(patterns);
     }
     if let Some(d) = r.get("description") {

@@ -97,7 +97,7 @@ async fn player_page(State(state): State<AppState>, Path(token): Path<String>) -
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <style>html,body{{margin:0;height:100%}}iframe{{border:0;width:100%;height:100%;display:block}}</style>\
-         <script>window.MIRAI_RUNTIME = {config};</script><script src=\"adapter.js\"></script></head>\
+         <script>window.MIRAI_RUNTIME = {config};</script><script src=\"../adapter.js\"></script></head>\
          <body data-api=\"{api}\"><iframe name=\"sco\" title=\"{title}\" src=\"content/{launch}\"></iframe></body></html>",
         title = escape(&page.title),
         launch = escape(&page.launch),
@@ -107,9 +107,9 @@ async fn player_page(State(state): State<AppState>, Path(token): Path<String>) -
     Ok(res)
 }
 
-/// The SCORM adapter (1.2 and 2004), the same for every runtime.
-#[utoipa::path(get, path = "/runtime/{token}/adapter.js", tag = "runtime",
-    params(("token" = String, Path, description = "The runtime's capability")), security(()),
+/// The SCORM adapter (1.2 and 2004), the same for every runtime (its address carries no
+/// capability, so caches may keep it).
+#[utoipa::path(get, path = "/runtime/adapter.js", tag = "runtime", security(()),
     responses((status = 200, description = "The adapter", content_type = "text/javascript")))]
 async fn adapter() -> Response {
     let mut res = ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], ADAPTER).into_response();
@@ -142,6 +142,9 @@ pub async fn package_file(
     {
         let mut res = StatusCode::NOT_MODIFIED.into_response();
         private(&mut res, "private, max-age=300");
+        if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", tag.trim_matches('"'))) {
+            res.headers_mut().insert(header::ETAG, v);
+        }
         return Ok(res);
     }
     let size = got.meta.size;

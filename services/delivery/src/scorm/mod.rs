@@ -104,12 +104,18 @@ impl Cmi {
     /// The number of records of the array at `prefix` (records fill in order: the first
     /// index without a field is the count).
     pub fn count(&self, prefix: &str) -> usize {
-        (0..model::MAX_RECORDS)
+        let bound = if prefix.matches('.').count() > 1 { model::MAX_NESTED } else { model::MAX_RECORDS };
+        (0..bound)
             .find(|i| {
                 let head = format!("{prefix}.{i}.");
                 !self.values.range(head.clone()..).next().is_some_and(|(k, _)| k.starts_with(&head))
             })
-            .unwrap_or(model::MAX_RECORDS)
+            .unwrap_or(bound)
+    }
+
+    /// What the values weigh, as stored (keys and values, in bytes).
+    pub fn weight(&self) -> usize {
+        self.values.iter().map(|(k, v)| k.len() + v.len()).sum()
     }
 
     /// `GetValue`: the element's value, or why not.
@@ -182,22 +188,22 @@ impl Cmi {
         Ok(())
     }
 
-    /// 2004 RTE 4.2.4.1: with a completion threshold and a progress measure, the LMS
-    /// decides completion.
+    /// 2004 RTE 4.2.4.1: with a completion threshold, the LMS decides completion from the
+    /// progress measure (`unknown` without one).
     fn completion_status(&self) -> String {
-        let threshold = self.number("cmi.completion_threshold");
-        let progress = self.number("cmi.progress_measure");
-        match (threshold, progress) {
+        match (self.number("cmi.completion_threshold"), self.number("cmi.progress_measure")) {
             (Some(t), Some(p)) => if p >= t { "completed" } else { "incomplete" }.into(),
+            (Some(_), None) => "unknown".into(),
             _ => self.values.get("cmi.completion_status").cloned().unwrap_or_else(|| "unknown".into()),
         }
     }
 
-    /// 2004 RTE 4.2.22.1: with a scaled passing score and a scaled score, the LMS decides
-    /// success.
+    /// 2004 RTE 4.2.22.1: with a scaled passing score, the LMS decides success from the
+    /// scaled score (`unknown` without one).
     fn success_status(&self) -> String {
         match (self.number("cmi.scaled_passing_score"), self.number("cmi.score.scaled")) {
             (Some(pass), Some(s)) => if s >= pass { "passed" } else { "failed" }.into(),
+            (Some(_), None) => "unknown".into(),
             _ => self.values.get("cmi.success_status").cloned().unwrap_or_else(|| "unknown".into()),
         }
     }
@@ -274,6 +280,9 @@ impl Cmi {
         let (min, max) = (self.number(min), self.number(max));
         // 1.2 has no scaled score: raw within min..max (0..100 without them) scales it.
         let scaled = scaled.or_else(|| {
+            if self.version != Version::Scorm12 {
+                return None;
+            }
             let (lo, hi) = (min.unwrap_or(0.0), max.unwrap_or(100.0));
             raw.filter(|_| hi > lo).map(|r| ((r - lo) / (hi - lo)).clamp(-1.0, 1.0))
         });

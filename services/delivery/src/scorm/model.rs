@@ -160,7 +160,7 @@ const fn v(values: &'static [&'static str]) -> Kind {
 }
 
 // SCORM 1.2's types (RTE 3.4.2).
-const DECIMAL12: &str = r"-?[0-9]{0,3}(\.[0-9]*)?";
+const DECIMAL12: &str = r"-?([0-9]{1,3}(\.[0-9]*)?|\.[0-9]+)";
 const IDENTIFIER12: Kind = Kind::Re { re: r"[\u0021-\u007E]*", max: 255 };
 const TIMESPAN12: Kind = Kind::Re { re: r"[0-9]{2,4}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,2})?", max: 13 };
 const TIME12: Kind = Kind::Re { re: r"([0-1][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,2})?", max: 11 };
@@ -346,9 +346,12 @@ pub static SCORM2004: &[Rule] = &[
     rw("adl.nav.request", s(4000)),
 ];
 
-/// Arrays' record counts are bounded so a SCO cannot grow its attempt without end (the
-/// standards' smallest permitted maxima are met: 250 interactions, 100 objectives).
-pub const MAX_RECORDS: usize = 1000;
+/// Arrays' record counts are bounded so a SCO cannot grow its attempt without end, above
+/// the standards' smallest permitted maxima (250 interactions, 100 objectives, 250
+/// comments; an interaction's 10 objectives and up to 36 correct responses).
+pub const MAX_RECORDS: usize = 500;
+/// The bound of an array within a record (an interaction's objectives and responses).
+pub const MAX_NESTED: usize = 36;
 
 /// The rule an element falls under (indices within the arrays' bounds).
 pub fn find(version: Version, element: &str) -> Option<&'static Rule> {
@@ -358,13 +361,16 @@ pub fn find(version: Version, element: &str) -> Option<&'static Rule> {
         if pattern.len() != parts.len() {
             continue;
         }
+        let mut depth = 0;
         for (p, e) in pattern.iter().zip(&parts) {
             if *p == "n" {
+                let bound = if depth == 0 { MAX_RECORDS } else { MAX_NESTED };
+                depth += 1;
                 // An index: digits, no sign, no leading zero.
                 if e.is_empty() || !e.bytes().all(|b| b.is_ascii_digit()) || (e.len() > 1 && e.starts_with('0')) {
                     continue 'rules;
                 }
-                if !e.parse::<usize>().is_ok_and(|i| i < MAX_RECORDS) {
+                if !e.parse::<usize>().is_ok_and(|i| i < bound) {
                     continue 'rules;
                 }
             } else if p != e {
@@ -379,6 +385,10 @@ pub fn find(version: Version, element: &str) -> Option<&'static Rule> {
 /// Whether `value` is of `kind`: `Err(Type)` for the wrong format, `Err(Range)` for a number
 /// out of range.
 pub fn check(kind: &Kind, value: &str) -> Result<(), Fault> {
+    // No data model type holds a NUL (nor can Postgres keep one).
+    if value.contains('\0') {
+        return Err(Fault::Type);
+    }
     match kind {
         Kind::Str { max } => (value.chars().count() <= *max).then_some(()).ok_or(Fault::Type),
         Kind::Re { re, max } => {

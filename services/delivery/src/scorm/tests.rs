@@ -29,6 +29,10 @@ fn scorm12_answers_with_its_error_codes() {
         ("cmi.core.lesson_status", "done", 405),
         ("cmi.core.score.raw", "101", 405),
         ("cmi.core.score.raw", "abc", 405),
+        ("cmi.core.score.raw", ".", 405),
+        ("cmi.core.score.raw", "-", 405),
+        ("cmi.core.score.raw", ".5", 0),
+        ("cmi.suspend_data", "a\0b", 405),
         ("cmi.core.session_time", "1:00:00", 405),
         ("cmi.core.exit", "quit", 405),
         ("cmi.interactions.1.id", "q2", 201),
@@ -60,6 +64,9 @@ fn scorm2004_answers_with_its_error_codes() {
     assert_eq!(c.get("cmi._version").as_deref(), Ok("1.0"));
     assert_eq!(c.get("cmi.scaled_passing_score").as_deref(), Ok("0.8"));
     assert_eq!(code(&c, c.get("cmi.location")), 403);
+    // A passing score and no scaled score yet: the LMS says unknown, whatever the SCO set.
+    c.set("cmi.success_status", "passed").unwrap();
+    assert_eq!(c.get("cmi.success_status").as_deref(), Ok("unknown"));
     assert_eq!(code(&c, c.get("cmi.session_time")), 405);
     assert_eq!(code(&c, c.get("cmi.nothing")), 401);
     assert_eq!(code(&c, c.get("cmi.interactions.0.id")), 301);

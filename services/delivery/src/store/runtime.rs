@@ -81,6 +81,8 @@ pub struct AttemptRow {
     pub cmi: Json<std::collections::BTreeMap<String, String>>,
     pub total_centis: i64,
     pub seq: i64,
+    /// The digest of the commit `seq` applied: its retry is told from a conflicting one.
+    pub last_digest: Option<Vec<u8>>,
     pub initialized: bool,
     pub token_expires_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
@@ -88,7 +90,7 @@ pub struct AttemptRow {
 }
 
 const ATTEMPT: &str = "id, tenant_id, session_id, lesson_id, package_id, item, standard, user_id, number, state, cmi, \
-     total_centis, seq, initialized, token_expires_at, created_at, updated_at";
+     total_centis, seq, last_digest, initialized, token_expires_at, created_at, updated_at";
 
 /// The latest attempt of a session's lesson, locked for a change.
 pub async fn attempt_latest(
@@ -155,7 +157,7 @@ pub async fn attempt_insert(tx: &mut PgConnection, a: &AttemptRow, token_hash: &
 pub async fn attempt_save(tx: &mut PgConnection, a: &AttemptRow, token_hash: Option<&[u8]>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE runtime_attempts SET state = $2, cmi = $3, total_centis = $4, seq = $5, initialized = $6, \
-         token_expires_at = $7, updated_at = $8, token_hash = COALESCE($9, token_hash) WHERE id = $1",
+         token_expires_at = $7, updated_at = $8, token_hash = COALESCE($9, token_hash), last_digest = $10 WHERE id = $1",
     )
     .bind(a.id)
     .bind(&a.state)
@@ -166,6 +168,7 @@ pub async fn attempt_save(tx: &mut PgConnection, a: &AttemptRow, token_hash: Opt
     .bind(a.token_expires_at)
     .bind(a.updated_at)
     .bind(token_hash)
+    .bind(&a.last_digest)
     .execute(tx)
     .await?;
     Ok(())

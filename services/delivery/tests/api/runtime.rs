@@ -136,54 +136,6 @@ fn package12() -> Vec<u8> {
     z.finish().unwrap().into_inner()
 }
 
-/// A provider's course of a text lesson and the lessons a package makes, published,
-/// listed free and ordered by `buyer`. Returns the course id.
-async fn licensed_package_course(app: &TestApp, buyer: Uuid, zip: Vec<u8>) -> String {
-    let provider = Uuid::now_v7();
-    let seller = app.token(Some(provider), &[Role::ProviderAdmin]);
-    let body = json!({ "title": "Ladder inspection", "summary": "Check before you climb", "locale": "en", "tags": [],
-        "visibility": "public", "modules": [{ "title": "Intro", "lessons": [{ "title": "Why",
-            "blocks": [{ "kind": "text", "content": { "markdown": "Ladders fail at the feet." } }] }] }] });
-    let (s, c) = app.post("/api/v1/authoring/courses", Some(&seller), body).await;
-    assert_eq!(s, 201, "{c}");
-    let course = c["id"].as_str().unwrap().to_owned();
-    let res = app
-        .http
-        .post(app.url(&format!("/api/v1/content/packages?course_id={course}")))
-        .bearer_auth(&seller)
-        .header("content-type", "application/zip")
-        .body(zip)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
-    let revision = poll("authoring adds the package's lessons", Duration::from_secs(20), || async {
-        let (_, c) = app.get(&format!("/api/v1/authoring/courses/{course}"), &seller).await;
-        (c["modules"].as_array().is_some_and(|m| m.len() >= 2)).then(|| c["revision"].as_i64().unwrap())
-    })
-    .await;
-    let res = app
-        .http
-        .post(app.url(&format!("/api/v1/authoring/courses/{course}/publish")))
-        .bearer_auth(&seller)
-        .header("if-match", format!("\"{revision}\""))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let listing = json!({ "course_id": course, "version": 1, "pricing": "free" });
-    let listing = poll("marketplace knows the version", Duration::from_secs(20), || async {
-        let (s, l) = app.post("/api/v1/marketplace/listings", Some(&seller), listing.clone()).await;
-        (s == 201).then(|| l["id"].as_str().unwrap().to_owned())
-    })
-    .await;
-    let admin = app.token(Some(buyer), &[Role::OrgAdmin]);
-    let (s, o) =
-        app.post("/api/v1/marketplace/orders", Some(&admin), json!({ "listing_id": listing, "seats": 5 })).await;
-    assert_eq!((s.as_u16(), o["status"].as_str()), (201, Some("completed")), "{o}");
-    course
-}
-
 /// The learner's session and the id of the lesson holding the package.
 async fn session_and_package_lesson(app: &TestApp, token: &str, course: &str) -> (String, String) {
     let launch = format!("/api/v1/delivery/courses/{course}/launch");
@@ -204,7 +156,7 @@ async fn a_scorm12_package_plays_in_chromium_and_its_results_reach_the_session_a
     let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
     app.add_member(org, alice, &["learner"], None).await;
     app.add_member(org, bob, &["learner"], None).await;
-    let course = licensed_package_course(&app, org, package12()).await;
+    let course = app.licensed_package_course(org, 5, package12()).await;
     app.enrolled(org, alice, &course).await;
     let alice_t = app.user_token(org, alice, &[Role::Learner]);
     let bob_t = app.user_token(org, bob, &[Role::Learner]);
@@ -342,6 +294,9 @@ async fn a_scorm12_package_plays_in_chromium_and_its_results_reach_the_session_a
     assert_eq!((s.as_u16(), first["seq"].as_i64()), (200, Some(1)), "{first}");
     let (s, again) = app.post(&commit, None, body).await;
     assert_eq!((s.as_u16(), &again), (200, &first));
+    // The same number with other values is not a retry: refused, not silently dropped.
+    let other = json!({ "seq": 1, "event": "commit", "values": [["cmi.core.lesson_location", "p9"]] });
+    assert_problem(&app.post(&commit, None, other).await, 409, "commit-conflict");
     // A forged value is refused with the data model's code, and nothing of it kept.
     let forged = json!({ "seq": 2, "event": "commit", "values": [["cmi.core.lesson_location", "p2"], ["cmi.core.student_id", "bob"]] });
     let res = app.post(&commit, None, forged).await;
@@ -364,9 +319,196 @@ async fn a_scorm12_package_plays_in_chromium_and_its_results_reach_the_session_a
     let stale = json!({ "seq": 3, "event": "commit", "values": [] });
     assert_problem(&app.post(&commit, None, stale).await, 404, "not-found");
 
+    // A page closed without LMSFinish (its suspend committed): the next launch ends that
+    // runtime session as LMSFinish would, so the time counts and the suspend holds.
+    let page = |l: &serde_json::Value| {
+        l["player_url"].as_str().unwrap().strip_prefix(&app.url).unwrap().replace("/player", "/commit")
+    };
+    let closed = json!({ "seq": 3, "event": "initialize", "values": [["cmi.core.exit", "suspend"], ["cmi.core.session_time", "00:00:30"]] });
+    assert_eq!(app.post(&page(&resumed), None, closed).await.0, 200);
+    let (s, again) = app.post(&runtime, Some(&alice_t), json!({})).await;
+    assert_eq!((s.as_u16(), again["attempt"]["number"].as_i64()), (200, Some(2)), "{again}");
+    let cmi = &again["attempt"]["cmi"];
+    assert_eq!(
+        (cmi["cmi.core.entry"].as_str(), cmi["cmi.core.total_time"].as_str()),
+        (Some("resume"), Some("0000:01:30.00"))
+    );
+    // SCORM 1.2 left incomplete without suspend: the same attempt is re-entered (`entry`
+    // empty), its data kept; a new one begins only once one is decided.
+    let incomplete = json!({ "seq": 5, "event": "terminate", "values": [["cmi.core.lesson_status", "incomplete"], ["cmi.core.exit", ""]] });
+    let (s, body) = app.post(&page(&again), None, incomplete).await;
+    assert_eq!(s, 200, "{body}");
+    let (s, reentered) = app.post(&runtime, Some(&alice_t), json!({})).await;
+    assert_eq!((s.as_u16(), reentered["attempt"]["number"].as_i64()), (200, Some(2)), "{reentered}");
+    let cmi = &reentered["attempt"]["cmi"];
+    assert_eq!((cmi["cmi.core.entry"].as_str(), cmi["cmi.suspend_data"].as_str()), (Some(""), Some("page=7")));
+
     // A token with another tenant's id in it finds nothing.
-    let token = resumed["player_url"].as_str().unwrap().rsplit('/').nth(1).unwrap().to_owned();
+    let token = reentered["player_url"].as_str().unwrap().rsplit('/').nth(1).unwrap().to_owned();
     let swapped = format!("{}{}", Uuid::now_v7().simple(), &token[32..]);
     let res = app.call(Method::GET, &format!("/api/v1/delivery/runtime/{swapped}/player"), None, None).await;
     assert_problem(&res, 404, "not-found");
+}
+
+const MANIFEST2004: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<manifest identifier="com.example.exposure.2004" version="1"
+  xmlns="http://www.imsglobal.org/xsd/imscp_v1p1" xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_v1p3"
+  xmlns:adlseq="http://www.adlnet.org/xsd/adlseq_v1p3" xmlns:imsss="http://www.imsglobal.org/xsd/imsss">
+  <metadata><schema>ADL SCORM</schema><schemaversion>2004 4th Edition</schemaversion></metadata>
+  <organizations default="ORG">
+    <organization identifier="ORG">
+      <title>Photo basics</title>
+      <item identifier="exposure" identifierref="R_EXPOSURE">
+        <title>Exposure</title>
+        <imsss:sequencing>
+          <imsss:objectives>
+            <imsss:primaryObjective objectiveID="exposure" satisfiedByMeasure="true">
+              <imsss:minNormalizedMeasure>0.75</imsss:minNormalizedMeasure>
+            </imsss:primaryObjective>
+          </imsss:objectives>
+        </imsss:sequencing>
+      </item>
+    </organization>
+  </organizations>
+  <resources>
+    <resource identifier="R_EXPOSURE" type="webcontent" adlcp:scormType="sco" href="exposure/index.html">
+      <file href="exposure/index.html"/>
+    </resource>
+  </resources>
+</manifest>"#;
+
+/// A SCORM 2004 SCO: the standard's API discovery (RTE 3.3.6.1: parents, then the
+/// opener's), the 2004 error codes before, during and after the session, an interaction
+/// with its dependencies, a scaled score the LMS judges against 0.75, suspend and exit.
+const SCO2004: &str = r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>Exposure</title><script>
+function scan(win) { var n = 0; while (win.API_1484_11 == null && win.parent != null && win.parent != win && n++ < 500) win = win.parent; return win.API_1484_11; }
+function find() { var a = scan(window); if (a == null && window.opener != null) a = scan(window.opener); return a; }
+window.onload = function () {
+  var api = find(), seen = [], codes = [];
+  function code() { return api.GetLastError(); }
+  if (!api) { parent.document.body.setAttribute("data-sco", "no API"); return; }
+  api.GetValue("cmi.location"); codes.push(code());
+  seen.push("init=" + api.Initialize(""));
+  api.Initialize(""); codes.push(code());
+  seen.push("version=" + api.GetValue("cmi._version"));
+  seen.push("entry=" + api.GetValue("cmi.entry"));
+  seen.push("passing=" + api.GetValue("cmi.scaled_passing_score"));
+  api.GetValue("cmi.location"); codes.push(code());
+  api.GetValue("cmi.session_time"); codes.push(code());
+  api.SetValue("cmi.learner_id", "x"); codes.push(code());
+  api.SetValue("cmi.score.scaled", "1.5"); codes.push(code());
+  api.SetValue("cmi.completion_status", "finished"); codes.push(code());
+  api.SetValue("cmi.interactions.0.type", "numeric"); codes.push(code());
+  api.SetValue("cmi.interactions.1.id", "q2"); codes.push(code());
+  api.GetValue("cmi.interactions.0.id"); codes.push(code());
+  api.SetValue("cmi.bogus", "1"); codes.push(code());
+  seen.push("codes=" + codes.join(","));
+  var sets = [
+    api.SetValue("cmi.interactions.0.id", "urn:example:f-stop"),
+    api.SetValue("cmi.interactions.0.type", "numeric"),
+    api.SetValue("cmi.interactions.0.correct_responses.0.pattern", "8[:]11"),
+    api.SetValue("cmi.interactions.0.learner_response", "8"),
+    api.SetValue("cmi.interactions.0.result", "correct"),
+    api.SetValue("cmi.interactions.0.latency", "PT12S"),
+    api.SetValue("cmi.location", "slide-9"),
+    api.SetValue("cmi.progress_measure", "1"),
+    api.SetValue("cmi.completion_status", "completed"),
+    api.SetValue("cmi.score.scaled", "0.8"),
+    api.SetValue("cmi.score.raw", "8"),
+    api.SetValue("cmi.score.min", "0"),
+    api.SetValue("cmi.score.max", "10"),
+    api.SetValue("cmi.suspend_data", "{\"slide\":9}"),
+    api.SetValue("cmi.session_time", "PT2M30S"),
+    api.SetValue("cmi.exit", "normal")
+  ];
+  seen.push("sets=" + sets.join(","));
+  seen.push("success=" + api.GetValue("cmi.success_status"));
+  seen.push("commit=" + api.Commit(""));
+  seen.push("terminate=" + api.Terminate(""));
+  api.GetValue("cmi.location"); seen.push("after=" + code());
+  api.Terminate(""); seen.push("again=" + code());
+  parent.document.body.setAttribute("data-sco", seen.join("|"));
+};
+</script></head><body><h1>Exposure</h1><p>Aperture, shutter speed and ISO.</p></body></html>"#;
+
+fn package2004() -> Vec<u8> {
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let o = zip::write::SimpleFileOptions::default();
+    for (name, body) in [("imsmanifest.xml", MANIFEST2004), ("exposure/index.html", SCO2004)] {
+        z.start_file(name, o).unwrap();
+        z.write_all(body.as_bytes()).unwrap();
+    }
+    z.finish().unwrap().into_inner()
+}
+
+#[tokio::test]
+async fn a_scorm2004_sco_gets_the_2004_error_codes_and_the_lms_judges_its_scaled_score() {
+    let app = spawn().await;
+    let org = app.create_tenant("org", "Acme").await;
+    let alice = Uuid::now_v7();
+    app.add_member(org, alice, &["learner"], None).await;
+    let course = app.licensed_package_course(org, 5, package2004()).await;
+    app.enrolled(org, alice, &course).await;
+    let alice_t = app.user_token(org, alice, &[Role::Learner]);
+    let (session, lesson) = session_and_package_lesson(&app, &alice_t, &course).await;
+    let runtime = format!("/api/v1/delivery/sessions/{session}/lessons/{lesson}/runtime");
+    let launched = poll("the player knows the package", Duration::from_secs(20), || async {
+        let (s, b) = app.post(&runtime, Some(&alice_t), json!({})).await;
+        (s == 201).then_some(b)
+    })
+    .await;
+    assert_eq!(launched["attempt"]["standard"], "scorm_2004");
+
+    let dom = browser::dump_dom(launched["player_url"].as_str().unwrap(), Duration::from_secs(10))
+        .await
+        .expect("chromium runs");
+    let seen = dom.split("data-sco=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_else(|| panic!("{dom}"));
+    let seen: Vec<&str> = seen.split('|').collect();
+    assert_eq!(
+        seen,
+        [
+            "init=true",
+            "version=1.0",
+            "entry=ab-initio",
+            "passing=0.75",
+            // Get before Initialize 122, Initialize twice 103, never set 403, write-only
+            // 405, read-only 404, out of range 407, wrong type 406, a field before the
+            // record's id 408, a record out of order 351, past _count 301, undefined 401.
+            "codes=122,103,403,405,404,407,406,408,351,301,401",
+            "sets=true,true,true,true,true,true,true,true,true,true,true,true,true,true,true,true",
+            "success=passed",
+            "commit=true",
+            "terminate=true",
+            "after=123",
+            "again=113",
+        ]
+    );
+    let (_, attempts) =
+        app.get(&format!("/api/v1/delivery/sessions/{session}/lessons/{lesson}/attempts"), &alice_t).await;
+    let a = &attempts[0];
+    assert_eq!(
+        (a["state"].as_str(), a["completed"].as_bool(), a["success"].as_bool()),
+        (Some("ended"), Some(true), Some(true))
+    );
+    assert_eq!(
+        (a["cmi"]["cmi.success_status"].as_str(), a["cmi"]["cmi.total_time"].as_str()),
+        (Some("passed"), Some("PT0H2M30S"))
+    );
+    assert_eq!(a["score"]["scaled"].as_f64(), Some(0.8));
+
+    let held = poll("the LRS holds the runtime's statements", Duration::from_secs(20), || async {
+        let s = statements(&app, &alice_t, &session).await;
+        (s.len() >= 8).then_some(s)
+    })
+    .await;
+    let verbs: Vec<&str> = held.iter().map(|s| s["verb"]["id"].as_str().unwrap().rsplit('/').next().unwrap()).collect();
+    // 2004 has its verdict before Terminate: the lesson completes with the commit.
+    assert_eq!(
+        verbs,
+        ["launched", "initialized", "scored", "completed", "passed", "responded", "progressed", "terminated"]
+    );
+    let responded = &held[5];
+    assert_eq!(responded["object"]["id"].as_str().unwrap().rsplit('/').next(), Some("urn%3Aexample%3Af-stop"));
+    assert_eq!(responded["object"]["definition"]["correctResponsesPattern"], json!(["8[:]11"]));
+    assert_eq!(held[7]["result"]["duration"], "PT0H2M30S");
 }
