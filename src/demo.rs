@@ -276,10 +276,26 @@ async fn seed_commerce(
                     c["id"].as_str().context("course id")?.to_owned()
                 }
             };
+            // Its second lesson is a SCORM 1.2 fire drill (the SCORM runtime plays it).
+            let res = http
+                .post(api(&format!("content/packages?course_id={course}")))
+                .bearer_auth(&seller)
+                .header("content-type", "application/zip")
+                .body(sco_package(DRILL)?)
+                .send()
+                .await?;
+            if !res.status().is_success() {
+                bail!("importing the academy's drill: {} {}", res.status(), res.text().await.unwrap_or_default());
+            }
+            let revision = until("the drill reaches the academy's draft", || async {
+                let (_, c) = get(api(&format!("authoring/courses/{course}")), seller.clone()).await?;
+                Ok(c["modules"].as_array().filter(|m| m.len() >= 2).and(c["revision"].as_i64()))
+            })
+            .await?;
             let res = http
                 .post(api(&format!("authoring/courses/{course}/publish")))
                 .bearer_auth(&seller)
-                .header("if-match", "\"1\"")
+                .header("if-match", format!("\"{revision}\""))
                 .send()
                 .await?;
             if !res.status().is_success() && res.status() != 409 && res.status() != 412 {
@@ -416,29 +432,64 @@ async fn seed_commerce(
 /// A 1×1 PNG: the demo lesson's image.
 const PIXEL_PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
 
-/// The demo's SCORM 1.2 package: one SCO that reports completion.
-fn demo_package() -> anyhow::Result<Vec<u8>> {
+/// A one-SCO SCORM 1.2 package: identifier, title, and what its page says.
+struct Sco {
+    id: &'static str,
+    title: &'static str,
+    text: &'static str,
+}
+
+/// The demo course's tour.
+const TOUR: Sco = Sco {
+    id: "mirai-demo-orientation",
+    title: "A tour of the building",
+    text: "Reception, the library, the meeting rooms.",
+};
+/// The academy's fire drill.
+const DRILL: Sco = Sco {
+    id: "demo-academy-fire-drill",
+    title: "Fire drill",
+    text: "Walk to the nearest exit, close the doors behind you, meet at the assembly point.",
+};
+
+/// The demo's SCORM 1.2 packages: one SCO that, once opened, finds the LMS's API the way
+/// ADL's wrapper does, records the learner's acknowledgement as an interaction, a score
+/// of 100 and `passed` (committed at once), and finishes when the page closes.
+fn sco_package(sco: Sco) -> anyhow::Result<Vec<u8>> {
     use std::io::Write;
-    let manifest = r#"<?xml version="1.0" encoding="UTF-8"?>
-<manifest identifier="mirai-demo-orientation" version="1" xmlns="http://www.imsproject.org/xsd/imscp_rootv1p1p2"
+    let manifest = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<manifest identifier="{id}" version="1" xmlns="http://www.imsproject.org/xsd/imscp_rootv1p1p2"
   xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_rootv1p2">
   <metadata><schema>ADL SCORM</schema><schemaversion>1.2</schemaversion></metadata>
-  <organizations default="org"><organization identifier="org"><title>Orientation</title>
-    <item identifier="tour" identifierref="tour_res"><title>A tour of the building</title></item>
+  <organizations default="org"><organization identifier="org"><title>{title}</title>
+    <item identifier="sco" identifierref="sco_res"><title>{title}</title></item>
   </organization></organizations>
-  <resources><resource identifier="tour_res" type="webcontent" adlcp:scormtype="sco" href="tour/index.html">
-    <file href="tour/index.html"/></resource></resources>
-</manifest>"#;
-    let page = r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>A tour of the building</title><script>
-function api(w){var n=0;while(w&&!w.API&&w.parent&&w.parent!==w&&n++<500)w=w.parent;return w&&w.API}
-var API=api(window);if(API){API.LMSInitialize("");API.LMSSetValue("cmi.core.lesson_status","completed");API.LMSCommit("");}
-window.addEventListener("pagehide",function(){if(API)API.LMSFinish("");});
-</script></head><body><h1>A tour of the building</h1><p>Reception, the library, the meeting rooms.</p></body></html>"#;
+  <resources><resource identifier="sco_res" type="webcontent" adlcp:scormtype="sco" href="sco/index.html">
+    <file href="sco/index.html"/></resource></resources>
+</manifest>"#,
+        id = sco.id,
+        title = sco.title
+    );
+    let page = format!(
+        r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title><script>
+function api(w){{var n=0;while(w&&!w.API&&w.parent&&w.parent!==w&&n++<7)w=w.parent;return w&&w.API}}
+var API=api(window)||(window.opener&&api(window.opener));
+if(API){{API.LMSInitialize("");API.LMSSetValue("cmi.interactions.0.id","acknowledged");
+API.LMSSetValue("cmi.interactions.0.type","true-false");API.LMSSetValue("cmi.interactions.0.student_response","t");
+API.LMSSetValue("cmi.interactions.0.result","correct");API.LMSSetValue("cmi.core.score.min","0");
+API.LMSSetValue("cmi.core.score.max","100");API.LMSSetValue("cmi.core.score.raw","100");
+API.LMSSetValue("cmi.core.lesson_status","passed");API.LMSSetValue("cmi.core.session_time","00:00:05");API.LMSCommit("");}}
+window.addEventListener("pagehide",function(){{if(API)API.LMSFinish("");}});
+</script></head><body><h1>{title}</h1><p>{text}</p></body></html>"#,
+        title = sco.title,
+        text = sco.text
+    );
     let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let o = zip::write::SimpleFileOptions::default();
     z.start_file("imsmanifest.xml", o)?;
     z.write_all(manifest.as_bytes())?;
-    z.start_file("tour/index.html", o)?;
+    z.start_file("sco/index.html", o)?;
     z.write_all(page.as_bytes())?;
     Ok(z.finish()?.into_inner())
 }
@@ -498,7 +549,7 @@ async fn seed_course(http: &reqwest::Client, base: &str, token: &str) -> anyhow:
         .post(api(&format!("content/packages?course_id={id}")))
         .bearer_auth(token)
         .header("content-type", "application/zip")
-        .body(demo_package()?)
+        .body(sco_package(TOUR)?)
         .send()
         .await?;
     if !res.status().is_success() {

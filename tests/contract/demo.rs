@@ -88,6 +88,59 @@ async fn demo_seed_is_idempotent_and_its_credentials_work() {
     assert_eq!(eps["data"].as_array().unwrap().len(), 1, "one endpoint however often seeded: {eps}");
     assert_eq!(eps["data"][0]["url"], mirai::demo::webhook_url().as_str());
     assert!(m["webhook"]["secret"].as_str().unwrap().starts_with("whsec_"));
+
+    // The demo learner plays the bought course's SCORM 1.2 drill in headless Chromium: it
+    // commits a score, the attempt passes, the lesson completes, the LRS holds it.
+    let learner = users.iter().find(|u| u["roles"] == json!(["learner"])).unwrap();
+    let (s, login) = app
+        .post(
+            "/api/v1/identity/login",
+            None,
+            json!({ "email": learner["email"], "password": learner["password"], "tenant_id": tenant }),
+        )
+        .await;
+    assert_eq!(s, 200, "{login}");
+    let token = login["access_token"].as_str().unwrap();
+    let bought = m["course_id"].as_str().unwrap();
+    let session = mirai_testkit::poll("the player knows the enrollment", Duration::from_secs(20), || async {
+        let (s, b) = app.post(&format!("/api/v1/delivery/courses/{bought}/launch"), Some(token), json!({})).await;
+        (s == 201 || s == 200).then_some(b)
+    })
+    .await;
+    let sid = session["id"].as_str().unwrap();
+    let drill = session["outline"][1]["lessons"][0]["lesson_id"].as_str().unwrap();
+    let runtime = format!("/api/v1/delivery/sessions/{sid}/lessons/{drill}/runtime");
+    let launched = mirai_testkit::poll("the player knows the drill", Duration::from_secs(20), || async {
+        let (s, b) = app.post(&runtime, Some(token), json!({})).await;
+        (s == 201).then_some(b)
+    })
+    .await;
+    let player = launched["player_url"].as_str().unwrap();
+    mirai_testkit::browser::dump_dom(player, Duration::from_secs(10)).await.expect("chromium plays the drill");
+    let (_, attempts) = app.get(&format!("/api/v1/delivery/sessions/{sid}/lessons/{drill}/attempts"), token).await;
+    let a = &attempts[0];
+    assert_eq!((a["completed"].as_bool(), a["success"].as_bool()), (Some(true), Some(true)), "{a}");
+    assert_eq!(a["score"]["raw"].as_f64(), Some(100.0));
+    let (_, s) = app.get(&format!("/api/v1/delivery/sessions/{sid}"), token).await;
+    assert_eq!(s["outline"][1]["lessons"][0]["completed"], true, "{s}");
+    mirai_testkit::poll("the LRS holds the drill's statements", Duration::from_secs(20), || async {
+        let res = app
+            .http
+            .get(app.url(&format!("/api/v1/lrs/xapi/statements?registration={sid}&limit=50")))
+            .bearer_auth(token)
+            .header("x-experience-api-version", "1.0.3")
+            .send()
+            .await
+            .ok()?;
+        let body: Value = res.json().await.ok()?;
+        let verbs: Vec<String> = body["statements"]
+            .as_array()?
+            .iter()
+            .filter_map(|s| s["verb"]["id"].as_str().map(|v| v.rsplit('/').next().unwrap_or_default().to_owned()))
+            .collect();
+        ["initialized", "scored", "passed", "responded"].iter().all(|v| verbs.iter().any(|x| x == v)).then_some(())
+    })
+    .await;
     std::fs::remove_dir_all(dir).unwrap();
     app.stop().await;
 }
