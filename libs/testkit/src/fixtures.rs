@@ -54,7 +54,11 @@ impl TestApp {
 
     /// [`Self::listed_course_with`] with the course's own `modules` (authoring's shape).
     pub async fn listed_course_of(&self, modules: Value, terms: Value) -> (String, String) {
-        let provider = Uuid::now_v7();
+        self.listed_course_by(Uuid::now_v7(), modules, terms).await
+    }
+
+    /// [`Self::listed_course_of`] authored by `provider` (whose assets its blocks may show).
+    pub async fn listed_course_by(&self, provider: Uuid, modules: Value, terms: Value) -> (String, String) {
         let seller = self.token(Some(provider), &[Role::ProviderAdmin]);
         let body = serde_json::json!({ "title": "Ladder safety", "summary": "Up and down", "locale": "en", "tags": [],
             "visibility": "public", "modules": modules });
@@ -143,6 +147,33 @@ impl TestApp {
         .await;
         self.order_free(buyer, seats, &listing).await;
         course
+    }
+
+    /// [`Self::licensed_course_of`] authored by `provider`.
+    pub async fn licensed_course_by(&self, provider: Uuid, buyer: Uuid, seats: i32, modules: Value) -> String {
+        let (course, listing) = self.listed_course_by(provider, modules, serde_json::json!({})).await;
+        self.order_free(buyer, seats, &listing).await;
+        course
+    }
+
+    /// A media asset of `tenant`, uploaded as an author would (declared, PUT to its signed
+    /// URL, completed): ready. Needs media in the fleet. Returns the asset.
+    pub async fn ready_asset(&self, tenant: Uuid, filename: &str, content_type: &str, bytes: Vec<u8>) -> Value {
+        let author = self.token(Some(tenant), &[Role::Author]);
+        let body = serde_json::json!({ "filename": filename, "content_type": content_type, "size": bytes.len() });
+        let (s, u) = self.post("/api/v1/media/uploads", Some(&author), body).await;
+        assert_eq!(s, 201, "{u}");
+        let mut put = self.http.put(u["upload"]["url"].as_str().expect("an upload url"));
+        for (k, v) in u["upload"]["headers"].as_object().into_iter().flatten() {
+            put = put.header(k, v.as_str().unwrap_or_default());
+        }
+        let res = put.body(bytes).send().await.expect("upload");
+        assert!(res.status().is_success(), "{}", res.status());
+        let id = u["asset"]["id"].as_str().expect("an asset id");
+        let (s, a) =
+            self.post(&format!("/api/v1/media/assets/{id}/complete"), Some(&author), serde_json::json!({})).await;
+        assert_eq!(s, 200, "{a}");
+        a
     }
 
     /// Enrolls `user`, a member of `tenant`, in `course` as the tenant's org admin, once

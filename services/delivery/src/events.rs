@@ -1,5 +1,6 @@
 //! What delivery consumes: authoring's published versions (what the player shows),
-//! content's imported packages (what the SCORM runtime launches),
+//! content's imported packages (what the SCORM runtime launches), media's ready assets
+//! (what lessons show),
 //! enrollment's enrollments (who may launch what) and tenant's erasure requests (it takes
 //! part in the GDPR erasure choreography: a person's sessions, devices and bundles). A
 //! retired course stays playable for whoever is enrolled in one of its versions: the
@@ -10,6 +11,7 @@ use mirai_contracts::events::{
     content::PackageImported,
     delivery::{DataSubjectErased, ErasureOutcome},
     enrollment::{EnrollmentCreated, EnrollmentEnded},
+    media::AssetReady,
     tenant::DataSubjectErasureRequested,
 };
 use mirai_events::{ConsumerSpec, Cx, HandleError, outbox};
@@ -20,6 +22,7 @@ pub const CONSUMERS: &[(&str, &str)] = &[
     ("authoring", "delivery-courses"),
     ("content", "delivery-packages"),
     ("enrollment", "delivery-enrollments"),
+    ("media", "delivery-media"),
     ("tenant", "delivery-erasures"),
 ];
 
@@ -31,6 +34,12 @@ async fn on_published(cx: Cx<'_>, e: CoursePublished) -> Result<(), HandleError>
 /// An imported package: what the SCORM runtime launches of it.
 async fn on_imported(cx: Cx<'_>, e: PackageImported) -> Result<(), HandleError> {
     store::runtime::package_put(cx.tx, &e).await?;
+    Ok(())
+}
+
+/// A media asset ready: what a lesson's image, video or file block links to.
+async fn on_asset(cx: Cx<'_>, e: AssetReady) -> Result<(), HandleError> {
+    store::asset_put(cx.tx, &e).await?;
     Ok(())
 }
 
@@ -63,6 +72,7 @@ pub fn consumers() -> Vec<ConsumerSpec> {
     vec![
         ConsumerSpec::new("delivery-courses").on(on_published),
         ConsumerSpec::new("delivery-packages").on(on_imported),
+        ConsumerSpec::new("delivery-media").on(on_asset),
         ConsumerSpec::new("delivery-enrollments").on(on_enrolled).on(on_ended),
         ConsumerSpec::new("delivery-erasures").on(on_erasure),
     ]

@@ -95,7 +95,24 @@ pub struct Block {
     /// `source`; `tone`). For versions published before it was carried, `{"text": …}`.
     #[schema(value_type = Object)]
     pub content: Value,
+    /// For an image, video or file block: where to fetch its media now (a signed URL,
+    /// valid for an hour, needing no credential). Null while the player has not learnt
+    /// of the asset yet.
+    pub media: Option<MediaLink>,
 }
+
+/// A short-lived link to a lesson's media (the asset stays in its provider's tenant).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MediaLink {
+    pub url: String,
+    pub content_type: String,
+    pub filename: String,
+    pub size: i64,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// How long a lesson's media links work.
+const MEDIA_LINK_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// A lesson's content.
 #[derive(Debug, Serialize, ToSchema)]
@@ -181,12 +198,45 @@ fn view(v: &VersionRow, s: &SessionRow) -> Session {
     }
 }
 
-fn block(b: &OutlineBlock) -> Block {
+fn block(b: &OutlineBlock, media: &std::collections::HashMap<Uuid, MediaLink>) -> Block {
     Block {
         block_id: b.block_id.into_uuid(),
         kind: b.kind.clone(),
         content: b.content.clone().unwrap_or_else(|| serde_json::json!({ "text": b.text })),
+        media: b.media_id.and_then(|m| media.get(&m.into_uuid()).cloned()),
     }
+}
+
+/// Signed links to the media a lesson's blocks show (those the tenant may read).
+async fn media_links(
+    state: &AppState,
+    tx: &mut sqlx::PgConnection,
+    l: &OutlineLesson,
+) -> Result<std::collections::HashMap<Uuid, MediaLink>, AppError> {
+    let ids: Vec<Uuid> = l.blocks.iter().filter_map(|b| b.media_id.map(|m| m.into_uuid())).collect();
+    let mut out = std::collections::HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    for a in store::assets_get(tx, &ids).await? {
+        let (url, expires_at) = state
+            .blobs
+            .sign(
+                mirai_blobs::Access::Get,
+                &a.object_key,
+                MEDIA_LINK_TTL,
+                None,
+                Some(&a.content_type),
+                Some(&a.filename),
+            )
+            .await
+            .map_err(mirai_blobs::unavailable)?;
+        out.insert(
+            a.id,
+            MediaLink { url, content_type: a.content_type, filename: a.filename, size: a.size, expires_at },
+        );
+    }
+    Ok(out)
 }
 
 /// The first lesson not completed, from `after` on (wrapping to the start).
@@ -320,12 +370,13 @@ pub async fn lesson(state: &AppState, p: &Principal, id: PlaySessionId, lesson: 
     }
     let (module_id, l) =
         lessons(&v).find(|(_, l)| l.lesson_id == lesson).ok_or_else(|| AppError::not_found("lesson", lesson))?;
+    let media = media_links(state, &mut tx, l).await?;
     Ok(Lesson {
         lesson_id: l.lesson_id,
         module_id,
         title: l.title.clone(),
         completed: s.completed_lessons.contains(&lesson.into_uuid()),
-        blocks: l.blocks.iter().map(block).collect(),
+        blocks: l.blocks.iter().map(|b| block(b, &media)).collect(),
     })
 }
 

@@ -6,6 +6,7 @@ use mirai_contracts::{
     events::{
         authoring::{CoursePublished, OutlineModule},
         enrollment::{EnrollmentCreated, EnrollmentEnded},
+        media::AssetReady,
     },
     ids::{CourseId, EnrollmentId, LessonId, PlaySessionId, TenantId, UserId},
 };
@@ -78,15 +79,69 @@ pub async fn course_version_put(tx: &mut PgConnection, e: &CoursePublished) -> R
         .filter_map(|b| b.package_id.map(|p| p.into_uuid()))
         .collect();
     sqlx::query(
-        "INSERT INTO version_packages (course_id, version, package_id, tenant_id)          SELECT $1, $2, p, $3 FROM unnest($4::uuid[]) AS p ON CONFLICT DO NOTHING",
+        "INSERT INTO version_packages (course_id, version, package_id, tenant_id) \
+         SELECT $1, $2, p, $3 FROM unnest($4::uuid[]) AS p ON CONFLICT DO NOTHING",
     )
     .bind(e.course_id)
     .bind(e.version)
     .bind(e.tenant_id)
     .bind(&packages)
+    .execute(&mut *tx)
+    .await?;
+    // The media its image, video and file blocks show.
+    let assets: Vec<Uuid> = e
+        .outline
+        .iter()
+        .flat_map(|m| &m.lessons)
+        .flat_map(|l| &l.blocks)
+        .filter_map(|b| b.media_id.map(|a| a.into_uuid()))
+        .collect();
+    sqlx::query(
+        "INSERT INTO version_assets (course_id, version, asset_id, tenant_id) \
+         SELECT $1, $2, a, $3 FROM unnest($4::uuid[]) AS a ON CONFLICT DO NOTHING",
+    )
+    .bind(e.course_id)
+    .bind(e.version)
+    .bind(e.tenant_id)
+    .bind(&assets)
     .execute(tx)
     .await?;
     Ok(())
+}
+
+/// A media asset as media announced it ready (written once).
+pub async fn asset_put(tx: &mut PgConnection, e: &AssetReady) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO assets (id, tenant_id, filename, content_type, size, object_key) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(e.asset_id)
+    .bind(e.tenant_id)
+    .bind(&e.filename)
+    .bind(&e.content_type)
+    .bind(e.size)
+    .bind(&e.object_key)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct AssetRow {
+    pub id: Uuid,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub object_key: String,
+}
+
+/// The assets among `ids` the current tenant may read (its own, or shown by a version it
+/// is enrolled in).
+pub async fn assets_get(tx: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<AssetRow>, sqlx::Error> {
+    sqlx::query_as("SELECT id, filename, content_type, size, object_key FROM assets WHERE id = ANY($1)")
+        .bind(ids)
+        .fetch_all(tx)
+        .await
 }
 
 /// The version the current tenant may read (its own, or one an enrollment of it points at).

@@ -397,3 +397,49 @@ async fn a_lesson_with_a_quiz_completes_by_its_result_not_on_the_learners_word()
     assert_eq!((s["status"].as_str(), s["progress"]["completed"].as_i64()), (Some("in_progress"), Some(0)));
     app.stop().await;
 }
+
+/// A 1×1 PNG.
+const PIXEL_PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
+
+#[tokio::test]
+async fn a_bought_courses_images_reach_its_enrolled_learners_through_signed_links() {
+    use base64::Engine as _;
+    let app = TestApp::spawn(&[
+        mirai_tenant::service(),
+        mirai_media::service(),
+        mirai_authoring::service(),
+        mirai_marketplace::service(),
+        mirai_enrollment::service(),
+        mirai_delivery::service(),
+    ])
+    .await;
+    let org = app.create_tenant("org", "Acme").await;
+    let alice = Uuid::now_v7();
+    app.add_member(org, alice, &["learner"], None).await;
+    // The provider's image, in the provider's tenant; the org bought the course showing it.
+    let provider = Uuid::now_v7();
+    let png = base64::engine::general_purpose::STANDARD.decode(PIXEL_PNG).unwrap();
+    let asset = app.ready_asset(provider, "ladder.png", "image/png", png.clone()).await;
+    let modules = json!([{ "title": "M", "lessons": [{ "title": "The ladder", "blocks": [
+        { "kind": "image", "content": { "media_id": asset["id"], "alt": "A ladder" } }] }] }]);
+    let course = app.licensed_course_by(provider, org, 5, modules).await;
+    app.enrolled(org, alice, &course).await;
+    let alice_t = app.user_token(org, alice, &[Role::Learner]);
+    let session = first_launch(&app, &alice_t, &course).await;
+    let (id, lesson) =
+        (session["id"].as_str().unwrap(), session["outline"][0]["lessons"][0]["lesson_id"].as_str().unwrap());
+
+    // The lesson links the image with a signed URL the learner's browser fetches as is.
+    let media = poll("the player knows the asset", Duration::from_secs(20), || async {
+        let (_, l) = app.get(&format!("/api/v1/delivery/sessions/{id}/lessons/{lesson}"), &alice_t).await;
+        (!l["blocks"][0]["media"].is_null()).then(|| l["blocks"][0]["media"].clone())
+    })
+    .await;
+    assert_eq!((media["content_type"].as_str(), media["size"].as_i64()), (Some("image/png"), Some(png.len() as i64)));
+    let res = app.http.get(media["url"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.bytes().await.unwrap().as_ref(), png.as_slice());
+    // Tampered with, the link opens nothing.
+    let forged = media["url"].as_str().unwrap().replace("X-Mirai-Signature=", "X-Mirai-Signature=0");
+    assert_eq!(app.http.get(forged).send().await.unwrap().status(), 403);
+}
