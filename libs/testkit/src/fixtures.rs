@@ -65,15 +65,21 @@ impl TestApp {
         let (s, c) = self.post("/api/v1/authoring/courses", Some(&seller), body).await;
         assert_eq!(s, 201, "{c}");
         let course = c["id"].as_str().expect("a course id").to_owned();
-        let res = self
-            .http
-            .post(self.url(&format!("/api/v1/authoring/courses/{course}/publish")))
-            .bearer_auth(&seller)
-            .header("if-match", "\"1\"")
-            .send()
-            .await
-            .expect("publish");
-        assert_eq!(res.status(), 201);
+        // Publishable once authoring has learnt its blocks' assets are ready (an event).
+        poll("authoring publishes the course", Duration::from_secs(20), || async {
+            let res = self
+                .http
+                .post(self.url(&format!("/api/v1/authoring/courses/{course}/publish")))
+                .bearer_auth(&seller)
+                .header("if-match", "\"1\"")
+                .send()
+                .await
+                .expect("publish");
+            let s = res.status().as_u16();
+            assert!(matches!(s, 201 | 409 | 422), "publish: {s} {}", res.text().await.unwrap_or_default());
+            (s == 201).then_some(())
+        })
+        .await;
         let mut listing = serde_json::json!({ "course_id": course, "version": 1, "pricing": "free" });
         if let (Some(l), Some(t)) = (listing.as_object_mut(), terms.as_object()) {
             l.extend(t.clone());

@@ -109,7 +109,7 @@ const NOT_WALKED: &[(&str, &str, &str)] = &[
     ),
     (
         "GET",
-        "/api/v1/delivery/runtime/{token}/adapter.js",
+        "/api/v1/delivery/runtime/adapter.js",
         "the SCORM adapter script, the same for every runtime: no tenant data",
     ),
     ("GET", "/api/v1/delivery/runtime/{token}/content/{path}", "as the player page: a random capability, not an id"),
