@@ -2,7 +2,9 @@
 //! of a session's course version for it, downloads it (built on each download: content
 //! encrypted to the device, manifest and license signed with the platform's Ed25519 key,
 //! `mirai_playpackage`), and the device checks in now and then to learn which of its
-//! licenses were revoked. A bundle's id is its license's.
+//! licenses were revoked. A bundle's id is its license's. It carries the course's media
+//! and its SCORM packages' files too, read from the object store, so the course plays
+//! with no network.
 
 use axum::http::StatusCode;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
@@ -38,11 +40,15 @@ pub struct BundleKeys {
     pub public: [u8; 32],
     pub ttl: Duration,
     pub check_in: Duration,
+    /// What one bundle may carry in all (`BUNDLE_MAX_BYTES`, default 512 MiB): a bundle
+    /// is built in memory on each download.
+    pub max_bytes: u64,
 }
 
 impl BundleKeys {
     /// `MIRAI_DELIVERY__BUNDLE_SIGNING_KEY` (32 bytes, base64url: an Ed25519 seed),
-    /// `BUNDLE_TTL_DAYS` (30) and `BUNDLE_CHECK_IN_HOURS` (168).
+    /// `BUNDLE_TTL_DAYS` (30), `BUNDLE_CHECK_IN_HOURS` (168) and `BUNDLE_MAX_BYTES`
+    /// (512 MiB).
     pub fn from_env() -> anyhow::Result<Self> {
         let var = |k: &str| mirai_kit::Config::service_var(crate::NAME, k);
         let signing: [u8; 32] =
@@ -60,13 +66,15 @@ impl BundleKeys {
         if !(1..=8760).contains(&check_in) {
             anyhow::bail!("MIRAI_DELIVERY__BUNDLE_CHECK_IN_HOURS: {check_in} is not between 1 and 8760");
         }
-        Ok(Self::new(signing, Duration::days(ttl as i64), Duration::hours(check_in as i64)))
+        let mut keys = Self::new(signing, Duration::days(ttl as i64), Duration::hours(check_in as i64));
+        keys.max_bytes = mirai_kit::Config::service_num(crate::NAME, "BUNDLE_MAX_BYTES", keys.max_bytes)?;
+        Ok(keys)
     }
 
     pub fn new(signing: [u8; 32], ttl: Duration, check_in: Duration) -> Self {
         let public = pp::verifying_key(&signing);
         let key_id = format!("ed25519-{}", &hex::encode(Sha256::digest(public))[..16]);
-        Self { key_id, signing, public, ttl, check_in }
+        Self { key_id, signing, public, ttl, check_in, max_bytes: 512 << 20 }
     }
 }
 
@@ -256,10 +264,12 @@ pub async fn content(state: &AppState, p: &Principal, id: Uuid) -> Result<Vec<u8
     let device = own_device(&mut tx, user, b.device_id).await?;
     // The download is a check-in: the license's clock starts now.
     let built = now_secs(&mut tx).await?;
+    let wanted = payload_of(&mut tx, &v).await?;
     drop(tx);
+    let (payload, index) = fetch_payload(state, wanted).await?;
     let course = json!({
         "course_id": s.course_id, "version": s.version, "title": v.title, "locale": v.locale,
-        "content_hash": v.content_hash, "outline": v.outline.0,
+        "content_hash": v.content_hash, "outline": v.outline.0, "media": index["media"], "packages": index["packages"],
     });
     // What the device needs to record statements offline: their actor and registration
     // (statement ids are minted on the device; the LRS stores a resend once).
@@ -269,7 +279,11 @@ pub async fn content(state: &AppState, p: &Principal, id: Uuid) -> Result<Vec<u8
             "homePage": state.ctx.public_url.trim_end_matches('/'), "name": user.to_string() } },
         "course_activity": xapi::course_activity(&state.ctx.public_url, s.course_id),
     });
-    let files = [("course.json", course.to_string().into_bytes()), ("session.json", session.to_string().into_bytes())];
+    let mut files = vec![
+        ("course.json".to_owned(), course.to_string().into_bytes()),
+        ("session.json".to_owned(), session.to_string().into_bytes()),
+    ];
+    files.extend(payload);
     let keys = state.bundles.clone();
     let license = pp::License {
         license_id: b.id,
@@ -291,7 +305,7 @@ pub async fn content(state: &AppState, p: &Principal, id: Uuid) -> Result<Vec<u8
     };
     // Encryption is CPU work: off the async workers.
     tokio::task::spawn_blocking(move || {
-        let refs: Vec<(&str, &[u8])> = files.iter().map(|(p, f)| (*p, f.as_slice())).collect();
+        let refs: Vec<(&str, &[u8])> = files.iter().map(|(p, f)| (p.as_str(), f.as_slice())).collect();
         let mut rng = rand::rng();
         pp::build(pp::Build {
             bundle_id: b.id,
@@ -307,6 +321,80 @@ pub async fn content(state: &AppState, p: &Principal, id: Uuid) -> Result<Vec<u8
     .await
     .map_err(|e| AppError::Internal(anyhow::anyhow!("building the bundle: {e}")))?
     .map_err(|e| AppError::invalid("device_id", e.to_string()))
+}
+
+/// The objects a bundle carries besides the course: the media its blocks show and the
+/// files of the packages its lessons launch (those the tenant may read).
+struct Wanted {
+    assets: Vec<store::AssetRow>,
+    packages: Vec<store::runtime::PackageRow>,
+}
+
+async fn payload_of(tx: &mut sqlx::PgConnection, v: &store::VersionRow) -> Result<Wanted, AppError> {
+    let blocks = || v.outline.0.iter().flat_map(|m| &m.lessons).flat_map(|l| &l.blocks);
+    let media: Vec<Uuid> = blocks().filter_map(|b| b.media_id.map(|m| m.into_uuid())).collect();
+    let assets = if media.is_empty() { vec![] } else { store::assets_get(tx, &media).await? };
+    let mut ids: Vec<_> = blocks().filter_map(|b| b.package_id).collect();
+    ids.sort_unstable_by_key(|p| p.into_uuid());
+    ids.dedup();
+    let mut packages = vec![];
+    for id in ids {
+        packages.extend(store::runtime::package_get(tx, id).await?);
+    }
+    Ok(Wanted { assets, packages })
+}
+
+fn too_large(max: u64) -> AppError {
+    AppError::client(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "bundle-too-large",
+        "Bundle too large",
+        format!("the course's media and packages exceed the {max} bytes a bundle may carry"),
+    )
+}
+
+/// Reads the objects from the store: files `media/<asset id>` and
+/// `packages/<package id>/<path>`, and the index `course.json` carries of them.
+async fn fetch_payload(state: &AppState, w: Wanted) -> Result<(Vec<(String, Vec<u8>)>, serde_json::Value), AppError> {
+    use futures::TryStreamExt;
+    use mirai_blobs::object_store::{ObjectStoreExt, path::Path};
+    let store = state.blobs.store();
+    let max = state.bundles.max_bytes;
+    let (mut files, mut total) = (vec![], 0u64);
+    let mut media = serde_json::Map::new();
+    for a in &w.assets {
+        total += a.size.max(0) as u64;
+        if total > max {
+            return Err(too_large(max));
+        }
+        let bytes = store.get(&Path::from(a.object_key.as_str())).await.map_err(mirai_blobs::unavailable)?;
+        let bytes = bytes.bytes().await.map_err(mirai_blobs::unavailable)?;
+        let path = format!("media/{}", a.id);
+        media.insert(a.id.to_string(), json!({ "path": path, "content_type": a.content_type, "filename": a.filename }));
+        files.push((path, bytes.to_vec()));
+    }
+    let mut packages = serde_json::Map::new();
+    for p in &w.packages {
+        let root = format!("tenants/{}/packages/{}", p.tenant_id, p.id);
+        let objects: Vec<_> =
+            store.list(Some(&Path::from(root.as_str()))).try_collect().await.map_err(mirai_blobs::unavailable)?;
+        for o in objects {
+            total += o.size;
+            if total > max {
+                return Err(too_large(max));
+            }
+            let key = o.location.to_string();
+            let Some(rel) = key.strip_prefix(&format!("{root}/")) else { continue };
+            let bytes = store.get(&o.location).await.map_err(mirai_blobs::unavailable)?;
+            let bytes = bytes.bytes().await.map_err(mirai_blobs::unavailable)?;
+            files.push((format!("packages/{}/{rel}", p.id), bytes.to_vec()));
+        }
+        packages.insert(
+            p.id.to_string(),
+            json!({ "standard": p.standard, "root": format!("packages/{}/", p.id), "items": p.items.0 }),
+        );
+    }
+    Ok((files, json!({ "media": media, "packages": packages })))
 }
 
 /// Revokes a bundle: its learner, or an org admin or manager of the tenant.

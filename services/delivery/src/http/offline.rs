@@ -68,12 +68,18 @@ async fn issue(
 
 /// Download a bundle: the course version encrypted to its device, the manifest and
 /// license signed by the platform (`mirai_playpackage`'s format). Built on each download.
+/// Its files: `course.json` (the outline, and an index of the two below),
+/// `session.json` (actor and registration for statements recorded offline),
+/// `media/<asset id>` (what image, video and file blocks show) and
+/// `packages/<package id>/<path>` (the SCORM packages' files). 413 `bundle-too-large`
+/// past `MIRAI_DELIVERY__BUNDLE_MAX_BYTES`.
 #[utoipa::path(get, path = "/bundles/{bundle_id}/content", tag = "offline",
     params(("bundle_id" = uuid::Uuid, Path, description = "The bundle")), security(("bearer" = [])),
     responses((status = 200, description = "The bundle", content_type = "application/vnd.mirai.playpackage", body = Vec<u8>),
               (status = 403, description = "The enrollment ended", body = Problem, content_type = "application/problem+json"),
               (status = 404, description = "No such bundle of the caller's", body = Problem, content_type = "application/problem+json"),
-              (status = 410, description = "Revoked or expired", body = Problem, content_type = "application/problem+json")))]
+              (status = 410, description = "Revoked or expired", body = Problem, content_type = "application/problem+json"),
+              (status = 413, description = "The course's media and packages exceed what a bundle may carry", body = Problem, content_type = "application/problem+json")))]
 async fn content(
     State(state): State<AppState>,
     principal: Principal,

@@ -442,4 +442,32 @@ async fn a_bought_courses_images_reach_its_enrolled_learners_through_signed_link
     // Tampered with, the link opens nothing.
     let forged = media["url"].as_str().unwrap().replace("X-Mirai-Signature=", "X-Mirai-Signature=0");
     assert_eq!(app.http.get(forged).send().await.unwrap().status(), 403);
+
+    // Taken offline, the bundle carries the image itself, indexed in course.json.
+    let opened = offline_bundle(&app, &alice_t, id).await;
+    let course: Value = serde_json::from_slice(opened.file("course.json").unwrap()).unwrap();
+    let entry = &course["media"][asset["id"].as_str().unwrap()];
+    assert_eq!(entry["content_type"], "image/png", "{course}");
+    assert_eq!(opened.file(entry["path"].as_str().unwrap()), Some(png.as_slice()));
+}
+
+/// A bundle of the session for a new device of the learner's, downloaded and opened
+/// with the device's key.
+pub async fn offline_bundle(app: &TestApp, token: &str, session: &str) -> mirai_playpackage::Opened {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
+    use mirai_playpackage as pp;
+    let secret: [u8; 32] = rand_bytes();
+    let body = json!({ "name": "Laptop", "public_key": B64.encode(pp::device_public_key(&secret)) });
+    let (s, device) = app.post("/api/v1/delivery/devices", Some(token), body).await;
+    assert_eq!(s, 201, "{device}");
+    let issue = format!("/api/v1/delivery/sessions/{session}/bundles");
+    let (s, bundle) = app.post(&issue, Some(token), json!({ "device_id": device["id"] })).await;
+    assert_eq!(s, 201, "{bundle}");
+    let res = app.http.get(app.url(bundle["download"].as_str().unwrap())).bearer_auth(token).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let bytes = res.bytes().await.unwrap().to_vec();
+    let (_, keys) = app.call(Method::GET, "/api/v1/delivery/bundles/keys", None, None).await;
+    let kid = keys["keys"][0]["kid"].as_str().unwrap().to_owned();
+    let x: [u8; 32] = B64.decode(keys["keys"][0]["x"].as_str().unwrap()).unwrap().try_into().unwrap();
+    pp::open(&bytes, &secret, &[(kid.as_str(), x)], chrono::Utc::now(), None).unwrap()
 }

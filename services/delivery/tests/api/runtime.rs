@@ -343,6 +343,15 @@ async fn a_scorm12_package_plays_in_chromium_and_its_results_reach_the_session_a
     let cmi = &reentered["attempt"]["cmi"];
     assert_eq!((cmi["cmi.core.entry"].as_str(), cmi["cmi.suspend_data"].as_str()), (Some(""), Some("page=7")));
 
+    // Taken offline, the bundle carries the package's files, indexed in course.json.
+    let opened = super::offline_bundle(&app, &alice_t, &session).await;
+    let course_json: serde_json::Value = serde_json::from_slice(opened.file("course.json").unwrap()).unwrap();
+    let package = course_json["packages"].as_object().and_then(|p| p.values().next()).unwrap().clone();
+    assert_eq!(package["standard"], "scorm_1.2", "{course_json}");
+    let root = package["root"].as_str().unwrap();
+    assert_eq!(opened.file(&format!("{root}sco/quiz.js")), Some(QUIZ.as_bytes()));
+    assert_eq!(package["items"][0]["launch"], "sco/index.html");
+
     // A token with another tenant's id in it finds nothing.
     let token = reentered["player_url"].as_str().unwrap().rsplit('/').nth(1).unwrap().to_owned();
     let swapped = format!("{}{}", Uuid::now_v7().simple(), &token[32..]);
