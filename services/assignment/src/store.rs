@@ -60,6 +60,14 @@ pub async fn member_unit(tx: &mut PgConnection, user: UserId) -> Result<Option<O
 }
 
 /// Which of `users` are active members.
+/// Serializes, per tenant, the writes that decide who an assignment reaches: a new
+/// assignment reads the members of its units and groups while a member joining one reads
+/// the assignments naming it. Without the lock each misses the other's uncommitted row
+/// and the newcomer is never assigned.
+pub async fn reach_lock(tx: &mut PgConnection, tenant: TenantId) -> Result<(), sqlx::Error> {
+    mirai_kit::db::xact_lock(tx, &format!("assignment.reach:{tenant}")).await
+}
+
 pub async fn members_among(tx: &mut PgConnection, users: &[UserId]) -> Result<Vec<UserId>, sqlx::Error> {
     sqlx::query_scalar("SELECT user_id FROM members WHERE user_id = ANY($1) AND active").bind(users).fetch_all(tx).await
 }

@@ -256,6 +256,7 @@ pub async fn create(state: &AppState, p: &Principal, input: CreateAssignment) ->
     units.sort_unstable();
     units.dedup();
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
+    store::reach_lock(&mut tx, tenant).await?;
     if !store::course_known(&mut tx, input.course_id).await? {
         return Err(AppError::client(
             axum::http::StatusCode::CONFLICT,

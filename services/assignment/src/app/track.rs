@@ -380,6 +380,7 @@ pub async fn on_group(cx: Cx<'_>, e: GroupCreated) -> Result<(), HandleError> {
 /// Someone who joins a group gets the active assignments naming it (when they are a
 /// member of the tenant).
 pub async fn on_group_member(cx: Cx<'_>, e: GroupMemberAdded) -> Result<(), HandleError> {
+    store::reach_lock(cx.tx, e.tenant_id).await?;
     store::group_member_set(cx.tx, e.tenant_id, e.group_id, e.user_id, true).await?;
     if store::members_among(cx.tx, &[e.user_id]).await?.is_empty() {
         return Ok(());
@@ -403,6 +404,7 @@ pub async fn on_group_member_gone(cx: Cx<'_>, e: GroupMemberRemoved) -> Result<(
 /// A member who joins, comes back or moves to another org unit gets the assignments that
 /// name them or reach their unit.
 pub async fn on_member(cx: Cx<'_>, e: MembershipGranted) -> Result<(), HandleError> {
+    store::reach_lock(cx.tx, e.tenant_id).await?;
     let moved = store::member_put(cx.tx, e.tenant_id, e.user_id, &e.roles, e.org_unit_id, e.revision).await?;
     if moved {
         let meta = cx.following();
