@@ -8,9 +8,9 @@ pub mod multipart;
 pub mod player;
 pub mod purge;
 pub mod signature;
-pub mod statement;
+pub use mirai_xapi::statement;
 pub mod statements;
-pub mod strict_json;
+pub use mirai_xapi::strict_json;
 
 use axum::http::StatusCode;
 use mirai_kit::AppError;
