@@ -8,7 +8,7 @@ use mirai_blobs::object_store::{ObjectStoreExt, PutPayload, path::Path};
 use mirai_contracts::{
     events::{
         authoring::OutlineModule,
-        content::{PackageImported, PackageLesson, PackageModule},
+        content::{PackageAu, PackageImported, PackageLesson, PackageModule},
     },
     ids::{CourseId, PackageId, TenantId},
 };
@@ -268,10 +268,18 @@ async fn record(
                         item: i.item.clone(),
                         launch: i.launch.clone(),
                         mastery_score: i.mastery_score,
+                        au: i.au.as_ref().map(|a| PackageAu {
+                            move_on: a.move_on.clone(),
+                            launch_method: a.launch_method.clone(),
+                            launch_parameters: a.launch_parameters.clone(),
+                            entitlement_key: a.entitlement_key.clone(),
+                            blocks: a.blocks.clone(),
+                        }),
                     })
                     .collect(),
             })
             .collect(),
+        course_iri: manifest.course_iri.clone(),
         sha256,
         imported_at: inserted.created_at,
     };

@@ -22,6 +22,26 @@ pub struct PackageLesson {
     /// 1.2's masteryscore / 100, 2004's minNormalizedMeasure, cmi5's masteryScore).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mastery_score: Option<f64>,
+    /// A cmi5 AU's course-structure attributes (cmi5 packages only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub au: Option<PackageAu>,
+}
+
+/// What a cmi5 AU's LMS needs of it besides its URL (cmi5 13.1.4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageAu {
+    /// `Passed`, `Completed`, `CompletedAndPassed`, `CompletedOrPassed` or `NotApplicable`.
+    pub move_on: String,
+    /// `AnyWindow` or `OwnWindow`.
+    pub launch_method: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_parameters: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entitlement_key: Option<String>,
+    /// The ids (IRIs) of the blocks enclosing the AU, outermost first.
+    #[serde(default)]
+    pub blocks: Vec<String>,
 }
 
 /// A group of lessons: an item with children, or the organization's top-level items.
@@ -48,6 +68,9 @@ pub struct PackageImported {
     pub course_id: CourseId,
     pub into_existing: bool,
     pub modules: Vec<PackageModule>,
+    /// The cmi5 course's id (an IRI of its publisher), for a cmi5 package.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub course_iri: Option<String>,
     /// `sha256:<hex>` of the zip.
     pub sha256: String,
     pub imported_at: DateTime<Utc>,

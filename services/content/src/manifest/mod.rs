@@ -39,6 +39,23 @@ pub struct Item {
     pub kind: String,
     /// The score (0 to 1) that passes it, when the manifest sets one.
     pub mastery_score: Option<f64>,
+    /// What a cmi5 AU's LMS needs of it besides its URL (absent for SCORM).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub au: Option<Au>,
+}
+
+/// A cmi5 AU's course-structure attributes (cmi5 13.1.4).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Au {
+    /// `Passed`, `Completed`, `CompletedAndPassed`, `CompletedOrPassed` or
+    /// `NotApplicable` (the default).
+    pub move_on: String,
+    /// `AnyWindow` (the default) or `OwnWindow`.
+    pub launch_method: String,
+    pub launch_parameters: Option<String>,
+    pub entitlement_key: Option<String>,
+    /// The ids of the blocks enclosing the AU, outermost first.
+    pub blocks: Vec<String>,
 }
 
 /// A group of items, in order.
@@ -61,6 +78,9 @@ pub struct Manifest {
     /// item, and does the flow go forward on its own.
     pub choice: bool,
     pub flow: bool,
+    /// The cmi5 course's id (its publisher's IRI), for cmi5 packages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub course_iri: Option<String>,
 }
 
 impl Manifest {
@@ -270,6 +290,7 @@ fn scorm(root: &El, files: &HashSet<String>) -> Result<Manifest, Broken> {
             launch: with_parameters(&url, item.attr("parameters")),
             kind,
             mastery_score: mastery,
+            au: None,
         }))
     };
     // Depth-first: an item with children is a group (its launchable descendants, in
@@ -318,11 +339,22 @@ fn scorm(root: &El, files: &HashSet<String>) -> Result<Manifest, Broken> {
     if groups.is_empty() {
         return broken("the organization has no item that launches anything");
     }
-    within_limits(Manifest { standard: standard.into(), schema_version: version, title, groups, choice, flow })
+    within_limits(Manifest {
+        standard: standard.into(),
+        schema_version: version,
+        title,
+        groups,
+        choice,
+        flow,
+        course_iri: None,
+    })
 }
 
-/// Reads one AU, remembering its id (ids are unique in a course structure).
-type ReadAu<'a> = dyn Fn(&El, &mut HashSet<String>) -> Result<Item, Broken> + 'a;
+/// cmi5 13.1.4: how an AU is satisfied.
+const MOVE_ON: &[&str] = &["Passed", "Completed", "CompletedAndPassed", "CompletedOrPassed", "NotApplicable"];
+
+/// Reads one AU (with the ids of the blocks enclosing it), remembering its id (ids are unique in a course structure).
+type ReadAu<'a> = dyn Fn(&El, &[String], &mut HashSet<String>) -> Result<Item, Broken> + 'a;
 
 fn cmi5(root: &El, files: &HashSet<String>) -> Result<Manifest, Broken> {
     if root.name != "courseStructure" {
@@ -331,8 +363,17 @@ fn cmi5(root: &El, files: &HashSet<String>) -> Result<Manifest, Broken> {
     let course = root.child("course").ok_or_else(|| Broken("cmi5.xml has no <course>".into()))?;
     let title = course.title().unwrap_or_else(|| "Imported course".into());
     let mut seen = HashSet::new();
-    let au = |el: &El, seen: &mut HashSet<String>| -> Result<Item, Broken> {
-        let id = el.attr("id").ok_or_else(|| Broken("an <au> has no id".into()))?;
+    // cmi5 13.1: the course, its blocks and AUs are identified by IRIs.
+    let iri = |what: &str, id: Option<&str>| -> Result<String, Broken> {
+        let id = id.ok_or_else(|| Broken(format!("{what} has no id")))?;
+        if !mirai_kit::validated::Iri::is_absolute(id) {
+            return broken(format!("{what}'s id `{id}` is not an absolute IRI"));
+        }
+        Ok(id.to_owned())
+    };
+    let course_iri = iri("the <course>", course.attr("id"))?;
+    let au = |el: &El, blocks: &[String], seen: &mut HashSet<String>| -> Result<Item, Broken> {
+        let id = &iri("an <au>", el.attr("id"))?;
         if !seen.insert(id.to_owned()) {
             return broken(format!("two AUs share the id `{id}`"));
         }
@@ -347,6 +388,15 @@ fn cmi5(root: &El, files: &HashSet<String>) -> Result<Manifest, Broken> {
         if !file_exists(files, &launch) {
             return broken(format!("AU `{id}` launches `{launch}`, which is not in the package"));
         }
+        // cmi5 8.1: the LMS adds these five to the URL; an AU's own would be ambiguous.
+        if let Some((_, query)) = launch.split_once('?') {
+            for pair in query.split('&') {
+                let name = pair.split('=').next().unwrap_or("");
+                if ["endpoint", "fetch", "actor", "registration", "activityId"].contains(&name) {
+                    return broken(format!("AU `{id}`'s URL sets `{name}`, a parameter cmi5 sets at launch"));
+                }
+            }
+        }
         let mastery = match el.attr("masteryScore") {
             Some(m) => Some(
                 m.parse::<f64>()
@@ -356,32 +406,67 @@ fn cmi5(root: &El, files: &HashSet<String>) -> Result<Manifest, Broken> {
             ),
             None => None,
         };
+        let move_on = el.attr("moveOn").unwrap_or("NotApplicable");
+        if !MOVE_ON.contains(&move_on) {
+            return broken(format!("AU `{id}`: moveOn `{move_on}` is not one of {}", MOVE_ON.join(", ")));
+        }
+        let launch_method = el.attr("launchMethod").unwrap_or("AnyWindow");
+        if !["AnyWindow", "OwnWindow"].contains(&launch_method) {
+            return broken(format!("AU `{id}`: launchMethod `{launch_method}` is not AnyWindow or OwnWindow"));
+        }
+        let text = |name: &str| el.child(name).map(|c| c.text.trim().to_owned()).filter(|t| !t.is_empty());
+        let entitlement_key = el.child("entitlementKey").and_then(|k| {
+            let t = k.text.trim();
+            (!t.is_empty()).then(|| t.to_owned())
+        });
         Ok(Item {
             item: id.to_owned(),
             title: el.title().unwrap_or_else(|| id.to_owned()),
             launch,
             kind: "au".into(),
             mastery_score: mastery,
+            au: Some(Au {
+                move_on: move_on.to_owned(),
+                launch_method: launch_method.to_owned(),
+                launch_parameters: text("launchParameters"),
+                entitlement_key,
+                blocks: blocks.to_vec(),
+            }),
         })
     };
-    fn walk(el: &El, out: &mut Vec<Item>, seen: &mut HashSet<String>, au: &ReadAu<'_>) -> Result<(), Broken> {
+    fn walk(
+        el: &El,
+        path: &mut Vec<String>,
+        out: &mut Vec<Item>,
+        seen: &mut HashSet<String>,
+        au: &ReadAu<'_>,
+    ) -> Result<(), Broken> {
+        let id = el.attr("id").ok_or_else(|| Broken("a <block> has no id".into()))?;
+        if !mirai_kit::validated::Iri::is_absolute(id) {
+            return broken(format!("a <block>'s id `{id}` is not an absolute IRI"));
+        }
+        if !seen.insert(id.to_owned()) {
+            return broken(format!("two objects of the course structure share the id `{id}`"));
+        }
+        path.push(id.to_owned());
         for c in &el.children {
             match c.name.as_str() {
-                "au" => out.push(au(c, seen)?),
-                "block" => walk(c, out, seen, au)?,
+                "au" => out.push(au(c, path, seen)?),
+                "block" => walk(c, path, out, seen, au)?,
                 _ => {}
             }
         }
+        path.pop();
         Ok(())
     }
     let mut groups = Vec::new();
     let mut loose = Vec::new();
     for c in &root.children {
         match c.name.as_str() {
-            "au" => loose.push(au(c, &mut seen)?),
+            "au" => loose.push(au(c, &[], &mut seen)?),
             "block" => {
                 let mut items = Vec::new();
-                walk(c, &mut items, &mut seen, &au)?;
+                walk(c, &mut Vec::new(), &mut items, &mut seen, &au)?;
                 if !loose.is_empty() {
                     groups.push(Group { title: title.clone(), items: std::mem::take(&mut loose) });
                 }
@@ -398,7 +483,16 @@ fn cmi5(root: &El, files: &HashSet<String>) -> Result<Manifest, Broken> {
     if groups.is_empty() {
         return broken("cmi5.xml has no <au>");
     }
-    within_limits(Manifest { standard: "cmi5".into(), schema_version: None, title, groups, choice: true, flow: false })
+    let course_iri = Some(course_iri);
+    within_limits(Manifest {
+        standard: "cmi5".into(),
+        schema_version: None,
+        title,
+        groups,
+        choice: true,
+        flow: false,
+        course_iri,
+    })
 }
 
 #[cfg(test)]

@@ -146,6 +146,24 @@ async fn scorm_2004_sequencing_and_cmi5_blocks_are_read() {
     assert_eq!(groups[1]["title"], "Advanced");
     assert_eq!(groups[1]["items"][0]["launch"], "au2/index.html?mode=full");
     assert_eq!(groups[1]["items"][0]["mastery_score"], 0.9);
+    // What the AU's LMS needs: its moveOn, launch method and enclosing blocks, and the
+    // course's IRI, in the answer and in the event delivery reads.
+    assert_eq!(p["manifest"]["course_iri"], "https://example.com/courses/knots");
+    assert_eq!(
+        groups[1]["items"][0]["au"],
+        json!({ "move_on": "Passed", "launch_method": "AnyWindow", "launch_parameters": null,
+                "entitlement_key": null, "blocks": ["https://example.com/block/adv"] })
+    );
+    assert_eq!(groups[0]["items"][0]["au"]["move_on"], "Completed");
+    let id = p["id"].as_str().unwrap().to_owned();
+    let e = c
+        .app
+        .wait_for_event("content.package.imported.v1", std::time::Duration::from_secs(10), |e| {
+            e.data["package_id"] == id
+        })
+        .await;
+    assert_eq!(e.data["course_iri"], "https://example.com/courses/knots");
+    assert_eq!(e.data["modules"][1]["lessons"][0]["au"]["blocks"], json!(["https://example.com/block/adv"]));
 }
 
 #[tokio::test]

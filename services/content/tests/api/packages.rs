@@ -134,6 +134,13 @@ pub fn cmi5() -> Vec<u8> {
     ])
 }
 
+fn cmi5_with(structure: &str) -> Vec<u8> {
+    let xml = format!(
+        r#"<courseStructure><course id="https://e.x/c"><title><langstring>C</langstring></title></course>{structure}</courseStructure>"#
+    );
+    zip_of(&[("cmi5.xml", xml.as_bytes()), ("a.html", b"x")])
+}
+
 fn golf_with(manifest: &str) -> Vec<u8> {
     zip_of(&[
         ("imsmanifest.xml", manifest.as_bytes()),
@@ -169,18 +176,79 @@ pub fn broken() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ("zip bomb", zip_of(&[("imsmanifest.xml", ok), ("bomb.bin", &zeros)]), "zip bomb"),
         ("many small files that add up to a bomb", zip_of(&many_files), "zip bomb"),
         ("not a zip", b"PK but not really a zip archive".to_vec(), "not a readable zip archive"),
-        ("NUL in a title", golf_with(&GOLF_MANIFEST.replace("<title>Par</title>", "<title>P\0ar</title>")), "control character"),
-        ("a huge attribute", golf_with(&GOLF_MANIFEST.replace("parameters=\"x=1\"", &format!("parameters=\"{}\"", "x".repeat(3000)))), "longer than 2048 bytes"),
+        (
+            "NUL in a title",
+            golf_with(&GOLF_MANIFEST.replace("<title>Par</title>", "<title>P\0ar</title>")),
+            "control character",
+        ),
+        (
+            "a huge attribute",
+            golf_with(&GOLF_MANIFEST.replace("parameters=\"x=1\"", &format!("parameters=\"{}\"", "x".repeat(3000)))),
+            "longer than 2048 bytes",
+        ),
         ("no manifest", zip_of(&[("index.html", b"<html></html>")]), "neither imsmanifest.xml"),
         ("malformed XML", golf_with("<manifest><organizations></manifest>"), "not well-formed"),
         ("DOCTYPE", golf_with("<!DOCTYPE manifest [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><manifest/>"), "DOCTYPE"),
-        ("missing resource", golf_with(&GOLF_MANIFEST.replace("identifierref=\"par_resource\"", "identifierref=\"nope\"")), "`nope`, which is not in <resources>"),
-        ("launch file missing", golf_with(&GOLF_MANIFEST.replace("href=\"Par.html\"", "href=\"Missing.html\"")), "which is not in the package"),
-        ("dependency missing", golf_with(&GOLF_MANIFEST.replace("<dependency identifierref=\"common_files\"/>", "<dependency identifierref=\"gone\"/>")), "depends on `gone`"),
-        ("no organizations", golf_with(&GOLF_MANIFEST.replace("<organizations", "<organisations").replace("</organizations>", "</organisations>")), "no <organizations>"),
-        ("missing default organization", golf_with(&GOLF_MANIFEST.replace("default=\"golf_sample_default_org\"", "default=\"other\"")), "default organization `other`"),
+        (
+            "missing resource",
+            golf_with(&GOLF_MANIFEST.replace("identifierref=\"par_resource\"", "identifierref=\"nope\"")),
+            "`nope`, which is not in <resources>",
+        ),
+        (
+            "launch file missing",
+            golf_with(&GOLF_MANIFEST.replace("href=\"Par.html\"", "href=\"Missing.html\"")),
+            "which is not in the package",
+        ),
+        (
+            "dependency missing",
+            golf_with(
+                &GOLF_MANIFEST
+                    .replace("<dependency identifierref=\"common_files\"/>", "<dependency identifierref=\"gone\"/>"),
+            ),
+            "depends on `gone`",
+        ),
+        (
+            "no organizations",
+            golf_with(
+                &GOLF_MANIFEST
+                    .replace("<organizations", "<organisations")
+                    .replace("</organizations>", "</organisations>"),
+            ),
+            "no <organizations>",
+        ),
+        (
+            "missing default organization",
+            golf_with(&GOLF_MANIFEST.replace("default=\"golf_sample_default_org\"", "default=\"other\"")),
+            "default organization `other`",
+        ),
         ("bad mastery score", golf_with(&GOLF_MANIFEST.replace(">80<", ">high<")), "masteryscore `high`"),
-        ("base climbing out", golf_with(&GOLF_MANIFEST.replace("xml:base=\"content/\"", "xml:base=\"../../\"")), "outside the package"),
-        ("AU without url", zip_of(&[("cmi5.xml", b"<courseStructure><course id=\"c\"><title><langstring>C</langstring></title></course><au id=\"a\"><title><langstring>A</langstring></title></au></courseStructure>")]), "has no <url>"),
+        (
+            "base climbing out",
+            golf_with(&GOLF_MANIFEST.replace("xml:base=\"content/\"", "xml:base=\"../../\"")),
+            "outside the package",
+        ),
+        (
+            "AU without url",
+            cmi5_with(r#"<au id="https://e.x/a"><title><langstring>A</langstring></title></au>"#),
+            "has no <url>",
+        ),
+        ("AU id not an IRI", cmi5_with(r#"<au id="a"><url>a.html</url></au>"#), "not an absolute IRI"),
+        (
+            "unknown moveOn",
+            cmi5_with(r#"<au id="https://e.x/a" moveOn="Attended"><url>a.html</url></au>"#),
+            "moveOn `Attended`",
+        ),
+        (
+            "a launch parameter of cmi5's own",
+            cmi5_with(r#"<au id="https://e.x/a"><url>a.html?fetch=x</url></au>"#),
+            "sets `fetch`, a parameter cmi5 sets",
+        ),
+        (
+            "two blocks share an id",
+            cmi5_with(
+                r#"<block id="https://e.x/b"><au id="https://e.x/a"><url>a.html</url></au></block><block id="https://e.x/b"><au id="https://e.x/c"><url>a.html</url></au></block>"#,
+            ),
+            "share the id",
+        ),
     ]
 }
