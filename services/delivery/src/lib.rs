@@ -5,7 +5,8 @@
 //! authority. Course versions come from authoring's events and who may launch what from
 //! enrollment's. A learner may also take a course offline: a bundle encrypted to one of
 //! their devices and signed by the platform (`app::offline`, ADR 0014). A lesson holding
-//! an imported SCORM package plays in the SCORM runtime (`app::runtime`, `scorm`, ADR 0015).
+//! an imported SCORM package plays in the SCORM runtime (`app::runtime`, `scorm`, ADR 0015);
+//! one holding a cmi5 AU launches it with an xAPI endpoint of its own (`app::cmi5`, ADR 0016).
 
 use mirai_kit::{ServiceCtx, ServiceDef, Started, service::Service};
 use utoipa_axum::router::OpenApiRouter;
@@ -53,6 +54,8 @@ impl Service for AppState {
                 "MIRAI_DELIVERY__RUNTIME_URL is unset: SCORM packages play on the API's origin (set an origin of their own in production)"
             );
         }
-        Ok(Started::serve(AppState { ctx, bundles, blobs, runtime_url }).consume(events::consumers()))
+        Ok(Started::serve(AppState { ctx, bundles, blobs, runtime_url })
+            .consume(events::consumers())
+            .cors_anywhere("/cmi5/"))
     }
 }

@@ -114,6 +114,11 @@ const NOT_WALKED: &[(&str, &str, &str)] = &[
     ),
     ("GET", "/api/v1/delivery/runtime/{token}/content/{path}", "as the player page: a random capability, not an id"),
     ("POST", "/api/v1/delivery/runtime/{token}/commit", "as the player page: a random capability, not an id"),
+    (
+        "POST",
+        "/api/v1/delivery/cmi5/fetch/{token}",
+        "cmi5's fetch URL: the path is a capability (32 random bytes only the learner's own launch returns; the server keeps its hash), not an id",
+    ),
 ];
 
 /// Operations B must be refused whatever it sends: any 2xx fails the test.

@@ -4,6 +4,7 @@
 //! that changes progress records its statements in the same transaction (the outbox), so
 //! the LRS gets them however the request ends.
 
+pub mod cmi5;
 pub mod offline;
 pub mod runtime;
 pub mod xapi;
@@ -261,6 +262,34 @@ async fn record(
 ) -> Result<(), AppError> {
     let event = StatementsRecorded { tenant_id: s.tenant_id, user_id: s.user_id, session_id: s.id, statements };
     state.ctx.emit(tx, meta, [event.into()]).await
+}
+
+/// The statements of one event, at most (the outbox refuses events over 768 KiB).
+const STATEMENT_BATCH_BYTES: usize = 256 << 10;
+
+/// Records statements in events of a bounded size, in order.
+async fn record_all(
+    state: &AppState,
+    tx: &mut sqlx::PgConnection,
+    meta: &EventMeta,
+    s: &SessionRow,
+    statements: Vec<Value>,
+) -> Result<(), AppError> {
+    let mut batch: Vec<Value> = vec![];
+    let mut size = 0;
+    for st in statements {
+        let len = st.to_string().len();
+        if !batch.is_empty() && size + len > STATEMENT_BATCH_BYTES {
+            record(state, tx, meta, s, std::mem::take(&mut batch)).await?;
+            size = 0;
+        }
+        size += len;
+        batch.push(st);
+    }
+    if !batch.is_empty() {
+        record(state, tx, meta, s, batch).await?;
+    }
+    Ok(())
 }
 
 /// A lesson completed in the session: the position moves on, and the statements of the

@@ -30,13 +30,13 @@ use sqlx::types::Json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{advance, learner, lessons, now, own_session, record, xapi};
+use super::{advance, learner, lessons, now, own_session, record_all, xapi};
 use crate::{
     AppState,
     scorm::{Cmi, Fault, Start, Version},
     store::{
         self,
-        runtime::{AttemptRow, PackageItem},
+        runtime::{AttemptRow, PackageItem, PackageRow},
     },
 };
 
@@ -46,8 +46,6 @@ pub const TOKEN_TTL_HOURS: i64 = 8;
 pub const MAX_VALUES: usize = 10_000;
 /// What an attempt's data model may weigh (keys and values): 2 MiB.
 pub const MAX_ATTEMPT_BYTES: usize = 2 << 20;
-/// The statements of one event, at most (the outbox refuses events over 768 KiB).
-const STATEMENT_BATCH_BYTES: usize = 256 << 10;
 
 /// An attempt of a package's item, as the learner (and the runtime) see it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -89,6 +87,9 @@ pub struct Launched {
     /// capability (keep it to the learner).
     pub player_url: String,
     pub expires_at: DateTime<Utc>,
+    /// A cmi5 AU's launch: `player_url` is the AU's URL with cmi5's launch parameters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub au: Option<super::cmi5::AuLaunch>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
@@ -179,14 +180,14 @@ fn conflict(slug: &'static str, title: &'static str, detail: String) -> AppError
 }
 
 /// A runtime token: the tenant (so its row is found under RLS) and 32 random bytes.
-fn new_token(tenant: TenantId) -> (String, Vec<u8>) {
+pub(super) fn new_token(tenant: TenantId) -> (String, Vec<u8>) {
     let secret: [u8; 32] = rand::rng().random();
     let token = format!("{}{}", tenant.into_uuid().simple(), B64.encode(secret));
     let hash = Sha256::digest(token.as_bytes()).to_vec();
     (token, hash)
 }
 
-fn parse_token(token: &str) -> Option<(Uuid, Vec<u8>)> {
+pub(super) fn parse_token(token: &str) -> Option<(Uuid, Vec<u8>)> {
     if token.len() != 32 + 43 || !token.is_ascii() {
         return None;
     }
@@ -217,7 +218,7 @@ async fn package_of(
     tx: &mut sqlx::PgConnection,
     v: &store::VersionRow,
     lesson: LessonId,
-) -> Result<(PackageId, Version, PackageItem, String), AppError> {
+) -> Result<(PackageRow, PackageItem), AppError> {
     let (_, l) =
         lessons(v).find(|(_, l)| l.lesson_id == lesson).ok_or_else(|| AppError::not_found("lesson", lesson))?;
     let block = l.blocks.iter().find(|b| b.kind == "package").ok_or_else(|| {
@@ -229,20 +230,25 @@ async fn package_of(
     let pkg = store::runtime::package_get(tx, id)
         .await?
         .ok_or_else(|| AppError::Conflict(format!("package {id} is not in the player yet: retry shortly")))?;
-    let version = Version::of(&pkg.standard).ok_or_else(|| {
-        conflict(
-            "runtime-unsupported",
-            "Runtime not available",
-            format!("package {id} is {}: only SCORM 1.2 and 2004 packages run in this runtime", pkg.standard),
-        )
-    })?;
     let item = match &block.item {
         Some(want) => pkg.items.0.iter().find(|i| &i.item == want),
         None => pkg.items.0.first(),
     }
     .cloned()
     .ok_or_else(|| conflict("no-package", "No such item", format!("package {id} has no item {:?}", block.item)))?;
-    Ok((id, version, item, l.title.clone()))
+    Ok((pkg, item))
+}
+
+/// The lesson counts as opened, and is where the session stands.
+async fn opened(tx: &mut sqlx::PgConnection, s: &mut store::SessionRow, lesson: LessonId) -> Result<(), AppError> {
+    if s.position != Some(lesson) || !s.opened_lessons.contains(&lesson.into_uuid()) {
+        s.position = Some(lesson);
+        if !s.opened_lessons.contains(&lesson.into_uuid()) {
+            s.opened_lessons.push(lesson.into_uuid());
+        }
+        s.revision = store::session_save(tx, s).await?;
+    }
+    Ok(())
 }
 
 /// Launches the package a lesson of the caller's session holds: resumes the open or
@@ -257,8 +263,22 @@ pub async fn open(
     let (tenant, user) = learner(p)?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let (mut s, v) = own_session(&mut tx, user, id, true).await?;
-    let (package_id, version, item, _) = package_of(&mut tx, &v, lesson).await?;
+    let (pkg, item) = package_of(&mut tx, &v, lesson).await?;
     let at = now(&mut tx).await?;
+    let package_id = pkg.id;
+    let Some(version) = Version::of(&pkg.standard) else {
+        if pkg.standard != "cmi5" {
+            return Err(conflict(
+                "runtime-unsupported",
+                "Runtime not available",
+                format!("package {} is {}: no runtime plays it", pkg.id, pkg.standard),
+            ));
+        }
+        let launched = super::cmi5::launch(state, &mut tx, &mut s, &v, lesson, &pkg, &item, at).await?;
+        opened(&mut tx, &mut s, lesson).await?;
+        tx.commit().await?;
+        return Ok((launched, true));
+    };
     let (token, hash) = new_token(tenant);
     let expires_at = at + Duration::hours(TOKEN_TTL_HOURS);
     let mut latest = store::runtime::attempt_latest(&mut tx, id, lesson).await?;
@@ -330,16 +350,10 @@ pub async fn open(
     } else {
         store::runtime::attempt_save(&mut tx, &a, Some(&hash)).await?;
     }
-    if s.position != Some(lesson) || !s.opened_lessons.contains(&lesson.into_uuid()) {
-        s.position = Some(lesson);
-        if !s.opened_lessons.contains(&lesson.into_uuid()) {
-            s.opened_lessons.push(lesson.into_uuid());
-        }
-        store::session_save(&mut tx, &s).await?;
-    }
+    opened(&mut tx, &mut s, lesson).await?;
     tx.commit().await?;
     let player_url = format!("{}/api/v1/delivery/runtime/{token}/player", state.runtime_url.trim_end_matches('/'));
-    Ok((Launched { attempt: view(&a), player_url, expires_at }, new))
+    Ok((Launched { attempt: view(&a), player_url, expires_at, au: None }, new))
 }
 
 /// The caller's attempts of a lesson of their session, newest first.
@@ -353,7 +367,10 @@ pub async fn attempts(
     let (tenant, user) = learner(p)?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     own_session(&mut tx, user, id, false).await?;
-    Ok(store::runtime::attempts_of_lesson(&mut tx, id, lesson).await?.iter().map(view).collect())
+    let mut all: Vec<Attempt> =
+        store::runtime::attempts_of_lesson(&mut tx, id, lesson).await?.iter().map(view).collect();
+    all.extend(super::cmi5::attempts(&mut tx, id, lesson).await?);
+    Ok(all)
 }
 
 /// The attempt a runtime's address opens, while the capability lasts.
@@ -365,14 +382,18 @@ async fn attempt_of(tx: &mut sqlx::PgConnection, hash: &[u8], lock: bool) -> Res
     }
     .ok_or_else(runtime_not_found)?;
     if a.token_expires_at < now(tx).await? {
-        return Err(AppError::client(
-            StatusCode::FORBIDDEN,
-            "runtime-expired",
-            "Runtime expired",
-            "this player page's time is up: launch the lesson again".to_owned(),
-        ));
+        return Err(expired());
     }
     Ok(a)
+}
+
+fn expired() -> AppError {
+    AppError::client(
+        StatusCode::FORBIDDEN,
+        "runtime-expired",
+        "Runtime expired",
+        "this player page's time is up: launch the lesson again".to_owned(),
+    )
 }
 
 /// What the player page shows.
@@ -403,8 +424,13 @@ pub async fn file_key(state: &AppState, token: &str, path: &str) -> Result<Strin
         return Err(AppError::not_found("file", path));
     }
     let mut tx = state.ctx.db.tenant_tx(tenant).await?;
-    let a = attempt_of(&mut tx, &hash, false).await?;
-    let pkg = store::runtime::package_get(&mut tx, a.package_id).await?.ok_or_else(runtime_not_found)?;
+    // A SCORM attempt's page, or a cmi5 AU session's.
+    let package = match store::cmi5::by_token(&mut tx, store::cmi5::Capability::Content, &hash, false).await? {
+        Some(au) if au.expires_at < now(&mut tx).await? => return Err(expired()),
+        Some(au) => au.package_id,
+        None => attempt_of(&mut tx, &hash, false).await?.package_id,
+    };
+    let pkg = store::runtime::package_get(&mut tx, package).await?.ok_or_else(runtime_not_found)?;
     Ok(format!("tenants/{}/packages/{}/{path}", pkg.tenant_id, pkg.id))
 }
 
@@ -577,22 +603,7 @@ async fn apply(
     a.seq = c.seq;
     a.updated_at = at;
     let meta = RequestContext::event_meta(format!("user:{}", a.user_id));
-    // In events of a bounded size (an event holds at most the outbox's limit).
-    let mut batch: Vec<Value> = vec![];
-    let mut size = 0;
-    for st in statements {
-        let len = st.to_string().len();
-        if !batch.is_empty() && size + len > STATEMENT_BATCH_BYTES {
-            record(state, tx, &meta, s, std::mem::take(&mut batch)).await?;
-            size = 0;
-        }
-        size += len;
-        batch.push(st);
-    }
-    if !batch.is_empty() {
-        record(state, tx, &meta, s, batch).await?;
-    }
-    Ok(())
+    record_all(state, tx, &meta, s, statements).await
 }
 
 fn entry_element(v: Version) -> &'static str {

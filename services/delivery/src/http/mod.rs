@@ -5,6 +5,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::AppState;
 
+mod cmi5;
 mod offline;
 mod player;
 mod runtime;
@@ -16,7 +17,8 @@ mod runtime;
     components(schemas(mirai_kit::error::Problem)),
     tags((name = "player", description = "A learner's sessions in the courses they are enrolled in."),
          (name = "offline", description = "Courses taken offline: devices, bundles encrypted to them, check-ins."),
-         (name = "runtime", description = "The SCORM 1.2 and 2004 runtime: a lesson's package launched, its player page, files and commits.")),
+         (name = "runtime", description = "The SCORM 1.2 and 2004 runtime, and cmi5 launches: a lesson's package launched, its player page, files and commits."),
+         (name = "cmi5", description = "A cmi5 AU session's fetch URL and xAPI endpoint (statements under cmi5's rules, State with LMS.LaunchData, the learner's preferences).")),
 )]
 struct ApiDoc;
 
@@ -25,4 +27,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(player::router())
         .merge(offline::router())
         .merge(runtime::router())
+        .merge(cmi5::router())
 }

@@ -13,6 +13,7 @@ use mirai_contracts::{
 use sqlx::{FromRow, PgConnection, types::Json};
 use uuid::Uuid;
 
+pub mod cmi5;
 pub mod runtime;
 
 #[derive(Debug, Clone, FromRow)]

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use mirai_contracts::{
-    events::content::PackageImported,
+    events::content::{PackageAu, PackageImported},
     ids::{LessonId, PackageId, PlaySessionId, TenantId, UserId},
 };
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,9 @@ pub struct PackageItem {
     pub launch: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mastery_score: Option<f64>,
+    /// A cmi5 AU's moveOn, launch method and parameters, and enclosing blocks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub au: Option<PackageAu>,
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -26,6 +29,8 @@ pub struct PackageRow {
     pub tenant_id: TenantId,
     pub standard: String,
     pub items: Json<Vec<PackageItem>>,
+    /// The cmi5 course's IRI.
+    pub course_iri: Option<String>,
 }
 
 /// A package as imported: written once.
@@ -39,11 +44,12 @@ pub async fn package_put(tx: &mut PgConnection, e: &PackageImported) -> Result<(
             title: l.title.clone(),
             launch: l.launch.clone(),
             mastery_score: l.mastery_score,
+            au: l.au.clone(),
         })
         .collect();
     sqlx::query(
-        "INSERT INTO packages (id, tenant_id, standard, title, items, imported_at) VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO packages (id, tenant_id, standard, title, items, imported_at, course_iri) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
     )
     .bind(e.package_id)
     .bind(e.tenant_id)
@@ -51,6 +57,7 @@ pub async fn package_put(tx: &mut PgConnection, e: &PackageImported) -> Result<(
     .bind(&e.title)
     .bind(Json(items))
     .bind(e.imported_at)
+    .bind(&e.course_iri)
     .execute(tx)
     .await?;
     Ok(())
@@ -59,7 +66,7 @@ pub async fn package_put(tx: &mut PgConnection, e: &PackageImported) -> Result<(
 /// The package, when the current tenant may read it (its own, or one a version it is
 /// enrolled in plays).
 pub async fn package_get(tx: &mut PgConnection, id: PackageId) -> Result<Option<PackageRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, tenant_id, standard, items FROM packages WHERE id = $1")
+    sqlx::query_as("SELECT id, tenant_id, standard, items, course_iri FROM packages WHERE id = $1")
         .bind(id)
         .fetch_optional(tx)
         .await

@@ -3,6 +3,7 @@
 //! player's statements (through the outbox and the bus, never an HTTP call); nobody else
 //! reaches the session; an ended enrollment stops the player.
 
+mod cmi5;
 mod runtime;
 
 use std::time::Duration;

@@ -45,13 +45,15 @@ pub struct NewRow<'a> {
     pub submitted: &'a Value,
 }
 
-/// Rows per INSERT: 18 parameters each stay under the protocol's 65,535.
+/// Rows per INSERT: 19 parameters each stay under the protocol's 65,535.
 const INSERT_CHUNK: usize = 1000;
 
 /// Inserts the batch in multi-row statements, every indexed value in its [`key`] form,
-/// in id order (so two batches sharing ids wait for each other instead of deadlocking).
-/// A row whose id was taken meanwhile (a concurrent store of the same id) is skipped;
-/// returns the ids inserted.
+/// in id order (so two batches sharing ids wait for each other instead of deadlocking),
+/// while `seq` keeps the order the batch came in (its numbers are taken in that order):
+/// statements of one `stored` read back as they were sent, which cmi5 relies on (an AU's
+/// `completed` before the LMS's `satisfied`). A row whose id was taken meanwhile (a
+/// concurrent store of the same id) is skipped; returns the ids inserted.
 #[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, n = rows.len()))]
 pub async fn statements_insert(
     tx: &mut PgConnection,
@@ -62,14 +64,22 @@ pub async fn statements_insert(
     rows: &mut [NewRow<'_>],
 ) -> Result<Vec<StatementId>, sqlx::Error> {
     let authority = key(authority);
-    rows.sort_by_key(|r| r.n.id);
-    let mut inserted = Vec::with_capacity(rows.len());
-    for chunk in rows.chunks(INSERT_CHUNK) {
+    let mut seqs: Vec<i64> =
+        sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('statements', 'seq')) FROM generate_series(1, $1)")
+            .bind(rows.len() as i64)
+            .fetch_all(&mut *tx)
+            .await?;
+    seqs.sort_unstable();
+    let mut numbered: Vec<(i64, &NewRow<'_>)> = seqs.into_iter().zip(rows.iter()).collect();
+    numbered.sort_by_key(|(_, r)| r.n.id);
+    let mut inserted = Vec::with_capacity(numbered.len());
+    for chunk in numbered.chunks(INSERT_CHUNK) {
         let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
             "INSERT INTO statements (tenant_id, id, stored, ts, version, actor, verb, object_activity, object_agent, \
-               object_statement, registration, authority, voids, agents, activities, members, body, submitted) ",
+               object_statement, registration, authority, voids, agents, activities, members, body, submitted, seq) \
+               OVERRIDING SYSTEM VALUE ",
         );
-        q.push_values(chunk, |mut b, r| {
+        q.push_values(chunk, |mut b, (seq, r)| {
             let n = r.n;
             b.push_bind(tenant)
                 .push_bind(n.id)
@@ -88,7 +98,8 @@ pub async fn statements_insert(
                 .push_bind(keys(&n.activities))
                 .push_bind((!n.members.is_empty()).then(|| keys(&n.members)))
                 .push_bind(Json(r.body))
-                .push_bind(Json(r.submitted));
+                .push_bind(Json(r.submitted))
+                .push_bind(*seq);
         });
         q.push(" ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id");
         inserted.extend(q.build_query_scalar::<StatementId>().fetch_all(&mut *tx).await?);

@@ -375,3 +375,29 @@ async fn a_statement_without_a_timestamp_is_timestamped_when_stored() {
     assert_eq!(s["timestamp"], "2020-01-01T00:00:00.000Z", "a given timestamp is kept");
     lrs.app.stop().await;
 }
+
+/// Statements sent together are stored together and read back in the order sent, not in
+/// the order of their ids (cmi5's conformance reads an AU's `completed` before the LMS's
+/// `satisfied` from one batch).
+#[tokio::test]
+async fn a_batch_reads_back_in_the_order_it_was_sent() {
+    let lrs = spawn().await;
+    let ids = [
+        "ffffffff-0000-4000-8000-000000000001",
+        "00000000-0000-4000-8000-000000000002",
+        "88888888-0000-4000-8000-000000000003",
+    ];
+    let batch: Vec<Value> = ids
+        .iter()
+        .map(|id| {
+            let mut s = statement("order@example.com", COMPLETED, "http://example.com/order");
+            s["id"] = json!(id);
+            s
+        })
+        .collect();
+    let (status, got) = lrs.post(json!(batch)).await;
+    assert_eq!((status, got), (200, json!(ids)));
+    let (_, page, _) = lrs.get(&format!("?activity={}&ascending=true", enc("http://example.com/order"))).await;
+    let read: Vec<&str> = page["statements"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(read, ids);
+}
