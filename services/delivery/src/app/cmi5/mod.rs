@@ -306,8 +306,8 @@ pub(super) async fn launch(
     let mut statements = vec![];
     let latest = store::cmi5::latest(tx, s.id, lesson).await?;
     if let Some(mut prev) = latest.clone().filter(|p| matches!(p.state.as_str(), "launched" | "initialized")) {
-        // cmi5 9.3.? (abandoned): the LMS ends a session the AU left without terminating,
-        // its duration running to the AU's last statement.
+        // cmi5 9.3.6 (abandoned): the LMS ends a session the AU left without terminating,
+        // its duration (9.5.4.2) running from the launch to the AU's last statement.
         prev.state = "abandoned".into();
         let result = json!({ "duration": duration(prev.launched_at, prev.last_at) });
         statements.push(lms.statement(ABANDONED, object.clone(), prev.id, &item.item, Map::new(), Some(result)));
@@ -471,7 +471,7 @@ struct Au {
     at: DateTime<Utc>,
 }
 
-async fn authorize(state: &AppState, tx: &mut PgConnection, authorization: Option<&str>) -> Result<Au, AppError> {
+async fn authorize(tx: &mut PgConnection, authorization: Option<&str>) -> Result<Au, AppError> {
     let (_, hash) = token_of(authorization)?;
     let gone = || unauthorized("this auth token opens no AU session (expired, or never answered)");
     let found = store::cmi5::by_token(tx, Capability::Auth, &hash, false).await?.ok_or_else(gone)?;
@@ -489,7 +489,6 @@ async fn authorize(state: &AppState, tx: &mut PgConnection, authorization: Optio
     let a = store::cmi5::by_token(tx, Capability::Auth, &hash, true).await?.ok_or_else(gone)?;
     let pkg = store::runtime::package_get(tx, a.package_id).await?.ok_or_else(gone)?;
     let item = pkg.items.0.iter().find(|i| i.item == a.au).cloned().ok_or_else(gone)?;
-    let _ = state;
     Ok(Au { s, v, a, pkg, item, at })
 }
 
@@ -506,7 +505,7 @@ pub async fn statements(
     body: &[u8],
 ) -> Result<Vec<String>, AppError> {
     let mut tx = state.ctx.db.tenant_tx(tenant_of(authorization)?).await?;
-    let Au { mut s, v, mut a, pkg, item, at } = authorize(state, &mut tx, authorization).await?;
+    let Au { mut s, v, mut a, pkg, item, at } = authorize(&mut tx, authorization).await?;
     let parsed = mirai_xapi::strict_json::parse(body).map_err(|e| bad(format!("the body is not JSON: {e}")))?;
     let mut list = match (parsed, statement_id) {
         (Value::Array(l), None) => l,
@@ -677,7 +676,7 @@ fn state_activity(q: &DocQuery) -> Result<String, AppError> {
 /// GET on the State resource: one document, or the ids of the activity's.
 pub async fn state_get(state: &AppState, authorization: Option<&str>, q: DocQuery) -> Result<Doc, AppError> {
     let mut tx = state.ctx.db.tenant_tx(tenant_of(authorization)?).await?;
-    let au = authorize(state, &mut tx, authorization).await?;
+    let au = authorize(&mut tx, authorization).await?;
     same_learner(&au, &q, &state.ctx.public_url)?;
     let activity = state_activity(&q)?;
     let doc = match &q.state_id {
@@ -711,7 +710,7 @@ pub async fn state_write(
     body: &[u8],
 ) -> Result<(), AppError> {
     let mut tx = state.ctx.db.tenant_tx(tenant_of(authorization)?).await?;
-    let au = authorize(state, &mut tx, authorization).await?;
+    let au = authorize(&mut tx, authorization).await?;
     same_learner(&au, &q, &state.ctx.public_url)?;
     let activity = state_activity(&q)?;
     let id = q.state_id.as_deref().ok_or_else(|| bad("stateId is required"))?;
@@ -753,7 +752,7 @@ pub async fn state_write(
 /// DELETE on the State resource: one document, or all the activity's but LMS.LaunchData.
 pub async fn state_delete(state: &AppState, authorization: Option<&str>, q: DocQuery) -> Result<(), AppError> {
     let mut tx = state.ctx.db.tenant_tx(tenant_of(authorization)?).await?;
-    let au = authorize(state, &mut tx, authorization).await?;
+    let au = authorize(&mut tx, authorization).await?;
     same_learner(&au, &q, &state.ctx.public_url)?;
     let activity = state_activity(&q)?;
     if q.state_id.as_deref() == Some(LAUNCH_DATA) {
@@ -769,7 +768,7 @@ pub async fn state_delete(state: &AppState, authorization: Option<&str>, q: DocQ
 /// read counts as the AU having asked.
 pub async fn profile_get(state: &AppState, authorization: Option<&str>, q: DocQuery) -> Result<Doc, AppError> {
     let mut tx = state.ctx.db.tenant_tx(tenant_of(authorization)?).await?;
-    let mut au = authorize(state, &mut tx, authorization).await?;
+    let mut au = authorize(&mut tx, authorization).await?;
     same_learner(&au, &q, &state.ctx.public_url)?;
     if !au.a.prefs_read {
         au.a.prefs_read = true;
@@ -785,7 +784,7 @@ pub async fn profile_get(state: &AppState, authorization: Option<&str>, q: DocQu
 /// PUT, POST or DELETE on the Agent Profile resource: refused (cmi5 11: the LMS may).
 pub async fn profile_write(state: &AppState, authorization: Option<&str>) -> Result<(), AppError> {
     let mut tx = state.ctx.db.tenant_tx(tenant_of(authorization)?).await?;
-    authorize(state, &mut tx, authorization).await?;
+    authorize(&mut tx, authorization).await?;
     Err(refused("11.0.0.0-1: the learner's preferences are the LMS's; this one takes no writes".into()))
 }
 
