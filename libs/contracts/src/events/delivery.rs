@@ -19,8 +19,13 @@ pub struct StatementsRecorded {
     /// The learner's tenant (where the LRS stores the statements).
     pub tenant_id: TenantId,
     pub user_id: UserId,
-    /// The session: every statement's `context.registration`.
+    /// The session: every statement's `context.registration`, unless `registration`
+    /// names another.
     pub session_id: PlaySessionId,
+    /// The registration of every statement when it is not the session's: a cmi5 course
+    /// (one package's structure) played in the session has one of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration: Option<uuid::Uuid>,
     /// At least one statement.
     pub statements: Vec<Value>,
 }

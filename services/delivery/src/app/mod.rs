@@ -258,16 +258,19 @@ async fn record(
     tx: &mut sqlx::PgConnection,
     meta: &EventMeta,
     s: &SessionRow,
+    registration: Option<Uuid>,
     statements: Vec<Value>,
 ) -> Result<(), AppError> {
-    let event = StatementsRecorded { tenant_id: s.tenant_id, user_id: s.user_id, session_id: s.id, statements };
+    let event =
+        StatementsRecorded { tenant_id: s.tenant_id, user_id: s.user_id, session_id: s.id, registration, statements };
     state.ctx.emit(tx, meta, [event.into()]).await
 }
 
 /// The statements of one event, at most (the outbox refuses events over 768 KiB).
 const STATEMENT_BATCH_BYTES: usize = 256 << 10;
 
-/// Records statements in events of a bounded size, in order.
+/// Records statements of the session's registration in events of a bounded size, in
+/// order.
 async fn record_all(
     state: &AppState,
     tx: &mut sqlx::PgConnection,
@@ -275,19 +278,31 @@ async fn record_all(
     s: &SessionRow,
     statements: Vec<Value>,
 ) -> Result<(), AppError> {
+    record_in(state, tx, meta, s, None, statements).await
+}
+
+/// [`record_all`] for another registration of the session's (a cmi5 course's).
+async fn record_in(
+    state: &AppState,
+    tx: &mut sqlx::PgConnection,
+    meta: &EventMeta,
+    s: &SessionRow,
+    registration: Option<Uuid>,
+    statements: Vec<Value>,
+) -> Result<(), AppError> {
     let mut batch: Vec<Value> = vec![];
     let mut size = 0;
     for st in statements {
         let len = st.to_string().len();
         if !batch.is_empty() && size + len > STATEMENT_BATCH_BYTES {
-            record(state, tx, meta, s, std::mem::take(&mut batch)).await?;
+            record(state, tx, meta, s, registration, std::mem::take(&mut batch)).await?;
             size = 0;
         }
         size += len;
         batch.push(st);
     }
     if !batch.is_empty() {
-        record(state, tx, meta, s, batch).await?;
+        record(state, tx, meta, s, registration, batch).await?;
     }
     Ok(())
 }
@@ -353,7 +368,7 @@ pub async fn launch(state: &AppState, p: &Principal, course: CourseId) -> Result
         }
     };
     let rec = xapi::Recorder { public_url: &state.ctx.public_url, session: &session, version: &version, at };
-    record(state, &mut tx, &p.event_meta(), &session, vec![rec.launched()]).await?;
+    record(state, &mut tx, &p.event_meta(), &session, None, vec![rec.launched()]).await?;
     tx.commit().await?;
     Ok((view(&version, &session), new))
 }
@@ -473,7 +488,7 @@ pub async fn complete_lesson(
     let mut statements = vec![rec.lesson_completed(lesson, &l.title)];
     statements.extend(advance(state, &mut s, &v, lesson, at));
     s.revision = store::session_save(&mut tx, &s).await?;
-    record(state, &mut tx, &p.event_meta(), &s, statements).await?;
+    record(state, &mut tx, &p.event_meta(), &s, None, statements).await?;
     tx.commit().await?;
     Ok(view(&v, &s))
 }

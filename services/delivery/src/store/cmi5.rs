@@ -13,6 +13,8 @@ pub struct AuSessionRow {
     pub session_id: PlaySessionId,
     pub lesson_id: LessonId,
     pub package_id: PackageId,
+    /// The cmi5 registration: the session's play of the package.
+    pub registration: Option<Uuid>,
     pub au: String,
     pub user_id: UserId,
     pub number: i32,
@@ -32,7 +34,7 @@ pub struct AuSessionRow {
     pub last_at: DateTime<Utc>,
 }
 
-const AU_SESSION: &str = "id, tenant_id, session_id, lesson_id, package_id, au, user_id, number, launch_mode, state, prefs_read, \
+const AU_SESSION: &str = "id, tenant_id, session_id, lesson_id, package_id, registration, au, user_id, number, launch_mode, state, prefs_read, \
      verbs, score, fetched_at, expires_at, launched_at, last_at";
 
 /// The latest AU session of a registration's lesson, locked.
@@ -86,8 +88,8 @@ pub async fn insert(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO cmi5_sessions (id, tenant_id, session_id, lesson_id, package_id, au, user_id, number, launch_mode, \
-         state, content_hash, fetch_hash, expires_at, launched_at, last_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+         state, content_hash, fetch_hash, expires_at, launched_at, last_at, registration) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(s.id)
     .bind(s.tenant_id)
@@ -104,9 +106,52 @@ pub async fn insert(
     .bind(s.expires_at)
     .bind(s.launched_at)
     .bind(s.last_at)
+    .bind(s.registration)
     .execute(tx)
     .await?;
     Ok(())
+}
+
+/// The cmi5 registration of a session's play of a package, made at its first launch
+/// (`true` then).
+pub async fn registration_of(
+    tx: &mut PgConnection,
+    tenant: TenantId,
+    session: PlaySessionId,
+    package: PackageId,
+    at: DateTime<Utc>,
+) -> Result<(Uuid, bool), sqlx::Error> {
+    let made: Option<Uuid> = sqlx::query_scalar(
+        "INSERT INTO cmi5_registrations (id, tenant_id, session_id, package_id, created_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (session_id, package_id) DO NOTHING RETURNING id",
+    )
+    .bind(Uuid::now_v7())
+    .bind(tenant)
+    .bind(session)
+    .bind(package)
+    .bind(at)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(id) = made {
+        return Ok((id, true));
+    }
+    let id = sqlx::query_scalar("SELECT id FROM cmi5_registrations WHERE session_id = $1 AND package_id = $2")
+        .bind(session)
+        .bind(package)
+        .fetch_one(tx)
+        .await?;
+    Ok((id, false))
+}
+
+/// The AU sessions of a registration still open (launched or initialized), locked.
+pub async fn open_sessions(tx: &mut PgConnection, registration: Uuid) -> Result<Vec<AuSessionRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {AU_SESSION} FROM cmi5_sessions WHERE registration = $1 AND state IN ('launched', 'initialized') \
+         ORDER BY id FOR UPDATE"
+    ))
+    .bind(registration)
+    .fetch_all(tx)
+    .await
 }
 
 /// Saves an AU session's state, verbs, score and last activity.
@@ -207,17 +252,9 @@ pub async fn outcome_put(
     Ok(())
 }
 
-/// The digest a statement of the AU session was accepted with, if it was.
-pub async fn statement_digest(
-    tx: &mut PgConnection,
-    au_session: Uuid,
-    id: Uuid,
-) -> Result<Option<Vec<u8>>, sqlx::Error> {
-    sqlx::query_scalar("SELECT digest FROM cmi5_statements WHERE au_session_id = $1 AND statement_id = $2")
-        .bind(au_session)
-        .bind(id)
-        .fetch_optional(tx)
-        .await
+/// The digest a statement was accepted with (by any AU session of the tenant), if it was.
+pub async fn statement_digest(tx: &mut PgConnection, id: Uuid) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT digest FROM cmi5_statements WHERE statement_id = $1").bind(id).fetch_optional(tx).await
 }
 
 pub async fn statement_put(

@@ -214,6 +214,9 @@ async fn a_cmi5_au_plays_in_chromium_under_cmi5s_rules_and_satisfies_its_block_a
         "{launched}"
     );
     assert_eq!(launched["attempt"]["standard"], "cmi5");
+    // The package's play has a registration of its own, apart from the player's.
+    let reg = au["registration"].as_str().unwrap().to_owned();
+    assert_ne!(reg, sid);
     let activity = app.url(&format!("/courses/{course}/lessons/{square}"));
     assert_eq!(au["activity_id"], activity.as_str());
     // The AU's URL keeps its own parameter and adds cmi5's five.
@@ -271,38 +274,34 @@ async fn a_cmi5_au_plays_in_chromium_under_cmi5s_rules_and_satisfies_its_block_a
         "{attempts}"
     );
 
-    // The LRS holds the launch, the AU's statements and the LMS's satisfied ones, in order.
-    let held = poll("the LRS holds the AU's statements", Duration::from_secs(20), || async {
-        let s = statements(&app, &token, &sid).await;
+    // The LRS holds, in the cmi5 registration, the launch, the AU's statements and the
+    // LMS's satisfied ones, in order, and nothing else (the player's progress is in the
+    // session's).
+    let cmi5 = poll("the LRS holds the AU's statements", Duration::from_secs(20), || async {
+        let s = statements(&app, &token, &reg).await;
         (s.iter().filter(|s| s["verb"]["id"].as_str().is_some_and(|v| v.ends_with("/terminated"))).count() == 1)
             .then_some(s)
     })
     .await;
-    let cmi5: Vec<&Value> = held
-        .iter()
-        .filter(|s| {
-            s["context"]["contextActivities"]["category"]
-                .as_array()
-                .is_some_and(|c| c.iter().any(|c| c["id"] == "https://w3id.org/xapi/cmi5/context/categories/cmi5"))
-        })
-        .collect();
+    let progress = statements(&app, &token, &sid).await;
+    assert!(progress.iter().any(|s| s["verb"]["id"] == "http://adlnet.gov/expapi/verbs/progressed"), "{progress:?}");
     let verbs: Vec<&str> = cmi5.iter().map(|s| s["verb"]["id"].as_str().unwrap().rsplit('/').next().unwrap()).collect();
     assert_eq!(verbs, ["launched", "initialized", "passed", "completed", "satisfied", "satisfied", "terminated"]);
-    let launched_st = cmi5[0];
+    let launched_st = &cmi5[0];
     let ext = &launched_st["context"]["extensions"];
     assert_eq!(ext["https://w3id.org/xapi/cmi5/context/extensions/launchmode"], "Normal");
     assert_eq!(ext["https://w3id.org/xapi/cmi5/context/extensions/moveon"], "CompletedAndPassed");
     assert_eq!(ext["https://w3id.org/xapi/cmi5/context/extensions/masteryscore"], 0.8);
     assert_eq!(launched_st["context"]["contextActivities"]["grouping"][0]["id"], "https://example.com/knots/square");
     assert_eq!(launched_st["object"]["id"], activity.as_str());
-    let (block, whole) = (cmi5[4], cmi5[5]);
+    let (block, whole) = (&cmi5[4], &cmi5[5]);
     assert_eq!(block["object"]["definition"]["type"], "https://w3id.org/xapi/cmi5/activitytype/block");
     assert_eq!(block["context"]["contextActivities"]["grouping"][0]["id"], "https://example.com/knots/basics");
     assert_eq!(whole["object"]["definition"]["type"], "https://w3id.org/xapi/cmi5/activitytype/course");
     assert_eq!(whole["context"]["contextActivities"]["grouping"][0]["id"], "https://example.com/knots");
     let session_id = launched["au"]["session_id"].as_str().unwrap();
     for s in &cmi5 {
-        assert_eq!(s["context"]["registration"], sid.as_str());
+        assert_eq!(s["context"]["registration"], reg.as_str());
         assert_eq!(s["context"]["extensions"]["https://w3id.org/xapi/cmi5/context/extensions/sessionid"], session_id);
     }
 
@@ -316,7 +315,7 @@ async fn a_cmi5_au_plays_in_chromium_under_cmi5s_rules_and_satisfies_its_block_a
     .unwrap();
     let enc = |s: &str| serde_urlencoded::to_string([("x", s)]).unwrap()[2..].to_owned();
     let state_q = |id: &str| {
-        format!("/activities/state?activityId={}&agent={}&registration={sid}&stateId={id}", enc(&activity), enc(&agent))
+        format!("/activities/state?activityId={}&agent={}&registration={reg}&stateId={id}", enc(&activity), enc(&agent))
     };
     // LaunchData is the LMS's; the AU's own State documents are kept.
     let (s, data) = xapi(&app, reqwest::Method::GET, &state_q("LMS.LaunchData"), &auth, None).await;
@@ -347,7 +346,7 @@ async fn a_cmi5_au_plays_in_chromium_under_cmi5s_rules_and_satisfies_its_block_a
     let initialized = json!({ "id": Uuid::new_v4(), "actor": serde_json::from_str::<Value>(&agent).unwrap(),
         "verb": { "id": "http://adlnet.gov/expapi/verbs/initialized" }, "object": { "id": activity },
         "timestamp": "2026-12-02T10:00:00Z",
-        "context": { "registration": sid, "contextActivities": { "grouping": [{ "id": "https://example.com/knots/square" }],
+        "context": { "registration": reg, "contextActivities": { "grouping": [{ "id": "https://example.com/knots/square" }],
             "category": [{ "id": "https://w3id.org/xapi/cmi5/context/categories/cmi5" }] },
             "extensions": { "https://w3id.org/xapi/cmi5/context/extensions/sessionid": second_session } } });
     let (s, ids) = xapi(&app, reqwest::Method::POST, "/statements", &auth, Some(initialized.clone())).await;
@@ -357,6 +356,23 @@ async fn a_cmi5_au_plays_in_chromium_under_cmi5s_rules_and_satisfies_its_block_a
     let mut changed = initialized.clone();
     changed["timestamp"] = json!("2026-12-02T10:00:01Z");
     assert_eq!(xapi(&app, reqwest::Method::POST, "/statements", &auth, Some(changed)).await.0, 409);
+    // The AU speaks of itself only: a `completed` of the course (which would count for
+    // assignments) is refused.
+    let mut course_claim = initialized.clone();
+    course_claim["id"] = json!(Uuid::new_v4());
+    course_claim["verb"] = json!({ "id": "http://adlnet.gov/expapi/verbs/completed" });
+    course_claim["object"] = json!({ "id": app.url(&format!("/courses/{course}")) });
+    course_claim["context"]["contextActivities"]["category"] = json!([]);
+    let refused = xapi(&app, reqwest::Method::POST, "/statements", &auth, Some(course_claim)).await;
+    assert_problem(&refused, 403, "cmi5-rule");
+    // A non-object, or a NUL in a string: 400, never a 500.
+    let put_number = format!("/statements?statementId={}", Uuid::new_v4());
+    assert_eq!(xapi(&app, reqwest::Method::PUT, &put_number, &auth, Some(json!(1))).await.0, 400);
+    let mut nul = initialized.clone();
+    nul["id"] = json!(Uuid::new_v4());
+    nul["verb"] = json!({ "id": "http://adlnet.gov/expapi/verbs/experienced", "display": { "en-US": "a\u{0}b" } });
+    nul["context"]["contextActivities"]["category"] = json!([]);
+    assert_eq!(xapi(&app, reqwest::Method::POST, "/statements", &auth, Some(nul)).await.0, 400);
     // An xAPI-invalid statement is a 400 (never accepted, so never lost downstream).
     let mut invalid = initialized.clone();
     invalid["id"] = json!(Uuid::new_v4());
@@ -379,7 +395,7 @@ async fn a_cmi5_au_plays_in_chromium_under_cmi5s_rules_and_satisfies_its_block_a
     next["id"] = json!(Uuid::new_v4());
     assert_problem(&xapi(&app, reqwest::Method::POST, "/statements", &auth, Some(next)).await, 403, "cmi5-rule");
     let abandoned = poll("the LRS holds the abandoned session", Duration::from_secs(20), || async {
-        statements(&app, &token, &sid)
+        statements(&app, &token, &reg)
             .await
             .into_iter()
             .find(|s| s["verb"]["id"] == "https://w3id.org/xapi/adl/verbs/abandoned")

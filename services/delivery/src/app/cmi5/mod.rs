@@ -31,7 +31,7 @@ use sqlx::{PgConnection, types::Json};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{advance, lessons, now, own_session, record_all};
+use super::{advance, lessons, now, own_session, record_all, record_in};
 use crate::{
     AppState,
     store::{
@@ -66,6 +66,9 @@ const SESSION_TTL_HOURS: i64 = 8;
 pub struct AuLaunch {
     /// cmi5's session id: the `sessionid` context extension of the AU's statements.
     pub session_id: Uuid,
+    /// The cmi5 registration: this session's play of the package (the `registration`
+    /// launch parameter), apart from the player's own statements.
+    pub registration: Uuid,
     /// The AU's activity id on this platform (the `activityId` launch parameter).
     pub activity_id: String,
     /// The AU's id in its course structure.
@@ -126,13 +129,13 @@ fn lesson_of(v: &VersionRow, pkg: &PackageRow, au: &str) -> Option<LessonId> {
 
 /// The statements the LMS makes itself (cmi5 9.6.2.3: the cmi5 category, the publisher
 /// id in the grouping, the registration and the session id).
-struct Lms<'a> {
+struct Lms {
     actor: Value,
-    s: &'a SessionRow,
+    registration: Uuid,
     at: DateTime<Utc>,
 }
 
-impl Lms<'_> {
+impl Lms {
     fn statement(
         &self,
         verb: &str,
@@ -152,7 +155,7 @@ impl Lms<'_> {
             "verb": { "id": verb, "display": { "en-US": display } },
             "object": object,
             "context": {
-                "registration": self.s.id.to_string(),
+                "registration": self.registration.to_string(),
                 "contextActivities": {
                     "category": [{ "objectType": "Activity", "id": rules::CMI5_CATEGORY }],
                     "grouping": [{ "objectType": "Activity", "id": grouping }],
@@ -174,6 +177,14 @@ fn duration(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
     format!("PT{}.{:02}S", centis / 100, centis % 100)
 }
 
+/// What settling a registration records: cmi5's `satisfied` statements (of the cmi5
+/// registration) and the player's progress (of the session's).
+#[derive(Default)]
+struct Settled {
+    satisfied: Vec<Value>,
+    progress: Vec<Value>,
+}
+
 /// Settles what the registration's record of a package's AUs now satisfies: each AU its
 /// moveOn satisfies is marked, its lesson completes, and `satisfied` is recorded for every
 /// block and the course it completes (innermost first). `session` is the AU session that
@@ -185,10 +196,11 @@ async fn settle(
     s: &mut SessionRow,
     v: &VersionRow,
     pkg: &PackageRow,
+    registration: Uuid,
     outcomes: &mut HashMap<String, AuOutcome>,
     session: Uuid,
     at: DateTime<Utc>,
-) -> Result<Vec<Value>, AppError> {
+) -> Result<Settled, AppError> {
     let mut newly = vec![];
     for i in &pkg.items.0 {
         let o =
@@ -199,14 +211,14 @@ async fn settle(
             newly.push(i);
         }
     }
+    let mut out = Settled::default();
     if newly.is_empty() {
-        return Ok(vec![]);
+        return Ok(out);
     }
     let satisfied = |au: &str| outcomes.get(au).is_some_and(|o| o.satisfied);
-    let lms = Lms { actor: actor(&state.ctx.public_url, s), s, at };
+    let lms = Lms { actor: actor(&state.ctx.public_url, s), registration, at };
     let course = course_iri(&state.ctx.public_url, s, pkg);
     let order = blocks(pkg);
-    let mut out = vec![];
     let mut seen = HashSet::new();
     for i in &newly {
         for b in au_of(i).blocks.iter().rev() {
@@ -215,21 +227,21 @@ async fn settle(
                 let n = order.iter().position(|x| x == b).unwrap_or(0);
                 let object = json!({ "objectType": "Activity", "id": format!("{course}/blocks/{n}"),
                     "definition": { "type": BLOCK_TYPE } });
-                out.push(lms.statement(SATISFIED, object, session, b, Map::new(), None));
+                out.satisfied.push(lms.statement(SATISFIED, object, session, b, Map::new(), None));
             }
         }
     }
     if pkg.items.0.iter().all(|i| satisfied(&i.item)) {
         let object = json!({ "objectType": "Activity", "id": course, "definition": { "type": COURSE_TYPE } });
         let grouping = pkg.course_iri.clone().unwrap_or_else(|| course.clone());
-        out.push(lms.statement(SATISFIED, object, session, &grouping, Map::new(), None));
+        out.satisfied.push(lms.statement(SATISFIED, object, session, &grouping, Map::new(), None));
     }
     // A satisfied AU completes the lesson that plays it.
     for i in newly {
         if let Some(lesson) = lesson_of(v, pkg, &i.item)
             && !s.completed_lessons.contains(&lesson.into_uuid())
         {
-            out.extend(advance(state, s, v, lesson, at));
+            out.progress.extend(advance(state, s, v, lesson, at));
             s.revision = store::session_save(tx, s).await?;
         }
     }
@@ -285,8 +297,9 @@ pub async fn attempts(
 }
 
 /// Launches the AU a lesson plays, in the caller's transaction (which holds the session):
-/// abandons its session left open, settles NotApplicable AUs when the registration
-/// begins, writes LMS.LaunchData, records `launched`, answers the AU's URL.
+/// begins the package's cmi5 registration at its first launch (NotApplicable AUs are
+/// satisfied then), abandons the registration's AU sessions left open, writes
+/// LMS.LaunchData, records `launched`, answers the AU's URL.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn launch(
     state: &AppState,
@@ -298,24 +311,36 @@ pub(super) async fn launch(
     item: &PackageItem,
     at: DateTime<Utc>,
 ) -> Result<super::runtime::Launched, AppError> {
+    // A package imported before its AUs' moveOn was kept would satisfy everything at once.
+    if pkg.items.0.iter().any(|i| i.au.is_none()) {
+        return Err(AppError::client(
+            StatusCode::CONFLICT,
+            "package-outdated",
+            "Package outdated",
+            format!("package {} was imported before cmi5 launches were kept: import it again", pkg.id),
+        ));
+    }
     let au = au_of(item);
     let public = state.ctx.public_url.trim_end_matches('/');
     let activity_id = iri::lesson_activity(public, s.course_id, lesson);
-    let lms = Lms { actor: actor(public, s), s, at };
-    let object = json!({ "objectType": "Activity", "id": activity_id });
+    let (registration, _) = store::cmi5::registration_of(tx, s.tenant_id, s.id, pkg.id, at).await?;
+    let lms = Lms { actor: actor(public, s), registration, at };
     let mut statements = vec![];
-    let latest = store::cmi5::latest(tx, s.id, lesson).await?;
-    if let Some(mut prev) = latest.clone().filter(|p| matches!(p.state.as_str(), "launched" | "initialized")) {
-        // cmi5 9.3.6 (abandoned): the LMS ends a session the AU left without terminating,
-        // its duration (9.5.4.2) running from the launch to the AU's last statement.
+    // cmi5 9.3.6 (abandoned): a new launch in the registration ends the AU sessions left
+    // without terminating, any AU's, their duration (9.5.4.2) running from the launch to
+    // the AU's last statement.
+    for mut prev in store::cmi5::open_sessions(tx, registration).await? {
         prev.state = "abandoned".into();
+        let object =
+            json!({ "objectType": "Activity", "id": iri::lesson_activity(public, s.course_id, prev.lesson_id) });
         let result = json!({ "duration": duration(prev.launched_at, prev.last_at) });
-        statements.push(lms.statement(ABANDONED, object.clone(), prev.id, &item.item, Map::new(), Some(result)));
+        statements.push(lms.statement(ABANDONED, object, prev.id, &prev.au, Map::new(), Some(result)));
         store::cmi5::save(tx, &prev).await?;
     }
+    let latest = store::cmi5::latest(tx, s.id, lesson).await?;
     let mut outcomes = outcomes_of(tx, s, pkg).await?;
-    statements.extend(settle(state, tx, s, v, pkg, &mut outcomes, Uuid::now_v7(), at).await?);
-    let lms = Lms { actor: actor(public, s), s, at };
+    let settled = settle(state, tx, s, v, pkg, registration, &mut outcomes, Uuid::now_v7(), at).await?;
+    statements.extend(settled.satisfied);
 
     let (content_token, content_hash) = super::runtime::new_token(s.tenant_id);
     let (fetch_token, fetch_hash) = super::runtime::new_token(s.tenant_id);
@@ -325,6 +350,7 @@ pub(super) async fn launch(
         session_id: s.id,
         lesson_id: lesson,
         package_id: pkg.id,
+        registration: Some(registration),
         au: item.item.clone(),
         user_id: s.user_id,
         number: latest.map_or(1, |p| p.number + 1),
@@ -379,15 +405,17 @@ pub(super) async fn launch(
     if let Some(m) = item.mastery_score {
         ext.insert(rules::MASTERY_SCORE.into(), json!(m));
     }
+    let object = json!({ "objectType": "Activity", "id": activity_id });
     statements.push(lms.statement(LAUNCHED, object, row.id, &item.item, ext, None));
     let meta = RequestContext::event_meta(format!("user:{}", s.user_id));
-    record_all(state, tx, &meta, s, statements).await?;
+    record_in(state, tx, &meta, s, Some(registration), statements).await?;
+    record_all(state, tx, &meta, s, settled.progress).await?;
 
     let params = serde_urlencoded::to_string([
         ("endpoint", format!("{base}/api/v1/delivery/cmi5/xapi")),
         ("fetch", format!("{base}/api/v1/delivery/cmi5/fetch/{fetch_token}")),
         ("actor", actor(public, s).to_string()),
-        ("registration", s.id.to_string()),
+        ("registration", registration.to_string()),
         ("activityId", activity_id.clone()),
     ])
     .map_err(|e| AppError::Internal(e.into()))?;
@@ -403,6 +431,7 @@ pub(super) async fn launch(
         expires_at: row.expires_at,
         au: Some(AuLaunch {
             session_id: row.id,
+            registration,
             activity_id,
             publisher_id: item.item.clone(),
             launch_mode: row.launch_mode,
@@ -471,25 +500,39 @@ struct Au {
     at: DateTime<Utc>,
 }
 
-async fn authorize(tx: &mut PgConnection, authorization: Option<&str>) -> Result<Au, AppError> {
+/// The AU session an auth token opens, its locks taken. `ended`: a session terminated or
+/// abandoned is let through (its statements answer retries, then refuse by cmi5's rules);
+/// the documents refuse it (8.1.2.0-2).
+async fn authorize(tx: &mut PgConnection, authorization: Option<&str>, ended: bool) -> Result<Au, AppError> {
     let (_, hash) = token_of(authorization)?;
     let gone = || unauthorized("this auth token opens no AU session (expired, or never answered)");
     let found = store::cmi5::by_token(tx, Capability::Auth, &hash, false).await?.ok_or_else(gone)?;
-    let at = now(tx).await?;
-    if found.expires_at < at {
-        return Err(gone());
-    }
-    if matches!(found.state.as_str(), "terminated" | "abandoned") {
-        return Err(refused(format!("8.1.2.0-2: the AU session is {}: launch the lesson again", found.state)));
-    }
     let (s, v) = own_session(tx, found.user_id, found.session_id, true).await.map_err(|e| match e {
         AppError::NotFound { .. } => gone(),
         e => e,
     })?;
+    // Read again under its lock: a launch that abandoned it meanwhile is seen.
     let a = store::cmi5::by_token(tx, Capability::Auth, &hash, true).await?.ok_or_else(gone)?;
+    let at = now(tx).await?;
+    if a.expires_at < at {
+        return Err(gone());
+    }
+    if !ended && matches!(a.state.as_str(), "terminated" | "abandoned") {
+        return Err(refused(format!("8.1.2.0-2: the AU session is {}: launch the lesson again", a.state)));
+    }
     let pkg = store::runtime::package_get(tx, a.package_id).await?.ok_or_else(gone)?;
     let item = pkg.items.0.iter().find(|i| i.item == a.au).cloned().ok_or_else(gone)?;
     Ok(Au { s, v, a, pkg, item, at })
+}
+
+/// Whether a string or key anywhere in the value holds a NUL.
+fn has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(l) => l.iter().any(has_nul),
+        Value::Object(m) => m.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
 }
 
 fn tenant_of(authorization: Option<&str>) -> Result<Uuid, AppError> {
@@ -497,7 +540,9 @@ fn tenant_of(authorization: Option<&str>) -> Result<Uuid, AppError> {
 }
 
 /// The statements an AU sends (POST: one or an array; PUT: one, under `statement_id`):
-/// their ids, once each is checked, kept, and recorded with what it settles.
+/// their ids, once each is checked, kept, and recorded with what it settles. Each AU
+/// statement goes out in an event of its own, so the LRS refusing one (an id it holds
+/// already) costs only that one, never the `satisfied` statements it caused.
 pub async fn statements(
     state: &AppState,
     authorization: Option<&str>,
@@ -505,7 +550,7 @@ pub async fn statements(
     body: &[u8],
 ) -> Result<Vec<String>, AppError> {
     let mut tx = state.ctx.db.tenant_tx(tenant_of(authorization)?).await?;
-    let Au { mut s, v, mut a, pkg, item, at } = authorize(&mut tx, authorization).await?;
+    let Au { mut s, v, mut a, pkg, item, at } = authorize(&mut tx, authorization, true).await?;
     let parsed = mirai_xapi::strict_json::parse(body).map_err(|e| bad(format!("the body is not JSON: {e}")))?;
     let mut list = match (parsed, statement_id) {
         (Value::Array(l), None) => l,
@@ -515,9 +560,12 @@ pub async fn statements(
     if list.is_empty() || list.len() > MAX_STATEMENTS {
         return Err(bad(format!("send 1 to {MAX_STATEMENTS} statements")));
     }
+    if let Some(n) = list.iter().position(|st| !st.is_object()) {
+        return Err(bad(format!("statement {n} is not a JSON object")));
+    }
     if let Some(id) = statement_id {
         let id = mirai_xapi::parse_uuid(id).ok_or_else(|| bad("statementId must be a UUID"))?;
-        match list[0].get("id").and_then(Value::as_str).map(mirai_xapi::parse_uuid) {
+        match list[0].get("id").map(|v| v.as_str().and_then(mirai_xapi::parse_uuid)) {
             Some(Some(own)) if own != id => return Err(bad("the statement's id differs from statementId")),
             Some(_) => {}
             None => list[0]["id"] = json!(id.to_string()),
@@ -526,7 +574,8 @@ pub async fn statements(
     let public = state.ctx.public_url.trim_end_matches('/').to_owned();
     let launch_actor = actor(&public, &s);
     let activity_id = iri::lesson_activity(&public, s.course_id, a.lesson_id);
-    let (registration, session_id) = (s.id.to_string(), a.id.to_string());
+    let registration_id = a.registration.unwrap_or(s.id.into_uuid());
+    let (registration, session_id) = (registration_id.to_string(), a.id.to_string());
     let launch = Launch {
         actor: &launch_actor,
         registration: &registration,
@@ -535,6 +584,7 @@ pub async fn statements(
         publisher_id: &item.item,
         launch_mode: &a.launch_mode,
         mastery_score: item.mastery_score,
+        platform: &public,
     };
     let mut outcomes = outcomes_of(&mut tx, &s, &pkg).await?;
     let o = outcomes.get(&item.item).cloned().unwrap_or_default();
@@ -546,7 +596,9 @@ pub async fn statements(
         passed: o.passed,
         failed: o.failed,
     };
-    let (mut ids, mut seen, mut recorded) = (vec![], HashSet::new(), vec![]);
+    // Events in order: each AU statement, the `satisfied` it caused, the player's progress.
+    let mut events: Vec<(Option<Uuid>, Vec<Value>)> = vec![];
+    let (mut ids, mut seen) = (vec![], HashSet::new());
     for (n, st) in list.into_iter().enumerate() {
         let raw = serde_json::to_vec(&st).map_err(|e| AppError::Internal(e.into()))?;
         if raw.len() > MAX_STATEMENT_BYTES {
@@ -557,13 +609,17 @@ pub async fn statements(
                 format!("statement {n} weighs {} bytes; at most {MAX_STATEMENT_BYTES}", raw.len()),
             ));
         }
+        // Text Postgres cannot keep (a NUL) is the client's mistake, not a 500.
+        if has_nul(&st) {
+            return Err(bad(format!("statement {n} holds a NUL character")));
+        }
         let id = st.get("id").and_then(Value::as_str).and_then(mirai_xapi::parse_uuid);
         let digest = Sha256::digest(&raw).to_vec();
         if let Some(id) = id {
             if !seen.insert(id) {
                 return Err(bad(format!("statement {n}: the id {id} is sent twice")));
             }
-            match store::cmi5::statement_digest(&mut tx, a.id, id).await? {
+            match store::cmi5::statement_digest(&mut tx, id).await? {
                 // A retry whose answer was lost: answered again, applied once.
                 Some(d) if d == digest => {
                     ids.push(id.to_string());
@@ -578,14 +634,22 @@ pub async fn statements(
         let defined = rules::check(&st, &launch, &p).map_err(|e| refused(format!("statement {n}: {e}")))?;
         let (norm, _) = mirai_xapi::validate(&st, mirai_xapi::XapiVersion::V103, at)
             .map_err(|e| bad(format!("statement {n}: {e}")))?;
-        if st["attachments"].as_array().is_some_and(|l| l.iter().any(|x| x.get("fileUrl").is_none())) {
-            return Err(bad(format!("statement {n}: attachments here are referenced by fileUrl, not sent")));
+        // Attachments travel as parts of a multipart request, which this endpoint does
+        // not take: one referenced by fileUrl is fine, a signature or a part is not.
+        for list in [&st["attachments"], &st["object"]["attachments"]] {
+            if let Some(l) = list.as_array()
+                && l.iter().any(|x| {
+                    x.get("fileUrl").is_none() || x["usageType"] == "http://adlnet.gov/expapi/attachments/signature"
+                })
+            {
+                return Err(bad(format!("statement {n}: attachments here are referenced by fileUrl, and unsigned")));
+            }
         }
         let id = norm.id.into_uuid();
         store::cmi5::statement_put(&mut tx, s.tenant_id, a.id, id, &digest).await?;
         ids.push(id.to_string());
         let score = st["result"].get("score").cloned();
-        recorded.push(st);
+        events.push((Some(registration_id), vec![st]));
         let Some(d) = defined else { continue };
         rules::apply(&mut p, d);
         if matches!(d, Defined::Passed | Defined::Failed) {
@@ -597,7 +661,13 @@ pub async fn statements(
                 .or_insert_with(|| AuOutcome { au: item.item.clone(), ..Default::default() });
             (o.completed, o.passed, o.failed) = (p.completed, p.passed, p.failed);
             store::cmi5::outcome_put(&mut tx, s.tenant_id, s.id, pkg.id, o).await?;
-            recorded.extend(settle(state, &mut tx, &mut s, &v, &pkg, &mut outcomes, a.id, at).await?);
+            let settled = settle(state, &mut tx, &mut s, &v, &pkg, registration_id, &mut outcomes, a.id, at).await?;
+            if !settled.satisfied.is_empty() {
+                events.push((Some(registration_id), settled.satisfied));
+            }
+            if !settled.progress.is_empty() {
+                events.push((None, settled.progress));
+            }
         }
     }
     a.state = p.state;
@@ -605,7 +675,9 @@ pub async fn statements(
     a.last_at = at;
     store::cmi5::save(&mut tx, &a).await?;
     let meta = RequestContext::event_meta(format!("user:{}", s.user_id));
-    record_all(state, &mut tx, &meta, &s, recorded).await?;
+    for (registration, statements) in events {
+        record_in(state, &mut tx, &meta, &s, registration, statements).await?;
+    }
     tx.commit().await?;
     Ok(ids)
 }
@@ -655,7 +727,7 @@ fn same_learner(au: &Au, q: &DocQuery, public: &str) -> Result<(), AppError> {
         return Err(refused("8.1.3.0-3: `agent` is not the actor the AU was launched with".into()));
     }
     if let Some(r) = &q.registration
-        && mirai_xapi::parse_uuid(r) != Some(au.s.id.into_uuid())
+        && mirai_xapi::parse_uuid(r) != Some(au.a.registration.unwrap_or(au.s.id.into_uuid()))
     {
         return Err(refused("8.1.4.0-3: `registration` is not the launch's".into()));
     }
@@ -676,7 +748,7 @@ fn state_activity(q: &DocQuery) -> Result<String, AppError> {
 /// GET on the State resource: one document, or the ids of the activity's.
 pub async fn state_get(state: &AppState, authorization: Option<&str>, q: DocQuery) -> Result<Doc, AppError> {
     let mut tx = state.ctx.db.tenant_tx(tenant_of(authorization)?).await?;
-    let au = authorize(&mut tx, authorization).await?;
+    let au = authorize(&mut tx, authorization, false).await?;
     same_learner(&au, &q, &state.ctx.public_url)?;
     let activity = state_activity(&q)?;
     let doc = match &q.state_id {
@@ -710,7 +782,7 @@ pub async fn state_write(
     body: &[u8],
 ) -> Result<(), AppError> {
     let mut tx = state.ctx.db.tenant_tx(tenant_of(authorization)?).await?;
-    let au = authorize(&mut tx, authorization).await?;
+    let au = authorize(&mut tx, authorization, false).await?;
     same_learner(&au, &q, &state.ctx.public_url)?;
     let activity = state_activity(&q)?;
     let id = q.state_id.as_deref().ok_or_else(|| bad("stateId is required"))?;
@@ -752,7 +824,7 @@ pub async fn state_write(
 /// DELETE on the State resource: one document, or all the activity's but LMS.LaunchData.
 pub async fn state_delete(state: &AppState, authorization: Option<&str>, q: DocQuery) -> Result<(), AppError> {
     let mut tx = state.ctx.db.tenant_tx(tenant_of(authorization)?).await?;
-    let au = authorize(&mut tx, authorization).await?;
+    let au = authorize(&mut tx, authorization, false).await?;
     same_learner(&au, &q, &state.ctx.public_url)?;
     let activity = state_activity(&q)?;
     if q.state_id.as_deref() == Some(LAUNCH_DATA) {
@@ -768,7 +840,7 @@ pub async fn state_delete(state: &AppState, authorization: Option<&str>, q: DocQ
 /// read counts as the AU having asked.
 pub async fn profile_get(state: &AppState, authorization: Option<&str>, q: DocQuery) -> Result<Doc, AppError> {
     let mut tx = state.ctx.db.tenant_tx(tenant_of(authorization)?).await?;
-    let mut au = authorize(&mut tx, authorization).await?;
+    let mut au = authorize(&mut tx, authorization, false).await?;
     same_learner(&au, &q, &state.ctx.public_url)?;
     if !au.a.prefs_read {
         au.a.prefs_read = true;
@@ -784,7 +856,7 @@ pub async fn profile_get(state: &AppState, authorization: Option<&str>, q: DocQu
 /// PUT, POST or DELETE on the Agent Profile resource: refused (cmi5 11: the LMS may).
 pub async fn profile_write(state: &AppState, authorization: Option<&str>) -> Result<(), AppError> {
     let mut tx = state.ctx.db.tenant_tx(tenant_of(authorization)?).await?;
-    authorize(&mut tx, authorization).await?;
+    authorize(&mut tx, authorization, false).await?;
     Err(refused("11.0.0.0-1: the learner's preferences are the LMS's; this one takes no writes".into()))
 }
 

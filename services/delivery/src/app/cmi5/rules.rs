@@ -28,6 +28,9 @@ pub struct Launch<'a> {
     pub publisher_id: &'a str,
     pub launch_mode: &'a str,
     pub mastery_score: Option<f64>,
+    /// The platform's public URL: the AU speaks of no activity of the platform's but
+    /// itself and what is under its IRI.
+    pub platform: &'a str,
 }
 
 /// What the AU session and its registration recorded so far.
@@ -117,6 +120,19 @@ pub fn check(st: &Value, l: &Launch<'_>, p: &Progress) -> Result<Option<Defined>
     if !same_actor(&st["actor"], l.actor) {
         return Err("8.1.3.0-3: the actor is not the one the AU was launched with".into());
     }
+    // Not cmi5's rule but the platform's: an AU's statement is about the AU or what it
+    // holds, never another course or lesson of the platform (whose completion counts
+    // for assignments and certificates).
+    let platform = l.platform.trim_end_matches('/');
+    for id in [&st["object"]["id"], &st["object"]["object"]["id"]] {
+        if let Some(id) = id.as_str()
+            && (id == platform || id.starts_with(&format!("{platform}/")))
+            && id != l.activity_id
+            && !["/", "?", "#"].iter().any(|sep| id.starts_with(&format!("{}{sep}", l.activity_id)))
+        {
+            return Err(format!("platform: an AU's statement is about the AU ({}), not `{id}`", l.activity_id));
+        }
+    }
     let context = st.get("context").filter(|c| c.is_object()).ok_or("9.6.0.0-1: a statement of an AU has a context")?;
     let grouped = context["contextActivities"]["grouping"]
         .as_array()
@@ -199,9 +215,7 @@ pub fn check(st: &Value, l: &Launch<'_>, p: &Progress) -> Result<Option<Defined>
     {
         return Err("9.5.4.1-1: terminated, completed, passed and failed carry result.duration".into());
     }
-    if matches!(d, Defined::Initialized | Defined::Terminated | Defined::Completed | Defined::Passed)
-        && p.verbs.iter().any(|v| v == d.iri())
-    {
+    if p.verbs.iter().any(|v| v == d.iri()) {
         return Err(format!("9.3.0.0-2: a session records `{}` once", d.iri()));
     }
     let scaled = score.and_then(|s| s["scaled"].as_f64());
@@ -209,9 +223,6 @@ pub fn check(st: &Value, l: &Launch<'_>, p: &Progress) -> Result<Option<Defined>
         match (d, scaled) {
             (Defined::Passed, Some(s)) if s < m => {
                 return Err(format!("9.3.4.0-2: passed with {s}, below the mastery score {m}"));
-            }
-            (Defined::Passed, None) => {
-                return Err(format!("9.3.4.0-2: passed carries score.scaled (mastery score {m})"));
             }
             (Defined::Failed, Some(s)) if s >= m => {
                 return Err(format!("9.3.6.0-1: failed with {s}, at or above the mastery score {m}"));

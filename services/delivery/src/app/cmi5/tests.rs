@@ -22,6 +22,7 @@ fn launch<'a>(actor: &'a Value, mode: &'a str, mastery: Option<f64>) -> Launch<'
         publisher_id: PUBLISHER,
         launch_mode: mode,
         mastery_score: mastery,
+        platform: "https://mirai.test",
     }
 }
 
@@ -129,6 +130,7 @@ fn every_breach_names_its_requirement() {
         ("9.5.1.0-2", with(&|s| s["result"]["score"] = json!({ "scaled": 0.9 }))),
         ("9.5.4.1-1", with(&|s| drop(s["result"].as_object_mut().unwrap().remove("duration")))),
         ("9.3.0.0-1", statement("http://adlnet.gov/expapi/verbs/attempted", None, false)),
+        ("platform", with(&|s| s["object"]["id"] = json!("https://mirai.test/courses/c"))),
     ];
     for (rule, st) in cases {
         assert_eq!(refused(&st, &l, &p), rule, "{st}");
@@ -170,6 +172,13 @@ fn passed_and_failed_are_judged_against_the_mastery_score() {
     let mut no_ext = judged(rules::PASSED, true, 0.9);
     no_ext["context"]["extensions"] = json!({ rules::SESSION_ID: SID });
     assert_eq!(refused(&no_ext, &l, &p), "9.6.3.2-2");
+    // A passed without a score is judged by nothing but its success (cmi5 9.3.4: *if* it
+    // has a scaled score); a second failed in one session is a duplicate.
+    let mut unscored = judged(rules::PASSED, true, 0.9);
+    unscored["result"] = json!({ "success": true, "duration": "PT1S" });
+    assert_eq!(rules::check(&unscored, &l, &p), Ok(Some(Defined::Passed)));
+    let failed_once = Progress { verbs: vec![rules::INITIALIZED.into(), rules::FAILED.into()], ..p.clone() };
+    assert_eq!(refused(&judged(rules::FAILED, false, 0.5), &l, &failed_once), "9.3.0.0-2");
     let mut raw = judged(rules::PASSED, true, 0.9);
     raw["result"]["score"] = json!({ "scaled": 0.9, "raw": 9 });
     assert_eq!(refused(&raw, &l, &p), "9.5.1.0-3");
