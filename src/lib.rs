@@ -22,6 +22,7 @@ pub fn services() -> Vec<ServiceDef> {
         mirai_enrollment::service(),
         mirai_assignment::service(),
         mirai_delivery::service(),
+        mirai_assessment::service(),
     ]
 }
 

@@ -28,6 +28,7 @@ const SERVICES: &[&str] = &[
     "enrollment",
     "assignment",
     "delivery",
+    "assessment",
 ];
 
 /// Operations left out of the clients, as (`service.operationId`, why). An operation

@@ -4,7 +4,7 @@ one row per service. Add a service to SERVICES and rerun: python3 generate.py"""
 import json
 import pathlib
 
-SERVICES = ["identity", "tenant", "lrs", "authoring", "catalog", "search", "media", "content", "ai-gateway", "notification", "marketplace", "billing", "enrollment", "assignment", "delivery"]
+SERVICES = ["identity", "tenant", "lrs", "authoring", "catalog", "search", "media", "content", "ai-gateway", "notification", "marketplace", "billing", "enrollment", "assignment", "delivery", "assessment"]
 _id = 0
 
 

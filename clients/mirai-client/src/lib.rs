@@ -111,6 +111,12 @@ pub mod delivery {
     include!(concat!(env!("OUT_DIR"), "/delivery.rs"));
 }
 
+/// `/api/v1/assessment`: item banks, quizzes and attempts (graded on the server).
+#[allow(clippy::all)]
+pub mod assessment {
+    include!(concat!(env!("OUT_DIR"), "/assessment.rs"));
+}
+
 /// A request that hangs fails instead of hanging its caller.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -132,6 +138,7 @@ pub struct Clients {
     pub enrollment: enrollment::Client,
     pub assignment: assignment::Client,
     pub delivery: delivery::Client,
+    pub assessment: assessment::Client,
 }
 
 impl Clients {
@@ -167,7 +174,8 @@ impl Clients {
             billing: billing::Client::new_with_client(base_url, http.clone()),
             enrollment: enrollment::Client::new_with_client(base_url, http.clone()),
             assignment: assignment::Client::new_with_client(base_url, http.clone()),
-            delivery: delivery::Client::new_with_client(base_url, http),
+            delivery: delivery::Client::new_with_client(base_url, http.clone()),
+            assessment: assessment::Client::new_with_client(base_url, http),
         })
     }
 }

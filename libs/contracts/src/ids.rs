@@ -222,6 +222,19 @@ id_type!(
     PlaySessionId
 );
 
+id_type!(
+    /// A question of a tenant's item bank (assessment).
+    ItemId
+);
+id_type!(
+    /// A quiz: pools of items drawn from, a pass mark, limits (assessment).
+    QuizId
+);
+id_type!(
+    /// A learner's attempt of a quiz: the xAPI registration of its statements (assessment).
+    QuizAttemptId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

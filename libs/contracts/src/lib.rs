@@ -57,6 +57,8 @@ typed![
     events::assignment::AssigneeEscalated,
     events::assignment::AssigneeExpired,
     events::assignment::AssigneeOverdue,
+    events::assessment::AttemptGraded,
+    events::assessment::StatementsRecorded,
     events::assignment::AssigneeReminded,
     events::assignment::AssignmentCanceled,
     events::assignment::AssignmentCreated,

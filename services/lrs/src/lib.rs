@@ -27,7 +27,7 @@ pub struct AppState {
 impl Service for AppState {
     const NAME: &'static str = NAME;
     const CONSUMERS: &'static [(&'static str, &'static str)] =
-        &[("tenant", "lrs-erasures"), ("delivery", "lrs-player")];
+        &[("tenant", "lrs-erasures"), ("delivery", "lrs-player"), ("assessment", "lrs-assessment")];
 
     fn routes() -> utoipa_axum::router::OpenApiRouter<Self> {
         http::routes()
@@ -41,7 +41,8 @@ impl Service for AppState {
         let erasures = app::erasure::consumer(&ctx.public_url);
         let state = AppState { ctx };
         let player = app::player::consumer(&state);
+        let assessment = app::player::assessment_consumer(&state);
         // Browser content (SCORM/xAPI packages on any host) posts statements with Basic auth.
-        Ok(Started::serve(state).consume([erasures, player]).cors_anywhere("/xapi/"))
+        Ok(Started::serve(state).consume([erasures, player, assessment]).cors_anywhere("/xapi/"))
     }
 }

@@ -48,6 +48,9 @@ pub(super) struct Alpha {
     /// first lesson of it, and the member's token.
     pub(super) session_id: String,
     pub(super) lesson_id: String,
+    pub(super) assessment_item_id: String,
+    pub(super) quiz_id: String,
+    pub(super) attempt_id: String,
     pub(super) member_jwt: String,
     /// The member's device for offline play, and a bundle of that session for it.
     pub(super) device_id: String,
@@ -126,6 +129,9 @@ pub(super) fn needles(a: &Alpha) -> Vec<(&'static str, String)> {
         ("enrollment id", a.enrollment_id.clone()),
         ("assignment id", a.assignment_id.clone()),
         ("play session id", a.session_id.clone()),
+        ("assessment item id", a.assessment_item_id.clone()),
+        ("quiz id", a.quiz_id.clone()),
+        ("quiz attempt id", a.attempt_id.clone()),
         ("offline device id", a.device_id.clone()),
         ("offline bundle id", a.bundle_id.clone()),
     ]);
@@ -555,6 +561,33 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
     assert_eq!(s, 201, "{bundle}");
     let bundle_id = id_of(&bundle);
 
+    // Assessment: an item and a quiz of A's own course (A's admin authors them), and an
+    // attempt of A's member at a quiz of the course of A's license (C's quiz).
+    let true_false = |stem: &str| json!({ "stem": stem, "body": { "kind": "true_false", "correct": true } });
+    let (s, item) = app.post("/api/v1/assessment/items", Some(&tenant.jwt), true_false("Alpha's own question")).await;
+    assert_eq!(s, 201, "A's item: {item}");
+    let assessment_item_id = id_of(&item);
+    let quiz = json!({ "course_id": course_id, "title": "Alpha quiz", "pools": [{ "items": [assessment_item_id] }],
+        "pass_mark": 0.5 });
+    let (s, quiz) = app.post("/api/v1/assessment/quizzes", Some(&tenant.jwt), quiz).await;
+    assert_eq!(s, 201, "A's quiz: {quiz}");
+    let quiz_id = id_of(&quiz);
+    let (s, gamma_item) =
+        app.post("/api/v1/assessment/items", Some(&gamma_admin), true_false("Gamma's question")).await;
+    assert_eq!(s, 201, "C's item: {gamma_item}");
+    let gamma_quiz = json!({ "course_id": gamma_course_id, "title": "Gamma quiz",
+        "pools": [{ "items": [id_of(&gamma_item)] }], "pass_mark": 0.5 });
+    let (s, gamma_quiz) = app.post("/api/v1/assessment/quizzes", Some(&gamma_admin), gamma_quiz).await;
+    assert_eq!(s, 201, "C's quiz: {gamma_quiz}");
+    let start = format!("/api/v1/assessment/quizzes/{}/attempts", id_of(&gamma_quiz));
+    let attempt = poll("assessment learns A's member's enrollment", Duration::from_secs(20), || async {
+        let (s, b) = app.post(&start, Some(&member_jwt), json!({})).await;
+        assert!(s == 201 || s == 403 || s == 404, "A's attempt: {s} {b}");
+        (s == 201).then_some(b)
+    })
+    .await;
+    let attempt_id = id_of(&attempt);
+
     // Settle what moves by itself, so that A's view of its data only changes if B changes it.
     let generation_path = format!("{generations}/{generation_id}");
     wait_until("A's generation ends", Duration::from_secs(30), || async {
@@ -663,6 +696,9 @@ pub(super) async fn seed_alpha(app: &TestApp) -> Alpha {
         assignment_id,
         session_id,
         lesson_id,
+        assessment_item_id,
+        quiz_id,
+        attempt_id,
         member_jwt,
         device_id,
         bundle_id,

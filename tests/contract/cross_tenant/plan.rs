@@ -122,7 +122,10 @@ impl Plan<'_> {
             "generation_id" => a.generation_id.clone(),
             "endpoint_id" => a.endpoint_id.clone(),
             "delivery_id" => a.delivery_id.clone(),
+            "item_id" if template.contains("/assessment/") => a.assessment_item_id.clone(),
             "item_id" => a.inbox_item_id.clone(),
+            "quiz_id" => a.quiz_id.clone(),
+            "attempt_id" => a.attempt_id.clone(),
             "listing_id" => a.listing_id.clone(),
             "order_id" => a.order_id.clone(),
             "license_id" => a.license_id.clone(),
@@ -277,6 +280,11 @@ impl Plan<'_> {
             // MUST_REFUSE) before anyone named is looked at.
             "create_assignment" => json!({ "course_id": a.licensed_course_id, "title": "Assigned by Beta",
                 "users": [a.member_id], "org_units": [a.org_unit_id], "groups": [a.group_id], "due_days": 30 }),
+            // A quiz of B's of A's item; A's attempt answered and reviewed by B.
+            "create_quiz" => json!({ "course_id": a.course_id, "title": "Beta quiz",
+                "pools": [{ "items": [a.assessment_item_id] }], "pass_mark": 0.5 }),
+            "save_answers" => json!({ "answers": { a.assessment_item_id.clone(): true } }),
+            "review_attempt" => json!({ "scores": {} }),
             // Under A's statement id.
             "put_statement" => json!({ "actor": beta_learner, "verb": verb("completed"),
                 "object": { "objectType": "Activity", "id": ALPHA_ACTIVITY } }),

@@ -3,6 +3,7 @@
 //! the crate root hold each struct to its JSON Schema and golden example.
 
 pub mod ai_gateway;
+pub mod assessment;
 pub mod assignment;
 pub mod authoring;
 pub mod billing;
