@@ -101,16 +101,22 @@ pub struct QuizRow {
     pub time_limit_seconds: Option<i32>,
     pub max_attempts: Option<i32>,
     pub pass_mark: f64,
+    /// `score` or `per_question`: what a graded attempt tells its learner.
+    pub feedback: String,
+    /// The course is known to be the quiz's tenant's: only then do its learners see it.
+    pub course_verified: bool,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
 }
 
-const QUIZ: &str = "id, tenant_id, course_id, title, pools, shuffle, time_limit_seconds, max_attempts, pass_mark, created_by, created_at";
+const QUIZ: &str = "id, tenant_id, course_id, title, pools, shuffle, time_limit_seconds, max_attempts, pass_mark, \
+     feedback, course_verified, created_by, created_at";
 
 pub async fn quiz_insert(tx: &mut PgConnection, q: &QuizRow, item_ids: &[ItemId]) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO quizzes (id, tenant_id, course_id, title, pools, item_ids, shuffle, time_limit_seconds, \
-         max_attempts, pass_mark, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         max_attempts, pass_mark, created_by, created_at, feedback, course_verified) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(q.id)
     .bind(q.tenant_id)
@@ -124,9 +130,36 @@ pub async fn quiz_insert(tx: &mut PgConnection, q: &QuizRow, item_ids: &[ItemId]
     .bind(q.pass_mark)
     .bind(&q.created_by)
     .bind(q.created_at)
+    .bind(&q.feedback)
+    .bind(q.course_verified)
     .execute(tx)
     .await?;
     Ok(())
+}
+
+/// A course published by the current tenant (from authoring's events).
+pub async fn course_put(tx: &mut PgConnection, tenant: TenantId, course: CourseId) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO courses (id, tenant_id) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
+        .bind(course)
+        .bind(tenant)
+        .execute(&mut *tx)
+        .await?;
+    // Quizzes of the tenant written before the course was known are shown from now on.
+    sqlx::query(
+        "UPDATE quizzes SET course_verified = true WHERE course_id = $1 AND tenant_id = $2 AND NOT course_verified",
+    )
+    .bind(course)
+    .bind(tenant)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Whether the current tenant published the course.
+pub async fn course_owned(tx: &mut PgConnection, course: CourseId) -> Result<bool, sqlx::Error> {
+    let found: Option<Uuid> =
+        sqlx::query_scalar("SELECT id FROM courses WHERE id = $1").bind(course).fetch_optional(tx).await?;
+    Ok(found.is_some())
 }
 
 /// A quiz the current tenant may read: its own, or one of a course it is enrolled in.
@@ -206,9 +239,10 @@ pub struct AttemptRow {
     pub number: i32,
     /// `open`, `pending_review` or `graded`.
     pub state: String,
-    /// The quiz's title and pass mark when the attempt began.
+    /// The quiz's title, pass mark and feedback when the attempt began.
     pub title: String,
     pub pass_mark: f64,
+    pub feedback: String,
     pub items: Json<Vec<Drawn>>,
     pub answers: Json<serde_json::Map<String, Value>>,
     pub started_at: DateTime<Utc>,
@@ -222,13 +256,14 @@ pub struct AttemptRow {
     pub revision: i64,
 }
 
-const ATTEMPT: &str = "id, tenant_id, quiz_id, course_id, user_id, number, state, title, pass_mark, items, answers, started_at, deadline, \
+const ATTEMPT: &str = "id, tenant_id, quiz_id, course_id, user_id, number, state, title, pass_mark, feedback, items, answers, started_at, deadline, \
      closed_at, closed_by, score, max_score, scaled, passed, revision";
 
 pub async fn attempt_insert(tx: &mut PgConnection, a: &AttemptRow) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO attempts (id, tenant_id, quiz_id, course_id, user_id, number, state, items, answers, started_at, \
-         deadline, max_score, title, pass_mark) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+         deadline, max_score, title, pass_mark, feedback) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(a.id)
     .bind(a.tenant_id)
@@ -244,6 +279,7 @@ pub async fn attempt_insert(tx: &mut PgConnection, a: &AttemptRow) -> Result<(),
     .bind(a.max_score)
     .bind(&a.title)
     .bind(a.pass_mark)
+    .bind(&a.feedback)
     .execute(tx)
     .await?;
     Ok(())
@@ -257,15 +293,36 @@ pub async fn attempt_get(tx: &mut PgConnection, id: QuizAttemptId) -> Result<Opt
         .await
 }
 
-/// The learner's attempts of a quiz, newest first (the latest locked).
-pub async fn attempts_of(tx: &mut PgConnection, quiz: QuizId, user: UserId) -> Result<Vec<AttemptRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {ATTEMPT} FROM attempts WHERE quiz_id = $1 AND user_id = $2 ORDER BY number DESC LIMIT 1000"
+/// The learner's latest attempt of a quiz, locked (starts and closes of it take turns),
+/// and how many they made.
+pub async fn attempt_latest(
+    tx: &mut PgConnection,
+    quiz: QuizId,
+    user: UserId,
+) -> Result<(Option<AttemptRow>, i64), sqlx::Error> {
+    let latest = sqlx::query_as(&format!(
+        "SELECT {ATTEMPT} FROM attempts WHERE quiz_id = $1 AND user_id = $2 ORDER BY number DESC LIMIT 1 FOR UPDATE"
     ))
     .bind(quiz)
     .bind(user)
-    .fetch_all(tx)
-    .await
+    .fetch_optional(&mut *tx)
+    .await?;
+    let count = sqlx::query_scalar("SELECT count(*) FROM attempts WHERE quiz_id = $1 AND user_id = $2")
+        .bind(quiz)
+        .bind(user)
+        .fetch_one(tx)
+        .await?;
+    Ok((latest, count))
+}
+
+/// Saves an open attempt's answers alone.
+pub async fn attempt_save_answers(tx: &mut PgConnection, a: &AttemptRow) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE attempts SET answers = $2, revision = revision + 1 WHERE id = $1 AND state = 'open'")
+        .bind(a.id)
+        .bind(&a.answers)
+        .execute(tx)
+        .await?;
+    Ok(())
 }
 
 pub async fn attempt_save(tx: &mut PgConnection, a: &AttemptRow) -> Result<(), sqlx::Error> {

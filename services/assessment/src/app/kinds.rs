@@ -57,6 +57,8 @@ pub enum Body {
 
 const MAX_CHOICES: usize = 50;
 const MAX_TEXT: usize = 10_000;
+/// A choice's text at most (50 of them make one question).
+const MAX_CHOICE_TEXT: usize = 1_000;
 
 fn id_ok(id: &str) -> bool {
     (1..=40).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
@@ -93,8 +95,8 @@ impl Body {
                 if !id_ok(&c.id) || !ids.insert(c.id.clone()) {
                     err(field, "ids are 1 to 40 letters, digits, `-` or `_`, each once");
                 }
-                if c.text.trim().is_empty() || c.text.chars().count() > MAX_TEXT {
-                    err(field, &format!("each text is 1 to {MAX_TEXT} characters"));
+                if c.text.trim().is_empty() || c.text.chars().count() > MAX_CHOICE_TEXT {
+                    err(field, &format!("each text is 1 to {MAX_CHOICE_TEXT} characters"));
                 }
             }
             ids
@@ -168,6 +170,18 @@ impl Body {
             }
             Self::Matching { sources, targets, .. } => json!({ "sources": sources, "targets": arrange(targets) }),
             Self::TrueFalse { .. } | Self::FillIn { .. } | Self::Numeric { .. } | Self::Essay { .. } => json!({}),
+        }
+    }
+
+    /// The order shuffling must not land on (an ordering's answer, a matching's targets
+    /// in their sources' order): what is always shuffled.
+    pub fn order_key(&self) -> Option<Vec<String>> {
+        match self {
+            Self::Ordering { correct, .. } => Some(correct.clone()),
+            Self::Matching { sources, correct, .. } => {
+                Some(sources.iter().filter_map(|s| correct.get(&s.id).cloned()).collect())
+            }
+            _ => None,
         }
     }
 
@@ -256,50 +270,36 @@ impl Body {
         })
     }
 
-    /// The xAPI `cmi.interaction` definition (xAPI 1.0.3, Data 2.4.4.1.1).
+    /// The xAPI `cmi.interaction` definition (xAPI 1.0.3, Data 2.4.4.1.1), without its
+    /// `correctResponsesPattern`: the LRS shows an activity's definition to every reader
+    /// of the tenant, and the pattern is the key of a question others have yet to answer.
     pub fn interaction(&self, lang: &str, stem: &str) -> Value {
+        let cap = |t: &str| -> String { t.chars().take(2_000).collect() };
         let components = |l: &[Choice]| -> Vec<Value> {
-            l.iter().map(|c| json!({ "id": c.id, "description": { lang: c.text } })).collect()
+            l.iter().map(|c| json!({ "id": c.id, "description": { lang: cap(&c.text) } })).collect()
         };
         let mut d = json!({ "type": "http://adlnet.gov/expapi/activities/cmi.interaction",
-            "description": { lang: stem } });
-        let (kind, pattern): (&str, Option<String>) = match self {
-            Self::SingleChoice { choices, correct } => {
+            "description": { lang: cap(stem) } });
+        let kind = match self {
+            Self::SingleChoice { choices, .. } | Self::MultipleChoice { choices, .. } => {
                 d["choices"] = json!(components(choices));
-                ("choice", Some(correct.clone()))
+                "choice"
             }
-            Self::MultipleChoice { choices, correct } => {
-                d["choices"] = json!(components(choices));
-                ("choice", Some(correct.join("[,]")))
-            }
-            Self::TrueFalse { correct } => ("true-false", Some(correct.to_string())),
-            Self::FillIn { accepted, case_sensitive } => {
-                let p = accepted.first().cloned().unwrap_or_default();
-                ("fill-in", Some(format!("{{case_matters={case_sensitive}}}{p}")))
-            }
-            Self::Matching { sources, targets, correct } => {
+            Self::TrueFalse { .. } => "true-false",
+            Self::FillIn { .. } => "fill-in",
+            Self::Matching { sources, targets, .. } => {
                 d["source"] = json!(components(sources));
                 d["target"] = json!(components(targets));
-                ("matching", Some(correct.iter().map(|(s, t)| format!("{s}[.]{t}")).collect::<Vec<_>>().join("[,]")))
+                "matching"
             }
-            Self::Ordering { choices, correct } => {
+            Self::Ordering { choices, .. } => {
                 d["choices"] = json!(components(choices));
-                ("sequencing", Some(correct.join("[,]")))
+                "sequencing"
             }
-            Self::Numeric { value, tolerance } => (
-                "numeric",
-                Some(if *tolerance > 0.0 {
-                    format!("{}[:]{}", value - tolerance, value + tolerance)
-                } else {
-                    value.to_string()
-                }),
-            ),
-            Self::Essay { .. } => ("long-fill-in", None),
+            Self::Numeric { .. } => "numeric",
+            Self::Essay { .. } => "long-fill-in",
         };
         d["interactionType"] = json!(kind);
-        if let Some(p) = pattern {
-            d["correctResponsesPattern"] = json!([p]);
-        }
         d
     }
 
@@ -384,12 +384,10 @@ mod tests {
         assert_eq!(shown["choices"][0]["id"], "c");
         assert!(!shown.to_string().contains("correct"));
         let d = multi.interaction("en", "Which?");
-        assert_eq!(
-            (d["interactionType"].as_str(), d["correctResponsesPattern"][0].as_str()),
-            (Some("choice"), Some("a[,]c"))
-        );
+        assert_eq!((d["interactionType"].as_str(), d["choices"][2]["id"].as_str()), (Some("choice"), Some("c")));
+        assert!(d.get("correctResponsesPattern").is_none(), "the LRS shows definitions to everyone: {d}");
         assert_eq!(multi.response_text(&json!(["c", "a"])), "c[,]a");
-        let num = Body::Numeric { value: 10.0, tolerance: 0.5 };
-        assert_eq!(num.interaction("en", "How far?")["correctResponsesPattern"][0], "9.5[:]10.5");
+        let order = Body::Ordering { choices: vec![c("x"), c("y")], correct: vec!["y".into(), "x".into()] };
+        assert_eq!(order.order_key(), Some(vec!["y".to_owned(), "x".to_owned()]));
     }
 }

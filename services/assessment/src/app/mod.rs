@@ -51,6 +51,10 @@ pub const CLOSE_JOB: &str = "assessment.close-attempt";
 const MAX_STEM: usize = 10_000;
 const MAX_POOLS: usize = 20;
 const MAX_ITEMS: usize = 500;
+/// Attempts of one quiz a learner may make when the quiz sets no limit.
+const MAX_ATTEMPTS: i32 = 100;
+/// What the statements of one event weigh at most (the outbox refuses events over 768 KiB).
+const STATEMENT_BATCH_BYTES: usize = 256 << 10;
 
 // ---- items ------------------------------------------------------------------------------
 
@@ -163,6 +167,28 @@ pub struct NewQuiz {
     pub max_attempts: Option<i32>,
     /// The share of the points that passes, from 0 to 1.
     pub pass_mark: f64,
+    /// What a graded attempt tells the learner: `score` (the default: the score and
+    /// verdict only, so a quiz taken again does not hand over its keys) or
+    /// `per_question` (right or wrong, and the points, of each question).
+    #[serde(default)]
+    pub feedback: Feedback,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Feedback {
+    #[default]
+    Score,
+    PerQuestion,
+}
+
+impl Feedback {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Score => "score",
+            Self::PerQuestion => "per_question",
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -177,6 +203,11 @@ pub struct Quiz {
     pub time_limit_seconds: Option<i32>,
     pub max_attempts: Option<i32>,
     pub pass_mark: f64,
+    /// `score` or `per_question`.
+    pub feedback: String,
+    /// Whether the course is known to be the quiz's tenant's (a course it published):
+    /// until then its learners do not see the quiz.
+    pub course_verified: bool,
     /// Questions an attempt holds.
     pub questions: i32,
     pub created_at: DateTime<Utc>,
@@ -198,6 +229,8 @@ impl From<QuizRow> for Quiz {
             time_limit_seconds: q.time_limit_seconds,
             max_attempts: q.max_attempts,
             pass_mark: q.pass_mark,
+            feedback: q.feedback,
+            course_verified: q.course_verified,
             created_at: q.created_at,
         }
     }
@@ -240,6 +273,7 @@ pub async fn create_quiz(state: &AppState, p: &Principal, input: NewQuiz) -> Res
     }
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let own: HashSet<ItemId> = store::items_own(&mut tx, tenant, &ids).await?.into_iter().map(|i| i.id).collect();
+    let course_verified = store::course_owned(&mut tx, input.course_id).await?;
     if let Some(missing) = ids.iter().find(|i| !own.contains(i)) {
         return Err(AppError::invalid("pools", format!("{missing} is not an item of the tenant")));
     }
@@ -253,6 +287,8 @@ pub async fn create_quiz(state: &AppState, p: &Principal, input: NewQuiz) -> Res
         time_limit_seconds: input.time_limit_seconds,
         max_attempts: input.max_attempts,
         pass_mark: input.pass_mark,
+        feedback: input.feedback.as_str().into(),
+        course_verified,
         created_by: p.subject.clone(),
         created_at: Utc::now(),
     };
@@ -322,6 +358,7 @@ pub struct Attempt {
 
 fn view(a: &AttemptRow) -> Attempt {
     let graded = a.state != "open";
+    let per_question = graded && a.feedback == "per_question";
     let questions = a
         .items
         .0
@@ -333,8 +370,9 @@ fn view(a: &AttemptRow) -> Attempt {
             points: d.points,
             shown: d.body.shown(&d.order),
             response: a.answers.0.get(&d.item_id.to_string()).cloned(),
-            correct: if graded { d.correct } else { None },
-            earned: if graded { d.earned } else { None },
+            correct: if per_question { d.correct } else { None },
+            earned: if per_question { d.earned } else { None },
+            // A grader's words on an essay are for the learner.
             feedback: if graded { d.feedback.clone() } else { None },
         })
         .collect();
@@ -393,7 +431,16 @@ fn draw(quiz: &QuizRow, items: &[ItemRow]) -> Vec<Drawn> {
         for id in chosen {
             let Some(i) = items.iter().find(|i| i.id == id) else { continue };
             let mut order = i.body.0.shuffled_ids();
-            if quiz.shuffle {
+            if let Some(key) = i.body.0.order_key() {
+                // An ordering's choices, a matching's targets: never shown as the author
+                // wrote them (usually the answer), whatever the quiz says of shuffling.
+                for _ in 0..8 {
+                    order.shuffle(&mut rng);
+                    if order != key {
+                        break;
+                    }
+                }
+            } else if quiz.shuffle {
                 order.shuffle(&mut rng);
             } else {
                 order.clear();
@@ -428,8 +475,8 @@ pub async fn start(state: &AppState, p: &Principal, id: QuizId) -> Result<(Attem
     // One learner's starts of one quiz take turns: two clicks make one attempt.
     mirai_kit::db::xact_lock(&mut tx, &format!("assessment.attempt:{user}:{id}")).await?;
     let at = now(&mut tx).await?;
-    let mut attempts = store::attempts_of(&mut tx, id, user).await?;
-    if let Some(open) = attempts.first_mut().filter(|a| a.state == "open") {
+    let (mut latest, made) = store::attempt_latest(&mut tx, id, user).await?;
+    if let Some(open) = latest.as_mut().filter(|a| a.state == "open") {
         if open.deadline.is_none_or(|d| at < d) {
             let a = view(open);
             tx.commit().await?;
@@ -439,9 +486,8 @@ pub async fn start(state: &AppState, p: &Principal, id: QuizId) -> Result<(Attem
         store::attempt_save(&mut tx, open).await?;
         state.ctx.emit(&mut tx, &p.event_meta(), events).await?;
     }
-    if let Some(max) = quiz.max_attempts
-        && attempts.len() as i32 >= max
-    {
+    let max = quiz.max_attempts.unwrap_or(MAX_ATTEMPTS);
+    if made >= i64::from(max) {
         tx.commit().await?;
         return Err(AppError::client(
             StatusCode::CONFLICT,
@@ -462,10 +508,11 @@ pub async fn start(state: &AppState, p: &Principal, id: QuizId) -> Result<(Attem
         quiz_id: id,
         course_id: quiz.course_id,
         user_id: user,
-        number: attempts.first().map_or(1, |a| a.number + 1),
+        number: latest.as_ref().map_or(1, |a| a.number + 1),
         state: "open".into(),
         title: quiz.title.clone(),
         pass_mark: quiz.pass_mark,
+        feedback: quiz.feedback.clone(),
         max_score: drawn.iter().map(|d| d.points).sum(),
         items: Json(drawn),
         answers: Json(Map::new()),
@@ -600,7 +647,7 @@ pub async fn answer(
             a.answers.0.insert(k, v);
         }
     }
-    store::attempt_save(&mut tx, &a).await?;
+    store::attempt_save_answers(&mut tx, &a).await?;
     a.revision += 1;
     tx.commit().await?;
     Ok(view(&a))
@@ -646,6 +693,9 @@ pub async fn review(state: &AppState, p: &Principal, id: QuizAttemptId, input: R
     let tenant = p.own_tenant(GRADERS)?;
     let mut tx = state.ctx.db.tenant_tx(tenant.into()).await?;
     let mut a = store::attempt_get(&mut tx, id).await?.ok_or_else(|| AppError::not_found("attempt", id))?;
+    if p.user_id == Some(a.user_id.into_uuid()) {
+        return Err(AppError::Forbidden("nobody scores their own attempt".into()));
+    }
     if a.state != "pending_review" {
         return Err(closed(&a));
     }
@@ -706,9 +756,25 @@ fn verdict(public_url: &str, a: &mut AttemptRow, at: DateTime<Utc>) -> Vec<NewEv
     a.score = Some(score);
     a.scaled = Some(scaled);
     a.passed = Some(passed);
-    let statements = statements(public_url, a, at);
-    vec![
-        StatementsRecorded { tenant_id: a.tenant_id, user_id: a.user_id, attempt_id: a.id, statements }.into(),
+    let mut events: Vec<NewEvent> = vec![];
+    let mut batch: Vec<Value> = vec![];
+    let mut size = 0;
+    for st in statements(public_url, a, at) {
+        let len = st.to_string().len();
+        if !batch.is_empty() && size + len > STATEMENT_BATCH_BYTES {
+            let statements = std::mem::take(&mut batch);
+            events.push(
+                StatementsRecorded { tenant_id: a.tenant_id, user_id: a.user_id, attempt_id: a.id, statements }.into(),
+            );
+            size = 0;
+        }
+        size += len;
+        batch.push(st);
+    }
+    events.push(
+        StatementsRecorded { tenant_id: a.tenant_id, user_id: a.user_id, attempt_id: a.id, statements: batch }.into(),
+    );
+    events.push(
         AttemptGraded {
             tenant_id: a.tenant_id,
             attempt_id: a.id,
@@ -723,7 +789,8 @@ fn verdict(public_url: &str, a: &mut AttemptRow, at: DateTime<Utc>) -> Vec<NewEv
             at,
         }
         .into(),
-    ]
+    );
+    events
 }
 
 /// The attempt in xAPI 1.0.3: each question answered (a `cmi.interaction`, the response
@@ -792,9 +859,13 @@ impl CloseAtDeadline {
         let id: QuizAttemptId = serde_json::from_value(job.payload["attempt_id"].clone())
             .map_err(|e| HandleError::Permanent(format!("a close job without its attempt: {e}")))?;
         let Some(mut a) = store::attempt_get(tx, id).await? else { return Ok(()) };
-        let at = Utc::now();
-        if a.state != "open" || a.deadline.is_none_or(|d| at < d) {
+        // The database's clock, which set the deadline and runs the job queue.
+        let at = now(tx).await.map_err(|e| HandleError::Transient(anyhow::anyhow!("{e}")))?;
+        if a.state != "open" {
             return Ok(());
+        }
+        if a.deadline.is_some_and(|d| at < d) {
+            return Err(HandleError::Transient(anyhow::anyhow!("attempt {id} closes at its deadline, not before")));
         }
         let events = close(&self.public_url, &mut a, "time_limit", at);
         store::attempt_save(tx, &a).await?;
