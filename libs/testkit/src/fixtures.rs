@@ -65,13 +65,21 @@ impl TestApp {
         let (s, c) = self.post("/api/v1/authoring/courses", Some(&seller), body).await;
         assert_eq!(s, 201, "{c}");
         let course = c["id"].as_str().expect("a course id").to_owned();
+        let listing = self.publish_listed(provider, &course, 1, terms).await;
+        (course, listing)
+    }
+
+    /// Publishes `provider`'s draft `course` at `revision` and lists version 1 of it (free,
+    /// with more `terms`); returns the listing's id.
+    pub async fn publish_listed(&self, provider: Uuid, course: &str, revision: i64, terms: Value) -> String {
+        let seller = self.token(Some(provider), &[Role::ProviderAdmin]);
         // Publishable once authoring has learnt its blocks' assets are ready (an event).
         poll("authoring publishes the course", Duration::from_secs(20), || async {
             let res = self
                 .http
                 .post(self.url(&format!("/api/v1/authoring/courses/{course}/publish")))
                 .bearer_auth(&seller)
-                .header("if-match", "\"1\"")
+                .header("if-match", format!("\"{revision}\""))
                 .send()
                 .await
                 .expect("publish");
@@ -84,12 +92,11 @@ impl TestApp {
         if let (Some(l), Some(t)) = (listing.as_object_mut(), terms.as_object()) {
             l.extend(t.clone());
         }
-        let listing = poll("marketplace knows the version", Duration::from_secs(20), || async {
+        poll("marketplace knows the version", Duration::from_secs(20), || async {
             let (s, l) = self.post("/api/v1/marketplace/listings", Some(&seller), listing.clone()).await;
             (s == 201).then(|| l["id"].as_str().expect("a listing id").to_owned())
         })
-        .await;
-        (course, listing)
+        .await
     }
 
     /// A course listed free ([`Self::listed_course`]) of which `buyer` (an org tenant)
@@ -195,7 +202,7 @@ impl TestApp {
         .await
     }
 
-    async fn order_free(&self, buyer: Uuid, seats: i32, listing: &str) {
+    pub async fn order_free(&self, buyer: Uuid, seats: i32, listing: &str) {
         let admin = self.token(Some(buyer), &[Role::OrgAdmin]);
         let (s, o) = self
             .post(

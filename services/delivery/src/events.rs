@@ -7,6 +7,7 @@
 //! license bought that version.
 
 use mirai_contracts::events::{
+    assessment::AttemptGraded,
     authoring::CoursePublished,
     content::PackageImported,
     delivery::{DataSubjectErased, ErasureOutcome},
@@ -16,9 +17,10 @@ use mirai_contracts::events::{
 };
 use mirai_events::{ConsumerSpec, Cx, HandleError, outbox};
 
-use crate::store;
+use crate::{AppState, store};
 
 pub const CONSUMERS: &[(&str, &str)] = &[
+    ("assessment", "delivery-quizzes"),
     ("authoring", "delivery-courses"),
     ("content", "delivery-packages"),
     ("enrollment", "delivery-enrollments"),
@@ -68,8 +70,17 @@ async fn on_erasure(cx: Cx<'_>, r: DataSubjectErasureRequested) -> Result<(), Ha
     Ok(())
 }
 
-pub fn consumers() -> Vec<ConsumerSpec> {
+/// A quiz graded: passed, it completes the lessons of the learner's session holding it.
+async fn on_graded(cx: Cx<'_, AppState>, e: AttemptGraded) -> Result<(), HandleError> {
+    let meta = cx.following();
+    crate::app::quiz_passed(cx.state, cx.tx, &meta, &e)
+        .await
+        .map_err(|err| HandleError::Transient(anyhow::anyhow!("completing the lessons of quiz {}: {err}", e.quiz_id)))
+}
+
+pub fn consumers(state: &AppState) -> Vec<ConsumerSpec> {
     vec![
+        ConsumerSpec::new("delivery-quizzes").on_with(&std::sync::Arc::new(state.clone()), on_graded),
         ConsumerSpec::new("delivery-courses").on(on_published),
         ConsumerSpec::new("delivery-packages").on(on_imported),
         ConsumerSpec::new("delivery-media").on(on_asset),

@@ -54,8 +54,8 @@ impl Service for AppState {
                 "MIRAI_DELIVERY__RUNTIME_URL is unset: SCORM packages play on the API's origin (set an origin of their own in production)"
             );
         }
-        Ok(Started::serve(AppState { ctx, bundles, blobs, runtime_url })
-            .consume(events::consumers())
-            .cors_anywhere("/cmi5/"))
+        let state = AppState { ctx, bundles, blobs, runtime_url };
+        let consumers = events::consumers(&state);
+        Ok(Started::serve(state).consume(consumers).cors_anywhere("/cmi5/"))
     }
 }

@@ -130,12 +130,34 @@ async fn an_enrolled_learner_takes_a_quiz_graded_on_the_server_and_the_lrs_holds
     let quiz_id = quiz(
         &s,
         json!({ "course_id": s.course, "title": "Ladder check", "pools": [{ "items": ids }],
-        "shuffle": true, "max_attempts": 2, "pass_mark": 0.7 }),
+        "shuffle": true, "max_attempts": 2, "pass_mark": 0.7, "feedback": "per_question" }),
     )
     .await;
 
     let (alice, token, (st, attempt)) = learner(&s, &quiz_id).await;
     assert_eq!(st, 201, "{attempt}");
+    // Another tenant naming this course in a quiz of its own shows its learners nothing.
+    let rogue_author = s.app.token(Some(Uuid::now_v7()), &[Role::Author]);
+    let (_, rogue_item) = s
+        .app
+        .post(
+            "/api/v1/assessment/items",
+            Some(&rogue_author),
+            json!({ "stem": "Rogue?", "body": { "kind": "true_false", "correct": true } }),
+        )
+        .await;
+    let (st, rogue) = s
+        .app
+        .post(
+            "/api/v1/assessment/quizzes",
+            Some(&rogue_author),
+            json!({ "course_id": s.course, "title": "Rogue",
+            "pools": [{ "items": [rogue_item["id"]] }], "pass_mark": 0.5 }),
+        )
+        .await;
+    assert_eq!((st.as_u16(), rogue["course_verified"].as_bool()), (201, Some(false)), "{rogue}");
+    let rogue_start = format!("/api/v1/assessment/quizzes/{}/attempts", rogue["id"].as_str().unwrap());
+    assert_problem(&s.app.post(&rogue_start, Some(&token), json!({})).await, 404, "not-found");
     // A member of the org not enrolled in the course: 403; another org's learner: no
     // such quiz.
     let bob = Uuid::now_v7();
@@ -152,6 +174,11 @@ async fn an_enrolled_learner_takes_a_quiz_graded_on_the_server_and_the_lrs_holds
     for key in ["\"correct\"", "accepted", "top rung", "9.81", "tolerance", "t2\"}"] {
         assert!(!text.contains(key), "`{key}` in {attempt}");
     }
+    // An ordering is never shown in its answer's order.
+    let ordering = attempt["questions"].as_array().unwrap().iter().find(|q| q["kind"] == "ordering").unwrap();
+    let shown: Vec<&str> =
+        ordering["shown"]["choices"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_ne!(shown, ["inspect", "set", "climb"]);
     let id = attempt["id"].as_str().unwrap().to_owned();
     // Starting again answers the open attempt.
     let (st, again) = s.app.post(&start, Some(&token), json!({})).await;
@@ -226,7 +253,8 @@ async fn an_enrolled_learner_takes_a_quiz_graded_on_the_server_and_the_lrs_holds
     assert_eq!(verbs, ["answered", "answered", "answered", "answered", "answered", "answered", "answered", "passed"]);
     let multi = held.iter().find(|h| h["object"]["id"].as_str().unwrap().ends_with(&ids[1])).unwrap();
     assert_eq!(multi["object"]["definition"]["interactionType"], "choice");
-    assert_eq!(multi["object"]["definition"]["correctResponsesPattern"], json!(["h[,]f"]));
+    // The definition carries no key: the LRS shows it to every reader of the tenant.
+    assert!(multi["object"]["definition"].get("correctResponsesPattern").is_none(), "{multi}");
     assert_eq!(
         (multi["result"]["response"].as_str(), multi["result"]["success"].as_bool()),
         (Some("f[,]h"), Some(true))
@@ -292,6 +320,11 @@ async fn the_time_limit_closes_an_attempt_with_what_was_answered_and_essays_wait
         a["questions"].as_array().unwrap().iter().all(|q| q["item_id"] != one.as_str() || q["response"].is_null()),
         "{a}"
     );
+    // The quiz tells the score only (its default): no question says right or wrong.
+    assert!(
+        a["questions"].as_array().unwrap().iter().all(|q| q.get("correct").is_none() && q.get("earned").is_none()),
+        "{a}"
+    );
 
     // An essay: the attempt waits for a person of the learner's org, who scores it.
     let essay = item(
@@ -337,4 +370,128 @@ async fn the_time_limit_closes_an_attempt_with_what_was_answered_and_essays_wait
     assert_eq!(st, 200, "{reviewed}");
     assert_eq!((reviewed["scaled"].as_f64(), reviewed["passed"].as_bool()), (Some(0.75), Some(true)));
     assert_eq!(reviewed["questions"][0]["feedback"], "Name the hand.");
+}
+
+/// The whole path in a course: a lesson holding a quiz completes in the player when its
+/// quiz is passed (never on the learner's word), and with the other lesson read the
+/// course completes.
+#[tokio::test]
+async fn a_quiz_passed_completes_its_lesson_in_the_player_and_with_it_the_course() {
+    let app = TestApp::spawn(&[
+        mirai_tenant::service(),
+        mirai_authoring::service(),
+        mirai_marketplace::service(),
+        mirai_enrollment::service(),
+        mirai_lrs::service(),
+        mirai_assessment::service(),
+        mirai_delivery::service(),
+    ])
+    .await;
+    let provider = Uuid::now_v7();
+    let org = app.create_tenant("org", "Acme").await;
+    let seller = app.token(Some(provider), &[Role::ProviderAdmin]);
+    let read = json!({ "title": "Read", "blocks": [{ "kind": "text", "content": { "markdown": "Three points of contact." } }] });
+    let course = |lessons: Value| {
+        json!({ "title": "Ladders", "summary": "Up and down", "locale": "en", "tags": [],
+        "visibility": "public", "modules": [{ "title": "Ladders", "lessons": lessons }] })
+    };
+    let (st, c) = app.post("/api/v1/authoring/courses", Some(&seller), course(json!([read]))).await;
+    assert_eq!(st, 201, "{c}");
+    let course_id = c["id"].as_str().unwrap().to_owned();
+    // The quiz of the course, then the lesson that holds it.
+    let (_, item) = app
+        .post(
+            "/api/v1/assessment/items",
+            Some(&seller),
+            json!({ "stem": "Three points of contact?",
+            "body": { "kind": "true_false", "correct": true } }),
+        )
+        .await;
+    let (st, quiz) = app
+        .post(
+            "/api/v1/assessment/quizzes",
+            Some(&seller),
+            json!({ "course_id": course_id, "title": "Check",
+            "pools": [{ "items": [item["id"]] }], "pass_mark": 1.0 }),
+        )
+        .await;
+    assert_eq!(st, 201, "{quiz}");
+    let quiz_id = quiz["id"].as_str().unwrap().to_owned();
+    let check = json!({ "title": "Check", "blocks": [{ "kind": "quiz", "content": { "quiz_id": quiz_id } }] });
+    let res = app
+        .http
+        .put(app.url(&format!("/api/v1/authoring/courses/{course_id}")))
+        .bearer_auth(&seller)
+        .header("if-match", "\"1\"")
+        .json(&course(json!([read, check])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let listing = app.publish_listed(provider, &course_id, 2, json!({})).await;
+    app.order_free(org, 5, &listing).await;
+
+    let alice = Uuid::now_v7();
+    app.add_member(org, alice, &["learner"], None).await;
+    app.enrolled(org, alice, &course_id).await;
+    let token = app.user_token(org, alice, &[Role::Learner]);
+    let launch = format!("/api/v1/delivery/courses/{course_id}/launch");
+    let session = poll("the player knows the enrollment", Duration::from_secs(20), || async {
+        let (st, b) = app.post(&launch, Some(&token), json!({})).await;
+        (st == 201).then_some(b)
+    })
+    .await;
+    let sid = session["id"].as_str().unwrap().to_owned();
+    let lesson = |s: &Value, title: &str| {
+        s["outline"][0]["lessons"].as_array().unwrap().iter().find(|l| l["title"] == title).cloned().unwrap()
+    };
+    let check_lesson = lesson(&session, "Check")["lesson_id"].as_str().unwrap().to_owned();
+    // The learner's word does not complete it.
+    let (st, _) = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/delivery/sessions/{sid}/position"),
+            Some(&token),
+            Some(json!({ "lesson_id": check_lesson })),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let complete = format!("/api/v1/delivery/sessions/{sid}/lessons/{check_lesson}/complete");
+    assert_problem(&app.post(&complete, Some(&token), json!({})).await, 409, "completes-by-activity");
+
+    // The quiz, taken and passed.
+    let start = format!("/api/v1/assessment/quizzes/{quiz_id}/attempts");
+    let attempt = poll("assessment knows the enrollment and the course", Duration::from_secs(20), || async {
+        let (st, b) = app.post(&start, Some(&token), json!({})).await;
+        (st == 201).then_some(b)
+    })
+    .await;
+    let id = attempt["id"].as_str().unwrap();
+    let answers = json!({ "answers": { item["id"].as_str().unwrap(): true } });
+    let (st, _) = app
+        .call(reqwest::Method::PUT, &format!("/api/v1/assessment/attempts/{id}/answers"), Some(&token), Some(answers))
+        .await;
+    assert_eq!(st, 200);
+    let (_, graded) = app.post(&format!("/api/v1/assessment/attempts/{id}/submit"), Some(&token), json!({})).await;
+    assert_eq!(graded["passed"], true, "{graded}");
+
+    // The player completes the quiz's lesson; the course is half done, then done.
+    let s = poll("the player completes the quiz's lesson", Duration::from_secs(20), || async {
+        let (_, s) = app.get(&format!("/api/v1/delivery/sessions/{sid}"), &token).await;
+        (lesson(&s, "Check")["completed"] == true).then_some(s)
+    })
+    .await;
+    assert_eq!((s["status"].as_str(), s["progress"]["percent"].as_i64()), (Some("in_progress"), Some(50)), "{s}");
+    let read_lesson = lesson(&s, "Read")["lesson_id"].as_str().unwrap().to_owned();
+    app.call(
+        reqwest::Method::PUT,
+        &format!("/api/v1/delivery/sessions/{sid}/position"),
+        Some(&token),
+        Some(json!({ "lesson_id": read_lesson })),
+    )
+    .await;
+    let (st, done) = app
+        .post(&format!("/api/v1/delivery/sessions/{sid}/lessons/{read_lesson}/complete"), Some(&token), json!({}))
+        .await;
+    assert_eq!((st.as_u16(), done["status"].as_str()), (200, Some("completed")), "{done}");
 }

@@ -493,6 +493,45 @@ pub async fn complete_lesson(
     Ok(view(&v, &s))
 }
 
+/// A quiz passed (assessment's verdict) completes the lessons of the learner's session that
+/// hold it: such lessons complete by the quiz's result, never on the learner's word. A
+/// learner who has not launched the course yet has no session to complete.
+pub async fn quiz_passed(
+    state: &AppState,
+    tx: &mut sqlx::PgConnection,
+    meta: &EventMeta,
+    e: &mirai_contracts::events::assessment::AttemptGraded,
+) -> Result<(), AppError> {
+    if !e.passed {
+        return Ok(());
+    }
+    let Some(enrollment) = store::enrollment_active(tx, e.user_id, e.course_id).await? else { return Ok(()) };
+    let Some(mut s) = store::session_of_enrollment(tx, enrollment.id).await? else { return Ok(()) };
+    let v = version_of(tx, s.course_id, s.version).await?;
+    let quiz = e.quiz_id.to_string();
+    let holding: Vec<(LessonId, String)> = lessons(&v)
+        .filter(|(_, l)| {
+            l.blocks.iter().any(|b| {
+                b.kind == "quiz" && b.content.as_ref().and_then(|c| c["quiz_id"].as_str()) == Some(quiz.as_str())
+            })
+        })
+        .filter(|(_, l)| !s.completed_lessons.contains(&l.lesson_id.into_uuid()))
+        .map(|(_, l)| (l.lesson_id, l.title.clone()))
+        .collect();
+    if holding.is_empty() {
+        return Ok(());
+    }
+    let at = now(tx).await?;
+    let mut statements = vec![];
+    for (lesson, title) in holding {
+        let rec = xapi::Recorder { public_url: &state.ctx.public_url, session: &s, version: &v, at };
+        statements.push(rec.lesson_completed(lesson, &title));
+        statements.extend(advance(state, &mut s, &v, lesson, at));
+    }
+    s.revision = store::session_save(tx, &s).await?;
+    record_all(state, tx, meta, &s, statements).await
+}
+
 /// The caller's sessions, newest first.
 #[tracing::instrument(skip_all)]
 pub async fn mine(state: &AppState, p: &Principal, page: PageParams) -> Result<Page<Session>, AppError> {
