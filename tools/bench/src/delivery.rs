@@ -275,20 +275,39 @@ async fn scorm_commits() -> anyhow::Result<Vec<String>> {
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
 
     // Raw: the transaction's shape on bare Postgres, 4 connections at once.
+    let (raw, raw_took) = raw_commits(&mirai_testkit::url_for_db(&app.database), 1000).await?;
+    app.stop().await;
+    let n = (CLIENTS * COMMITS) as f64;
+    Ok(vec![format!(
+        "| SCORM commits, {CLIENTS} SCOs at once ({COMMITS} each: 8 values incl. 1 KB suspend data and an interaction; 2 statements) | {:.0}/s | p50 {:.2} ms, p99 {:.2} ms; bare Postgres (same transaction shape, {CLIENTS} connections) {:.0}/s, p50 {:.2} ms, p99 {:.2} ms: {:.2} of raw throughput |",
+        n / took,
+        pct(&lat, 0.5),
+        pct(&lat, 0.99),
+        n / raw_took,
+        pct(&raw, 0.5),
+        pct(&raw, 0.99),
+        (n / took) / (n / raw_took)
+    )])
+}
+
+/// The shape of a runtime's write on bare Postgres, `CLIENTS` connections at once, `COMMITS`
+/// each: lock a row, update its JSON (`kept` bytes of it), insert an outbox row. Sorted
+/// latencies (ms) and the seconds it took.
+pub(crate) async fn raw_commits(url: &str, kept: usize) -> anyhow::Result<(Vec<f64>, f64)> {
     use sqlx::Connection;
-    let url = mirai_testkit::url_for_db(&app.database);
-    let mut c = sqlx::PgConnection::connect(&url).await?;
+    let mut c = sqlx::PgConnection::connect(url).await?;
     sqlx::query("CREATE TABLE IF NOT EXISTS bench_att (hash bytea PRIMARY KEY, cmi jsonb NOT NULL)")
         .execute(&mut c)
         .await?;
     sqlx::query("CREATE TABLE IF NOT EXISTS bench_rt_out (id uuid PRIMARY KEY, payload jsonb NOT NULL)")
         .execute(&mut c)
         .await?;
-    let cmi = json!({ "cmi.suspend_data": suspend, "more": "x".repeat(2000) });
+    sqlx::query("TRUNCATE bench_att").execute(&mut c).await?;
+    let cmi = json!({ "kept": "s".repeat(kept), "more": "x".repeat(2000) });
     let statement = json!({ "statements": "x".repeat(2000) });
     let raw_start = Instant::now();
     let runs = (0..CLIENTS).map(|n| {
-        let (url, cmi, statement) = (url.clone(), &cmi, &statement);
+        let (url, cmi, statement) = (url.to_owned(), &cmi, &statement);
         async move {
             let mut c = sqlx::PgConnection::connect(&url).await?;
             let hash = vec![n as u8; 32];
@@ -320,10 +339,127 @@ async fn scorm_commits() -> anyhow::Result<Vec<String>> {
     let mut raw: Vec<f64> = futures::future::try_join_all(runs).await?.concat();
     let raw_took = raw_start.elapsed().as_secs_f64();
     raw.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    Ok((raw, raw_took))
+}
+
+const CMI5_XML: &str = r#"<courseStructure xmlns="https://w3id.org/xapi/profiles/cmi5/v1/CourseStructure.xsd">
+  <course id="https://example.com/bench"><title><langstring lang="en">Bench</langstring></title></course>
+  <au id="https://example.com/bench/au" moveOn="Completed"><title><langstring lang="en">AU</langstring></title><url>au.html</url></au>
+</courseStructure>"#;
+
+/// cmi5 statements: `CLIENTS` AUs at once, each sending `COMMITS` statements (one a
+/// request) to the endpoint delivery serves, after its fetch, preferences and initialized.
+async fn cmi5_statements() -> anyhow::Result<Vec<String>> {
+    use std::io::Write as _;
+    let app = TestApp::spawn_with(
+        &[
+            mirai_tenant::service(),
+            mirai_authoring::service(),
+            mirai_marketplace::service(),
+            mirai_enrollment::service(),
+            mirai_lrs::service(),
+            mirai_content::service(),
+            mirai_delivery::service(),
+        ],
+        |_| {},
+    )
+    .await?;
+    let zip = {
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let o = zip::write::SimpleFileOptions::default();
+        z.start_file("cmi5.xml", o)?;
+        z.write_all(CMI5_XML.as_bytes())?;
+        z.start_file("au.html", o)?;
+        z.write_all(b"<html></html>")?;
+        z.finish()?.into_inner()
+    };
+    let org = app.create_tenant("org", "Bench").await;
+    let course = app.licensed_package_course(org, CLIENTS as i32, zip).await;
+    let mut aus = vec![];
+    for _ in 0..CLIENTS {
+        let learner = Uuid::now_v7();
+        app.add_member(org, learner, &["learner"], None).await;
+        app.enrolled(org, learner, &course).await;
+        let token = app.user_token(org, learner, &[Role::Learner]);
+        let launch = format!("/api/v1/delivery/courses/{course}/launch");
+        let session = poll("the player knows the enrollment", Duration::from_secs(30), || async {
+            let (s, b) = app.post(&launch, Some(&token), json!({})).await;
+            (s == 201).then_some(b)
+        })
+        .await;
+        let (id, lesson) = (
+            session["id"].as_str().unwrap_or_default(),
+            session["outline"][1]["lessons"][0]["lesson_id"].as_str().unwrap_or_default(),
+        );
+        let runtime = format!("/api/v1/delivery/sessions/{id}/lessons/{lesson}/runtime");
+        let launched = poll("the player knows the package", Duration::from_secs(30), || async {
+            let (s, b) = app.post(&runtime, Some(&token), json!({})).await;
+            (s == 201).then_some(b)
+        })
+        .await;
+        let url = url::Url::parse(launched["player_url"].as_str().unwrap_or_default())?;
+        let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+        let fetched: serde_json::Value = app.http.post(&q["fetch"]).send().await?.json().await?;
+        let auth = format!("Basic {}", fetched["auth-token"].as_str().unwrap_or_default());
+        let endpoint = q["endpoint"].clone();
+        let agent = q["actor"].clone();
+        let prefs = format!(
+            "{endpoint}/agents/profile?profileId=cmi5LearnerPreferences&agent={}",
+            url::form_urlencoded::byte_serialize(agent.as_bytes()).collect::<String>()
+        );
+        app.http.get(prefs).header("authorization", &auth).header("x-experience-api-version", "1.0.3").send().await?;
+        let sid = launched["au"]["session_id"].as_str().unwrap_or_default().to_owned();
+        let template = json!({
+            "actor": serde_json::from_str::<serde_json::Value>(&agent)?,
+            "object": { "id": q["activityId"] },
+            "context": { "registration": q["registration"],
+                "contextActivities": { "grouping": [{ "id": "https://example.com/bench/au" }],
+                    "category": [{ "id": "https://w3id.org/xapi/cmi5/context/categories/cmi5" }] },
+                "extensions": { "https://w3id.org/xapi/cmi5/context/extensions/sessionid": sid } } });
+        let mut init = template.clone();
+        init["id"] = json!(Uuid::new_v4());
+        init["verb"] = json!({ "id": "http://adlnet.gov/expapi/verbs/initialized" });
+        init["timestamp"] = json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        let res = app
+            .http
+            .post(format!("{endpoint}/statements"))
+            .header("authorization", &auth)
+            .header("x-experience-api-version", "1.0.3")
+            .json(&init)
+            .send()
+            .await?;
+        anyhow::ensure!(res.status() == 200, "initialized: {}", res.text().await?);
+        aus.push((endpoint, auth, template));
+    }
+    let start = Instant::now();
+    let runs = aus.iter().map(|(endpoint, auth, template)| {
+        let http = app.http.clone();
+        async move {
+            let mut times = vec![];
+            for i in 0..COMMITS {
+                let mut st = template.clone();
+                st["id"] = json!(Uuid::new_v4());
+                st["verb"] = json!({ "id": "http://adlnet.gov/expapi/verbs/experienced", "display": { "en-US": "experienced" } });
+                st["object"]["id"] = json!(format!("{}/pages/{i}", st["object"]["id"].as_str().unwrap_or_default()));
+                st["context"]["contextActivities"]["category"] = json!([]);
+                st["timestamp"] = json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+                let t = Instant::now();
+                let res = http.post(format!("{endpoint}/statements")).header("authorization", auth)
+                    .header("x-experience-api-version", "1.0.3").json(&st).send().await?;
+                anyhow::ensure!(res.status() == 200, "statement {i}: {}", res.text().await?);
+                times.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+            anyhow::Ok(times)
+        }
+    });
+    let mut lat: Vec<f64> = futures::future::try_join_all(runs).await?.concat();
+    let took = start.elapsed().as_secs_f64();
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let (raw, raw_took) = raw_commits(&mirai_testkit::url_for_db(&app.database), 10).await?;
     app.stop().await;
     let n = (CLIENTS * COMMITS) as f64;
     Ok(vec![format!(
-        "| SCORM commits, {CLIENTS} SCOs at once ({COMMITS} each: 8 values incl. 1 KB suspend data and an interaction; 2 statements) | {:.0}/s | p50 {:.2} ms, p99 {:.2} ms; bare Postgres (same transaction shape, {CLIENTS} connections) {:.0}/s, p50 {:.2} ms, p99 {:.2} ms: {:.2} of raw throughput |",
+        "| cmi5 statements, {CLIENTS} AUs at once ({COMMITS} each, one a request: xAPI and cmi5 rules checked, digest kept, one event) | {:.0}/s | p50 {:.2} ms, p99 {:.2} ms; bare Postgres (lock, update, outbox insert; {CLIENTS} connections) {:.0}/s, p50 {:.2} ms, p99 {:.2} ms: {:.2} of raw throughput |",
         n / took,
         pct(&lat, 0.5),
         pct(&lat, 0.99),
@@ -337,6 +473,7 @@ async fn scorm_commits() -> anyhow::Result<Vec<String>> {
 pub async fn rows() -> anyhow::Result<Vec<String>> {
     let mut rows = launches().await?;
     rows.extend(scorm_commits().await?);
+    rows.extend(cmi5_statements().await?);
     rows.extend(bundle_50mb());
     for r in &rows {
         eprintln!("{r}");
