@@ -503,16 +503,15 @@ struct Au {
 /// The AU session an auth token opens, its locks taken. `ended`: a session terminated or
 /// abandoned is let through (its statements answer retries, then refuse by cmi5's rules);
 /// the documents refuse it (8.1.2.0-2).
-async fn authorize(tx: &mut PgConnection, authorization: Option<&str>, ended: bool) -> Result<Au, AppError> {
-    let (_, hash) = token_of(authorization)?;
+async fn authorize(tx: &mut PgConnection, hash: &[u8], ended: bool) -> Result<Au, AppError> {
     let gone = || unauthorized("this auth token opens no AU session (expired, or never answered)");
-    let found = store::cmi5::by_token(tx, Capability::Auth, &hash, false).await?.ok_or_else(gone)?;
+    let found = store::cmi5::by_token(tx, Capability::Auth, hash, false).await?.ok_or_else(gone)?;
     let (s, v) = own_session(tx, found.user_id, found.session_id, true).await.map_err(|e| match e {
         AppError::NotFound { .. } => gone(),
         e => e,
     })?;
     // Read again under its lock: a launch that abandoned it meanwhile is seen.
-    let a = store::cmi5::by_token(tx, Capability::Auth, &hash, true).await?.ok_or_else(gone)?;
+    let a = store::cmi5::by_token(tx, Capability::Auth, hash, true).await?.ok_or_else(gone)?;
     let at = now(tx).await?;
     if a.expires_at < at {
         return Err(gone());
@@ -525,20 +524,6 @@ async fn authorize(tx: &mut PgConnection, authorization: Option<&str>, ended: bo
     Ok(Au { s, v, a, pkg, item, at })
 }
 
-/// Whether a string or key anywhere in the value holds a NUL.
-fn has_nul(v: &Value) -> bool {
-    match v {
-        Value::String(s) => s.contains('\0'),
-        Value::Array(l) => l.iter().any(has_nul),
-        Value::Object(m) => m.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
-        _ => false,
-    }
-}
-
-fn tenant_of(authorization: Option<&str>) -> Result<Uuid, AppError> {
-    Ok(token_of(authorization)?.0)
-}
-
 /// The statements an AU sends (POST: one or an array; PUT: one, under `statement_id`):
 /// their ids, once each is checked, kept, and recorded with what it settles. Each AU
 /// statement goes out in an event of its own, so the LRS refusing one (an id it holds
@@ -549,8 +534,9 @@ pub async fn statements(
     statement_id: Option<&str>,
     body: &[u8],
 ) -> Result<Vec<String>, AppError> {
-    let mut tx = state.ctx.db.tenant_tx(tenant_of(authorization)?).await?;
-    let Au { mut s, v, mut a, pkg, item, at } = authorize(&mut tx, authorization, true).await?;
+    let (tenant, hash) = token_of(authorization)?;
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let Au { mut s, v, mut a, pkg, item, at } = authorize(&mut tx, &hash, true).await?;
     let parsed = mirai_xapi::strict_json::parse(body).map_err(|e| bad(format!("the body is not JSON: {e}")))?;
     let mut list = match (parsed, statement_id) {
         (Value::Array(l), None) => l,
@@ -608,10 +594,6 @@ pub async fn statements(
                 "Statement too large",
                 format!("statement {n} weighs {} bytes; at most {MAX_STATEMENT_BYTES}", raw.len()),
             ));
-        }
-        // Text Postgres cannot keep (a NUL) is the client's mistake, not a 500.
-        if has_nul(&st) {
-            return Err(bad(format!("statement {n} holds a NUL character")));
         }
         let id = st.get("id").and_then(Value::as_str).and_then(mirai_xapi::parse_uuid);
         let digest = Sha256::digest(&raw).to_vec();
@@ -747,8 +729,9 @@ fn state_activity(q: &DocQuery) -> Result<String, AppError> {
 
 /// GET on the State resource: one document, or the ids of the activity's.
 pub async fn state_get(state: &AppState, authorization: Option<&str>, q: DocQuery) -> Result<Doc, AppError> {
-    let mut tx = state.ctx.db.tenant_tx(tenant_of(authorization)?).await?;
-    let au = authorize(&mut tx, authorization, false).await?;
+    let (tenant, hash) = token_of(authorization)?;
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let au = authorize(&mut tx, &hash, false).await?;
     same_learner(&au, &q, &state.ctx.public_url)?;
     let activity = state_activity(&q)?;
     let doc = match &q.state_id {
@@ -781,8 +764,9 @@ pub async fn state_write(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Result<(), AppError> {
-    let mut tx = state.ctx.db.tenant_tx(tenant_of(authorization)?).await?;
-    let au = authorize(&mut tx, authorization, false).await?;
+    let (tenant, hash) = token_of(authorization)?;
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let au = authorize(&mut tx, &hash, false).await?;
     same_learner(&au, &q, &state.ctx.public_url)?;
     let activity = state_activity(&q)?;
     let id = q.state_id.as_deref().ok_or_else(|| bad("stateId is required"))?;
@@ -823,8 +807,9 @@ pub async fn state_write(
 
 /// DELETE on the State resource: one document, or all the activity's but LMS.LaunchData.
 pub async fn state_delete(state: &AppState, authorization: Option<&str>, q: DocQuery) -> Result<(), AppError> {
-    let mut tx = state.ctx.db.tenant_tx(tenant_of(authorization)?).await?;
-    let au = authorize(&mut tx, authorization, false).await?;
+    let (tenant, hash) = token_of(authorization)?;
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let au = authorize(&mut tx, &hash, false).await?;
     same_learner(&au, &q, &state.ctx.public_url)?;
     let activity = state_activity(&q)?;
     if q.state_id.as_deref() == Some(LAUNCH_DATA) {
@@ -839,8 +824,9 @@ pub async fn state_delete(state: &AppState, authorization: Option<&str>, q: DocQ
 /// `cmi5LearnerPreferences` is a 404 (cmi5 11 lets the AU go on with its defaults); the
 /// read counts as the AU having asked.
 pub async fn profile_get(state: &AppState, authorization: Option<&str>, q: DocQuery) -> Result<Doc, AppError> {
-    let mut tx = state.ctx.db.tenant_tx(tenant_of(authorization)?).await?;
-    let mut au = authorize(&mut tx, authorization, false).await?;
+    let (tenant, hash) = token_of(authorization)?;
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    let mut au = authorize(&mut tx, &hash, false).await?;
     same_learner(&au, &q, &state.ctx.public_url)?;
     if !au.a.prefs_read {
         au.a.prefs_read = true;
@@ -855,8 +841,9 @@ pub async fn profile_get(state: &AppState, authorization: Option<&str>, q: DocQu
 
 /// PUT, POST or DELETE on the Agent Profile resource: refused (cmi5 11: the LMS may).
 pub async fn profile_write(state: &AppState, authorization: Option<&str>) -> Result<(), AppError> {
-    let mut tx = state.ctx.db.tenant_tx(tenant_of(authorization)?).await?;
-    authorize(&mut tx, authorization, false).await?;
+    let (tenant, hash) = token_of(authorization)?;
+    let mut tx = state.ctx.db.tenant_tx(tenant).await?;
+    authorize(&mut tx, &hash, false).await?;
     Err(refused("11.0.0.0-1: the learner's preferences are the LMS's; this one takes no writes".into()))
 }
 
