@@ -339,6 +339,22 @@ impl TestApp {
         self.call(Method::GET, path, Some(token), None).await
     }
 
+    /// The LRS's statements of a registration, oldest stored first (up to 100), read with
+    /// `token` (a learner reads their own).
+    pub async fn statements_of(&self, token: &str, registration: &str) -> Vec<Value> {
+        let path = format!("/api/v1/lrs/xapi/statements?registration={registration}&ascending=true&limit=100");
+        let res = self
+            .http
+            .get(self.url(&path))
+            .bearer_auth(token)
+            .header("x-experience-api-version", "1.0.3")
+            .send()
+            .await
+            .expect("the LRS answers");
+        assert_eq!(res.status(), 200);
+        res.json::<Value>().await.expect("a statement result")["statements"].as_array().cloned().unwrap_or_default()
+    }
+
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
         self.call(Method::POST, path, token, Some(body)).await
     }

@@ -206,6 +206,37 @@ fn scorm12_package() -> anyhow::Result<Vec<u8>> {
 const CLIENTS: usize = 4;
 const COMMITS: usize = 100;
 
+/// `CLIENTS` learners of `org`, each enrolled in `course` and launching the runtime of its
+/// package lesson (the second module's first): the launches' answers.
+async fn launched_runtimes(app: &TestApp, org: Uuid, course: &str) -> Vec<serde_json::Value> {
+    let mut out = vec![];
+    for _ in 0..CLIENTS {
+        let learner = Uuid::now_v7();
+        app.add_member(org, learner, &["learner"], None).await;
+        app.enrolled(org, learner, course).await;
+        let token = app.user_token(org, learner, &[Role::Learner]);
+        let launch = format!("/api/v1/delivery/courses/{course}/launch");
+        let session = poll("the player knows the enrollment", Duration::from_secs(30), || async {
+            let (s, b) = app.post(&launch, Some(&token), json!({})).await;
+            (s == 201).then_some(b)
+        })
+        .await;
+        let (id, lesson) = (
+            session["id"].as_str().unwrap_or_default(),
+            session["outline"][1]["lessons"][0]["lesson_id"].as_str().unwrap_or_default(),
+        );
+        let runtime = format!("/api/v1/delivery/sessions/{id}/lessons/{lesson}/runtime");
+        out.push(
+            poll("the player knows the package", Duration::from_secs(30), || async {
+                let (s, b) = app.post(&runtime, Some(&token), json!({})).await;
+                (s == 201).then_some(b)
+            })
+            .await,
+        );
+    }
+    out
+}
+
 async fn scorm_commits() -> anyhow::Result<Vec<String>> {
     let app = TestApp::spawn_with(
         &[
@@ -223,27 +254,7 @@ async fn scorm_commits() -> anyhow::Result<Vec<String>> {
     let org = app.create_tenant("org", "Bench").await;
     let course = app.licensed_package_course(org, CLIENTS as i32, scorm12_package()?).await;
     let mut commit_paths = vec![];
-    for _ in 0..CLIENTS {
-        let learner = Uuid::now_v7();
-        app.add_member(org, learner, &["learner"], None).await;
-        app.enrolled(org, learner, &course).await;
-        let token = app.user_token(org, learner, &[Role::Learner]);
-        let launch = format!("/api/v1/delivery/courses/{course}/launch");
-        let session = poll("the player knows the enrollment", Duration::from_secs(30), || async {
-            let (s, b) = app.post(&launch, Some(&token), json!({})).await;
-            (s == 201).then_some(b)
-        })
-        .await;
-        let (id, lesson) = (
-            session["id"].as_str().unwrap_or_default(),
-            session["outline"][1]["lessons"][0]["lesson_id"].as_str().unwrap_or_default(),
-        );
-        let runtime = format!("/api/v1/delivery/sessions/{id}/lessons/{lesson}/runtime");
-        let launched = poll("the player knows the package", Duration::from_secs(30), || async {
-            let (s, b) = app.post(&runtime, Some(&token), json!({})).await;
-            (s == 201).then_some(b)
-        })
-        .await;
+    for launched in launched_runtimes(&app, org, &course).await {
         let player = launched["player_url"].as_str().unwrap_or_default();
         commit_paths.push(player.replace("/player", "/commit"));
     }
@@ -376,27 +387,7 @@ async fn cmi5_statements() -> anyhow::Result<Vec<String>> {
     let org = app.create_tenant("org", "Bench").await;
     let course = app.licensed_package_course(org, CLIENTS as i32, zip).await;
     let mut aus = vec![];
-    for _ in 0..CLIENTS {
-        let learner = Uuid::now_v7();
-        app.add_member(org, learner, &["learner"], None).await;
-        app.enrolled(org, learner, &course).await;
-        let token = app.user_token(org, learner, &[Role::Learner]);
-        let launch = format!("/api/v1/delivery/courses/{course}/launch");
-        let session = poll("the player knows the enrollment", Duration::from_secs(30), || async {
-            let (s, b) = app.post(&launch, Some(&token), json!({})).await;
-            (s == 201).then_some(b)
-        })
-        .await;
-        let (id, lesson) = (
-            session["id"].as_str().unwrap_or_default(),
-            session["outline"][1]["lessons"][0]["lesson_id"].as_str().unwrap_or_default(),
-        );
-        let runtime = format!("/api/v1/delivery/sessions/{id}/lessons/{lesson}/runtime");
-        let launched = poll("the player knows the package", Duration::from_secs(30), || async {
-            let (s, b) = app.post(&runtime, Some(&token), json!({})).await;
-            (s == 201).then_some(b)
-        })
-        .await;
+    for launched in launched_runtimes(&app, org, &course).await {
         let url = url::Url::parse(launched["player_url"].as_str().unwrap_or_default())?;
         let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
         let fetched: serde_json::Value = app.http.post(&q["fetch"]).send().await?.json().await?;

@@ -68,19 +68,6 @@ async fn learner(s: &Setup, quiz: &str) -> (Uuid, String, (u16, Value)) {
     (user, token, started)
 }
 
-async fn statements(app: &TestApp, token: &str, registration: &str) -> Vec<Value> {
-    let res = app
-        .http
-        .get(app.url(&format!("/api/v1/lrs/xapi/statements?registration={registration}&ascending=true&limit=100")))
-        .bearer_auth(token)
-        .header("x-experience-api-version", "1.0.3")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    res.json::<Value>().await.unwrap()["statements"].as_array().cloned().unwrap_or_default()
-}
-
 #[tokio::test]
 async fn an_enrolled_learner_takes_a_quiz_graded_on_the_server_and_the_lrs_holds_every_answer() {
     let s = setup().await;
@@ -245,7 +232,7 @@ async fn an_enrolled_learner_takes_a_quiz_graded_on_the_server_and_the_lrs_holds
 
     // The LRS holds every answer as a cmi.interaction, then the verdict.
     let held = poll("the LRS holds the attempt", Duration::from_secs(20), || async {
-        let st = statements(&s.app, &token, &id).await;
+        let st = s.app.statements_of(&token, &id).await;
         (st.len() == 8).then_some(st)
     })
     .await;

@@ -14,7 +14,7 @@ use mirai_testkit::{TestApp, assert_problem, browser, poll};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::statements;
+use super::runtime::spawn;
 
 const STRUCTURE: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 <courseStructure xmlns="https://w3id.org/xapi/profiles/cmi5/v1/CourseStructure.xsd">
@@ -112,19 +112,6 @@ fn package() -> Vec<u8> {
     z.finish().unwrap().into_inner()
 }
 
-async fn spawn() -> TestApp {
-    TestApp::spawn(&[
-        mirai_tenant::service(),
-        mirai_authoring::service(),
-        mirai_marketplace::service(),
-        mirai_enrollment::service(),
-        mirai_lrs::service(),
-        mirai_content::service(),
-        mirai_delivery::service(),
-    ])
-    .await
-}
-
 fn lesson_titled(session: &Value, title: &str) -> String {
     session["outline"]
         .as_array()
@@ -161,25 +148,10 @@ async fn xapi(
 /// Fetches a launch's auth token.
 async fn token_of(app: &TestApp, launched: &Value) -> String {
     let url = launched["player_url"].as_str().unwrap();
-    let fetch = url.split("fetch=").nth(1).unwrap().split('&').next().unwrap();
-    let fetch = percent_decode(fetch);
+    let query: Vec<(String, String)> = serde_urlencoded::from_str(url.split_once('?').unwrap().1).unwrap();
+    let fetch = query.into_iter().find(|(k, _)| k == "fetch").unwrap().1;
     let res: Value = app.http.post(fetch).send().await.unwrap().json().await.unwrap();
     res["auth-token"].as_str().unwrap_or_else(|| panic!("{res}")).to_owned()
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let (mut out, mut i) = (vec![], 0);
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() + 1 {
-            out.push(u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap(), 16).unwrap());
-            i += 3;
-        } else {
-            out.push(if b[i] == b'+' { b' ' } else { b[i] });
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
 }
 
 #[tokio::test]
@@ -278,12 +250,12 @@ async fn a_cmi5_au_plays_in_chromium_under_cmi5s_rules_and_satisfies_its_block_a
     // LMS's satisfied ones, in order, and nothing else (the player's progress is in the
     // session's).
     let cmi5 = poll("the LRS holds the AU's statements", Duration::from_secs(20), || async {
-        let s = statements(&app, &token, &reg).await;
+        let s = app.statements_of(&token, &reg).await;
         (s.iter().filter(|s| s["verb"]["id"].as_str().is_some_and(|v| v.ends_with("/terminated"))).count() == 1)
             .then_some(s)
     })
     .await;
-    let progress = statements(&app, &token, &sid).await;
+    let progress = app.statements_of(&token, &sid).await;
     assert!(progress.iter().any(|s| s["verb"]["id"] == "http://adlnet.gov/expapi/verbs/progressed"), "{progress:?}");
     let verbs: Vec<&str> = cmi5.iter().map(|s| s["verb"]["id"].as_str().unwrap().rsplit('/').next().unwrap()).collect();
     assert_eq!(verbs, ["launched", "initialized", "passed", "completed", "satisfied", "satisfied", "terminated"]);
@@ -395,7 +367,7 @@ async fn a_cmi5_au_plays_in_chromium_under_cmi5s_rules_and_satisfies_its_block_a
     next["id"] = json!(Uuid::new_v4());
     assert_problem(&xapi(&app, reqwest::Method::POST, "/statements", &auth, Some(next)).await, 403, "cmi5-rule");
     let abandoned = poll("the LRS holds the abandoned session", Duration::from_secs(20), || async {
-        statements(&app, &token, &reg)
+        app.statements_of(&token, &reg)
             .await
             .into_iter()
             .find(|s| s["verb"]["id"] == "https://w3id.org/xapi/adl/verbs/abandoned")

@@ -45,20 +45,6 @@ async fn first_launch(app: &TestApp, token: &str, course: &str) -> Value {
     .await
 }
 
-/// The statements the LRS holds for a registration, as the learner reads them (their own).
-async fn statements(app: &TestApp, token: &str, registration: &str) -> Vec<Value> {
-    let res = app
-        .http
-        .get(app.url(&format!("/api/v1/lrs/xapi/statements?registration={registration}&ascending=true&limit=100")))
-        .bearer_auth(token)
-        .header("x-experience-api-version", "1.0.3")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    res.json::<Value>().await.unwrap()["statements"].as_array().cloned().unwrap_or_default()
-}
-
 #[tokio::test]
 async fn an_enrolled_learner_plays_a_course_to_completion_and_the_lrs_holds_every_step() {
     let app = spawn().await;
@@ -144,7 +130,7 @@ async fn an_enrolled_learner_plays_a_course_to_completion_and_the_lrs_holds_ever
     // The LRS holds every step, asserted by the player: 2 launches, 2 lessons completed, 2
     // progressions, the course completed.
     let held = poll("the LRS holds the player's statements", Duration::from_secs(20), || async {
-        let s = statements(&app, &alice_t, &id).await;
+        let s = app.statements_of(&alice_t, &id).await;
         (s.len() >= 7).then_some(s)
     })
     .await;
@@ -303,7 +289,7 @@ async fn a_course_taken_offline_opens_on_its_device_only_until_it_is_revoked() {
         assert_eq!(res.status(), 200, "{:?}", res.text().await);
     }
     let held = poll("the replayed statement is stored", Duration::from_secs(10), || async {
-        let s = statements(&app, &alice_t, &sid).await;
+        let s = app.statements_of(&alice_t, &sid).await;
         s.iter().any(|s| s["verb"]["id"].as_str().is_some_and(|v| v.ends_with("experienced"))).then_some(s)
     })
     .await;

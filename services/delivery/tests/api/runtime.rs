@@ -14,9 +14,7 @@ use reqwest::Method;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::statements;
-
-async fn spawn() -> TestApp {
+pub(super) async fn spawn() -> TestApp {
     TestApp::spawn(&[
         mirai_tenant::service(),
         mirai_authoring::service(),
@@ -245,7 +243,7 @@ async fn a_scorm12_package_plays_in_chromium_and_its_results_reach_the_session_a
 
     // The LRS holds the SCORM profile's statements, asserted by the player.
     let held = poll("the LRS holds the runtime's statements", Duration::from_secs(20), || async {
-        let s = statements(&app, &alice_t, &session).await;
+        let s = app.statements_of(&alice_t, &session).await;
         (s.len() >= 8).then_some(s)
     })
     .await;
@@ -506,7 +504,7 @@ async fn a_scorm2004_sco_gets_the_2004_error_codes_and_the_lms_judges_its_scaled
     assert_eq!(a["score"]["scaled"].as_f64(), Some(0.8));
 
     let held = poll("the LRS holds the runtime's statements", Duration::from_secs(20), || async {
-        let s = statements(&app, &alice_t, &session).await;
+        let s = app.statements_of(&alice_t, &session).await;
         (s.len() >= 8).then_some(s)
     })
     .await;
